@@ -1,0 +1,96 @@
+// Loads the native addon: prebuilds/linux-x64/node.napi.node in an installed package,
+// build/Release/tsbox.node in a checkout. The addon embeds tsbox-init (a static binary).
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SpawnOptions {
+  /** The config blob (csrc/common/config.h), built by ts/runtime/blob.ts. */
+  config: Buffer;
+  /** CLONE_NEW* flags for clone(2) (never CLONE_NEWCGROUP: tsbox-init unshares it later). */
+  cloneFlags: number;
+  /** fds to become 0, 1 and 2 in the container. */
+  stdio: [number, number, number];
+  /** Host path of <state>/exec.fifo: opened O_PATH and passed as TSBOX_FD_FIFO. */
+  fifoPath?: string;
+  /** A connected unix socket fd: passed as TSBOX_FD_CONSOLE (the pty master is sent there). */
+  consoleFd?: number;
+}
+
+export interface Spawned {
+  /** Host pid of tsbox-init. */
+  pid: number;
+  /** pidfd of that process (O_CLOEXEC); owned by the caller. */
+  pidfd: number;
+  /** Write end of the go pipe: the child waits for one byte (or EOF) before it execs tsbox-init. */
+  goFd: number;
+  /** Read end of the report pipe (protocol in config.h). */
+  reportFd: number;
+}
+
+export interface ExitStatus {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  /** Signal number, or null. */
+  signal: number | null;
+}
+
+export interface SeccompRule {
+  names: string[];
+  /** SCMP_ACT_* value as libseccomp defines it (ERRNO/TRACE take the errno in `errno`). */
+  action: number;
+  errno?: number;
+  args?: { index: number; value: bigint; valueTwo: bigint; op: number }[];
+}
+
+export interface SeccompFilter {
+  defaultAction: number;
+  defaultErrno?: number;
+  /** libseccomp arch names: "x86_64", "x86", "x32", "aarch64", ... (native is always added). */
+  architectures: string[];
+  rules: SeccompRule[];
+  /** SECCOMP_FILTER_FLAG_* to pass along (not applied by the compiler). */
+  flags?: number;
+}
+
+export interface Native {
+  spawn(opts: SpawnOptions): Spawned;
+  /** Calls cb once the child behind pidfd exits (waitid P_PIDFD on the waiter thread). The child is reaped. */
+  watch(pidfd: number, cb: (status: ExitStatus) => void): void;
+  /** pidfd_open(2); -1 with errno text thrown as Error when the process is gone. */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2). Throws on error (ESRCH when gone). */
+  pidfdSignal(pidfd: number, signal: number): void;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+  /** flock(2), blocking unless LOCK_NB is in op; returns false when LOCK_NB and busy. */
+  flock(fd: number, op: number): boolean;
+  /** Compile a seccomp filter to BPF (struct sock_filter[]) with libseccomp. */
+  seccompCompile(filter: SeccompFilter): Buffer;
+  /** Connect a SOCK_STREAM unix socket to path; returns the fd (O_CLOEXEC). */
+  unixConnect(path: string): number;
+  /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC). */
+  socketpair(): [number, number];
+  /** Receive one fd sent by SCM_RIGHTS (blocking). */
+  recvFd(sock: number): number;
+  /** Send fd over sock with SCM_RIGHTS, with a one-byte payload. */
+  sendFd(sock: number, fd: number): void;
+  /** TIOCSWINSZ on a pty fd. */
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** The sealed memfd holding tsbox-init, for diagnostics (its /proc path). */
+  initFd(): number;
+}
+
+// node-gyp-build looks in build/Release (a checkout that ran "npm run build:native") and then in
+// prebuilds/<platform>-<arch>/node.napi.node (the published package).
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let cached: Native | undefined;
+
+export function native(): Native {
+  if (!cached) {
+    const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => Native;
+    cached = load(packageRoot);
+  }
+  return cached;
+}
