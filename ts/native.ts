@@ -75,6 +75,14 @@ export interface Native {
   recvFd(sock: number): number;
   /** Send fd over sock with SCM_RIGHTS, with a one-byte payload. */
   sendFd(sock: number, fd: number): void;
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
+  /** mkfifo(3). */
+  mkfifo(path: string, mode: number): void;
+  /** mknod(2): mode carries the file type (S_IFCHR...) and permissions. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** lsetxattr(2) (does not follow a final symlink). */
+  lsetxattr(path: string, name: string, value: Buffer): void;
   /** TIOCSWINSZ on a pty fd. */
   setWinsize(fd: number, rows: number, cols: number): void;
   /** The sealed memfd holding tsbox-init, for diagnostics (its /proc path). */

@@ -1,0 +1,11 @@
+/* The tsbox-init binary, embedded at build time (TSBOX_INIT_PATH is set by the build). */
+#define STR2(x) #x
+#define STR(x) STR2(x)
+  .section .rodata
+  .global tsbox_init_start
+  .global tsbox_init_end
+  .balign 16
+tsbox_init_start:
+  .incbin STR(TSBOX_INIT_PATH)
+tsbox_init_end:
+  .section .note.GNU-stack,"",@progbits

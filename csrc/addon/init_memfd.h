@@ -1,0 +1,8 @@
+/* tsbox-init in a sealed memfd: what every container execs first. */
+#ifndef TSBOX_ADDON_INIT_MEMFD_H
+#define TSBOX_ADDON_INIT_MEMFD_H
+
+/* The memfd (O_CLOEXEC, sealed against writes), created on first use; -errno on failure. */
+int init_memfd(void);
+
+#endif

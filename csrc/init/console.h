@@ -1,0 +1,8 @@
+/* The container's terminal: a pty from the container's own devpts, master sent to the console socket. */
+#ifndef TSBOX_INIT_CONSOLE_H
+#define TSBOX_INIT_CONSOLE_H
+#include "blob.h"
+
+/* When TSBOX_FD_CONSOLE is open: create the pty, send the master, make the slave stdio and ctty. */
+void console_setup(const struct blob *b);
+#endif

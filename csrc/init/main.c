@@ -1,0 +1,61 @@
+/* tsbox-init: the first process of every container (and the shim of every exec).
+ * Reads the config blob (csrc/common/config.h) and goes: join namespaces, root filesystem, terminal,
+ * system settings, final mounts, wait for start, rights, exec (or fork and reap as pid 1). */
+#define _GNU_SOURCE
+#include "blob.h"
+#include "console.h"
+#include "process.h"
+#include "reaper.h"
+#include "report.h"
+#include "rootfs.h"
+#include "system.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static void wait_for_start(void) {
+  if (fcntl(TSBOX_FD_FIFO, F_GETFD) < 0) return;
+  report_line("R");
+  /* The O_PATH fd reopened for writing blocks until `start` opens the fifo for reading. */
+  int fd = open("/proc/self/fd/5", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(errno, "open exec fifo through /proc/self/fd/5 (is /proc mounted?)");
+  if (write(fd, "0", 1) != 1) die(errno, "write exec fifo");
+  close(fd);
+  close(TSBOX_FD_FIFO);
+}
+
+int main(void) {
+  prctl(PR_SET_NAME, "tsbox-init", 0, 0, 0);
+  /* A parent CLI may have exited after create: reports to it must fail with EPIPE, not kill us. */
+  signal(SIGPIPE, SIG_IGN);
+  struct blob b;
+  blob_load(&b);
+  struct blob_rec r;
+  int has_root = blob_find(&b, TSBOX_T_ROOTFS, &r);
+
+  system_join(&b);
+  if (has_root) rootfs_setup(&b);
+  console_setup(&b);
+  system_setup(&b);
+  if (has_root) rootfs_finalize(&b);
+
+  struct proc p;
+  process_prepare(&b, &p);
+  wait_for_start();
+  process_secure(&b, &p);
+
+  uint32_t mode = TSBOX_MODE_EXEC;
+  if (blob_find(&b, TSBOX_T_INIT_MODE, &r)) {
+    struct blob_cur c = blob_cur(&r);
+    mode = cur_u32(&c);
+  }
+  if (mode == TSBOX_MODE_INIT) reaper_run(&p);
+
+  fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
+  signal(SIGPIPE, SIG_DFL);
+  process_exec(&p);
+  die_code(exec_exit_code(errno), errno, "exec %s", p.path);
+}

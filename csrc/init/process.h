@@ -1,0 +1,21 @@
+/* The user process: where it runs, as whom, with which rights, and which binary. */
+#ifndef TSBOX_INIT_PROCESS_H
+#define TSBOX_INIT_PROCESS_H
+#include "blob.h"
+
+struct proc {
+  char **argv;
+  char **envp;
+  const char *cwd;
+  char path[4096]; /* resolved argv[0] */
+};
+
+/* Collects argv/env/cwd and resolves argv[0] in the container's PATH (dies 127/126 when it can't). */
+void process_prepare(const struct blob *b, struct proc *p);
+/* chdir, seccomp (early when no_new_privs is off), user, capabilities, no_new_privs, umask, seccomp (late). */
+void process_secure(const struct blob *b, const struct proc *p);
+/* execve the resolved path; returns only on failure with errno set. */
+void process_exec(const struct proc *p);
+/* Exit code for an exec errno: 127 not found, 126 otherwise. */
+int exec_exit_code(int err);
+#endif

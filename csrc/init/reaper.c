@@ -1,0 +1,92 @@
+/* tini's job: as pid 1 (or as the shim of an exec'd process) run the process as a child, pass signals
+ * on, and reap whatever gets reparented to us, so no zombie outlives its parent. */
+#define _GNU_SOURCE
+#include "reaper.h"
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void reset_signals(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static _Noreturn void child(const struct proc *p, int errpipe) {
+  reset_signals();
+  /* Own process group, in the terminal's foreground when there is one: ^C reaches it once, from the tty. */
+  setpgid(0, 0);
+  if (isatty(STDIN_FILENO)) {
+    signal(SIGTTOU, SIG_IGN);
+    tcsetpgrp(STDIN_FILENO, getpgrp());
+    signal(SIGTTOU, SIG_DFL);
+  }
+  process_exec(p);
+  int e = errno;
+  ssize_t ignored = write(errpipe, &e, sizeof e);
+  (void)ignored;
+  _exit(exec_exit_code(e));
+}
+
+_Noreturn void reaper_run(const struct proc *p) {
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) < 0) die(errno, "pipe2");
+  pid_t pid = fork();
+  if (pid < 0) die(errno, "fork %s", p->path);
+  if (pid == 0) {
+    close(ep[0]);
+    /* The report fd is init's, not the process's. */
+    fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
+    child(p, ep[1]);
+  }
+  close(ep[1]);
+  int e = 0;
+  ssize_t n;
+  do n = read(ep[0], &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  close(ep[0]);
+  if (n == (ssize_t)sizeof e) {
+    waitpid(pid, NULL, 0);
+    die_code(exec_exit_code(e), e, "exec %s", p->path);
+  }
+  report_line("S");
+
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      /* SIGKILL and SIGSTOP never get here; everything else goes on to the process. */
+      kill(pid, sig);
+      continue;
+    }
+    for (;;) {
+      int st;
+      pid_t w = waitpid(-1, &st, WNOHANG);
+      if (w <= 0) break;
+      if (w == pid) {
+        char line[32];
+        snprintf(line, sizeof line, "X %d", st);
+        report_line(line);
+        /* As pid 1, exiting takes every other process of the namespace down with us. */
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+      }
+    }
+  }
+}

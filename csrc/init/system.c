@@ -1,0 +1,97 @@
+/* Joining namespaces and the per-container kernel settings. */
+#define _GNU_SOURCE
+#include "system.h"
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MAX_JOINS 16
+
+void system_join(const struct blob *b) {
+  struct blob_rec r;
+  size_t off = 0;
+  int fds[MAX_JOINS], types[MAX_JOINS], n = 0;
+  const char *paths[MAX_JOINS];
+  /* Open everything before joining anything: after joining a mount namespace the paths change meaning. */
+  while (blob_next(b, &off, &r)) {
+    if (r.tag != TSBOX_T_SETNS) continue;
+    if (n == MAX_JOINS) die(E2BIG, "setns: more than %d namespaces", MAX_JOINS);
+    struct blob_cur c = blob_cur(&r);
+    types[n] = (int)cur_u32(&c);
+    paths[n] = cur_str(&c);
+    if (c.err) die(EINVAL, "config blob: truncated setns record");
+    if ((fds[n] = open(paths[n], O_RDONLY | O_CLOEXEC)) < 0) die(errno, "open namespace %s", paths[n]);
+    n++;
+  }
+  for (int i = 0; i < n; i++) {
+    if (setns(fds[i], types[i]) < 0) die(errno, "setns %s", paths[i]);
+    close(fds[i]);
+  }
+  if (blob_find(b, TSBOX_T_UNSHARE_CGROUP, &r) && unshare(CLONE_NEWCGROUP) < 0) die(errno, "unshare cgroup namespace");
+}
+
+static void write_file(const char *path, const char *value) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(errno, "open %s", path);
+  size_t len = strlen(value);
+  if (write(fd, value, len) != (ssize_t)len) die(errno, "write %s", path);
+  close(fd);
+}
+
+static void sysctl(const char *key, const char *value) {
+  char path[PATH_MAX];
+  int n = snprintf(path, sizeof path, "/proc/sys/%s", key);
+  if (n < 0 || (size_t)n >= sizeof path || strstr(key, "..")) die(EINVAL, "sysctl %s: bad name", key);
+  /* Dotted names map to directories; a '/' form is accepted as is, as runc does. */
+  for (char *p = path + 10; *p; p++)
+    if (*p == '.') *p = '/';
+  write_file(path, value);
+}
+
+void system_setup(const struct blob *b) {
+  struct blob_rec r;
+  size_t off = 0;
+  while (blob_next(b, &off, &r)) {
+    struct blob_cur c = blob_cur(&r);
+    switch (r.tag) {
+      case TSBOX_T_HOSTNAME: {
+        const char *h = cur_str(&c);
+        if (sethostname(h, strlen(h)) < 0) die(errno, "sethostname %s", h);
+        break;
+      }
+      case TSBOX_T_DOMAINNAME: {
+        const char *d = cur_str(&c);
+        if (setdomainname(d, strlen(d)) < 0) die(errno, "setdomainname %s", d);
+        break;
+      }
+      case TSBOX_T_SYSCTL: {
+        const char *k = cur_str(&c), *v = cur_str(&c);
+        if (c.err) die(EINVAL, "config blob: truncated sysctl record");
+        sysctl(k, v);
+        break;
+      }
+      case TSBOX_T_OOM_SCORE_ADJ: {
+        char v[16];
+        snprintf(v, sizeof v, "%d", cur_i32(&c));
+        write_file("/proc/self/oom_score_adj", v);
+        break;
+      }
+      case TSBOX_T_RLIMIT: {
+        uint32_t res = cur_u32(&c);
+        struct rlimit rl = {.rlim_cur = cur_u64(&c), .rlim_max = cur_u64(&c)};
+        if (c.err) die(EINVAL, "config blob: truncated rlimit record");
+        if (setrlimit((int)res, &rl) < 0) die(errno, "setrlimit %u soft %llu hard %llu", res, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}

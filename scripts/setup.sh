@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what tsbox needs to build and test on a fresh Debian machine, then builds it.
+# Idempotent: apt runs only for packages that are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake make gcc g++ libc6-dev libseccomp-dev   # native build (static tsbox-init, libseccomp)
+  busybox-static                                # test rootfs
+  docker-registry apache2-utils openssl skopeo umoci zstd attr  # image tests: real registry, htpasswd, tokens
+  iproute2 nftables iptables                    # networking
+  procps util-linux uidmap                      # ps, nsenter/unshare/mount, newuidmap
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to install: ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# docker-registry's package starts a system service on :5000; tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+
+npm ci --no-audit --no-fund
+npm run compile

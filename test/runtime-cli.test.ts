@@ -1,0 +1,183 @@
+// The runc-compatible CLI, run as a separate process the way containerd and podman run it.
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, readSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
+import { native } from '../ts/native.js';
+
+const BIN = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
+
+function rt(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, ...args], { encoding: 'utf8', input, timeout: 60000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function withBundle(args: string[], mutate?: Parameters<typeof makeBundle>[1]): Bundle {
+  return makeBundle(args, mutate);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('--version, features and spec', (t) => {
+  t.regex(rt(['--version']).stdout, /tsbox-runtime version \d+\.\d+\.\d+\nspec: 1\./);
+  const f = JSON.parse(rt(['features']).stdout);
+  t.true(f.linux.namespaces.includes('pid'));
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-spec-'));
+  try {
+    t.is(rt(['spec', '--bundle', dir]).code, 0);
+    const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    t.deepEqual(spec.process.args, ['sh']);
+    t.not(rt(['spec', '--bundle', dir]).code, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('create, state, start, ps, pause, resume, kill, delete', async (t) => {
+  const b = withBundle(['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']);
+  t.teardown(() => {
+    rt(['delete', '--force', b.id]);
+    removeBundle(b);
+  });
+  const pidFile = join(b.dir, 'pid');
+  let r = rt(['create', '--bundle', b.dir, '--pid-file', pidFile, b.id]);
+  t.is(r.code, 0, r.stderr);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  let st = JSON.parse(rt(['state', b.id]).stdout);
+  t.is(st.status, 'created');
+  t.is(st.pid, pid);
+  t.is(rt(['start', b.id]).code, 0);
+  st = JSON.parse(rt(['state', b.id]).stdout);
+  t.is(st.status, 'running');
+  await sleep(100);
+  const pids = JSON.parse(rt(['ps', '--format', 'json', b.id]).stdout) as number[];
+  t.true(pids.includes(pid) && pids.length >= 2, JSON.stringify(pids));
+  t.is(rt(['pause', b.id]).code, 0);
+  t.is(JSON.parse(rt(['state', b.id]).stdout).status, 'paused');
+  t.is(rt(['resume', b.id]).code, 0);
+  t.is(JSON.parse(rt(['state', b.id]).stdout).status, 'running');
+  r = rt(['delete', b.id]);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /not stopped/);
+  t.is(rt(['kill', b.id, 'TERM']).code, 0);
+  for (let i = 0; i < 100 && JSON.parse(rt(['state', b.id]).stdout).status !== 'stopped'; i++) await sleep(20);
+  t.is(JSON.parse(rt(['state', b.id]).stdout).status, 'stopped');
+  t.is(rt(['delete', b.id]).code, 0);
+  r = rt(['state', b.id]);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /does not exist/);
+  // containerd deletes twice.
+  t.is(rt(['delete', '--force', b.id]).code, 0);
+});
+
+test('run in the foreground returns the exit code and passes stdio', (t) => {
+  const b = withBundle(['sh', '-c', 'read x; echo "got $x"; exit 5']);
+  t.teardown(() => removeBundle(b));
+  const r = rt(['run', '--bundle', b.dir, b.id], 'hello\n');
+  t.is(r.code, 5, r.stderr);
+  t.is(r.stdout, 'got hello\n');
+  t.false(existsSync(join(STATE_ROOT, b.id)));
+});
+
+test('exec into a running container, with a process file, detached and not', async (t) => {
+  const b = withBundle(['sleep', '30']);
+  t.teardown(() => {
+    rt(['delete', '--force', b.id]);
+    removeBundle(b);
+  });
+  t.is(rt(['run', '--detach', '--bundle', b.dir, b.id]).code, 0);
+  let r = rt(['exec', b.id, 'sh', '-c', 'cat /proc/1/comm; exit 4']);
+  t.is(r.code, 4, r.stderr);
+  t.is(r.stdout, 'tsbox-init\n');
+  const proc = join(b.dir, 'process.json');
+  writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'echo $A; id -u'], env: ['A=from-file', 'PATH=/bin'], cwd: '/', user: { uid: 65534, gid: 65534 } }));
+  r = rt(['exec', '--process', proc, b.id]);
+  t.is(r.stdout, 'from-file\n65534\n', r.stderr);
+  const pidFile = join(b.dir, 'exec.pid');
+  r = rt(['exec', '--detach', '--pid-file', pidFile, b.id, 'sleep', '30']);
+  t.is(r.code, 0, r.stderr);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  t.true(existsSync(`/proc/${pid}`));
+  r = rt(['exec', b.id, '/nope']);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /ENOENT/);
+  t.is(rt(['kill', '--all', b.id, 'KILL']).code, 0);
+});
+
+test('console socket receives the pty master (one SCM_RIGHTS message, as runc)', async (t) => {
+  const b = withBundle(['sh', '-c', 'tty; stty size'], (s) => {
+    s.process!.terminal = true;
+    s.process!.consoleSize = { height: 30, width: 100 };
+  });
+  const sockPath = join(b.dir, 'console.sock');
+  let master = -1;
+  const server = createServer((sock) => {
+    master = native().recvFd((sock as unknown as { _handle: { fd: number } })._handle.fd);
+    sock.destroy();
+  });
+  await new Promise<void>((r) => server.listen(sockPath, r));
+  t.teardown(() => {
+    server.close();
+    rt(['delete', '--force', b.id]);
+    removeBundle(b);
+  });
+  const child = spawn(process.execPath, [BIN, '--root', STATE_ROOT, 'create', '--bundle', b.dir, '--console-socket', sockPath, b.id], { stdio: 'pipe' });
+  const code = await new Promise((r) => child.on('exit', r));
+  t.is(code, 0);
+  t.true(master >= 0);
+  t.is(rt(['start', b.id]).code, 0);
+  const out = await new Promise<string>((resolve) => {
+    let s = '';
+    const buf = Buffer.alloc(4096);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(master, buf, 0, buf.length, null);
+      } catch {
+        break;
+      }
+      if (n === 0) break;
+      s += buf.toString('utf8', 0, n);
+      if (/\d+ \d+/.test(s) || Date.now() > deadline) break;
+    }
+    resolve(s);
+  });
+  closeSync(master);
+  t.regex(out, /\/dev\/pts\/\d+/);
+  t.regex(out, /30 100/);
+});
+
+test('bad specs and flags give a clear error and a non-zero exit', (t) => {
+  const b = withBundle(['true']);
+  t.teardown(() => removeBundle(b));
+  writeFileSync(join(b.dir, 'config.json'), '{ not json');
+  let r = rt(['create', '--bundle', b.dir, b.id]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /parse .*config\.json/);
+  b.spec.root!.path = '/nonexistent-rootfs';
+  b.write();
+  r = rt(['create', '--bundle', b.dir, b.id]);
+  t.regex(r.stderr, /rootfs \/nonexistent-rootfs: ENOENT/);
+  b.spec.root!.path = busyboxRootfs();
+  (b.spec.linux!.namespaces as { type: string }[]).push({ type: 'bogus' });
+  b.write();
+  r = rt(['create', '--bundle', b.dir, b.id]);
+  t.regex(r.stderr, /unknown namespace type "bogus"/);
+  t.false(existsSync(join(STATE_ROOT, b.id)));
+  r = rt(['create', '--bogus-flag', b.id]);
+  t.regex(r.stderr, /flag provided but not defined: --bogus-flag/);
+  t.is(rt(['frobnicate']).code, 1);
+});
+
+test('errors go to the --log file as JSON lines', (t) => {
+  const log = join(mkdtempSync(join(tmpdir(), 'tsbox-log-')), 'log.json');
+  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, '--log', log, '--log-format', 'json', 'state', 'missing-container'], { encoding: 'utf8' });
+  t.is(r.status, 1);
+  const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!);
+  t.is(line.level, 'error');
+  t.regex(line.msg, /does not exist/);
+});

@@ -1,0 +1,65 @@
+// `tsbox sandbox [flags] -- CMD...`: run a command over the host's filesystem, isolated (ts/engine/sandbox.ts).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { sandboxSpec } from '../../engine/sandbox.js';
+import { runtimeMain } from '../../runtime/cli/main.js';
+import { defaultStateRoot, stateDir } from '../../runtime/state.js';
+import { UsageError, type Command } from '../common.js';
+
+const LAYER_PARENT = '/dev/shm';
+const PREFIX = 'tsbox-sandbox-';
+
+/** Layers left by a sandbox whose CLI was killed: their container state is gone. */
+function sweepStale(root: string): void {
+  for (const name of readdirSync(LAYER_PARENT)) {
+    if (!name.startsWith(PREFIX)) continue;
+    const id = name.slice(PREFIX.length).split('.')[0];
+    if (!existsSync(stateDir(root, id))) rmSync(join(LAYER_PARENT, name), { recursive: true, force: true });
+  }
+}
+
+export const sandboxCommand: Command = async (argv) => {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        network: { type: 'string' },
+        writable: { type: 'string', multiple: true },
+        workdir: { type: 'string', short: 'w' },
+        hostname: { type: 'string', short: 'h' },
+        tty: { type: 'boolean', short: 't' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const args = parsed.positionals;
+  if (args.length === 0) throw new UsageError('sandbox: no command given (tsbox sandbox [--network host|none] [-w DIR] [--writable PATH] -- CMD [ARGS...])');
+  const net = parsed.values.network ?? 'none';
+  if (net !== 'none' && net !== 'host') throw new UsageError(`sandbox: --network ${net}: want none or host`);
+  const root = defaultStateRoot();
+  sweepStale(root);
+  const id = `sandbox-${randomBytes(6).toString('hex')}`;
+  const layerDir = mkdtempSync(join(LAYER_PARENT, `${PREFIX}${id}.`));
+  try {
+    for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
+    const spec = sandboxSpec({
+      args,
+      layerDir,
+      cwd: parsed.values.workdir,
+      writable: parsed.values.writable,
+      network: net === 'host',
+      terminal: parsed.values.tty ?? (process.stdin.isTTY === true && process.stdout.isTTY === true),
+      hostname: parsed.values.hostname,
+    });
+    writeFileSync(join(layerDir, 'config.json'), JSON.stringify(spec));
+    const code = await runtimeMain(['--root', root, 'run', '--bundle', layerDir, id]);
+    return code;
+  } finally {
+    rmSync(layerDir, { recursive: true, force: true });
+  }
+};

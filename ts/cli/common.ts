@@ -1,0 +1,23 @@
+// What every tsbox CLI command shares: the error type for bad usage, global options, the store root.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Bad flags or arguments: printed as one line, exit code 125 (as docker does). */
+export class UsageError extends Error {}
+
+export interface GlobalOptions {
+  /** The tsbox root: images, containers, networks. */
+  root: string;
+  debug: boolean;
+}
+
+/** A CLI command: gets its own argv (after the command name), returns the exit code. */
+export type Command = (argv: string[], g: GlobalOptions) => Promise<number>;
+
+/** /var/lib/tsbox as root; $XDG_DATA_HOME/tsbox (or ~/.local/share/tsbox) otherwise. */
+export function defaultRoot(): string {
+  if (process.env.TSBOX_ROOT) return process.env.TSBOX_ROOT;
+  if (process.getuid?.() === 0) return '/var/lib/tsbox';
+  const data = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(data, 'tsbox');
+}

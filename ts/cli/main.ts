@@ -1,0 +1,64 @@
+// tsbox: the engine CLI. Commands are looked up lazily so that each loads only what it needs.
+import { UsageError, defaultRoot, type Command, type GlobalOptions } from './common.js';
+
+export const VERSION = '0.1.0';
+
+const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
+
+Containers:  sandbox
+Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
+Other:       version, help
+`;
+
+type Loader = () => Promise<Command>;
+
+const COMMANDS: Record<string, Loader> = {
+  runtime: async () => {
+    const { runtimeMain } = await import('../runtime/cli/main.js');
+    return (argv) => runtimeMain(argv);
+  },
+  sandbox: async () => (await import('./commands/sandbox.js')).sandboxCommand,
+  version: async () => async () => {
+    process.stdout.write(`tsbox version ${VERSION}\n`);
+    return 0;
+  },
+};
+
+/** Registers more commands (image, network and engine modules add theirs). */
+export function registerCommands(more: Record<string, Loader>): void {
+  Object.assign(COMMANDS, more);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const g: GlobalOptions = { root: defaultRoot(), debug: false };
+  let i = 0;
+  try {
+    for (; i < argv.length && argv[i].startsWith('-'); i++) {
+      const a = argv[i];
+      if (a === '--root') {
+        if (i + 1 >= argv.length) throw new UsageError('flag needs an argument: --root');
+        g.root = argv[++i];
+      } else if (a.startsWith('--root=')) g.root = a.slice(7);
+      else if (a === '--debug' || a === '-D') g.debug = true;
+      else if (a === '--version' || a === '-v') {
+        process.stdout.write(`tsbox version ${VERSION}\n`);
+        return 0;
+      } else if (a === '--help' || a === '-h') {
+        process.stdout.write(USAGE);
+        return 0;
+      } else throw new UsageError(`unknown flag: ${a}`);
+    }
+    const name = argv[i];
+    if (!name || name === 'help') {
+      process.stdout.write(USAGE);
+      return name ? 0 : 125;
+    }
+    const load = COMMANDS[name];
+    if (!load) throw new UsageError(`unknown command "${name}" (see "tsbox help")`);
+    return await (await load())(argv.slice(i + 1), g);
+  } catch (e) {
+    process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+    if (g.debug && !(e instanceof UsageError)) process.stderr.write(`${(e as Error).stack}\n`);
+    return 125;
+  }
+}

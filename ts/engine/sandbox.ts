@@ -1,0 +1,89 @@
+// The built-in default that needs no image: the host's own filesystem, read-only underneath a private
+// writable layer, with the working directory writable, a fresh /tmp, no network, and its own pid/ipc/uts.
+import { readFileSync } from 'node:fs';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
+import { DEFAULT_CAPS } from '../runtime/caps.js';
+import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
+
+export interface SandboxOptions {
+  args: string[];
+  /** Directory for the writable layer (upper, work) and the mount point; on a tmpfs such as /dev/shm. */
+  layerDir: string;
+  /** Working directory, bind-mounted writable (default: process.cwd(); "/" is never made writable). */
+  cwd?: string;
+  /** Extra host paths mounted writable at the same place. */
+  writable?: string[];
+  /** Share the host's network namespace (default: a private one with no interfaces up). */
+  network?: boolean;
+  env?: string[];
+  terminal?: boolean;
+  hostname?: string;
+}
+
+// Host mounts the sandbox replaces with its own (or leaves out).
+const PSEUDO = new Set(['proc', 'sysfs', 'devtmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'securityfs', 'debugfs', 'tracefs', 'bpf', 'pstore', 'configfs', 'fusectl', 'binfmt_misc', 'hugetlbfs', 'autofs', 'nsfs']);
+const REPLACED = ['/proc', '/sys', '/dev', '/tmp', '/run'];
+
+/** Host mount points other than / that the overlay of / does not include, to bind read-only. */
+export function hostSubmounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
+  const out = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    if (!line) continue;
+    const [pre, post] = line.split(' - ');
+    const target = pre.split(' ')[4].replace(/\\040/g, ' ');
+    const fstype = post?.split(' ')[0] ?? '';
+    if (target === '/' || PSEUDO.has(fstype)) continue;
+    if (REPLACED.some((r) => target === r || target.startsWith(r + '/'))) continue;
+    // A parent already bound recursively brings its children along.
+    if ([...out].some((o) => target.startsWith(o + '/'))) continue;
+    out.add(target);
+  }
+  return [...out];
+}
+
+export function sandboxSpec(o: SandboxOptions): OciSpec {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const cwd = o.cwd ?? process.cwd();
+  const mounts: OciMount[] = [
+    { destination: '/', type: 'overlay', source: 'overlay', options: ['lowerdir=/', `upperdir=${o.layerDir}/upper`, `workdir=${o.layerDir}/work`] },
+    ...hostSubmounts().map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] })),
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/sys', type: o.network ? 'bind' : 'sysfs', source: o.network ? '/sys' : 'sysfs', options: o.network ? ['rbind', 'ro', 'nosuid', 'noexec', 'nodev'] : ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+    { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
+  ];
+  for (const p of [...(cwd !== '/' ? [cwd] : []), ...(o.writable ?? [])]) {
+    mounts.push({ destination: p, type: 'bind', source: p, options: ['rbind', 'rw'] });
+  }
+  const namespaces: NonNullable<OciSpec['linux']>['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  if (!o.network) namespaces.push({ type: 'network' });
+  const caps = uid === 0 ? [...DEFAULT_CAPS] : [];
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: o.terminal ?? false,
+      user: { uid: 0, gid: 0 },
+      args: o.args,
+      env: o.env ?? Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
+      cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      noNewPrivileges: true,
+    },
+    root: { path: `${o.layerDir}/root`, readonly: false },
+    hostname: o.hostname ?? 'sandbox',
+    mounts,
+    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS },
+  };
+  if (uid !== 0) {
+    // Without privileges: a user namespace in which the caller keeps its own ids.
+    namespaces.push({ type: 'user' });
+    spec.process!.user = { uid, gid };
+    spec.linux!.uidMappings = [{ containerID: uid, hostID: uid, size: 1 }];
+    spec.linux!.gidMappings = [{ containerID: gid, hostID: gid, size: 1 }];
+  }
+  return spec;
+}

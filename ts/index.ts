@@ -1,0 +1,9 @@
+// tsbox's public API.
+export { runContainer, Container, ContainerProcess, Pty, decodeWaitStatus, type RuntimeOptions, type StdioOption } from './runtime/api.js';
+export { ContainerError } from './runtime/report.js';
+export { loadSpec, validateSpec, SpecError, type OciSpec, type OciProcess, type OciMount } from './runtime/spec.js';
+export { defaultSpec } from './runtime/default-spec.js';
+export { sandboxSpec, type SandboxOptions } from './engine/sandbox.js';
+export * as runtime from './runtime/operations.js';
+export type { ExitStatus } from './native.js';
+export type { CgroupStats } from './runtime/cgroup/index.js';

@@ -1,0 +1,245 @@
+// The runtime as a typed API: start an OCI container from Node as easily as child_process.spawn.
+import { EventEmitter } from 'node:events';
+import { openSync, writeSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
+import { Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { native, type ExitStatus, type Spawned } from '../native.js';
+import { containerCgroup, markCreated, readState, statusOf, type Status } from './state.js';
+import { execLaunch, execProcess } from './exec.js';
+import { abortLaunch, launch } from './launch.js';
+import * as ops from './operations.js';
+import { closeQuietly, ContainerError, watchReports } from './report.js';
+import { defaultStateRoot } from './state.js';
+import { validateSpec, type OciProcess, type OciSpec } from './spec.js';
+import { signalNumber } from './signals.js';
+import type { CgroupStats } from './cgroup/index.js';
+
+export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
+
+export interface RuntimeOptions {
+  /** Container id (default: a random one). */
+  id?: string;
+  /** OCI spec; root.path relative paths resolve against `bundle`. */
+  spec: OciSpec;
+  bundle?: string;
+  /** State root (default /run/tsbox as root). */
+  root?: string;
+  /** stdin, stdout, stderr (default 'pipe' each). Ignored for the tty when spec.process.terminal is set. */
+  stdio?: [StdioOption, StdioOption, StdioOption];
+  /** tsbox-init as pid 1 (default true). */
+  init?: boolean;
+  /** Delete the container (cgroup, state) once it exits (default true). */
+  remove?: boolean;
+}
+
+/** Decodes a raw wait status (as tsbox-init reports it). */
+export function decodeWaitStatus(w: number): ExitStatus {
+  return (w & 0x7f) === 0 ? { code: (w >> 8) & 0xff, signal: null } : { code: null, signal: w & 0x7f };
+}
+
+let devNull: number | undefined;
+function nullFd(): number {
+  if (devNull === undefined) devNull = openSync('/dev/null', 'r+');
+  return devNull;
+}
+
+/** The terminal of a container started with spec.process.terminal. */
+export class Pty {
+  readonly output: Readable;
+  constructor(readonly fd: number) {
+    this.output = new ReadStream(fd);
+    // EIO once the container side closes: that is the end of the output.
+    this.output.on('error', () => this.output.push(null));
+  }
+  write(data: string | Buffer): void {
+    writeSync(this.fd, typeof data === 'string' ? Buffer.from(data) : data);
+  }
+  resize(rows: number, cols: number): void {
+    native().setWinsize(this.fd, rows, cols);
+  }
+  close(): void {
+    (this.output as ReadStream).destroy();
+  }
+}
+
+interface StdioSetup {
+  childFds: [number, number, number];
+  parentEnds: (Socket | undefined)[];
+  toClose: number[];
+}
+
+function setupStdio(stdio: [StdioOption, StdioOption, StdioOption]): StdioSetup {
+  const childFds: number[] = [];
+  const parentEnds: (Socket | undefined)[] = [];
+  const toClose: number[] = [];
+  stdio.forEach((o, i) => {
+    if (o === 'pipe') {
+      const [ours, theirs] = native().socketpair();
+      childFds.push(theirs);
+      toClose.push(theirs);
+      parentEnds.push(new Socket({ fd: ours, readable: i === 0 ? false : true, writable: i === 0 }));
+    } else if (o === 'inherit') {
+      childFds.push(i);
+      parentEnds.push(undefined);
+    } else if (o === 'ignore') {
+      childFds.push(nullFd());
+      parentEnds.push(undefined);
+    } else {
+      childFds.push(o);
+      parentEnds.push(undefined);
+    }
+  });
+  return { childFds: childFds as [number, number, number], parentEnds, toClose };
+}
+
+/** A running container (or a process exec'd into one). */
+export class ContainerProcess extends EventEmitter {
+  readonly pid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Resolves once the process has exited (and, for a container with remove, been deleted). */
+  readonly exited: Promise<ExitStatus>;
+  /** The terminal when the process has one (spec.process.terminal). */
+  pty: Pty | null;
+  private pidfd: number;
+  private done = false;
+
+  constructor(spawned: Spawned, ends: (Socket | undefined)[], reportExit: Promise<number | undefined>, onExit: () => void, pty: Pty | null) {
+    super();
+    this.pid = spawned.pid;
+    this.pidfd = spawned.pidfd;
+    this.stdin = ends[0] ?? null;
+    this.stdout = ends[1] ?? null;
+    this.stderr = ends[2] ?? null;
+    this.pty = pty;
+    this.exited = new Promise((resolve) => {
+      native().watch(spawned.pidfd, async (st) => {
+        this.done = true;
+        closeQuietly(this.pidfd);
+        // tsbox-init exits 128+N for a signal; its report keeps the real status.
+        const w = await Promise.race([reportExit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
+        const status = w !== undefined ? decodeWaitStatus(w) : st;
+        try {
+          onExit();
+        } catch (e) {
+          this.emit('error', e);
+        }
+        this.emit('exit', status.code, status.signal);
+        resolve(status);
+      });
+    });
+  }
+
+  /** Sends a signal (name or number) to the process. */
+  kill(signal: number | NodeJS.Signals = 'SIGTERM'): boolean {
+    if (this.done) return false;
+    const n = typeof signal === 'number' ? signal : signalNumber(signal);
+    try {
+      native().pidfdSignal(this.pidfd, n);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export class Container extends ContainerProcess {
+  readonly id: string;
+  readonly root: string;
+
+  constructor(id: string, root: string, ...rest: ConstructorParameters<typeof ContainerProcess>) {
+    super(...rest);
+    this.id = id;
+    this.root = root;
+  }
+
+  status(): Status {
+    return statusOf(this.root, readState(this.root, this.id));
+  }
+
+  pause(): void {
+    ops.pause(this.root, this.id);
+  }
+
+  resume(): void {
+    ops.resume(this.root, this.id);
+  }
+
+  stats(): CgroupStats {
+    return containerCgroup(readState(this.root, this.id)).stats();
+  }
+
+  /** Host pids of all processes in the container. */
+  pids(): number[] {
+    return ops.pids(this.root, this.id);
+  }
+
+  /** Kills what is left and removes cgroup and state. */
+  delete(): void {
+    ops.remove(this.root, this.id, true);
+  }
+
+  /** Runs another process inside the container (its namespaces, cgroup, caps and seccomp). */
+  async exec(args: string[], opts: { env?: string[]; cwd?: string; user?: { uid: number; gid: number }; stdio?: [StdioOption, StdioOption, StdioOption]; process?: OciProcess } = {}): Promise<ContainerProcess> {
+    const st = readState(this.root, this.id);
+    const proc = opts.process ?? execProcess(st.spec.process, { args, env: opts.env, cwd: opts.cwd, user: opts.user, terminal: false });
+    const io = setupStdio(opts.stdio ?? ['pipe', 'pipe', 'pipe']);
+    let l;
+    try {
+      l = execLaunch({ root: this.root, id: this.id, process: proc, stdio: io.childFds });
+    } finally {
+      io.toClose.forEach(closeQuietly);
+    }
+    const reports = watchReports(l.spawned.reportFd);
+    const p = new ContainerProcess(l.spawned, io.parentEnds, reports.exit, () => {}, null);
+    const r = await reports.setup;
+    if (r.kind === 'error') {
+      await p.exited;
+      throw new ContainerError(r.message, r.errno);
+    }
+    return p;
+  }
+}
+
+/** Creates and starts a container from a spec; resolves once its process runs (or rejects with the setup error). */
+export async function runContainer(opts: RuntimeOptions): Promise<Container> {
+  const root = opts.root ?? defaultStateRoot();
+  const id = opts.id ?? `tsbox-${randomBytes(6).toString('hex')}`;
+  const spec = structuredClone(opts.spec);
+  validateSpec(spec, opts.bundle ?? process.cwd());
+  const terminal = spec.process?.terminal === true;
+  const io = setupStdio(opts.stdio ?? ['pipe', 'pipe', 'pipe']);
+  const ptyPair = terminal ? native().socketpair() : undefined;
+  let l;
+  try {
+    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init });
+  } catch (e) {
+    io.parentEnds.forEach((s) => s?.destroy());
+    ptyPair?.forEach(closeQuietly);
+    throw e;
+  } finally {
+    io.toClose.forEach(closeQuietly);
+    if (ptyPair) closeQuietly(ptyPair[1]);
+  }
+  const reports = watchReports(l.spawned.reportFd);
+  const remove = opts.remove ?? true;
+  const c = new Container(id, root, l.spawned, io.parentEnds, reports.exit, () => {
+    if (remove) ops.remove(root, id, true);
+  }, null);
+  const r = await reports.setup;
+  if (r.kind === 'error') {
+    await c.exited.catch(() => undefined);
+    if (!remove) abortLaunch(root, id, undefined, l.cgroup);
+    throw new ContainerError(r.message, r.errno);
+  }
+  markCreated(root, id);
+  if (ptyPair) {
+    const master = native().recvFd(ptyPair[0]);
+    closeQuietly(ptyPair[0]);
+    c.pty = new Pty(master);
+  }
+  return c;
+}

@@ -1,0 +1,74 @@
+// Reading and writing cgroup control files, with errors that name the file.
+import { readFileSync, writeFileSync, rmdirSync, mkdirSync, existsSync } from 'node:fs';
+
+export function cgWrite(file: string, value: string | number): void {
+  try {
+    writeFileSync(file, String(value));
+  } catch (e) {
+    throw new Error(`write ${file} (${value}): ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+export function cgRead(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function cgNumber(file: string): number | undefined {
+  const s = cgRead(file);
+  if (s === undefined || s === 'max') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** "key value" lines (memory.stat, cpu.stat, memory.events) → record. */
+export function cgKeyed(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of (cgRead(file) ?? '').split('\n')) {
+    const [k, v] = line.split(/\s+/);
+    if (k && v !== undefined) out[k] = Number(v);
+  }
+  return out;
+}
+
+export function cgPids(file: string): number[] {
+  return (cgRead(file) ?? '').split('\n').filter(Boolean).map(Number);
+}
+
+export function cgMkdir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new Error(`mkdir ${dir}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** rmdir, retried while the last tasks finish exiting (EBUSY); a missing dir is fine. */
+export function cgRmdir(dir: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || i >= 200) throw new Error(`rmdir ${dir}: ${code ?? e}`);
+      Atomics.wait(sleeper, 0, 0, 10);
+    }
+  }
+}
+
+export function waitUntil(cond: () => boolean, what: string, timeoutMs = 5000): void {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`cgroup: timed out waiting for ${what}`);
+    Atomics.wait(sleeper, 0, 0, 2);
+  }
+}
+
+export { existsSync };

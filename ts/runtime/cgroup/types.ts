@@ -1,0 +1,37 @@
+// The cgroup manager's interface, shared by the v1 and v2 drivers, and OCI linux.resources.
+export type CgroupVersion = 1 | 2;
+
+export interface LinuxResources {
+  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
+  pids?: { limit?: number };
+  blockIO?: { weight?: number; leafWeight?: number };
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  devices?: { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[];
+  unified?: Record<string, string>;
+}
+
+export interface CgroupStats {
+  cpu: { usageNs: number; userNs?: number; systemNs?: number; throttledPeriods?: number };
+  memory: { usage: number; maxUsage?: number; limit?: number; rss?: number; cache?: number; swap?: number; oomEvents: number; oomKills: number };
+  pids: { current: number; limit?: number };
+}
+
+export interface Cgroup {
+  readonly version: CgroupVersion;
+  /** The OCI cgroupsPath-like path, e.g. "/tsbox/abc". */
+  readonly path: string;
+  /** v1: controller → directory; v2: { unified: directory }. */
+  readonly dirs: Record<string, string>;
+  create(): void;
+  apply(resources: LinuxResources | undefined): void;
+  addProcess(pid: number): void;
+  freeze(): void;
+  thaw(): void;
+  frozen(): boolean;
+  procs(): number[];
+  kill(signal: number): void;
+  stats(): CgroupStats;
+  exists(): boolean;
+  destroy(): void;
+}

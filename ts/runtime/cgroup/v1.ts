@@ -1,0 +1,171 @@
+// cgroup v1: one directory per controller hierarchy (/sys/fs/cgroup/<controller>/<path>).
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil } from './files.js';
+import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
+
+const USER_HZ_NS = 1e9 / 100;
+
+/** Hierarchies mounted under mountRoot, by the name tsbox uses for each controller. */
+function hierarchies(mountRoot: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(mountRoot)) {
+    if (name === 'unified') continue;
+    const dir = join(mountRoot, name);
+    if (!existsSync(join(dir, 'cgroup.procs'))) continue;
+    // Co-mounted hierarchies ("cpu,cpuacct") appear under each name as a symlink; the first wins.
+    for (const c of name.split(',')) out[c] ??= dir;
+  }
+  return out;
+}
+
+export class CgroupV1 implements Cgroup {
+  readonly version = 1 as const;
+  readonly dirs: Record<string, string> = {};
+
+  constructor(readonly path: string, mountRoot = '/sys/fs/cgroup') {
+    for (const [c, root] of Object.entries(hierarchies(mountRoot))) this.dirs[c] = join(root, path);
+  }
+
+  private dir(controller: string): string {
+    const d = this.dirs[controller];
+    if (!d) throw new Error(`cgroup: ${controller} controller not available on this host`);
+    return d;
+  }
+
+  private has(controller: string, file: string): boolean {
+    return !!this.dirs[controller] && existsSync(join(this.dirs[controller], file));
+  }
+
+  create(): void {
+    const cpuset = this.dirs.cpuset;
+    for (const dir of new Set(Object.values(this.dirs))) cgMkdir(dir);
+    // A new cpuset cgroup starts with empty cpus/mems, which refuses tasks: copy them down the path.
+    if (cpuset) {
+      const root = cpuset.slice(0, cpuset.length - this.path.replace(/\/+$/, '').length);
+      let cur = root;
+      for (const part of this.path.split('/').filter(Boolean)) {
+        const parent = cur;
+        cur = join(cur, part);
+        for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+          if (!cgRead(join(cur, f))) cgWrite(join(cur, f), cgRead(join(parent, f)) ?? '');
+        }
+      }
+    }
+  }
+
+  apply(r: LinuxResources | undefined): void {
+    if (!r) return;
+    const m = r.memory;
+    if (m) {
+      const d = this.dir('memory');
+      if (m.limit !== undefined) cgWrite(join(d, 'memory.limit_in_bytes'), m.limit);
+      if (m.reservation !== undefined) cgWrite(join(d, 'memory.soft_limit_in_bytes'), m.reservation);
+      // Swap accounting may be off in this kernel: then there is no memsw file and no swap limit.
+      if (m.swap !== undefined && this.has('memory', 'memory.memsw.limit_in_bytes')) cgWrite(join(d, 'memory.memsw.limit_in_bytes'), m.swap);
+      if (m.swappiness !== undefined && this.has('memory', 'memory.swappiness')) cgWrite(join(d, 'memory.swappiness'), m.swappiness);
+      if (m.disableOOMKiller) cgWrite(join(d, 'memory.oom_control'), 1);
+    }
+    const c = r.cpu;
+    if (c) {
+      if (c.shares !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.shares'), c.shares);
+      // The period first: a quota is checked against the current period.
+      if (c.period !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.cfs_period_us'), c.period);
+      if (c.quota !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.cfs_quota_us'), c.quota);
+      if (c.realtimePeriod !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.rt_period_us'), c.realtimePeriod);
+      if (c.realtimeRuntime !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.rt_runtime_us'), c.realtimeRuntime);
+      if (c.cpus) cgWrite(join(this.dir('cpuset'), 'cpuset.cpus'), c.cpus);
+      if (c.mems) cgWrite(join(this.dir('cpuset'), 'cpuset.mems'), c.mems);
+    }
+    if (r.pids?.limit !== undefined) cgWrite(join(this.dir('pids'), 'pids.max'), r.pids.limit > 0 ? r.pids.limit : 'max');
+    if (r.blockIO?.weight !== undefined) {
+      const f = this.has('blkio', 'blkio.weight') ? 'blkio.weight' : this.has('blkio', 'blkio.bfq.weight') ? 'blkio.bfq.weight' : undefined;
+      if (!f) throw new Error('cgroup: blkio weight not available on this host (no blkio.weight or blkio.bfq.weight)');
+      cgWrite(join(this.dir('blkio'), f), r.blockIO.weight);
+    }
+    for (const h of r.hugepageLimits ?? []) cgWrite(join(this.dir('hugetlb'), `hugetlb.${h.pageSize}.limit_in_bytes`), h.limit);
+    if (r.devices?.length && this.dirs.devices) {
+      for (const d of r.devices) {
+        const rule = `${d.type ?? 'a'} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`.replace(/^a .*$/, 'a');
+        cgWrite(join(this.dirs.devices, d.allow ? 'devices.allow' : 'devices.deny'), rule);
+      }
+    }
+    if (r.unified && Object.keys(r.unified).length) throw new Error('cgroup: linux.resources.unified needs a cgroup v2 host');
+  }
+
+  addProcess(pid: number): void {
+    for (const dir of new Set(Object.values(this.dirs))) cgWrite(join(dir, 'cgroup.procs'), pid);
+  }
+
+  freeze(): void {
+    const f = join(this.dir('freezer'), 'freezer.state');
+    cgWrite(f, 'FROZEN');
+    waitUntil(() => cgRead(f) === 'FROZEN', `${f} to read FROZEN`);
+  }
+
+  thaw(): void {
+    if (!this.dirs.freezer || !existsSync(this.dirs.freezer)) return;
+    cgWrite(join(this.dirs.freezer, 'freezer.state'), 'THAWED');
+  }
+
+  frozen(): boolean {
+    return this.dirs.freezer !== undefined && cgRead(join(this.dirs.freezer, 'freezer.state')) === 'FROZEN';
+  }
+
+  procs(): number[] {
+    const d = this.dirs.pids ?? this.dirs.memory ?? Object.values(this.dirs)[0];
+    return d ? cgPids(join(d, 'cgroup.procs')) : [];
+  }
+
+  kill(signal: number): void {
+    for (const pid of this.procs()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+
+  stats(): CgroupStats {
+    const mem = this.dirs.memory;
+    const ms = mem ? cgKeyed(join(mem, 'memory.stat')) : {};
+    const oom = mem ? cgKeyed(join(mem, 'memory.oom_control')) : {};
+    const acct = this.dirs.cpuacct;
+    const cs = acct ? cgKeyed(join(acct, 'cpuacct.stat')) : {};
+    const cpuStat = this.dirs.cpu ? cgKeyed(join(this.dirs.cpu, 'cpu.stat')) : {};
+    const limit = mem ? cgNumber(join(mem, 'memory.limit_in_bytes')) : undefined;
+    return {
+      cpu: {
+        usageNs: (acct && cgNumber(join(acct, 'cpuacct.usage'))) || 0,
+        userNs: cs.user !== undefined ? cs.user * USER_HZ_NS : undefined,
+        systemNs: cs.system !== undefined ? cs.system * USER_HZ_NS : undefined,
+        throttledPeriods: cpuStat.nr_throttled,
+      },
+      memory: {
+        usage: (mem && cgNumber(join(mem, 'memory.usage_in_bytes'))) || 0,
+        maxUsage: mem ? cgNumber(join(mem, 'memory.max_usage_in_bytes')) : undefined,
+        // The kernel's "unlimited" is a page-rounded LONG_MAX.
+        limit: limit !== undefined && limit < 2 ** 62 ? limit : undefined,
+        rss: ms.total_rss ?? ms.rss,
+        cache: ms.total_cache ?? ms.cache,
+        swap: ms.total_swap ?? ms.swap,
+        oomEvents: (mem && cgNumber(join(mem, 'memory.failcnt'))) || 0,
+        oomKills: oom.oom_kill ?? 0,
+      },
+      pids: {
+        current: (this.dirs.pids && cgNumber(join(this.dirs.pids, 'pids.current'))) || 0,
+        limit: this.dirs.pids ? cgNumber(join(this.dirs.pids, 'pids.max')) : undefined,
+      },
+    };
+  }
+
+  exists(): boolean {
+    return Object.values(this.dirs).some((d) => existsSync(d));
+  }
+
+  destroy(): void {
+    // Deepest first: tsbox never nests, but an exec'd process may have made sub-cgroups.
+    for (const dir of new Set(Object.values(this.dirs))) cgRmdir(dir);
+  }
+}

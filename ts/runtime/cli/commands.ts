@@ -1,0 +1,319 @@
+// The runc-compatible commands: each takes its argv (after the command name) and the global options.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { native } from '../../native.js';
+import { defaultSpec } from '../default-spec.js';
+import { execLaunch, execProcess } from '../exec.js';
+import { abortLaunch, launch, type Launched } from '../launch.js';
+import * as ops from '../operations.js';
+import { closeQuietly, ContainerError, waitSetupSync } from '../report.js';
+import { loadSpec, type OciProcess } from '../spec.js';
+import { listIds, markCreated, readState } from '../state.js';
+import { bool, FlagError, list, parseFlags, str, type FlagSpec } from './args.js';
+import { waitExit } from './foreground.js';
+import { features } from './features.js';
+
+export interface Globals {
+  root: string;
+}
+
+type Handler = (argv: string[], g: Globals) => Promise<number> | number;
+
+function one(rest: string[], what = 'container id'): string {
+  if (rest.length < 1) throw new FlagError(`${what} cannot be empty`);
+  return rest[0];
+}
+
+function writePidFile(path: string | undefined, pid: number): void {
+  if (!path) return;
+  // Atomic, as runc does: readers (containerd) may poll for the file.
+  const tmp = `${path}.tmp${process.pid}`;
+  writeFileSync(tmp, String(pid));
+  execFileSync('mv', ['-f', tmp, path]);
+}
+
+const CREATE_FLAGS: FlagSpec = {
+  bundle: { type: 'string', short: 'b' },
+  'console-socket': { type: 'string' },
+  'pid-file': { type: 'string' },
+  'no-pivot': { type: 'boolean' },
+  'no-new-keyring': { type: 'boolean' },
+  'preserve-fds': { type: 'string' },
+  'no-init': { type: 'boolean' },
+  detach: { type: 'boolean', short: 'd' },
+  keep: { type: 'boolean' },
+};
+
+/** Checks the setup report; on failure cleans up and throws the container's own message. */
+function settle(g: Globals, id: string, l: Launched, wanted: 'ready' | 'started'): void {
+  const r = waitSetupSync(l.spawned.reportFd);
+  if (r.kind === 'error') {
+    abortLaunch(g.root, id, l.spawned, l.cgroup);
+    throw new ContainerError(r.message, r.errno);
+  }
+  if (r.kind !== wanted) {
+    abortLaunch(g.root, id, l.spawned, l.cgroup);
+    throw new Error(`container ${id}: init exited during setup`);
+  }
+  markCreated(g.root, id);
+}
+
+function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
+  const p = parseFlags(argv, CREATE_FLAGS);
+  const id = one(p.rest);
+  if (Number(str(p, 'preserve-fds') ?? 0) > 0) throw new FlagError('--preserve-fds is not supported');
+  const bundle = resolve(str(p, 'bundle') ?? '.');
+  const spec = loadSpec(bundle);
+  const consoleSocket = str(p, 'console-socket');
+  let ptyPair: [number, number] | undefined;
+  // runc run with a terminal and no console socket: the CLI holds the pty itself.
+  if (spec.process?.terminal && !consoleSocket && !splitStart && !bool(p, 'detach')) ptyPair = native().socketpair();
+  const l = launch({
+    root: g.root,
+    id,
+    bundle,
+    spec,
+    stdio: [0, 1, 2],
+    consoleSocket,
+    consoleFd: ptyPair?.[1],
+    splitStart,
+    noPivot: bool(p, 'no-pivot'),
+    init: !bool(p, 'no-init'),
+  });
+  return { p, id, l, ptyPair };
+}
+
+const create: Handler = (argv, g) => {
+  const { p, id, l } = launchFromFlags(argv, g, true);
+  settle(g, id, l, 'ready');
+  writePidFile(str(p, 'pid-file'), l.state.pid);
+  closeQuietly(l.spawned.reportFd);
+  closeQuietly(l.spawned.pidfd);
+  return 0;
+};
+
+const run: Handler = async (argv, g) => {
+  const detach = argv.includes('-d') || argv.includes('--detach');
+  const { p, id, l, ptyPair } = launchFromFlags(argv, g, detach);
+  if (detach) {
+    settle(g, id, l, 'ready');
+    writePidFile(str(p, 'pid-file'), l.state.pid);
+    closeQuietly(l.spawned.reportFd);
+    closeQuietly(l.spawned.pidfd);
+    ops.start(g.root, id);
+    return 0;
+  }
+  let master: number | undefined;
+  try {
+    settle(g, id, l, 'started');
+    if (ptyPair) {
+      closeQuietly(ptyPair[1]);
+      master = native().recvFd(ptyPair[0]);
+      closeQuietly(ptyPair[0]);
+    }
+  } catch (e) {
+    if (ptyPair) ptyPair.forEach(closeQuietly);
+    throw e;
+  }
+  writePidFile(str(p, 'pid-file'), l.state.pid);
+  closeQuietly(l.spawned.reportFd);
+  const code = await waitExit(l.spawned, master);
+  if (!bool(p, 'keep')) ops.remove(g.root, id, true);
+  return code;
+};
+
+const start: Handler = (argv, g) => {
+  ops.start(g.root, one(parseFlags(argv, {}).rest));
+  return 0;
+};
+
+const state: Handler = (argv, g) => {
+  const s = ops.state(g.root, one(parseFlags(argv, {}).rest));
+  process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+  return 0;
+};
+
+const kill: Handler = (argv, g) => {
+  const p = parseFlags(argv, { all: { type: 'boolean', short: 'a' } });
+  const id = one(p.rest);
+  ops.kill(g.root, id, p.rest[1] ?? 'SIGTERM', bool(p, 'all'));
+  return 0;
+};
+
+const del: Handler = (argv, g) => {
+  const p = parseFlags(argv, { force: { type: 'boolean', short: 'f' } });
+  const id = one(p.rest);
+  try {
+    ops.remove(g.root, id, bool(p, 'force'));
+  } catch (e) {
+    // containerd deletes twice; a forced delete of a missing container is fine (as runc).
+    if (!(bool(p, 'force') && (e as Error).message.includes('does not exist'))) throw e;
+  }
+  return 0;
+};
+
+const pause: Handler = (argv, g) => {
+  ops.pause(g.root, one(parseFlags(argv, {}).rest));
+  return 0;
+};
+
+const resume: Handler = (argv, g) => {
+  ops.resume(g.root, one(parseFlags(argv, {}).rest));
+  return 0;
+};
+
+const ps: Handler = (argv, g) => {
+  const p = parseFlags(argv, { format: { type: 'string', short: 'f' } }, true);
+  const id = one(p.rest);
+  const pids = ops.pids(g.root, id);
+  if ((str(p, 'format') ?? 'table') === 'json') {
+    process.stdout.write(JSON.stringify(pids) + '\n');
+    return 0;
+  }
+  const psArgs = p.rest.length > 1 ? p.rest.slice(1) : ['-ef'];
+  const out = execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n');
+  const header = out[0];
+  const col = header.trim().split(/\s+/).indexOf('PID');
+  if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);
+  const keep = new Set(pids);
+  process.stdout.write(header + '\n');
+  for (const line of out.slice(1)) {
+    if (keep.has(Number(line.trim().split(/\s+/)[col]))) process.stdout.write(line + '\n');
+  }
+  return 0;
+};
+
+const list_: Handler = (argv, g) => {
+  const p = parseFlags(argv, { format: { type: 'string', short: 'f' }, quiet: { type: 'boolean', short: 'q' } });
+  const rows = listIds(g.root).flatMap((id) => {
+    try {
+      return [ops.ociState(g.root, readState(g.root, id))];
+    } catch {
+      return [];
+    }
+  });
+  if (bool(p, 'quiet')) {
+    for (const r of rows) process.stdout.write(r.id + '\n');
+  } else if (str(p, 'format') === 'json') {
+    process.stdout.write(JSON.stringify(rows) + '\n');
+  } else {
+    process.stdout.write('ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n');
+    for (const r of rows) process.stdout.write(`${r.id}\t${r.pid}\t${r.status}\t${r.bundle}\t${r.created}\t${r.owner || 'root'}\n`);
+  }
+  return 0;
+};
+
+const EXEC_FLAGS: FlagSpec = {
+  process: { type: 'string', short: 'p' },
+  detach: { type: 'boolean', short: 'd' },
+  'pid-file': { type: 'string' },
+  'console-socket': { type: 'string' },
+  tty: { type: 'boolean', short: 't' },
+  cwd: { type: 'string' },
+  env: { type: 'string', short: 'e', multiple: true },
+  user: { type: 'string', short: 'u' },
+  'additional-gids': { type: 'string', short: 'g', multiple: true },
+  cap: { type: 'string', short: 'c', multiple: true },
+  'no-new-privs': { type: 'boolean' },
+  'preserve-fds': { type: 'string' },
+  'process-label': { type: 'string' },
+  apparmor: { type: 'string' },
+  ignore_paused: { type: 'boolean' },
+};
+
+const exec: Handler = async (argv, g) => {
+  const p = parseFlags(argv, EXEC_FLAGS, true);
+  const id = one(p.rest);
+  const s = readState(g.root, id);
+  let proc: OciProcess;
+  const processFile = str(p, 'process');
+  if (processFile) {
+    try {
+      proc = JSON.parse(readFileSync(processFile, 'utf8')) as OciProcess;
+    } catch (e) {
+      throw new Error(`exec: process file ${processFile}: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`exec: process file ${processFile}: args must not be empty`);
+  } else {
+    const args = p.rest.slice(1);
+    if (args.length === 0) throw new FlagError('exec: no command given (use ID COMMAND [ARGS...] or --process)');
+    let user = s.spec.process?.user;
+    const u = str(p, 'user');
+    if (u) {
+      const [uid, gid] = u.split(':').map(Number);
+      if (!Number.isInteger(uid) || (gid !== undefined && !Number.isInteger(gid))) throw new FlagError(`exec: --user ${u}: want UID[:GID]`);
+      user = { uid, gid: gid ?? 0, additionalGids: list(p, 'additional-gids').map(Number) };
+    }
+    const base = s.spec.process;
+    const caps = base?.capabilities;
+    const add = list(p, 'cap');
+    proc = execProcess(base, {
+      args,
+      env: list(p, 'env'),
+      cwd: str(p, 'cwd'),
+      user,
+      terminal: bool(p, 'tty'),
+      noNewPrivileges: bool(p, 'no-new-privs') || base?.noNewPrivileges,
+      capabilities: add.length && caps ? Object.fromEntries(Object.entries(caps).map(([k, v]) => [k, [...(v as string[]), ...add]])) : caps,
+    });
+  }
+  if (Number(str(p, 'preserve-fds') ?? 0) > 0) throw new FlagError('--preserve-fds is not supported');
+  const detach = bool(p, 'detach');
+  const consoleSocket = str(p, 'console-socket');
+  let ptyPair: [number, number] | undefined;
+  if (proc.terminal && !consoleSocket) {
+    if (detach) throw new FlagError('exec: --tty with --detach needs --console-socket');
+    ptyPair = native().socketpair();
+  }
+  const l = execLaunch({ root: g.root, id, process: proc, stdio: [0, 1, 2], consoleSocket, consoleFd: ptyPair?.[1] });
+  if (ptyPair) closeQuietly(ptyPair[1]);
+  const r = waitSetupSync(l.spawned.reportFd);
+  closeQuietly(l.spawned.reportFd);
+  if (r.kind === 'error') {
+    await new Promise<void>((res) => native().watch(l.spawned.pidfd, () => res()));
+    closeQuietly(l.spawned.pidfd);
+    throw new ContainerError(r.message, r.errno);
+  }
+  let master: number | undefined;
+  if (ptyPair) {
+    master = native().recvFd(ptyPair[0]);
+    closeQuietly(ptyPair[0]);
+  }
+  writePidFile(str(p, 'pid-file'), l.spawned.pid);
+  if (detach) {
+    closeQuietly(l.spawned.pidfd);
+    return 0;
+  }
+  return waitExit(l.spawned, master);
+};
+
+const spec: Handler = (argv) => {
+  const p = parseFlags(argv, { bundle: { type: 'string', short: 'b' }, rootless: { type: 'boolean' } });
+  const file = resolve(str(p, 'bundle') ?? '.', 'config.json');
+  if (existsSync(file)) throw new Error(`File ${file} exists. Remove it first`);
+  writeFileSync(file, JSON.stringify(defaultSpec({ rootless: bool(p, 'rootless') }), null, 2) + '\n');
+  return 0;
+};
+
+const featuresCmd: Handler = () => {
+  process.stdout.write(JSON.stringify(features(), null, 2) + '\n');
+  return 0;
+};
+
+export const commands: Record<string, Handler> = {
+  create,
+  run,
+  start,
+  state,
+  kill,
+  delete: del,
+  pause,
+  resume,
+  ps,
+  list: list_,
+  exec,
+  spec,
+  features: featuresCmd,
+};
+

@@ -1,0 +1,61 @@
+// tsbox-runtime: the runc-compatible OCI runtime CLI (containerd, podman and friends call it like runc).
+// Loads only the runtime modules, so that it starts fast.
+import { appendFileSync } from 'node:fs';
+import { defaultStateRoot } from '../state.js';
+import { FlagError, parseFlags, str, bool } from './args.js';
+import { commands } from './commands.js';
+
+export const VERSION = '0.1.0';
+
+const GLOBAL_FLAGS = {
+  root: { type: 'string' as const },
+  log: { type: 'string' as const },
+  'log-format': { type: 'string' as const },
+  debug: { type: 'boolean' as const },
+  'systemd-cgroup': { type: 'boolean' as const },
+  rootless: { type: 'string' as const },
+  criu: { type: 'string' as const },
+  version: { type: 'boolean' as const, short: 'v' },
+  help: { type: 'boolean' as const, short: 'h' },
+};
+
+const USAGE = `usage: tsbox-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [ARGS...]
+commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec, features
+`;
+
+function logError(logFile: string | undefined, format: string | undefined, msg: string): void {
+  process.stderr.write(`tsbox-runtime: ${msg}\n`);
+  if (!logFile) return;
+  // containerd reads the last "error" object of the JSON log to explain a failure.
+  const line = format === 'json' ? JSON.stringify({ level: 'error', msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=error msg=${JSON.stringify(msg)}`;
+  try {
+    appendFileSync(logFile, line + '\n');
+  } catch {
+    // the stderr line above is all we can do
+  }
+}
+
+export async function runtimeMain(argv: string[]): Promise<number> {
+  let log: string | undefined;
+  let format: string | undefined;
+  try {
+    const g = parseFlags(argv, GLOBAL_FLAGS, true);
+    log = str(g, 'log');
+    format = str(g, 'log-format');
+    if (bool(g, 'version')) {
+      process.stdout.write(`tsbox-runtime version ${VERSION}\nspec: 1.2.0\n`);
+      return 0;
+    }
+    const [cmd, ...rest] = g.rest;
+    if (bool(g, 'help') || !cmd || cmd === 'help') {
+      process.stdout.write(USAGE);
+      return cmd || bool(g, 'help') ? 0 : 1;
+    }
+    const handler = commands[cmd];
+    if (!handler) throw new FlagError(`unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
+    return await handler(rest, { root: str(g, 'root') ?? defaultStateRoot() });
+  } catch (e) {
+    logError(log, format, (e as Error).message);
+    return 1;
+  }
+}

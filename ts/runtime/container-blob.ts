@@ -1,0 +1,192 @@
+// OCI spec → the config blob for tsbox-init (what to mount, which process to run, with which rights).
+import { existsSync, statSync } from 'node:fs';
+import { BlobWriter, InitMode, MountFlag, Tag } from './blob.js';
+import { capsFromSpec } from './caps.js';
+import { MS, parseMountOptions, rootPropagation } from './mount-options.js';
+import { rlimitNumber } from './rlimits.js';
+import { compileSeccomp, seccompFilterFromSpec, seccompPayload } from './seccomp.js';
+import { SpecError, type OciProcess, type OciSpec, type NamespaceType } from './spec.js';
+
+export const CLONE = {
+  NEWTIME: 0x80,
+  NEWNS: 0x20000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+export const NS_FLAG: Record<NamespaceType, number> = {
+  mount: CLONE.NEWNS,
+  cgroup: CLONE.NEWCGROUP,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  user: CLONE.NEWUSER,
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+  time: CLONE.NEWTIME,
+};
+
+// The devices every container gets when /dev is its own tmpfs (runc's list).
+const DEFAULT_DEVICES: { path: string; major: number; minor: number }[] = [
+  { path: '/dev/null', major: 1, minor: 3 },
+  { path: '/dev/zero', major: 1, minor: 5 },
+  { path: '/dev/full', major: 1, minor: 7 },
+  { path: '/dev/random', major: 1, minor: 8 },
+  { path: '/dev/urandom', major: 1, minor: 9 },
+  { path: '/dev/tty', major: 5, minor: 0 },
+];
+
+const RLIM_INFINITY = (1n << 64n) - 1n;
+
+function u64(n: number): bigint {
+  // JSON numbers above 2^53 are already rounded; anything that large means "unlimited".
+  if (n < 0 || n >= 2 ** 63) return RLIM_INFINITY;
+  return BigInt(Math.trunc(n));
+}
+
+/** clone(2) flags for the namespaces the spec wants created (joined ones and cgroup are handled by tsbox-init). */
+export function cloneFlagsFor(spec: OciSpec): number {
+  let flags = 0;
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path || ns.type === 'cgroup') continue;
+    if (ns.type === 'time') throw new SpecError('config.json: time namespaces are not supported');
+    flags |= NS_FLAG[ns.type];
+  }
+  return flags;
+}
+
+export interface ContainerBlobOptions {
+  initMode: 'init' | 'exec';
+  noPivot?: boolean;
+  /** The parent wrote "deny" to /proc/<pid>/setgroups (unprivileged user namespace). */
+  setgroupsDeny?: boolean;
+}
+
+/** The whole container: namespaces to join, rootfs, system settings, then the process. */
+export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer {
+  const w = new BlobWriter();
+  const linux = spec.linux ?? {};
+  addJoins(w, (linux.namespaces ?? []).filter((n) => n.path).map((n) => ({ type: n.type, path: n.path! })));
+  if (linux.namespaces?.some((n) => n.type === 'cgroup' && !n.path)) w.flag(Tag.UNSHARE_CGROUP);
+
+  const ownMountNs = linux.namespaces?.some((n) => n.type === 'mount' && !n.path);
+  if (ownMountNs && spec.root) {
+    addRootfs(w, spec, opts);
+  }
+  if (spec.hostname !== undefined && spec.hostname !== '') w.str(Tag.HOSTNAME, spec.hostname);
+  if (spec.domainname) w.str(Tag.DOMAINNAME, spec.domainname);
+  for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.str(Tag.SYSCTL, k, v);
+  if (spec.process?.oomScoreAdj !== undefined) w.add(Tag.OOM_SCORE_ADJ, { i32: spec.process.oomScoreAdj });
+  if (!spec.process) throw new SpecError('config.json: process missing');
+  addProcess(w, spec.process, spec, opts);
+  return w.toBuffer();
+}
+
+export interface ExecBlobOptions extends ContainerBlobOptions {
+  /** Namespaces of the running container to join, in order (user first). */
+  joins: { type: NamespaceType; path: string }[];
+}
+
+/** A process started inside a running container: join its namespaces, then run like its init would. */
+export function execBlob(spec: OciSpec, process: OciProcess, opts: ExecBlobOptions): Buffer {
+  const w = new BlobWriter();
+  addJoins(w, opts.joins);
+  addProcess(w, process, spec, opts);
+  return w.toBuffer();
+}
+
+function addJoins(w: BlobWriter, joins: { type: NamespaceType; path: string }[]): void {
+  // The user namespace goes first: joining it grants the rights to join the others.
+  const ordered = [...joins.filter((j) => j.type === 'user'), ...joins.filter((j) => j.type !== 'user')];
+  for (const j of ordered) w.add(Tag.SETNS, { u32: NS_FLAG[j.type] }, { str: j.path });
+}
+
+function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): void {
+  const linux = spec.linux ?? {};
+  w.str(Tag.ROOTFS, spec.root!.path);
+  w.u32(Tag.ROOT_PROPAGATION, rootPropagation(linux.rootfsPropagation));
+  if (opts.noPivot) w.flag(Tag.NO_PIVOT);
+
+  let devIsTmpfs = false;
+  let hasDevpts = false;
+  for (const m of spec.mounts ?? []) {
+    const o = parseMountOptions(m.options, m.type);
+    let extra = 0;
+    let flags = o.flags;
+    if (o.bind) {
+      extra |= MountFlag.BIND;
+      flags |= MS.BIND;
+      if (o.recursive) {
+        extra |= MountFlag.RECURSIVE;
+        flags |= MS.REC;
+      }
+      const src = m.source ?? '';
+      let st;
+      try {
+        st = statSync(src);
+      } catch (e) {
+        throw new SpecError(`mount ${src} on ${m.destination}: stat ${src}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      }
+      if (!st.isDirectory()) extra |= MountFlag.FILE;
+    }
+    if (m.type === 'cgroup' || m.type === 'cgroup2') extra |= MountFlag.CGROUP;
+    if (m.destination === '/dev' && !o.bind) devIsTmpfs = true;
+    if (m.destination === '/dev/pts' && m.type === 'devpts') hasDevpts = true;
+    w.add(Tag.MOUNT, { u32: flags }, { u32: o.propagation }, { u32: extra }, { str: m.source ?? '' }, { str: m.destination }, { str: o.bind ? '' : (m.type ?? '') }, { str: o.data });
+  }
+
+  const devices = new Map<string, { type: string; major: number; minor: number; mode: number; uid: number; gid: number }>();
+  if (devIsTmpfs) {
+    for (const d of DEFAULT_DEVICES) devices.set(d.path, { type: 'c', major: d.major, minor: d.minor, mode: 0o666, uid: 0, gid: 0 });
+  }
+  for (const d of linux.devices ?? []) {
+    if (!d.path?.startsWith('/dev/')) throw new SpecError(`config.json: device path ${JSON.stringify(d.path)} must be under /dev`);
+    const type = d.type === 'u' ? 'c' : d.type;
+    if (!['c', 'b', 'p'].includes(type)) throw new SpecError(`config.json: device ${d.path}: unknown type ${JSON.stringify(d.type)}`);
+    devices.set(d.path, { type, major: d.major ?? 0, minor: d.minor ?? 0, mode: (d.fileMode ?? 0o666) & 0o7777, uid: d.uid ?? 0, gid: d.gid ?? 0 });
+  }
+  for (const [path, d] of devices) {
+    w.add(Tag.DEVICE, { u32: d.type.charCodeAt(0) }, { u32: d.major }, { u32: d.minor }, { u32: d.mode }, { u32: d.uid }, { u32: d.gid }, { str: path });
+  }
+  if (devIsTmpfs) {
+    w.str(Tag.SYMLINK, '/proc/self/fd', '/dev/fd');
+    w.str(Tag.SYMLINK, '/proc/self/fd/0', '/dev/stdin');
+    w.str(Tag.SYMLINK, '/proc/self/fd/1', '/dev/stdout');
+    w.str(Tag.SYMLINK, '/proc/self/fd/2', '/dev/stderr');
+    if (existsSync('/proc/kcore')) w.str(Tag.SYMLINK, '/proc/kcore', '/dev/core');
+    if (hasDevpts) w.str(Tag.SYMLINK, 'pts/ptmx', '/dev/ptmx');
+  }
+  for (const p of linux.maskedPaths ?? []) w.str(Tag.MASKED_PATH, p);
+  for (const p of linux.readonlyPaths ?? []) w.str(Tag.READONLY_PATH, p);
+  if (spec.root?.readonly) w.flag(Tag.ROOT_READONLY);
+}
+
+function addProcess(w: BlobWriter, p: OciProcess, spec: OciSpec, opts: ContainerBlobOptions): void {
+  for (const a of p.args) w.str(Tag.ARG, a);
+  const env = p.env ?? [];
+  for (const e of env) w.str(Tag.ENV, e);
+  w.str(Tag.CWD, p.cwd || '/');
+  w.u32(Tag.UID, p.user.uid);
+  w.u32(Tag.GID, p.user.gid);
+  for (const g of p.user.additionalGids ?? []) w.u32(Tag.ADDITIONAL_GID, g);
+  if (p.user.umask !== undefined) w.u32(Tag.UMASK, p.user.umask);
+  for (const r of p.rlimits ?? []) {
+    w.add(Tag.RLIMIT, { u32: rlimitNumber(r.type) }, { u64: u64(r.soft) }, { u64: u64(r.hard) });
+  }
+  if (p.capabilities) {
+    const c = capsFromSpec(p.capabilities);
+    w.add(Tag.CAPS, { u64: c.bounding }, { u64: c.effective }, { u64: c.permitted }, { u64: c.inheritable }, { u64: c.ambient });
+  }
+  if (p.noNewPrivileges) w.flag(Tag.NO_NEW_PRIVS);
+  const seccomp = spec.linux?.seccomp;
+  if (seccomp) {
+    const filter = seccompFilterFromSpec(seccomp);
+    w.add(Tag.SECCOMP, { bytes: seccompPayload(filter.flags ?? 0, compileSeccomp(seccomp)) });
+  }
+  if (p.terminal && p.consoleSize) w.add(Tag.CONSOLE_SIZE, { u16: p.consoleSize.height }, { u16: p.consoleSize.width });
+  if (opts.setgroupsDeny) w.flag(Tag.SETGROUPS_DENY);
+  w.u32(Tag.INIT_MODE, opts.initMode === 'init' ? InitMode.INIT : InitMode.EXEC);
+}

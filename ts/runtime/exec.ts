@@ -1,0 +1,88 @@
+// A new process inside a running container: join all its namespaces and its cgroup, same caps and seccomp.
+import { native, type Spawned } from '../native.js';
+import { execBlob } from './container-blob.js';
+import { letGo } from './launch.js';
+import { closeQuietly } from './report.js';
+import type { NamespaceType, OciProcess } from './spec.js';
+import { containerCgroup, readState, statusOf, type ContainerState } from './state.js';
+
+const PROC_NS: Record<NamespaceType, string> = {
+  user: 'user',
+  mount: 'mnt',
+  pid: 'pid',
+  network: 'net',
+  ipc: 'ipc',
+  uts: 'uts',
+  cgroup: 'cgroup',
+  time: 'time',
+};
+
+export interface ExecOptions {
+  root: string;
+  id: string;
+  process: OciProcess;
+  stdio: [number, number, number];
+  consoleSocket?: string;
+  consoleFd?: number;
+}
+
+export interface ExecLaunched {
+  state: ContainerState;
+  spawned: Spawned;
+}
+
+/** The container's process settings with overrides, as runc exec builds one without --process. */
+export function execProcess(base: OciProcess | undefined, over: Partial<OciProcess> & { args: string[] }): OciProcess {
+  const env = [...(base?.env ?? [])];
+  for (const e of over.env ?? []) {
+    const k = e.slice(0, e.indexOf('=') + 1);
+    const i = k ? env.findIndex((x) => x.startsWith(k)) : -1;
+    if (i >= 0) env[i] = e;
+    else env.push(e);
+  }
+  return {
+    ...(base ?? { cwd: '/', user: { uid: 0, gid: 0 } }),
+    ...over,
+    env,
+    cwd: over.cwd ?? base?.cwd ?? '/',
+    user: over.user ?? base?.user ?? { uid: 0, gid: 0 },
+  } as OciProcess;
+}
+
+export function execLaunch(opts: ExecOptions): ExecLaunched {
+  const s = readState(opts.root, opts.id);
+  const status = statusOf(opts.root, s);
+  if (status !== 'running' && status !== 'created') throw new Error(`cannot exec in container ${opts.id}: it is ${status}`);
+  if (opts.process.terminal && opts.consoleSocket === undefined && opts.consoleFd === undefined) {
+    throw new Error('process.terminal is set: a console socket is needed (--console-socket)');
+  }
+  const joins = (s.spec.linux?.namespaces ?? [])
+    .filter((n) => n.type !== 'time')
+    .map((n) => ({ type: n.type, path: `/proc/${s.pid}/ns/${PROC_NS[n.type]}` }));
+  // After setns into a pid namespace only children land in it: tsbox-init forks the process and waits for it.
+  const initMode = joins.some((j) => j.type === 'pid') ? 'init' : 'exec';
+  const config = execBlob(s.spec, opts.process, { initMode, joins });
+  const consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
+  let spawned: Spawned | undefined;
+  try {
+    spawned = native().spawn({ config, cloneFlags: 0, stdio: opts.stdio, consoleFd: opts.process.terminal ? consoleFd : undefined });
+    containerCgroup(s).addProcess(spawned.pid);
+    letGo(spawned);
+    return { state: s, spawned };
+  } catch (e) {
+    if (spawned) {
+      try {
+        native().pidfdSignal(spawned.pidfd, 9);
+      } catch {
+        // gone
+      }
+      const pidfd = spawned.pidfd;
+      native().watch(pidfd, () => closeQuietly(pidfd));
+      closeQuietly(spawned.goFd);
+      closeQuietly(spawned.reportFd);
+    }
+    throw e;
+  } finally {
+    if (opts.consoleFd === undefined) closeQuietly(consoleFd);
+  }
+}

@@ -1,0 +1,186 @@
+// The OCI lifecycle on a container that exists: start, state, kill, pause, resume, delete, ps.
+import { closeSync, openSync, readSync, readFileSync, unlinkSync, constants as fsc } from 'node:fs';
+import { native } from '../native.js';
+import { waitGoneSync } from './launch.js';
+import { runHooks } from './hooks.js';
+import { OCI_VERSION } from './spec.js';
+import { containerCgroup, fifoPath, isAlive, readState, removeStateDir, stateDir, statusOf, withLock, type ContainerState, type Status } from './state.js';
+import { signalNumber } from './signals.js';
+
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+export function ociState(root: string, s: ContainerState): OciState {
+  const status = statusOf(root, s);
+  return {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    pid: status === 'stopped' ? 0 : s.pid,
+    status,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    created: s.created,
+    owner: s.owner,
+    annotations: s.annotations,
+  };
+}
+
+export function state(root: string, id: string): OciState {
+  return ociState(root, readState(root, id));
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Lets a created container's process run: reads the byte tsbox-init writes to exec.fifo. */
+export function start(root: string, id: string): void {
+  withLock(root, id, () => {
+    const s = readState(root, id);
+    const status = statusOf(root, s);
+    if (status !== 'created') throw new Error(`cannot start container ${id}: it is ${status}, not created`);
+    const fifo = fifoPath(root, id);
+    // O_NONBLOCK: a dead init never opens the other end, and a blocking open would hang forever.
+    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    try {
+      const b = Buffer.alloc(1);
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        let n = -1;
+        try {
+          n = readSync(fd, b, 0, 1, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        }
+        if (n === 1) break;
+        if ((n === 0 && !isAlive(s)) || Date.now() > deadline) {
+          throw new Error(`cannot start container ${id}: its init exited before start`);
+        }
+        Atomics.wait(sleeper, 0, 0, 1);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+    try {
+      runHooks('poststart', s.spec.hooks?.poststart, { ociVersion: OCI_VERSION, id, status: 'running', pid: s.pid, bundle: s.bundle, annotations: s.annotations });
+    } catch (e) {
+      // The spec says a failing poststart hook is logged, not fatal.
+      process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+    }
+  });
+}
+
+export function kill(root: string, id: string, signal: string | number, all = false): void {
+  const sig = signalNumber(signal);
+  withLock(root, id, () => {
+    const s = readState(root, id);
+    const status = statusOf(root, s);
+    if (status === 'stopped') throw new Error(`cannot kill container ${id}: container not running`);
+    if (all) {
+      const cg = containerCgroup(s);
+      cg.kill(sig);
+      // A frozen task only dies once thawed (v1 freezer).
+      if (sig === 9 && status === 'paused') cg.thaw();
+      return;
+    }
+    signalPid(s, sig);
+  });
+}
+
+function signalPid(s: ContainerState, sig: number): void {
+  let pidfd: number;
+  try {
+    pidfd = native().pidfdOpen(s.pid);
+  } catch {
+    return; // exited meanwhile
+  }
+  try {
+    // The pidfd pins the process: check it is still ours before signalling (pid reuse).
+    if (!isAlive(s)) return;
+    native().pidfdSignal(pidfd, sig);
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+export function pause(root: string, id: string): void {
+  withLock(root, id, () => {
+    const s = readState(root, id);
+    const status = statusOf(root, s);
+    if (status !== 'running' && status !== 'created') throw new Error(`cannot pause container ${id}: it is ${status}`);
+    containerCgroup(s).freeze();
+  });
+}
+
+export function resume(root: string, id: string): void {
+  withLock(root, id, () => {
+    const s = readState(root, id);
+    const status = statusOf(root, s);
+    if (status !== 'paused') throw new Error(`cannot resume container ${id}: it is ${status}, not paused`);
+    containerCgroup(s).thaw();
+  });
+}
+
+/** Removes a stopped container (or, with force, kills it first). Idempotent on a half-deleted container. */
+export function remove(root: string, id: string, force = false): void {
+  withLock(root, id, () => {
+    let s: ContainerState;
+    try {
+      s = readState(root, id);
+    } catch (e) {
+      // A create killed before writing state.json leaves only the directory.
+      if (force) return removeStateDir(root, id);
+      throw e;
+    }
+    const status = statusOf(root, s);
+    const cg = containerCgroup(s);
+    if (status !== 'stopped') {
+      if (!force) throw new Error(`cannot delete container ${id} that is not stopped: ${status}`);
+      try {
+        cg.kill(9);
+        if (status === 'paused') cg.thaw();
+      } catch {
+        // no cgroup: the pid below is enough
+      }
+      signalPid(s, 9);
+      if (!waitGoneSync(s.pid)) throw new Error(`delete ${id}: pid ${s.pid} did not exit after SIGKILL`);
+    }
+    // The whole cgroup must be empty before rmdir: exec'd processes may outlive init briefly.
+    try {
+      if (cg.exists()) {
+        cg.kill(9);
+        cg.thaw();
+        cg.destroy();
+      }
+    } catch (e) {
+      throw new Error(`delete ${id}: ${(e as Error).message}`);
+    }
+    try {
+      runHooks('poststop', s.spec.hooks?.poststop, { ociVersion: OCI_VERSION, id, status: 'stopped', bundle: s.bundle, annotations: s.annotations });
+    } catch (e) {
+      process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+    }
+    removeStateDir(root, id);
+  });
+}
+
+/** Host pids of every process in the container (its cgroup). */
+export function pids(root: string, id: string): number[] {
+  const s = readState(root, id);
+  if (statusOf(root, s) === 'stopped') return [];
+  return containerCgroup(s).procs();
+}
+
+export function readPidFile(path: string): number {
+  return Number(readFileSync(path, 'utf8').trim());
+}
+
+export { stateDir };

@@ -1,0 +1,198 @@
+// Container state on disk (<root>/<id>/state.json), its locks, and the status derived from the kernel's truth.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, fsyncSync } from 'node:fs';
+import { join } from 'node:path';
+import { openCgroup, type CgroupVersion } from './cgroup/index.js';
+import { native } from '../native.js';
+import type { OciSpec } from './spec.js';
+
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  /** Host pid of the container's first process (tsbox-init, or the user process without init). */
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat when created: a reused pid will not match. */
+  pidStartTime: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  cgroupPath: string;
+  cgroupVersion: CgroupVersion;
+  initMode: 'init' | 'exec';
+  spec: OciSpec;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
+
+export function checkId(id: string): void {
+  if (!ID_RE.test(id) || id.length > 1024) throw new Error(`invalid container id ${JSON.stringify(id)}: use letters, digits and _+.-`);
+}
+
+/** /run/tsbox as root (like runc's /run/runc), $XDG_RUNTIME_DIR/tsbox otherwise. */
+export function defaultStateRoot(): string {
+  if (process.env.TSBOX_STATE_ROOT) return process.env.TSBOX_STATE_ROOT;
+  if (process.getuid?.() === 0) return '/run/tsbox';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg ? join(xdg, 'tsbox') : join('/tmp', `tsbox-${process.getuid?.()}`);
+}
+
+export function stateDir(root: string, id: string): string {
+  return join(root, id);
+}
+
+export function fifoPath(root: string, id: string): string {
+  return join(root, id, 'exec.fifo');
+}
+
+/** Thrown when the container does not exist; podman looks for "does not exist" in the text. */
+export class NotFoundError extends Error {
+  constructor(id: string) {
+    super(`container ${JSON.stringify(id)} does not exist`);
+  }
+}
+
+export function readState(root: string, id: string): ContainerState {
+  checkId(id);
+  const file = join(stateDir(root, id), 'state.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(id);
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as ContainerState;
+  } catch {
+    // A crash between write and rename cannot produce this (the rename is atomic); a torn disk can.
+    throw new Error(`state ${file}: corrupt JSON; remove the container with "delete --force ${id}"`);
+  }
+}
+
+export function writeState(root: string, s: ContainerState): void {
+  const dir = stateDir(root, s.id);
+  const tmp = join(dir, `.state.json.${process.pid}`);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeFileSync(fd, JSON.stringify(s));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, 'state.json'));
+}
+
+export function listIds(root: string): string[] {
+  try {
+    return readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && ID_RE.test(d.name))
+      .map((d) => d.name)
+      .sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** Start time of pid from /proc, or undefined when it is gone or a zombie. */
+export function procStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // comm may hold spaces and parens: fields start after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
+  return rest[19];
+}
+
+export function isAlive(s: Pick<ContainerState, 'pid' | 'pidStartTime'>): boolean {
+  return s.pid > 0 && procStartTime(s.pid) === s.pidStartTime;
+}
+
+export function containerCgroup(s: ContainerState) {
+  return openCgroup(s.cgroupPath, { version: s.cgroupVersion });
+}
+
+export function statusOf(root: string, s: ContainerState): Status {
+  if (!isAlive(s)) return 'stopped';
+  if (creatorAlive(root, s.id)) return 'creating';
+  if (existsSync(fifoPath(root, s.id))) return 'created';
+  try {
+    if (containerCgroup(s).frozen()) return 'paused';
+  } catch {
+    // A cgroup that vanished under us does not make a live process paused.
+  }
+  return 'running';
+}
+
+/** Runs fn holding an exclusive flock on <root>/<id>/lock; concurrent CLI calls on one container queue here. */
+export function withLock<T>(root: string, id: string, fn: () => T): T {
+  const dir = stateDir(root, id);
+  let fd: number;
+  try {
+    fd = openSync(join(dir, 'lock'), 'a+', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(id);
+    throw e;
+  }
+  try {
+    native().flock(fd, 2 /* LOCK_EX */);
+    // delete may have removed the container while we waited.
+    if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'creating'))) throw new NotFoundError(id);
+    return fn();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates <root>/<id> exclusively, with a "creating" marker until state.json exists. */
+export function reserveId(root: string, id: string): void {
+  checkId(id);
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  const dir = stateDir(root, id);
+  try {
+    mkdirSync(dir, { mode: 0o711 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      // A leftover of a create that was killed before it wrote state.json can be reclaimed.
+      if (existsSync(join(dir, 'state.json')) || !isStaleReservation(dir)) {
+        throw new Error(`container ${JSON.stringify(id)} already exists`);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { mode: 0o711 });
+    } else {
+      throw e;
+    }
+  }
+  writeFileSync(join(dir, 'creating'), String(process.pid));
+}
+
+function isStaleReservation(dir: string): boolean {
+  try {
+    const pid = Number(readFileSync(join(dir, 'creating'), 'utf8'));
+    return !(pid > 0 && procStartTime(pid) !== undefined);
+  } catch {
+    return true;
+  }
+}
+
+/** True while the process that is creating this container is still at it. */
+function creatorAlive(root: string, id: string): boolean {
+  const dir = stateDir(root, id);
+  return existsSync(join(dir, 'creating')) && !isStaleReservation(dir);
+}
+
+/** Setup finished: the container is what its process says it is from now on. */
+export function markCreated(root: string, id: string): void {
+  rmSync(join(stateDir(root, id), 'creating'), { force: true });
+}
+
+export function removeStateDir(root: string, id: string): void {
+  rmSync(stateDir(root, id), { recursive: true, force: true });
+}
