@@ -2,24 +2,52 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, readSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { busyboxRootfs, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
+import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
 import { native } from '../ts/native.js';
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BIN = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
 
+// Output goes to files, not pipes: a created container keeps the CLI's stdio open (as with runc),
+// and spawnSync would wait for those pipes to close.
+const OUT_DIR = mkdtempSync(join(tmpdir(), 'tsbox-cli-out-'));
+let outSeq = 0;
 function rt(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, ...args], { encoding: 'utf8', input, timeout: 60000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  const out = join(OUT_DIR, `${++outSeq}.out`);
+  const err = join(OUT_DIR, `${outSeq}.err`);
+  const o = openSync(out, 'w');
+  const e = openSync(err, 'w');
+  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, ...args], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 60000 });
+  closeSync(o);
+  closeSync(e);
+  return { code: r.status, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+}
+test.after.always('no cgroups or states left behind', (t) => {
+  rmSync(OUT_DIR, { recursive: true, force: true });
+  const { cgroups, states } = leftovers();
+  t.deepEqual(cgroups, []);
+  t.deepEqual(states, []);
+});
+
+/** The console socket's peer sends the master once setup reaches the terminal: wait for it. */
+async function recvFdWhenReady(fd: number): Promise<number> {
+  for (let i = 0; ; i++) {
+    try {
+      return native().recvFd(fd);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || i > 500) throw e;
+      await sleep(10);
+    }
+  }
 }
 
 function withBundle(args: string[], mutate?: Parameters<typeof makeBundle>[1]): Bundle {
   return makeBundle(args, mutate);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('--version, features and spec', (t) => {
   t.regex(rt(['--version']).stdout, /tsbox-runtime version \d+\.\d+\.\d+\nspec: 1\./);
@@ -114,9 +142,12 @@ test('console socket receives the pty master (one SCM_RIGHTS message, as runc)',
   });
   const sockPath = join(b.dir, 'console.sock');
   let master = -1;
+  let received!: Promise<void>;
   const server = createServer((sock) => {
-    master = native().recvFd((sock as unknown as { _handle: { fd: number } })._handle.fd);
-    sock.destroy();
+    received = recvFdWhenReady((sock as unknown as { _handle: { fd: number } })._handle.fd).then((fd) => {
+      master = fd;
+      sock.destroy();
+    });
   });
   await new Promise<void>((r) => server.listen(sockPath, r));
   t.teardown(() => {
@@ -127,6 +158,7 @@ test('console socket receives the pty master (one SCM_RIGHTS message, as runc)',
   const child = spawn(process.execPath, [BIN, '--root', STATE_ROOT, 'create', '--bundle', b.dir, '--console-socket', sockPath, b.id], { stdio: 'pipe' });
   const code = await new Promise((r) => child.on('exit', r));
   t.is(code, 0);
+  await received;
   t.true(master >= 0);
   t.is(rt(['start', b.id]).code, 0);
   const out = await new Promise<string>((resolve) => {

@@ -1,8 +1,8 @@
 // The runtime core through its API: real containers from a busybox rootfs, asserted from inside.
 import test from 'ava';
-import { readFileSync, readdirSync, existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { collect, sh, start } from './helpers/run.js';
-import { STATE_ROOT, TEST_CGROUP_PARENT } from './helpers/bundle.js';
+import { leftovers } from './helpers/bundle.js';
 import { capMask } from '../ts/runtime/caps.js';
 import { detectCgroupVersion } from '../ts/runtime/cgroup/index.js';
 import { ContainerError } from '../ts/runtime/report.js';
@@ -178,22 +178,7 @@ test('a missing executable is a clear error', async (t) => {
 });
 
 test.after.always('no cgroups, state or processes left behind', (t) => {
-  const leftovers: string[] = [];
-  const roots = detectCgroupVersion() === 1 ? readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}`) : ['/sys/fs/cgroup'];
-  for (const r of roots) {
-    const dir = `${r}/${TEST_CGROUP_PARENT}`;
-    if (!existsSync(dir)) continue;
-    const kids = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory());
-    if (kids.length) leftovers.push(...kids.map((k) => `${dir}/${k.name}`));
-    else {
-      try {
-        rmdirSync(dir);
-      } catch {
-        leftovers.push(dir);
-      }
-    }
-  }
-  const states = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [];
-  t.deepEqual(leftovers, []);
+  const { cgroups, states } = leftovers();
+  t.deepEqual(cgroups, []);
   t.deepEqual(states, []);
 });

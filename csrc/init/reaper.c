@@ -72,7 +72,9 @@ _Noreturn void reaper_run(const struct proc *p) {
     int sig = sigwaitinfo(&all, &si);
     if (sig < 0) continue;
     if (sig != SIGCHLD) {
-      /* SIGKILL and SIGSTOP never get here; everything else goes on to the process. */
+      /* Our own report writes raise SIGPIPE once the parent is gone: that one is ours, not the process's.
+       * SIGKILL and SIGSTOP never get here; everything else goes on to the process. */
+      if (si.si_code == SI_USER && si.si_pid == getpid()) continue;
       kill(pid, sig);
       continue;
     }

@@ -1,5 +1,5 @@
 // Test bundles: a busybox-static rootfs and a runc-style default spec, in a temp dir removed on teardown.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -67,3 +67,24 @@ export function removeBundle(b: Bundle): void {
 }
 
 export const STATE_ROOT = mkdtempSync(join(tmpdir(), 'tsbox-state-'));
+
+/** Test cgroups and container states still present (the parent cgroup is removed when empty). */
+export function leftovers(): { cgroups: string[]; states: string[] } {
+  const cgroups: string[] = [];
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => `/sys/fs/cgroup/${c}`);
+  for (const r of roots) {
+    const dir = `${r}/${TEST_CGROUP_PARENT}`;
+    if (!existsSync(dir)) continue;
+    const kids = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory());
+    if (kids.length) cgroups.push(...kids.map((k) => `${dir}/${k.name}`));
+    else {
+      try {
+        rmdirSync(dir);
+      } catch {
+        cgroups.push(dir);
+      }
+    }
+  }
+  const states = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [];
+  return { cgroups, states };
+}
