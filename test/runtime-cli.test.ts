@@ -206,7 +206,9 @@ test('bad specs and flags give a clear error and a non-zero exit', (t) => {
 });
 
 test('errors go to the --log file as JSON lines', (t) => {
-  const log = join(mkdtempSync(join(tmpdir(), 'tsbox-log-')), 'log.json');
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-log-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'log.json');
   const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, '--log', log, '--log-format', 'json', 'state', 'missing-container'], { encoding: 'utf8' });
   t.is(r.status, 1);
   const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!);

@@ -67,6 +67,14 @@ export function removeBundle(b: Bundle): void {
 }
 
 export const STATE_ROOT = mkdtempSync(join(tmpdir(), 'tsbox-state-'));
+process.on('exit', () => {
+  // Only when empty: a leftover container state is a failure the suite reports, not something to hide.
+  try {
+    rmdirSync(STATE_ROOT);
+  } catch {
+    // not empty
+  }
+});
 
 /** Test cgroups and container states still present (the parent cgroup is removed when empty). */
 export function leftovers(): { cgroups: string[]; states: string[] } {

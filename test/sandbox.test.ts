@@ -1,0 +1,57 @@
+// `tsbox sandbox`: the host's filesystem under a private writable layer, cwd writable, no network.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+
+function sandbox(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [CLI, 'sandbox', ...args], { cwd, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('writes outside cwd stay private, cwd is writable, /tmp is fresh, no network, own pid namespace', (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tsbox-sbx-cwd-'));
+  const hostTmpFile = join(tmpdir(), `tsbox-sbx-marker-${process.pid}`);
+  const hostEtc = `/etc/tsbox-sandbox-test-${process.pid}`;
+  writeFileSync(hostTmpFile, 'x');
+  t.teardown(() => {
+    rmSync(cwd, { recursive: true, force: true });
+    rmSync(hostTmpFile, { force: true });
+  });
+  const r = sandbox(
+    ['--', 'sh', '-c', `echo private > ${hostEtc} && cat ${hostEtc}; echo mine > out.txt; ls /tmp | wc -l; cat /proc/1/comm; echo $$; hostname; ip -o link | wc -l; ip -o link | grep -c UP || true`],
+    cwd,
+  );
+  t.is(r.code, 0, r.stderr);
+  const [etc, tmpCount, pid1, self, host, links, up] = r.stdout.trim().split('\n');
+  t.is(etc, 'private');
+  t.false(existsSync(hostEtc), 'the write to /etc must not reach the host');
+  t.is(readFileSync(join(cwd, 'out.txt'), 'utf8'), 'mine\n');
+  // Only the mount point of cwd (which lives under /tmp here): the host's /tmp is not visible.
+  t.is(tmpCount.trim(), '1');
+  t.is(pid1, 'tsbox-init');
+  t.is(self, '2');
+  t.is(host, 'sandbox');
+  t.is(links.trim(), '1', 'only lo');
+  t.is(up.trim(), '0', 'no interface up');
+});
+
+test('exit code and a missing command', (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tsbox-sbx-cwd-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  t.is(sandbox(['--', 'sh', '-c', 'exit 9'], cwd).code, 9);
+  const r = sandbox(['--', 'no-such-command-x'], cwd);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /no-such-command-x.*ENOENT/);
+  t.deepEqual(readdirSync('/dev/shm').filter((n) => n.startsWith('tsbox-sandbox-')), []);
+});
+
+test('bad usage is a clear error with exit 125', (t) => {
+  const r = sandbox(['--network', 'bogus', '--', 'true'], tmpdir());
+  t.is(r.code, 125);
+  t.regex(r.stderr, /--network bogus/);
+  t.is(sandbox([], tmpdir()).code, 125);
+});
