@@ -27,6 +27,7 @@ struct child_args {
   int src[NFDS]; /* what becomes fd i in the child; -1: fd i is closed */
   int init_fd;
   int go_r;
+  int new_userns;
   char *const *argv;
   char *const *envp;
 };
@@ -78,6 +79,12 @@ static int child_main(void *arg) {
   if (n != 1) _exit(1);
 
   int report = a->src[TSBOX_FD_REPORT];
+  /* In a new user namespace our host uid is not mapped: become its root (the maps are written now),
+   * or exec would drop every capability tsbox-init needs to set the container up. */
+  if (a->new_userns) {
+    if (setresgid(0, 0, 0) < 0) child_fail(report, errno, "setresgid 0 in the new user namespace");
+    if (setresuid(0, 0, 0) < 0) child_fail(report, errno, "setresuid 0 in the new user namespace");
+  }
   /* Move every source out of the way first so that no dup2 below clobbers a source still needed. */
   int tmp[NFDS];
   for (int i = 0; i < NFDS; i++) {
@@ -204,6 +211,7 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
       .src = {stdio[0], stdio[1], stdio[2], cfg_fd, rep[1], own[3], console_fd},
       .init_fd = init_fd,
       .go_r = go[0],
+      .new_userns = (flags & CLONE_NEWUSER) != 0,
       .argv = child_argv,
       .envp = child_envp,
   };

@@ -33,7 +33,7 @@ static void send_master(int sock, int master, const char *name) {
   if (n < 0) die(errno, "sendmsg pty master to the console socket");
 }
 
-void console_setup(const struct blob *b) {
+void console_setup(const struct blob *b, int bind_console) {
   if (fcntl(TSBOX_FD_CONSOLE, F_GETFD) < 0) return;
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) die(errno, "open /dev/ptmx");
@@ -57,11 +57,11 @@ void console_setup(const struct blob *b) {
   close(TSBOX_FD_CONSOLE);
   /* /dev/console in the container is this pty, as runc does it. */
   struct stat st;
-  if (stat("/dev/console", &st) < 0 && errno == ENOENT) {
+  if (bind_console && stat("/dev/console", &st) < 0 && errno == ENOENT) {
     int f = open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     if (f >= 0) close(f);
   }
-  if (stat("/dev/console", &st) == 0) {
+  if (bind_console && stat("/dev/console", &st) == 0) {
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", slave);
     if (mount(self, "/dev/console", NULL, MS_BIND, NULL) < 0) die(errno, "mount bind %s on /dev/console", name);

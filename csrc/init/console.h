@@ -3,6 +3,7 @@
 #define TSBOX_INIT_CONSOLE_H
 #include "blob.h"
 
-/* When TSBOX_FD_CONSOLE is open: create the pty, send the master, make the slave stdio and ctty. */
-void console_setup(const struct blob *b);
+/* When TSBOX_FD_CONSOLE is open: create the pty, send the master, make the slave stdio and ctty.
+ * bind_console: also make it /dev/console (the container's first process, not an exec). */
+void console_setup(const struct blob *b, int bind_console);
 #endif

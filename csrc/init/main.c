@@ -38,7 +38,7 @@ int main(void) {
 
   system_join(&b);
   if (has_root) rootfs_setup(&b);
-  console_setup(&b);
+  console_setup(&b, has_root);
   system_setup(&b);
   if (has_root) rootfs_finalize(&b);
 

@@ -70,6 +70,11 @@ export const STATE_ROOT = mkdtempSync(join(tmpdir(), 'tsbox-state-'));
 process.on('exit', () => {
   // Only when empty: a leftover container state is a failure the suite reports, not something to hide.
   try {
+    rmdirSync(join(STATE_ROOT, '.locks'));
+  } catch {
+    // absent or not empty
+  }
+  try {
     rmdirSync(STATE_ROOT);
   } catch {
     // not empty
@@ -93,6 +98,8 @@ export function leftovers(): { cgroups: string[]; states: string[] } {
       }
     }
   }
-  const states = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT) : [];
+  const states = existsSync(STATE_ROOT) ? readdirSync(STATE_ROOT).filter((n) => n !== '.locks') : [];
+  const locks = join(STATE_ROOT, '.locks');
+  if (existsSync(locks)) states.push(...readdirSync(locks).map((n) => `.locks/${n}`));
   return { cgroups, states };
 }

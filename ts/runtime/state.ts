@@ -131,21 +131,28 @@ export function statusOf(root: string, s: ContainerState): Status {
   return 'running';
 }
 
-/** Runs fn holding an exclusive flock on <root>/<id>/lock; concurrent CLI calls on one container queue here. */
+/**
+ * Runs fn holding an exclusive flock on <root>/.locks/<id>; concurrent CLI calls on one container queue
+ * here. The lock lives outside the container's directory so that delete can remove that directory whole.
+ */
 export function withLock<T>(root: string, id: string, fn: () => T): T {
+  checkId(id);
   const dir = stateDir(root, id);
-  let fd: number;
-  try {
-    fd = openSync(join(dir, 'lock'), 'a+', 0o600);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(id);
-    throw e;
-  }
+  if (!existsSync(dir)) throw new NotFoundError(id);
+  const locks = join(root, '.locks');
+  mkdirSync(locks, { recursive: true, mode: 0o700 });
+  const lockFile = join(locks, id);
+  const fd = openSync(lockFile, 'a+', 0o600);
   try {
     native().flock(fd, 2 /* LOCK_EX */);
     // delete may have removed the container while we waited.
-    if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'creating'))) throw new NotFoundError(id);
-    return fn();
+    if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'creating'))) {
+      if (!existsSync(dir)) rmSync(lockFile, { force: true });
+      throw new NotFoundError(id);
+    }
+    const r = fn();
+    if (!existsSync(dir)) rmSync(lockFile, { force: true });
+    return r;
   } finally {
     closeSync(fd);
   }
