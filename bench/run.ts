@@ -41,7 +41,22 @@ const tsboxApi = (spec = benchSpec()) => async () => {
 const ociCli = (bin: string, b: string, runtimeRoot: string) => () => must(exitOf(bin, ['--root', runtimeRoot, 'run', '--bundle', b, id(bin.split('/').pop()!)]), bin);
 
 const sections: string[] = [];
-const runtimes = ['crun', 'runc'].filter(have);
+const notes: string[] = [];
+
+/** Runtimes that can run the bench container on this host (a trial run each; failures are noted). */
+function usableRuntimes(): string[] {
+  const b = bundle('probe');
+  return ['crun', 'runc'].filter((r) => {
+    if (!have(r)) {
+      notes.push(`${r}: not installed`);
+      return false;
+    }
+    const p = spawnSync(r, ['--root', join(WORK, `${r}-state`), 'run', '--bundle', b, id(`${r}-probe`)], { encoding: 'utf8' });
+    if (p.status !== 0) notes.push(`${r}: cannot run the bench container on this host: ${(p.stderr || p.stdout).trim().split('\n').pop()}`);
+    return p.status === 0;
+  });
+}
+const runtimes = usableRuntimes();
 
 async function caseA(): Promise<void> {
   const b = bundle('a');
@@ -62,7 +77,7 @@ async function caseD(): Promise<void> {
   for (const n of [20, 100]) {
     const bundles = Array.from({ length: n }, (_, i) => bundle(`d${i}`));
     const cases: Case[] = [{ name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) }];
-    if (have('crun')) cases.push({ name: `crun ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli('crun', b, join(WORK, 'crun-state'))())).then(() => undefined) });
+    if (runtimes.includes('crun')) cases.push({ name: `crun ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli('crun', b, join(WORK, 'crun-state'))())).then(() => undefined) });
     for (const s of await alternate(cases, Math.max(3, ROUNDS >> 3), 1)) {
       // Containers per second from the median batch time.
       rows.push({ ...s, median: (n * 1000) / s.median, min: (n * 1000) / s.max, max: (n * 1000) / s.min });
@@ -130,7 +145,7 @@ async function main(): Promise<void> {
     spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench /sys/fs/cgroup/tsbox-bench; do [ -d "$d" ] && rmdir "$d"/* "$d" 2>/dev/null; done; true']);
   }
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
-  const md = head + sections.join('\n');
+  const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');
   writeFileSync(join(import.meta.dirname, 'RESULTS.md'), md);
   process.stdout.write(md);
   process.exit(0);

@@ -110,7 +110,7 @@ export interface OciSpec {
   linux?: OciLinux;
 }
 
-export const OCI_VERSION = '1.2.0';
+export const OCI_VERSION = '1.1.0';
 
 const NAMESPACES: readonly NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 

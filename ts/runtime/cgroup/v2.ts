@@ -14,10 +14,6 @@ export class CgroupV2 implements Cgroup {
     this.dirs = { unified: this.dir };
   }
 
-  private available(): Set<string> {
-    return new Set((cgRead(join(this.mountRoot, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean));
-  }
-
   private need(controller: string): void {
     if (!(cgRead(join(this.dir, 'cgroup.controllers')) ?? '').split(/\s+/).includes(controller)) {
       throw new Error(`cgroup: ${controller} controller not available on this host`);
@@ -26,14 +22,12 @@ export class CgroupV2 implements Cgroup {
 
   create(): void {
     cgMkdir(this.dir);
-    // Delegate every controller the root has down to our cgroup (its parents must not hold tasks).
-    const want = [...this.available()].map((c) => `+${c}`).join(' ');
+    // Delegate the controllers the root already delegates down to our cgroup, through the parents we
+    // own. The root's own subtree_control is the host's business (systemd's), never changed here.
+    const want = (cgRead(join(this.mountRoot, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean).map((c) => `+${c}`).join(' ');
     if (!want) return;
     const chain: string[] = [];
-    for (let d = dirname(this.dir); d.length >= this.mountRoot.length; d = dirname(d)) {
-      chain.unshift(d);
-      if (d === this.mountRoot) break;
-    }
+    for (let d = dirname(this.dir); d.length > this.mountRoot.length; d = dirname(d)) chain.unshift(d);
     for (const d of chain) {
       try {
         cgWrite(join(d, 'cgroup.subtree_control'), want);

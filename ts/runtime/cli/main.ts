@@ -43,7 +43,7 @@ export async function runtimeMain(argv: string[]): Promise<number> {
     log = str(g, 'log');
     format = str(g, 'log-format');
     if (bool(g, 'version')) {
-      process.stdout.write(`tsbox-runtime version ${VERSION}\nspec: 1.2.0\n`);
+      process.stdout.write(`tsbox-runtime version ${VERSION}\nspec: 1.1.0\n`);
       return 0;
     }
     const [cmd, ...rest] = g.rest;
