@@ -4,6 +4,7 @@ import { writeFileSync, unlinkSync } from 'node:fs';
 import { native, type Spawned } from '../native.js';
 import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup } from './cgroup/index.js';
 import { cloneFlagsFor, containerBlob } from './container-blob.js';
+import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
 import { hasNamespace, OCI_VERSION, type OciIdMapping, type OciSpec } from './spec.js';
@@ -69,7 +70,8 @@ export function launch(opts: LaunchOptions): Launched {
     const cgroupPath = spec.linux?.cgroupsPath || defaultCgroupPath(id);
     cgroup = openCgroup(cgroupPath, { version: cgroupVersion });
     cgroup.create();
-    cgroup.apply(spec.linux?.resources);
+    const resources = spec.linux?.resources;
+    cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
 
     if (opts.splitStart) native().mkfifo(fifoPath(root, id), 0o600);
     const init = initWanted(opts);

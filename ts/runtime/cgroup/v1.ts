@@ -86,7 +86,8 @@ export class CgroupV1 implements Cgroup {
     for (const h of r.hugepageLimits ?? []) cgWrite(join(this.dir('hugetlb'), `hugetlb.${h.pageSize}.limit_in_bytes`), h.limit);
     if (r.devices?.length && this.dirs.devices) {
       for (const d of r.devices) {
-        const rule = `${d.type ?? 'a'} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`.replace(/^a .*$/, 'a');
+        const type = d.type ?? 'a';
+        const rule = type === 'a' ? 'a' : `${type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
         cgWrite(join(this.dirs.devices, d.allow ? 'devices.allow' : 'devices.deny'), rule);
       }
     }

@@ -1,0 +1,169 @@
+// tsbox-runtime driven by real clients: containerd (ctr) and podman, each with private state.
+import test from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { dockerArchive } from './helpers/archive.js';
+
+const RUNTIME = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Unmounts whatever a client left below dir (containerd snapshots, podman's storage). */
+function unmountBelow(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m?.startsWith(dir))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+}
+
+/** Removes the (empty) cgroup subtree a client created, in every hierarchy; busy ones stay and fail the check. */
+function removeCgroupTree(name: string): string[] {
+  const left: string[] = [];
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
+  const rm = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+    try {
+      rmdirSync(dir);
+    } catch {
+      left.push(dir);
+    }
+  };
+  for (const r of roots) if (existsSync(join(r, name))) rm(join(r, name));
+  return left;
+}
+
+function run(cmd: string, args: string[], opts: { input?: string; tty?: boolean } = {}) {
+  // A pty for -t flows: script(1) gives the client a terminal.
+  const [c, a] = opts.tty ? ['script', ['-qec', [cmd, ...args].map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null']] : [cmd, args];
+  const r = spawnSync(c, a, { encoding: 'utf8', input: opts.input ?? '', timeout: 90000 });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+const ctrTest = have('containerd') && have('ctr') ? test.serial : test.serial.skip;
+if (!have('containerd')) console.log('interop: containerd is not installed (apt-get install containerd): its flows are skipped');
+
+ctrTest('containerd 1.6 runs tasks through tsbox-runtime: run, -t, detached, exec, ps, pause, metrics, kill, delete', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-ctr-'));
+  const sock = join(dir, 'containerd.sock');
+  writeFileSync(
+    join(dir, 'config.toml'),
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.tracing"]',
+      `[grpc]\n  address = "${sock}"`,
+      `[ttrpc]\n  address = "${sock}.ttrpc"`,
+      '[debug]\n  address = ""',
+      '[metrics]\n  address = ""',
+    ].join('\n'),
+  );
+  const daemon: ChildProcess = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: 'ignore' });
+  t.teardown(async () => {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.on('exit', r));
+    unmountBelow(dir);
+    rmSync(dir, { recursive: true, force: true });
+    removeCgroupTree('tsbox-test');
+  });
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  const ctr = (args: string[], o?: { tty?: boolean }) => run('ctr', ['-a', sock, '-n', 'tsbox-test', ...args], o);
+  const rt = ['--runc-binary', RUNTIME, '--runc-root', join(dir, 'runc-root')];
+  const archive = join(dir, 'busybox.tar');
+  dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
+  let r = ctr(['image', 'import', archive]);
+  t.is(r.code, 0, r.stderr);
+
+  r = ctr(['run', '--rm', ...rt, 'docker.io/library/busybox:latest', 'c1', 'echo', 'hi']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'hi\n');
+
+  r = ctr(['run', '-t', '--rm', ...rt, 'docker.io/library/busybox:latest', 'c2', 'sh', '-c', 'tty; exit 3'], { tty: true });
+  t.is(r.code, 3, r.stdout + r.stderr);
+  t.regex(r.stdout, /\/dev\/pts\/\d+/);
+
+  r = ctr(['run', '-d', ...rt, 'docker.io/library/busybox:latest', 'c3', 'sleep', '300']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(ctr(['task', 'ls']).stdout, /c3\s+\d+\s+RUNNING/);
+  r = ctr(['task', 'exec', '--exec-id', 'e1', 'c3', 'sh', '-c', 'echo exec-ok; cat /proc/1/comm']);
+  t.is(r.stdout, 'exec-ok\ntsbox-init\n', r.stderr);
+  t.true(ctr(['task', 'ps', 'c3']).stdout.trim().split('\n').length >= 3, 'ps lists init and sleep');
+  t.is(ctr(['task', 'pause', 'c3']).code, 0);
+  t.regex(ctr(['task', 'ls']).stdout, /c3\s+\d+\s+PAUSED/);
+  t.is(ctr(['task', 'resume', 'c3']).code, 0);
+  t.regex(ctr(['task', 'metrics', 'c3']).stdout, /memory\.usage_in_bytes|memory\.usage/);
+  t.is(ctr(['task', 'kill', 'c3']).code, 0);
+  for (let i = 0; i < 100 && !/STOPPED/.test(ctr(['task', 'ls']).stdout); i++) await sleep(50);
+  t.regex(ctr(['task', 'ls']).stdout, /c3\s+\d+\s+STOPPED/);
+  t.is(ctr(['task', 'delete', 'c3']).code, 0);
+  t.is(ctr(['container', 'delete', 'c3']).code, 0);
+  t.is(ctr(['task', 'ls', '-q']).stdout.trim(), '');
+});
+
+const podmanTest = have('podman') && have('conmon') ? test.serial : test.serial.skip;
+if (!have('podman')) console.log('interop: podman is not installed (apt-get install podman conmon): its flows are skipped');
+
+podmanTest('podman 4.3 runs containers through tsbox-runtime: run, -t, -d, exec, exec -t, top, pause, stop, rm', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-podman-'));
+  for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
+  t.teardown(() => {
+    run('podman', [...base, 'rm', '-af']);
+    unmountBelow(dir);
+    rmSync(dir, { recursive: true, force: true });
+    removeCgroupTree('libpod_parent');
+  });
+  const base = ['--runtime', RUNTIME, '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  // This machine lacks CAP_SYS_RESOURCE for raising limits past the host's: ask for explicit ones.
+  const limits = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+  const rootfs = busyboxRootfs();
+  const podman = (args: string[], o?: { tty?: boolean }) => run('podman', [...base, ...args], o);
+
+  let r = podman(['run', '--rm', ...limits, '--rootfs', rootfs, '/bin/echo', 'hi']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'hi\n');
+  r = podman(['run', '--rm', '-t', ...limits, '--rootfs', rootfs, '/bin/sh', '-c', 'tty; exit 4'], { tty: true });
+  t.is(r.code, 4, r.stdout + r.stderr);
+  t.regex(r.stdout, /\/dev\/pts\/\d+/);
+
+  r = podman(['run', '-d', ...limits, '--rootfs', rootfs, '/bin/sleep', '300']);
+  t.is(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  r = podman(['exec', id, 'sh', '-c', 'echo exec-ok; cat /proc/1/comm']);
+  t.is(r.stdout, 'exec-ok\ntsbox-init\n', r.stderr);
+  r = podman(['exec', '-t', id, 'tty'], { tty: true });
+  t.regex(r.stdout, /\/dev\/pts\/\d+/, r.stderr);
+  r = podman(['top', id]);
+  t.regex(r.stdout, /sleep 300/, r.stderr);
+  t.is(podman(['pause', id]).code, 0);
+  t.is(podman(['inspect', '--format', '{{.State.Status}}', id]).stdout.trim(), 'paused');
+  t.is(podman(['unpause', id]).code, 0);
+  r = podman(['stop', '-t', '2', id]);
+  t.is(r.code, 0, r.stderr);
+  t.is(podman(['inspect', '--format', '{{.State.Status}}', id]).stdout.trim(), 'exited');
+  t.is(podman(['rm', id]).code, 0);
+  t.is(podman(['ps', '-aq']).stdout.trim(), '');
+});
+
+test('the runtime bin loads only runtime modules (fast start for shims)', (t) => {
+  // Walk the static import graph from the bin: no engine, image, network or engine-CLI module may be in it.
+  const seen = new Set<string>();
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/^import .* from '(\.[^']+)';$/gm)) walk(join(dirname(file), m[1]));
+  };
+  walk(RUNTIME);
+  const dist = join(import.meta.dirname, '..', 'dist');
+  const outside = [...seen].filter((f) => !f.startsWith(join(dist, 'runtime')) && f !== join(dist, 'native.js'));
+  t.deepEqual(outside, []);
+  t.true(seen.size > 5);
+});
+
+test.after.always('the clients leave no cgroups behind', (t) => {
+  t.deepEqual([...removeCgroupTree('tsbox-test'), ...removeCgroupTree('libpod_parent')], []);
+});
