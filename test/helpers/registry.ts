@@ -1,0 +1,162 @@
+// A real registry (Debian's docker-registry) on 127.0.0.1 for the tests, optionally behind basic auth,
+// and OCI layouts built from busybox-static that skopeo pushes into it.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+export interface Registry {
+  addr: string;
+  storage: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export async function startRegistry(opts: { user?: string; password?: string } = {}): Promise<Registry> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-registry-'));
+  const port = await freePort();
+  const lines = ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${dir}/data`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`];
+  if (opts.user) {
+    const htpasswd = execFileSync('htpasswd', ['-Bbn', opts.user, opts.password ?? ''], { encoding: 'utf8' });
+    writeFileSync(join(dir, 'htpasswd'), htpasswd);
+    lines.push('auth:', '  htpasswd:', '    realm: tsbox-test', `    path: ${dir}/htpasswd`);
+  }
+  writeFileSync(join(dir, 'config.yml'), lines.join('\n') + '\n');
+  const proc: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  const addr = `127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`http://${addr}/v2/`);
+      if (r.status === 200 || r.status === 401) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    addr,
+    storage: join(dir, 'data'),
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.on('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** An OCI image layout under dir, built from layer directories (bottom first). */
+export class Layout {
+  readonly blobs: string;
+  private manifests: { digest: string; size: number; platform?: { os: string; architecture: string }; mediaType: string; tag?: string }[] = [];
+
+  constructor(readonly dir: string) {
+    this.blobs = join(dir, 'blobs', 'sha256');
+    mkdirSync(this.blobs, { recursive: true });
+    writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  }
+
+  blob(data: Buffer): { digest: string; size: number } {
+    const h = sha(data);
+    writeFileSync(join(this.blobs, h), data);
+    return { digest: `sha256:${h}`, size: data.length };
+  }
+
+  /** gzip-compressed layer of a directory, or of a ready tar file. */
+  layer(src: string): { compressed: { digest: string; size: number }; diffId: string } {
+    const tar = src.endsWith('.tar') ? readFileSync(src) : execFileSync('tar', ['--numeric-owner', '-C', src, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
+    const gz = execFileSync('gzip', ['-n', '-c'], { input: tar, maxBuffer: 1 << 30 });
+    return { compressed: this.blob(gz), diffId: `sha256:${sha(tar)}` };
+  }
+
+  image(layers: string[], opts: { arch?: string; tag?: string; register?: boolean } = {}): { digest: string; size: number } {
+    const ls = layers.map((l) => this.layer(l));
+    const arch = opts.arch ?? 'amd64';
+    const config = this.blob(
+      Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: ls.map((l) => l.diffId) } })),
+    );
+    const manifest = this.blob(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+          layers: ls.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...l.compressed })),
+        }),
+      ),
+    );
+    if (opts.register !== false) this.manifests.push({ ...manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', tag: opts.tag ?? 'latest' });
+    return manifest;
+  }
+
+  index(entries: { m: { digest: string; size: number }; arch: string }[], tag: string): void {
+    const idx = this.blob(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: entries.map((e) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...e.m, platform: { os: 'linux', architecture: e.arch } })),
+        }),
+      ),
+    );
+    this.manifests.push({ ...idx, mediaType: 'application/vnd.oci.image.index.v1+json', tag });
+  }
+
+  write(): void {
+    writeFileSync(
+      join(this.dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: this.manifests.map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': m.tag } })),
+      }),
+    );
+  }
+}
+
+/** skopeo copy oci:LAYOUT:tag → docker://addr/repo:tag (plain http, optional creds, format, all platforms). */
+export function push(layout: string, tag: string, dest: string, opts: { creds?: string; format?: 'oci' | 'v2s2'; all?: boolean } = {}): void {
+  const args = ['copy', '--quiet', '--dest-tls-verify=false'];
+  if (opts.creds) args.push('--dest-creds', opts.creds);
+  if (opts.format) args.push('--format', opts.format);
+  if (opts.all) args.push('--all');
+  execFileSync('skopeo', [...args, `oci:${layout}:${tag}`, `docker://${dest}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A tar with exactly the given entries (for hostile layers GNU tar would refuse to write). */
+export function rawTar(entries: { name: string; type?: '0' | '2' | '5'; linkname?: string; data?: string }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const data = Buffer.from(e.data ?? '');
+    const h = Buffer.alloc(512);
+    h.write(e.name, 0, 100);
+    h.write((e.type === '5' ? '0000755' : '0000644') + '\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+    h.write('00000000000\0', 136);
+    h.write(e.type ?? '0', 156);
+    if (e.linkname) h.write(e.linkname, 157, 100);
+    h.write('ustar\0', 257);
+    h.write('00', 263);
+    h.fill(' ', 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}

@@ -1,0 +1,205 @@
+// Pulling real images from a real registry on 127.0.0.1, and running containers from them.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
+import { busyboxRootfs, STATE_ROOT } from './helpers/bundle.js';
+import { Layout, push, rawTar, startRegistry, type Registry } from './helpers/registry.js';
+import { pull } from '../ts/images/pull.js';
+import { Store } from '../ts/images/store.js';
+import { prepareSnapshot } from '../ts/images/snapshot.js';
+import { extractLayer } from '../ts/images/extract.js';
+import { parseReference, formatReference } from '../ts/images/reference.js';
+import { runContainer } from '../ts/runtime/api.js';
+import { defaultSpec } from '../ts/runtime/default-spec.js';
+import { collect } from './helpers/run.js';
+
+let reg: Registry;
+let authReg: Registry;
+const work = mkdtempSync(join(tmpdir(), 'tsbox-images-'));
+const layout = join(work, 'layout');
+
+test.before(async () => {
+  reg = await startRegistry();
+  authReg = await startRegistry({ user: 'alice', password: 's3cret' });
+  const l = new Layout(layout);
+  const base = busyboxRootfs();
+  l.image([base], { tag: 'oci' });
+  // Layer 2 whites out a file and makes /opq opaque.
+  const l1 = join(work, 'l1');
+  const l2 = join(work, 'l2');
+  for (const d of [join(l1, 'etc'), join(l1, 'opq'), join(l2, 'etc'), join(l2, 'opq')]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(l1, 'etc', 'removed'), 'gone soon');
+  writeFileSync(join(l1, 'etc', 'kept'), 'still here');
+  writeFileSync(join(l1, 'opq', 'a'), 'hidden by opaque');
+  writeFileSync(join(l2, 'etc', '.wh.removed'), '');
+  writeFileSync(join(l2, 'opq', '.wh..wh..opq'), '');
+  writeFileSync(join(l2, 'opq', 'b'), 'new');
+  l.image([base, l1, l2], { tag: 'whiteout' });
+  const amd = l.image([base], { arch: 'amd64', register: false });
+  const arm = l.image([base, l1], { arch: 'arm64', register: false });
+  l.index([{ m: amd, arch: 'amd64' }, { m: arm, arch: 'arm64' }], 'multi');
+  writeFileSync(join(work, 'evil.tar'), rawTar([{ name: 'ok', data: 'fine' }, { name: '../evil', data: 'escaped' }]));
+  writeFileSync(join(work, 'evil-link.tar'), rawTar([{ name: 'x', type: '2', linkname: join(work, 'canary') }, { name: 'x/pwned', data: 'escaped' }]));
+  l.image([join(work, 'evil.tar')], { tag: 'evil' });
+  l.image([join(work, 'evil-link.tar')], { tag: 'evil-link' });
+  l.write();
+  mkdirSync(join(work, 'canary'));
+  push(layout, 'oci', `${reg.addr}/busybox:oci`);
+  push(layout, 'oci', `${reg.addr}/busybox:schema2`, { format: 'v2s2' });
+  push(layout, 'whiteout', `${reg.addr}/busybox:whiteout`);
+  push(layout, 'multi', `${reg.addr}/busybox:multi`, { all: true });
+  push(layout, 'evil', `${reg.addr}/evil:dots`);
+  push(layout, 'evil-link', `${reg.addr}/evil:link`);
+  push(layout, 'oci', `${authReg.addr}/private/busybox:latest`, { creds: 'alice:s3cret' });
+});
+
+test.after.always(async () => {
+  await reg?.stop();
+  await authReg?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function newRoot(): string {
+  return mkdtempSync(join(work, 'root-'));
+}
+
+async function runIn(rootfs: string, args: string[]) {
+  const spec = defaultSpec({ args, rootfs });
+  spec.process!.terminal = false;
+  spec.root!.readonly = false;
+  delete spec.linux!.resources;
+  const c = await runContainer({ spec, root: STATE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return collect(c);
+}
+
+test('references follow Docker Hub rules', (t) => {
+  t.is(formatReference(parseReference('alpine')), 'docker.io/library/alpine:latest');
+  t.is(formatReference(parseReference('user/app:1.2')), 'docker.io/user/app:1.2');
+  t.is(formatReference(parseReference('127.0.0.1:5000/x/y')), '127.0.0.1:5000/x/y:latest');
+  t.is(parseReference(`busybox@sha256:${'a'.repeat(64)}`).digest, `sha256:${'a'.repeat(64)}`);
+  t.throws(() => parseReference('UPPER/case'), { message: /bad repository name/ });
+});
+
+for (const tag of ['oci', 'schema2']) {
+  test(`pull a ${tag} manifest and run a container from it`, async (t) => {
+    const root = newRoot();
+    const rec = await pull(`${reg.addr}/busybox:${tag}`, { root });
+    t.is(rec.diffIds.length, 1);
+    const snap = prepareSnapshot(root, rec, `c-${tag}`);
+    t.teardown(() => snap.remove());
+    const r = await runIn(snap.rootfs, ['sh', '-c', 'echo hi from the image; touch /newfile && echo written']);
+    t.is(r.stdout, 'hi from the image\nwritten\n', r.stderr);
+    // The write went to the container's upper layer, not into the shared image layer.
+    t.false(existsSync(join(new Store(root).layerPath(rec.diffIds[0]), 'newfile')));
+  });
+}
+
+test('a multi-arch index: this machine platform by default, --platform picks another', async (t) => {
+  const root = newRoot();
+  const amd = await pull(`${reg.addr}/busybox:multi`, { root });
+  const arm = await pull(`${reg.addr}/busybox:multi`, { root, platform: 'linux/arm64' });
+  const store = new Store(root);
+  t.is(JSON.parse(store.readBlob(amd.config).toString()).architecture, 'amd64');
+  t.is(JSON.parse(store.readBlob(arm.config).toString()).architecture, 'arm64');
+  await t.throwsAsync(pull(`${reg.addr}/busybox:multi`, { root, platform: 'linux/s390x' }), { message: /no linux\/s390x image in the index \(it has linux\/amd64, linux\/arm64\)/ });
+});
+
+test('whiteouts and opaque directories hide lower-layer files', async (t) => {
+  const root = newRoot();
+  const rec = await pull(`${reg.addr}/busybox:whiteout`, { root });
+  t.is(rec.diffIds.length, 3);
+  const snap = prepareSnapshot(root, rec, 'c-wh');
+  t.teardown(() => snap.remove());
+  t.false(existsSync(join(snap.rootfs, 'etc', 'removed')));
+  t.is(readFileSync(join(snap.rootfs, 'etc', 'kept'), 'utf8'), 'still here');
+  t.deepEqual(readdirSync(join(snap.rootfs, 'opq')), ['b']);
+});
+
+test('basic auth: refused without credentials, pulled with them', async (t) => {
+  const root = newRoot();
+  await t.throwsAsync(pull(`${authReg.addr}/private/busybox`, { root }), { message: /authentication required/ });
+  const rec = await pull(`${authReg.addr}/private/busybox`, { root, credentials: { username: 'alice', password: 's3cret' } });
+  t.is(rec.diffIds.length, 1);
+  await t.throwsAsync(pull(`${authReg.addr}/private/busybox`, { root: newRoot(), credentials: { username: 'alice', password: 'wrong' } }), { message: /401/ });
+});
+
+test('hostile layers are refused and the host is untouched', async (t) => {
+  const root = newRoot();
+  await t.throwsAsync(pull(`${reg.addr}/evil:dots`, { root }), { message: /entry "\.\.\/evil" escapes the layer root/ });
+  await t.throwsAsync(pull(`${reg.addr}/evil:link`, { root }), { message: /would be written through the symlink "x"/ });
+  t.deepEqual(readdirSync(join(work, 'canary')), []);
+  t.false(existsSync(join(root, 'images', 'evil')));
+  const store = new Store(root);
+  t.deepEqual(store.images(), []);
+  t.deepEqual(readdirSync(join(store.dir, 'layers')), []);
+  t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
+});
+
+test('extraction refuses an absolute hardlink target outside the layer', async (t) => {
+  const dest = mkdtempSync(join(work, 'x-'));
+  const tar = rawTar([{ name: 'h', type: '0', data: '' }]);
+  await extractLayer(Readable.from([tar]), dest);
+  t.true(existsSync(join(dest, 'h')));
+  const bad = Buffer.from(rawTar([{ name: 'a/../../b', data: 'x' }]));
+  await t.throwsAsync(extractLayer(Readable.from([bad]), mkdtempSync(join(work, 'y-'))), { message: /escapes the layer root/ });
+});
+
+// Serial: it corrupts a blob the other tests' images share, so it must not overlap them.
+test.serial('a corrupted blob is refused and nothing is kept', async (t) => {
+  const root = newRoot();
+  // Pull once to learn the layer digest, then corrupt that blob inside the registry's own storage.
+  const first = newRoot();
+  const ok = await pull(`${reg.addr}/busybox:oci`, { root: first });
+  const manifest = JSON.parse(new Store(first).readBlob(ok.manifest).toString());
+  const layerDigest: string = manifest.layers[0].digest;
+  const file = join(reg.storage, 'docker/registry/v2/blobs/sha256', layerDigest.slice(7, 9), layerDigest.slice(7), 'data');
+  const original = readFileSync(file);
+  t.teardown(() => writeFileSync(file, original));
+  const bad = Buffer.from(original);
+  bad[bad.length >> 1] ^= 0xff;
+  writeFileSync(file, bad);
+  await t.throwsAsync(pull(`${reg.addr}/busybox:oci`, { root }), { message: /downloaded content has digest/ });
+  const store = new Store(root);
+  t.false(store.hasBlob(layerDigest));
+  t.deepEqual(store.images(), []);
+  t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
+});
+
+function pullInChild(name: string, root: string): ReturnType<typeof spawn> {
+  const script = `import { pull } from ${JSON.stringify(join(import.meta.dirname, '..', 'ts', 'images', 'pull.ts'))}; await pull(${JSON.stringify(name)}, { root: ${JSON.stringify(root)} });`;
+  return spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+}
+
+test('kill -9 during a pull leaves a store the next pull completes; concurrent pulls both succeed', async (t) => {
+  // A big layer so that the pull is still running when it is killed.
+  const big = join(work, 'big');
+  mkdirSync(big, { recursive: true });
+  writeFileSync(join(big, 'blob'), Buffer.alloc(64 << 20, 7).map((_, i) => (i * 2654435761) >>> 24));
+  const l = new Layout(join(work, 'layout-big'));
+  l.image([busyboxRootfs(), big], { tag: 'big' });
+  l.write();
+  push(join(work, 'layout-big'), 'big', `${reg.addr}/big:latest`);
+  const root = newRoot();
+  const child = pullInChild(`${reg.addr}/big:latest`, root);
+  // Kill it once it has started writing into the store.
+  for (let i = 0; i < 400; i++) {
+    const tmp = join(root, 'images', 'tmp');
+    if (existsSync(tmp) && readdirSync(tmp).length > 0) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  const rec = await pull(`${reg.addr}/big:latest`, { root });
+  t.is(rec.diffIds.length, 2);
+  const store = new Store(root);
+  t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
+  t.true(store.hasLayer(rec.diffIds[1]));
+  // Two processes pulling the same image into one fresh store.
+  const root2 = newRoot();
+  const codes = await Promise.all([0, 1].map(() => new Promise((r) => pullInChild(`${reg.addr}/big:latest`, root2).on('exit', r))));
+  t.deepEqual(codes, [0, 0]);
+  t.is(new Store(root2).images().length, 1);
+});

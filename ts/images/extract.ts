@@ -1,0 +1,150 @@
+// Unpacks one layer tar into an empty directory, safely: no entry may land outside it, directly or
+// through a symlink or a hardlink. OCI whiteouts become overlayfs whiteouts (0:0 char devices, opaque xattr).
+import { chmodSync, closeSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync, constants as C } from 'node:fs';
+import { posix, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { native } from '../native.js';
+import { readTar, type TarEntry } from './tar.js';
+
+export class UnsafeLayerError extends Error {}
+
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+/** The entry's path inside the layer, or an error when it would escape (absolute paths are rooted, as docker does). */
+export function safeRelative(name: string): string {
+  let depth = 0;
+  for (const p of name.split('/')) {
+    if (p === '..') depth--;
+    else if (p && p !== '.') depth++;
+    if (depth < 0) throw new UnsafeLayerError(`entry ${JSON.stringify(name)} escapes the layer root`);
+  }
+  return posix.normalize('/' + name).slice(1).replace(/\/+$/, '');
+}
+
+/** Every parent of rel must be a real directory inside root (creating missing ones), never a symlink. */
+function ensureParents(root: string, rel: string, name: string): string {
+  const parts = rel.split('/').slice(0, -1);
+  let cur = root;
+  for (const p of parts) {
+    cur = join(cur, p);
+    let st;
+    try {
+      st = lstatSync(cur);
+    } catch {
+      mkdirSync(cur, { mode: 0o755 });
+      continue;
+    }
+    if (st.isSymbolicLink()) throw new UnsafeLayerError(`entry ${JSON.stringify(name)} would be written through the symlink ${JSON.stringify(posix.join(...parts.slice(0, parts.indexOf(p) + 1)))}`);
+    if (!st.isDirectory()) throw new UnsafeLayerError(`entry ${JSON.stringify(name)}: parent ${JSON.stringify(p)} is not a directory`);
+  }
+  return join(root, rel);
+}
+
+function removeExisting(path: string): void {
+  try {
+    const st = lstatSync(path);
+    if (!st.isDirectory()) rmSync(path, { force: true });
+  } catch {
+    // nothing there
+  }
+}
+
+function applyMeta(path: string, e: TarEntry, asRoot: boolean): void {
+  if (asRoot) lchownSync(path, e.uid, e.gid);
+  if (e.type !== 'symlink') chmodSync(path, e.mode);
+  for (const [k, v] of Object.entries(e.xattrs)) {
+    try {
+      native().lsetxattr(path, k, v);
+    } catch (err) {
+      // security.* / trusted.* need privileges an unprivileged unpack lacks: the file is still usable.
+      if (asRoot) throw err;
+    }
+  }
+}
+
+export async function extractLayer(stream: Readable, root: string): Promise<void> {
+  const asRoot = process.getuid?.() === 0;
+  const dirTimes: [string, number][] = [];
+  for await (const { entry: e, body } of readTar(stream)) {
+    const rel = safeRelative(e.name);
+    if (rel === '' || rel === '.') {
+      if (e.type === 'dir') dirTimes.push([root, e.mtime]);
+      continue;
+    }
+    const base = posix.basename(rel);
+    const path = ensureParents(root, rel, e.name);
+    if (base === OPAQUE) {
+      // The directory hides everything below it in the lower layers.
+      native().lsetxattr(posix.dirname(path), 'trusted.overlay.opaque', Buffer.from('y'));
+      continue;
+    }
+    if (base.startsWith(WH)) {
+      const target = join(posix.dirname(path), base.slice(WH.length));
+      removeExisting(target);
+      native().mknod(target, C.S_IFCHR | 0o000, 0, 0);
+      continue;
+    }
+    switch (e.type) {
+      case 'dir': {
+        let st;
+        try {
+          st = lstatSync(path);
+        } catch {
+          // absent
+        }
+        if (st && !st.isDirectory()) removeExisting(path);
+        if (!st || !st.isDirectory()) mkdirSync(path, { mode: 0o700 });
+        applyMeta(path, e, asRoot);
+        dirTimes.push([path, e.mtime]);
+        break;
+      }
+      case 'file': {
+        removeExisting(path);
+        const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        try {
+          await body((b) => {
+            for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+          });
+        } finally {
+          closeSync(fd);
+        }
+        applyMeta(path, e, asRoot);
+        utimesSync(path, e.mtime, e.mtime);
+        break;
+      }
+      case 'symlink':
+        removeExisting(path);
+        symlinkSync(e.linkname, path);
+        if (asRoot) lchownSync(path, e.uid, e.gid);
+        lutimesSync(path, e.mtime, e.mtime);
+        break;
+      case 'hardlink': {
+        const target = safeRelative(e.linkname);
+        const targetPath = ensureParents(root, target, e.linkname);
+        const st = lstatSync(targetPath, { throwIfNoEntry: false });
+        if (!st) throw new UnsafeLayerError(`hardlink ${JSON.stringify(e.name)} to ${JSON.stringify(e.linkname)}: the target is not in this layer`);
+        removeExisting(path);
+        linkSync(targetPath, path);
+        break;
+      }
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        removeExisting(path);
+        const kind = e.type === 'char' ? C.S_IFCHR : e.type === 'block' ? C.S_IFBLK : C.S_IFIFO;
+        try {
+          native().mknod(path, kind | e.mode, e.devmajor, e.devminor);
+        } catch (err) {
+          // Unprivileged unpacks cannot create devices; a fifo they can.
+          if (asRoot || e.type === 'fifo') throw err;
+          continue;
+        }
+        applyMeta(path, e, asRoot);
+        break;
+      }
+    }
+  }
+  // Last: creating entries inside a directory changes its mtime.
+  for (const [p, t] of dirTimes.reverse()) utimesSync(p, t, t);
+}

@@ -1,0 +1,168 @@
+// tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each verified by
+// digest as downloaded and by diff id as unpacked; the tag is recorded only once everything is in place.
+import { createReadStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { Transform, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { extractLayer } from './extract.js';
+import { formatReference, parseReference } from './reference.js';
+import { MEDIA, RegistryClient, type Credentials } from './registry.js';
+import { lookupCredentials } from './auth.js';
+import { Store, type ImageRecord } from './store.js';
+
+export interface PullEvents {
+  status?(id: string, status: string): void;
+}
+
+export interface PullOptions {
+  root: string;
+  /** "linux/amd64" by default (this machine's). */
+  platform?: string;
+  insecureRegistries?: string[];
+  credentials?: Credentials;
+  events?: PullEvents;
+  /** Layers downloaded at once. */
+  parallel?: number;
+}
+
+interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size?: number;
+  platform?: { os: string; architecture: string; variant?: string };
+}
+
+export function hostPlatform(): string {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
+  return `linux/${arch}`;
+}
+
+function pickPlatform(index: { manifests: Descriptor[] }, want: string, name: string): Descriptor {
+  const [os, arch, variant] = want.split('/');
+  const m = index.manifests.find((d) => d.platform?.os === os && d.platform?.architecture === arch && (!variant || d.platform?.variant === variant));
+  if (!m) {
+    const have = index.manifests.map((d) => `${d.platform?.os}/${d.platform?.architecture}${d.platform?.variant ? `/${d.platform.variant}` : ''}`).join(', ');
+    throw new Error(`pull ${name}: no ${want} image in the index (it has ${have || 'none'})`);
+  }
+  return m;
+}
+
+/** Decompresses by magic bytes: gzip, zstd (through zstd(1): Node 20 has no zstd) or plain tar. */
+export function decompress(file: string): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const probe = createReadStream(file, { start: 0, end: 3 });
+    const chunks: Buffer[] = [];
+    probe.on('data', (b) => chunks.push(b as Buffer));
+    probe.on('error', reject);
+    probe.on('end', () => {
+      const magic = Buffer.concat(chunks);
+      if (magic[0] === 0x1f && magic[1] === 0x8b) return resolve(createReadStream(file).pipe(createGunzip()));
+      if (magic.readUInt32LE(0) === 0xfd2fb528) {
+        const z = spawn('zstd', ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+        z.on('error', (e) => z.stdout.destroy(new Error(`zstd: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed (apt-get install zstd)' : e.message}`)));
+        z.on('exit', (code) => code && z.stdout.destroy(new Error(`zstd -dc ${file}: exit ${code}`)));
+        return resolve(z.stdout);
+      }
+      resolve(createReadStream(file));
+    });
+  });
+}
+
+/** Unpacks a downloaded layer blob into the store, checking the uncompressed digest. */
+async function unpack(store: Store, blob: string, diffId: string, label: string): Promise<void> {
+  if (store.hasLayer(diffId)) return;
+  const tmp = store.tempPath('layer');
+  mkdirSync(tmp, { mode: 0o755 });
+  try {
+    const hash = createHash('sha256');
+    const tee = new Transform({
+      transform(chunk, _enc, cb) {
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const src = await decompress(blob);
+    src.on('error', (e) => tee.destroy(e));
+    await extractLayer(src.pipe(tee), tmp);
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== diffId) throw new Error(`uncompressed content has digest ${got}, the config says ${diffId}`);
+    try {
+      renameSync(tmp, store.layerPath(diffId));
+    } catch (e) {
+      // Another pull unpacked the same layer first: theirs is as good as ours.
+      if (!store.hasLayer(diffId)) throw e;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`layer ${label}: ${(e as Error).message}`);
+  }
+}
+
+async function fetchBlob(client: RegistryClient, store: Store, repo: string, d: Descriptor, events?: PullEvents): Promise<void> {
+  if (store.hasBlob(d.digest)) return;
+  const tmp = store.tempPath('blob');
+  const short = d.digest.slice(7, 19);
+  events?.status?.(short, 'Downloading');
+  try {
+    await client.blobToFile(repo, d.digest, tmp);
+    store.commitBlob(tmp, d.digest);
+    events?.status?.(short, 'Download complete');
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+async function inParallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+export async function pull(name: string, opts: PullOptions): Promise<ImageRecord> {
+  const ref = parseReference(name);
+  const full = formatReference(ref);
+  const store = new Store(opts.root);
+  store.sweepTemp();
+  const client = new RegistryClient(ref.registry, {
+    credentials: opts.credentials ?? lookupCredentials(opts.root, ref.registry),
+    insecureRegistries: opts.insecureRegistries,
+  });
+  let m = await client.manifest(ref.repository, ref.digest ?? ref.tag!);
+  let doc = JSON.parse(m.body.toString()) as { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[]; schemaVersion?: number };
+  if (doc.schemaVersion === 1) throw new Error(`pull ${full}: schema 1 manifests are not supported`);
+  if (m.mediaType === MEDIA.ociIndex || m.mediaType === MEDIA.dockerList || doc.manifests) {
+    const chosen = pickPlatform(doc as { manifests: Descriptor[] }, opts.platform ?? hostPlatform(), full);
+    m = await client.manifest(ref.repository, chosen.digest);
+    doc = JSON.parse(m.body.toString());
+  }
+  if (!doc.config || !doc.layers) throw new Error(`pull ${full}: manifest ${m.digest} has no config or layers`);
+  await fetchBlob(client, store, ref.repository, doc.config);
+  const config = JSON.parse(store.readBlob(doc.config.digest).toString()) as { rootfs?: { diff_ids?: string[] } };
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== doc.layers.length) throw new Error(`pull ${full}: ${doc.layers.length} layers but ${diffIds.length} diff ids in the config`);
+  for (const l of doc.layers) opts.events?.status?.(l.digest.slice(7, 19), 'Pulling fs layer');
+  await inParallel(
+    doc.layers.map((l, i) => ({ l, diffId: diffIds[i] })),
+    opts.parallel ?? 3,
+    async ({ l, diffId }) => {
+      if (store.hasLayer(diffId)) {
+        opts.events?.status?.(l.digest.slice(7, 19), 'Already exists');
+        return;
+      }
+      await fetchBlob(client, store, ref.repository, l, opts.events);
+      await unpack(store, store.blobPath(l.digest), diffId, l.digest);
+      opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
+    },
+  );
+  store.writeBlob(m.digest, m.body);
+  const rec: ImageRecord = { name: full, manifest: m.digest, config: doc.config.digest, diffIds, created: new Date().toISOString() };
+  store.tag(rec);
+  return rec;
+}
+

@@ -1,0 +1,148 @@
+// The registry HTTP API v2 client: manifests and blobs, with bearer-token and basic auth, retries, and
+// plain http only for loopback or registries the user calls insecure.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isInsecure, registryHost } from './reference.js';
+
+export const MEDIA = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+} as const;
+
+const ACCEPT = [MEDIA.ociIndex, MEDIA.dockerList, MEDIA.ociManifest, MEDIA.dockerManifest].join(', ');
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface RegistryOptions {
+  credentials?: Credentials;
+  insecureRegistries?: string[];
+  retries?: number;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function parseChallenge(h: string): { scheme: string; params: Record<string, string> } {
+  const sp = h.indexOf(' ');
+  const scheme = (sp < 0 ? h : h.slice(0, sp)).toLowerCase();
+  const params: Record<string, string> = {};
+  for (const m of h.slice(sp + 1).matchAll(/(\w+)="([^"]*)"/g)) params[m[1]] = m[2];
+  return { scheme, params };
+}
+
+export class RegistryClient {
+  private readonly base: string;
+  private token?: string;
+  private basic?: string;
+
+  constructor(
+    readonly registry: string,
+    private readonly opts: RegistryOptions = {},
+  ) {
+    const scheme = isInsecure(registry, opts.insecureRegistries) ? 'http' : 'https';
+    this.base = `${scheme}://${registryHost(registry)}`;
+  }
+
+  private authHeader(): Record<string, string> {
+    if (this.token) return { authorization: `Bearer ${this.token}` };
+    if (this.basic) return { authorization: `Basic ${this.basic}` };
+    return {};
+  }
+
+  /** Answers a 401: basic credentials, or a bearer token from the realm the registry names. */
+  private async authenticate(challenge: string | null, url: string): Promise<void> {
+    const creds = this.opts.credentials;
+    const c = parseChallenge(challenge ?? '');
+    if (c.scheme === 'basic') {
+      if (!creds) throw new RegistryError(`${url}: authentication required (use tsbox login ${this.registry})`, 401);
+      this.basic = Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
+      return;
+    }
+    if (c.scheme !== 'bearer' || !c.params.realm) throw new RegistryError(`${url}: unauthorized, and no usable WWW-Authenticate challenge`, 401);
+    const q = new URL(c.params.realm);
+    if (c.params.service) q.searchParams.set('service', c.params.service);
+    if (c.params.scope) q.searchParams.set('scope', c.params.scope);
+    const headers: Record<string, string> = {};
+    if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    const res = await fetch(q, { headers });
+    if (!res.ok) throw new RegistryError(`token ${q.origin}${q.pathname}: ${res.status} ${res.statusText}`, res.status);
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    this.token = body.token ?? body.access_token;
+    if (!this.token) throw new RegistryError(`token ${q.origin}${q.pathname}: no token in the answer`);
+  }
+
+  /** GET with auth and retries (network errors and 5xx); 4xx other than 401 are final. */
+  async get(path: string, accept?: string): Promise<Response> {
+    const url = `${this.base}/v2/${path}`;
+    const tries = this.opts.retries ?? 4;
+    let authed = false;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: { ...this.authHeader(), ...(accept ? { accept } : {}) }, redirect: 'follow' });
+      } catch (e) {
+        if (attempt >= tries) throw new RegistryError(`GET ${url}: ${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`);
+        await sleep(200 * 2 ** attempt);
+        continue;
+      }
+      if (res.status === 401 && !authed) {
+        await res.arrayBuffer().catch(() => undefined);
+        authed = true;
+        await this.authenticate(res.headers.get('www-authenticate'), url);
+        continue;
+      }
+      if (res.status >= 500 && attempt < tries) {
+        await res.arrayBuffer().catch(() => undefined);
+        await sleep(200 * 2 ** attempt);
+        continue;
+      }
+      if (!res.ok) {
+        const text = await res.text().catch(() => '');
+        const code = /"code":"(\w+)"/.exec(text)?.[1];
+        throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}${code ? ` (${code})` : ''}`, res.status);
+      }
+      return res;
+    }
+  }
+
+  async manifest(repository: string, reference: string): Promise<{ mediaType: string; body: Buffer; digest: string }> {
+    const res = await this.get(`${repository}/manifests/${reference}`, ACCEPT);
+    const body = Buffer.from(await res.arrayBuffer());
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    if (reference.startsWith('sha256:') && reference !== digest) {
+      throw new RegistryError(`manifest ${repository}@${reference}: content has digest ${digest}`);
+    }
+    const mediaType = (JSON.parse(body.toString()) as { mediaType?: string }).mediaType ?? res.headers.get('content-type') ?? '';
+    return { mediaType, body, digest };
+  }
+
+  /** Streams a blob into file and checks its digest; the caller renames the file into place. */
+  async blobToFile(repository: string, digest: string, file: string, onBytes?: (n: number) => void): Promise<void> {
+    const res = await this.get(`${repository}/blobs/${digest}`);
+    if (!res.body) throw new RegistryError(`blob ${digest}: empty answer`);
+    const hash = createHash('sha256');
+    const src = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    src.on('data', (b: Buffer) => {
+      hash.update(b);
+      onBytes?.(b.length);
+    });
+    await pipeline(src, createWriteStream(file, { mode: 0o600 }));
+    const got = `sha256:${hash.digest('hex')}`;
+    if (got !== digest) throw new RegistryError(`blob ${digest}: downloaded content has digest ${got}`);
+  }
+}
