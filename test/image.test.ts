@@ -1,6 +1,6 @@
 // Pulling real images from a real registry on 127.0.0.1, and running containers from them.
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -191,7 +191,8 @@ test('kill -9 during a pull leaves a store the next pull completes; concurrent p
     await new Promise((r) => setTimeout(r, 10));
   }
   child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
+  // It may have finished already (then there is no exit event left to wait for).
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.on('exit', r));
   const rec = await pull(`${reg.addr}/big:latest`, { root });
   t.is(rec.diffIds.length, 2);
   const store = new Store(root);
@@ -202,4 +203,53 @@ test('kill -9 during a pull leaves a store the next pull completes; concurrent p
   const codes = await Promise.all([0, 1].map(() => new Promise((r) => pullInChild(`${reg.addr}/big:latest`, root2).on('exit', r))));
   t.deepEqual(codes, [0, 0]);
   t.is(new Store(root2).images().length, 1);
+});
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+function tsbox(root: string, argv: string[], input?: string) {
+  const r = spawnSync(process.execPath, [CLI, '--root', root, ...argv], { encoding: 'utf8', input: input ?? '', timeout: 60000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('CLI: pull, images, tag, image inspect, rmi (refused while in use), login', (t) => {
+  const root = newRoot();
+  let r = tsbox(root, ['pull', `${reg.addr}/busybox:oci`]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /Digest: sha256:[a-f0-9]{64}/);
+  t.is(tsbox(root, ['tag', `${reg.addr}/busybox:oci`, 'mybox:v1']).code, 0);
+  r = tsbox(root, ['images']);
+  t.regex(r.stdout, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\n/);
+  t.regex(r.stdout, /mybox\s+v1\s+[a-f0-9]{12}/);
+  t.regex(r.stdout, new RegExp(`${reg.addr.replace(/\./g, '\\.')}/busybox\\s+oci`));
+  const rows = tsbox(root, ['images', '--format', 'json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.is(rows.length, 2);
+  const inspect = JSON.parse(tsbox(root, ['image', 'inspect', 'mybox:v1']).stdout);
+  t.regex(inspect[0].Id, /^sha256:/);
+  t.is(inspect[0].Architecture, 'amd64');
+  // A container that uses the image blocks its removal.
+  mkdirSync(join(root, 'containers', 'c1'), { recursive: true });
+  writeFileSync(join(root, 'containers', 'c1', 'config.json'), JSON.stringify({ ImageId: inspect[0].Id }));
+  r = tsbox(root, ['rmi', 'mybox:v1']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /image is being used by container c1/);
+  r = tsbox(root, ['rmi', '-f', 'mybox:v1']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /Untagged: docker\.io\/library\/mybox:v1/);
+  t.is(tsbox(root, ['images', '--format', 'json']).stdout.trim().split('\n').length, 1);
+  r = tsbox(root, ['login', '-u', 'alice', '-p', 'nope', authReg.addr]);
+  t.not(r.code, 0);
+  r = tsbox(root, ['login', '-u', 'alice', '--password-stdin', authReg.addr], 's3cret\n');
+  t.is(r.code, 0, r.stderr);
+  t.is(tsbox(root, ['pull', '-q', `${authReg.addr}/private/busybox`]).code, 0);
+});
+
+test('CLI: bad flags and missing images are one-line errors', (t) => {
+  const root = newRoot();
+  let r = tsbox(root, ['pull', '--bogus', 'x']);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /^tsbox: .*bogus.*\n$/);
+  r = tsbox(root, ['pull', `${reg.addr}/does-not-exist:latest`]);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /^tsbox: GET http:\/\/127\.0\.0\.1:\d+\/v2\/does-not-exist\/manifests\/latest: 404 Not Found \(MANIFEST_UNKNOWN\)\n$/);
+  t.deepEqual(new Store(root).images(), []);
 });

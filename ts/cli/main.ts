@@ -6,6 +6,7 @@ export const VERSION = '0.1.0';
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  sandbox
+Images:      pull, images, image (ls, inspect, rm, tag), tag, rmi, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -18,6 +19,13 @@ const COMMANDS: Record<string, Loader> = {
     return (argv) => runtimeMain(argv);
   },
   sandbox: async () => (await import('./commands/sandbox.js')).sandboxCommand,
+  pull: async () => (await import('./commands/images.js')).pullCommand,
+  images: async () => (await import('./commands/images.js')).imagesCommand,
+  image: async () => (await import('./commands/images.js')).imageCommand,
+  tag: async () => (await import('./commands/images.js')).tagCommand,
+  rmi: async () => (await import('./commands/images.js')).rmiCommand,
+  login: async () => (await import('./commands/images.js')).loginCommand,
+  logout: async () => (await import('./commands/images.js')).logoutCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;

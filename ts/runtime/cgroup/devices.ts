@@ -19,6 +19,9 @@ const DEFAULT_ALLOWED: DeviceRule[] = [
 
 export function deviceRules(specRules: DeviceRule[] | undefined, specDevices: { type: string; major?: number; minor?: number }[] | undefined): DeviceRule[] | undefined {
   if (!specRules?.length) return specRules;
-  const own = (specDevices ?? []).map((d) => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major, minor: d.minor, access: 'rwm' }));
+  // The device cgroup knows char and block devices only: fifos need no rule.
+  const own = (specDevices ?? [])
+    .filter((d) => d.type !== 'p')
+    .map((d) => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major, minor: d.minor, access: 'rwm' }));
   return [...specRules, ...DEFAULT_ALLOWED, ...own];
 }

@@ -1,0 +1,144 @@
+// Image commands: pull, images (image ls), tag, rmi (image rm), image inspect, login, logout.
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { pull } from '../../images/pull.js';
+import { Store } from '../../images/store.js';
+import { findImage, imageSize, removeImage, tagImage } from '../../images/manage.js';
+import { familiarName, parseReference } from '../../images/reference.js';
+import { saveCredentials } from '../../images/auth.js';
+import { RegistryClient } from '../../images/registry.js';
+import { UsageError, type Command, type GlobalOptions } from '../common.js';
+
+import type { ParseArgsConfig } from 'node:util';
+
+function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true as const });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function human(bytes: number): string {
+  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let n = bytes;
+  while (n >= 1000 && i < u.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n < 10 && i ? n.toFixed(2) : n < 100 && i ? n.toFixed(1) : Math.round(n)}${u[i]}`;
+}
+
+function ago(iso: string): string {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.round(s)} seconds ago`;
+  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+export const pullCommand: Command = async (argv, g) => {
+  const a = args(argv, { platform: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, 'insecure-registry': { type: 'string', multiple: true } });
+  if (a.positionals.length !== 1) throw new UsageError('pull: want exactly one image name (tsbox pull [--platform OS/ARCH] NAME)');
+  const name = a.positionals[0];
+  const quiet = a.values.quiet ?? false;
+  const rec = await pull(name, {
+    root: g.root,
+    platform: a.values.platform,
+    insecureRegistries: a.values['insecure-registry'],
+    events: quiet ? undefined : { status: (id, st) => process.stdout.write(`${id}: ${st}\n`) },
+  });
+  if (!quiet) process.stdout.write(`Digest: ${rec.manifest}\nStatus: Downloaded newer image for ${rec.name}\n`);
+  process.stdout.write(`${rec.name}\n`);
+  return 0;
+};
+
+export const imagesCommand: Command = async (argv, g) => {
+  const a = args(argv, { format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } });
+  const store = new Store(g.root);
+  const list = store.images();
+  if (a.values.quiet) {
+    for (const id of new Set(list.map((i) => i.config.slice(7, 19)))) process.stdout.write(`${id}\n`);
+    return 0;
+  }
+  const rows = list.map((i) => {
+    const r = parseReference(i.name);
+    return { Repository: familiarName(r), Tag: r.tag ?? '<none>', ID: i.config.slice(7, 19), CreatedAt: i.created, CreatedSince: ago(i.created), Size: human(imageSize(store, i)) };
+  });
+  if (a.values.format === 'json') {
+    for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  if (a.values.format) throw new UsageError(`images: unsupported --format ${JSON.stringify(a.values.format)} (json)`);
+  const w = (s: string, n: number) => s.padEnd(n);
+  const repoW = Math.max(10, ...rows.map((r) => r.Repository.length)) + 3;
+  process.stdout.write(`${w('REPOSITORY', repoW)}${w('TAG', 12)}${w('IMAGE ID', 15)}${w('CREATED', 18)}SIZE\n`);
+  for (const r of rows) process.stdout.write(`${w(r.Repository, repoW)}${w(r.Tag, 12)}${w(r.ID, 15)}${w(r.CreatedSince, 18)}${r.Size}\n`);
+  return 0;
+};
+
+export const tagCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (a.positionals.length !== 2) throw new UsageError('tag: want SOURCE TARGET');
+  tagImage(new Store(g.root), a.positionals[0], a.positionals[1]);
+  return 0;
+};
+
+export const rmiCommand: Command = async (argv, g) => {
+  const a = args(argv, { force: { type: 'boolean', short: 'f' } });
+  if (a.positionals.length === 0) throw new UsageError('rmi: want at least one image');
+  let code = 0;
+  for (const n of a.positionals) {
+    try {
+      for (const line of removeImage(g.root, n, a.values.force ?? false)) process.stdout.write(line + '\n');
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      code = 1;
+    }
+  }
+  return code;
+};
+
+const inspect = async (argv: string[], g: GlobalOptions) => {
+  const a = args(argv, {});
+  const store = new Store(g.root);
+  const out = a.positionals.map((n) => {
+    const rec = findImage(store, n);
+    if (!rec) throw new Error(`No such image: ${n}`);
+    const config = JSON.parse(store.readBlob(rec.config).toString());
+    return { Id: rec.config, RepoTags: store.images().filter((i) => i.config === rec.config).map((i) => i.name), RepoDigests: [`${rec.name.replace(/:[^:/]+$/, '')}@${rec.manifest}`], Created: config.created, Architecture: config.architecture, Os: config.os, Config: config.config, RootFS: config.rootfs };
+  });
+  process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+  return 0;
+};
+
+export const imageCommand: Command = async (argv, g) => {
+  const [sub, ...rest] = argv;
+  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect };
+  const c = sub ? subs[sub] : undefined;
+  if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect)`);
+  return c(rest, g);
+};
+
+export const loginCommand: Command = async (argv, g) => {
+  const a = args(argv, { username: { type: 'string', short: 'u' }, password: { type: 'string', short: 'p' }, 'password-stdin': { type: 'boolean' } });
+  const server = a.positionals[0];
+  if (!server || !a.values.username) throw new UsageError('login: want -u USER [-p PASSWORD | --password-stdin] SERVER');
+  const password = a.values['password-stdin'] ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : a.values.password;
+  if (password === undefined) throw new UsageError('login: give a password with -p or --password-stdin');
+  const creds = { username: a.values.username, password };
+  // Check the credentials against the registry before saving them.
+  await new RegistryClient(server, { credentials: creds }).get('');
+  saveCredentials(g.root, server, creds);
+  process.stdout.write('Login Succeeded\n');
+  return 0;
+};
+
+export const logoutCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (a.positionals.length !== 1) throw new UsageError('logout: want SERVER');
+  saveCredentials(g.root, a.positionals[0], undefined);
+  process.stdout.write(`Removing login credentials for ${a.positionals[0]}\n`);
+  return 0;
+};
