@@ -1,6 +1,6 @@
 // Pulling real images from a real registry on 127.0.0.1, and running containers from them.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ test.before(async () => {
   const l = new Layout(layout);
   const base = busyboxRootfs();
   l.image([base], { tag: 'oci' });
+  l.image([base], { tag: 'zstd', compression: 'zstd' });
   // Layer 2 whites out a file and makes /opq opaque.
   const l1 = join(work, 'l1');
   const l2 = join(work, 'l2');
@@ -50,6 +51,7 @@ test.before(async () => {
   push(layout, 'oci', `${reg.addr}/busybox:oci`);
   push(layout, 'oci', `${reg.addr}/busybox:schema2`, { format: 'v2s2' });
   push(layout, 'whiteout', `${reg.addr}/busybox:whiteout`);
+  push(layout, 'zstd', `${reg.addr}/busybox:zstd`);
   push(layout, 'multi', `${reg.addr}/busybox:multi`, { all: true });
   push(layout, 'evil', `${reg.addr}/evil:dots`);
   push(layout, 'evil-link', `${reg.addr}/evil:link`);
@@ -83,7 +85,7 @@ test('references follow Docker Hub rules', (t) => {
   t.throws(() => parseReference('UPPER/case'), { message: /bad repository name/ });
 });
 
-for (const tag of ['oci', 'schema2']) {
+for (const tag of ['oci', 'schema2', 'zstd']) {
   test(`pull a ${tag} manifest and run a container from it`, async (t) => {
     const root = newRoot();
     const rec = await pull(`${reg.addr}/busybox:${tag}`, { root });
@@ -252,4 +254,48 @@ test('CLI: bad flags and missing images are one-line errors', (t) => {
   t.is(r.code, 125);
   t.regex(r.stderr, /^tsbox: GET http:\/\/127\.0\.0\.1:\d+\/v2\/does-not-exist\/manifests\/latest: 404 Not Found \(MANIFEST_UNKNOWN\)\n$/);
   t.deepEqual(new Store(root).images(), []);
+});
+
+test('save then load round-trips; skopeo reads the archive; OCI archives and rootfs tarballs load too; prune', async (t) => {
+  const root = newRoot();
+  const rec = await pull(`${reg.addr}/busybox:whiteout`, { root });
+  const archive = join(work, 'saved.tar');
+  t.is(tsbox(root, ['tag', rec.name, 'busybox:saved']).code, 0);
+  let r = tsbox(root, ['save', '-o', archive, 'busybox:saved']);
+  t.is(r.code, 0, r.stderr);
+  const inspect = JSON.parse(spawnSync('skopeo', ['inspect', `docker-archive:${archive}`], { encoding: 'utf8' }).stdout);
+  t.is(inspect.Layers.length, 3);
+  const other = newRoot();
+  r = tsbox(other, ['load', '-i', archive]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /Loaded image: docker\.io\/library\/busybox:saved/);
+  const loaded = new Store(other).images()[0];
+  t.is(loaded.config, rec.config, 'same image id');
+  t.deepEqual(loaded.diffIds, rec.diffIds);
+  const snap = prepareSnapshot(other, loaded, 'c-load');
+  t.teardown(() => snap.remove());
+  t.deepEqual(readdirSync(join(snap.rootfs, 'opq')), ['b']);
+  // An OCI archive made by skopeo, named with docker.io/library/ in full.
+  const ociArchive = join(work, 'oci.tar');
+  execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:oci`, `oci-archive:${ociArchive}:docker.io/library/fromoci:1`]);
+  r = tsbox(other, ['load', '-i', ociArchive]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /Loaded image: docker\.io\/library\/fromoci:1/);
+  // A rootfs tarball as an image.
+  const tarball = join(work, 'rootfs.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  r = tsbox(other, ['import', tarball, 'imported:v1']);
+  t.is(r.code, 0, r.stderr);
+  const imported = new Store(other).images().find((i) => i.name === 'docker.io/library/imported:v1')!;
+  const isnap = prepareSnapshot(other, imported, 'c-imp');
+  t.teardown(() => isnap.remove());
+  const out = await runIn(isnap.rootfs, ['echo', 'imported ok']);
+  t.is(out.stdout, 'imported ok\n', out.stderr);
+  // Untag, then prune drops what nothing refers to.
+  t.is(tsbox(other, ['rmi', 'fromoci:1']).code, 0);
+  r = tsbox(other, ['image', 'prune']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /Total reclaimed: [1-9]\d* objects/);
+  const store = new Store(other);
+  for (const i of store.images()) t.true(store.hasBlob(i.manifest) && store.hasBlob(i.config));
 });

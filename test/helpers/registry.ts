@@ -76,14 +76,14 @@ export class Layout {
   }
 
   /** gzip-compressed layer of a directory, or of a ready tar file. */
-  layer(src: string): { compressed: { digest: string; size: number }; diffId: string } {
+  layer(src: string, compression: 'gzip' | 'zstd' = 'gzip'): { compressed: { digest: string; size: number }; diffId: string; mediaType: string } {
     const tar = src.endsWith('.tar') ? readFileSync(src) : execFileSync('tar', ['--numeric-owner', '-C', src, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
-    const gz = execFileSync('gzip', ['-n', '-c'], { input: tar, maxBuffer: 1 << 30 });
-    return { compressed: this.blob(gz), diffId: `sha256:${sha(tar)}` };
+    const packed = execFileSync(compression, compression === 'gzip' ? ['-n', '-c'] : ['-q', '-c'], { input: tar, maxBuffer: 1 << 30 });
+    return { compressed: this.blob(packed), diffId: `sha256:${sha(tar)}`, mediaType: `application/vnd.oci.image.layer.v1.tar+${compression}` };
   }
 
-  image(layers: string[], opts: { arch?: string; tag?: string; register?: boolean } = {}): { digest: string; size: number } {
-    const ls = layers.map((l) => this.layer(l));
+  image(layers: string[], opts: { arch?: string; tag?: string; register?: boolean; compression?: 'gzip' | 'zstd' } = {}): { digest: string; size: number } {
+    const ls = layers.map((l) => this.layer(l, opts.compression));
     const arch = opts.arch ?? 'amd64';
     const config = this.blob(
       Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: ls.map((l) => l.diffId) } })),
@@ -94,7 +94,7 @@ export class Layout {
           schemaVersion: 2,
           mediaType: 'application/vnd.oci.image.manifest.v1+json',
           config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-          layers: ls.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...l.compressed })),
+          layers: ls.map((l) => ({ mediaType: l.mediaType, ...l.compressed })),
         }),
       ),
     );

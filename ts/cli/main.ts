@@ -6,7 +6,7 @@ export const VERSION = '0.1.0';
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  sandbox
-Images:      pull, images, image (ls, inspect, rm, tag), tag, rmi, login, logout
+Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -26,6 +26,9 @@ const COMMANDS: Record<string, Loader> = {
   rmi: async () => (await import('./commands/images.js')).rmiCommand,
   login: async () => (await import('./commands/images.js')).loginCommand,
   logout: async () => (await import('./commands/images.js')).logoutCommand,
+  save: async () => (await import('./commands/images.js')).saveCommand,
+  load: async () => (await import('./commands/images.js')).loadCommand,
+  import: async () => (await import('./commands/images.js')).importCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;

@@ -70,7 +70,7 @@ export function decompress(file: string): Promise<Readable> {
 }
 
 /** Unpacks a downloaded layer blob into the store, checking the uncompressed digest. */
-async function unpack(store: Store, blob: string, diffId: string, label: string): Promise<void> {
+export async function unpack(store: Store, blob: string, diffId: string, label: string): Promise<void> {
   if (store.hasLayer(diffId)) return;
   const tmp = store.tempPath('layer');
   mkdirSync(tmp, { mode: 0o755 });

@@ -115,9 +115,9 @@ const inspect = async (argv: string[], g: GlobalOptions) => {
 
 export const imageCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
-  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect };
+  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect, save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand };
   const c = sub ? subs[sub] : undefined;
-  if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect)`);
+  if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect, save, load, import, prune)`);
   return c(rest, g);
 };
 
@@ -140,5 +140,39 @@ export const logoutCommand: Command = async (argv, g) => {
   if (a.positionals.length !== 1) throw new UsageError('logout: want SERVER');
   saveCredentials(g.root, a.positionals[0], undefined);
   process.stdout.write(`Removing login credentials for ${a.positionals[0]}\n`);
+  return 0;
+};
+
+export const saveCommand: Command = async (argv, g) => {
+  const a = args(argv, { output: { type: 'string', short: 'o' } });
+  if (!a.values.output || a.positionals.length === 0) throw new UsageError('save: want -o FILE IMAGE...');
+  const { save } = await import('../../images/archive.js');
+  await save(g.root, a.positionals, a.values.output);
+  return 0;
+};
+
+export const loadCommand: Command = async (argv, g) => {
+  const a = args(argv, { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' } });
+  if (!a.values.input) throw new UsageError('load: want -i FILE');
+  const { load } = await import('../../images/archive.js');
+  for (const r of await load(g.root, a.values.input)) process.stdout.write(`Loaded image: ${r.name}\n`);
+  return 0;
+};
+
+export const importCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (a.positionals.length < 1 || a.positionals.length > 2) throw new UsageError('import: want FILE [REPOSITORY[:TAG]]');
+  const { importRootfs } = await import('../../images/archive.js');
+  const r = await importRootfs(g.root, a.positionals[0], a.positionals[1] ?? `localhost/imported:${Date.now()}`);
+  process.stdout.write(`${r.config}\n`);
+  return 0;
+};
+
+export const pruneCommand: Command = async (argv, g) => {
+  args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
+  const { prune } = await import('../../images/archive.js');
+  const removed = prune(g.root);
+  for (const d of removed) process.stdout.write(`deleted: ${d}\n`);
+  process.stdout.write(`Total reclaimed: ${removed.length} objects\n`);
   return 0;
 };
