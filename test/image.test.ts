@@ -18,12 +18,14 @@ import { collect } from './helpers/run.js';
 
 let reg: Registry;
 let authReg: Registry;
+let tokenReg: Registry;
 const work = mkdtempSync(join(tmpdir(), 'tsbox-images-'));
 const layout = join(work, 'layout');
 
 test.before(async () => {
   reg = await startRegistry();
   authReg = await startRegistry({ user: 'alice', password: 's3cret' });
+  tokenReg = await startRegistry({ token: true, user: 'bob', password: 'tok3n' });
   const l = new Layout(layout);
   const base = busyboxRootfs();
   l.image([base], { tag: 'oci' });
@@ -48,19 +50,21 @@ test.before(async () => {
   l.image([join(work, 'evil-link.tar')], { tag: 'evil-link' });
   l.write();
   mkdirSync(join(work, 'canary'));
-  push(layout, 'oci', `${reg.addr}/busybox:oci`);
-  push(layout, 'oci', `${reg.addr}/busybox:schema2`, { format: 'v2s2' });
-  push(layout, 'whiteout', `${reg.addr}/busybox:whiteout`);
-  push(layout, 'zstd', `${reg.addr}/busybox:zstd`);
-  push(layout, 'multi', `${reg.addr}/busybox:multi`, { all: true });
-  push(layout, 'evil', `${reg.addr}/evil:dots`);
-  push(layout, 'evil-link', `${reg.addr}/evil:link`);
-  push(layout, 'oci', `${authReg.addr}/private/busybox:latest`, { creds: 'alice:s3cret' });
+  await push(layout, 'oci', `${reg.addr}/busybox:oci`);
+  await push(layout, 'oci', `${reg.addr}/busybox:schema2`, { format: 'v2s2' });
+  await push(layout, 'whiteout', `${reg.addr}/busybox:whiteout`);
+  await push(layout, 'zstd', `${reg.addr}/busybox:zstd`);
+  await push(layout, 'multi', `${reg.addr}/busybox:multi`, { all: true });
+  await push(layout, 'evil', `${reg.addr}/evil:dots`);
+  await push(layout, 'evil-link', `${reg.addr}/evil:link`);
+  await push(layout, 'oci', `${authReg.addr}/private/busybox:latest`, { creds: 'alice:s3cret' });
+  await push(layout, 'oci', `${tokenReg.addr}/tok/busybox:latest`, { creds: 'bob:tok3n' });
 });
 
 test.after.always(async () => {
   await reg?.stop();
   await authReg?.stop();
+  await tokenReg?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -128,6 +132,13 @@ test('basic auth: refused without credentials, pulled with them', async (t) => {
   await t.throwsAsync(pull(`${authReg.addr}/private/busybox`, { root: newRoot(), credentials: { username: 'alice', password: 'wrong' } }), { message: /401/ });
 });
 
+test('bearer tokens from the WWW-Authenticate realm: refused without credentials, pulled with them', async (t) => {
+  const root = newRoot();
+  await t.throwsAsync(pull(`${tokenReg.addr}/tok/busybox`, { root }), { message: /token http:\/\/127\.0\.0\.1:\d+\/token: 401/ });
+  const rec = await pull(`${tokenReg.addr}/tok/busybox`, { root, credentials: { username: 'bob', password: 'tok3n' } });
+  t.is(rec.diffIds.length, 1);
+});
+
 test('hostile layers are refused and the host is untouched', async (t) => {
   const root = newRoot();
   await t.throwsAsync(pull(`${reg.addr}/evil:dots`, { root }), { message: /entry "\.\.\/evil" escapes the layer root/ });
@@ -183,7 +194,7 @@ test('kill -9 during a pull leaves a store the next pull completes; concurrent p
   const l = new Layout(join(work, 'layout-big'));
   l.image([busyboxRootfs(), big], { tag: 'big' });
   l.write();
-  push(join(work, 'layout-big'), 'big', `${reg.addr}/big:latest`);
+  await push(join(work, 'layout-big'), 'big', `${reg.addr}/big:latest`);
   const root = newRoot();
   const child = pullInChild(`${reg.addr}/big:latest`, root);
   // Kill it once it has started writing into the store.

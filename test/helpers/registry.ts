@@ -1,7 +1,8 @@
 // A real registry (Debian's docker-registry) on 127.0.0.1 for the tests, optionally behind basic auth,
 // and OCI layouts built from busybox-static that skopeo pushes into it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -24,11 +25,48 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(opts: { user?: string; password?: string } = {}): Promise<Registry> {
+/**
+ * A token server as the registry's `auth: token` expects: JWTs signed RS256 with a key whose self-signed
+ * certificate travels in the x5c header and is the registry's rootcertbundle. With user set, only that
+ * user (basic auth on the token request) gets a token; without, anyone does.
+ */
+async function startTokenServer(dir: string, opts: { user?: string; password?: string }): Promise<{ realm: string; server: Server }> {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=tsbox-test-token'], { stdio: 'ignore' });
+  const key = createPrivateKey(readFileSync(join(dir, 'key.pem')));
+  const der = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).raw.toString('base64');
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (opts.user) {
+      const auth = req.headers.authorization ?? '';
+      if (auth !== `Basic ${Buffer.from(`${opts.user}:${opts.password}`).toString('base64')}`) {
+        res.writeHead(401).end();
+        return;
+      }
+    }
+    const access = url.searchParams.getAll('scope').flatMap((sc) => {
+      const [type, name, actions] = sc.split(':');
+      return type && name ? [{ type, name, actions: (actions ?? '').split(',').filter(Boolean) }] : [];
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const head = b64({ typ: 'JWT', alg: 'RS256', x5c: [der] });
+    const body = b64({ iss: 'tsbox-test-issuer', sub: opts.user ?? 'anonymous', aud: url.searchParams.get('service'), exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
+    const sig = sign('RSA-SHA256', Buffer.from(`${head}.${body}`), key).toString('base64url');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${head}.${body}.${sig}` }));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { realm: `http://127.0.0.1:${port}/token`, server };
+}
+
+export async function startRegistry(opts: { user?: string; password?: string; token?: boolean } = {}): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-registry-'));
   const port = await freePort();
+  const token = opts.token ? await startTokenServer(dir, opts) : undefined;
   const lines = ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${dir}/data`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`];
-  if (opts.user) {
+  if (token) {
+    lines.push('auth:', '  token:', `    realm: ${token.realm}`, '    service: tsbox-test', '    issuer: tsbox-test-issuer', `    rootcertbundle: ${dir}/cert.pem`);
+  } else if (opts.user) {
     const htpasswd = execFileSync('htpasswd', ['-Bbn', opts.user, opts.password ?? ''], { encoding: 'utf8' });
     writeFileSync(join(dir, 'htpasswd'), htpasswd);
     lines.push('auth:', '  htpasswd:', '    realm: tsbox-test', `    path: ${dir}/htpasswd`);
@@ -51,6 +89,7 @@ export async function startRegistry(opts: { user?: string; password?: string } =
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.on('exit', r)));
+      await new Promise((r) => (token ? token.server.close(r) : r(null)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -126,13 +165,18 @@ export class Layout {
   }
 }
 
-/** skopeo copy oci:LAYOUT:tag → docker://addr/repo:tag (plain http, optional creds, format, all platforms). */
-export function push(layout: string, tag: string, dest: string, opts: { creds?: string; format?: 'oci' | 'v2s2'; all?: boolean } = {}): void {
+/**
+ * skopeo copy oci:LAYOUT:tag → docker://addr/repo:tag (plain http, optional creds, format, all platforms).
+ * Asynchronous: a token server in this very process must keep answering while skopeo runs.
+ */
+export async function push(layout: string, tag: string, dest: string, opts: { creds?: string; format?: 'oci' | 'v2s2'; all?: boolean } = {}): Promise<void> {
   const args = ['copy', '--quiet', '--dest-tls-verify=false'];
   if (opts.creds) args.push('--dest-creds', opts.creds);
   if (opts.format) args.push('--format', opts.format);
   if (opts.all) args.push('--all');
-  execFileSync('skopeo', [...args, `oci:${layout}:${tag}`, `docker://${dest}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) =>
+    execFile('skopeo', [...args, `oci:${layout}:${tag}`, `docker://${dest}`], (err, _out, stderr) => (err ? reject(new Error(`skopeo copy to ${dest}: ${stderr.trim() || err.message}`)) : resolve())),
+  );
 }
 
 /** A tar with exactly the given entries (for hostile layers GNU tar would refuse to write). */
