@@ -310,3 +310,35 @@ test('save then load round-trips; skopeo reads the archive; OCI archives and roo
   const store = new Store(other);
   for (const i of store.images()) t.true(store.hasBlob(i.manifest) && store.hasBlob(i.config));
 });
+
+// Serial: it sets process-wide environment variables.
+test.serial('credentials from ~/.docker/config.json; the copy snapshotter where overlay is not wanted', async (t) => {
+  const root = newRoot();
+  const dockerDir = mkdtempSync(join(work, 'docker-'));
+  writeFileSync(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [authReg.addr]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+  const before = process.env.DOCKER_CONFIG;
+  process.env.DOCKER_CONFIG = dockerDir;
+  process.env.TSBOX_SNAPSHOTTER = 'copy';
+  t.teardown(() => {
+    if (before === undefined) delete process.env.DOCKER_CONFIG;
+    else process.env.DOCKER_CONFIG = before;
+    delete process.env.TSBOX_SNAPSHOTTER;
+  });
+  const rec = await pull(`${authReg.addr}/private/busybox`, { root });
+  const snap = prepareSnapshot(root, rec, 'c-copy');
+  t.teardown(() => snap.remove());
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(snap.rootfs), 'no mount: a copy');
+  t.true(existsSync(join(snap.rootfs, 'bin', 'busybox')));
+});
+
+test('pull progress: lines rewritten in place on a terminal, plain lines otherwise', (t) => {
+  const root = newRoot();
+  const plain = tsbox(root, ['pull', `${reg.addr}/busybox:whiteout`]);
+  t.regex(plain.stdout, /^[a-f0-9]{12}: Pulling fs layer$/m);
+  t.false(plain.stdout.includes('\x1b['));
+  const cmd = [process.execPath, CLI, '--root', newRoot(), 'pull', `${reg.addr}/busybox:whiteout`].map((a) => `'${a}'`).join(' ');
+  const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60000 });
+  t.is(tty.status, 0, tty.stderr);
+  t.regex(tty.stdout, /\x1b\[\d+A/);
+  t.regex(tty.stdout, /Pull complete/);
+});

@@ -12,6 +12,8 @@ export interface Snapshot {
 }
 
 function overlaySupported(): boolean {
+  // TSBOX_SNAPSHOTTER=copy forces the fallback (hosts whose overlayfs cannot stack on the store's filesystem).
+  if (process.env.TSBOX_SNAPSHOTTER === 'copy') return false;
   try {
     return readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n');
   } catch {

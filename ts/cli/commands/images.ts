@@ -8,6 +8,7 @@ import { familiarName, parseReference } from '../../images/reference.js';
 import { saveCredentials } from '../../images/auth.js';
 import { RegistryClient } from '../../images/registry.js';
 import { UsageError, type Command, type GlobalOptions } from '../common.js';
+import { progress } from '../progress.js';
 
 import type { ParseArgsConfig } from 'node:util';
 
@@ -47,7 +48,7 @@ export const pullCommand: Command = async (argv, g) => {
     root: g.root,
     platform: a.values.platform,
     insecureRegistries: a.values['insecure-registry'],
-    events: quiet ? undefined : { status: (id, st) => process.stdout.write(`${id}: ${st}\n`) },
+    events: quiet ? undefined : progress(),
   });
   if (!quiet) process.stdout.write(`Digest: ${rec.manifest}\nStatus: Downloaded newer image for ${rec.name}\n`);
   process.stdout.write(`${rec.name}\n`);

@@ -1,0 +1,36 @@
+/* The functions exported to JS (typed in ts/native.ts), grouped by the file that implements them. */
+#ifndef TSBOX_ADDON_H
+#define TSBOX_ADDON_H
+
+#include "napi.h"
+
+#define TSBOX_FN(name) napi_value name(napi_env env, napi_callback_info info)
+
+/* spawn.c */
+TSBOX_FN(addon_spawn);
+/* waiter.c */
+TSBOX_FN(addon_watch);
+/* pidfd.c */
+TSBOX_FN(addon_pidfd_open);
+TSBOX_FN(addon_pidfd_signal);
+/* mount.c */
+TSBOX_FN(addon_mount);
+TSBOX_FN(addon_umount);
+/* fsnode.c */
+TSBOX_FN(addon_mkfifo);
+TSBOX_FN(addon_mknod);
+TSBOX_FN(addon_lsetxattr);
+/* fdutil.c */
+TSBOX_FN(addon_flock);
+TSBOX_FN(addon_unix_connect);
+TSBOX_FN(addon_socketpair);
+TSBOX_FN(addon_pipe);
+TSBOX_FN(addon_recv_fd);
+TSBOX_FN(addon_send_fd);
+TSBOX_FN(addon_set_winsize);
+/* seccomp.c */
+TSBOX_FN(addon_seccomp_compile);
+/* init_memfd.c */
+TSBOX_FN(addon_init_fd);
+
+#endif
