@@ -19,6 +19,7 @@ import { collect } from './helpers/run.js';
 let reg: Registry;
 let authReg: Registry;
 let tokenReg: Registry;
+let anonTokenReg: Registry;
 const work = mkdtempSync(join(tmpdir(), 'tsbox-images-'));
 const layout = join(work, 'layout');
 
@@ -26,6 +27,7 @@ test.before(async () => {
   reg = await startRegistry();
   authReg = await startRegistry({ user: 'alice', password: 's3cret' });
   tokenReg = await startRegistry({ token: true, user: 'bob', password: 'tok3n' });
+  anonTokenReg = await startRegistry({ token: true });
   const l = new Layout(layout);
   const base = busyboxRootfs();
   l.image([base], { tag: 'oci' });
@@ -59,12 +61,14 @@ test.before(async () => {
   await push(layout, 'evil-link', `${reg.addr}/evil:link`);
   await push(layout, 'oci', `${authReg.addr}/private/busybox:latest`, { creds: 'alice:s3cret' });
   await push(layout, 'oci', `${tokenReg.addr}/tok/busybox:latest`, { creds: 'bob:tok3n' });
+  await push(layout, 'oci', `${anonTokenReg.addr}/pub/busybox:latest`);
 });
 
 test.after.always(async () => {
   await reg?.stop();
   await authReg?.stop();
   await tokenReg?.stop();
+  await anonTokenReg?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -110,6 +114,12 @@ test('a multi-arch index: this machine platform by default, --platform picks ano
   const store = new Store(root);
   t.is(JSON.parse(store.readBlob(amd.config).toString()).architecture, 'amd64');
   t.is(JSON.parse(store.readBlob(arm.config).toString()).architecture, 'arm64');
+  const snap = prepareSnapshot(root, amd, 'c-multi');
+  t.teardown(() => snap.remove());
+  t.is((await runIn(snap.rootfs, ['echo', 'multi ok'])).stdout, 'multi ok\n');
+  // The same image pinned by the digest of its platform manifest.
+  const pinned = await pull(`${reg.addr}/busybox@${amd.manifest}`, { root: newRoot() });
+  t.is(pinned.config, amd.config);
   await t.throwsAsync(pull(`${reg.addr}/busybox:multi`, { root, platform: 'linux/s390x' }), { message: /no linux\/s390x image in the index \(it has linux\/amd64, linux\/arm64\)/ });
 });
 
@@ -122,6 +132,9 @@ test('whiteouts and opaque directories hide lower-layer files', async (t) => {
   t.false(existsSync(join(snap.rootfs, 'etc', 'removed')));
   t.is(readFileSync(join(snap.rootfs, 'etc', 'kept'), 'utf8'), 'still here');
   t.deepEqual(readdirSync(join(snap.rootfs, 'opq')), ['b']);
+  const r = await runIn(snap.rootfs, ['sh', '-c', 'ls /etc; ls /opq']);
+  // busybox's etc (group, passwd) from layer 1, kept from layer 2, removed gone; /opq holds only b.
+  t.is(r.stdout, 'group\nkept\npasswd\nb\n', r.stderr);
 });
 
 test('basic auth: refused without credentials, pulled with them', async (t) => {
@@ -129,6 +142,9 @@ test('basic auth: refused without credentials, pulled with them', async (t) => {
   await t.throwsAsync(pull(`${authReg.addr}/private/busybox`, { root }), { message: /authentication required/ });
   const rec = await pull(`${authReg.addr}/private/busybox`, { root, credentials: { username: 'alice', password: 's3cret' } });
   t.is(rec.diffIds.length, 1);
+  const snap = prepareSnapshot(root, rec, 'c-basic');
+  t.teardown(() => snap.remove());
+  t.is((await runIn(snap.rootfs, ['echo', 'basic ok'])).stdout, 'basic ok\n');
   await t.throwsAsync(pull(`${authReg.addr}/private/busybox`, { root: newRoot(), credentials: { username: 'alice', password: 'wrong' } }), { message: /401/ });
 });
 
@@ -137,6 +153,13 @@ test('bearer tokens from the WWW-Authenticate realm: refused without credentials
   await t.throwsAsync(pull(`${tokenReg.addr}/tok/busybox`, { root }), { message: /token http:\/\/127\.0\.0\.1:\d+\/token: 401/ });
   const rec = await pull(`${tokenReg.addr}/tok/busybox`, { root, credentials: { username: 'bob', password: 'tok3n' } });
   t.is(rec.diffIds.length, 1);
+  // Anonymous tokens, where the token server hands them to anyone.
+  const anon = await pull(`${anonTokenReg.addr}/pub/busybox`, { root });
+  for (const [i, r] of [rec, anon].entries()) {
+    const snap = prepareSnapshot(root, r, `c-tok-${i}`);
+    t.teardown(() => snap.remove());
+    t.is((await runIn(snap.rootfs, ['echo', 'token ok'])).stdout, 'token ok\n');
+  }
 });
 
 test('hostile layers are refused and the host is untouched', async (t) => {
@@ -276,6 +299,13 @@ test('save then load round-trips; skopeo reads the archive; OCI archives and roo
   t.is(r.code, 0, r.stderr);
   const inspect = JSON.parse(spawnSync('skopeo', ['inspect', `docker-archive:${archive}`], { encoding: 'utf8' }).stdout);
   t.is(inspect.Layers.length, 3);
+  // podman reads it too (private storage, removed afterwards).
+  const pdir = mkdtempSync(join(work, 'podman-'));
+  const pl = spawnSync('podman', ['--root', join(pdir, 'root'), '--runroot', join(pdir, 'run'), '--tmpdir', join(pdir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', 'load', '-i', archive], { encoding: 'utf8' });
+  spawnSync('sh', ['-c', `grep -o ' ${pdir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
+  rmSync(pdir, { recursive: true, force: true });
+  if (pl.error) t.log('podman not installed: load by podman not checked');
+  else t.is(pl.status, 0, pl.stderr);
   const other = newRoot();
   r = tsbox(other, ['load', '-i', archive]);
   t.is(r.code, 0, r.stderr);

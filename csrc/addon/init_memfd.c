@@ -1,7 +1,11 @@
-/* Copies the embedded tsbox-init into a sealed memfd once per process. Executing it from there means
- * /proc/self/exe in a container points at an unwritable memfd, never at a host binary. */
+/* The embedded tsbox-init, copied once per process into a sealed memfd. Containers exec it from there,
+ * so /proc/self/exe inside a container is an unwritable memfd, never a host binary it could overwrite
+ * (CVE-2019-5736). */
 #define _GNU_SOURCE
 #include "init_memfd.h"
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,43 +17,54 @@
 #define MFD_EXEC 0x0010U
 #endif
 
+/* Set by init_blob.S. */
 extern const char tsbox_init_start[];
 extern const char tsbox_init_end[];
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int fd = -1;
-static int err;
+static int memfd = -1;
+static int fail_errno;
+static const char *fail_what = "memfd_create tsbox-init";
 
-static void create(void) {
+static int fail(int m, int err, const char *what) {
+  if (m >= 0) close(m);
+  fail_errno = err;
+  fail_what = what;
+  return -1;
+}
+
+static int create(void) {
+  /* MFD_EXEC: kernels with vm.memfd_noexec refuse to exec memfds created without it. */
   int m = memfd_create("tsbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-  /* Kernels before 6.3 do not know MFD_EXEC (and make memfds executable anyway). */
+  /* Before 6.3 MFD_EXEC is unknown (EINVAL), and memfds are executable anyway. */
   if (m < 0 && errno == EINVAL) m = memfd_create("tsbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (m < 0) {
-    err = errno;
-    return;
-  }
+  if (m < 0) return fail(m, errno, "memfd_create tsbox-init");
   const char *p = tsbox_init_start;
   size_t left = (size_t)(tsbox_init_end - tsbox_init_start);
   while (left > 0) {
     ssize_t w = write(m, p, left);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      err = w < 0 ? errno : EIO;
-      close(m);
-      return;
-    }
+    if (w <= 0) return fail(m, w < 0 ? errno : EIO, "write memfd:tsbox-init");
     p += w;
     left -= (size_t)w;
   }
-  if (fcntl(m, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-    err = errno;
-    close(m);
-    return;
-  }
-  fd = m;
+  if (fcntl(m, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    return fail(m, errno, "fcntl F_ADD_SEALS memfd:tsbox-init");
+  return m;
 }
 
+static void create_once(void) { memfd = create(); }
+
 int init_memfd(void) {
-  pthread_once(&once, create);
-  return fd >= 0 ? fd : -err;
+  pthread_once(&once, create_once);
+  return memfd >= 0 ? memfd : -fail_errno;
+}
+
+const char *init_memfd_failure(void) { return fail_what; }
+
+napi_value addon_init_fd(napi_env env, napi_callback_info info) {
+  (void)info;
+  int m = init_memfd();
+  if (m < 0) return throw_errno(env, -m, "%s", init_memfd_failure());
+  return make_int(env, m);
 }
