@@ -1,7 +1,8 @@
 // Pulling real images from a real registry on 127.0.0.1, and running containers from them.
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
@@ -174,11 +175,13 @@ test('hostile layers are refused and the host is untouched', async (t) => {
   t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
 });
 
-test('extraction refuses an absolute hardlink target outside the layer', async (t) => {
+test('extraction: hardlinks inside the layer, and no hardlink or path out of it', async (t) => {
   const dest = mkdtempSync(join(work, 'x-'));
-  const tar = rawTar([{ name: 'h', type: '0', data: '' }]);
+  const tar = rawTar([{ name: 'h', type: '0', data: 'same' }, { name: 'd/', type: '5' }, { name: 'd/link', type: '1', linkname: 'h' }]);
   await extractLayer(Readable.from([tar]), dest);
-  t.true(existsSync(join(dest, 'h')));
+  t.is(statSync(join(dest, 'h')).ino, statSync(join(dest, 'd', 'link')).ino);
+  await t.throwsAsync(extractLayer(Readable.from([rawTar([{ name: 'l', type: '1', linkname: '../../etc/passwd' }])]), mkdtempSync(join(work, 'z-'))), { message: /escapes the layer root/ });
+  await t.throwsAsync(extractLayer(Readable.from([rawTar([{ name: 'l', type: '1', linkname: '/etc/passwd' }])]), mkdtempSync(join(work, 'w-'))), { message: /not in this layer/ });
   const bad = Buffer.from(rawTar([{ name: 'a/../../b', data: 'x' }]));
   await t.throwsAsync(extractLayer(Readable.from([bad]), mkdtempSync(join(work, 'y-'))), { message: /escapes the layer root/ });
 });
@@ -371,4 +374,27 @@ test('pull progress: lines rewritten in place on a terminal, plain lines otherwi
   t.is(tty.status, 0, tty.stderr);
   t.regex(tty.stdout, /\x1b\[\d+A/);
   t.regex(tty.stdout, /Pull complete/);
+});
+
+test('transient registry errors are retried', async (t) => {
+  // A proxy that answers the first request for each blob with 503.
+  const failed = new Set<string>();
+  const proxy = createServer((req, res) => {
+    if (req.url?.includes('/blobs/') && !failed.has(req.url)) {
+      failed.add(req.url);
+      res.writeHead(503).end();
+      return;
+    }
+    const [host, port] = reg.addr.split(':');
+    const up = request({ host, port: Number(port), path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.teardown(() => proxy.close());
+  const rec = await pull(`127.0.0.1:${(proxy.address() as { port: number }).port}/busybox:oci`, { root: newRoot() });
+  t.is(rec.diffIds.length, 1);
+  t.true(failed.size >= 2, 'config and layer were each refused once');
 });

@@ -180,7 +180,7 @@ export async function push(layout: string, tag: string, dest: string, opts: { cr
 }
 
 /** A tar with exactly the given entries (for hostile layers GNU tar would refuse to write). */
-export function rawTar(entries: { name: string; type?: '0' | '2' | '5'; linkname?: string; data?: string }[]): Buffer {
+export function rawTar(entries: { name: string; type?: '0' | '1' | '2' | '5'; linkname?: string; data?: string }[]): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = Buffer.from(e.data ?? '');
