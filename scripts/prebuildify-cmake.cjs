@@ -1,16 +1,26 @@
 #!/usr/bin/env node
-// prebuildify has no cmake-js backend: it runs `<this> rebuild ...` as if it were node-gyp.
-// We build with cmake-js (Node-API, no header download) and leave build/Release/tsbox.node where
-// prebuildify looks for it; it then copies it to prebuilds/<platform>-<arch>/node.napi.node.
+// prebuildify has no cmake-js backend: it runs `<this> rebuild --target=... --devdir=... --arch=...
+// --release` as if this were node-gyp. The addon is Node-API only, so --target and --devdir (which
+// header set to download) do not matter: cmake-js compiles against node-api-headers, offline, and
+// leaves build/Release/tsbox.node, where prebuildify looks; it then copies (and strips) it to
+// prebuilds/<platform>-<arch>/node.napi.node.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-const args = process.argv.slice(2);
-if (args[0] !== 'rebuild') {
-  process.stderr.write(`prebuildify-cmake: unsupported command ${JSON.stringify(args[0])} (only "rebuild")\n`);
+const [command, ...rest] = process.argv.slice(2);
+if (command !== 'rebuild') {
+  process.stderr.write(`prebuildify-cmake: unsupported command ${JSON.stringify(command)} (only "rebuild")\n`);
   process.exit(1);
 }
-const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const r = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--release'], { stdio: 'inherit', cwd: path.join(__dirname, '..') });
+const args = [require.resolve('cmake-js/bin/cmake-js'), 'compile'];
+args.push(rest.includes('--debug') ? '--debug' : '--release');
+const arch = rest.find((a) => a.startsWith('--arch='));
+if (arch) args.push('--arch', arch.slice('--arch='.length));
+
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: path.join(__dirname, '..') });
+if (r.error) {
+  process.stderr.write(`prebuildify-cmake: spawn ${process.execPath}: ${r.error.code || r.error.message}\n`);
+  process.exit(1);
+}
 process.exit(r.status ?? 1);

@@ -15,6 +15,8 @@ export interface SpawnOptions {
   fifoPath?: string;
   /** A connected unix socket fd: passed as TSBOX_FD_CONSOLE (the pty master is sent there). */
   consoleFd?: number;
+  /** A file: passed as TSBOX_FD_STATUS; tsbox-init (init mode) writes the process's wait status there. */
+  statusFd?: number;
 }
 
 export interface Spawned {

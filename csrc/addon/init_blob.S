@@ -1,9 +1,12 @@
-/* The tsbox-init binary, embedded at build time (TSBOX_INIT_PATH is set by the build). */
+/* The tsbox-init binary, embedded at build time (the build sets TSBOX_INIT_PATH to its path). */
 #define STR2(x) #x
 #define STR(x) STR2(x)
   .section .rodata
   .global tsbox_init_start
   .global tsbox_init_end
+  /* Visible to the addon's C files only, not exported from tsbox.node. */
+  .hidden tsbox_init_start
+  .hidden tsbox_init_end
   .balign 16
 tsbox_init_start:
   .incbin STR(TSBOX_INIT_PATH)

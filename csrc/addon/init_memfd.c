@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -50,7 +51,14 @@ static int create(void) {
   }
   if (fcntl(m, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
     return fail(m, errno, "fcntl F_ADD_SEALS memfd:tsbox-init");
-  return m;
+  /* execve refuses a file that is open for writing anywhere (ETXTBSY), and memfd_create only gives
+   * read-write fds: keep a read-only reopen instead. */
+  char path[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", m);
+  int ro = open(path, O_RDONLY | O_CLOEXEC);
+  if (ro < 0) return fail(m, errno, "open /proc/self/fd of memfd:tsbox-init");
+  close(m);
+  return ro;
 }
 
 static void create_once(void) { memfd = create(); }

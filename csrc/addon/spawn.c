@@ -1,75 +1,99 @@
 /* spawn(): clone a child into new namespaces and exec tsbox-init in it.
  *
  * Everything the child needs is prepared before clone(): the config blob in a sealed memfd, the go and
- * report pipes, the fifo fd, argv/envp. Between clone and execveat the child only makes
- * async-signal-safe system calls: Node is multi-threaded and the child is a copy of one thread. */
+ * report pipes, the fifo fd, argv/envp. Node is multi-threaded and the child is a copy of one thread
+ * (another may have held the malloc lock), so between clone and execveat the child makes only
+ * async-signal-safe system calls. */
 #define _GNU_SOURCE
-#include "spawn.h"
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
 #include "init_memfd.h"
-#include "napi_util.h"
 #include "../common/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/close_range.h>
 
 #define STACK_SIZE (256 * 1024)
-#define NFDS 7 /* 0,1,2 stdio, then TSBOX_FD_CONFIG .. TSBOX_FD_CONSOLE */
+#define NFDS TSBOX_FD_FIRST_FREE /* 0,1,2 stdio, then the fixed fds of config.h */
+#define HIGH_FD 64               /* sources are moved above every target first */
+_Static_assert(TSBOX_FD_FIRST_FREE == TSBOX_FD_STATUS + 1, "addon_spawn must place every fixed fd of config.h");
 
 struct child_args {
-  int src[NFDS]; /* what becomes fd i in the child; -1: fd i is closed */
+  int src[NFDS]; /* what becomes fd i in the child; -1: fd i ends up closed */
   int init_fd;
-  int go_r;
+  int go_r, go_w;
+  int report_r;
   int new_userns;
-  char *const *argv;
-  char *const *envp;
 };
 
-static void put_str(char **p, const char *s) {
-  while (*s) *(*p)++ = *s++;
+static char *const child_argv[] = {"tsbox-init", NULL};
+static char *const child_envp[] = {NULL};
+
+static void put_str(char **p, char *end, const char *s) {
+  while (*s && *p < end) *(*p)++ = *s++;
 }
 
-static void put_uint(char **p, unsigned v) {
+/* A number formatter of our own: snprintf is not async-signal-safe. */
+static void put_uint(char **p, char *end, unsigned v) {
   char tmp[12];
   int n = 0;
-  do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
-  while (n > 0) *(*p)++ = tmp[--n];
+  do tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) > 0);
+  while (n > 0 && *p < end) *(*p)++ = tmp[--n];
 }
 
-/* "E <errno> <what>: <ENAME>\n" on the report pipe, built without stdio (not async-signal-safe). */
-static void child_fail(int fd, int err, const char *what) {
-  char buf[256], *p = buf;
-  const char *name = strerrorname_np(err);
-  put_str(&p, "E ");
-  put_uint(&p, (unsigned)err);
-  put_str(&p, " ");
-  put_str(&p, what);
-  put_str(&p, ": ");
-  put_str(&p, name ? name : "EUNKNOWN");
-  put_str(&p, "\n");
+/* "E <errno> <what>: <ENAME>\n" on the report pipe (protocol in config.h), then exit 127. */
+static __attribute__((noreturn)) void child_fail(int fd, int err, const char *what) {
+  char buf[256], *p = buf, *end = buf + sizeof buf - 1;
+  const char *name = strerrorname_np(err); /* a table lookup: no locks, no allocation */
+  put_str(&p, end, "E ");
+  put_uint(&p, end, (unsigned)err);
+  put_str(&p, end, " ");
+  put_str(&p, end, what);
+  put_str(&p, end, ": ");
+  put_str(&p, end, name ? name : "EUNKNOWN");
+  *p++ = '\n';
   ssize_t ignored = write(fd, buf, (size_t)(p - buf));
   (void)ignored;
   _exit(127);
 }
 
-static int child_main(void *arg) {
-  struct child_args *a = arg;
+static void reset_signals(void) {
   /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < _NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); /* EINVAL for glibc's reserved ones: fine */
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void mark_cloexec_from(int first) {
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  /* Kernels before 5.11: one fcntl per possible fd. */
+  struct rlimit rl;
+  int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (int)rl.rlim_cur : 1 << 20;
+  for (int fd = first; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int child_main(void *arg) {
+  struct child_args *a = arg;
+  reset_signals();
+  /* Our copy of the write end would hide the parent's close from us. */
+  close(a->go_w);
+  close(a->report_r);
 
   /* One byte means: id maps written, cgroups joined. EOF means the parent gave up: never run unplaced. */
   char c;
@@ -79,43 +103,41 @@ static int child_main(void *arg) {
   if (n != 1) _exit(1);
 
   int report = a->src[TSBOX_FD_REPORT];
-  /* In a new user namespace our host uid is not mapped: become its root (the maps are written now),
-   * or exec would drop every capability tsbox-init needs to set the container up. */
+  /* In a new user namespace our host uid maps to nothing until the parent writes the maps (done now):
+   * become its root, or exec would drop every capability tsbox-init needs to set the container up. */
   if (a->new_userns) {
-    if (setresgid(0, 0, 0) < 0) child_fail(report, errno, "setresgid 0 in the new user namespace");
-    if (setresuid(0, 0, 0) < 0) child_fail(report, errno, "setresuid 0 in the new user namespace");
+    if (setresgid(0, 0, 0) < 0) child_fail(report, errno, "setresgid 0");
+    if (setresuid(0, 0, 0) < 0) child_fail(report, errno, "setresuid 0");
   }
-  /* Move every source out of the way first so that no dup2 below clobbers a source still needed. */
+  /* Move every source above the targets first, so that no dup2 below clobbers a source still needed
+   * (stdio may well be 3 or 4 in the parent). */
   int tmp[NFDS];
   for (int i = 0; i < NFDS; i++) {
     tmp[i] = -1;
-    if (a->src[i] >= 0 && (tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, 64)) < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC");
+    if (a->src[i] >= 0 && (tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, HIGH_FD)) < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC");
   }
-  int init_fd = fcntl(a->init_fd, F_DUPFD_CLOEXEC, 64);
-  if (init_fd < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC tsbox-init");
+  int init_fd = fcntl(a->init_fd, F_DUPFD_CLOEXEC, HIGH_FD);
+  if (init_fd < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC memfd:tsbox-init");
   report = tmp[TSBOX_FD_REPORT];
+  /* dup2 leaves the targets without O_CLOEXEC: exactly these survive the exec. */
   for (int i = 0; i < NFDS; i++) {
-    if (tmp[i] >= 0) {
-      if (dup2(tmp[i], i) < 0) child_fail(report, errno, "dup2");
-    } else {
-      close(i);
-    }
+    if (tmp[i] < 0) close(i);
+    else if (dup2(tmp[i], i) < 0) child_fail(report, errno, "dup2");
   }
   report = TSBOX_FD_REPORT;
   /* Node's own fds (epoll, sockets, files) must not leak into the container. */
-  if (syscall(SYS_close_range, TSBOX_FD_FIRST_FREE, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-    for (int fd = TSBOX_FD_FIRST_FREE; fd < 65536; fd++)
-      if (fd != init_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
-  syscall(SYS_execveat, init_fd, "", a->argv, a->envp, AT_EMPTY_PATH);
+  mark_cloexec_from(TSBOX_FD_FIRST_FREE);
+  syscall(SYS_execveat, init_fd, "", child_argv, child_envp, AT_EMPTY_PATH);
   child_fail(report, errno, "execveat tsbox-init");
-  return 127;
 }
 
-static int seal_config(const void *data, size_t len) {
+/* The blob in a sealed memfd: tsbox-init reads it after we return, and nothing may change it meanwhile. */
+static int seal_config(const void *data, size_t len, const char **what) {
+  *what = "memfd_create tsbox-config";
   int fd = memfd_create("tsbox-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -errno;
   const char *p = data;
+  *what = "write memfd:tsbox-config";
   while (len > 0) {
     ssize_t w = write(fd, p, len);
     if (w < 0 && errno == EINTR) continue;
@@ -127,7 +149,7 @@ static int seal_config(const void *data, size_t len) {
     p += w;
     len -= (size_t)w;
   }
-  /* The child maps it: nothing may change it underneath. */
+  *what = "fcntl F_ADD_SEALS memfd:tsbox-config";
   if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
     int e = errno;
     close(fd);
@@ -136,115 +158,116 @@ static int seal_config(const void *data, size_t len) {
   return fd;
 }
 
-static void close_all(int *fds, int n) {
-  for (int i = 0; i < n; i++)
-    if (fds[i] >= 0) close(fds[i]);
+struct spawn_opts {
+  void *config;
+  size_t config_len;
+  int32_t flags;
+  int32_t stdio[3];
+  char *fifo_path; /* heap, or NULL */
+  int32_t console_fd, status_fd; /* -1: none */
+};
+
+static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
+  memset(s, 0, sizeof *s);
+  s->console_fd = s->status_fd = -1;
+  if (!arg_buffer(env, get_prop(env, o, "config"), "config", &s->config, &s->config_len)) return false;
+  if (!arg_int(env, get_prop(env, o, "cloneFlags"), "cloneFlags", &s->flags)) return false;
+  napi_value stdio = get_prop(env, o, "stdio");
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_value e = NULL;
+    if (stdio) napi_get_element(env, stdio, i, &e);
+    if (!arg_int(env, e, "stdio[]", &s->stdio[i])) return false;
+  }
+  napi_value console = get_prop(env, o, "consoleFd");
+  if (console && !arg_int(env, console, "consoleFd", &s->console_fd)) return false;
+  napi_value status = get_prop(env, o, "statusFd");
+  if (status && !arg_int(env, status, "statusFd", &s->status_fd)) return false;
+  return arg_str(env, get_prop(env, o, "fifoPath"), "fifoPath", true, &s->fifo_path);
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
 }
 
 napi_value addon_spawn(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  napi_value opts = argv[0];
-  napi_value v_config = get_prop(env, opts, "config");
-  bool is_buf = false;
-  if (!v_config || napi_is_buffer(env, v_config, &is_buf) != napi_ok || !is_buf) return throw_type(env, "config must be a Buffer");
-  void *cfg;
-  size_t cfg_len;
-  napi_get_buffer_info(env, v_config, &cfg, &cfg_len);
-  int32_t flags;
-  napi_value v_flags = get_prop(env, opts, "cloneFlags");
-  if (!v_flags || !arg_int(env, v_flags, "cloneFlags", &flags)) return NULL;
-  napi_value v_stdio = get_prop(env, opts, "stdio");
-  int32_t stdio[3];
-  for (uint32_t i = 0; i < 3; i++) {
-    napi_value e;
-    if (!v_stdio || napi_get_element(env, v_stdio, i, &e) != napi_ok || !arg_int(env, e, "stdio[i]", &stdio[i])) return NULL;
-  }
-  char *fifo_path = NULL;
-  if (!arg_str(env, get_prop(env, opts, "fifoPath"), "fifoPath", true, &fifo_path)) return NULL;
-  int32_t console_fd = -1;
-  napi_value v_console = get_prop(env, opts, "consoleFd");
-  if (v_console && !is_nullish(env, v_console) && !arg_int(env, v_console, "consoleFd", &console_fd)) {
-    free(fifo_path);
+  struct spawn_opts o;
+  if (!read_opts(env, argv[0], &o)) {
+    free(o.fifo_path);
     return NULL;
   }
+  napi_value r = NULL;
+  int cfg = -1, fifo = -1, go[2] = {-1, -1}, rep[2] = {-1, -1};
+  void *stack = MAP_FAILED;
+  const char *what;
 
   int init_fd = init_memfd();
   if (init_fd < 0) {
-    free(fifo_path);
-    return throw_errno(env, -init_fd, "memfd_create tsbox-init");
+    r = throw_errno(env, -init_fd, "%s", init_memfd_failure());
+    goto out;
   }
-  /* own[]: fds this call opened and closes again: config, go read end, report write end, fifo. */
-  int own[4] = {-1, -1, -1, -1};
-  int go[2] = {-1, -1}, rep[2] = {-1, -1};
-  int cfg_fd = seal_config(cfg, cfg_len);
-  if (cfg_fd < 0) {
-    free(fifo_path);
-    return throw_errno(env, -cfg_fd, "memfd_create tsbox-config");
+  if ((cfg = seal_config(o.config, o.config_len, &what)) < 0) {
+    r = throw_errno(env, -cfg, "%s", what);
+    goto out;
   }
-  own[0] = cfg_fd;
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
-    int e = errno;
-    close_all(own, 4);
-    close_all(go, 2);
-    free(fifo_path);
-    return throw_errno(env, e, "pipe2");
+    r = throw_errno(env, errno, "pipe2");
+    goto out;
   }
-  own[1] = go[0];
-  own[2] = rep[1];
-  if (fifo_path) {
-    own[3] = open(fifo_path, O_PATH | O_CLOEXEC);
-    if (own[3] < 0) {
-      int e = errno;
-      close_all(own, 4);
-      close(go[1]);
-      close(rep[0]);
-      napi_value r = throw_errno(env, e, "open %s", fifo_path);
-      free(fifo_path);
-      return r;
-    }
+  if (o.fifo_path && (fifo = open(o.fifo_path, O_PATH | O_CLOEXEC)) < 0) {
+    r = throw_errno(env, errno, "open %s", o.fifo_path);
+    goto out;
   }
-  free(fifo_path);
-
-  static char *const child_argv[] = {"tsbox-init", NULL};
-  static char *const child_envp[] = {NULL};
+  stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    r = throw_errno(env, errno, "mmap clone stack");
+    goto out;
+  }
   struct child_args a = {
-      .src = {stdio[0], stdio[1], stdio[2], cfg_fd, rep[1], own[3], console_fd},
       .init_fd = init_fd,
       .go_r = go[0],
-      .new_userns = (flags & CLONE_NEWUSER) != 0,
-      .argv = child_argv,
-      .envp = child_envp,
+      .go_w = go[1],
+      .report_r = rep[0],
+      .new_userns = (o.flags & CLONE_NEWUSER) != 0,
   };
-  void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    int e = errno;
-    close_all(own, 4);
-    close(go[1]);
-    close(rep[0]);
-    return throw_errno(env, e, "mmap clone stack");
-  }
-  /* Signals stay blocked across clone so that no Node handler runs in the child before it resets them. */
+  for (int i = 0; i < NFDS; i++) a.src[i] = -1;
+  a.src[0] = o.stdio[0];
+  a.src[1] = o.stdio[1];
+  a.src[2] = o.stdio[2];
+  a.src[TSBOX_FD_CONFIG] = cfg;
+  a.src[TSBOX_FD_REPORT] = rep[1];
+  a.src[TSBOX_FD_FIFO] = fifo;
+  a.src[TSBOX_FD_CONSOLE] = o.console_fd;
+  a.src[TSBOX_FD_STATUS] = o.status_fd;
+  /* All signals blocked across clone: no Node handler may run in the child before it resets them. */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
-  pid_t pid = clone(child_main, (char *)stack + STACK_SIZE, flags | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+  /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
+  pid_t pid = clone(child_main, (char *)stack + STACK_SIZE, o.flags | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
   int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  /* The child has its own copy of the stack (no CLONE_VM). */
-  munmap(stack, STACK_SIZE);
-  close_all(own, 4);
   if (pid < 0) {
-    close(go[1]);
-    close(rep[0]);
-    return throw_errno(env, clone_err, "clone flags %#x", (unsigned)flags);
+    r = throw_errno(env, clone_err, "clone flags %#x", (unsigned)o.flags);
+    goto out;
   }
-
-  napi_value out;
-  napi_create_object(env, &out);
-  napi_set_named_property(env, out, "pid", make_int(env, pid));
-  napi_set_named_property(env, out, "pidfd", make_int(env, pidfd));
-  napi_set_named_property(env, out, "goFd", make_int(env, go[1]));
-  napi_set_named_property(env, out, "reportFd", make_int(env, rep[0]));
-  return out;
+  napi_create_object(env, &r);
+  napi_set_named_property(env, r, "pid", make_int(env, pid));
+  napi_set_named_property(env, r, "pidfd", make_int(env, pidfd));
+  napi_set_named_property(env, r, "goFd", make_int(env, go[1]));
+  napi_set_named_property(env, r, "reportFd", make_int(env, rep[0]));
+  go[1] = rep[0] = -1; /* now the caller's */
+out:
+  /* The child has its own copies of all of these (and of its stack: no CLONE_VM). */
+  if (stack != MAP_FAILED) munmap(stack, STACK_SIZE);
+  close_fd(&cfg);
+  close_fd(&fifo);
+  close_fd(&go[0]);
+  close_fd(&go[1]);
+  close_fd(&rep[0]);
+  close_fd(&rep[1]);
+  free(o.fifo_path);
+  return r;
 }

@@ -25,7 +25,9 @@
 #define TSBOX_FD_REPORT 4  /* pipe to the parent: see the report protocol below */
 #define TSBOX_FD_FIFO 5    /* optional: O_PATH fd of <state>/exec.fifo (create/start split) */
 #define TSBOX_FD_CONSOLE 6 /* optional: connected unix socket; the pty master goes there */
-#define TSBOX_FD_FIRST_FREE 7
+#define TSBOX_FD_STATUS 7  /* optional: a file; init mode writes "<wstatus>\n" there when the process ends,
+                              so the status survives a parent that is gone (detached containers) */
+#define TSBOX_FD_FIRST_FREE 8
 
 /*
  * Report protocol on TSBOX_FD_REPORT, one line per message:

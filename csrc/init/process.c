@@ -92,6 +92,21 @@ void process_prepare(const struct blob *b, struct proc *p) {
   die_code(exec_exit_code(first_err), first_err, "exec %s", name);
 }
 
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  if (strlen(path) >= sizeof buf) return errno = ENAMETOOLONG, -1;
+  strcpy(buf, path);
+  for (char *q = buf + 1;; q++) {
+    if (*q == '/' || *q == '\0') {
+      char c = *q;
+      *q = '\0';
+      if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -1;
+      *q = c;
+      if (!c) return 0;
+    }
+  }
+}
+
 static void load_seccomp(const struct blob *b) {
   struct blob_rec r;
   if (!blob_find(b, TSBOX_T_SECCOMP, &r)) return;
@@ -108,7 +123,10 @@ static void load_seccomp(const struct blob *b) {
 void process_secure(const struct blob *b, const struct proc *p) {
   struct blob_rec r;
   int nnp = blob_find(b, TSBOX_T_NO_NEW_PRIVS, &r);
-  if (chdir(p->cwd) < 0) die(errno, "chdir %s", p->cwd);
+  if (chdir(p->cwd) < 0) {
+    /* As runc and docker do: a missing working directory is created (still as root, before the user switch). */
+    if (errno != ENOENT || mkdir_p(p->cwd) < 0 || chdir(p->cwd) < 0) die(errno, "chdir %s", p->cwd);
+  }
   if (p->path[0] != '/' ) {
     int e = executable(p->path);
     if (e < 0) die_code(exec_exit_code(-e), -e, "exec %s", p->path);

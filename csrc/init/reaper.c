@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "reaper.h"
 #include "report.h"
+#include "../common/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,14 @@ static _Noreturn void child(const struct proc *p, int errpipe) {
   _exit(exec_exit_code(e));
 }
 
+/* The status file outlives every process that could have waited for us. */
+static void record_status(int st) {
+  if (fcntl(TSBOX_FD_STATUS, F_GETFD) < 0) return;
+  char buf[16];
+  int n = snprintf(buf, sizeof buf, "%d\n", st);
+  if (pwrite(TSBOX_FD_STATUS, buf, (size_t)n, 0) == n) fsync(TSBOX_FD_STATUS);
+}
+
 _Noreturn void reaper_run(const struct proc *p) {
   sigset_t all, old;
   sigfillset(&all);
@@ -51,8 +60,9 @@ _Noreturn void reaper_run(const struct proc *p) {
   if (pid < 0) die(errno, "fork %s", p->path);
   if (pid == 0) {
     close(ep[0]);
-    /* The report fd is init's, not the process's. */
+    /* The report and status fds are init's, not the process's. */
     fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
+    fcntl(TSBOX_FD_STATUS, F_SETFD, FD_CLOEXEC);
     child(p, ep[1]);
   }
   close(ep[1]);
@@ -86,6 +96,7 @@ _Noreturn void reaper_run(const struct proc *p) {
         char line[32];
         snprintf(line, sizeof line, "X %d", st);
         report_line(line);
+        record_status(st);
         /* As pid 1, exiting takes every other process of the namespace down with us. */
         _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
       }

@@ -5,7 +5,7 @@ export const VERSION = '0.1.0';
 
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
-Containers:  sandbox
+Containers:  run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, sandbox
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
@@ -19,6 +19,19 @@ const COMMANDS: Record<string, Loader> = {
     return (argv) => runtimeMain(argv);
   },
   sandbox: async () => (await import('./commands/sandbox.js')).sandboxCommand,
+  run: async () => (await import('./commands/containers.js')).runCommand,
+  ps: async () => (await import('./commands/containers.js')).psCommand,
+  stop: async () => (await import('./commands/containers.js')).stopCommand,
+  kill: async () => (await import('./commands/containers.js')).killCommand,
+  rm: async () => (await import('./commands/containers.js')).rmCommand,
+  logs: async () => (await import('./commands/containers.js')).logsCommand,
+  exec: async () => (await import('./commands/containers.js')).execCommand,
+  inspect: async () => (await import('./commands/containers.js')).inspectCommand,
+  wait: async () => (await import('./commands/containers.js')).waitCommand,
+  pause: async () => (await import('./commands/containers.js')).pauseCommand,
+  unpause: async () => (await import('./commands/containers.js')).unpauseCommand,
+  top: async () => (await import('./commands/containers.js')).topCommand,
+  stats: async () => (await import('./commands/containers.js')).statsCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,
   image: async () => (await import('./commands/images.js')).imageCommand,

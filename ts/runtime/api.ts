@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   init?: boolean;
   /** Delete the container (cgroup, state) once it exits (default true). */
   remove?: boolean;
+  /** File fd where tsbox-init records the exit status, for a container that outlives this process. */
+  statusFd?: number;
 }
 
 /** Decodes a raw wait status (as tsbox-init reports it). */
@@ -215,7 +217,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const ptyPair = terminal ? native().socketpair() : undefined;
   let l;
   try {
-    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init });
+    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd });
   } catch (e) {
     io.parentEnds.forEach((s) => s?.destroy());
     ptyPair?.forEach(closeQuietly);

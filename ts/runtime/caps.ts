@@ -34,8 +34,16 @@ export function lastCap(): number {
   }
 }
 
+/** Every capability this process can still hand out: the kernel's, within our own bounding set. */
 export function allCaps(): string[] {
-  return CAPS.slice(0, lastCap() + 1);
+  let bounding = (1n << BigInt(lastCap() + 1)) - 1n;
+  try {
+    const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) bounding &= BigInt(`0x${m[1]}`);
+  } catch {
+    // no /proc: the kernel's list
+  }
+  return capNames(bounding);
 }
 
 /** "net_admin", "CAP_NET_ADMIN", "Net_Admin" → "CAP_NET_ADMIN"; throws on unknown names. */

@@ -27,6 +27,8 @@ export interface LaunchOptions {
   noPivot?: boolean;
   /** tsbox-init stays as pid 1 (default) or execs the process directly. */
   init?: boolean;
+  /** File fd where tsbox-init records the exit status (init mode). */
+  statusFd?: number;
 }
 
 export interface Launched {
@@ -84,6 +86,7 @@ export function launch(opts: LaunchOptions): Launched {
       stdio: opts.stdio,
       fifoPath: opts.splitStart ? fifoPath(root, id) : undefined,
       consoleFd: spec.process?.terminal ? consoleFd : undefined,
+      statusFd: opts.statusFd,
     });
     if (opts.consoleFd === undefined) closeQuietly(consoleFd);
     consoleFd = undefined;

@@ -1,0 +1,158 @@
+// The engine CLI as docker users drive it: run (foreground, detached, -it), ps, logs, exec, stop, kill,
+// inspect, rm, with real containers from a busybox image.
+import test from 'ava';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-'));
+let reg: Registry;
+
+/** stdout/stderr through files: a detached container keeps the CLI's stdio open. */
+function tsbox(argv: string[], input?: string) {
+  const dir = mkdtempSync(join(root, 'out-'));
+  const o = openSync(join(dir, 'o'), 'w');
+  const e = openSync(join(dir, 'e'), 'w');
+  try {
+    const r = spawnSync(process.execPath, [CLI, '--root', root, ...argv], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 120000 });
+    return { code: r.status, stdout: readFileSync(join(dir, 'o'), 'utf8'), stderr: readFileSync(join(dir, 'e'), 'utf8') };
+  } finally {
+    closeSync(o);
+    closeSync(e);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.before(async () => {
+  const tarball = join(root, 'busybox.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  const r = tsbox(['import', tarball, 'busybox']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  reg = await startRegistry();
+  const l = new Layout(join(root, 'layout'));
+  l.image([busyboxRootfs()], { tag: 'latest' });
+  l.write();
+  await push(join(root, 'layout'), 'latest', `${reg.addr}/remote/busybox:latest`);
+});
+
+test.after.always(async () => {
+  for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) tsbox(['rm', '-f', id]);
+  await reg?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test.serial('run pulls a missing image from the registry, runs it and --rm leaves nothing', (t) => {
+  const r = tsbox(['run', '--rm', `${reg.addr}/remote/busybox`, 'echo', 'hello']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'hello\n');
+  t.regex(r.stderr, /Unable to find image/);
+  t.deepEqual(readdirSync(join(root, 'containers')), []);
+  t.deepEqual(readdirSync(join(root, 'state')).filter((n) => n !== '.locks'), []);
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(root), 'no snapshot mount left');
+});
+
+test('exit codes: the container\'s own, 125 for tsbox errors, 126 not executable, 127 not found', (t) => {
+  t.is(tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'exit 7']).code, 7);
+  // Without --init the shell is pid 1 and the kernel ignores its own SIGTERM (as with docker); with it, 143.
+  t.is(tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'kill -TERM $$; exit 4']).code, 4);
+  t.is(tsbox(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'kill -TERM $$']).code, 143);
+  let r = tsbox(['run', '--rm', '--bogus', 'busybox', 'true']);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /^tsbox: unknown flag: --bogus\n$/);
+  t.is(tsbox(['run', '--rm', 'no-such-image-here:latest', 'true']).code, 125);
+  r = tsbox(['run', '--rm', 'busybox', '/bin']);
+  t.is(r.code, 126, r.stderr);
+  r = tsbox(['run', '--rm', 'busybox', 'not-a-command']);
+  t.is(r.code, 127);
+  t.regex(r.stderr, /exec not-a-command: ENOENT/);
+});
+
+test('env, workdir, user, hostname, entrypoint, volumes, tmpfs, read-only', (t) => {
+  const vol = mkdtempSync(join(root, 'vol-'));
+  chmodSync(vol, 0o755);
+  writeFileSync(join(vol, 'data'), 'from host\n', { mode: 0o644 });
+  const envFile = join(vol, 'env');
+  writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');
+  const r = tsbox([
+    'run', '--rm', '-e', 'A=1', '--env-file', envFile, '-w', '/work', '-u', '65534:65534', '-h', 'box', '-v', `${vol}:/data:ro`, '--tmpfs', '/scratch',
+    '--entrypoint', 'sh', 'busybox', '-c', 'echo $A $FROM_FILE $(pwd) $(id -u):$(id -g) $(hostname); cat /data/data; echo x > /data/y 2>/dev/null || echo ro-data; echo ok > /scratch/f && cat /scratch/f',
+  ]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, '1 yes /work 65534:65534 box\nfrom host\nro-data\nok\n');
+  const ro = tsbox(['run', '--rm', '--read-only', 'busybox', 'sh', '-c', 'touch /z 2>/dev/null || echo ro-root']);
+  t.is(ro.stdout, 'ro-root\n', ro.stderr);
+});
+
+test('limits: memory, cpus, pids; capabilities and seccomp', (t) => {
+  let r = tsbox(['run', '--rm', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '20', 'busybox', 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max']);
+  t.is(r.stdout, `${64 * 1024 * 1024}\n50000\n20\n`, r.stderr);
+  r = tsbox(['run', '--rm', '--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE', 'busybox', 'grep', 'CapEff', '/proc/self/status']);
+  t.regex(r.stdout, /CapEff:\s+0000000000000400/);
+  r = tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'unshare -n true 2>&1 || echo refused']);
+  t.regex(r.stdout, /refused/);
+  r = tsbox(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'unshare -n true && echo allowed']);
+  t.is(r.stdout, 'allowed\n', r.stderr);
+});
+
+test('detached: ps, logs after the CLI exited, exec, stop of a process that ignores SIGTERM, inspect, rm', async (t) => {
+  let r = tsbox(['run', '-d', '--name', 'stubborn', 'busybox', 'sh', '-c', 'trap "" TERM; echo started; while true; do sleep 0.1; done']);
+  t.is(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  t.regex(id, /^[a-f0-9]{64}$/);
+  await sleep(300);
+  t.regex(tsbox(['ps']).stdout, new RegExp(`${id.slice(0, 12)}\\s+busybox.*Up\\s+stubborn`));
+  t.is(tsbox(['logs', 'stubborn']).stdout, 'started\n');
+  r = tsbox(['exec', 'stubborn', 'sh', '-c', 'echo from exec; cat /proc/1/comm']);
+  t.is(r.stdout, 'from exec\ntsbox-init\n', r.stderr);
+  const t0 = Date.now();
+  r = tsbox(['stop', '-t', '1', 'stubborn']);
+  t.is(r.code, 0, r.stderr);
+  t.true(Date.now() - t0 >= 1000, 'the timeout was waited for');
+  const info = JSON.parse(tsbox(['inspect', 'stubborn']).stdout)[0];
+  t.like(info.State, { Status: 'exited', Running: false, ExitCode: 137, OOMKilled: false });
+  t.truthy(info.State.StartedAt);
+  t.notRegex(tsbox(['ps']).stdout, /stubborn/);
+  t.regex(tsbox(['ps', '-a']).stdout, /Exited \(137\)\s+stubborn/);
+  t.is(tsbox(['rm', 'stubborn']).code, 0);
+  t.is(tsbox(['inspect', 'stubborn']).code, 125);
+});
+
+test('kill, wait, rm -f of a running container, OOMKilled', async (t) => {
+  let r = tsbox(['run', '-d', 'busybox', 'sleep', '30']);
+  const id = r.stdout.trim();
+  t.is(tsbox(['rm', id]).code, 1);
+  t.is(tsbox(['kill', '-s', 'USR1', id]).code, 0);
+  t.is(tsbox(['wait', id]).stdout, `${128 + 10}\n`);
+  t.is(tsbox(['rm', id]).code, 0);
+  r = tsbox(['run', '-d', '--memory', '16m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+  const oom = r.stdout.trim();
+  tsbox(['wait', oom]);
+  const info = JSON.parse(tsbox(['inspect', oom]).stdout)[0];
+  t.like(info.State, { ExitCode: 137, OOMKilled: true });
+  r = tsbox(['run', '-d', 'busybox', 'sleep', '30']);
+  t.is(tsbox(['rm', '-f', r.stdout.trim()]).code, 0);
+});
+
+test('run -it through a terminal', (t) => {
+  const cmd = [process.execPath, CLI, '--root', root, 'run', '-it', '--rm', 'busybox', 'sh', '-c', 'tty; read x; echo got=$x'].map((a) => `'${a}'`).join(' ');
+  // script(1) gives the CLI a terminal; what we type goes through the CLI's raw stdin into the container's pty.
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60000, input: 'typed\r' });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /\/dev\/pts\/\d+/);
+  t.regex(r.stdout, /got=typed/);
+});
+
+test('50 concurrent runs from separate processes all succeed and leave nothing', async (t) => {
+  const codes = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => new Promise<number | null>((res) => spawn(process.execPath, [CLI, '--root', root, 'run', '--rm', 'busybox', 'sh', '-c', `exit $((${i} % 3))`], { stdio: 'ignore' }).on('exit', res))),
+  );
+  t.deepEqual(codes, Array.from({ length: 50 }, (_, i) => i % 3));
+  const left = readdirSync(join(root, 'containers')).filter((id) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')).Options.rm);
+  t.deepEqual(left, []);
+});

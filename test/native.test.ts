@@ -1,0 +1,301 @@
+// The Node-API addon against the real kernel: every test makes real system calls.
+import test from 'ava';
+import { spawn as spawnChild } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { native, type ExitStatus } from '../ts/native.js';
+
+const LOCK_SH = 1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+const SIGKILL = 9;
+const O_ACCMODE = 3;
+const O_CLOEXEC = 0o2000000;
+
+// libseccomp's numbers (seccomp.h)
+const SCMP_ACT_ALLOW = 0x7fff0000;
+const SCMP_ACT_ERRNO = 0x00050000;
+const SCMP_CMP_EQ = 4;
+
+// csrc/common/config.h
+const TSBOX_CONFIG_MAGIC = 0x58425354;
+const TSBOX_CONFIG_VERSION = 1;
+const TSBOX_T_ARG = 40;
+const TSBOX_T_ENV = 41;
+
+const isRoot = process.getuid?.() === 0;
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-native-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function record(tag: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(tag, 0);
+  head.writeUInt32LE(payload.length, 4);
+  return Buffer.concat([head, payload]);
+}
+
+function str(s: string): Buffer {
+  return Buffer.from(`${s}\0`);
+}
+
+function blob(args: string[], env: string[]): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(TSBOX_CONFIG_MAGIC, 0);
+  head.writeUInt32LE(TSBOX_CONFIG_VERSION, 4);
+  return Buffer.concat([head, ...args.map((a) => record(TSBOX_T_ARG, str(a))), ...env.map((e) => record(TSBOX_T_ENV, str(e)))]);
+}
+
+/** Reads a pipe until EOF (blocking: the writer is a child that exits or execs). */
+function readAll(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString();
+}
+
+/** The open flags of one of our fds, from /proc/self/fdinfo (octal there). */
+function fdFlags(fd: number): number {
+  const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  return m ? Number.parseInt(m[1]!, 8) : -1;
+}
+
+function watchExit(pidfd: number): Promise<ExitStatus> {
+  return new Promise((resolve) => native().watch(pidfd, resolve));
+}
+
+test('flock: an exclusive lock held through one open file blocks LOCK_NB through another', (t) => {
+  const file = join(tempDir(t), 'lock');
+  writeFileSync(file, '');
+  const a = openSync(file, 'r');
+  const b = openSync(file, 'r');
+  try {
+    t.true(native().flock(a, LOCK_EX));
+    t.false(native().flock(b, LOCK_EX | LOCK_NB));
+    t.false(native().flock(b, LOCK_SH | LOCK_NB));
+    t.true(native().flock(a, LOCK_UN));
+    t.true(native().flock(b, LOCK_SH | LOCK_NB));
+    t.false(native().flock(a, LOCK_EX | LOCK_NB));
+  } finally {
+    closeSync(a);
+    closeSync(b);
+  }
+});
+
+test('flock: errors name the call and the fd', (t) => {
+  const e = t.throws(() => native().flock(100000, LOCK_EX)) as NodeJS.ErrnoException;
+  t.is(e.message, 'flock fd 100000: EBADF');
+  t.is(e.code, 'EBADF');
+  t.is(e.errno, 9);
+});
+
+test('socketpair + sendFd/recvFd pass a pipe end across', (t) => {
+  const [s0, s1] = native().socketpair();
+  const [r, w] = native().pipe();
+  try {
+    native().sendFd(s0, w);
+    const got = native().recvFd(s1);
+    t.not(got, w);
+    // The received fd is O_CLOEXEC (MSG_CMSG_CLOEXEC).
+    t.truthy(fdFlags(got) & O_CLOEXEC);
+    writeSync(got, 'through SCM_RIGHTS');
+    closeSync(got);
+    closeSync(w);
+    t.is(readAll(r), 'through SCM_RIGHTS');
+  } finally {
+    for (const fd of [s0, s1, r]) closeSync(fd);
+  }
+});
+
+test('recvFd: a message without a descriptor is an error', (t) => {
+  const [s0, s1] = native().socketpair();
+  try {
+    writeSync(s0, 'x');
+    const e = t.throws(() => native().recvFd(s1)) as NodeJS.ErrnoException;
+    t.is(e.code, 'EBADMSG');
+  } finally {
+    closeSync(s0);
+    closeSync(s1);
+  }
+});
+
+test('unixConnect: a missing socket is ENOENT with its path', (t) => {
+  const path = join(tempDir(t), 'none.sock');
+  const e = t.throws(() => native().unixConnect(path)) as NodeJS.ErrnoException;
+  t.is(e.message, `connect ${path}: ENOENT`);
+});
+
+test('mount a tmpfs on a temp dir, then umount it', (t) => {
+  if (!isRoot) return t.pass('needs root');
+  const dir = tempDir(t);
+  native().mount('tsbox-test', dir, 'tmpfs', 0, 'size=1m,mode=0700');
+  let mounted = false;
+  try {
+    mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir && l.includes(' - tmpfs tsbox-test '));
+    writeFileSync(join(dir, 'f'), 'x');
+  } finally {
+    native().umount(dir, 0);
+  }
+  t.true(mounted);
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${dir} `));
+  const e = t.throws(() => native().umount(dir, 0)) as NodeJS.ErrnoException;
+  t.is(e.message, `umount2 ${dir}: EINVAL`);
+});
+
+test('seccompCompile: BPF of whole instructions; unknown syscall names are skipped', (t) => {
+  const base = {
+    defaultAction: SCMP_ACT_ERRNO,
+    defaultErrno: 1,
+    architectures: ['x86_64', 'x86', 'x32'],
+    rules: [
+      { names: ['read', 'write', 'exit_group'], action: SCMP_ACT_ALLOW },
+      { names: ['personality'], action: SCMP_ACT_ALLOW, args: [{ index: 0, value: 0n, valueTwo: 0n, op: SCMP_CMP_EQ }] },
+    ],
+  };
+  const bpf = native().seccompCompile(base);
+  t.true(bpf.length > 0);
+  t.is(bpf.length % 8, 0);
+  const withUnknown = native().seccompCompile({
+    ...base,
+    rules: [...base.rules, { names: ['no_such_syscall_tsbox'], action: SCMP_ACT_ALLOW }],
+  });
+  t.deepEqual(withUnknown, bpf);
+  // A rule repeating the default action changes nothing and is not an error.
+  t.notThrows(() => native().seccompCompile({ ...base, rules: [{ names: ['mkdir'], action: SCMP_ACT_ERRNO, errno: 1 }] }));
+  t.throws(() => native().seccompCompile({ ...base, architectures: ['no-such-arch'] }), { code: 'EINVAL' });
+});
+
+test('pidfdOpen/pidfdSignal kill a child process', async (t) => {
+  const child = spawnChild('sleep', ['60'], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const pidfd = native().pidfdOpen(child.pid!);
+  try {
+    native().pidfdSignal(pidfd, SIGKILL);
+    t.is(await exited, 'SIGKILL');
+    // Reaped by libuv now: the pidfd still refers to that process, never to a recycled pid.
+    t.throws(() => native().pidfdSignal(pidfd, SIGKILL), { code: 'ESRCH' });
+  } finally {
+    closeSync(pidfd);
+  }
+  t.throws(() => native().pidfdOpen(child.pid!), { code: 'ESRCH' });
+});
+
+test('initFd: tsbox-init lives in a sealed memfd', (t) => {
+  const fd = native().initFd();
+  t.is(native().initFd(), fd);
+  t.is(readlinkSync(`/proc/self/fd/${fd}`), '/memfd:tsbox-init (deleted)');
+  const head = Buffer.alloc(4);
+  const r = openSync(`/proc/self/fd/${fd}`, 'r');
+  try {
+    readSync(r, head, 0, 4, 0);
+  } finally {
+    closeSync(r);
+  }
+  t.deepEqual(head, Buffer.from('\x7fELF', 'latin1'));
+  // F_SEAL_WRITE: even through a fresh read-write open, nothing can be written.
+  const w = openSync(`/proc/self/fd/${fd}`, 'r+');
+  try {
+    t.throws(() => writeSync(w, 'x', 0), { code: 'EPERM' });
+  } finally {
+    closeSync(w);
+  }
+  // The addon keeps only a read-only fd (execve refuses files open for writing).
+  t.is(fdFlags(fd) & O_ACCMODE, 0);
+});
+
+test('spawn + watch: tsbox-init runs the process and its exit code comes back', async (t) => {
+  const [outR, outW] = native().pipe();
+  const s = native().spawn({
+    config: blob(['/bin/sh', '-c', 'echo "$PATH"; exit 7'], ['PATH=/bin:/usr/bin']),
+    cloneFlags: 0,
+    stdio: [0, outW, 2],
+  });
+  closeSync(outW);
+  t.true(s.pid > 0);
+  const exit = watchExit(s.pidfd);
+  writeSync(s.goFd, 'g');
+  closeSync(s.goFd);
+  // Exec mode: the report pipe is O_CLOEXEC in tsbox-init, so EOF without a line means success.
+  t.is(readAll(s.reportFd), '');
+  closeSync(s.reportFd);
+  t.deepEqual(await exit, { code: 7, signal: null });
+  t.is(readAll(outR), '/bin:/usr/bin\n');
+  closeSync(outR);
+  closeSync(s.pidfd);
+});
+
+test('spawn: the child runs nothing when the go pipe closes without a byte', async (t) => {
+  const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2] });
+  const exit = watchExit(s.pidfd);
+  closeSync(s.goFd);
+  t.is(readAll(s.reportFd), '');
+  closeSync(s.reportFd);
+  t.deepEqual(await exit, { code: 1, signal: null });
+  closeSync(s.pidfd);
+});
+
+test('spawn: only the fixed fds reach tsbox-init, and a killed child reports its signal', async (t) => {
+  const [outR, outW] = native().pipe();
+  const s = native().spawn({
+    config: blob(['/bin/sh', '-c', 'ls /proc/self/fd; exec sleep 60'], ['PATH=/bin:/usr/bin']),
+    cloneFlags: 0,
+    stdio: [0, outW, 2],
+  });
+  closeSync(outW);
+  const exit = watchExit(s.pidfd);
+  writeSync(s.goFd, 'g');
+  closeSync(s.goFd);
+  t.is(readAll(s.reportFd), '');
+  closeSync(s.reportFd);
+  // sleep keeps the pipe open: read until the listing (it ends with ls's own fd, 3) is complete.
+  let listing = '';
+  const buf = Buffer.alloc(4096);
+  while (!/^3$/m.test(listing)) {
+    const n = readSync(outR, buf, 0, buf.length, null);
+    if (n === 0) break;
+    listing += buf.subarray(0, n).toString();
+  }
+  native().pidfdSignal(s.pidfd, SIGKILL);
+  t.deepEqual(await exit, { code: null, signal: SIGKILL });
+  closeSync(outR);
+  closeSync(s.pidfd);
+  // stdio, and the directory ls reads: none of Node's fds, and config/report are gone by then.
+  t.deepEqual(listing.trim().split('\n').map(Number), [0, 1, 2, 3]);
+});
+
+test('spawn: a failure before exec is reported on the report pipe', async (t) => {
+  // A new user namespace whose maps were never written: becoming its root fails.
+  const CLONE_NEWUSER = 0x10000000;
+  const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: CLONE_NEWUSER, stdio: [0, 1, 2] });
+  const exit = watchExit(s.pidfd);
+  writeSync(s.goFd, 'g');
+  closeSync(s.goFd);
+  t.is(readAll(s.reportFd), 'E 22 setresgid 0: EINVAL\n');
+  closeSync(s.reportFd);
+  t.deepEqual(await exit, { code: 127, signal: null });
+  closeSync(s.pidfd);
+});
+
+test('spawn: a missing fifo path fails before cloning, naming the path', (t) => {
+  const path = join(tempDir(t), 'exec.fifo');
+  const e = t.throws(() => native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], fifoPath: path })) as NodeJS.ErrnoException;
+  t.is(e.message, `open ${path}: ENOENT`);
+});
+
+test('watch: a fd that is no child pidfd is refused at once', (t) => {
+  const fd = openSync('/dev/null', 'r');
+  try {
+    t.throws(() => native().watch(fd, () => {}), { message: `waitid P_PIDFD fd ${fd}: EBADF` });
+  } finally {
+    closeSync(fd);
+  }
+});

@@ -1,0 +1,321 @@
+// Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats.
+import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseRunArgs } from '../../engine/options.js';
+import { removeContainerFiles, startContainer } from '../../engine/run.js';
+import { containerDir, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
+import { ContainerError } from '../../runtime/report.js';
+import * as ops from '../../runtime/operations.js';
+import { containerCgroup, readState } from '../../runtime/state.js';
+import { signalNumber } from '../../runtime/signals.js';
+import { runtimeMain } from '../../runtime/cli/main.js';
+import { resolveUser } from '../../engine/spec.js';
+import { snapshotDir } from '../../images/snapshot.js';
+import { UsageError, type Command } from '../common.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true as const });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Exit codes as docker's: 125 tsbox failed, 126 not executable, 127 not found. */
+function execFailureCode(e: unknown): number | undefined {
+  if (!(e instanceof ContainerError)) return undefined;
+  if (/^exec /.test(e.message)) return e.errno === 2 || e.errno === 20 ? 127 : 126;
+  return undefined;
+}
+
+export const runCommand: Command = async (argv, g) => {
+  const o = parseRunArgs(argv);
+  if (o.detach) {
+    const { record } = await startContainer(g.root, o);
+    process.stdout.write(`${record.Id}\n`);
+    return 0;
+  }
+  let started;
+  try {
+    started = await startContainer(g.root, { ...o }, [o.interactive ? 0 : openSync('/dev/null', 'r'), 1, 2]);
+  } catch (e) {
+    const code = execFailureCode(e);
+    if (code === undefined) throw e;
+    process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+    return code;
+  }
+  const { record, container: c } = started;
+  // docker's sig-proxy: what the CLI receives, the container gets.
+  const forward = (sig: NodeJS.Signals) => () => c.kill(sig);
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  let restoreTty = () => {};
+  if (c.pty) {
+    const pty = c.pty;
+    if (process.stdin.isTTY) process.stdin.setRawMode(true);
+    restoreTty = () => {
+      if (process.stdin.isTTY) process.stdin.setRawMode(false);
+      process.stdin.pause();
+    };
+    if (process.stdout.isTTY) pty.resize(process.stdout.rows, process.stdout.columns);
+    process.on('SIGWINCH', () => process.stdout.isTTY && pty.resize(process.stdout.rows, process.stdout.columns));
+    if (o.interactive) process.stdin.on('data', (d: Buffer) => pty.write(d));
+    pty.output.pipe(process.stdout, { end: false });
+  }
+  const st = await c.exited;
+  for (const [s, h] of handlers) process.off(s, h);
+  // The pty keeps what the process wrote last until it is read: drain it (EIO ends it) before exiting.
+  if (c.pty) await Promise.race([new Promise((r) => c.pty!.output.once('end', r).once('close', r)), sleep(500)]);
+  restoreTty();
+  const code = st.code ?? 128 + (st.signal ?? 0);
+  if (o.rm) removeContainerFiles(g.root, record.Id);
+  else saveRecord(g.root, { ...record, ExitCode: code, FinishedAt: new Date().toISOString() });
+  return code;
+};
+
+function psRow(r: ContainerRecord, root: string) {
+  const s = liveState(root, r);
+  const status = s.Running ? (s.Paused ? 'Up (Paused)' : 'Up') : s.Status === 'exited' ? `Exited (${s.ExitCode})` : 'Created';
+  return { ID: r.Id.slice(0, 12), Image: r.Image, Command: JSON.stringify(r.Args.join(' ')), CreatedAt: r.Created, Status: status, State: s.Status, Names: r.Name, running: s.Running };
+}
+
+export const psCommand: Command = async (argv, g) => {
+  const a = args(argv, { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' } });
+  const rows = listRecords(g.root).map((r) => psRow(r, g.root)).filter((r) => a.values.all || r.running);
+  if (a.values.quiet) {
+    for (const r of rows) process.stdout.write(`${r.ID}\n`);
+  } else if (a.values.format === 'json') {
+    for (const { running: _, ...r } of rows) process.stdout.write(JSON.stringify(r) + '\n');
+  } else if (a.values.format) {
+    throw new UsageError(`ps: unsupported --format ${JSON.stringify(a.values.format)} (json)`);
+  } else {
+    const w = (s: string, n: number) => s.padEnd(n);
+    process.stdout.write(`${w('CONTAINER ID', 15)}${w('IMAGE', 24)}${w('COMMAND', 24)}${w('STATUS', 16)}NAMES\n`);
+    for (const r of rows) process.stdout.write(`${w(r.ID, 15)}${w(r.Image.slice(0, 22), 24)}${w(r.Command.slice(0, 22), 24)}${w(r.Status, 16)}${r.Names}\n`);
+  }
+  return 0;
+};
+
+function stopSignal(r: ContainerRecord): string {
+  return r.Options.stopSignal ?? 'SIGTERM';
+}
+
+async function waitStopped(root: string, r: ContainerRecord, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!liveState(root, r).Running) return true;
+    await sleep(20);
+  }
+  return !liveState(root, r).Running;
+}
+
+/** The stop signal, then SIGKILL after the timeout (docker stop). */
+async function stopOne(root: string, r: ContainerRecord, timeout: number): Promise<void> {
+  if (!liveState(root, r).Running) return;
+  try {
+    ops.kill(stateRoot(root), r.Id, stopSignal(r));
+  } catch {
+    return; // exited meanwhile
+  }
+  if (await waitStopped(root, r, timeout * 1000)) return;
+  try {
+    ops.kill(stateRoot(root), r.Id, 'SIGKILL', true);
+  } catch {
+    // exited meanwhile
+  }
+  await waitStopped(root, r, 10000);
+}
+
+export const stopCommand: Command = async (argv, g) => {
+  const a = args(argv, { time: { type: 'string', short: 't' } });
+  if (!a.positionals.length) throw new UsageError('stop: want at least one container');
+  let code = 0;
+  for (const ref of a.positionals) {
+    try {
+      const r = mustFind(g.root, ref);
+      await stopOne(g.root, r, Number(a.values.time ?? r.Options.stopTimeout ?? 10));
+      process.stdout.write(`${ref}\n`);
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      code = 1;
+    }
+  }
+  return code;
+};
+
+export const killCommand: Command = async (argv, g) => {
+  const a = args(argv, { signal: { type: 'string', short: 's' } });
+  if (!a.positionals.length) throw new UsageError('kill: want at least one container');
+  const sig = a.values.signal ?? 'SIGKILL';
+  signalNumber(sig);
+  for (const ref of a.positionals) {
+    const r = mustFind(g.root, ref);
+    if (!liveState(g.root, r).Running) throw new Error(`Cannot kill container: ${ref}: container is not running`);
+    ops.kill(stateRoot(g.root), r.Id, sig);
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+};
+
+export const rmCommand: Command = async (argv, g) => {
+  const a = args(argv, { force: { type: 'boolean', short: 'f' }, volumes: { type: 'boolean', short: 'v' } });
+  if (!a.positionals.length) throw new UsageError('rm: want at least one container');
+  let code = 0;
+  for (const ref of a.positionals) {
+    try {
+      const r = mustFind(g.root, ref);
+      if (liveState(g.root, r).Running && !a.values.force) {
+        throw new Error(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`);
+      }
+      removeContainerFiles(g.root, r.Id);
+      process.stdout.write(`${ref}\n`);
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      code = 1;
+    }
+  }
+  return code;
+};
+
+export const logsCommand: Command = async (argv, g) => {
+  const a = args(argv, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, timestamps: { type: 'boolean', short: 't' }, since: { type: 'string' } });
+  if (a.values.timestamps || a.values.since) throw new UsageError('logs: --timestamps and --since are not supported yet (the log keeps the raw output)');
+  if (a.positionals.length !== 1) throw new UsageError('logs: want exactly one container');
+  const r = mustFind(g.root, a.positionals[0]);
+  const file = join(containerDir(g.root, r.Id), 'container.log');
+  if (!existsSync(file)) throw new Error(`logs: container ${a.positionals[0]} was not started detached: its output went to the terminal`);
+  let text = readFileSync(file);
+  if (a.values.tail !== undefined && a.values.tail !== 'all') {
+    const lines = text.toString('utf8').split('\n');
+    const n = Number(a.values.tail);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`logs: invalid --tail ${JSON.stringify(a.values.tail)}`);
+    const end = lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
+    text = Buffer.from(lines.slice(Math.max(0, end - n), end).join('\n') + (end > 0 && n > 0 ? '\n' : ''));
+  }
+  process.stdout.write(text);
+  if (!a.values.follow) return 0;
+  let pos = statSync(file).size;
+  const fd = openSync(file, 'r');
+  try {
+    for (;;) {
+      const size = statSync(file).size;
+      while (pos < size) {
+        const buf = Buffer.alloc(Math.min(65536, size - pos));
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        process.stdout.write(buf.subarray(0, n));
+        pos += n;
+      }
+      if (!liveState(g.root, r).Running && statSync(file).size === pos) return 0;
+      await sleep(50);
+    }
+  } finally {
+    closeSync(fd);
+  }
+};
+
+export const execCommand: Command = async (argv, g) => {
+  // Flags before the container name; everything after it is the command.
+  const flags: string[] = [];
+  let i = 0;
+  const withValue = new Set(['-e', '--env', '-w', '--workdir', '-u', '--user']);
+  for (; i < argv.length && argv[i].startsWith('-'); i++) {
+    flags.push(argv[i]);
+    if (withValue.has(argv[i])) flags.push(argv[++i]);
+  }
+  const a = args(flags, { interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' }, detach: { type: 'boolean', short: 'd' }, env: { type: 'string', short: 'e', multiple: true }, workdir: { type: 'string', short: 'w' }, user: { type: 'string', short: 'u' } });
+  const [ref, ...cmd] = argv.slice(i);
+  if (!ref || !cmd.length) throw new UsageError('exec: want CONTAINER COMMAND [ARG...]');
+  const r = mustFind(g.root, ref);
+  if (!liveState(g.root, r).Running) throw new Error(`container ${ref} is not running`);
+  const rt = ['--root', stateRoot(g.root), 'exec'];
+  if (a.values.tty) rt.push('--tty');
+  if (a.values.detach) rt.push('--detach');
+  for (const e of a.values.env ?? []) rt.push('--env', e);
+  if (a.values.workdir) rt.push('--cwd', a.values.workdir);
+  if (a.values.user) {
+    const u = resolveUser(join(snapshotDir(g.root, r.Id), 'rootfs'), a.values.user);
+    rt.push('--user', `${u.uid}:${u.gid}`);
+  }
+  return runtimeMain([...rt, r.Id, ...cmd]);
+};
+
+export const inspectCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  const out = a.positionals.map((ref) => {
+    const r = mustFind(g.root, ref);
+    const s = liveState(g.root, r);
+    let oom = false;
+    try {
+      oom = containerCgroup(readState(stateRoot(g.root), r.Id)).stats().memory.oomKills > 0;
+    } catch {
+      // no cgroup any more
+    }
+    return {
+      Id: r.Id,
+      Name: `/${r.Name}`,
+      Created: r.Created,
+      Path: r.Args[0],
+      Args: r.Args.slice(1),
+      Image: r.ImageId,
+      State: { Status: s.Status, Running: s.Running, Paused: s.Paused, Pid: s.Pid, ExitCode: s.ExitCode, OOMKilled: oom, StartedAt: s.StartedAt ?? '', FinishedAt: s.FinishedAt ?? '' },
+      Config: { Image: r.Image, Cmd: r.Options.cmd, Entrypoint: r.Options.entrypoint, Env: r.Options.env, Tty: r.Options.tty },
+      HostConfig: { AutoRemove: r.Options.rm, Memory: r.Options.memory ?? 0, PidsLimit: r.Options.pidsLimit ?? 0, RestartPolicy: { Name: r.Options.restart } },
+    };
+  });
+  process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+  return 0;
+};
+
+export const waitCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  for (const ref of a.positionals) {
+    const r = mustFind(g.root, ref);
+    while (liveState(g.root, r).Running) await sleep(50);
+    process.stdout.write(`${liveState(g.root, r).ExitCode}\n`);
+  }
+  return 0;
+};
+
+export const pauseCommand: Command = async (argv, g) => {
+  for (const ref of args(argv, {}).positionals) ops.pause(stateRoot(g.root), mustFind(g.root, ref).Id);
+  return 0;
+};
+
+export const unpauseCommand: Command = async (argv, g) => {
+  for (const ref of args(argv, {}).positionals) ops.resume(stateRoot(g.root), mustFind(g.root, ref).Id);
+  return 0;
+};
+
+export const topCommand: Command = async (argv, g) => {
+  const [ref, ...psArgs] = argv;
+  if (!ref) throw new UsageError('top: want CONTAINER [ps OPTIONS]');
+  return runtimeMain(['--root', stateRoot(g.root), 'ps', mustFind(g.root, ref).Id, ...psArgs]);
+};
+
+export const statsCommand: Command = async (argv, g) => {
+  const a = args(argv, { 'no-stream': { type: 'boolean' }, format: { type: 'string' } });
+  if (!a.values['no-stream']) throw new UsageError('stats: only --no-stream is supported in this version');
+  const refs = a.positionals.length ? a.positionals : listRecords(g.root).filter((r) => liveState(g.root, r).Running).map((r) => r.Id);
+  const rows = [];
+  for (const ref of refs) {
+    const r = mustFind(g.root, ref);
+    const cg = containerCgroup(readState(stateRoot(g.root), r.Id));
+    const s1 = cg.stats();
+    const t0 = process.hrtime.bigint();
+    await sleep(200);
+    const s2 = cg.stats();
+    const ns = Number(process.hrtime.bigint() - t0);
+    const cpu = ((s2.cpu.usageNs - s1.cpu.usageNs) / ns) * 100;
+    rows.push({ ID: r.Id.slice(0, 12), Name: r.Name, CPUPerc: `${cpu.toFixed(2)}%`, MemUsage: `${s2.memory.usage} / ${s2.memory.limit ?? 'unlimited'}`, PIDs: String(s2.pids.current) });
+  }
+  if (a.values.format === 'json') for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    process.stdout.write('CONTAINER ID   NAME                 CPU %     MEM USAGE / LIMIT          PIDS\n');
+    for (const r of rows) process.stdout.write(`${r.ID.padEnd(15)}${r.Name.padEnd(21)}${r.CPUPerc.padEnd(10)}${r.MemUsage.padEnd(27)}${r.PIDs}\n`);
+  }
+  return 0;
+};

@@ -1,0 +1,136 @@
+// Engine container records: <root>/containers/<id>/config.json (what was asked for) next to the
+// runtime's state (<root>/state/<id>, what the kernel says) and the exit status tsbox-init records.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { RunOptions } from './options.js';
+import { readState, statusOf, type Status } from '../runtime/state.js';
+import { decodeWaitStatus } from '../runtime/api.js';
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Image: string;
+  /** The image config digest: rmi refuses to remove an image a container uses. */
+  ImageId: string;
+  Created: string;
+  Args: string[];
+  Options: RunOptions;
+  StartedAt?: string;
+  /** Set when the engine saw the exit itself (foreground runs); otherwise read from the status file. */
+  FinishedAt?: string;
+  ExitCode?: number;
+}
+
+export function containersDir(root: string): string {
+  return join(root, 'containers');
+}
+
+export function stateRoot(root: string): string {
+  return join(root, 'state');
+}
+
+export function containerDir(root: string, id: string): string {
+  return join(containersDir(root), id);
+}
+
+export function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+const ADJ = ['brave', 'calm', 'eager', 'fond', 'gentle', 'keen', 'lucid', 'merry', 'nimble', 'quiet', 'sharp', 'tidy'];
+const NOUN = ['otter', 'heron', 'lynx', 'falcon', 'badger', 'panda', 'koala', 'ibis', 'marten', 'wren', 'yak', 'zebu'];
+
+export function newName(root: string): string {
+  for (;;) {
+    const n = `${ADJ[randomBytes(1)[0] % ADJ.length]}_${NOUN[randomBytes(1)[0] % NOUN.length]}_${randomBytes(2).toString('hex')}`;
+    if (!findContainer(root, n)) return n;
+  }
+}
+
+export function saveRecord(root: string, r: ContainerRecord): void {
+  const dir = containerDir(root, r.Id);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const tmp = join(dir, `.config.json.${process.pid}`);
+  writeFileSync(tmp, JSON.stringify(r, null, 1));
+  renameSync(tmp, join(dir, 'config.json'));
+}
+
+export function loadRecord(root: string, id: string): ContainerRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(containerDir(root, id), 'config.json'), 'utf8')) as ContainerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function listRecords(root: string): ContainerRecord[] {
+  const dir = containersDir(root);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((id) => loadRecord(root, id))
+    .filter((r): r is ContainerRecord => !!r)
+    .sort((a, b) => b.Created.localeCompare(a.Created));
+}
+
+/** By full id, unique id prefix, or name. */
+export function findContainer(root: string, ref: string): ContainerRecord | undefined {
+  const all = listRecords(root);
+  const byName = all.find((r) => r.Name === ref || r.Name === ref.replace(/^\//, ''));
+  if (byName) return byName;
+  const byId = all.filter((r) => r.Id.startsWith(ref));
+  return byId.length === 1 ? byId[0] : undefined;
+}
+
+export function mustFind(root: string, ref: string): ContainerRecord {
+  const r = findContainer(root, ref);
+  if (!r) throw new Error(`No such container: ${ref}`);
+  return r;
+}
+
+export interface LiveState {
+  Status: 'created' | 'running' | 'paused' | 'exited';
+  Running: boolean;
+  Paused: boolean;
+  Pid: number;
+  ExitCode: number;
+  StartedAt?: string;
+  FinishedAt?: string;
+}
+
+export function statusFile(root: string, id: string): string {
+  return join(containerDir(root, id), 'exit-status');
+}
+
+/** What the container is now: the runtime's state when it runs, the recorded exit status after. */
+export function liveState(root: string, r: ContainerRecord): LiveState {
+  let status: Status = 'stopped';
+  let pid = 0;
+  try {
+    const s = readState(stateRoot(root), r.Id);
+    status = statusOf(stateRoot(root), s);
+    pid = status === 'stopped' ? 0 : s.pid;
+  } catch {
+    // no runtime state: never started, or already cleaned up
+  }
+  if (status !== 'stopped') {
+    return { Status: status === 'paused' ? 'paused' : status === 'running' ? 'running' : 'created', Running: status === 'running' || status === 'paused', Paused: status === 'paused', Pid: pid, ExitCode: 0, StartedAt: r.StartedAt };
+  }
+  let code = r.ExitCode;
+  let finished = r.FinishedAt;
+  const f = statusFile(root, r.Id);
+  if (code === undefined && existsSync(f)) {
+    const text = readFileSync(f, 'utf8').trim();
+    const w = text ? Number(text) : NaN;
+    if (Number.isFinite(w)) {
+      const st = decodeWaitStatus(w);
+      code = st.code ?? 128 + (st.signal ?? 0);
+      finished = statSync(f).mtime.toISOString();
+    }
+  }
+  return { Status: r.StartedAt ? 'exited' : 'created', Running: false, Paused: false, Pid: 0, ExitCode: code ?? (r.StartedAt ? 137 : 0), StartedAt: r.StartedAt, FinishedAt: finished };
+}
+
+export function removeRecordDir(root: string, id: string): void {
+  rmSync(containerDir(root, id), { recursive: true, force: true });
+}

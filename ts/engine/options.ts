@@ -1,0 +1,181 @@
+// `tsbox run` flags with docker's names and meanings, parsed into RunOptions.
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../cli/common.js';
+
+export interface RunOptions {
+  image: string;
+  cmd: string[];
+  name?: string;
+  detach: boolean;
+  rm: boolean;
+  interactive: boolean;
+  tty: boolean;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  volumes: string[];
+  mounts: string[];
+  tmpfs: string[];
+  readOnly: boolean;
+  entrypoint?: string;
+  init: boolean;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  memory?: number;
+  memorySwap?: number;
+  cpus?: number;
+  cpuShares?: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  ulimits: string[];
+  sysctls: string[];
+  network: string;
+  stopSignal?: string;
+  stopTimeout?: number;
+  restart: string;
+  platform?: string;
+}
+
+type Kind = 'bool' | 'str' | 'list';
+// name → [kind, short]
+const FLAGS: Record<string, [Kind, string?]> = {
+  rm: ['bool'], detach: ['bool', 'd'], interactive: ['bool', 'i'], tty: ['bool', 't'], name: ['str'],
+  env: ['list', 'e'], 'env-file': ['list'], workdir: ['str', 'w'], user: ['str', 'u'], hostname: ['str', 'h'],
+  volume: ['list', 'v'], mount: ['list'], tmpfs: ['list'], 'read-only': ['bool'], entrypoint: ['str'], init: ['bool'],
+  privileged: ['bool'], 'cap-add': ['list'], 'cap-drop': ['list'], 'security-opt': ['list'], memory: ['str', 'm'],
+  'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
+  'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
+  'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'],
+};
+const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
+
+/** "512m", "1g", "1024" (bytes) as docker reads them. */
+export function parseBytes(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(s.trim());
+  if (!m) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}: want a size like 512m or 1g`);
+  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function int(s: string | undefined, flag: string): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}: not an integer`);
+  return Number(s);
+}
+
+/** Flags stop at the image name: what follows belongs to the command. */
+export function parseRunArgs(argv: string[]): RunOptions {
+  const v: Record<string, string | boolean | string[]> = {};
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    let names: string[];
+    let inline: string | undefined;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      names = [eq > 0 ? a.slice(2, eq) : a.slice(2)];
+      if (eq > 0) inline = a.slice(eq + 1);
+    } else {
+      // Bundled short flags: -it, -dt; a value-taking one may be last (-e FOO or -eFOO).
+      names = [];
+      for (let j = 1; j < a.length; j++) {
+        const n = SHORT.get(a[j]);
+        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in ${a}`);
+        names.push(n);
+        if (FLAGS[n][0] !== 'bool' && j < a.length - 1) {
+          inline = a.slice(j + 1);
+          break;
+        }
+      }
+    }
+    for (const n of names) {
+      const def = FLAGS[n];
+      if (!def) throw new UsageError(`unknown flag: --${n}`);
+      if (def[0] === 'bool') {
+        v[n] = inline === undefined ? true : inline !== 'false';
+        continue;
+      }
+      let val = inline;
+      if (val === undefined) {
+        if (++i >= argv.length) throw new UsageError(`flag needs an argument: --${n}`);
+        val = argv[i];
+      }
+      if (def[0] === 'list') ((v[n] as string[] | undefined) ?? (v[n] = [] as string[]) as string[]).push(val);
+      else v[n] = val;
+    }
+  }
+  const image = argv[i];
+  if (!image) throw new UsageError('"tsbox run" requires at least 1 argument: IMAGE [COMMAND] [ARG...]');
+  const list = (k: string) => (v[k] as string[] | undefined) ?? [];
+  const str = (k: string) => v[k] as string | undefined;
+  const env = [...list('env-file').flatMap((f) => readEnvFile(f)), ...list('env')];
+  const cpus = str('cpus');
+  if (cpus !== undefined && !(Number(cpus) > 0)) throw new UsageError(`invalid --cpus ${JSON.stringify(cpus)}: want a positive number`);
+  const restart = str('restart') ?? 'no';
+  if (!/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(restart)) throw new UsageError(`invalid --restart ${JSON.stringify(restart)}: want no, always, unless-stopped or on-failure[:N]`);
+  const opts: RunOptions = {
+    image,
+    cmd: argv.slice(i + 1),
+    name: str('name'),
+    detach: v.detach === true,
+    rm: v.rm === true,
+    interactive: v.interactive === true,
+    tty: v.tty === true,
+    env,
+    workdir: str('workdir'),
+    user: str('user'),
+    hostname: str('hostname'),
+    volumes: list('volume'),
+    mounts: list('mount'),
+    tmpfs: list('tmpfs'),
+    readOnly: v['read-only'] === true,
+    entrypoint: str('entrypoint'),
+    init: v.init === true,
+    privileged: v.privileged === true,
+    capAdd: list('cap-add'),
+    capDrop: list('cap-drop'),
+    securityOpt: list('security-opt'),
+    memory: str('memory') !== undefined ? parseBytes(str('memory')!, '--memory') : undefined,
+    memorySwap: str('memory-swap') === '-1' ? -1 : str('memory-swap') !== undefined ? parseBytes(str('memory-swap')!, '--memory-swap') : undefined,
+    cpus: cpus !== undefined ? Number(cpus) : undefined,
+    cpuShares: int(str('cpu-shares'), '--cpu-shares'),
+    cpuQuota: int(str('cpu-quota'), '--cpu-quota'),
+    cpuPeriod: int(str('cpu-period'), '--cpu-period'),
+    cpusetCpus: str('cpuset-cpus'),
+    pidsLimit: int(str('pids-limit'), '--pids-limit'),
+    ulimits: list('ulimit'),
+    sysctls: list('sysctl'),
+    network: str('network') ?? str('net') ?? 'default',
+    stopSignal: str('stop-signal'),
+    stopTimeout: int(str('stop-timeout'), '--stop-timeout'),
+    restart,
+    platform: str('platform'),
+  };
+  if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
+  return opts;
+}
+
+function readEnvFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => (l.includes('=') ? l : `${l}=${process.env[l] ?? ''}`));
+}

@@ -1,0 +1,104 @@
+// tsbox run: image (pulled when missing) → snapshot → spec → the runtime; foreground or detached.
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { native } from '../native.js';
+import { join } from 'node:path';
+import { pull } from '../images/pull.js';
+import { Store } from '../images/store.js';
+import { findImage } from '../images/manage.js';
+import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
+import { runContainer, type Container } from '../runtime/api.js';
+import * as ops from '../runtime/operations.js';
+import { containerDir, findContainer, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import type { RunOptions } from './options.js';
+import { buildSpec, type ImageConfig } from './spec.js';
+import { UsageError } from '../cli/common.js';
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container (resolvers: the host's, minus loopback ones). */
+function writeEtc(dir: string, hostname: string): void {
+  writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+  writeFileSync(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+  let resolv = '';
+  try {
+    resolv = readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+      .join('\n');
+  } catch {
+    // no resolver configured on the host
+  }
+  writeFileSync(join(dir, 'resolv.conf'), resolv || '# no usable nameserver on the host\n');
+}
+
+export interface Started {
+  record: ContainerRecord;
+  container: Container;
+}
+
+/** Creates and starts a container. stdio: fds for the process (foreground), or undefined for the log file. */
+export async function startContainer(root: string, o: RunOptions, stdio?: [number, number, number]): Promise<Started> {
+  if (o.network !== 'default' && o.network !== 'none' && o.network !== 'host') throw new UsageError(`--network ${o.network}: only none and host are available in this version`);
+  if (o.name && findContainer(root, o.name)) throw new UsageError(`Conflict. The container name "/${o.name}" is already in use`);
+  const store = new Store(root);
+  let image = findImage(store, o.image);
+  if (!image) {
+    process.stderr.write(`Unable to find image '${o.image}' locally\n`);
+    image = await pull(o.image, { root, platform: o.platform });
+  }
+  const config = (JSON.parse(store.readBlob(image.config).toString()) as { config?: ImageConfig }).config ?? {};
+  const id = newId();
+  const dir = containerDir(root, id);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const record: ContainerRecord = { Id: id, Name: o.name ?? newName(root), Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o };
+  saveRecord(root, record);
+  let snapshot;
+  try {
+    snapshot = prepareSnapshot(root, image, id);
+    const hostname = o.hostname ?? id.slice(0, 12);
+    if (o.network !== 'host') writeEtc(dir, hostname);
+    const spec = buildSpec({ id, rootfs: snapshot.rootfs, image: config, opts: o, etcDir: o.network === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
+    spec.linux!.cgroupsPath = `/tsbox/${id}`;
+    record.Args = spec.process!.args;
+    const detached = !stdio;
+    spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(detached || o.init) };
+    // Detached: tsbox-init stays as pid 1 to record the exit status for whoever asks later.
+    const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
+    const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
+    try {
+      const container = await runContainer({
+        id,
+        spec,
+        bundle: dir,
+        root: stateRoot(root),
+        stdio: stdio ?? ['ignore', logFd!, logFd!],
+        init: detached || o.init,
+        remove: false,
+        statusFd,
+      });
+      record.StartedAt = new Date().toISOString();
+      saveRecord(root, record);
+      return { record, container };
+    } finally {
+      if (statusFd !== undefined) closeSync(statusFd);
+      if (logFd !== undefined) closeSync(logFd);
+    }
+  } catch (e) {
+    snapshot?.remove();
+    removeContainerFiles(root, id);
+    throw e;
+  }
+}
+
+/** Everything of a container on the host: runtime state and cgroup, snapshot mount, record. */
+export function removeContainerFiles(root: string, id: string): void {
+  try {
+    ops.remove(stateRoot(root), id, true);
+  } catch (e) {
+    if (!(e as Error).message.includes('does not exist')) throw e;
+  }
+  try {
+    native().umount(join(snapshotDir(root, id), 'rootfs'), 2 /* MNT_DETACH */);
+  } catch {
+    // not mounted
+  }
+  rmSync(containerDir(root, id), { recursive: true, force: true });
+}

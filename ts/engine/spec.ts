@@ -1,0 +1,212 @@
+// docker run semantics → an OCI spec: the image's Entrypoint/Cmd/Env/WorkingDir/User, then the flags.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { allCaps, DEFAULT_CAPS, normalizeCap } from '../runtime/caps.js';
+import { defaultMounts, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
+import { parseUlimit } from '../runtime/rlimits.js';
+import { defaultSeccompProfile } from '../runtime/seccomp-default.js';
+import type { OciSeccomp } from '../runtime/seccomp.js';
+import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
+import { UsageError } from '../cli/common.js';
+import type { RunOptions } from './options.js';
+
+export interface ImageConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  StopSignal?: string;
+}
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** "name", "uid", "name:group", "uid:gid" → numeric ids, looked up in the image's /etc/passwd and /etc/group. */
+export function resolveUser(rootfs: string, user: string | undefined): { uid: number; gid: number; additionalGids: number[] } {
+  if (!user) return { uid: 0, gid: 0, additionalGids: [] };
+  const [u, g] = user.split(':');
+  const table = (file: string) => {
+    try {
+      return readFileSync(join(rootfs, file), 'utf8').split('\n').map((l) => l.split(':'));
+    } catch {
+      return [];
+    }
+  };
+  const passwd = table('etc/passwd');
+  let uid: number;
+  let gid: number;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    gid = Number(passwd.find((p) => p[2] === u)?.[3] ?? 0);
+  } else {
+    const p = passwd.find((x) => x[0] === u);
+    if (!p) throw new UsageError(`unable to find user ${u}: no matching entries in passwd file`);
+    uid = Number(p[2]);
+    gid = Number(p[3]);
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const e = table('etc/group').find((x) => x[0] === g);
+      if (!e) throw new UsageError(`unable to find group ${g}: no matching entries in group file`);
+      gid = Number(e[2]);
+    }
+  }
+  const name = passwd.find((p) => Number(p[2]) === uid)?.[0];
+  const additionalGids = name ? table('etc/group').filter((x) => x[3]?.split(',').includes(name)).map((x) => Number(x[2])) : [];
+  return { uid, gid, additionalGids };
+}
+
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    const kv = e.includes('=') ? e : process.env[e] !== undefined ? `${e}=${process.env[e]}` : undefined;
+    if (!kv) continue;
+    const k = kv.slice(0, kv.indexOf('=') + 1);
+    const i = out.findIndex((x) => x.startsWith(k));
+    if (i >= 0) out[i] = kv;
+    else out.push(kv);
+  }
+  return out;
+}
+
+/** -v host:ctr[:ro], --mount type=bind|tmpfs,source=,target=,readonly, --tmpfs /path[:opts]. */
+function userMounts(o: RunOptions, volumesDir: string): OciMount[] {
+  const out: OciMount[] = [];
+  for (const v of o.volumes) {
+    const parts = v.split(':');
+    if (parts.length < 2 || parts.length > 3) throw new UsageError(`invalid volume ${JSON.stringify(v)}: want HOST:CONTAINER[:ro|rw]`);
+    const [src, dst, mode = 'rw'] = parts;
+    if (!isAbsolute(dst)) throw new UsageError(`invalid volume ${JSON.stringify(v)}: the container path must be absolute`);
+    if (!['ro', 'rw'].includes(mode)) throw new UsageError(`invalid volume ${JSON.stringify(v)}: mode must be ro or rw`);
+    // A bare name is a named volume: a directory tsbox keeps under its root.
+    const host = src.startsWith('/') || src.startsWith('.') ? resolve(src) : join(volumesDir, src);
+    if (!src.startsWith('/') && !src.startsWith('.')) mkdirSync(host, { recursive: true });
+    else if (!existsSync(host)) throw new UsageError(`invalid volume ${JSON.stringify(v)}: ${host} does not exist`);
+    out.push({ destination: dst, type: 'bind', source: host, options: ['rbind', mode, 'rprivate'] });
+  }
+  for (const m of o.mounts) {
+    const kv = Object.fromEntries(m.split(',').map((p) => (p.includes('=') ? p.split(/=(.*)/s).slice(0, 2) : [p, 'true'])));
+    const type = kv.type ?? 'volume';
+    const dst = kv.target ?? kv.destination ?? kv.dst;
+    if (!dst || !isAbsolute(dst)) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: target must be an absolute path`);
+    const ro = kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1';
+    if (type === 'tmpfs') out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(kv['tmpfs-size'] ? [`size=${kv['tmpfs-size']}`] : [])] });
+    else if (type === 'bind' || type === 'volume') {
+      const src = kv.source ?? kv.src;
+      if (!src) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: source is required`);
+      const host = type === 'bind' ? resolve(src) : join(volumesDir, src);
+      if (type === 'volume') mkdirSync(host, { recursive: true });
+      else if (!existsSync(host)) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: bind source path does not exist: ${host}`);
+      out.push({ destination: dst, type: 'bind', source: host, options: ['rbind', ro ? 'ro' : 'rw', 'rprivate'] });
+    } else throw new UsageError(`invalid --mount ${JSON.stringify(m)}: type must be bind, volume or tmpfs`);
+  }
+  for (const t of o.tmpfs) {
+    const [dst, opts] = t.split(/:(.*)/s);
+    if (!isAbsolute(dst)) throw new UsageError(`invalid --tmpfs ${JSON.stringify(t)}: the path must be absolute`);
+    out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(opts ? opts.split(',') : [])] });
+  }
+  return out;
+}
+
+function seccompFor(o: RunOptions, caps: string[]): OciSeccomp | undefined {
+  for (const s of o.securityOpt) {
+    if (s === 'seccomp=unconfined' || s === 'seccomp:unconfined') return undefined;
+    const m = /^seccomp[=:](.+)$/.exec(s);
+    if (m) {
+      try {
+        return JSON.parse(readFileSync(m[1], 'utf8')) as OciSeccomp;
+      } catch (e) {
+        throw new UsageError(`--security-opt ${s}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return o.privileged ? undefined : defaultSeccompProfile(caps);
+}
+
+export interface SpecInputs {
+  id: string;
+  rootfs: string;
+  image: ImageConfig;
+  opts: RunOptions;
+  /** Where the container's generated /etc/hosts, /etc/hostname and /etc/resolv.conf live. */
+  etcDir?: string;
+  volumesDir: string;
+}
+
+export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: SpecInputs): OciSpec {
+  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : image.Entrypoint ?? [];
+  const cmd = o.cmd.length ? o.cmd : o.entrypoint !== undefined ? [] : image.Cmd ?? [];
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new UsageError('no command specified: the image has no Entrypoint or Cmd');
+  const hostname = o.hostname ?? id.slice(0, 12);
+  const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${hostname}`, ...(o.tty ? ['TERM=xterm'] : [])], [...(image.Env ?? []), ...o.env]);
+  let caps = o.privileged ? allCaps() : [...DEFAULT_CAPS];
+  // Drops first, then adds: "--cap-drop ALL --cap-add X" leaves exactly X, as with docker.
+  for (const c of o.capDrop) caps = c.toUpperCase() === 'ALL' ? [] : caps.filter((x) => x !== normalizeCap(c));
+  for (const c of o.capAdd) caps = c.toUpperCase() === 'ALL' ? allCaps() : [...new Set([...caps, normalizeCap(c)])];
+  const user = resolveUser(rootfs, o.user ?? image.User);
+  const mounts: OciMount[] = defaultMounts().map((m) => (m.type === 'cgroup' || m.type === 'sysfs' ? { ...m, options: [...(m.options ?? []).filter((x) => x !== 'ro'), o.privileged ? 'rw' : 'ro'] } : m));
+  if (o.network === 'host') mounts.splice(mounts.findIndex((m) => m.type === 'sysfs'), 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  if (etcDir) {
+    for (const f of ['hosts', 'hostname', 'resolv.conf']) {
+      if (existsSync(join(etcDir, f))) mounts.push({ destination: `/etc/${f}`, type: 'bind', source: join(etcDir, f), options: ['rbind', 'rprivate'] });
+    }
+  }
+  mounts.push(...userMounts(o, volumesDir));
+  const namespaces: NonNullable<OciSpec['linux']>['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  if (o.network !== 'host') namespaces.push({ type: 'network' });
+  const cpuPeriod = o.cpus !== undefined ? 100000 : o.cpuPeriod;
+  const cpuQuota = o.cpus !== undefined ? Math.round(o.cpus * 100000) : o.cpuQuota;
+  const resources: NonNullable<NonNullable<OciSpec['linux']>['resources']> = {};
+  if (o.memory !== undefined) resources.memory = { limit: o.memory, ...(o.memorySwap !== undefined ? { swap: o.memorySwap } : { swap: o.memory * 2 }) };
+  if (cpuQuota !== undefined || cpuPeriod !== undefined || o.cpuShares !== undefined || o.cpusetCpus) {
+    resources.cpu = { quota: cpuQuota, period: cpuPeriod, shares: o.cpuShares, cpus: o.cpusetCpus };
+  }
+  if (o.pidsLimit !== undefined) resources.pids = { limit: o.pidsLimit };
+  const sysctl = Object.fromEntries(
+    o.sysctls.map((s) => {
+      const eq = s.indexOf('=');
+      if (eq <= 0) throw new UsageError(`invalid --sysctl ${JSON.stringify(s)}: want KEY=VALUE`);
+      return [s.slice(0, eq), s.slice(eq + 1)];
+    }),
+  );
+  const rlimits = o.ulimits.map((u) => {
+    let p;
+    try {
+      p = parseUlimit(u);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const n = (b: bigint) => (b >= 1n << 63n ? 2 ** 64 - 1 : Number(b));
+    return { type: p.type, soft: n(p.soft), hard: n(p.hard) };
+  });
+  const cwd = o.workdir ?? (image.WorkingDir || '/');
+  if (!cwd.startsWith('/')) throw new UsageError(`invalid working directory ${JSON.stringify(cwd)}: it must be absolute`);
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: o.tty,
+      user,
+      args,
+      env,
+      cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      noNewPrivileges: o.securityOpt.some((s) => /^no-new-privileges(=true|:true)?$/.test(s)),
+      rlimits: rlimits.length ? rlimits : undefined,
+    },
+    root: { path: rootfs, readonly: o.readOnly },
+    hostname,
+    mounts,
+    annotations: { 'run.tsbox.init': o.init ? 'true' : 'false' },
+    linux: {
+      namespaces,
+      resources: Object.keys(resources).length ? resources : undefined,
+      sysctl: Object.keys(sysctl).length ? sysctl : undefined,
+      seccomp: seccompFor(o, caps),
+      maskedPaths: o.privileged ? [] : DEFAULT_MASKED_PATHS,
+      readonlyPaths: o.privileged ? [] : DEFAULT_READONLY_PATHS,
+    },
+  };
+}
+
