@@ -4,6 +4,8 @@ export { ContainerError } from './runtime/report.js';
 export { loadSpec, validateSpec, SpecError, type OciSpec, type OciProcess, type OciMount } from './runtime/spec.js';
 export { defaultSpec } from './runtime/default-spec.js';
 export { sandboxSpec, type SandboxOptions } from './engine/sandbox.js';
+export { run, spawn, type RunImageOptions, type SpawnOptions, type EngineContainer } from './engine/api.js';
+export { pull, type PullOptions } from './images/pull.js';
 export * as runtime from './runtime/operations.js';
 export type { ExitStatus } from './native.js';
 export type { CgroupStats } from './runtime/cgroup/index.js';

@@ -6,7 +6,7 @@ import { pull } from '../images/pull.js';
 import { Store } from '../images/store.js';
 import { findImage } from '../images/manage.js';
 import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
-import { runContainer, type Container } from '../runtime/api.js';
+import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
 import { containerDir, findContainer, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import type { RunOptions } from './options.js';
@@ -34,8 +34,8 @@ export interface Started {
   container: Container;
 }
 
-/** Creates and starts a container. stdio: fds for the process (foreground), or undefined for the log file. */
-export async function startContainer(root: string, o: RunOptions, stdio?: [number, number, number]): Promise<Started> {
+/** Creates and starts a container. stdio: for the process (foreground, API), or undefined for the log file (detached). */
+export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Started> {
   if (o.network !== 'default' && o.network !== 'none' && o.network !== 'host') throw new UsageError(`--network ${o.network}: only none and host are available in this version`);
   if (o.name && findContainer(root, o.name)) throw new UsageError(`Conflict. The container name "/${o.name}" is already in use`);
   const store = new Store(root);

@@ -1,0 +1,52 @@
+// The engine as a library: run an image with streams, and spawn a sandboxed command.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { collect } from './helpers/run.js';
+import { run, spawn } from '../ts/engine/api.js';
+import { importRootfs } from '../ts/images/archive.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-api-'));
+
+test.before(async () => {
+  const tarball = join(root, 'busybox.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  await importRootfs(root, tarball, 'busybox');
+});
+
+test.after.always(() => rmSync(root, { recursive: true, force: true }));
+
+test('run({ image, cmd, env, limits }) streams stdio, resolves the exit status and removes the container', async (t) => {
+  const c = await run({ root, image: 'busybox', cmd: ['sh', '-c', 'read x; echo "$GREETING $x"; cat /sys/fs/cgroup/pids/pids.max; exit 3'], env: { GREETING: 'hello' }, limits: { pids: 30 } });
+  c.stdin!.end('world\n');
+  const r = await collect(c);
+  t.is(r.stdout, 'hello world\n30\n', r.stderr);
+  t.is(r.code, 3);
+  await new Promise((res) => setTimeout(res, 50));
+  t.deepEqual(readdirSync(join(root, 'containers')), []);
+});
+
+test('run: exec and stats on a running container', async (t) => {
+  const c = await run({ root, image: 'busybox', cmd: ['sleep', '30'] });
+  t.teardown(() => c.kill('SIGKILL'));
+  const e = await collect(await c.exec(['echo', 'inside']));
+  t.is(e.stdout, 'inside\n');
+  t.true(c.stats().pids.current >= 1);
+  c.kill('SIGKILL');
+  t.like(await c.exited, { signal: 9 });
+});
+
+test('spawn(): a sandboxed child_process.spawn over the host filesystem', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tsbox-spawn-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const marker = `/etc/tsbox-spawn-${process.pid}`;
+  const c = await spawn('sh', ['-c', `hostname; touch ${marker} && echo wrote; echo data > out`], { cwd });
+  const r = await collect(c);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'sandbox\nwrote\n');
+  t.false(existsSync(marker));
+  t.true(existsSync(join(cwd, 'out')));
+});
