@@ -156,3 +156,42 @@ test('50 concurrent runs from separate processes all succeed and leave nothing',
   const left = readdirSync(join(root, 'containers')).filter((id) => JSON.parse(readFileSync(join(root, 'containers', id, 'config.json'), 'utf8')).Options.rm);
   t.deepEqual(left, []);
 });
+
+test('--restart on-failure:2 restarts twice; start, restart, cp, container prune, system df/prune', async (t) => {
+  let r = tsbox(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 3']);
+  t.is(r.code, 0, r.stderr);
+  let info;
+  for (let i = 0; i < 100; i++) {
+    info = JSON.parse(tsbox(['inspect', 'flaky']).stdout)[0];
+    if (info.RestartCount === 2 && !info.State.Running) break;
+    await sleep(100);
+  }
+  await sleep(500);
+  info = JSON.parse(tsbox(['inspect', 'flaky']).stdout)[0];
+  t.is(info.RestartCount, 2);
+  t.like(info.State, { Running: false, ExitCode: 3 });
+  t.is(tsbox(['logs', 'flaky']).stdout, 'run\nrun\nrun\n');
+
+  r = tsbox(['run', '-d', '--name', 'keeper', 'busybox', 'sh', '-c', 'echo $$ >> /count; sleep 30']);
+  t.is(r.code, 0, r.stderr);
+  await sleep(200);
+  t.is(tsbox(['stop', '-t', '1', 'keeper']).code, 0);
+  t.is(tsbox(['start', 'keeper']).code, 0);
+  await sleep(200);
+  t.true(JSON.parse(tsbox(['inspect', 'keeper']).stdout)[0].State.Running);
+  t.is(tsbox(['restart', '-t', '1', 'keeper']).code, 0);
+  await sleep(200);
+  // Three starts wrote three lines into the same container filesystem.
+  const host = mkdtempSync(join(root, 'cp-'));
+  t.is(tsbox(['cp', 'keeper:/count', join(host, 'count')]).code, 0);
+  t.is(readFileSync(join(host, 'count'), 'utf8').trim().split('\n').length, 3);
+  writeFileSync(join(host, 'in.txt'), 'copied in\n');
+  t.is(tsbox(['cp', join(host, 'in.txt'), 'keeper:/tmp/']).code, 0);
+  t.is(tsbox(['exec', 'keeper', 'cat', '/tmp/in.txt']).stdout, 'copied in\n');
+  t.regex(tsbox(['system', 'df']).stdout, /Images\s+[1-9]\d*\s+[1-9]\d*\s+\d+B\nContainers\s+[1-9]/);
+  tsbox(['stop', '-t', '1', 'keeper']);
+  r = tsbox(['container', 'prune', '-f']);
+  t.regex(r.stdout, /Deleted Containers: [1-9]/);
+  t.notRegex(tsbox(['ps', '-a']).stdout, /keeper|flaky/);
+  t.is(tsbox(['system', 'prune', '-f']).code, 0);
+});

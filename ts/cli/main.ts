@@ -5,7 +5,8 @@ export const VERSION = '0.1.0';
 
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
-Containers:  run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, sandbox
+Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, container prune, sandbox
+System:      system df, system prune
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
@@ -32,6 +33,12 @@ const COMMANDS: Record<string, Loader> = {
   unpause: async () => (await import('./commands/containers.js')).unpauseCommand,
   top: async () => (await import('./commands/containers.js')).topCommand,
   stats: async () => (await import('./commands/containers.js')).statsCommand,
+  start: async () => (await import('./commands/containers.js')).startCommand,
+  restart: async () => (await import('./commands/containers.js')).restartCommand,
+  cp: async () => (await import('./commands/containers.js')).cpCommand,
+  container: async () => (await import('./commands/containers.js')).containerCommand,
+  _monitor: async () => (await import('./commands/containers.js')).monitorCommand,
+  system: async () => (await import('./commands/system.js')).systemCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,
   image: async () => (await import('./commands/images.js')).imageCommand,

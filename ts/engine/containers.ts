@@ -20,6 +20,9 @@ export interface ContainerRecord {
   /** Set when the engine saw the exit itself (foreground runs); otherwise read from the status file. */
   FinishedAt?: string;
   ExitCode?: number;
+  RestartCount?: number;
+  /** stop/kill by the user: the restart policy leaves it stopped (as docker does). */
+  StoppedByUser?: boolean;
 }
 
 export function containersDir(root: string): string {

@@ -1,5 +1,6 @@
 // tsbox run: image (pulled when missing) → snapshot → spec → the runtime; foreground or detached.
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { join } from 'node:path';
 import { pull } from '../images/pull.js';
@@ -34,7 +35,67 @@ export interface Started {
   container: Container;
 }
 
-/** Creates and starts a container. stdio: for the process (foreground, API), or undefined for the log file (detached). */
+function imageConfig(store: Store, configDigest: string): ImageConfig {
+  return (JSON.parse(store.readBlob(configDigest).toString()) as { config?: ImageConfig }).config ?? {};
+}
+
+function isMounted(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
+}
+
+/**
+ * (Re)starts the container a record describes: the runtime's old state goes, the snapshot stays (its
+ * upper layer is the container's filesystem), a fresh spec is built from the options.
+ * stdio: for the process (foreground, API), or undefined for the log file (detached).
+ */
+export async function launchRecord(root: string, record: ContainerRecord, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Container> {
+  const store = new Store(root);
+  const o = record.Options;
+  const image = findImage(store, record.ImageId) ?? store.images().find((i) => i.config === record.ImageId);
+  if (!image) throw new Error(`container ${record.Name}: its image ${record.Image} is gone`);
+  const id = record.Id;
+  const dir = containerDir(root, id);
+  try {
+    ops.remove(stateRoot(root), id, true);
+  } catch (e) {
+    if (!(e as Error).message.includes('does not exist')) throw e;
+  }
+  const rootfs = join(snapshotDir(root, id), 'rootfs');
+  if (!isMounted(rootfs)) prepareSnapshot(root, image, id);
+  if (o.network !== 'host') writeEtc(dir, o.hostname ?? id.slice(0, 12));
+  const spec = buildSpec({ id, rootfs, image: imageConfig(store, image.config), opts: o, etcDir: o.network === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
+  spec.linux!.cgroupsPath = `/tsbox/${id}`;
+  record.Args = spec.process!.args;
+  const detached = !stdio;
+  // Detached: tsbox-init stays as pid 1 to record the exit status for whoever asks later.
+  spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(detached || o.init) };
+  const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
+  const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
+  try {
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd });
+    record.StartedAt = new Date().toISOString();
+    delete record.ExitCode;
+    delete record.FinishedAt;
+    delete record.StoppedByUser;
+    saveRecord(root, record);
+    if (detached && o.restart !== 'no') startMonitor(root, id);
+    return container;
+  } finally {
+    if (statusFd !== undefined) closeSync(statusFd);
+    if (logFd !== undefined) closeSync(logFd);
+  }
+}
+
+/** A detached supervisor (tsbox _monitor ID) that applies the restart policy; only for containers that have one. */
+function startMonitor(root: string, id: string): void {
+  const bin = join(import.meta.dirname, '..', 'cli', 'bin.js');
+  const args = bin.endsWith('.ts') ? ['--import=tsx', bin] : [bin];
+  spawn(process.execPath, [...args, '--root', root, '_monitor', id], { detached: true, stdio: 'ignore' }).unref();
+}
+
+/** Creates and starts a container. */
 export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Started> {
   if (o.network !== 'default' && o.network !== 'none' && o.network !== 'host') throw new UsageError(`--network ${o.network}: only none and host are available in this version`);
   if (o.name && findContainer(root, o.name)) throw new UsageError(`Conflict. The container name "/${o.name}" is already in use`);
@@ -44,45 +105,14 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
     process.stderr.write(`Unable to find image '${o.image}' locally\n`);
     image = await pull(o.image, { root, platform: o.platform });
   }
-  const config = (JSON.parse(store.readBlob(image.config).toString()) as { config?: ImageConfig }).config ?? {};
   const id = newId();
-  const dir = containerDir(root, id);
-  mkdirSync(dir, { recursive: true, mode: 0o711 });
-  const record: ContainerRecord = { Id: id, Name: o.name ?? newName(root), Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o };
+  mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
+  const record: ContainerRecord = { Id: id, Name: o.name ?? newName(root), Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
   saveRecord(root, record);
-  let snapshot;
   try {
-    snapshot = prepareSnapshot(root, image, id);
-    const hostname = o.hostname ?? id.slice(0, 12);
-    if (o.network !== 'host') writeEtc(dir, hostname);
-    const spec = buildSpec({ id, rootfs: snapshot.rootfs, image: config, opts: o, etcDir: o.network === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
-    spec.linux!.cgroupsPath = `/tsbox/${id}`;
-    record.Args = spec.process!.args;
-    const detached = !stdio;
-    spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(detached || o.init) };
-    // Detached: tsbox-init stays as pid 1 to record the exit status for whoever asks later.
-    const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
-    const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
-    try {
-      const container = await runContainer({
-        id,
-        spec,
-        bundle: dir,
-        root: stateRoot(root),
-        stdio: stdio ?? ['ignore', logFd!, logFd!],
-        init: detached || o.init,
-        remove: false,
-        statusFd,
-      });
-      record.StartedAt = new Date().toISOString();
-      saveRecord(root, record);
-      return { record, container };
-    } finally {
-      if (statusFd !== undefined) closeSync(statusFd);
-      if (logFd !== undefined) closeSync(logFd);
-    }
+    prepareSnapshot(root, image, id);
+    return { record, container: await launchRecord(root, record, stdio) };
   } catch (e) {
-    snapshot?.remove();
     removeContainerFiles(root, id);
     throw e;
   }

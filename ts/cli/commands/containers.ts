@@ -1,9 +1,9 @@
 // Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats.
-import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, lstatSync, readFileSync, readlinkSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseRunArgs } from '../../engine/options.js';
-import { removeContainerFiles, startContainer } from '../../engine/run.js';
+import { launchRecord, removeContainerFiles, startContainer } from '../../engine/run.js';
 import { containerDir, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
 import { ContainerError } from '../../runtime/report.js';
 import * as ops from '../../runtime/operations.js';
@@ -114,6 +114,7 @@ async function waitStopped(root: string, r: ContainerRecord, timeoutMs: number):
 
 /** The stop signal, then SIGKILL after the timeout (docker stop). */
 async function stopOne(root: string, r: ContainerRecord, timeout: number): Promise<void> {
+  saveRecord(root, { ...r, StoppedByUser: true });
   if (!liveState(root, r).Running) return;
   try {
     ops.kill(stateRoot(root), r.Id, stopSignal(r));
@@ -154,6 +155,7 @@ export const killCommand: Command = async (argv, g) => {
   for (const ref of a.positionals) {
     const r = mustFind(g.root, ref);
     if (!liveState(g.root, r).Running) throw new Error(`Cannot kill container: ${ref}: container is not running`);
+    saveRecord(g.root, { ...r, StoppedByUser: true });
     ops.kill(stateRoot(g.root), r.Id, sig);
     process.stdout.write(`${ref}\n`);
   }
@@ -261,6 +263,7 @@ export const inspectCommand: Command = async (argv, g) => {
       Path: r.Args[0],
       Args: r.Args.slice(1),
       Image: r.ImageId,
+      RestartCount: r.RestartCount ?? 0,
       State: { Status: s.Status, Running: s.Running, Paused: s.Paused, Pid: s.Pid, ExitCode: s.ExitCode, OOMKilled: oom, StartedAt: s.StartedAt ?? '', FinishedAt: s.FinishedAt ?? '' },
       Config: { Image: r.Image, Cmd: r.Options.cmd, Entrypoint: r.Options.entrypoint, Env: r.Options.env, Tty: r.Options.tty },
       HostConfig: { AutoRemove: r.Options.rm, Memory: r.Options.memory ?? 0, PidsLimit: r.Options.pidsLimit ?? 0, RestartPolicy: { Name: r.Options.restart } },
@@ -319,3 +322,109 @@ export const statsCommand: Command = async (argv, g) => {
   }
   return 0;
 };
+
+export const startCommand: Command = async (argv, g) => {
+  const a = args(argv, { attach: { type: 'boolean', short: 'a' } });
+  if (!a.positionals.length) throw new UsageError('start: want at least one container');
+  if (a.values.attach) throw new UsageError('start: --attach is not supported yet');
+  for (const ref of a.positionals) {
+    const r = mustFind(g.root, ref);
+    if (!liveState(g.root, r).Running) await launchRecord(g.root, r);
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+};
+
+export const restartCommand: Command = async (argv, g) => {
+  const a = args(argv, { time: { type: 'string', short: 't' } });
+  if (!a.positionals.length) throw new UsageError('restart: want at least one container');
+  for (const ref of a.positionals) {
+    const r = mustFind(g.root, ref);
+    await stopOne(g.root, r, Number(a.values.time ?? r.Options.stopTimeout ?? 10));
+    await launchRecord(g.root, mustFind(g.root, ref));
+    process.stdout.write(`${ref}\n`);
+  }
+  return 0;
+};
+
+export const monitorCommand: Command = async (argv, g) => {
+  const { monitor } = await import('../../engine/monitor.js');
+  await monitor(g.root, argv[0]);
+  return 0;
+};
+
+export const containerCommand: Command = async (argv, g) => {
+  const [sub, ...rest] = argv;
+  const subs: Record<string, Command> = {
+    ls: psCommand, list: psCommand, ps: psCommand, run: runCommand, start: startCommand, stop: stopCommand, restart: restartCommand, kill: killCommand,
+    rm: rmCommand, logs: logsCommand, exec: execCommand, inspect: inspectCommand, wait: waitCommand, pause: pauseCommand, unpause: unpauseCommand,
+    top: topCommand, stats: statsCommand, prune: containerPruneCommand, cp: cpCommand,
+  };
+  const c = sub ? subs[sub] : undefined;
+  if (!c) throw new UsageError(`container: unknown subcommand ${JSON.stringify(sub ?? '')}`);
+  return c(rest, g);
+};
+
+export const containerPruneCommand: Command = async (argv, g) => {
+  args(argv, { force: { type: 'boolean', short: 'f' } });
+  let n = 0;
+  for (const r of listRecords(g.root)) {
+    if (liveState(g.root, r).Running) continue;
+    removeContainerFiles(g.root, r.Id);
+    process.stdout.write(`${r.Id}\n`);
+    n++;
+  }
+  process.stdout.write(`Deleted Containers: ${n}\n`);
+  return 0;
+};
+
+/** tsbox cp CONTAINER:PATH HOSTPATH, or HOSTPATH CONTAINER:PATH, through the container's snapshot. */
+export const cpCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (a.positionals.length !== 2) throw new UsageError('cp: want SRC DEST, one of them CONTAINER:PATH');
+  const [src, dst] = a.positionals;
+  const split = (p: string) => {
+    const i = p.indexOf(':');
+    return i > 0 && !p.startsWith('/') && !p.startsWith('.') ? { ref: p.slice(0, i), path: p.slice(i + 1) } : undefined;
+  };
+  const s = split(src);
+  const d = split(dst);
+  if (!!s === !!d) throw new UsageError('cp: exactly one of SRC and DEST must be CONTAINER:PATH');
+  const c = (s ?? d)!;
+  const r = mustFind(g.root, c.ref);
+  const rootfs = join(snapshotDir(g.root, r.Id), 'rootfs');
+  const inside = resolveInRoot(rootfs, c.path);
+  if (s) cpSync(inside, dst, { recursive: true, verbatimSymlinks: true });
+  else cpSync(src, existsSync(inside) && statSync(inside).isDirectory() ? join(inside, basename(src)) : inside, { recursive: true, verbatimSymlinks: true });
+  return 0;
+};
+
+/** A container path on the host, following symlinks the way the container would: never out of its root. */
+function resolveInRoot(rootfs: string, path: string): string {
+  const parts = path.split('/').filter((p) => p && p !== '.');
+  const done: string[] = [];
+  for (let hops = 0; parts.length; ) {
+    const p = parts.shift()!;
+    if (p === '..') {
+      done.pop();
+      continue;
+    }
+    const host = join(rootfs, ...done, p);
+    let st;
+    try {
+      st = lstatSync(host);
+    } catch {
+      done.push(p, ...parts);
+      break;
+    }
+    if (st.isSymbolicLink()) {
+      if (++hops > 40) throw new Error(`cp: ${path}: too many levels of symbolic links`);
+      const target = readlinkSync(host);
+      if (target.startsWith('/')) done.length = 0;
+      parts.unshift(...target.split('/').filter((x) => x && x !== '.'));
+      continue;
+    }
+    done.push(p);
+  }
+  return join(rootfs, ...done);
+}
