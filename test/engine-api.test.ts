@@ -1,7 +1,7 @@
 // The engine as a library: run an image with streams, and spawn a sandboxed command.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
@@ -49,4 +49,18 @@ test('spawn(): a sandboxed child_process.spawn over the host filesystem', async 
   t.is(r.stdout, 'sandbox\nwrote\n');
   t.false(existsSync(marker));
   t.true(existsSync(join(cwd, 'out')));
+});
+
+test('containers the API started are cleaned up when the process exits', async (t) => {
+  const script = `
+    import { spawn } from ${JSON.stringify(join(import.meta.dirname, '..', 'ts', 'engine', 'api.ts'))};
+    const c = await spawn('sleep', ['30'], { cwd: '/tmp' });
+    console.log(c.pid);
+    process.exit(0);
+  `;
+  const out = execFileSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const pid = Number(out.trim());
+  t.true(pid > 0);
+  await new Promise((r) => setTimeout(r, 100));
+  t.false(existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), 'the container process is gone');
 });

@@ -195,3 +195,21 @@ test('--restart on-failure:2 restarts twice; start, restart, cp, container prune
   t.notRegex(tsbox(['ps', '-a']).stdout, /keeper|flaky/);
   t.is(tsbox(['system', 'prune', '-f']).code, 0);
 });
+
+test('logs: json-file lines with streams and timestamps, --tail, --since, -f until the container exits', async (t) => {
+  const r = tsbox(['run', '-d', 'busybox', 'sh', '-c', 'echo one; echo two >&2; sleep 0.3; echo three']);
+  const id = r.stdout.trim();
+  const followed = tsbox(['logs', '-f', id]);
+  t.is(followed.stdout, 'one\nthree\n');
+  t.is(followed.stderr, 'two\n');
+  const ts = tsbox(['logs', '--timestamps', id]).stdout.split('\n').filter(Boolean);
+  t.is(ts.length, 2);
+  for (const l of ts) t.regex(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (one|three)$/);
+  t.is(tsbox(['logs', '--tail', '1', id]).stdout, 'three\n');
+  t.is(tsbox(['logs', '--since', new Date(Date.now() + 60000).toISOString(), id]).stdout, '');
+  t.is(tsbox(['logs', '--since', '10m', id]).stdout, 'one\nthree\n');
+  t.is(tsbox(['logs', '--since', 'yesterday', id]).code, 125);
+  const raw = readFileSync(join(root, 'containers', id, 'container.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.like(raw[1], { log: 'two\n', stream: 'stderr' });
+  tsbox(['rm', id]);
+});

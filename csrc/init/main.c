@@ -52,7 +52,7 @@ int main(void) {
     struct blob_cur c = blob_cur(&r);
     mode = cur_u32(&c);
   }
-  if (mode == TSBOX_MODE_INIT) reaper_run(&p);
+  if (mode == TSBOX_MODE_INIT) reaper_run(&p, blob_find(&b, TSBOX_T_LOG_JSON, &r));
 
   fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
   signal(SIGPIPE, SIG_DFL);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "reaper.h"
 #include "report.h"
+#include "logger.h"
 #include "../common/config.h"
 
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -50,10 +53,12 @@ static void record_status(int st) {
   if (pwrite(TSBOX_FD_STATUS, buf, (size_t)n, 0) == n) fsync(TSBOX_FD_STATUS);
 }
 
-_Noreturn void reaper_run(const struct proc *p) {
+_Noreturn void reaper_run(const struct proc *p, int log_json) {
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
+  struct logger log = {0};
+  if (log_json) logger_open(&log);
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) < 0) die(errno, "pipe2");
   pid_t pid = fork();
@@ -63,6 +68,7 @@ _Noreturn void reaper_run(const struct proc *p) {
     /* The report and status fds are init's, not the process's. */
     fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
     fcntl(TSBOX_FD_STATUS, F_SETFD, FD_CLOEXEC);
+    if (log.active) logger_child(&log);
     child(p, ep[1]);
   }
   close(ep[1]);
@@ -76,15 +82,28 @@ _Noreturn void reaper_run(const struct proc *p) {
     die_code(exec_exit_code(e), e, "exec %s", p->path);
   }
   report_line("S");
+  if (log.active) logger_parent(&log);
 
+  /* Signals arrive on a signalfd so that one poll() serves them and the log pipes alike. */
+  int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+  if (sfd < 0) die(errno, "signalfd");
   for (;;) {
-    siginfo_t si;
-    int sig = sigwaitinfo(&all, &si);
-    if (sig < 0) continue;
+    struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = log.active ? log.rd[0] : -1, .events = POLLIN}, {.fd = log.active ? log.rd[1] : -1, .events = POLLIN}};
+    if (poll(pf, 3, -1) < 0) continue;
+    for (int s = 0; s < 2; s++) {
+      if (pf[s + 1].revents && !logger_read(&log, s)) {
+        close(log.rd[s]);
+        log.rd[s] = -1;
+      }
+    }
+    if (!(pf[0].revents & POLLIN)) continue;
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si) continue;
+    int sig = (int)si.ssi_signo;
     if (sig != SIGCHLD) {
       /* Our own report writes raise SIGPIPE once the parent is gone: that one is ours, not the process's.
        * SIGKILL and SIGSTOP never get here; everything else goes on to the process. */
-      if (si.si_code == SI_USER && si.si_pid == getpid()) continue;
+      if (si.ssi_code == SI_USER && (pid_t)si.ssi_pid == getpid()) continue;
       kill(pid, sig);
       continue;
     }
@@ -94,6 +113,7 @@ _Noreturn void reaper_run(const struct proc *p) {
       if (w <= 0) break;
       if (w == pid) {
         char line[32];
+        logger_flush(&log);
         snprintf(line, sizeof line, "X %d", st);
         report_line(line);
         record_status(st);

@@ -4,5 +4,6 @@
 #include "process.h"
 
 /* Never returns: exits with the process's code (128+N for signal N) after reporting "X <wstatus>". */
-_Noreturn void reaper_run(const struct proc *p);
+/* log_json: the process's output goes through init as json-file log lines (logger.h). */
+_Noreturn void reaper_run(const struct proc *p, int log_json);
 #endif

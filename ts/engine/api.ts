@@ -86,6 +86,19 @@ export interface SpawnOptions {
   network?: boolean;
 }
 
+// Sandbox layers still in use: removed when this process exits, whatever state their containers are in.
+const layers = new Set<string>();
+let layerHook = false;
+
+function trackLayer(dir: string): void {
+  layers.add(dir);
+  if (layerHook) return;
+  layerHook = true;
+  process.on('exit', () => {
+    for (const d of layers) rmSync(d, { recursive: true, force: true });
+  });
+}
+
 /**
  * child_process.spawn, sandboxed: the host's filesystem read-only under a private layer, cwd writable,
  * no network, own pid/ipc/uts. Resolves once the process runs; its layer goes away when it exits.
@@ -99,7 +112,11 @@ export async function spawn(command: string, args: string[] = [], o: SpawnOption
   try {
     const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
     const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio ?? ['pipe', 'pipe', 'pipe'] });
-    c.exited.finally(() => rmSync(layerDir, { recursive: true, force: true }));
+    trackLayer(layerDir);
+    c.exited.finally(() => {
+      layers.delete(layerDir);
+      rmSync(layerDir, { recursive: true, force: true });
+    });
     return c;
   } catch (e) {
     rmSync(layerDir, { recursive: true, force: true });

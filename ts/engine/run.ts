@@ -70,7 +70,9 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   record.Args = spec.process!.args;
   const detached = !stdio;
   // Detached: tsbox-init stays as pid 1 to record the exit status for whoever asks later.
-  spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(detached || o.init) };
+  spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(detached || o.init), ...(detached ? { 'run.tsbox.log': 'json-file' } : {}) };
+  // A detached container has nobody to hold its terminal: its output goes to the log instead.
+  if (detached) spec.process!.terminal = false;
   const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
   const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
   try {

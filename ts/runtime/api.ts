@@ -206,6 +206,30 @@ export class Container extends ContainerProcess {
   }
 }
 
+// Containers this process started and still owns: when the process exits (an Electron app quitting,
+// a dev tool's Ctrl-C), they are killed and cleaned up synchronously rather than left running.
+const owned = new Map<string, string>();
+let exitHookInstalled = false;
+
+function own(root: string, id: string): void {
+  owned.set(`${root}\0${id}`, id);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const [key, cid] of owned) {
+      try {
+        ops.remove(key.slice(0, key.indexOf('\0')), cid, true);
+      } catch {
+        // gone already
+      }
+    }
+  });
+}
+
+function disown(root: string, id: string): void {
+  owned.delete(`${root}\0${id}`);
+}
+
 /** Creates and starts a container from a spec; resolves once its process runs (or rejects with the setup error). */
 export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const root = opts.root ?? defaultStateRoot();
@@ -228,7 +252,9 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   }
   const reports = watchReports(l.spawned.reportFd);
   const remove = opts.remove ?? true;
+  if (remove) own(root, id);
   const c = new Container(id, root, l.spawned, io.parentEnds, reports.exit, () => {
+    disown(root, id);
     if (remove) ops.remove(root, id, true);
   }, null);
   const r = await reports.setup;

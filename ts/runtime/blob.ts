@@ -33,6 +33,7 @@ export const Tag = {
   INIT_MODE: 51,
   CONSOLE_SIZE: 52,
   SETGROUPS_DENY: 53,
+  LOG_JSON: 54,
 } as const;
 
 export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8 } as const;

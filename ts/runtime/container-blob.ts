@@ -81,6 +81,8 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.str(Tag.SYSCTL, k, v);
   if (spec.process?.oomScoreAdj !== undefined) w.add(Tag.OOM_SCORE_ADJ, { i32: spec.process.oomScoreAdj });
   if (!spec.process) throw new SpecError('config.json: process missing');
+  // The engine's detached containers: tsbox-init writes their output as json-file log lines.
+  if (spec.annotations?.['run.tsbox.log'] === 'json-file' && opts.initMode === 'init') w.flag(Tag.LOG_JSON);
   addProcess(w, spec.process, spec, opts);
   return w.toBuffer();
 }

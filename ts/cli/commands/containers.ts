@@ -12,6 +12,7 @@ import { signalNumber } from '../../runtime/signals.js';
 import { runtimeMain } from '../../runtime/cli/main.js';
 import { resolveUser } from '../../engine/spec.js';
 import { snapshotDir } from '../../images/snapshot.js';
+import { parseLogLines, parseSince, type LogLine } from '../../engine/logs.js';
 import { UsageError, type Command } from '../common.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -184,22 +185,33 @@ export const rmCommand: Command = async (argv, g) => {
 
 export const logsCommand: Command = async (argv, g) => {
   const a = args(argv, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, timestamps: { type: 'boolean', short: 't' }, since: { type: 'string' } });
-  if (a.values.timestamps || a.values.since) throw new UsageError('logs: --timestamps and --since are not supported yet (the log keeps the raw output)');
   if (a.positionals.length !== 1) throw new UsageError('logs: want exactly one container');
   const r = mustFind(g.root, a.positionals[0]);
   const file = join(containerDir(g.root, r.Id), 'container.log');
   if (!existsSync(file)) throw new Error(`logs: container ${a.positionals[0]} was not started detached: its output went to the terminal`);
-  let text = readFileSync(file);
+  let since: number | undefined;
+  try {
+    since = a.values.since !== undefined ? parseSince(a.values.since) : undefined;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const show = (lines: LogLine[]) => {
+    for (const l of lines) {
+      if (since !== undefined && Date.parse(l.time) < since) continue;
+      const text = a.values.timestamps ? `${l.time} ${l.log}` : l.log;
+      (l.stream === 'stderr' ? process.stderr : process.stdout).write(text);
+    }
+  };
+  let lines = parseLogLines(readFileSync(file, 'utf8'));
   if (a.values.tail !== undefined && a.values.tail !== 'all') {
-    const lines = text.toString('utf8').split('\n');
     const n = Number(a.values.tail);
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`logs: invalid --tail ${JSON.stringify(a.values.tail)}`);
-    const end = lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
-    text = Buffer.from(lines.slice(Math.max(0, end - n), end).join('\n') + (end > 0 && n > 0 ? '\n' : ''));
+    lines = n === 0 ? [] : lines.slice(-n);
   }
-  process.stdout.write(text);
+  show(lines);
   if (!a.values.follow) return 0;
   let pos = statSync(file).size;
+  let rest = '';
   const fd = openSync(file, 'r');
   try {
     for (;;) {
@@ -208,8 +220,11 @@ export const logsCommand: Command = async (argv, g) => {
         const buf = Buffer.alloc(Math.min(65536, size - pos));
         const n = readSync(fd, buf, 0, buf.length, pos);
         if (n <= 0) break;
-        process.stdout.write(buf.subarray(0, n));
         pos += n;
+        const text = rest + buf.toString('utf8', 0, n);
+        const cut = text.lastIndexOf('\n') + 1;
+        show(parseLogLines(text.slice(0, cut)));
+        rest = text.slice(cut);
       }
       if (!liveState(g.root, r).Running && statSync(file).size === pos) return 0;
       await sleep(50);

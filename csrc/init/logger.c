@@ -1,0 +1,110 @@
+/* The json-file log writer (see logger.h). */
+#define _GNU_SOURCE
+#include "logger.h"
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void logger_open(struct logger *l) {
+  int p[2][2];
+  for (int s = 0; s < 2; s++) {
+    if (pipe2(p[s], O_CLOEXEC) < 0) die(errno, "pipe2 for the log");
+    l->rd[s] = p[s][0];
+    l->wr[s] = p[s][1];
+    l->len[s] = 0;
+  }
+  /* The log file is init's stdout; the process gets the pipes instead. */
+  l->out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 10);
+  if (l->out < 0) die(errno, "dup the log file");
+  l->active = 1;
+}
+
+void logger_child(struct logger *l) {
+  if (dup2(l->wr[0], STDOUT_FILENO) < 0 || dup2(l->wr[1], STDERR_FILENO) < 0) _exit(126);
+}
+
+void logger_parent(struct logger *l) {
+  for (int s = 0; s < 2; s++) {
+    close(l->wr[s]);
+    fcntl(l->rd[s], F_SETFL, O_NONBLOCK);
+  }
+  /* Nothing else may keep writing to the file in our name. */
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    close(null);
+  }
+}
+
+static void put(char **o, const char *s) {
+  while (*s) *(*o)++ = *s++;
+}
+
+/* One record; line may lack its newline (a flushed rest). */
+static void emit(struct logger *l, int s, const char *line, size_t n) {
+  static char rec[16384 * 6 + 256];
+  char *o = rec;
+  put(&o, "{\"log\":\"");
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)line[i];
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c == '\n') put(&o, "\\n");
+    else if (c == '\r') put(&o, "\\r");
+    else if (c == '\t') put(&o, "\\t");
+    else if (c < 0x20) o += sprintf(o, "\\u%04x", c);
+    else *o++ = (char)c;
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char when[64];
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  o += sprintf(o, "\",\"stream\":\"%s\",\"time\":\"%s.%09ldZ\"}\n", s ? "stderr" : "stdout", when, ts.tv_nsec);
+  const char *p = rec;
+  size_t left = (size_t)(o - rec);
+  while (left > 0) {
+    ssize_t w = write(l->out, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return; /* a full disk loses log lines, never the container */
+    p += w;
+    left -= (size_t)w;
+  }
+}
+
+int logger_read(struct logger *l, int s) {
+  for (;;) {
+    ssize_t n = read(l->rd[s], l->buf[s] + l->len[s], sizeof l->buf[s] - l->len[s]);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return 1; /* EAGAIN: for now that is all */
+    if (n == 0) return 0;
+    l->len[s] += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < l->len[s]; i++) {
+      if (l->buf[s][i] != '\n') continue;
+      emit(l, s, l->buf[s] + start, i + 1 - start);
+      start = i + 1;
+    }
+    /* A line longer than the buffer goes out in pieces, as docker splits at 16 KiB. */
+    if (start == 0 && l->len[s] == sizeof l->buf[s]) start = l->len[s], emit(l, s, l->buf[s], l->len[s]);
+    memmove(l->buf[s], l->buf[s] + start, l->len[s] - start);
+    l->len[s] -= start;
+  }
+}
+
+void logger_flush(struct logger *l) {
+  if (!l->active) return;
+  for (int s = 0; s < 2; s++) {
+    logger_read(l, s);
+    if (l->len[s]) emit(l, s, l->buf[s], l->len[s]);
+    l->len[s] = 0;
+  }
+}
