@@ -213,3 +213,23 @@ test('logs: json-file lines with streams and timestamps, --tail, --since, -f unt
   t.like(raw[1], { log: 'two\n', stream: 'stderr' });
   tsbox(['rm', id]);
 });
+
+test('pause/unpause, top, stats --no-stream, exec with -e -w -u', async (t) => {
+  const id = tsbox(['run', '-d', 'busybox', 'sh', '-c', 'while true; do sleep 0.05; done']).stdout.trim();
+  t.teardown(() => tsbox(['rm', '-f', id]));
+  await sleep(200);
+  t.is(tsbox(['pause', id]).code, 0);
+  t.is(JSON.parse(tsbox(['inspect', id]).stdout)[0].State.Status, 'paused');
+  t.regex(tsbox(['ps']).stdout, /Up \(Paused\)/);
+  t.is(tsbox(['unpause', id]).code, 0);
+  t.is(JSON.parse(tsbox(['inspect', id]).stdout)[0].State.Status, 'running');
+  const top = tsbox(['top', id]);
+  t.regex(top.stdout, /^UID\s+PID\s+PPID/);
+  t.regex(top.stdout, /tsbox-init/);
+  const stats = JSON.parse(tsbox(['stats', '--no-stream', '--format', 'json', id]).stdout);
+  t.regex(stats.CPUPerc, /^\d+\.\d\d%$/);
+  t.true(Number(stats.PIDs) >= 2);
+  t.regex(stats.MemUsage, /^\d+ \/ /);
+  const ex = tsbox(['exec', '-e', 'X=42', '-w', '/tmp', '-u', 'nobody', id, 'sh', '-c', 'echo $X $(pwd) $(id -u)']);
+  t.is(ex.stdout, '42 /tmp 65534\n', ex.stderr);
+});

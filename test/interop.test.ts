@@ -113,6 +113,8 @@ podmanTest('podman 4.3 runs containers through tsbox-runtime: run, -t, -d, exec,
   for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
   t.teardown(() => {
     run('podman', [...base, 'rm', '-af']);
+    // podman's lock file lives in /dev/shm whatever --root says; no podman of ours runs any more.
+    rmSync('/dev/shm/libpod_lock', { force: true });
     unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
     removeCgroupTree('libpod_parent');
