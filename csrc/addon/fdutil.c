@@ -1,5 +1,6 @@
 /* File descriptor calls Node lacks: flock, pipes and unix sockets with SCM_RIGHTS, pty window size. */
 #define _GNU_SOURCE
+#include "../common/scm.h"
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
@@ -97,21 +98,7 @@ napi_value addon_send_fd(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   int32_t sock, fd;
   if (!arg_int(env, argv[0], "sock", &sock) || !arg_int(env, argv[1], "fd", &fd)) return NULL;
-  char byte = 0;
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union fd_cmsg u;
-  memset(&u, 0, sizeof u);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  /* MSG_NOSIGNAL: a gone peer is an EPIPE error, never a signal. */
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, errno, "sendmsg fd %d SCM_RIGHTS fd %d", sock, fd);
+  if (scm_send_fd(sock, fd, NULL, 0) < 0) return throw_errno(env, errno, "sendmsg fd %d SCM_RIGHTS fd %d", sock, fd);
   return NULL;
 }
 

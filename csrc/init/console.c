@@ -1,5 +1,6 @@
 /* runc's console-socket protocol: one sendmsg with the pty master as SCM_RIGHTS and its path as data. */
 #define _GNU_SOURCE
+#include "../common/scm.h"
 #include "console.h"
 #include "report.h"
 
@@ -15,22 +16,8 @@
 #include <unistd.h>
 
 static void send_master(int sock, int master, const char *name) {
-  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof u);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof master);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) die(errno, "sendmsg pty master to the console socket");
+  /* runc's protocol: the data is the pty's path. */
+  if (scm_send_fd(sock, master, name, strlen(name)) < 0) die(errno, "sendmsg pty master to the console socket");
 }
 
 void console_setup(const struct blob *b, int bind_console) {

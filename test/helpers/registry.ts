@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { tarHeader } from '../../ts/images/tar-writer.js';
 import { tmpdir } from 'node:os';
 
 export interface Registry {
@@ -184,21 +185,7 @@ export function rawTar(entries: { name: string; type?: '0' | '1' | '2' | '5'; li
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = Buffer.from(e.data ?? '');
-    const h = Buffer.alloc(512);
-    h.write(e.name, 0, 100);
-    h.write((e.type === '5' ? '0000755' : '0000644') + '\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
-    h.write('00000000000\0', 136);
-    h.write(e.type ?? '0', 156);
-    if (e.linkname) h.write(e.linkname, 157, 100);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    h.fill(' ', 148, 156);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    const h = tarHeader(e.name, data.length, 0, e.type ?? '0', e.linkname);
     blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));

@@ -1,5 +1,8 @@
 // What every tsbox CLI command shares: the error type for bad usage, global options, the store root.
 import { homedir } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
 import { join } from 'node:path';
 
 /** Bad flags or arguments: printed as one line, exit code 125 (as docker does). */
@@ -20,4 +23,15 @@ export function defaultRoot(): string {
   if (process.getuid?.() === 0) return '/var/lib/tsbox';
   const data = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
   return join(data, 'tsbox');
+}
+
+/** parseArgs (strict, positionals allowed), with bad flags reported as UsageError. */
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+
+export function args<const T extends Options>(argv: string[], options: T): Parsed<T> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

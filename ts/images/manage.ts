@@ -68,8 +68,8 @@ export function removeImage(root: string, nameOrId: string, force = false): stri
   });
 }
 
-/** Bytes of the image's unpacked layers (what docker's SIZE column approximates). */
-export function imageSize(store: Store, rec: ImageRecord): number {
+/** Bytes of the regular files below a directory (0 when it does not exist). */
+export function dirSize(dir: string): number {
   let total = 0;
   const walk = (p: string) => {
     for (const e of readdirSync(p, { withFileTypes: true })) {
@@ -78,6 +78,11 @@ export function imageSize(store: Store, rec: ImageRecord): number {
       else if (e.isFile()) total += statSync(f).size;
     }
   };
-  for (const d of rec.diffIds) if (existsSync(store.layerPath(d))) walk(store.layerPath(d));
+  if (existsSync(dir)) walk(dir);
   return total;
+}
+
+/** Bytes of the image's unpacked layers (what docker's SIZE column approximates). */
+export function imageSize(store: Store, rec: ImageRecord): number {
+  return rec.diffIds.reduce((n, d) => n + dirSize(store.layerPath(d)), 0);
 }

@@ -13,22 +13,24 @@ function header(name: string, size: number, mtime: number): Buffer[] {
       return `${len}${body}`;
     };
     const data = Buffer.from(rec('path', name));
-    out.push(raw('PaxHeader', data.length, mtime, 'x'), pad(data));
+    out.push(tarHeader('PaxHeader', data.length, mtime, 'x'), pad(data));
     name = name.slice(-99);
   }
-  out.push(raw(name, size, mtime, '0'));
+  out.push(tarHeader(name, size, mtime, '0'));
   return out;
 }
 
-function raw(name: string, size: number, mtime: number, type: string): Buffer {
+/** One ustar header block (type '0' file, '1' hardlink, '2' symlink, '5' dir, 'x' pax). */
+export function tarHeader(name: string, size: number, mtime: number, type: string, linkname = '', mode = type === '5' ? 0o755 : 0o644): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100);
-  h.write('0000644\0', 100);
+  h.write(mode.toString(8).padStart(7, '0') + '\0', 100);
   h.write('0000000\0', 108);
   h.write('0000000\0', 116);
   h.write(size.toString(8).padStart(11, '0') + '\0', 124);
   h.write(Math.floor(mtime).toString(8).padStart(11, '0') + '\0', 136);
   h.write(type, 156);
+  if (linkname) h.write(linkname, 157, 100);
   h.write('ustar\0', 257);
   h.write('00', 263);
   h.fill(' ', 148, 156);

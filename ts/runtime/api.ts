@@ -50,18 +50,29 @@ function nullFd(): number {
 /** The terminal of a container started with spec.process.terminal. */
 export class Pty {
   readonly output: Readable;
+  private closed = false;
   constructor(readonly fd: number) {
     this.output = new ReadStream(fd);
     // EIO once the container side closes: that is the end of the output.
     this.output.on('error', () => this.output.push(null));
+    // The stream owns the fd and closes it when it ends: nothing may be written after that.
+    this.output.on('close', () => (this.closed = true));
   }
-  write(data: string | Buffer): void {
-    writeSync(this.fd, typeof data === 'string' ? Buffer.from(data) : data);
+  /** Returns false once the terminal is gone (the process exited): input after that is dropped. */
+  write(data: string | Buffer): boolean {
+    if (this.closed) return false;
+    try {
+      writeSync(this.fd, typeof data === 'string' ? Buffer.from(data) : data);
+      return true;
+    } catch {
+      return false;
+    }
   }
   resize(rows: number, cols: number): void {
     native().setWinsize(this.fd, rows, cols);
   }
   close(): void {
+    this.closed = true;
     (this.output as ReadStream).destroy();
   }
 }

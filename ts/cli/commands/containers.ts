@@ -1,7 +1,6 @@
 // Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats.
 import { cpSync, existsSync, lstatSync, readFileSync, readlinkSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseRunArgs } from '../../engine/options.js';
 import { launchRecord, removeContainerFiles, startContainer } from '../../engine/run.js';
 import { containerDir, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
@@ -13,17 +12,10 @@ import { runtimeMain } from '../../runtime/cli/main.js';
 import { resolveUser } from '../../engine/spec.js';
 import { snapshotDir } from '../../images/snapshot.js';
 import { parseLogLines, parseSince, type LogLine } from '../../engine/logs.js';
-import { UsageError, type Command } from '../common.js';
+import { args, UsageError, type Command } from '../common.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true as const });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 /** Exit codes as docker's: 125 tsbox failed, 126 not executable, 127 not found. */
 function execFailureCode(e: unknown): number | undefined {
@@ -63,7 +55,13 @@ export const runCommand: Command = async (argv, g) => {
     };
     if (process.stdout.isTTY) pty.resize(process.stdout.rows, process.stdout.columns);
     process.on('SIGWINCH', () => process.stdout.isTTY && pty.resize(process.stdout.rows, process.stdout.columns));
-    if (o.interactive) process.stdin.on('data', (d: Buffer) => pty.write(d));
+    const input = (d: Buffer) => pty.write(d);
+    if (o.interactive) process.stdin.on('data', input);
+    const restore = restoreTty;
+    restoreTty = () => {
+      process.stdin.off('data', input);
+      restore();
+    };
     pty.output.pipe(process.stdout, { end: false });
   }
   const st = await c.exited;

@@ -1,5 +1,4 @@
 // Image commands: pull, images (image ls), tag, rmi (image rm), image inspect, login, logout.
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { pull } from '../../images/pull.js';
 import { Store } from '../../images/store.js';
@@ -7,18 +6,10 @@ import { findImage, imageSize, removeImage, tagImage } from '../../images/manage
 import { familiarName, parseReference } from '../../images/reference.js';
 import { saveCredentials } from '../../images/auth.js';
 import { RegistryClient } from '../../images/registry.js';
-import { UsageError, type Command, type GlobalOptions } from '../common.js';
+import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress } from '../progress.js';
 
-import type { ParseArgsConfig } from 'node:util';
 
-function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true as const });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 function human(bytes: number): string {
   const u = ['B', 'kB', 'MB', 'GB', 'TB'];

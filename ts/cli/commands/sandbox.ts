@@ -2,11 +2,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { sandboxSpec } from '../../engine/sandbox.js';
 import { runtimeMain } from '../../runtime/cli/main.js';
 import { defaultStateRoot, stateDir } from '../../runtime/state.js';
-import { UsageError, type Command } from '../common.js';
+import { args, UsageError, type Command } from '../common.js';
 
 const LAYER_PARENT = '/dev/shm';
 const PREFIX = 'tsbox-sandbox-';
@@ -21,24 +20,15 @@ function sweepStale(root: string): void {
 }
 
 export const sandboxCommand: Command = async (argv) => {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        network: { type: 'string' },
-        writable: { type: 'string', multiple: true },
-        workdir: { type: 'string', short: 'w' },
-        hostname: { type: 'string', short: 'h' },
-        tty: { type: 'boolean', short: 't' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const args = parsed.positionals;
-  if (args.length === 0) throw new UsageError('sandbox: no command given (tsbox sandbox [--network host|none] [-w DIR] [--writable PATH] -- CMD [ARGS...])');
+  const parsed = args(argv, {
+    network: { type: 'string' },
+    writable: { type: 'string', multiple: true },
+    workdir: { type: 'string', short: 'w' },
+    hostname: { type: 'string', short: 'h' },
+    tty: { type: 'boolean', short: 't' },
+  });
+  const command = parsed.positionals;
+  if (command.length === 0) throw new UsageError('sandbox: no command given (tsbox sandbox [--network host|none] [-w DIR] [--writable PATH] -- CMD [ARGS...])');
   const net = parsed.values.network ?? 'none';
   if (net !== 'none' && net !== 'host') throw new UsageError(`sandbox: --network ${net}: want none or host`);
   const root = defaultStateRoot();
@@ -48,7 +38,7 @@ export const sandboxCommand: Command = async (argv) => {
   try {
     for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
     const spec = sandboxSpec({
-      args,
+      args: command,
       layerDir,
       cwd: parsed.values.workdir,
       writable: parsed.values.writable,
