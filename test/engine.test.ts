@@ -233,3 +233,11 @@ test('pause/unpause, top, stats --no-stream, exec with -e -w -u', async (t) => {
   const ex = tsbox(['exec', '-e', 'X=42', '-w', '/tmp', '-u', 'nobody', id, 'sh', '-c', 'echo $X $(pwd) $(id -u)']);
   t.is(ex.stdout, '42 /tmp 65534\n', ex.stderr);
 });
+
+test('--network none: only lo, up, and no route; --network host: the host interfaces', (t) => {
+  let r = tsbox(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ip -o link | wc -l; ip -o link | grep -c "lo:.*UP"; ip route | wc -l; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-ok']);
+  t.is(r.stdout.replace(/ +/g, ''), '1\n1\n0\nlo-ok\n', r.stderr);
+  r = tsbox(['run', '--rm', '--network', 'host', 'busybox', 'sh', '-c', 'ip -o link | wc -l']);
+  t.true(Number(r.stdout.trim()) >= 1);
+  t.is(readFileSync('/proc/net/dev', 'utf8').split('\n').length - 3, Number(r.stdout.trim()));
+});

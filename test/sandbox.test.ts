@@ -22,11 +22,11 @@ test('writes outside cwd stay private, cwd is writable, /tmp is fresh, no networ
     rmSync(hostTmpFile, { force: true });
   });
   const r = sandbox(
-    ['--', 'sh', '-c', `echo private > ${hostEtc} && cat ${hostEtc}; echo mine > out.txt; ls /tmp | wc -l; cat /proc/1/comm; echo $$; hostname; ip -o link | wc -l; ip -o link | grep -c UP || true`],
+    ['--', 'sh', '-c', `echo private > ${hostEtc} && cat ${hostEtc}; echo mine > out.txt; ls /tmp | wc -l; cat /proc/1/comm; echo $$; hostname; ip -o link | wc -l; ip -o link | grep -c UP || true; ip route | wc -l`],
     cwd,
   );
   t.is(r.code, 0, r.stderr);
-  const [etc, tmpCount, pid1, self, host, links, up] = r.stdout.trim().split('\n');
+  const [etc, tmpCount, pid1, self, host, links, up, routes] = r.stdout.trim().split('\n');
   t.is(etc, 'private');
   t.false(existsSync(hostEtc), 'the write to /etc must not reach the host');
   t.is(readFileSync(join(cwd, 'out.txt'), 'utf8'), 'mine\n');
@@ -36,7 +36,8 @@ test('writes outside cwd stay private, cwd is writable, /tmp is fresh, no networ
   t.is(self, '2');
   t.is(host, 'sandbox');
   t.is(links.trim(), '1', 'only lo');
-  t.is(up.trim(), '0', 'no interface up');
+  t.is(up.trim(), '1', 'lo is up');
+  t.is(routes.trim(), '0', 'no route');
 });
 
 test('exit code and a missing command', (t) => {

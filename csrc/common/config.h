@@ -83,6 +83,7 @@ enum tsbox_tag {
   TSBOX_T_INIT_MODE = 51,      /* u32 enum tsbox_init_mode (default TSBOX_MODE_EXEC) */
   TSBOX_T_CONSOLE_SIZE = 52,   /* u16 rows, u16 cols: with TSBOX_FD_CONSOLE */
   TSBOX_T_SETGROUPS_DENY = 53, /* empty: the parent wrote "deny" to setgroups; skip setgroups() */
+  TSBOX_T_LO_UP = 55,          /* empty: bring the loopback interface of the (new) network namespace up */
   TSBOX_T_LOG_JSON = 54,       /* empty, init mode: the process's stdout/stderr go through init into its own
                                   stdout as docker json-file lines ({"log","stream","time"}) */
 };

@@ -9,7 +9,10 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_JOINS 16
@@ -55,9 +58,23 @@ static void sysctl(const char *key, const char *value) {
   write_file(path, value);
 }
 
+/* A new network namespace starts with lo down; docker's "none" and every bridge container expect it up. */
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die(errno, "socket for lo");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCGIFFLAGS lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCSIFFLAGS lo up");
+  close(s);
+}
+
 void system_setup(const struct blob *b) {
   struct blob_rec r;
   size_t off = 0;
+  if (blob_find(b, TSBOX_T_LO_UP, &r)) loopback_up();
   while (blob_next(b, &off, &r)) {
     struct blob_cur c = blob_cur(&r);
     switch (r.tag) {

@@ -34,6 +34,7 @@ export const Tag = {
   CONSOLE_SIZE: 52,
   SETGROUPS_DENY: 53,
   LOG_JSON: 54,
+  LO_UP: 55,
 } as const;
 
 export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8 } as const;

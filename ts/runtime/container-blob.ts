@@ -76,6 +76,7 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   if (ownMountNs && spec.root) {
     addRootfs(w, spec, opts);
   }
+  if (linux.namespaces?.some((n) => n.type === 'network' && !n.path)) w.flag(Tag.LO_UP);
   if (spec.hostname !== undefined && spec.hostname !== '') w.str(Tag.HOSTNAME, spec.hostname);
   if (spec.domainname) w.str(Tag.DOMAINNAME, spec.domainname);
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.str(Tag.SYSCTL, k, v);
