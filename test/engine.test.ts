@@ -125,12 +125,14 @@ test('detached: ps, logs after the CLI exited, exec, stop of a process that igno
 
 test('kill, wait, rm -f of a running container, OOMKilled', async (t) => {
   let r = tsbox(['run', '-d', 'busybox', 'sleep', '30']);
+  t.is(r.code, 0, r.stderr);
   const id = r.stdout.trim();
   t.is(tsbox(['rm', id]).code, 1);
   t.is(tsbox(['kill', '-s', 'USR1', id]).code, 0);
   t.is(tsbox(['wait', id]).stdout, `${128 + 10}\n`);
   t.is(tsbox(['rm', id]).code, 0);
   r = tsbox(['run', '-d', '--memory', '16m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+  t.is(r.code, 0, r.stderr);
   const oom = r.stdout.trim();
   tsbox(['wait', oom]);
   const info = JSON.parse(tsbox(['inspect', oom]).stdout)[0];

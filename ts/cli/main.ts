@@ -5,7 +5,7 @@ export const VERSION = '0.1.0';
 
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
-Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, container prune, sandbox
+Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, container prune, sandbox
 System:      system df, system prune
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
@@ -38,6 +38,8 @@ const COMMANDS: Record<string, Loader> = {
   cp: async () => (await import('./commands/containers.js')).cpCommand,
   container: async () => (await import('./commands/containers.js')).containerCommand,
   _monitor: async () => (await import('./commands/containers.js')).monitorCommand,
+  _proxy: async () => (await import('./commands/containers.js')).proxyCommand,
+  port: async () => (await import('./commands/containers.js')).portCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,

@@ -21,6 +21,9 @@ export interface ContainerRecord {
   FinishedAt?: string;
   ExitCode?: number;
   RestartCount?: number;
+  /** Bridge address and published ports of the current run. */
+  IPAddress?: string;
+  Ports?: import('../net/ports.js').PortMapping[];
   /** stop/kill by the user: the restart policy leaves it stopped (as docker does). */
   StoppedByUser?: boolean;
 }

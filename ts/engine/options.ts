@@ -39,6 +39,8 @@ export interface RunOptions {
   stopTimeout?: number;
   restart: string;
   platform?: string;
+  publish: string[];
+  publishAll: boolean;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -50,7 +52,7 @@ const FLAGS: Record<string, [Kind, string?]> = {
   privileged: ['bool'], 'cap-add': ['list'], 'cap-drop': ['list'], 'security-opt': ['list'], memory: ['str', 'm'],
   'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
-  'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'],
+  'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -160,6 +162,8 @@ export function parseRunArgs(argv: string[]): RunOptions {
     stopTimeout: int(str('stop-timeout'), '--stop-timeout'),
     restart,
     platform: str('platform'),
+    publish: list('publish'),
+    publishAll: v['publish-all'] === true,
   };
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');

@@ -10,6 +10,7 @@ import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
 import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
 import { containerDir, findContainer, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import { mayHaveNetwork, networkMode, plugBridge, publish, requestedPorts, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
@@ -64,8 +65,11 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   }
   const rootfs = join(snapshotDir(root, id), 'rootfs');
   if (!isMounted(rootfs)) prepareSnapshot(root, image, id);
-  if (o.network !== 'host') writeEtc(dir, o.hostname ?? id.slice(0, 12));
-  const spec = buildSpec({ id, rootfs, image: imageConfig(store, image.config), opts: o, etcDir: o.network === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
+  const mode = networkMode(o);
+  const hostname = o.hostname ?? id.slice(0, 12);
+  if (mode !== 'host') writeEtc(dir, hostname);
+  const config = imageConfig(store, image.config);
+  const spec = buildSpec({ id, rootfs, image: config, opts: { ...o, network: mode }, etcDir: mode === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
   spec.linux!.cgroupsPath = `/tsbox/${id}`;
   record.Args = spec.process!.args;
   const detached = !stdio;
@@ -76,7 +80,15 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
   const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
   try {
-    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd });
+    let ip: string | undefined;
+    const beforeStart = mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname)) : undefined;
+    // An earlier run's address and proxies go first (restart, start after stop).
+    if (mode === 'bridge') unplugAll(root, id);
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd, beforeStart });
+    if (ip) {
+      record.IPAddress = ip;
+      record.Ports = await publish(root, id, ip, requestedPorts(o, (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts));
+    }
     record.StartedAt = new Date().toISOString();
     delete record.ExitCode;
     delete record.FinishedAt;
@@ -99,7 +111,7 @@ function startMonitor(root: string, id: string): void {
 
 /** Creates and starts a container. */
 export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Started> {
-  if (o.network !== 'default' && o.network !== 'none' && o.network !== 'host') throw new UsageError(`--network ${o.network}: only none and host are available in this version`);
+  networkMode(o);
   if (o.name && findContainer(root, o.name)) throw new UsageError(`Conflict. The container name "/${o.name}" is already in use`);
   const store = new Store(root);
   let image = findImage(store, o.image);
@@ -120,13 +132,15 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
   }
 }
 
-/** Everything of a container on the host: runtime state and cgroup, snapshot mount, record. */
+/** Everything of a container on the host: runtime state and cgroup, network, snapshot mount, record. */
 export function removeContainerFiles(root: string, id: string): void {
   try {
     ops.remove(stateRoot(root), id, true);
   } catch (e) {
     if (!(e as Error).message.includes('does not exist')) throw e;
   }
+  // Also when the record never got its address (a failure between plugging and saving).
+  if (mayHaveNetwork(root, id)) unplugAll(root, id);
   try {
     native().umount(join(snapshotDir(root, id), 'rootfs'), 2 /* MNT_DETACH */);
   } catch {

@@ -34,6 +34,8 @@ export interface RuntimeOptions {
   remove?: boolean;
   /** File fd where tsbox-init records the exit status, for a container that outlives this process. */
   statusFd?: number;
+  /** Called with the host pid once the namespaces exist and before anything runs in them. */
+  beforeStart?: (pid: number) => void;
 }
 
 /** Decodes a raw wait status (as tsbox-init reports it). */
@@ -252,7 +254,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const ptyPair = terminal ? native().socketpair() : undefined;
   let l;
   try {
-    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd });
+    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart });
   } catch (e) {
     io.parentEnds.forEach((s) => s?.destroy());
     ptyPair?.forEach(closeQuietly);

@@ -29,6 +29,8 @@ export interface LaunchOptions {
   init?: boolean;
   /** File fd where tsbox-init records the exit status (init mode). */
   statusFd?: number;
+  /** Called with the host pid once the namespaces exist and before anything runs in them (network setup). */
+  beforeStart?: (pid: number) => void;
 }
 
 export interface Launched {
@@ -116,6 +118,7 @@ export function launch(opts: LaunchOptions): Launched {
       writeIdMap(spawned.pid, 'gid_map', spec.linux?.gidMappings);
     }
     cgroup.addProcess(spawned.pid);
+    opts.beforeStart?.(spawned.pid);
     const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };
     runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
     runHooks('prestart', spec.hooks?.prestart, hookState);

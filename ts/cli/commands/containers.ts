@@ -277,6 +277,7 @@ export const inspectCommand: Command = async (argv, g) => {
       Args: r.Args.slice(1),
       Image: r.ImageId,
       RestartCount: r.RestartCount ?? 0,
+      NetworkSettings: { IPAddress: r.IPAddress ?? '', Ports: Object.fromEntries((r.Ports ?? []).map((p) => [`${p.containerPort}/${p.protocol}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])) },
       State: { Status: s.Status, Running: s.Running, Paused: s.Paused, Pid: s.Pid, ExitCode: s.ExitCode, OOMKilled: oom, StartedAt: s.StartedAt ?? '', FinishedAt: s.FinishedAt ?? '' },
       Config: { Image: r.Image, Cmd: r.Options.cmd, Entrypoint: r.Options.entrypoint, Env: r.Options.env, Tty: r.Options.tty },
       HostConfig: { AutoRemove: r.Options.rm, Memory: r.Options.memory ?? 0, PidsLimit: r.Options.pidsLimit ?? 0, RestartPolicy: { Name: r.Options.restart } },
@@ -441,3 +442,22 @@ function resolveInRoot(rootfs: string, path: string): string {
   }
   return join(rootfs, ...done);
 }
+
+export const portCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (!a.positionals.length) throw new UsageError('port: want CONTAINER [PRIVATE_PORT]');
+  const r = mustFind(g.root, a.positionals[0]);
+  const want = a.positionals[1]?.split('/')[0];
+  for (const p of r.Ports ?? []) {
+    if (want && String(p.containerPort) !== want) continue;
+    process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp}:${p.hostPort}\n`);
+  }
+  return 0;
+};
+
+export const proxyCommand: Command = async (argv) => {
+  const { runProxy } = await import('../../net/ports.js');
+  runProxy(argv[0], Number(argv[1]), argv[2], Number(argv[3]));
+  await new Promise(() => undefined);
+  return 0;
+};

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# After the test suite: nothing of tsbox may be left on the host (mounts, cgroups, veths, bridge, rules).
+set -u
+fail=0
+left() { echo "check-clean: left behind: $*" >&2; fail=1; }
+links=$(ls /sys/class/net | grep '^tsb' || true)
+[ -z "$links" ] || left "network interfaces $links"
+if command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q 'tsbox'; then left "nft table tsbox"; fi
+mounts=$(awk '$5 ~ /tsbox/ {print $5}' /proc/self/mountinfo)
+[ -z "$mounts" ] || left "mounts $mounts"
+cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 'tsbox-bench' \) 2>/dev/null)
+[ -z "$cg" ] || left "cgroups $cg"
+procs=$(pgrep -f 'tsbox-init|_monitor|_proxy' || true)
+[ -z "$procs" ] || left "processes $(ps -o pid=,args= -p $(echo $procs | tr ' ' ,))"
+[ $fail -eq 0 ] && echo "check-clean: nothing left behind"
+exit $fail

@@ -1,0 +1,84 @@
+// Bridge networking: a web server in a container reached through a published port on 127.0.0.1,
+// containers reaching each other, distinct addresses, and nothing left on the host afterwards.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { readLeases, vethName } from '../ts/net/bridge.js';
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+const root = mkdtempSync(join(tmpdir(), 'tsbox-net-'));
+
+function tsbox(argv: string[]) {
+  const dir = mkdtempSync(join(root, 'out-'));
+  const o = openSync(join(dir, 'o'), 'w');
+  const e = openSync(join(dir, 'e'), 'w');
+  try {
+    const r = spawnSync(process.execPath, [CLI, '--root', root, ...argv], { stdio: ['ignore', o, e], timeout: 60000 });
+    return { code: r.status, stdout: readFileSync(join(dir, 'o'), 'utf8'), stderr: readFileSync(join(dir, 'e'), 'utf8') };
+  } finally {
+    closeSync(o);
+    closeSync(e);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const tsbLinks = () => readdirSync('/sys/class/net').filter((n) => n.startsWith('tsb'));
+
+test.before(() => {
+  const tarball = join(root, 'busybox.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  tsbox(['import', tarball, 'busybox']);
+});
+
+test.after.always((t) => {
+  const ids = readdirSync(join(root, 'containers'));
+  for (const id of ids) tsbox(['rm', '-f', id]);
+  rmSync(root, { recursive: true, force: true });
+  // Other test files run containers on the bridge at the same time: only our own veths are checked.
+  t.deepEqual(tsbLinks().filter((l) => ids.map(vethName).includes(l)), [], 'no veth of ours left');
+});
+
+test.serial('a published port reaches a web server in the container from 127.0.0.1; rm leaves no veth, bridge or rule', async (t) => {
+  const www = mkdtempSync(join(root, 'www-'));
+  chmodSync(www, 0o755);
+  writeFileSync(join(www, 'index.html'), 'hello from the container\n', { mode: 0o644 });
+  const id = tsbox(['run', '-d', '-p', '127.0.0.1:0:80', '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']).stdout.trim();
+  const port = /-> 127\.0\.0\.1:(\d+)/.exec(tsbox(['port', id]).stdout)?.[1];
+  t.truthy(port, 'port reported');
+  const info = JSON.parse(tsbox(['inspect', id]).stdout)[0];
+  t.regex(info.NetworkSettings.IPAddress, /^10\.88\.\d+\.\d+$/);
+  t.is(info.NetworkSettings.Ports['80/tcp'][0].HostPort, port);
+  let body = '';
+  for (let i = 0; i < 50 && !body; i++) {
+    try {
+      body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  t.is(body, 'hello from the container\n');
+  // From a second container on the bridge, by address; and its own address differs.
+  const r = tsbox(['run', '--rm', 'busybox', 'sh', '-c', `wget -qO- http://${info.NetworkSettings.IPAddress}/; ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep -c default`]);
+  const [page, addr, routes] = r.stdout.trim().split('\n');
+  t.is(page, 'hello from the container', r.stderr);
+  t.regex(addr, /^10\.88\.\d+\.\d+\/16$/);
+  t.not(addr.split('/')[0], info.NetworkSettings.IPAddress);
+  t.is(routes, '1');
+  t.is(tsbox(['rm', '-f', id]).code, 0);
+  t.false(tsbLinks().includes(vethName(id)));
+  // Its lease is gone. (The bridge and the nft table go with the host's last bridged container; other
+  // test files may still be running theirs.)
+  t.false(Object.values(readLeases()).some((o) => o.root === root));
+});
+
+test.serial('-p needs the bridge; bad -p is a usage error', (t) => {
+  let r = tsbox(['run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true']);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /-p needs the bridge network/);
+  r = tsbox(['run', '--rm', '-p', 'x:y', 'busybox', 'true']);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /invalid -p "x:y"/);
+});
