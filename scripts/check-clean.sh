@@ -10,7 +10,8 @@ mounts=$(awk '$5 ~ /tsbox/ {print $5}' /proc/self/mountinfo)
 [ -z "$mounts" ] || left "mounts $mounts"
 cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 'tsbox-bench' \) 2>/dev/null)
 [ -z "$cg" ] || left "cgroups $cg"
-procs=$(pgrep -f 'tsbox-init|_monitor|_proxy' || true)
-[ -z "$procs" ] || left "processes $(ps -o pid=,args= -p $(echo $procs | tr ' ' ,))"
+# Zombies are not ours to reap (their parent is the host's init); live processes are.
+procs=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && /[t]sbox-init|[_]monitor |[_]proxy / {print $1}')
+[ -z "$procs" ] || left "processes $(ps -o pid=,args= -p "$(echo $procs | tr ' ' ,)")"
 [ $fail -eq 0 ] && echo "check-clean: nothing left behind"
 exit $fail
