@@ -82,3 +82,20 @@ test.serial('-p needs the bridge; bad -p is a usage error', (t) => {
   t.is(r.code, 125);
   t.regex(r.stderr, /invalid -p "x:y"/);
 });
+
+test.serial('--network container:NAME shares its namespace; --dns, --dns-search and --add-host shape resolv.conf and hosts', async (t) => {
+  const www = mkdtempSync(join(root, 'www-'));
+  chmodSync(www, 0o755);
+  writeFileSync(join(www, 'index.html'), 'shared\n', { mode: 0o644 });
+  const id = tsbox(['run', '-d', '--name', 'netowner', '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']).stdout.trim();
+  t.teardown(() => tsbox(['rm', '-f', id]));
+  const ip = JSON.parse(tsbox(['inspect', id]).stdout)[0].NetworkSettings.IPAddress;
+  await new Promise((r) => setTimeout(r, 200));
+  let r = tsbox(['run', '--rm', '--network', 'container:netowner', 'busybox', 'sh', '-c', "ip -o -4 addr show eth0 | awk '{print $4}'; wget -qO- http://127.0.0.1/"]);
+  t.is(r.stdout, `${ip}/16\nshared\n`, r.stderr);
+  t.is(tsbox(['run', '--rm', '--network', 'container:nope', 'busybox', 'true']).code, 125);
+  // Documentation addresses: only written into files, never contacted.
+  r = tsbox(['run', '--rm', '--network', 'none', '--dns', '192.0.2.53', '--dns-search', 'example.test', '--add-host', 'db:192.0.2.10', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf; grep db /etc/hosts']);
+  t.is(r.stdout, 'search example.test\nnameserver 192.0.2.53\n192.0.2.10\tdb\n', r.stderr);
+  t.is(tsbox(['run', '--rm', '--add-host', 'bad', 'busybox', 'true']).code, 125);
+});

@@ -8,12 +8,12 @@ import { UsageError } from '../cli/common.js';
 import { containerDir, loadRecord } from './containers.js';
 import type { RunOptions } from './options.js';
 
-export type NetworkMode = 'none' | 'host' | 'bridge';
+export type NetworkMode = 'none' | 'host' | 'bridge' | 'container';
 
 /** docker's default is the bridge; without root there is no bridge to make, so none. */
 export function networkMode(o: RunOptions): NetworkMode {
-  const n = o.network === 'default' ? (process.getuid?.() === 0 ? 'bridge' : 'none') : o.network;
-  if (n !== 'none' && n !== 'host' && n !== 'bridge') throw new UsageError(`--network ${o.network}: want none, host or bridge`);
+  const n = o.network === 'default' ? (process.getuid?.() === 0 ? 'bridge' : 'none') : o.network.startsWith('container:') ? 'container' : o.network;
+  if (n !== 'none' && n !== 'host' && n !== 'bridge' && n !== 'container') throw new UsageError(`--network ${o.network}: want none, host, bridge or container:NAME`);
   if (n !== 'bridge' && (o.publish.length || o.publishAll)) throw new UsageError(`-p needs the bridge network (not --network ${n})`);
   o.publish.forEach(parsePublish); // bad -p is a usage error before anything is created
   return n;
@@ -42,7 +42,7 @@ export function plugBridge(root: string, id: string, pid: number, hostname: stri
       release({ root, id });
       throw e;
     }
-    writeFileSync(join(containerDir(root, id), 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip}\t${hostname}\n`);
+    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, ip, loadRecord(root, id)?.Options.addHost ?? []));
     return ip;
   });
 }
@@ -64,4 +64,23 @@ export function unplugAll(root: string, id: string): void {
     release({ root, id });
     removeBridgeIfUnused();
   });
+}
+
+/** /etc/hosts and /etc/resolv.conf contents: the container's own name, --add-host, --dns/--dns-search or the host's resolvers (minus loopback ones, which mean nothing in another namespace). */
+export function hostsFile(hostname: string, ip: string | undefined, addHost: string[]): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${ip ?? '127.0.1.1'}\t${hostname}`];
+  for (const h of addHost) {
+    const i = h.indexOf(':');
+    lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function resolvConf(hostResolv: string, dns: string[], search: string[]): string {
+  const out: string[] = [];
+  if (search.length) out.push(`search ${search.join(' ')}`);
+  if (dns.length) out.push(...dns.map((d) => `nameserver ${d}`));
+  else out.push(...hostResolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l) && !(search.length && /^\s*search\b/.test(l))));
+  const text = out.filter((l) => l.trim()).join('\n');
+  return text ? text + '\n' : '# no usable nameserver on the host\n';
 }

@@ -41,6 +41,9 @@ export interface RunOptions {
   platform?: string;
   publish: string[];
   publishAll: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  addHost: string[];
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -53,6 +56,7 @@ const FLAGS: Record<string, [Kind, string?]> = {
   'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
+  dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -164,7 +168,16 @@ export function parseRunArgs(argv: string[]): RunOptions {
     platform: str('platform'),
     publish: list('publish'),
     publishAll: v['publish-all'] === true,
+    dns: list('dns'),
+    dnsSearch: list('dns-search'),
+    addHost: list('add-host'),
   };
+  for (const h of opts.addHost) {
+    if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
+  }
+  for (const d of opts.dns) {
+    if (!/^[0-9a-fA-F.:]+$/.test(d)) throw new UsageError(`invalid --dns ${JSON.stringify(d)}: want an IP address`);
+  }
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
   return opts;

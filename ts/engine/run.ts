@@ -9,26 +9,23 @@ import { findImage } from '../images/manage.js';
 import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
 import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
-import { containerDir, findContainer, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
-import { mayHaveNetwork, networkMode, plugBridge, publish, requestedPorts, unplugAll } from './network.js';
+import { containerDir, findContainer, liveState, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import { hostsFile, mayHaveNetwork, networkMode, plugBridge, publish, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
 
-/** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container (resolvers: the host's, minus loopback ones). */
-function writeEtc(dir: string, hostname: string): void {
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
+function writeEtc(dir: string, hostname: string, o: RunOptions): void {
   writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
-  writeFileSync(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-  let resolv = '';
+  writeFileSync(join(dir, 'hosts'), hostsFile(hostname, undefined, o.addHost));
+  let host = '';
   try {
-    resolv = readFileSync('/etc/resolv.conf', 'utf8')
-      .split('\n')
-      .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
-      .join('\n');
+    host = readFileSync('/etc/resolv.conf', 'utf8');
   } catch {
     // no resolver configured on the host
   }
-  writeFileSync(join(dir, 'resolv.conf'), resolv || '# no usable nameserver on the host\n');
+  writeFileSync(join(dir, 'resolv.conf'), resolvConf(host, o.dns, o.dnsSearch));
 }
 
 export interface Started {
@@ -67,9 +64,16 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   if (!isMounted(rootfs)) prepareSnapshot(root, image, id);
   const mode = networkMode(o);
   const hostname = o.hostname ?? id.slice(0, 12);
-  if (mode !== 'host') writeEtc(dir, hostname);
+  if (mode !== 'host') writeEtc(dir, hostname, o);
   const config = imageConfig(store, image.config);
   const spec = buildSpec({ id, rootfs, image: config, opts: { ...o, network: mode }, etcDir: mode === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
+  if (mode === 'container') {
+    // Join the other container's network namespace, as docker's --network container:NAME.
+    const other = findContainer(root, o.network.slice('container:'.length));
+    const pid = other ? liveState(root, other).Pid : 0;
+    if (!other || !pid) throw new UsageError(`--network ${o.network}: no running container by that name`);
+    spec.linux!.namespaces!.push({ type: 'network', path: `/proc/${pid}/ns/net` });
+  }
   spec.linux!.cgroupsPath = `/tsbox/${id}`;
   record.Args = spec.process!.args;
   const detached = !stdio;

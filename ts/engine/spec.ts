@@ -155,7 +155,8 @@ export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: Sp
   }
   mounts.push(...userMounts(o, volumesDir));
   const namespaces: NonNullable<OciSpec['linux']>['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
-  if (o.network !== 'host') namespaces.push({ type: 'network' });
+  // container:NAME joins the other's namespace (by path, added by the caller); host shares ours.
+  if (o.network !== 'host' && o.network !== 'container') namespaces.push({ type: 'network' });
   const cpuPeriod = o.cpus !== undefined ? 100000 : o.cpuPeriod;
   const cpuQuota = o.cpus !== undefined ? Math.round(o.cpus * 100000) : o.cpuQuota;
   const resources: NonNullable<NonNullable<OciSpec['linux']>['resources']> = {};
