@@ -6,6 +6,7 @@ export const VERSION = '0.1.0';
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, container prune, sandbox
+Networks:    network create, network ls, network rm, network inspect
 System:      system df, system prune
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
@@ -41,6 +42,7 @@ const COMMANDS: Record<string, Loader> = {
   _proxy: async () => (await import('./commands/containers.js')).proxyCommand,
   port: async () => (await import('./commands/containers.js')).portCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
+  network: async () => (await import('./commands/network.js')).networkCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,
   image: async () => (await import('./commands/images.js')).imageCommand,

@@ -1,22 +1,30 @@
-// The engine's side of networking: which mode a container gets, plugging it into the bridge before it
-// runs, publishing its ports, and undoing all of it on removal.
+// The engine's side of networking: which network a container gets, plugging it into its bridge before it
+// runs, name resolution between containers of one network, published ports, and undoing all of it.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allocate, ensureBridge, plug, readLeases, release, removeBridgeIfUnused, unplug, withNetworkLock } from '../net/bridge.js';
+import { allocate, DEFAULT_NET, ensureBridge, plug, readLeases, release, removeBridgeIfUnused, unplug, withNetworkLock, type Net } from '../net/bridge.js';
+import { findNetwork, listNetworks } from '../net/networks.js';
 import { parsePublish, startProxies, stopProxies, type PortMapping } from '../net/ports.js';
 import { UsageError } from '../cli/common.js';
-import { containerDir, loadRecord } from './containers.js';
+import { containerDir, listRecords, liveState, loadRecord } from './containers.js';
 import type { RunOptions } from './options.js';
 
 export type NetworkMode = 'none' | 'host' | 'bridge' | 'container';
 
-/** docker's default is the bridge; without root there is no bridge to make, so none. */
-export function networkMode(o: RunOptions): NetworkMode {
-  const n = o.network === 'default' ? (process.getuid?.() === 0 ? 'bridge' : 'none') : o.network.startsWith('container:') ? 'container' : o.network;
-  if (n !== 'none' && n !== 'host' && n !== 'bridge' && n !== 'container') throw new UsageError(`--network ${o.network}: want none, host, bridge or container:NAME`);
-  if (n !== 'bridge' && (o.publish.length || o.publishAll)) throw new UsageError(`-p needs the bridge network (not --network ${n})`);
+/** docker's default is the bridge; without root there is no bridge to make, so none. A user network is a bridge. */
+export function networkMode(o: RunOptions, root?: string): NetworkMode {
+  let n: string = o.network === 'default' ? (process.getuid?.() === 0 ? 'bridge' : 'none') : o.network.startsWith('container:') ? 'container' : o.network;
+  if (!['none', 'host', 'bridge', 'container'].includes(n)) {
+    if (!root || !findNetwork(root, n)) throw new UsageError(`--network ${o.network}: no such network (want none, host, bridge, container:NAME or a network made with tsbox network create)`);
+    n = 'bridge';
+  }
+  if (n !== 'bridge' && (o.publish.length || o.publishAll)) throw new UsageError(`-p needs a bridge network (not --network ${o.network})`);
   o.publish.forEach(parsePublish); // bad -p is a usage error before anything is created
-  return n;
+  return n as NetworkMode;
+}
+
+export function netOf(root: string, o: RunOptions): Net {
+  return o.network === 'default' || o.network === 'bridge' ? DEFAULT_NET : findNetwork(root, o.network)!;
 }
 
 /** The mappings -p and -P ask for (-P: every port the image exposes, on a free host port). */
@@ -31,18 +39,61 @@ export function requestedPorts(o: RunOptions, exposed: Record<string, unknown> |
   return maps;
 }
 
+/** /etc/hosts: localhost, the container itself, --add-host entries, and (user networks) its running peers. */
+export function hostsFile(hostname: string, ip: string | undefined, addHost: string[], peers: [string, string][] = []): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${ip ?? '127.0.1.1'}\t${hostname}`];
+  for (const h of addHost) {
+    const i = h.indexOf(':');
+    lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
+  }
+  for (const [name, pip] of peers) lines.push(`${pip}\t${name}`);
+  return lines.join('\n') + '\n';
+}
+
+/** /etc/resolv.conf: --dns/--dns-search, or the host's resolvers minus loopback ones (meaningless in another namespace). */
+export function resolvConf(hostResolv: string, dns: string[], search: string[]): string {
+  const out: string[] = [];
+  if (search.length) out.push(`search ${search.join(' ')}`);
+  if (dns.length) out.push(...dns.map((d) => `nameserver ${d}`));
+  else out.push(...hostResolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l) && !(search.length && /^\s*search\b/.test(l))));
+  const text = out.filter((l) => l.trim()).join('\n');
+  return text ? text + '\n' : '# no usable nameserver on the host\n';
+}
+
+/**
+ * Rewrites the hosts file of every running container on a user network so that each finds the others by
+ * name (and by container id prefix). The files are bind-mounted: rewritten in place, seen at once.
+ */
+function peersOf(root: string, netName: string): { members: ReturnType<typeof listRecords>; peers: [string, string][] } {
+  if (netName === 'bridge' || netName === 'default') return { members: [], peers: [] }; // as docker: names resolve on user networks only
+  const members = listRecords(root).filter((r) => r.Options.network === netName && r.IPAddress && liveState(root, r).Running);
+  const peers: [string, string][] = members.flatMap((r) => [[r.Name, r.IPAddress!] as [string, string], [r.Id.slice(0, 12), r.IPAddress!] as [string, string]]);
+  return { members, peers };
+}
+
+export function refreshPeers(root: string, netName: string): void {
+  const { members, peers } = peersOf(root, netName);
+  for (const r of members) {
+    const hosts = join(containerDir(root, r.Id), 'hosts');
+    if (!existsSync(hosts)) continue;
+    writeFileSync(hosts, hostsFile(r.Options.hostname ?? r.Id.slice(0, 12), r.IPAddress, r.Options.addHost, peers.filter(([, ip]) => ip !== r.IPAddress)));
+  }
+}
+
 /** Before the container runs: an address, a veth into its namespace, its name in its /etc/hosts. */
-export function plugBridge(root: string, id: string, pid: number, hostname: string): string {
+export function plugBridge(root: string, id: string, pid: number, hostname: string, net: Net): string {
   return withNetworkLock(() => {
-    ensureBridge();
-    const ip = allocate({ root, id }, (o) => loadRecord(o.root, o.id) !== undefined);
+    ensureBridge(net);
+    const ip = allocate(net, { root, id }, (o) => loadRecord(o.root, o.id) !== undefined);
     try {
-      plug(pid, id, ip);
+      plug(net, pid, id, ip);
     } catch (e) {
-      release({ root, id });
+      release(net, { root, id });
       throw e;
     }
-    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, ip, loadRecord(root, id)?.Options.addHost ?? []));
+    // The peers already running are in the file before the process starts; they learn of us right after.
+    const o = loadRecord(root, id)?.Options;
+    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, ip, o?.addHost ?? [], o ? peersOf(root, o.network).peers : []));
     return ip;
   });
 }
@@ -51,36 +102,23 @@ export async function publish(root: string, id: string, ip: string, maps: PortMa
   return maps.length ? startProxies(containerDir(root, id), ip, maps) : [];
 }
 
-/** Whether a container may hold network resources (an address lease, proxies): cheap to ask. */
-export function mayHaveNetwork(root: string, id: string): boolean {
-  return existsSync(join(containerDir(root, id), 'ports.json')) || Object.values(readLeases()).some((o) => o.root === root && o.id === id);
+function netsOfRoot(root: string): Net[] {
+  return [DEFAULT_NET, ...listNetworks(root)];
 }
 
-/** Everything a container had on the network: proxies, veth, address, and the bridge when it was the last. */
+/** Whether a container may hold network resources (an address lease, proxies): cheap to ask. */
+export function mayHaveNetwork(root: string, id: string): boolean {
+  return existsSync(join(containerDir(root, id), 'ports.json')) || netsOfRoot(root).some((n) => Object.values(readLeases(n)).some((o) => o.root === root && o.id === id));
+}
+
+/** Everything a container had on the network: proxies, veth, address, and its bridge when it was the last. */
 export function unplugAll(root: string, id: string): void {
   stopProxies(containerDir(root, id));
   withNetworkLock(() => {
     unplug(id);
-    release({ root, id });
-    removeBridgeIfUnused();
+    for (const net of netsOfRoot(root)) {
+      release(net, { root, id });
+      removeBridgeIfUnused(net);
+    }
   });
-}
-
-/** /etc/hosts and /etc/resolv.conf contents: the container's own name, --add-host, --dns/--dns-search or the host's resolvers (minus loopback ones, which mean nothing in another namespace). */
-export function hostsFile(hostname: string, ip: string | undefined, addHost: string[]): string {
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${ip ?? '127.0.1.1'}\t${hostname}`];
-  for (const h of addHost) {
-    const i = h.indexOf(':');
-    lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-export function resolvConf(hostResolv: string, dns: string[], search: string[]): string {
-  const out: string[] = [];
-  if (search.length) out.push(`search ${search.join(' ')}`);
-  if (dns.length) out.push(...dns.map((d) => `nameserver ${d}`));
-  else out.push(...hostResolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l) && !(search.length && /^\s*search\b/.test(l))));
-  const text = out.filter((l) => l.trim()).join('\n');
-  return text ? text + '\n' : '# no usable nameserver on the host\n';
 }

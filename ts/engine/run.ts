@@ -9,8 +9,8 @@ import { findImage } from '../images/manage.js';
 import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
 import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
-import { containerDir, findContainer, liveState, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
-import { hostsFile, mayHaveNetwork, networkMode, plugBridge, publish, requestedPorts, resolvConf, unplugAll } from './network.js';
+import { containerDir, findContainer, liveState, loadRecord, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
@@ -62,7 +62,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   }
   const rootfs = join(snapshotDir(root, id), 'rootfs');
   if (!isMounted(rootfs)) prepareSnapshot(root, image, id);
-  const mode = networkMode(o);
+  const mode = networkMode(o, root);
   const hostname = o.hostname ?? id.slice(0, 12);
   if (mode !== 'host') writeEtc(dir, hostname, o);
   const config = imageConfig(store, image.config);
@@ -85,7 +85,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
   try {
     let ip: string | undefined;
-    const beforeStart = mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname)) : undefined;
+    const beforeStart = mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
     const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd, beforeStart });
@@ -98,6 +98,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
     delete record.FinishedAt;
     delete record.StoppedByUser;
     saveRecord(root, record);
+    if (ip) refreshPeers(root, o.network);
     if (detached && o.restart !== 'no') startMonitor(root, id);
     return container;
   } finally {
@@ -115,7 +116,7 @@ function startMonitor(root: string, id: string): void {
 
 /** Creates and starts a container. */
 export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Started> {
-  networkMode(o);
+  networkMode(o, root);
   if (o.name && findContainer(root, o.name)) throw new UsageError(`Conflict. The container name "/${o.name}" is already in use`);
   const store = new Store(root);
   let image = findImage(store, o.image);
@@ -144,6 +145,7 @@ export function removeContainerFiles(root: string, id: string): void {
     if (!(e as Error).message.includes('does not exist')) throw e;
   }
   // Also when the record never got its address (a failure between plugging and saving).
+  const network = loadRecord(root, id)?.Options.network;
   if (mayHaveNetwork(root, id)) unplugAll(root, id);
   try {
     native().umount(join(snapshotDir(root, id), 'rootfs'), 2 /* MNT_DETACH */);
@@ -151,4 +153,5 @@ export function removeContainerFiles(root: string, id: string): void {
     // not mounted
   }
   rmSync(containerDir(root, id), { recursive: true, force: true });
+  if (network) refreshPeers(root, network);
 }

@@ -1,21 +1,29 @@
-// The default bridge network: a tsbox0 bridge, one veth pair per container, addresses from a small IPAM,
-// masquerade for outbound traffic in an nftables table of tsbox's own. All through iproute2 and nft.
+// Bridge networks: a Linux bridge per network (tsbox0 for the default one), one veth pair per container,
+// addresses from a small IPAM, masquerade for outbound traffic in an nftables table of tsbox's own.
+// Bridges, subnets and nft rules belong to the host, not to one tsbox root: so do their lock and leases.
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { native } from '../native.js';
 
-export const BRIDGE = 'tsbox0';
-export const SUBNET = process.env.TSBOX_BRIDGE_SUBNET ?? '10.88.0.0/16';
-const NFT_TABLE = 'tsbox';
-// The bridge, its subnet and the nft table belong to the host, not to one tsbox root: so do its lock and leases.
-const NET_DIR = process.env.TSBOX_NET_DIR ?? '/run/tsbox/networks/bridge';
+export interface Net {
+  /** The name users give (--network NAME); "bridge" for the default network. */
+  name: string;
+  /** Linux bridge device (at most 15 characters). */
+  bridge: string;
+  /** IPv4 CIDR. */
+  subnet: string;
+}
 
 export interface Owner {
   root: string;
   id: string;
 }
+
+export const DEFAULT_NET: Net = { name: 'bridge', bridge: 'tsbox0', subnet: process.env.TSBOX_BRIDGE_SUBNET ?? '10.88.0.0/16' };
+const NFT_TABLE = 'tsbox';
+const NET_DIR = process.env.TSBOX_NET_DIR ?? '/run/tsbox/networks';
 
 function run(cmd: string, args: string[]): string {
   try {
@@ -30,70 +38,23 @@ function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+export function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
 }
 
-function intToIp(n: number): string {
+export function intToIp(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 }
 
-export function subnet(): { base: number; bits: number; gateway: string } {
-  const [net, bits] = SUBNET.split('/');
-  return { base: ipToInt(net), bits: Number(bits), gateway: intToIp(ipToInt(net) + 1) };
+export function parseSubnet(cidr: string): { base: number; bits: number; gateway: string } {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
+  if (!m || Number(m[2]) < 8 || Number(m[2]) > 30) throw new Error(`invalid subnet ${JSON.stringify(cidr)}: want an IPv4 CIDR from /8 to /30`);
+  const bits = Number(m[2]);
+  const base = (ipToInt(m[1]) & (bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0)) >>> 0;
+  return { base, bits, gateway: intToIp(base + 1) };
 }
 
-/** Bridge, address, forwarding and the masquerade rule: idempotent. */
-export function ensureBridge(): void {
-  const { bits, gateway } = subnet();
-  if (!linkExists(BRIDGE)) {
-    try {
-      run('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-    } catch (e) {
-      if (!linkExists(BRIDGE)) throw e; // a concurrent tsbox made it first
-    }
-    run('ip', ['addr', 'add', `${gateway}/${bits}`, 'dev', BRIDGE]);
-    run('ip', ['link', 'set', BRIDGE, 'up']);
-  }
-  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-  // Our own table only: never touch other tables' rules.
-  run('nft', [`add table ip ${NFT_TABLE}`]);
-  const rules = run('nft', ['list', 'table', 'ip', NFT_TABLE]);
-  if (!rules.includes('masquerade')) {
-    run('nft', [`add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat ; }`]);
-    run('nft', [`add rule ip ${NFT_TABLE} postrouting ip saddr ${SUBNET} oifname != "${BRIDGE}" masquerade`]);
-  }
-}
-
-/** Removes the bridge and the table when no container uses them any more (no lease, no port on it). */
-export function removeBridgeIfUnused(): void {
-  if (Object.keys(readLeases()).length) return;
-  try {
-    if (readdirSync(`/sys/class/net/${BRIDGE}/brif`).length) return;
-  } catch {
-    // no bridge
-  }
-  if (linkExists(BRIDGE)) run('ip', ['link', 'del', BRIDGE]);
-  try {
-    run('nft', [`delete table ip ${NFT_TABLE}`]);
-  } catch {
-    // not there
-  }
-}
-
-function leasesFile(): string {
-  return join(NET_DIR, 'leases.json');
-}
-
-export function readLeases(): Record<string, Owner> {
-  try {
-    return JSON.parse(readFileSync(leasesFile(), 'utf8')) as Record<string, Owner>;
-  } catch {
-    return {};
-  }
-}
-
-/** Runs fn under the host's network lock: address allocation and bridge teardown must not interleave. */
+/** Runs fn under the host's network lock: bridges, leases and rules change one at a time. */
 export function withNetworkLock<T>(fn: () => T): T {
   mkdirSync(NET_DIR, { recursive: true, mode: 0o700 });
   const fd = openSync(join(NET_DIR, 'lock'), 'a+', 0o600);
@@ -105,14 +66,70 @@ export function withNetworkLock<T>(fn: () => T): T {
   }
 }
 
+/** Bridge, address, forwarding and the network's masquerade rule: idempotent. */
+export function ensureBridge(net: Net): void {
+  const { bits, gateway } = parseSubnet(net.subnet);
+  if (!linkExists(net.bridge)) {
+    run('ip', ['link', 'add', net.bridge, 'type', 'bridge']);
+    run('ip', ['addr', 'add', `${gateway}/${bits}`, 'dev', net.bridge]);
+    run('ip', ['link', 'set', net.bridge, 'up']);
+  }
+  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+  // Our own table only: never touch other tables' rules.
+  run('nft', [`add table ip ${NFT_TABLE}`]);
+  run('nft', [`add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat ; }`]);
+  if (!run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']).includes(`"${net.bridge}"`)) {
+    run('nft', [`add rule ip ${NFT_TABLE} postrouting ip saddr ${net.subnet} oifname != "${net.bridge}" masquerade comment "${net.bridge}"`]);
+  }
+}
+
+/** Removes the bridge and its rule when no container uses it any more (no lease, no port on it). */
+export function removeBridgeIfUnused(net: Net): void {
+  if (Object.keys(readLeases(net)).length) return;
+  try {
+    if (readdirSync(`/sys/class/net/${net.bridge}/brif`).length) return;
+  } catch {
+    // no bridge
+  }
+  if (linkExists(net.bridge)) run('ip', ['link', 'del', net.bridge]);
+  let chain = '';
+  try {
+    chain = run('nft', ['-a', 'list', 'chain', 'ip', NFT_TABLE, 'postrouting']);
+  } catch {
+    return; // no table
+  }
+  const handle = new RegExp(`comment "${net.bridge}" # handle (\\d+)`).exec(chain)?.[1];
+  if (handle) run('nft', [`delete rule ip ${NFT_TABLE} postrouting handle ${handle}`]);
+  if (!/masquerade/.test(run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']))) run('nft', [`delete table ip ${NFT_TABLE}`]);
+}
+
+function leasesFile(net: Net): string {
+  return join(NET_DIR, net.bridge, 'leases.json');
+}
+
+export function readLeases(net: Net): Record<string, Owner> {
+  try {
+    return JSON.parse(readFileSync(leasesFile(net), 'utf8')) as Record<string, Owner>;
+  } catch {
+    return {};
+  }
+}
+
+function saveLeases(net: Net, leases: Record<string, Owner>): void {
+  const f = leasesFile(net);
+  mkdirSync(join(NET_DIR, net.bridge), { recursive: true, mode: 0o700 });
+  writeFileSync(`${f}.tmp`, JSON.stringify(leases));
+  renameSync(`${f}.tmp`, f);
+}
+
 const same = (a: Owner, b: Owner) => a.root === b.root && a.id === b.id;
 
 /** The next free address; a live one is never handed out twice, whichever tsbox root owns it. */
-export function allocate(owner: Owner, live: (o: Owner) => boolean): string {
-  const leases = readLeases();
+export function allocate(net: Net, owner: Owner, live: (o: Owner) => boolean): string {
+  const leases = readLeases(net);
   // Leases of containers that are gone are reclaimed.
   for (const [ip, o] of Object.entries(leases)) if (!same(o, owner) && !live(o)) delete leases[ip];
-  const { base, bits } = subnet();
+  const { base, bits } = parseSubnet(net.subnet);
   const size = 2 ** (32 - bits);
   let ip: string | undefined;
   for (let i = 2; i < size - 1; i++) {
@@ -122,22 +139,16 @@ export function allocate(owner: Owner, live: (o: Owner) => boolean): string {
       break;
     }
   }
-  if (!ip) throw new Error(`network bridge: no free address left in ${SUBNET}`);
+  if (!ip) throw new Error(`network ${net.name}: no free address left in ${net.subnet}`);
   leases[ip] = owner;
-  saveLeases(leases);
+  saveLeases(net, leases);
   return ip;
 }
 
-export function release(owner: Owner): void {
-  const leases = readLeases();
+export function release(net: Net, owner: Owner): void {
+  const leases = readLeases(net);
   for (const [ip, o] of Object.entries(leases)) if (same(o, owner)) delete leases[ip];
-  saveLeases(leases);
-}
-
-function saveLeases(leases: Record<string, Owner>): void {
-  const f = leasesFile();
-  writeFileSync(`${f}.tmp`, JSON.stringify(leases));
-  renameSync(`${f}.tmp`, f);
+  saveLeases(net, leases);
 }
 
 export function vethName(id: string): string {
@@ -145,13 +156,13 @@ export function vethName(id: string): string {
 }
 
 /** A veth pair: host end on the bridge, the other end eth0 in the container's namespace, with its address and route. */
-export function plug(pid: number, id: string, ip: string): void {
-  const { bits, gateway } = subnet();
+export function plug(net: Net, pid: number, id: string, ip: string): void {
+  const { bits, gateway } = parseSubnet(net.subnet);
   const host = vethName(id);
   const peer = `${host}p`;
   run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
   try {
-    run('ip', ['link', 'set', host, 'master', BRIDGE, 'up']);
+    run('ip', ['link', 'set', host, 'master', net.bridge, 'up']);
     run('ip', ['link', 'set', peer, 'netns', String(pid)]);
     const inNs = (args: string[]) => run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', ...args]);
     inNs(['link', 'set', peer, 'name', 'eth0']);
