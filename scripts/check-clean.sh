@@ -6,6 +6,7 @@ left() { echo "check-clean: left behind: $*" >&2; fail=1; }
 links=$(ls /sys/class/net | grep '^tsb' || true)
 [ -z "$links" ] || left "network interfaces $links"
 if command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q 'tsbox'; then left "nft table tsbox"; fi
+if command -v iptables >/dev/null && iptables -t nat -S 2>/dev/null | grep -q -- '--comment "tsbox '; then left "iptables rules"; fi
 mounts=$(awk '$5 ~ /tsbox/ {print $5}' /proc/self/mountinfo)
 [ -z "$mounts" ] || left "mounts $mounts"
 cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 'tsbox-bench' \) 2>/dev/null)

@@ -126,3 +126,49 @@ test.serial('user networks: containers reach each other by name; ls, inspect, rm
   t.is(tsbox(['network', 'rm', 'appnet']).code, 0);
   t.is(tsbox(['run', '--rm', '--network', 'appnet', 'busybox', 'true']).code, 125);
 });
+
+test.serial('-p …/udp through the proxy, -P publishes what the image exposes, the iptables backend', async (t) => {
+  // A static UDP echo server, built for the test and mounted into the container.
+  const bin = mkdtempSync(join(root, 'bin-'));
+  chmodSync(bin, 0o755);
+  execFileSync('gcc', ['-static', '-O2', '-o', join(bin, 'udp-echo'), join(import.meta.dirname, 'fixtures', 'udp-echo.c')]);
+  const id = tsbox(['run', '-d', '-p', '127.0.0.1:0:9000/udp', '-v', `${bin}:/t:ro`, 'busybox', '/t/udp-echo', '9000']).stdout.trim();
+  t.teardown(() => tsbox(['rm', '-f', id]));
+  const port = Number(/9000\/udp -> 127\.0\.0\.1:(\d+)/.exec(tsbox(['port', id]).stdout)?.[1]);
+  t.true(port > 0);
+  const { createSocket } = await import('node:dgram');
+  const sock = createSocket('udp4');
+  const reply = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => sock.send('ping over udp', port, '127.0.0.1'), 100);
+    sock.on('message', (m) => {
+      clearInterval(timer);
+      resolve(m.toString());
+    });
+    setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error('no udp reply'));
+    }, 5000);
+  }).finally(() => sock.close());
+  t.is(reply, 'ping over udp');
+  tsbox(['rm', '-f', id]);
+
+  // -P: the image says EXPOSE 80; a free host port is picked.
+  const tarball = join(root, 'exposed.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  t.is(tsbox(['import', '--change', 'EXPOSE 80', tarball, 'exposed']).code, 0);
+  const p = tsbox(['run', '-d', '-P', 'exposed', 'httpd', '-f', '-p', '80']).stdout.trim();
+  t.regex(tsbox(['port', p]).stdout, /^80\/tcp -> 0\.0\.0\.0:\d+\n$/);
+  tsbox(['rm', '-f', p]);
+
+  // The iptables backend, for hosts without nft: the rule exists while the network's bridge does, then
+  // goes. A network of its own, so that other tests' containers do not keep the bridge alive.
+  const bridge = tsbox(['network', 'create', 'iptnet']).stdout.trim();
+  const env = { ...process.env, TSBOX_FIREWALL: 'iptables' };
+  const run = spawnSync(process.execPath, [CLI, '--root', root, 'run', '-d', '--network', 'iptnet', 'busybox', 'sleep', '30'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const ipt = run.stdout.trim();
+  const rules = () => spawnSync('iptables', ['-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' }).stdout;
+  t.true(rules().includes(`tsbox ${bridge}`), rules());
+  spawnSync(process.execPath, [CLI, '--root', root, 'rm', '-f', ipt], { env });
+  t.false(rules().includes(`tsbox ${bridge}`));
+  t.is(tsbox(['network', 'rm', 'iptnet']).code, 0);
+});

@@ -145,12 +145,55 @@ export async function load(root: string, file: string): Promise<ImageRecord[]> {
   }
 }
 
+/** docker import --change: EXPOSE, ENV, CMD and ENTRYPOINT (JSON form), WORKDIR, USER. */
+export function applyChanges(changes: string[]): Record<string, unknown> {
+  const c: { ExposedPorts?: Record<string, object>; Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string } = {};
+  for (const ch of changes) {
+    const m = /^\s*(\w+)\s+(.+?)\s*$/.exec(ch);
+    if (!m) throw new Error(`import --change ${JSON.stringify(ch)}: want INSTRUCTION ARGS`);
+    const [, ins, arg] = m;
+    const json = () => {
+      try {
+        const v = JSON.parse(arg);
+        if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+      } catch {
+        // shell form
+      }
+      return ['/bin/sh', '-c', arg];
+    };
+    switch (ins.toUpperCase()) {
+      case 'EXPOSE':
+        for (const p of arg.split(/\s+/)) (c.ExposedPorts ??= {})[p.includes('/') ? p : `${p}/tcp`] = {};
+        break;
+      case 'ENV':
+        (c.Env ??= []).push(arg.includes('=') ? arg : arg.replace(/\s+/, '='));
+        break;
+      case 'CMD':
+        c.Cmd = json();
+        break;
+      case 'ENTRYPOINT':
+        c.Entrypoint = json();
+        break;
+      case 'WORKDIR':
+        c.WorkingDir = arg;
+        break;
+      case 'USER':
+        c.User = arg;
+        break;
+      default:
+        throw new Error(`import --change ${JSON.stringify(ch)}: ${ins} is not supported (EXPOSE, ENV, CMD, ENTRYPOINT, WORKDIR, USER)`);
+    }
+  }
+  return c;
+}
+
 /** docker import: a rootfs tarball (plain or compressed) as a one-layer image. */
-export async function importRootfs(root: string, file: string, name: string): Promise<ImageRecord> {
+export async function importRootfs(root: string, file: string, name: string, changes: string[] = []): Promise<ImageRecord> {
   const store = new Store(root);
+  const imageConfig = applyChanges(changes);
   const layer = await addLayer(store, file, undefined);
   const [os, architecture] = hostPlatform().split('/');
-  const config = Buffer.from(JSON.stringify({ architecture, os, created: new Date().toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: [layer.diffId] } }));
+  const config = Buffer.from(JSON.stringify({ architecture, os, created: new Date().toISOString(), config: imageConfig, rootfs: { type: 'layers', diff_ids: [layer.diffId] } }));
   return record(store, config, [layer], [name])[0];
 }
 

@@ -75,12 +75,55 @@ export function ensureBridge(net: Net): void {
     run('ip', ['link', 'set', net.bridge, 'up']);
   }
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-  // Our own table only: never touch other tables' rules.
-  run('nft', [`add table ip ${NFT_TABLE}`]);
-  run('nft', [`add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat ; }`]);
-  if (!run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']).includes(`"${net.bridge}"`)) {
-    run('nft', [`add rule ip ${NFT_TABLE} postrouting ip saddr ${net.subnet} oifname != "${net.bridge}" masquerade comment "${net.bridge}"`]);
+  if (firewall() === 'nft') {
+    // Our own table only: never touch other tables' rules.
+    run('nft', [`add table ip ${NFT_TABLE}`]);
+    run('nft', [`add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat ; }`]);
+    if (!run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']).includes(`"${net.bridge}"`)) {
+      run('nft', [`add rule ip ${NFT_TABLE} postrouting ip saddr ${net.subnet} oifname != "${net.bridge}" masquerade comment "${net.bridge}"`]);
+    }
+  } else {
+    const rule = iptablesRule(net);
+    try {
+      run('iptables', ['-t', 'nat', '-C', ...rule]);
+    } catch {
+      run('iptables', ['-t', 'nat', '-A', ...rule]);
+    }
   }
+}
+
+/** nftables where the host has nft, iptables otherwise (TSBOX_FIREWALL=iptables|nft to choose). */
+export function firewall(): 'nft' | 'iptables' {
+  const want = process.env.TSBOX_FIREWALL;
+  if (want === 'nft' || want === 'iptables') return want;
+  try {
+    execFileSync('nft', ['--version'], { stdio: 'ignore' });
+    return 'nft';
+  } catch {
+    return 'iptables';
+  }
+}
+
+function iptablesRule(net: Net): string[] {
+  return ['POSTROUTING', '-s', net.subnet, '!', '-o', net.bridge, '-j', 'MASQUERADE', '-m', 'comment', '--comment', `tsbox ${net.bridge}`];
+}
+
+function removeMasquerade(net: Net): void {
+  // Both kinds: a host may have switched since the rule was made.
+  try {
+    run('iptables', ['-t', 'nat', '-D', ...iptablesRule(net)]);
+  } catch {
+    // no such rule, or no iptables
+  }
+  let chain = '';
+  try {
+    chain = run('nft', ['-a', 'list', 'chain', 'ip', NFT_TABLE, 'postrouting']);
+  } catch {
+    return; // no table
+  }
+  const handle = new RegExp(`comment "${net.bridge}" # handle (\\d+)`).exec(chain)?.[1];
+  if (handle) run('nft', [`delete rule ip ${NFT_TABLE} postrouting handle ${handle}`]);
+  if (!/masquerade/.test(run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']))) run('nft', [`delete table ip ${NFT_TABLE}`]);
 }
 
 /** Removes the bridge and its rule when no container uses it any more (no lease, no port on it). */
@@ -92,15 +135,7 @@ export function removeBridgeIfUnused(net: Net): void {
     // no bridge
   }
   if (linkExists(net.bridge)) run('ip', ['link', 'del', net.bridge]);
-  let chain = '';
-  try {
-    chain = run('nft', ['-a', 'list', 'chain', 'ip', NFT_TABLE, 'postrouting']);
-  } catch {
-    return; // no table
-  }
-  const handle = new RegExp(`comment "${net.bridge}" # handle (\\d+)`).exec(chain)?.[1];
-  if (handle) run('nft', [`delete rule ip ${NFT_TABLE} postrouting handle ${handle}`]);
-  if (!/masquerade/.test(run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']))) run('nft', [`delete table ip ${NFT_TABLE}`]);
+  removeMasquerade(net);
 }
 
 function leasesFile(net: Net): string {

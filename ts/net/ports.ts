@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
+import { createSocket, type Socket } from 'node:dgram';
 import { UsageError } from '../cli/common.js';
 
 export interface PortMapping {
@@ -20,7 +21,6 @@ export function parsePublish(spec: string): PortMapping {
   const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(?:(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
   if (!m) throw new UsageError(`invalid -p ${JSON.stringify(spec)}: want [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]`);
   const protocol = (m[4] ?? 'tcp') as 'tcp' | 'udp';
-  if (protocol === 'udp') throw new UsageError(`-p ${spec}: udp ports are not supported yet`);
   const containerPort = Number(m[3]);
   const hostPort = m[2] ? Number(m[2]) : 0;
   if (containerPort < 1 || containerPort > 65535 || hostPort > 65535) throw new UsageError(`invalid -p ${JSON.stringify(spec)}: port out of range`);
@@ -45,7 +45,7 @@ export async function startProxies(containerDir: string, targetIp: string, maps:
   const pre = bin.endsWith('.ts') ? ['--import=tsx'] : [];
   const out: PortMapping[] = [];
   for (const m of maps) {
-    const child = spawn(process.execPath, [...pre, bin, '_proxy', m.hostIp, String(m.hostPort), targetIp, String(m.containerPort)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...pre, bin, '_proxy', m.hostIp, String(m.hostPort), targetIp, String(m.containerPort), m.protocol], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const port = await new Promise<number>((resolve, reject) => {
       let text = '';
       child.stdout!.on('data', (d) => {
@@ -80,8 +80,10 @@ export function stopProxies(containerDir: string): void {
   if (existsSync(portsFile(containerDir))) writeFileSync(portsFile(containerDir), '[]');
 }
 
-/** The proxy process itself (tsbox _proxy HOSTIP HOSTPORT TARGETIP TARGETPORT). */
-export function runProxy(hostIp: string, hostPort: number, targetIp: string, targetPort: number): void {
+/** The proxy process itself (tsbox _proxy HOSTIP HOSTPORT TARGETIP TARGETPORT [tcp|udp]). */
+export function runProxy(hostIp: string, hostPort: number, targetIp: string, targetPort: number, protocol = 'tcp'): void {
+  process.on('SIGTERM', () => process.exit(0));
+  if (protocol === 'udp') return runUdpProxy(hostIp, hostPort, targetIp, targetPort);
   const server = createServer((client) => {
     const upstream = connect(targetPort, targetIp);
     client.pipe(upstream).pipe(client);
@@ -99,5 +101,33 @@ export function runProxy(hostIp: string, hostPort: number, targetIp: string, tar
   server.listen(hostPort, hostIp, () => {
     process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`);
   });
-  process.on('SIGTERM', () => process.exit(0));
+}
+
+/** UDP has no connections: one upstream socket per client address, dropped after a minute of silence. */
+function runUdpProxy(hostIp: string, hostPort: number, targetIp: string, targetPort: number): void {
+  const front = createSocket('udp4');
+  const flows = new Map<string, { sock: Socket; timer: NodeJS.Timeout }>();
+  front.on('message', (msg, from) => {
+    const key = `${from.address}:${from.port}`;
+    let f = flows.get(key);
+    if (!f) {
+      const sock = createSocket('udp4');
+      sock.on('message', (reply) => front.send(reply, from.port, from.address));
+      sock.on('error', () => sock.close());
+      f = { sock, timer: setTimeout(() => undefined, 0) };
+      flows.set(key, f);
+    }
+    clearTimeout(f.timer);
+    const flow = f;
+    flow.timer = setTimeout(() => {
+      flow.sock.close();
+      flows.delete(key);
+    }, 60000);
+    flow.sock.send(msg, targetPort, targetIp);
+  });
+  front.on('error', (e) => {
+    process.stderr.write(`listen udp ${hostIp}:${hostPort}: ${(e as NodeJS.ErrnoException).code ?? e.message}\n`);
+    process.exit(1);
+  });
+  front.bind(hostPort, hostIp, () => process.stdout.write(`listening ${front.address().port}\n`));
 }

@@ -457,7 +457,7 @@ export const portCommand: Command = async (argv, g) => {
 
 export const proxyCommand: Command = async (argv) => {
   const { runProxy } = await import('../../net/ports.js');
-  runProxy(argv[0], Number(argv[1]), argv[2], Number(argv[3]));
+  runProxy(argv[0], Number(argv[1]), argv[2], Number(argv[3]), argv[4]);
   await new Promise(() => undefined);
   return 0;
 };
