@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int last_cap(void) {
-  static int last = -1;
-  if (last >= 0) return last;
+static int last = -1;
+
+void caps_init(void) {
   last = CAP_LAST_CAP;
   int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
@@ -21,6 +21,12 @@ static int last_cap(void) {
     if (read(fd, buf, sizeof buf - 1) > 0) last = atoi(buf);
     close(fd);
   }
+  /* The masks are 64 bits wide. */
+  if (last < 0 || last > 63) last = last < 0 ? CAP_LAST_CAP : 63;
+}
+
+static int last_cap(void) {
+  if (last < 0) caps_init();
   return last;
 }
 

@@ -3,6 +3,7 @@
  * system settings, final mounts, wait for start, rights, exec (or fork and reap as pid 1). */
 #define _GNU_SOURCE
 #include "blob.h"
+#include "caps.h"
 #include "console.h"
 #include "process.h"
 #include "reaper.h"
@@ -33,6 +34,7 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   struct blob b;
   blob_load(&b);
+  caps_init();
   struct blob_rec r;
   int has_root = blob_find(&b, TSBOX_T_ROOTFS, &r);
 
@@ -51,11 +53,14 @@ int main(void) {
   if (blob_find(&b, TSBOX_T_INIT_MODE, &r)) {
     struct blob_cur c = blob_cur(&r);
     mode = cur_u32(&c);
+    if (mode != TSBOX_MODE_EXEC && mode != TSBOX_MODE_INIT) die(EINVAL, "config blob: unknown init mode %u", mode);
   }
   if (mode == TSBOX_MODE_INIT) reaper_run(&p, blob_find(&b, TSBOX_T_LOG_JSON, &r));
 
-  fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
-  signal(SIGPIPE, SIG_DFL);
+  /* The report fd becomes close-on-exec there: the parent reads EOF as success. */
   process_exec(&p);
-  die_code(exec_exit_code(errno), errno, "exec %s", p.path);
+  int e = errno;
+  /* Signals are back to default by now: the report of the failure must not die of SIGPIPE. */
+  signal(SIGPIPE, SIG_IGN);
+  die_code(exec_exit_code(e), e, "exec %s", p.path);
 }

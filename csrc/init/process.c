@@ -6,12 +6,16 @@
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/filter.h>
+#include <linux/close_range.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -120,6 +124,26 @@ static void load_seccomp(const struct blob *b) {
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fp) < 0) die(errno, "seccomp set filter (%u instructions)", fp.len);
 }
 
+/* The additional gids, or none at all: root's host groups must not leak into the container. */
+static void set_groups(const struct blob *b) {
+  struct blob_rec r;
+  size_t n = 0, off = 0;
+  while (blob_next(b, &off, &r))
+    if (r.tag == TSBOX_T_ADDITIONAL_GID) n++;
+  gid_t *groups = calloc(n ? n : 1, sizeof *groups);
+  if (!groups) die(ENOMEM, "setgroups: %zu groups", n);
+  n = 0;
+  off = 0;
+  while (blob_next(b, &off, &r)) {
+    if (r.tag != TSBOX_T_ADDITIONAL_GID) continue;
+    struct blob_cur c = blob_cur(&r);
+    groups[n++] = cur_u32(&c);
+    if (c.err) die(EINVAL, "config blob: truncated additional gid record");
+  }
+  if (setgroups(n, groups) < 0) die(errno, "setgroups (%zu groups)", n);
+  free(groups);
+}
+
 void process_secure(const struct blob *b, const struct proc *p) {
   struct blob_rec r;
   int nnp = blob_find(b, TSBOX_T_NO_NEW_PRIVS, &r);
@@ -155,17 +179,7 @@ void process_secure(const struct blob *b, const struct proc *p) {
     struct blob_cur c = blob_cur(&r);
     gid = cur_u32(&c);
   }
-  if (!blob_find(b, TSBOX_T_SETGROUPS_DENY, &r)) {
-    gid_t groups[64];
-    size_t n = 0, off = 0;
-    while (blob_next(b, &off, &r)) {
-      if (r.tag != TSBOX_T_ADDITIONAL_GID) continue;
-      if (n == 64) die(E2BIG, "more than 64 additional gids");
-      struct blob_cur c = blob_cur(&r);
-      groups[n++] = cur_u32(&c);
-    }
-    if (setgroups(n, groups) < 0) die(errno, "setgroups (%zu groups)", n);
-  }
+  if (!blob_find(b, TSBOX_T_SETGROUPS_DENY, &r)) set_groups(b);
   if (setresgid(gid, gid, gid) < 0) die(errno, "setresgid %u", gid);
   /* Keep the permitted set across the uid change; capset below decides what stays. */
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die(errno, "prctl PR_SET_KEEPCAPS");
@@ -181,6 +195,29 @@ void process_secure(const struct blob *b, const struct proc *p) {
   if (nnp) load_seccomp(b);
 }
 
+static void reset_signals(void) {
+  /* Dispositions and the mask survive execve: the process starts the way any freshly exec'd one does. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); /* EINVAL for libc's reserved ones: fine */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Every fd above stdio is init's (config, report, fifo, status, logger pipes): none goes to the process. */
+static void cloexec_from(int first) {
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  /* Kernels before 5.11: one fcntl per possible fd. */
+  struct rlimit rl;
+  int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (int)rl.rlim_cur : 1 << 20;
+  for (int fd = first; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 void process_exec(const struct proc *p) {
+  cloexec_from(3);
+  reset_signals();
   execve(p->path, p->argv, p->envp);
 }

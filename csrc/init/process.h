@@ -14,7 +14,8 @@ struct proc {
 void process_prepare(const struct blob *b, struct proc *p);
 /* chdir, seccomp (early when no_new_privs is off), user, capabilities, no_new_privs, umask, seccomp (late). */
 void process_secure(const struct blob *b, const struct proc *p);
-/* execve the resolved path; returns only on failure with errno set. */
+/* Marks fds >= 3 close-on-exec, restores default signal dispositions and an empty mask, then execve's
+ * the resolved path; returns only on failure, with errno set. */
 void process_exec(const struct proc *p);
 /* Exit code for an exec errno: 127 not found, 126 otherwise. */
 int exec_exit_code(int err);

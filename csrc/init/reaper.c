@@ -18,26 +18,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-static void reset_signals(void) {
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 static _Noreturn void child(const struct proc *p, int errpipe) {
-  reset_signals();
-  /* Own process group, in the terminal's foreground when there is one: ^C reaches it once, from the tty. */
+  /* Own process group, in the terminal's foreground when there is one: ^C reaches it once, from the tty.
+   * Signals are still blocked here, so tcsetpgrp from the background raises no SIGTTOU. */
   setpgid(0, 0);
-  if (isatty(STDIN_FILENO)) {
-    signal(SIGTTOU, SIG_IGN);
-    tcsetpgrp(STDIN_FILENO, getpgrp());
-    signal(SIGTTOU, SIG_DFL);
-  }
+  if (isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
   process_exec(p);
   int e = errno;
   ssize_t ignored = write(errpipe, &e, sizeof e);
@@ -50,7 +35,8 @@ static void record_status(int st) {
   if (fcntl(TSBOX_FD_STATUS, F_GETFD) < 0) return;
   char buf[16];
   int n = snprintf(buf, sizeof buf, "%d\n", st);
-  if (pwrite(TSBOX_FD_STATUS, buf, (size_t)n, 0) == n) fsync(TSBOX_FD_STATUS);
+  /* A restarted container reuses the file: no digits of an older, longer status may remain. */
+  if (ftruncate(TSBOX_FD_STATUS, 0) == 0 && pwrite(TSBOX_FD_STATUS, buf, (size_t)n, 0) == n) fsync(TSBOX_FD_STATUS);
 }
 
 _Noreturn void reaper_run(const struct proc *p, int log_json) {
@@ -65,9 +51,6 @@ _Noreturn void reaper_run(const struct proc *p, int log_json) {
   if (pid < 0) die(errno, "fork %s", p->path);
   if (pid == 0) {
     close(ep[0]);
-    /* The report and status fds are init's, not the process's. */
-    fcntl(report_fd(), F_SETFD, FD_CLOEXEC);
-    fcntl(TSBOX_FD_STATUS, F_SETFD, FD_CLOEXEC);
     if (log.active) logger_child(&log);
     child(p, ep[1]);
   }

@@ -6,7 +6,7 @@ import { allocate, DEFAULT_NET, ensureBridge, plug, readLeases, release, removeB
 import { findNetwork, listNetworks } from '../net/networks.js';
 import { parsePublish, startProxies, stopProxies, type PortMapping } from '../net/ports.js';
 import { UsageError } from '../cli/common.js';
-import { containerDir, listRecords, liveState, loadRecord } from './containers.js';
+import { containerDir, loadRecord, type ContainerRecord } from './containers.js';
 import type { RunOptions } from './options.js';
 
 export type NetworkMode = 'none' | 'host' | 'bridge' | 'container';
@@ -64,10 +64,19 @@ export function resolvConf(hostResolv: string, dns: string[], search: string[]):
  * Rewrites the hosts file of every running container on a user network so that each finds the others by
  * name (and by container id prefix). The files are bind-mounted: rewritten in place, seen at once.
  */
-function peersOf(root: string, netName: string): { members: ReturnType<typeof listRecords>; peers: [string, string][] } {
+/** The containers holding an address on a user network (from its leases, written before they start). */
+function peersOf(root: string, netName: string): { members: ContainerRecord[]; peers: [string, string][] } {
   if (netName === 'bridge' || netName === 'default') return { members: [], peers: [] }; // as docker: names resolve on user networks only
-  const members = listRecords(root).filter((r) => r.Options.network === netName && r.IPAddress && liveState(root, r).Running);
-  const peers: [string, string][] = members.flatMap((r) => [[r.Name, r.IPAddress!] as [string, string], [r.Id.slice(0, 12), r.IPAddress!] as [string, string]]);
+  const net = findNetwork(root, netName);
+  if (!net) return { members: [], peers: [] };
+  const members: ContainerRecord[] = [];
+  const peers: [string, string][] = [];
+  for (const [ip, o] of Object.entries(readLeases(net))) {
+    const r = o.root === root ? loadRecord(root, o.id) : undefined;
+    if (!r) continue;
+    members.push({ ...r, IPAddress: ip });
+    peers.push([r.Name, ip], [r.Id.slice(0, 12), ip]);
+  }
   return { members, peers };
 }
 
@@ -93,7 +102,7 @@ export function plugBridge(root: string, id: string, pid: number, hostname: stri
     }
     // The peers already running are in the file before the process starts; they learn of us right after.
     const o = loadRecord(root, id)?.Options;
-    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, ip, o?.addHost ?? [], o ? peersOf(root, o.network).peers : []));
+    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, ip, o?.addHost ?? [], o ? peersOf(root, o.network).peers.filter(([, p]) => p !== ip) : []));
     return ip;
   });
 }
