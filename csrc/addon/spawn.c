@@ -5,6 +5,7 @@
  * (another may have held the malloc lock), so between clone and execveat the child makes only
  * async-signal-safe system calls. */
 #define _GNU_SOURCE
+#include "../common/exec_prep.h"
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
@@ -68,28 +69,11 @@ static __attribute__((noreturn)) void child_fail(int fd, int err, const char *wh
   _exit(127);
 }
 
-static void reset_signals(void) {
-  /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < _NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); /* EINVAL for glibc's reserved ones: fine */
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-}
 
-static void mark_cloexec_from(int first) {
-  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-  /* Kernels before 5.11: one fcntl per possible fd. */
-  struct rlimit rl;
-  int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (int)rl.rlim_cur : 1 << 20;
-  for (int fd = first; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
 
 static int child_main(void *arg) {
   struct child_args *a = arg;
+  /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
   reset_signals();
   /* Our copy of the write end would hide the parent's close from us. */
   close(a->go_w);
@@ -126,7 +110,7 @@ static int child_main(void *arg) {
   }
   report = TSBOX_FD_REPORT;
   /* Node's own fds (epoll, sockets, files) must not leak into the container. */
-  mark_cloexec_from(TSBOX_FD_FIRST_FREE);
+  cloexec_from(TSBOX_FD_FIRST_FREE);
   syscall(SYS_execveat, init_fd, "", child_argv, child_envp, AT_EMPTY_PATH);
   child_fail(report, errno, "execveat tsbox-init");
 }

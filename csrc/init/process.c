@@ -1,6 +1,7 @@
 /* Process setup, in the order runc uses: seccomp needs CAP_SYS_ADMIN unless no_new_privs is set, so it
  * goes first without no_new_privs and last with it. */
 #define _GNU_SOURCE
+#include "../common/exec_prep.h"
 #include "process.h"
 #include "caps.h"
 #include "report.h"
@@ -195,26 +196,7 @@ void process_secure(const struct blob *b, const struct proc *p) {
   if (nnp) load_seccomp(b);
 }
 
-static void reset_signals(void) {
-  /* Dispositions and the mask survive execve: the process starts the way any freshly exec'd one does. */
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); /* EINVAL for libc's reserved ones: fine */
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-}
 
-/* Every fd above stdio is init's (config, report, fifo, status, logger pipes): none goes to the process. */
-static void cloexec_from(int first) {
-  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-  /* Kernels before 5.11: one fcntl per possible fd. */
-  struct rlimit rl;
-  int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (int)rl.rlim_cur : 1 << 20;
-  for (int fd = first; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
 
 void process_exec(const struct proc *p) {
   cloexec_from(3);

@@ -1,6 +1,6 @@
 // The engine's side of networking: which network a container gets, plugging it into its bridge before it
 // runs, name resolution between containers of one network, published ports, and undoing all of it.
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { allocate, DEFAULT_NET, ensureBridge, plug, readLeases, release, removeBridgeIfUnused, unplug, withNetworkLock, type Net } from '../net/bridge.js';
 import { findNetwork, listNetworks } from '../net/networks.js';
@@ -85,7 +85,24 @@ export function refreshPeers(root: string, netName: string): void {
   for (const r of members) {
     const hosts = join(containerDir(root, r.Id), 'hosts');
     if (!existsSync(hosts)) continue;
-    writeFileSync(hosts, hostsFile(r.Options.hostname ?? r.Id.slice(0, 12), r.IPAddress, r.Options.addHost, peers.filter(([, ip]) => ip !== r.IPAddress)));
+    rewriteInPlace(hosts, hostsFile(r.Options.hostname ?? r.Id.slice(0, 12), r.IPAddress, r.Options.addHost, peers.filter(([, ip]) => ip !== r.IPAddress)));
+  }
+}
+
+/**
+ * The file is bind-mounted into a running container: it must keep its inode (no rename), and a reader
+ * there must never see it empty. Unchanged files are left alone; otherwise the new content is written
+ * over the old (the lines only grow or shrink at the end) and the rest cut off.
+ */
+function rewriteInPlace(file: string, text: string): void {
+  if (readFileSync(file, 'utf8') === text) return;
+  const fd = openSync(file, 'r+');
+  try {
+    const b = Buffer.from(text);
+    writeSync(fd, b, 0, b.length, 0);
+    ftruncateSync(fd, b.length);
+  } finally {
+    closeSync(fd);
   }
 }
 
