@@ -243,3 +243,26 @@ test('--network none: only lo, up, and no route; --network host: the host interf
   t.true(Number(r.stdout.trim()) >= 1);
   t.is(readFileSync('/proc/net/dev', 'utf8').split('\n').length - 3, Number(r.stdout.trim()));
 });
+
+test('more run flags: --mount, --memory-swap, cpu shares/quota/period/cpuset, --ulimit, --sysctl, seccomp=FILE, --stop-signal', async (t) => {
+  const dir = mkdtempSync(join(root, 'mnt-'));
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'f'), 'bound\n', { mode: 0o644 });
+  const profile = join(dir, 'seccomp.json');
+  writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
+  const cg = '/sys/fs/cgroup';
+  const r = tsbox([
+    'run', '--rm', '--network', 'none', '--mount', 'type=tmpfs,target=/m', '--mount', `type=bind,source=${dir},target=/b,readonly`,
+    '--memory', '64m', '--memory-swap', '128m', '--cpu-shares', '512', '--cpu-quota', '20000', '--cpu-period', '100000', '--cpuset-cpus', '0',
+    '--ulimit', 'nofile=256:512', '--sysctl', 'kernel.shmmni=999', '--security-opt', `seccomp=${profile}`,
+    'busybox', 'sh', '-c',
+    `grep -c " /m tmpfs" /proc/mounts; cat /b/f; touch /b/x 2>/dev/null || echo ro; cat ${cg}/memory/memory.memsw.limit_in_bytes ${cg}/cpu/cpu.shares ${cg}/cpu/cpu.cfs_quota_us ${cg}/cpuset/cpuset.cpus; ulimit -n; ulimit -Hn; cat /proc/sys/kernel/shmmni; mkdir /tmp/d 2>/dev/null || echo mkdir-denied`,
+  ]);
+  t.is(r.stdout, `1\nbound\nro\n${128 * 1024 * 1024}\n512\n20000\n0\n256\n512\n999\nmkdir-denied\n`, r.stderr);
+  // --stop-signal: stop sends it instead of SIGTERM.
+  const id = tsbox(['run', '-d', '--network', 'none', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "exit 9" USR1; while true; do sleep 0.05; done']).stdout.trim();
+  await sleep(200);
+  t.is(tsbox(['stop', '-t', '5', id]).code, 0);
+  t.is(JSON.parse(tsbox(['inspect', id]).stdout)[0].State.ExitCode, 9);
+  tsbox(['rm', id]);
+});
