@@ -187,3 +187,18 @@ test.after.always('no cgroups or states left behind', (t) => {
   t.deepEqual(cgroups, []);
   t.deepEqual(states, []);
 });
+
+test('--no-pivot (chroot), /dev/fd links, rootfs propagation and additional gids', async (t) => {
+  const b = makeBundle(['sh', '-c', 'ls -l /dev/fd | grep -c "/proc/self/fd"; id -G; grep " / " /proc/self/mountinfo | grep -c shared || true'], (s) => {
+    s.process!.user = { uid: 1000, gid: 1000, additionalGids: [44, 55] };
+    s.linux!.rootfsPropagation = 'rprivate';
+  });
+  t.teardown(() => removeBundle(b));
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-rt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = openSync(join(dir, 'out'), 'w');
+  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, 'run', '--no-pivot', '--bundle', b.dir, b.id], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 60000 });
+  closeSync(out);
+  t.is(r.status, 0, r.stderr);
+  t.is(readFileSync(join(dir, 'out'), 'utf8'), '1\n1000 44 55\n0\n', r.stderr);
+});
