@@ -2,7 +2,9 @@
 // ipc and net namespaces, a cgroup, pivot_root), so every runtime runs the same thing.
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Layout } from '../test/helpers/registry.js';
 import { defaultSpec } from '../ts/runtime/default-spec.js';
 import type { OciSpec } from '../ts/runtime/spec.js';
 
@@ -39,6 +41,28 @@ export function bundle(name: string, spec: OciSpec = benchSpec()): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...spec, linux: { ...spec.linux, cgroupsPath: `/tsbox-bench/${name}` } }));
   return dir;
+}
+
+/**
+ * The bench rootfs as an OCI image layout under dir whose index names it ref (tsbox and podman load take
+ * that as the image name, skopeo's oci: transport as the tag), on top of it one layer of random data
+ * (incompressible, so it really is that size on the wire) per entry of randomMiB; and a tar of the
+ * layout, the OCI archive `tsbox load` and `podman load` read.
+ */
+export function benchImage(dir: string, ref: string, randomMiB: number[] = []): { layout: string; tar: string } {
+  const layers = [rootfs()];
+  randomMiB.forEach((n, i) => {
+    const d = join(dir, `random${i}`);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, `random${i}`), randomBytes(n << 20));
+    layers.push(d);
+  });
+  const layout = new Layout(join(dir, 'layout'));
+  layout.image(layers, { tag: ref, arch: process.arch === 'x64' ? 'amd64' : process.arch });
+  layout.write();
+  const tar = join(dir, 'layout.tar');
+  execFileSync('tar', ['-C', layout.dir, '-cf', tar, '.']);
+  return { layout: layout.dir, tar };
 }
 
 export function cleanWork(): void {

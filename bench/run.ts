@@ -1,21 +1,23 @@
-// npm run bench: tsbox next to crun, runc and bwrap on the same rootfs; writes bench/RESULTS.md.
-// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,d,e,g]
+// npm run bench: tsbox next to crun, runc, bwrap, podman and skopeo+umoci on the same rootfs; writes bench/RESULTS.md.
+// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runContainer } from '../ts/runtime/api.js';
 import { sandboxSpec } from '../ts/engine/sandbox.js';
 import { alternate, table, type Case, type Summary } from './stats.js';
-import { benchSpec, bundle, cleanWork, have, WORK } from './fixtures.js';
+import { benchImage, benchSpec, bundle, cleanWork, have, WORK } from './fixtures.js';
+import { push, startRegistry, type Registry } from '../test/helpers/registry.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
-const ONLY = new Set((values.only ?? 'a,b,d,e,g').split(','));
+const ONLY = new Set((values.only ?? 'a,b,c,d,e,f,g').split(','));
 const STATE = mkdtempSync(join(tmpdir(), 'tsbox-bench-state-'));
 const BIN = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+const HAD_CONTAINERS_CACHE = existsSync('/var/lib/containers/cache');
 let seq = 0;
 const id = (p: string) => `${p}-${process.pid}-${++seq}`;
 
@@ -38,6 +40,9 @@ const tsboxApi = (spec = benchSpec()) => async () => {
   if (st.code !== 0) throw new Error(`tsbox: exit ${st.code} signal ${st.signal}`);
 };
 
+/** The engine CLI (dist/cli/bin.js) on its own store root, so nothing touches the default one. */
+const tsboxCli = (root: string, ...args: string[]) => must(exitOf(process.execPath, [CLI, '--root', root, ...args]), `tsbox ${args[0]}`);
+
 const ociCli = (bin: string, b: string, runtimeRoot: string) => () => must(exitOf(bin, ['--root', runtimeRoot, 'run', '--bundle', b, id(bin.split('/').pop()!)]), bin);
 
 const sections: string[] = [];
@@ -58,6 +63,73 @@ function usableRuntimes(): string[] {
 }
 const runtimes = usableRuntimes();
 
+const lastLine = (p: { stdout: string; stderr: string }) => ((p.stderr || p.stdout).trim().split('\n').pop() ?? '').replace(/^Error: /, '');
+
+/**
+ * podman with everything private under dir: storage, run state, temp files and network configs (so
+ * `system reset` clears only ours); cgroupfs and an events file, as there is no systemd to ask.
+ */
+const podmanGlobals = (dir: string, driver: string) => [
+  ...['--root', join(dir, 'proot'), '--runroot', join(dir, 'prun'), '--tmpdir', join(dir, 'ptmp'), '--network-config-dir', join(dir, 'pnet')],
+  ...['--storage-driver', driver, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'],
+];
+
+/** Unmounts whatever is still mounted under dir (deepest first): podman's overlay home, layers of a failed run. */
+function unmountUnder(dir: string): void {
+  const points = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[1] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(dir + '/'));
+  for (const m of points.sort((a, b) => b.length - a.length)) if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+}
+
+/** Waits (up to 10 s) until podman's cgroups are empty: conmon's exit command may outlive `podman run --rm`. */
+async function podmanSettled(): Promise<void> {
+  const procs = () =>
+    readdirSync('/sys/fs/cgroup').flatMap((c) => {
+      const f = join('/sys/fs/cgroup', c, 'tsbox-bench', 'podman', 'conmon', 'cgroup.procs');
+      return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').filter(Boolean) : [];
+    });
+  for (let i = 0; i < 100 && procs().length; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/**
+ * Loads the image tar into podman's private storage (overlay, else vfs) and finds the flags it needs to
+ * run there, a trial run each: its default runtime (crun) refuses a hybrid cgroup host, and as root it
+ * sets its own RLIMIT_NOFILE/NPROC, which fail without CAP_SYS_RESOURCE (lowered ones work). The full argv for `run --rm IMAGE
+ * true`, or undefined (noted) when podman cannot run it; globals for cleanup either way.
+ */
+function podmanRun(dir: string, tar: string, image: string): { argv?: string[]; globals: string[] } {
+  let globals = podmanGlobals(dir, 'overlay');
+  if (!have('podman')) {
+    notes.push('podman: not installed');
+    return { globals };
+  }
+  for (const driver of ['overlay', 'vfs']) {
+    globals = podmanGlobals(dir, driver);
+    const p = spawnSync('podman', [...globals, 'load', '-q', '-i', tar], { encoding: 'utf8' });
+    if (p.status === 0) break;
+    notes.push(`podman: cannot load the bench image with ${driver} storage: ${lastLine(p)}`);
+    if (driver === 'vfs') return { globals };
+    spawnSync('podman', [...globals, 'system', 'reset', '-f'], { stdio: 'ignore' });
+    unmountUnder(dir);
+  }
+  const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+  const errors: string[] = [];
+  for (const [runtime, limits] of [[[], []], [[], ulimits], [['--runtime', 'runc'], []], [['--runtime', 'runc'], ulimits]]) {
+    // Never a bridge or a pull: same as tsbox's run; a cgroup of ours, removed at the end.
+    const argv = [...globals, ...runtime, 'run', '--rm', '--network', 'none', '--pull', 'never', '--cgroup-parent', '/tsbox-bench/podman', ...limits, image, 'true'];
+    const p = spawnSync('podman', argv, { encoding: 'utf8' });
+    if (p.status === 0) {
+      if (errors.length) notes.push(`podman: runs here only with \`${[...runtime, ...limits].join(' ')}\` (without: ${errors.join('; ')})`);
+      return { argv, globals };
+    }
+    errors.push(lastLine(p));
+  }
+  notes.push(`podman: cannot run the bench container on this host: ${errors.join('; ')}`);
+  return { globals };
+}
+
 async function caseA(): Promise<void> {
   const b = bundle('a');
   const cases: Case[] = [{ name: 'tsbox API (in-process)', run: tsboxApi() }];
@@ -70,6 +142,29 @@ async function caseB(): Promise<void> {
   const cases: Case[] = [{ name: 'tsbox-runtime run', run: () => must(exitOf(process.execPath, [BIN, '--root', STATE, 'run', '--bundle', b, id('tbcli')]), 'tsbox-runtime') }];
   for (const r of runtimes) cases.push({ name: `${r} run`, run: ociCli(r, b, join(WORK, `${r}-state`)) });
   sections.push(table('(b) runtime CLI: run --bundle of /bin/true', await alternate(cases, Math.max(5, ROUNDS >> 1))));
+}
+
+async function caseC(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-bench-c-'));
+  const image = 'localhost/tsbox-bench:latest';
+  let podman: { argv?: string[]; globals: string[] } | undefined;
+  try {
+    const { tar } = benchImage(join(dir, 'image'), image);
+    const root = join(dir, 'troot');
+    await tsboxCli(root, 'load', '-i', tar);
+    const cases: Case[] = [{ name: 'tsbox run --rm', run: () => tsboxCli(root, 'run', '--rm', '--network', 'none', image, 'true') }];
+    podman = podmanRun(dir, tar, image);
+    const argv = podman.argv;
+    if (argv) cases.push({ name: 'podman run --rm', run: () => must(exitOf('podman', argv), 'podman run') });
+    sections.push(table('(c) engine CLI: run --rm --network none IMAGE true (busybox image, private storage)', await alternate(cases, Math.max(5, ROUNDS >> 1))));
+  } finally {
+    if (podman) {
+      await podmanSettled();
+      spawnSync('podman', [...podman.globals, 'system', 'reset', '-f'], { stdio: 'ignore' });
+    }
+    unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function caseD(): Promise<void> {
@@ -112,6 +207,52 @@ async function caseE(): Promise<void> {
   }
 }
 
+async function caseF(): Promise<void> {
+  const missing = ['docker-registry', 'skopeo', 'umoci'].filter((c) => !have(c));
+  if (missing.includes('docker-registry') || missing.includes('skopeo')) {
+    notes.push(`(f) skipped: ${missing.join(', ')} not installed`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-bench-f-'));
+  let registry: Registry | undefined;
+  try {
+    registry = await startRegistry();
+    // busybox and two layers of 4 MiB random data: about 9 MB to fetch, verify and unpack.
+    const { layout } = benchImage(join(dir, 'image'), 'latest', [4, 4]);
+    const ref = `${registry.addr}/tsbox-bench/pull:latest`;
+    await push(layout, 'latest', ref);
+    // A fresh store / layout / bundle each round, removed after it untimed: every pull fetches every layer.
+    let used: string[] = [];
+    const fresh = (p: string) => {
+      const d = join(dir, id(p));
+      used.push(d);
+      return d;
+    };
+    const after = () => {
+      for (const d of used) rmSync(d, { recursive: true, force: true });
+      used = [];
+    };
+    // 127.0.0.1 is plain http to tsbox without a flag (isInsecure in ts/images/reference.ts).
+    const cases: Case[] = [{ name: 'tsbox pull', run: () => tsboxCli(fresh('troot'), 'pull', '-q', ref), after }];
+    if (missing.length) notes.push(`(f) skopeo+umoci: ${missing.join(', ')} not installed`);
+    else {
+      cases.push({
+        name: 'skopeo copy + umoci unpack',
+        run: async () => {
+          const l = fresh('layout');
+          await must(exitOf('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${l}:latest`]), 'skopeo copy');
+          await must(exitOf('umoci', ['unpack', '--image', `${l}:latest`, fresh('bundle')]), 'umoci unpack');
+        },
+        after,
+      });
+    }
+    sections.push(table('(f) pull + unpack of a 3-layer, ~9 MB image from a local registry (plain http)', await alternate(cases, Math.max(5, ROUNDS >> 1))));
+  } finally {
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function caseG(): Promise<void> {
   const c = await runContainer({ id: id('mem'), spec: benchSpec(['sleep', '30']), root: STATE, stdio: ['ignore', 'ignore', 'ignore'] });
   await new Promise((r) => setTimeout(r, 200));
@@ -136,13 +277,21 @@ async function main(): Promise<void> {
   try {
     if (ONLY.has('a')) await caseA();
     if (ONLY.has('b')) await caseB();
+    if (ONLY.has('c')) await caseC();
     if (ONLY.has('d')) await caseD();
     if (ONLY.has('e')) await caseE();
+    if (ONLY.has('f')) await caseF();
     if (ONLY.has('g')) await caseG();
   } finally {
     cleanWork();
     rmSync(STATE, { recursive: true, force: true });
-    spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench /sys/fs/cgroup/tsbox-bench; do [ -d "$d" ] && rmdir "$d"/* "$d" 2>/dev/null; done; true']);
+    // Depth first: podman nests conmon's cgroup under its parent (tsbox-bench/podman/conmon).
+    spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench /sys/fs/cgroup/tsbox-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true']);
+    // skopeo and podman (as root) keep a blob-info cache in /var/lib/containers/cache: gone again if we made it.
+    if (!HAD_CONTAINERS_CACHE) {
+      rmSync('/var/lib/containers/cache', { recursive: true, force: true });
+      if (existsSync('/var/lib/containers') && !readdirSync('/var/lib/containers').length) rmdirSync('/var/lib/containers');
+    }
   }
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
   const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');

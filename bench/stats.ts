@@ -19,7 +19,8 @@ export function summarize(s: Sample): Summary {
   return { name: s.name, runs: sorted.length, median, min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
-export type Case = { name: string; run: () => Promise<void> | void };
+/** A timed run, and optionally untimed cleanup after each (say, removing what the run wrote). */
+export type Case = { name: string; run: () => Promise<void> | void; after?: () => void };
 
 /**
  * Runs the cases in alternation (A B C A B C ...) after warm-up rounds, so drift in the machine
@@ -33,6 +34,7 @@ export async function alternate(cases: Case[], rounds: number, warmup = 3): Prom
       await cases[i].run();
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r >= warmup) samples[i].ms.push(ms);
+      cases[i].after?.();
     }
   }
   return samples.map(summarize);
