@@ -9,7 +9,8 @@ packages=(
   busybox-static                                # test rootfs
   docker-registry apache2-utils openssl skopeo umoci zstd attr  # image tests: real registry, htpasswd, tokens
   iproute2 nftables iptables                    # networking
-  procps util-linux bsdutils uidmap             # ps, nsenter/unshare/mount, script, newuidmap
+  procps util-linux bsdutils uidmap             # ps, nsenter/unshare/mount, script, newuidmap/newgidmap (rootless)
+  slirp4netns                                   # rootless user-mode networking
   containerd podman conmon                      # interop tests: real clients of the runtime
   runc crun bubblewrap                          # benchmark peers
 )

@@ -7,7 +7,7 @@ const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, container prune, sandbox
 Networks:    network create, network ls, network rm, network inspect
-System:      system df, system prune
+System:      info, system df, system prune, system info, unshare
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
@@ -53,6 +53,9 @@ const COMMANDS: Record<string, Loader> = {
   save: async () => (await import('./commands/images.js')).saveCommand,
   load: async () => (await import('./commands/images.js')).loadCommand,
   import: async () => (await import('./commands/images.js')).importCommand,
+  info: async () => (await import('./commands/system.js')).infoCommand,
+  unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
+  _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;

@@ -14,6 +14,8 @@ import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, ref
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
+import { selfArgv } from '../self.js';
+import { removeTree } from '../images/remove-tree.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -37,12 +39,6 @@ function imageConfig(store: Store, configDigest: string): ImageConfig {
   return (JSON.parse(store.readBlob(configDigest).toString()) as { config?: ImageConfig }).config ?? {};
 }
 
-function isMounted(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[4] === path);
-}
-
 /**
  * (Re)starts the container a record describes: the runtime's old state goes, the snapshot stays (its
  * upper layer is the container's filesystem), a fresh spec is built from the options.
@@ -60,13 +56,12 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   } catch (e) {
     if (!(e as Error).message.includes('does not exist')) throw e;
   }
-  const rootfs = join(snapshotDir(root, id), 'rootfs');
-  if (!isMounted(rootfs)) prepareSnapshot(root, image, id);
+  const snap = prepareSnapshot(root, image, id);
   const mode = networkMode(o, root);
   const hostname = o.hostname ?? id.slice(0, 12);
   if (mode !== 'host') writeEtc(dir, hostname, o);
   const config = imageConfig(store, image.config);
-  const spec = buildSpec({ id, rootfs, image: config, opts: { ...o, network: mode }, etcDir: mode === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
+  const spec = buildSpec({ id, snapshot: snap, image: config, opts: { ...o, network: mode }, etcDir: mode === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
   if (mode === 'container') {
     // Join the other container's network namespace, as docker's --network container:NAME.
     const other = findContainer(root, o.network.slice('container:'.length));
@@ -88,7 +83,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
     const beforeStart = mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
-    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd, beforeStart });
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
     if (ip) {
       record.IPAddress = ip;
       record.Ports = await publish(root, id, ip, requestedPorts(o, (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts));
@@ -109,9 +104,8 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
 
 /** A detached supervisor (tsbox _monitor ID) that applies the restart policy; only for containers that have one. */
 function startMonitor(root: string, id: string): void {
-  const bin = join(import.meta.dirname, '..', 'cli', 'bin.js');
-  const args = bin.endsWith('.ts') ? ['--import=tsx', bin] : [bin];
-  spawn(process.execPath, [...args, '--root', root, '_monitor', id], { detached: true, stdio: 'ignore' }).unref();
+  const [node, args] = selfArgv('--root', root, '_monitor', id);
+  spawn(node, args, { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** Creates and starts a container. */
@@ -152,6 +146,6 @@ export function removeContainerFiles(root: string, id: string): void {
   } catch {
     // not mounted
   }
-  rmSync(containerDir(root, id), { recursive: true, force: true });
+  removeTree(containerDir(root, id));
   if (network) refreshPeers(root, network);
 }

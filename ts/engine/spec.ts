@@ -8,6 +8,8 @@ import { defaultSeccompProfile } from '../runtime/seccomp-default.js';
 import type { OciSeccomp } from '../runtime/seccomp.js';
 import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
 import { UsageError } from '../cli/common.js';
+import type { Snapshot } from '../images/snapshot.js';
+import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import type { RunOptions } from './options.js';
 
 export interface ImageConfig {
@@ -21,17 +23,25 @@ export interface ImageConfig {
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** "name", "uid", "name:group", "uid:gid" → numeric ids, looked up in the image's /etc/passwd and /etc/group. */
-export function resolveUser(rootfs: string, user: string | undefined): { uid: number; gid: number; additionalGids: number[] } {
-  if (!user) return { uid: 0, gid: 0, additionalGids: [] };
-  const [u, g] = user.split(':');
-  const table = (file: string) => {
+/** A file of the container's filesystem by its path relative to "/" (e.g. "etc/passwd"). */
+export type RootReader = (rel: string) => string | undefined;
+
+/** Reads from a directory that is the container's root (a mounted rootfs, /proc/PID/root). */
+export function dirReader(dir: string): RootReader {
+  return (rel) => {
     try {
-      return readFileSync(join(rootfs, file), 'utf8').split('\n').map((l) => l.split(':'));
+      return readFileSync(join(dir, rel), 'utf8');
     } catch {
-      return [];
+      return undefined;
     }
   };
+}
+
+/** "name", "uid", "name:group", "uid:gid" → numeric ids, looked up in the image's /etc/passwd and /etc/group. */
+export function resolveUser(read: RootReader, user: string | undefined): { uid: number; gid: number; additionalGids: number[] } {
+  if (!user) return { uid: 0, gid: 0, additionalGids: [] };
+  const [u, g] = user.split(':');
+  const table = (file: string) => (read(file) ?? '').split('\n').filter(Boolean).map((l) => l.split(':'));
   const passwd = table('etc/passwd');
   let uid: number;
   let gid: number;
@@ -126,7 +136,7 @@ function seccompFor(o: RunOptions, caps: string[]): OciSeccomp | undefined {
 
 export interface SpecInputs {
   id: string;
-  rootfs: string;
+  snapshot: Pick<Snapshot, 'rootfs' | 'rootMount' | 'readFile'>;
   image: ImageConfig;
   opts: RunOptions;
   /** Where the container's generated /etc/hosts, /etc/hostname and /etc/resolv.conf live. */
@@ -134,7 +144,7 @@ export interface SpecInputs {
   volumesDir: string;
 }
 
-export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: SpecInputs): OciSpec {
+export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: SpecInputs): OciSpec {
   const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : image.Entrypoint ?? [];
   const cmd = o.cmd.length ? o.cmd : o.entrypoint !== undefined ? [] : image.Cmd ?? [];
   const args = [...entrypoint, ...cmd];
@@ -145,8 +155,8 @@ export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: Sp
   // Drops first, then adds: "--cap-drop ALL --cap-add X" leaves exactly X, as with docker.
   for (const c of o.capDrop) caps = c.toUpperCase() === 'ALL' ? [] : caps.filter((x) => x !== normalizeCap(c));
   for (const c of o.capAdd) caps = c.toUpperCase() === 'ALL' ? allCaps() : [...new Set([...caps, normalizeCap(c)])];
-  const user = resolveUser(rootfs, o.user ?? image.User);
-  const mounts: OciMount[] = defaultMounts().map((m) => (m.type === 'cgroup' || m.type === 'sysfs' ? { ...m, options: [...(m.options ?? []).filter((x) => x !== 'ro'), o.privileged ? 'rw' : 'ro'] } : m));
+  const user = resolveUser(snapshot.readFile, o.user ?? image.User);
+  const mounts: OciMount[] = [...(snapshot.rootMount ? [snapshot.rootMount] : []), ...defaultMounts()].map((m) => (m.type === 'cgroup' || m.type === 'sysfs' ? { ...m, options: [...(m.options ?? []).filter((x) => x !== 'ro'), o.privileged ? 'rw' : 'ro'] } : m));
   if (o.network === 'host') mounts.splice(mounts.findIndex((m) => m.type === 'sysfs'), 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   if (etcDir) {
     for (const f of ['hosts', 'hostname', 'resolv.conf']) {
@@ -182,6 +192,13 @@ export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: Sp
     const n = (b: bigint) => (b >= 1n << 63n ? 2 ** 64 - 1 : Number(b));
     return { type: p.type, soft: n(p.soft), hard: n(p.hard) };
   });
+  const rootless = isRootless() ? rootlessMappings() : undefined;
+  if (rootless) {
+    namespaces.push({ type: 'user' });
+    if (!rootless.full && (user.uid !== 0 || user.gid !== 0)) {
+      throw new UsageError(`cannot run as ${o.user ?? image.User} without root: only your own id is mapped into the container (${rootless.limitation})`);
+    }
+  }
   const cwd = o.workdir ?? (image.WorkingDir || '/');
   if (!cwd.startsWith('/')) throw new UsageError(`invalid working directory ${JSON.stringify(cwd)}: it must be absolute`);
   return {
@@ -196,7 +213,7 @@ export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: Sp
       noNewPrivileges: o.securityOpt.some((s) => /^no-new-privileges(=true|:true)?$/.test(s)),
       rlimits: rlimits.length ? rlimits : undefined,
     },
-    root: { path: rootfs, readonly: o.readOnly },
+    root: { path: snapshot.rootfs, readonly: o.readOnly },
     hostname,
     mounts,
     annotations: { 'run.tsbox.init': o.init ? 'true' : 'false' },
@@ -207,6 +224,7 @@ export function buildSpec({ id, rootfs, image, opts: o, etcDir, volumesDir }: Sp
       seccomp: seccompFor(o, caps),
       maskedPaths: o.privileged ? [] : DEFAULT_MASKED_PATHS,
       readonlyPaths: o.privileged ? [] : DEFAULT_READONLY_PATHS,
+      ...(rootless ? { uidMappings: rootless.uidMappings, gidMappings: rootless.gidMappings } : {}),
     },
   };
 }

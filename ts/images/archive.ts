@@ -10,6 +10,7 @@ import { formatReference, parseReference } from './reference.js';
 import { Store, type ImageRecord, hex } from './store.js';
 import { findImage } from './manage.js';
 import { TarWriter } from './tar-writer.js';
+import { removeTree } from './remove-tree.js';
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -218,7 +219,7 @@ export function prune(root: string): string[] {
     for (const [dir, keep] of [[join(store.dir, 'blobs', 'sha256'), keepBlobs], [join(store.dir, 'layers'), keepLayers]] as const) {
       for (const n of readdirSafe(dir)) {
         if (keep.has(n)) continue;
-        rmSync(join(dir, n), { recursive: true, force: true });
+        removeTree(join(dir, n));
         removed.push(`sha256:${n}`);
       }
     }

@@ -4,6 +4,7 @@ import { chmodSync, closeSync, lchownSync, linkSync, lstatSync, lutimesSync, mkd
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { native } from '../native.js';
+import { inUserNamespace } from '../runtime/rootless.js';
 import { readTar, type TarEntry } from './tar.js';
 
 export class UnsafeLayerError extends Error {}
@@ -50,21 +51,36 @@ function removeExisting(path: string): void {
   }
 }
 
-function applyMeta(path: string, e: TarEntry, asRoot: boolean): void {
-  if (asRoot) lchownSync(path, e.uid, e.gid);
+/** lchown, where an owner the user namespace does not map (EINVAL) leaves the file to its root. */
+function chown(path: string, e: TarEntry, asRoot: boolean, hostRoot: boolean): void {
+  if (!asRoot) return;
+  try {
+    lchownSync(path, e.uid, e.gid);
+  } catch (err) {
+    if (hostRoot || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+  }
+}
+
+function applyMeta(path: string, e: TarEntry, asRoot: boolean, hostRoot: boolean): void {
+  chown(path, e, asRoot, hostRoot);
   if (e.type !== 'symlink') chmodSync(path, e.mode);
   for (const [k, v] of Object.entries(e.xattrs)) {
     try {
       native().lsetxattr(path, k, v);
     } catch (err) {
-      // security.* / trusted.* need privileges an unprivileged unpack lacks: the file is still usable.
-      if (asRoot) throw err;
+      // trusted.* (and security.* other than capabilities) need the host's root, which an unprivileged
+      // unpack lacks, in a user namespace too: the file is still usable.
+      if (hostRoot) throw err;
     }
   }
 }
 
 export async function extractLayer(stream: Readable, root: string): Promise<void> {
   const asRoot = process.getuid?.() === 0;
+  // Without the host's root (rootless, in a user namespace or not), overlayfs is mounted with userxattr
+  // and reads user.overlay.*; trusted.* is not ours to write.
+  const hostRoot = asRoot && !inUserNamespace();
+  const opaque = hostRoot ? 'trusted.overlay.opaque' : 'user.overlay.opaque';
   const dirTimes: [string, number][] = [];
   for await (const { entry: e, body } of readTar(stream)) {
     const rel = safeRelative(e.name);
@@ -76,7 +92,7 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
     const path = ensureParents(root, rel, e.name);
     if (base === OPAQUE) {
       // The directory hides everything below it in the lower layers.
-      native().lsetxattr(posix.dirname(path), 'trusted.overlay.opaque', Buffer.from('y'));
+      native().lsetxattr(posix.dirname(path), opaque, Buffer.from('y'));
       continue;
     }
     if (base.startsWith(WH)) {
@@ -95,7 +111,7 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
         }
         if (st && !st.isDirectory()) removeExisting(path);
         if (!st || !st.isDirectory()) mkdirSync(path, { mode: 0o700 });
-        applyMeta(path, e, asRoot);
+        applyMeta(path, e, asRoot, hostRoot);
         dirTimes.push([path, e.mtime]);
         break;
       }
@@ -109,14 +125,14 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
         } finally {
           closeSync(fd);
         }
-        applyMeta(path, e, asRoot);
+        applyMeta(path, e, asRoot, hostRoot);
         utimesSync(path, e.mtime, e.mtime);
         break;
       }
       case 'symlink':
         removeExisting(path);
         symlinkSync(e.linkname, path);
-        if (asRoot) lchownSync(path, e.uid, e.gid);
+        chown(path, e, asRoot, hostRoot);
         lutimesSync(path, e.mtime, e.mtime);
         break;
       case 'hardlink': {
@@ -137,10 +153,10 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
           native().mknod(path, kind | e.mode, e.devmajor, e.devminor);
         } catch (err) {
           // Unprivileged unpacks cannot create devices; a fifo they can.
-          if (asRoot || e.type === 'fifo') throw err;
+          if (hostRoot || e.type === 'fifo') throw err;
           continue;
         }
-        applyMeta(path, e, asRoot);
+        applyMeta(path, e, asRoot, hostRoot);
         break;
       }
     }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs
 import { join } from 'node:path';
 import { formatReference, parseReference } from './reference.js';
 import { Store, type ImageRecord } from './store.js';
+import { removeTree } from './remove-tree.js';
 
 /** Finds an image by name ("busybox", "127.0.0.1:5000/x:tag") or id prefix (config digest). */
 export function findImage(store: Store, nameOrId: string): ImageRecord | undefined {
@@ -59,7 +60,7 @@ export function removeImage(root: string, nameOrId: string, force = false): stri
       const keep = new Set(list.flatMap((i) => i.diffIds));
       for (const d of rec.diffIds) {
         if (keep.has(d)) continue;
-        rmSync(store.layerPath(d), { recursive: true, force: true });
+        removeTree(store.layerPath(d));
         out.push(`Deleted: ${d}`);
       }
       out.push(`Deleted: ${rec.config}`);

@@ -6,6 +6,10 @@ import { spawn } from 'node:child_process';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extractLayer } from './extract.js';
+import { removeTree } from './remove-tree.js';
+import { isRootless, rootlessMappings } from '../runtime/rootless.js';
+import { usernsRun } from '../runtime/userns-exec.js';
+import { selfArgv } from '../self.js';
 import { formatReference, parseReference } from './reference.js';
 import { MEDIA, RegistryClient, type Credentials } from './registry.js';
 import { lookupCredentials } from './auth.js';
@@ -69,33 +73,42 @@ export function decompress(file: string): Promise<Readable> {
   });
 }
 
+/** Unpacks a layer blob into dir and checks its uncompressed digest (the rootless helper runs this too). */
+export async function unpackInto(blob: string, dir: string, diffId: string): Promise<void> {
+  const hash = createHash('sha256');
+  const tee = new Transform({
+    transform(chunk, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const src = await decompress(blob);
+  src.on('error', (e) => tee.destroy(e));
+  await extractLayer(src.pipe(tee), dir);
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== diffId) throw new Error(`uncompressed content has digest ${got}, the config says ${diffId}`);
+}
+
 /** Unpacks a downloaded layer blob into the store, checking the uncompressed digest. */
 export async function unpack(store: Store, blob: string, diffId: string, label: string): Promise<void> {
   if (store.hasLayer(diffId)) return;
   const tmp = store.tempPath('layer');
   mkdirSync(tmp, { mode: 0o755 });
   try {
-    const hash = createHash('sha256');
-    const tee = new Transform({
-      transform(chunk, _enc, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const src = await decompress(blob);
-    src.on('error', (e) => tee.destroy(e));
-    await extractLayer(src.pipe(tee), tmp);
-    const got = `sha256:${hash.digest('hex')}`;
-    if (got !== diffId) throw new Error(`uncompressed content has digest ${got}, the config says ${diffId}`);
+    // Rootless with subordinate ids: unpacked inside the user namespace, so that files keep their owners.
+    if (isRootless() && rootlessMappings().full) {
+      const [node, args] = selfArgv('_unpack', blob, tmp, diffId);
+      await usernsRun([node, ...args], { env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`] });
+    } else await unpackInto(blob, tmp, diffId);
     try {
       renameSync(tmp, store.layerPath(diffId));
     } catch (e) {
       // Another pull unpacked the same layer first: theirs is as good as ours.
       if (!store.hasLayer(diffId)) throw e;
-      rmSync(tmp, { recursive: true, force: true });
+      removeTree(tmp);
     }
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeTree(tmp);
     throw new Error(`layer ${label}: ${(e as Error).message}`);
   }
 }

@@ -1,34 +1,70 @@
 // A container's root filesystem from an image: overlayfs with the image's layers below and a private
-// upper layer; a plain copy where the kernel has no overlayfs.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// upper layer; a plain copy where the kernel has no overlayfs. As root the overlay is mounted on the host
+// (rootfs is the merged view); rootless it is mounted by tsbox-init inside the container's own user and
+// mount namespaces (the spec carries it as a mount on "/"), and rootfs stays an empty mount point.
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native.js';
+import { isRootless } from '../runtime/rootless.js';
+import type { OciMount } from '../runtime/spec.js';
 import { Store, type ImageRecord } from './store.js';
+import { removeTree } from './remove-tree.js';
 
 export interface Snapshot {
   rootfs: string;
+  /** Rootless: the overlay tsbox-init mounts on the container's "/" (spec.mounts[0]). */
+  rootMount?: OciMount;
+  /** Reads a file of the container's filesystem before it runs (the image's /etc/passwd). */
+  readFile(rel: string): string | undefined;
   /** Unmounts and removes the container's layer (idempotent). */
   remove(): void;
 }
 
-function overlaySupported(): boolean {
+export type SnapshotKind = 'overlay' | 'overlay (userxattr)' | 'copy';
+
+/** How snapshots are made here: overlayfs (from the host, or in a user namespace when rootless) or copies. */
+export function snapshotKind(): SnapshotKind {
   // TSBOX_SNAPSHOTTER=copy forces the fallback (hosts whose overlayfs cannot stack on the store's filesystem).
-  if (process.env.TSBOX_SNAPSHOTTER === 'copy') return false;
+  if (process.env.TSBOX_SNAPSHOTTER === 'copy') return 'copy';
+  let supported = false;
   try {
-    return readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n');
+    supported = readFileSync('/proc/filesystems', 'utf8').includes('\toverlay\n');
   } catch {
-    return false;
+    // no /proc: copy
   }
+  if (!supported) return 'copy';
+  if (!isRootless()) return 'overlay';
+  // Unprivileged overlay mounts in a user namespace came with Linux 5.11.
+  const [major, minor] = (readFileSync('/proc/sys/kernel/osrelease', 'utf8').match(/^(\d+)\.(\d+)/) ?? []).slice(1).map(Number);
+  return major > 5 || (major === 5 && minor >= 11) ? 'overlay (userxattr)' : 'copy';
 }
 
 export function snapshotDir(root: string, id: string): string {
   return join(root, 'containers', id, 'snapshot');
 }
 
+/** A file through the layers, top first; a whiteout (a 0/0 character device) hides it. */
+function layeredRead(dirs: string[], rel: string): string | undefined {
+  for (const d of dirs) {
+    const p = join(d, rel);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isCharacterDevice() && st.rdev === 0) return undefined;
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Makes (or, for an existing container, finds again) the container's filesystem. */
 export function prepareSnapshot(root: string, image: ImageRecord, id: string): Snapshot {
   const store = new Store(root);
   const dir = snapshotDir(root, id);
   const rootfs = join(dir, 'rootfs');
+  const upper = join(dir, 'upper');
   for (const d of ['rootfs', 'upper', 'work']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   const lowers = image.diffIds.map((d) => store.layerPath(d)).reverse();
   for (const l of lowers) if (!existsSync(l)) throw new Error(`image ${image.name}: layer ${l} is missing; pull it again`);
@@ -38,19 +74,37 @@ export function prepareSnapshot(root: string, image: ImageRecord, id: string): S
     } catch {
       // not mounted
     }
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir);
   };
+  const kind = snapshotKind();
+  // A single layer still goes through overlay: its upper keeps the image pristine.
+  const data = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${join(dir, 'work')}`;
+  if (kind === 'overlay (userxattr)' && lowers.length > 0) {
+    return {
+      rootfs,
+      rootMount: { destination: '/', type: 'overlay', source: 'overlay', options: [...data.split(','), 'userxattr'] },
+      readFile: (rel) => layeredRead([upper, ...lowers], rel),
+      remove,
+    };
+  }
+  const readFile = (rel: string) => layeredRead([rootfs], rel);
+  if (isMounted(rootfs)) return { rootfs, readFile, remove };
   try {
-    if (overlaySupported() && lowers.length > 0) {
-      // A single layer still goes through overlay: its upper keeps the image pristine.
-      const lower = lowers.length === 1 ? `${lowers[0]}:${lowers[0]}` : lowers.join(':');
-      native().mount('overlay', rootfs, 'overlay', 0, `lowerdir=${lowers.length === 1 ? lowers[0] : lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`);
-    } else {
+    if (kind === 'overlay' && lowers.length > 0) {
+      native().mount('overlay', rootfs, 'overlay', 0, data);
+    } else if (!existsSync(join(dir, 'copied'))) {
       for (const l of [...lowers].reverse()) cpSync(l, rootfs, { recursive: true, verbatimSymlinks: true, force: true });
+      mkdirSync(join(dir, 'copied'));
     }
   } catch (e) {
     remove();
     throw e;
   }
-  return { rootfs, remove };
+  return { rootfs, readFile, remove };
+}
+
+export function isMounted(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
 }

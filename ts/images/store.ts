@@ -4,6 +4,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { native } from '../native.js';
+import { removeTree } from './remove-tree.js';
 
 export interface ImageRecord {
   /** Full name: docker.io/library/busybox:latest. */
@@ -97,7 +98,7 @@ export class Store {
   sweepTemp(): void {
     for (const n of readdirSync(join(this.dir, 'tmp'))) {
       const pid = Number(n.split('-')[1]);
-      if (pid && pid !== process.pid && !existsSync(`/proc/${pid}`)) rmSync(join(this.dir, 'tmp', n), { recursive: true, force: true });
+      if (pid && pid !== process.pid && !existsSync(`/proc/${pid}`)) removeTree(join(this.dir, 'tmp', n));
     }
   }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 import { UsageError } from '../cli/common.js';
+import { selfArgv } from '../self.js';
 
 export interface PortMapping {
   hostIp: string;
@@ -41,11 +42,10 @@ export function readPorts(containerDir: string): PortMapping[] {
 
 /** Starts one proxy process per mapping; resolves once each listens (with its real port). */
 export async function startProxies(containerDir: string, targetIp: string, maps: PortMapping[]): Promise<PortMapping[]> {
-  const bin = join(import.meta.dirname, '..', 'cli', 'bin.js');
-  const pre = bin.endsWith('.ts') ? ['--import=tsx'] : [];
   const out: PortMapping[] = [];
   for (const m of maps) {
-    const child = spawn(process.execPath, [...pre, bin, '_proxy', m.hostIp, String(m.hostPort), targetIp, String(m.containerPort), m.protocol], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [node, args] = selfArgv('_proxy', m.hostIp, String(m.hostPort), targetIp, String(m.containerPort), m.protocol);
+    const child = spawn(node, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const port = await new Promise<number>((resolve, reject) => {
       let text = '';
       child.stdout!.on('data', (d) => {

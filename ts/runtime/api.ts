@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   statusFd?: number;
   /** Called with the host pid once the namespaces exist and before anything runs in them. */
   beforeStart?: (pid: number) => void;
+  /** Told what could not be done as asked (rootless limits without a cgroup); default: process.emitWarning. */
+  onWarning?: (message: string) => void;
 }
 
 /** Decodes a raw wait status (as tsbox-init reports it). */
@@ -254,7 +256,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const ptyPair = terminal ? native().socketpair() : undefined;
   let l;
   try {
-    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart });
+    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
   } catch (e) {
     io.parentEnds.forEach((s) => s?.destroy());
     ptyPair?.forEach(closeQuietly);

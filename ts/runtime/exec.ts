@@ -1,4 +1,5 @@
 // A new process inside a running container: join all its namespaces and its cgroup, same caps and seccomp.
+import { readFileSync } from 'node:fs';
 import { native, type Spawned } from '../native.js';
 import { execBlob } from './container-blob.js';
 import { letGo } from './launch.js';
@@ -49,6 +50,14 @@ export function execProcess(base: OciProcess | undefined, over: Partial<OciProce
   } as OciProcess;
 }
 
+function readSetgroups(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 export function execLaunch(opts: ExecOptions): ExecLaunched {
   const s = readState(opts.root, opts.id);
   const status = statusOf(opts.root, s);
@@ -61,7 +70,9 @@ export function execLaunch(opts: ExecOptions): ExecLaunched {
     .map((n) => ({ type: n.type, path: `/proc/${s.pid}/ns/${PROC_NS[n.type]}` }));
   // After setns into a pid namespace only children land in it: tsbox-init forks the process and waits for it.
   const initMode = joins.some((j) => j.type === 'pid') ? 'init' : 'exec';
-  const config = execBlob(s.spec, opts.process, { initMode, joins });
+  // A container whose gid_map was written without privilege has setgroups denied, for its execs too.
+  const setgroupsDeny = joins.some((j) => j.type === 'user') && readSetgroups(s.pid) === 'deny';
+  const config = execBlob(s.spec, opts.process, { initMode, joins, setgroupsDeny });
   const consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
   let spawned: Spawned | undefined;
   try {

@@ -2,12 +2,15 @@
 // Shared by the runtime CLI (create/run) and the API; they differ only in how they read the reports.
 import { writeFileSync, unlinkSync } from 'node:fs';
 import { native, type Spawned } from '../native.js';
-import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup } from './cgroup/index.js';
+import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type LinuxResources } from './cgroup/index.js';
+import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
+import { setgroupsDenied, writeIdMaps } from './idmap.js';
+import { isRootless } from './rootless.js';
 import { cloneFlagsFor, containerBlob } from './container-blob.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
-import { hasNamespace, OCI_VERSION, type OciIdMapping, type OciSpec } from './spec.js';
+import { hasNamespace, OCI_VERSION, type OciSpec } from './spec.js';
 import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState } from './state.js';
 
 export interface LaunchOptions {
@@ -31,6 +34,8 @@ export interface LaunchOptions {
   statusFd?: number;
   /** Called with the host pid once the namespaces exist and before anything runs in them (network setup). */
   beforeStart?: (pid: number) => void;
+  /** Told what could not be done as asked (limits without a cgroup when rootless); default: process.emitWarning. */
+  onWarning?: (message: string) => void;
 }
 
 export interface Launched {
@@ -46,13 +51,51 @@ function initWanted(opts: LaunchOptions): boolean {
   return opts.init ?? true;
 }
 
-function writeIdMap(pid: number, file: 'uid_map' | 'gid_map', maps: OciIdMapping[] | undefined): void {
-  const text = (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-  try {
-    writeFileSync(`/proc/${pid}/${file}`, text);
-  } catch (e) {
-    throw new Error(`write /proc/${pid}/${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+type Placement = Pick<ContainerState, 'cgroupPath' | 'cgroupVersion' | 'cgroupMount' | 'cgroupDelegated'>;
+
+/**
+ * Where the container's cgroup goes. As root: the spec's path on the host's hierarchy. Rootless: below
+ * the delegated cgroup v2 subtree if there is one, else nowhere (cgroupPath "").
+ */
+function placement(spec: OciSpec, id: string): Placement {
+  const path = spec.linux?.cgroupsPath || defaultCgroupPath(id);
+  if (!isRootless()) return { cgroupPath: path, cgroupVersion: detectCgroupVersion() };
+  const mount = v2MountRoot();
+  const delegated = delegatedRoot(mount);
+  if (!mount || !delegated) return { cgroupPath: '', cgroupVersion: 2 };
+  const inside = path.startsWith(`${delegated}/`) ? path : `${delegated}/${path.startsWith('/') ? path.slice(1) : path}`;
+  return { cgroupPath: inside, cgroupVersion: 2, cgroupMount: mount, cgroupDelegated: delegated };
+}
+
+const LIMIT_NAMES: Record<string, string> = { memory: 'memory', cpu: 'cpu', pids: 'pids', blockIO: 'blkio', hugepageLimits: 'hugetlb', unified: 'unified' };
+
+/**
+ * Rootless: each kind of limit is applied where the delegated cgroup offers its controller; the others
+ * are named in one warning, never silently dropped. Device rules need root (a BPF program on v2); the
+ * user namespace already forbids creating device nodes.
+ */
+function applyRootless(cgroup: Cgroup, resources: LinuxResources | undefined, warn: (m: string) => void): void {
+  const missing: string[] = [];
+  let reason = '';
+  for (const [k, v] of Object.entries(resources ?? {})) {
+    if (k === 'devices' || v === undefined) continue;
+    if (!cgroup.path) {
+      missing.push(LIMIT_NAMES[k] ?? k);
+      continue;
+    }
+    try {
+      cgroup.apply({ [k]: v });
+    } catch (e) {
+      missing.push(LIMIT_NAMES[k] ?? k);
+      reason ||= (e as Error).message;
+    }
   }
+  if (!missing.length) return;
+  warn(
+    cgroup.path
+      ? `rootless: ${missing.join(', ')} limits not applied (${reason})`
+      : `rootless: ${missing.join(', ')} limits not applied: no delegated cgroup v2 subtree for this user, the container runs without a cgroup`,
+  );
 }
 
 /**
@@ -70,16 +113,23 @@ export function launch(opts: LaunchOptions): Launched {
     if (spec.process?.terminal && opts.consoleSocket === undefined && opts.consoleFd === undefined) {
       throw new Error('process.terminal is set: a console socket is needed (--console-socket)');
     }
-    const cgroupVersion = detectCgroupVersion();
-    const cgroupPath = spec.linux?.cgroupsPath || defaultCgroupPath(id);
-    cgroup = openCgroup(cgroupPath, { version: cgroupVersion });
-    cgroup.create();
+    const place = placement(spec, id);
     const resources = spec.linux?.resources;
-    cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
+    if (isRootless()) {
+      cgroup = place.cgroupPath ? openCgroup(place.cgroupPath, { version: 2, mountRoot: place.cgroupMount, delegated: place.cgroupDelegated }) : new NoCgroup(0);
+      cgroup.create();
+      applyRootless(cgroup, resources, opts.onWarning ?? ((m) => process.emitWarning(m)));
+    } else {
+      cgroup = openCgroup(place.cgroupPath, { version: place.cgroupVersion });
+      cgroup.create();
+      cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
+    }
 
     if (opts.splitStart) native().mkfifo(fifoPath(root, id), 0o600);
     const init = initWanted(opts);
-    const config = containerBlob(spec, { initMode: init ? 'init' : 'exec', noPivot: opts.noPivot });
+    const userns = hasNamespace(spec, 'user');
+    const ownUserns = userns !== undefined && !userns.path;
+    const config = containerBlob(spec, { initMode: init ? 'init' : 'exec', noPivot: opts.noPivot, setgroupsDeny: ownUserns && setgroupsDenied(spec.linux?.gidMappings) });
     consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
 
     spawned = native().spawn({
@@ -103,8 +153,7 @@ export function launch(opts: LaunchOptions): Launched {
       created: new Date().toISOString(),
       owner: '',
       annotations: spec.annotations,
-      cgroupPath,
-      cgroupVersion,
+      ...place,
       initMode: init ? 'init' : 'exec',
       spec,
     };
@@ -112,11 +161,7 @@ export function launch(opts: LaunchOptions): Launched {
     // that names the pid, so "delete --force" can clean up.
     writeState(root, state);
 
-    const userns = hasNamespace(spec, 'user');
-    if (userns && !userns.path) {
-      writeIdMap(spawned.pid, 'uid_map', spec.linux?.uidMappings);
-      writeIdMap(spawned.pid, 'gid_map', spec.linux?.gidMappings);
-    }
+    if (ownUserns) writeIdMaps(spawned.pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
     cgroup.addProcess(spawned.pid);
     opts.beforeStart?.(spawned.pid);
     const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };

@@ -1,7 +1,8 @@
 // Container state on disk (<root>/<id>/state.json), its locks, and the status derived from the kernel's truth.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
-import { openCgroup, type CgroupVersion } from './cgroup/index.js';
+import { openCgroup, type Cgroup, type CgroupVersion } from './cgroup/index.js';
+import { NoCgroup } from './cgroup/rootless.js';
 import { native } from '../native.js';
 import type { OciSpec } from './spec.js';
 
@@ -19,8 +20,12 @@ export interface ContainerState {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
+  /** "" when the container has no cgroup (rootless without a delegated subtree). */
   cgroupPath: string;
   cgroupVersion: CgroupVersion;
+  /** Rootless: where cgroup2 is mounted, and the delegated cgroup the container's lies in. */
+  cgroupMount?: string;
+  cgroupDelegated?: string;
   initMode: 'init' | 'exec';
   spec: OciSpec;
 }
@@ -115,8 +120,9 @@ export function isAlive(s: Pick<ContainerState, 'pid' | 'pidStartTime'>): boolea
   return s.pid > 0 && procStartTime(s.pid) === s.pidStartTime;
 }
 
-export function containerCgroup(s: ContainerState) {
-  return openCgroup(s.cgroupPath, { version: s.cgroupVersion });
+export function containerCgroup(s: ContainerState): Cgroup {
+  if (!s.cgroupPath) return new NoCgroup(s.pid);
+  return openCgroup(s.cgroupPath, { version: s.cgroupVersion, mountRoot: s.cgroupMount, delegated: s.cgroupDelegated });
 }
 
 export function statusOf(root: string, s: ContainerState): Status {

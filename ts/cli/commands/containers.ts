@@ -9,8 +9,9 @@ import * as ops from '../../runtime/operations.js';
 import { containerCgroup, readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
 import { runtimeMain } from '../../runtime/cli/main.js';
-import { resolveUser } from '../../engine/spec.js';
-import { snapshotDir } from '../../images/snapshot.js';
+import { dirReader, resolveUser } from '../../engine/spec.js';
+import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
+import { isRootless } from '../../runtime/rootless.js';
 import { parseLogLines, parseSince, type LogLine } from '../../engine/logs.js';
 import { args, UsageError, type Command } from '../common.js';
 
@@ -245,14 +246,15 @@ export const execCommand: Command = async (argv, g) => {
   const [ref, ...cmd] = argv.slice(i);
   if (!ref || !cmd.length) throw new UsageError('exec: want CONTAINER COMMAND [ARG...]');
   const r = mustFind(g.root, ref);
-  if (!liveState(g.root, r).Running) throw new Error(`container ${ref} is not running`);
+  const live = liveState(g.root, r);
+  if (!live.Running) throw new Error(`container ${ref} is not running`);
   const rt = ['--root', stateRoot(g.root), 'exec'];
   if (a.values.tty) rt.push('--tty');
   if (a.values.detach) rt.push('--detach');
   for (const e of a.values.env ?? []) rt.push('--env', e);
   if (a.values.workdir) rt.push('--cwd', a.values.workdir);
   if (a.values.user) {
-    const u = resolveUser(join(snapshotDir(g.root, r.Id), 'rootfs'), a.values.user);
+    const u = resolveUser(dirReader(`/proc/${live.Pid}/root`), a.values.user);
     rt.push('--user', `${u.uid}:${u.gid}`);
   }
   return runtimeMain([...rt, r.Id, ...cmd]);
@@ -406,7 +408,13 @@ export const cpCommand: Command = async (argv, g) => {
   if (!!s === !!d) throw new UsageError('cp: exactly one of SRC and DEST must be CONTAINER:PATH');
   const c = (s ?? d)!;
   const r = mustFind(g.root, c.ref);
-  const rootfs = join(snapshotDir(g.root, r.Id), 'rootfs');
+  let rootfs = join(snapshotDir(g.root, r.Id), 'rootfs');
+  // Rootless, the filesystem is mounted only inside the container: reach it through its first process.
+  if (isRootless() && snapshotKind() !== 'copy') {
+    const live = liveState(g.root, r);
+    if (!live.Running) throw new Error(`cp: container ${c.ref} is not running (without root its filesystem is mounted only while it runs)`);
+    rootfs = `/proc/${live.Pid}/root`;
+  }
   const inside = resolveInRoot(rootfs, c.path);
   if (s) cpSync(inside, dst, { recursive: true, verbatimSymlinks: true });
   else cpSync(src, existsSync(inside) && statSync(inside).isDirectory() ? join(inside, basename(src)) : inside, { recursive: true, verbatimSymlinks: true });

@@ -34,5 +34,20 @@ export const systemCommand: Command = async (argv, g) => {
     process.stdout.write(`Deleted image objects: ${removed.length}\n`);
     return 0;
   }
-  throw new UsageError(`system: unknown subcommand ${JSON.stringify(sub ?? '')} (df, prune)`);
+  if (sub === 'info') return infoCommand(rest, g);
+  throw new UsageError(`system: unknown subcommand ${JSON.stringify(sub ?? '')} (df, prune, info)`);
+};
+
+/** tsbox info: which mode tsbox runs in here and what it can use (docker info's useful part). */
+export const infoCommand: Command = async (argv, g) => {
+  const a = args(argv, { format: { type: 'string', short: 'f' } });
+  const { hostInfo } = await import('../../engine/info.js');
+  const info = hostInfo(g.root);
+  if (a.values.format === 'json' || a.values.format === '{{json .}}') {
+    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    return 0;
+  }
+  if (a.values.format) throw new UsageError(`info: --format ${a.values.format}: only json is supported`);
+  for (const [k, v] of Object.entries(info)) process.stdout.write(`${k}: ${v}\n`);
+  return 0;
 };

@@ -37,8 +37,8 @@ export function resolveCgroupPath(path: string, version: CgroupVersion): string 
   return `${ownCgroup(version).replace(/\/$/, '')}/${path}`;
 }
 
-export function openCgroup(path: string, opts: { version?: CgroupVersion; mountRoot?: string } = {}): Cgroup {
+export function openCgroup(path: string, opts: { version?: CgroupVersion; mountRoot?: string; delegated?: string } = {}): Cgroup {
   const version = opts.version ?? detectCgroupVersion();
   const p = resolveCgroupPath(path, version);
-  return version === 2 ? new CgroupV2(p, opts.mountRoot) : new CgroupV1(p, opts.mountRoot);
+  return version === 2 ? new CgroupV2(p, opts.mountRoot, opts.delegated) : new CgroupV1(p, opts.mountRoot);
 }

@@ -9,30 +9,44 @@ export class CgroupV2 implements Cgroup {
   readonly dirs: Record<string, string>;
   private readonly dir: string;
 
-  constructor(readonly path: string, private readonly mountRoot = '/sys/fs/cgroup') {
+  /**
+   * delegated: the cgroup (below mountRoot) handed to an unprivileged user; controllers are enabled
+   * from there down, never above it.
+   */
+  constructor(readonly path: string, private readonly mountRoot = '/sys/fs/cgroup', private readonly delegated?: string) {
     this.dir = join(mountRoot, path);
     this.dirs = { unified: this.dir };
   }
 
   private need(controller: string): void {
     if (!(cgRead(join(this.dir, 'cgroup.controllers')) ?? '').split(/\s+/).includes(controller)) {
-      throw new Error(`cgroup: ${controller} controller not available on this host`);
+      throw new Error(`cgroup: ${controller} controller not available ${this.delegated ? `in the delegated cgroup ${this.delegated}` : 'on this host'}`);
     }
   }
 
   create(): void {
     cgMkdir(this.dir);
-    // Delegate the controllers the root already delegates down to our cgroup, through the parents we
-    // own. The root's own subtree_control is the host's business (systemd's), never changed here.
-    const want = (cgRead(join(this.mountRoot, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean).map((c) => `+${c}`).join(' ');
-    if (!want) return;
+    // Delegate the controllers the root (or our delegated cgroup) offers down to our cgroup, through the
+    // parents we own. The root's own subtree_control is the host's business (systemd's), never changed here.
+    const top = this.delegated ? join(this.mountRoot, this.delegated) : this.mountRoot;
+    const offered = cgRead(join(top, this.delegated ? 'cgroup.controllers' : 'cgroup.subtree_control')) ?? '';
+    const want = offered.split(/\s+/).filter(Boolean);
+    if (!want.length) return;
     const chain: string[] = [];
-    for (let d = dirname(this.dir); d.length > this.mountRoot.length; d = dirname(d)) chain.unshift(d);
+    for (let d = dirname(this.dir); d.length >= top.length && d.length > this.mountRoot.length; d = dirname(d)) chain.unshift(d);
     for (const d of chain) {
       try {
-        cgWrite(join(d, 'cgroup.subtree_control'), want);
+        cgWrite(join(d, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
       } catch {
-        // Some controllers cannot be enabled where tasks live; need() reports the missing ones.
+        // One controller that cannot be enabled (tasks live there, or not offered) fails the whole
+        // write: enable the others one by one; need() reports the missing ones.
+        for (const c of want) {
+          try {
+            cgWrite(join(d, 'cgroup.subtree_control'), `+${c}`);
+          } catch {
+            // not here
+          }
+        }
       }
     }
   }

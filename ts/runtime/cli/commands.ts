@@ -80,6 +80,7 @@ function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
     splitStart,
     noPivot: bool(p, 'no-pivot'),
     init: !bool(p, 'no-init'),
+    onWarning: (m) => process.stderr.write(`tsbox-runtime: warning: ${m}\n`),
   });
   return { p, id, l, ptyPair };
 }

@@ -1,0 +1,199 @@
+// tsbox as an ordinary user: a real unprivileged account with subordinate ids runs the engine CLI
+// (through runuser) against a real registry; image files keep their owners through the id mapping, and
+// nothing is written outside the user's own directories.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+const USER = 'tsbox-rootless';
+const work = mkdtempSync(join(tmpdir(), 'tsbox-rootless-'));
+chmodSync(work, 0o755);
+let uid = 0;
+let home = '';
+let runtimeDir = '';
+let subStart = 0;
+let reg: Registry;
+let image = '';
+const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((p) => existsSync(join(p, 'cgroup.procs')) && existsSync(join(p, 'cgroup.controllers')));
+const delegated = CGROUP2 ? join(CGROUP2, 'tsbox-test-rootless') : '';
+
+/** Runs the CLI as the ordinary user, optionally from inside a cgroup (its delegated subtree). */
+function tsbox(argv: string[], opts: { cgroup?: string } = {}) {
+  const dir = mkdtempSync(join(work, 'out-'));
+  const o = openSync(join(dir, 'o'), 'w');
+  const e = openSync(join(dir, 'e'), 'w');
+  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, process.execPath, CLI, ...argv];
+  // The shell enters the cgroup as root, then becomes the user: as a login under systemd would be placed.
+  const cmd = opts.cgroup ? ['sh', '-c', `echo $$ > ${opts.cgroup}/cgroup.procs && exec runuser -u ${USER} -- "$@"`, 'sh', ...env] : ['runuser', '-u', USER, '--', ...env];
+  try {
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: work, stdio: ['ignore', o, e], timeout: 120000 });
+    return { code: r.status, stdout: readFileSync(join(dir, 'o'), 'utf8'), stderr: readFileSync(join(dir, 'e'), 'utf8') };
+  } finally {
+    closeSync(o);
+    closeSync(e);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.before(async () => {
+  if (spawnSync('id', ['-u', USER]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/sh', USER]);
+  uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
+  home = execFileSync('sh', ['-c', `getent passwd ${USER} | cut -d: -f6`], { encoding: 'utf8' }).trim();
+  // Subordinate ids, as useradd gives new users on most distributions: added when this one did not.
+  for (const f of ['/etc/subuid', '/etc/subgid']) {
+    const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
+    if (!text.split('\n').some((l) => l.startsWith(`${USER}:`))) appendFileSync(f, `${USER}:300000:65536\n`);
+  }
+  subStart = Number(readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${USER}:`))!.split(':')[1]);
+  // What pam_systemd makes at login: the user's runtime directory.
+  runtimeDir = `/run/user/${uid}`;
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  chownSync(runtimeDir, uid, uid);
+  rmSync(join(home, '.local', 'share', 'tsbox'), { recursive: true, force: true });
+
+  // An image whose /home/user belongs to uid 1000: the test of the mapping.
+  const rootfs = join(work, 'rootfs');
+  execFileSync('cp', ['-a', busyboxRootfs(), rootfs]);
+  mkdirSync(join(rootfs, 'home', 'user'), { recursive: true });
+  chownSync(join(rootfs, 'home', 'user'), 1000, 1000);
+  appendFileSync(join(rootfs, 'etc', 'passwd'), 'user:x:1000:1000::/home/user:/bin/sh\n');
+  appendFileSync(join(rootfs, 'etc', 'group'), 'user:x:1000:\n');
+  reg = await startRegistry();
+  const l = new Layout(join(work, 'layout'));
+  l.image([rootfs], { tag: 'latest' });
+  l.write();
+  await push(join(work, 'layout'), 'latest', `${reg.addr}/rootless/busybox:latest`);
+  image = `${reg.addr}/rootless/busybox:latest`;
+});
+
+test.after.always(async () => {
+  if (home && existsSync(join(home, '.local', 'share', 'tsbox', 'containers'))) {
+    for (const id of readdirSync(join(home, '.local', 'share', 'tsbox', 'containers'))) tsbox(['rm', '-f', id]);
+  }
+  await reg?.stop();
+  if (delegated && existsSync(delegated)) {
+    for (const d of ['tsbox', 'session']) if (existsSync(join(delegated, d))) rmdirSync(join(delegated, d));
+    rmdirSync(delegated);
+  }
+  if (home) tsbox(['unshare', 'rm', '-rf', join(home, '.local', 'share', 'tsbox')]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+test.serial('info: rootless mode, full id mapping through newuidmap, overlay in the user namespace', (t) => {
+  const r = tsbox(['info', '--format', 'json']);
+  t.is(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  t.true(info.Rootless);
+  t.regex(info.IdMapping, new RegExp(`root → uid ${uid}, 1-65536 → ${subStart}-${subStart + 65535}`));
+  t.is(info.StorageDriver, 'overlay (userxattr)');
+  t.regex(info.Cgroups, /^none: .*not applied/);
+  t.is(info.RootDir, join(home, '.local', 'share', 'tsbox'));
+  t.regex(info.Seccomp, /supported/);
+});
+
+test.serial('pull unpacks with owners mapped into the subordinate range; the container sees the image\'s owners', (t) => {
+  const p = tsbox(['pull', image]);
+  t.is(p.code, 0, p.stderr);
+  const layers = join(home, '.local', 'share', 'tsbox', 'images', 'layers');
+  const [layer] = readdirSync(layers);
+  const st = statSync(join(layers, layer, 'home', 'user'));
+  t.is(st.uid, subStart + 999, 'uid 1000 of the image is subordinate id start+999 on the host');
+  t.is(statSync(join(layers, layer, 'bin', 'busybox')).uid, uid, 'root of the image is the user itself');
+  const r = tsbox(['run', '--rm', image, 'sh', '-c', 'id -u; stat -c %u:%g /home/user; echo written > /root/f && cat /root/f; cat /proc/self/uid_map']);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.is(lines[0], '0');
+  t.is(lines[1], '1000:1000');
+  t.is(lines[2], 'written');
+  t.regex(lines[3], new RegExp(`^\\s*0\\s+${uid}\\s+1$`));
+  t.regex(lines[4], new RegExp(`^\\s*1\\s+${subStart}\\s+65536$`));
+});
+
+test.serial('detached run, exec as root and as another user, files written, stop, rm', async (t) => {
+  const r = tsbox(['run', '-d', '--name', 'rl1', image, 'sleep', '1000']);
+  t.is(r.code, 0, r.stderr);
+  const e1 = tsbox(['exec', 'rl1', 'sh', '-c', 'echo one > /tmp/one && cat /tmp/one']);
+  t.is(e1.code, 0, e1.stderr);
+  t.is(e1.stdout, 'one\n');
+  const e2 = tsbox(['exec', '-u', 'user', 'rl1', 'sh', '-c', 'id -u; touch /home/user/mine && stat -c %u /home/user/mine']);
+  t.is(e2.code, 0, e2.stderr);
+  t.is(e2.stdout, '1000\n1000\n');
+  const ps = tsbox(['ps']);
+  t.regex(ps.stdout, /rl1/);
+  const top = tsbox(['top', 'rl1']);
+  t.regex(top.stdout, /sleep 1000/);
+  const s = tsbox(['stop', '-t', '1', 'rl1']);
+  t.is(s.code, 0, s.stderr);
+  t.regex(tsbox(['ps', '-a']).stdout, /rl1/);
+  // The upper layer holds a file of uid 1000 (a subordinate id): rm still removes it all.
+  const rm = tsbox(['rm', 'rl1']);
+  t.is(rm.code, 0, rm.stderr);
+  t.deepEqual(readdirSync(join(home, '.local', 'share', 'tsbox', 'containers')), []);
+  await sleep(100);
+  // Zombies belong to the host's init to reap (the CLI that started the container has exited).
+  const live = spawnSync('ps', ['-u', String(uid), '-o', 'stat=,args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() && !l.trim().startsWith('Z'));
+  t.deepEqual(live, [], 'no process of the container is left');
+});
+
+test.serial('limits without a delegated cgroup: one clear warning, and the container still runs', (t) => {
+  const r = tsbox(['run', '--rm', '--pids-limit', '20', '--memory', '64m', image, 'echo', 'ran']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'ran\n');
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('WARNING:'));
+  t.is(warnings.length, 1, r.stderr);
+  t.regex(warnings[0], /memory, pids limits not applied: no delegated cgroup v2 subtree/);
+});
+
+test.serial('a delegated cgroup v2 subtree: the container gets its own cgroup there; limits applied or named', async (t) => {
+  if (!CGROUP2) return t.pass('this host has no cgroup2 mount');
+  mkdirSync(join(delegated, 'session'), { recursive: true });
+  // What systemd does for user@UID.service (Delegate=yes): the subtree and its control files are the user's.
+  for (const d of [delegated, join(delegated, 'session')]) {
+    chownSync(d, uid, uid);
+    for (const f of ['cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads']) chownSync(join(d, f), uid, uid);
+  }
+  const leaf = join(delegated, 'session');
+  const info = JSON.parse(tsbox(['info', '--format', 'json'], { cgroup: leaf }).stdout);
+  t.regex(info.Cgroups, /^delegated cgroup v2 subtree \/tsbox-test-rootless/);
+  const r = tsbox(['run', '-d', '--name', 'rl2', '--pids-limit', '20', image, 'sleep', '1000'], { cgroup: leaf });
+  t.is(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  const cg = join(delegated, 'tsbox', id);
+  t.true(existsSync(cg), 'the container has its own cgroup below the delegated one');
+  const procs = readFileSync(join(cg, 'cgroup.procs'), 'utf8').trim().split('\n');
+  t.true(procs.length >= 2, 'tsbox-init and sleep are in it');
+  // Limited where the controller is delegated, else named in the warning: never silently dropped.
+  if (existsSync(join(cg, 'pids.max'))) t.is(readFileSync(join(cg, 'pids.max'), 'utf8').trim(), '20');
+  else t.regex(r.stderr, /WARNING: rootless: pids limits not applied \(cgroup: pids controller not available in the delegated cgroup/);
+  // cgroup v2's freezer works without root: pause and unpause.
+  t.is(tsbox(['pause', 'rl2'], { cgroup: leaf }).code, 0);
+  t.is(readFileSync(join(cg, 'cgroup.freeze'), 'utf8').trim(), '1');
+  t.is(tsbox(['unpause', 'rl2'], { cgroup: leaf }).code, 0);
+  const rm = tsbox(['rm', '-f', 'rl2'], { cgroup: leaf });
+  t.is(rm.code, 0, rm.stderr);
+  t.false(existsSync(cg), 'rm removes the container\'s cgroup');
+});
+
+test.serial('rmi removes layers holding subordinate-owned files', (t) => {
+  const r = tsbox(['rmi', image]);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(readdirSync(join(home, '.local', 'share', 'tsbox', 'images', 'layers')), []);
+});
+
+test.serial('nothing was written outside the user\'s home and runtime directory', (t) => {
+  // Every file owned by the user or by its subordinate ids, on every filesystem it could write to.
+  const found: string[] = [];
+  for (const top of ['/', '/tmp', '/var/tmp', '/run', '/dev/shm']) {
+    if (!existsSync(top)) continue;
+    const r = spawnSync('find', [top, '-xdev', '(', '-path', '/proc', '-o', '-path', '/sys', '-o', '-path', home, '-o', '-path', runtimeDir, '-o', '-path', work, ')', '-prune', '-o', '(', '-uid', String(uid), '-o', '-uid', `+${subStart - 1}`, ')', '-print'], { encoding: 'utf8' });
+    found.push(...r.stdout.split('\n').filter((p) => p && (p !== home)));
+  }
+  t.deepEqual([...new Set(found)], []);
+});
