@@ -12,7 +12,7 @@ mounts=$(awk '$5 ~ /tsbox/ {print $5}' /proc/self/mountinfo)
 cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 'tsbox-bench' \) 2>/dev/null)
 [ -z "$cg" ] || left "cgroups $cg"
 # Zombies are not ours to reap (their parent is the host's init); live processes are.
-procs=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && /[t]sbox-init|[_]monitor |[_]proxy / {print $1}')
+procs=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && /[t]sbox-init|[_]monitor |[_]proxy |[s]lirp4netns.*--api-socket=slirp.sock/ {print $1}')
 [ -z "$procs" ] || left "processes $(ps -o pid=,args= -p "$(echo $procs | tr ' ' ,)")"
 [ $fail -eq 0 ] && echo "check-clean: nothing left behind"
 exit $fail

@@ -77,7 +77,7 @@ test.serial('a published port reaches a web server in the container from 127.0.0
 test.serial('-p needs the bridge; bad -p is a usage error', (t) => {
   let r = tsbox(['run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true']);
   t.is(r.code, 125);
-  t.regex(r.stderr, /-p needs a bridge network/);
+  t.regex(r.stderr, /-p needs a bridge or slirp4netns network/);
   r = tsbox(['run', '--rm', '-p', 'x:y', 'busybox', 'true']);
   t.is(r.code, 125);
   t.regex(r.stderr, /invalid -p "x:y"/);

@@ -181,6 +181,38 @@ test.serial('a delegated cgroup v2 subtree: the container gets its own cgroup th
   t.false(existsSync(cg), 'rm removes the container\'s cgroup');
 });
 
+test.serial('--network slirp4netns: user-mode network, a published port reaches the container, all gone after rm', async (t) => {
+  // udev makes /dev/net/tun 0666 on a normal system; this machine's device may be root-only.
+  const tunMode = statSync('/dev/net/tun').mode & 0o777;
+  chmodSync('/dev/net/tun', 0o666);
+  t.teardown(() => chmodSync('/dev/net/tun', tunMode));
+  mkdirSync(join(work, 'www'), { recursive: true });
+  writeFileSync(join(work, 'www', 'index.html'), 'served by a rootless container\n');
+  const port = 20000 + (process.pid % 20000);
+  const r = tsbox(['run', '-d', '--name', 'rlweb', '--network', 'slirp4netns', '-p', `127.0.0.1:${port}:8080`, '-v', `${join(work, 'www')}:/www:ro`, image, 'httpd', '-f', '-p', '8080', '-h', '/www']);
+  t.is(r.code, 0, r.stderr);
+  t.is(tsbox(['port', 'rlweb']).stdout, `8080/tcp -> 127.0.0.1:${port}\n`);
+  let body = '';
+  for (let i = 0; i < 50 && !body; i++) {
+    body = await fetch(`http://127.0.0.1:${port}/`).then((res) => res.text()).catch(() => '');
+    if (!body) await sleep(100);
+  }
+  t.is(body, 'served by a rootless container\n');
+  const addr = tsbox(['exec', 'rlweb', 'sh', '-c', 'ip -4 addr show tap0; cat /etc/resolv.conf']);
+  t.regex(addr.stdout, /inet 10\.0\.2\.100\/24/);
+  t.regex(addr.stdout, /nameserver 10\.0\.2\.3/);
+  t.is(tsbox(['rm', '-f', 'rlweb']).code, 0);
+  await sleep(300);
+  const live = spawnSync('ps', ['-u', String(uid), '-o', 'stat=,args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() && !l.trim().startsWith('Z'));
+  t.deepEqual(live, [], 'slirp4netns and its guard are gone with the container');
+});
+
+test.serial('a bridge network needs root: a clear usage error', (t) => {
+  const r = tsbox(['run', '--rm', '--network', 'bridge', image, 'true']);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /^tsbox: --network bridge: bridge networks need root; without root use --network slirp4netns \(with -p\) or none\n$/);
+});
+
 test.serial('rmi removes layers holding subordinate-owned files', (t) => {
   const r = tsbox(['rmi', image]);
   t.is(r.code, 0, r.stderr);

@@ -8,7 +8,7 @@ import { cgRead } from '../runtime/cgroup/files.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { snapshotKind } from '../images/snapshot.js';
-import { slirpAvailable } from '../net/slirp.js';
+import { slirpUnavailable } from '../net/slirp.js';
 import { stateRoot } from './containers.js';
 
 export interface HostInfo {
@@ -65,7 +65,7 @@ export function hostInfo(root: string): HostInfo {
     RootDir: root,
     StateDir: stateRoot(root) || defaultStateRoot(),
     Seccomp: seccompSupported() ? 'supported (default profile on)' : 'not supported by the kernel',
-    Networks: rootless ? `none (default), host${slirpAvailable() ? ', slirp4netns' : ''}` : 'bridge (default), none, host, container:NAME, user networks',
+    Networks: `${rootless ? 'none (default), host' : 'bridge (default), none, host, container:NAME, user networks'}, slirp4netns${slirpUnavailable() ? ` (unavailable: ${slirpUnavailable()})` : ''}`,
     Kernel: release(),
   };
 }

@@ -6,19 +6,22 @@ import { allocate, DEFAULT_NET, ensureBridge, plug, readLeases, release, removeB
 import { findNetwork, listNetworks } from '../net/networks.js';
 import { parsePublish, startProxies, stopProxies, type PortMapping } from '../net/ports.js';
 import { UsageError } from '../cli/common.js';
+import { isRootless } from '../runtime/rootless.js';
 import { containerDir, loadRecord, type ContainerRecord } from './containers.js';
 import type { RunOptions } from './options.js';
 
-export type NetworkMode = 'none' | 'host' | 'bridge' | 'container';
+export type NetworkMode = 'none' | 'host' | 'bridge' | 'container' | 'slirp4netns';
 
 /** docker's default is the bridge; without root there is no bridge to make, so none. A user network is a bridge. */
 export function networkMode(o: RunOptions, root?: string): NetworkMode {
   let n: string = o.network === 'default' ? (process.getuid?.() === 0 ? 'bridge' : 'none') : o.network.startsWith('container:') ? 'container' : o.network;
-  if (!['none', 'host', 'bridge', 'container'].includes(n)) {
-    if (!root || !findNetwork(root, n)) throw new UsageError(`--network ${o.network}: no such network (want none, host, bridge, container:NAME or a network made with tsbox network create)`);
+  if (n === 'slirp') n = 'slirp4netns';
+  if (!['none', 'host', 'bridge', 'container', 'slirp4netns'].includes(n)) {
+    if (!root || !findNetwork(root, n)) throw new UsageError(`--network ${o.network}: no such network (want none, host, bridge, slirp4netns, container:NAME or a network made with tsbox network create)`);
     n = 'bridge';
   }
-  if (n !== 'bridge' && (o.publish.length || o.publishAll)) throw new UsageError(`-p needs a bridge network (not --network ${o.network})`);
+  if (n === 'bridge' && isRootless()) throw new UsageError(`--network ${o.network}: bridge networks need root; without root use --network slirp4netns (with -p) or none`);
+  if (n !== 'bridge' && n !== 'slirp4netns' && (o.publish.length || o.publishAll)) throw new UsageError(`-p needs a bridge or slirp4netns network (not --network ${o.network})`);
   o.publish.forEach(parsePublish); // bad -p is a usage error before anything is created
   return n as NetworkMode;
 }

@@ -15,6 +15,7 @@ import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
 import { selfArgv } from '../self.js';
+import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
 import { removeTree } from '../images/remove-tree.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
@@ -59,7 +60,8 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   const snap = prepareSnapshot(root, image, id);
   const mode = networkMode(o, root);
   const hostname = o.hostname ?? id.slice(0, 12);
-  if (mode !== 'host') writeEtc(dir, hostname, o);
+  // slirp4netns answers DNS at 10.0.2.3; the host's own resolvers may be loopback ones, out of reach.
+  if (mode !== 'host') writeEtc(dir, hostname, mode === 'slirp4netns' && !o.dns.length ? { ...o, dns: [SLIRP_DNS] } : o);
   const config = imageConfig(store, image.config);
   const spec = buildSpec({ id, snapshot: snap, image: config, opts: { ...o, network: mode }, etcDir: mode === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
   if (mode === 'container') {
@@ -80,13 +82,19 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
   try {
     let ip: string | undefined;
-    const beforeStart = mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : undefined;
+    const ownUserns = spec.linux!.namespaces!.some((n) => n.type === 'user' && !n.path);
+    const beforeStart =
+      mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : mode === 'slirp4netns' ? (pid: number) => startSlirp(dir, pid, ownUserns) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
     const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+    const exposed = (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts;
     if (ip) {
       record.IPAddress = ip;
-      record.Ports = await publish(root, id, ip, requestedPorts(o, (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts));
+      record.Ports = await publish(root, id, ip, requestedPorts(o, exposed));
+    } else if (mode === 'slirp4netns') {
+      record.IPAddress = SLIRP_GUEST_IP;
+      record.Ports = await slirpForward(dir, requestedPorts(o, exposed));
     }
     record.StartedAt = new Date().toISOString();
     delete record.ExitCode;
@@ -138,6 +146,7 @@ export function removeContainerFiles(root: string, id: string): void {
   } catch (e) {
     if (!(e as Error).message.includes('does not exist')) throw e;
   }
+  stopSlirp(containerDir(root, id));
   // Also when the record never got its address (a failure between plugging and saving).
   const network = loadRecord(root, id)?.Options.network;
   if (mayHaveNetwork(root, id)) unplugAll(root, id);
