@@ -156,7 +156,9 @@ test.serial('-p …/udp through the proxy, -P publishes what the image exposes, 
   const tarball = join(root, 'exposed.tar.gz');
   execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
   t.is(tsbox(['import', '--change', 'EXPOSE 80', tarball, 'exposed']).code, 0);
-  const p = tsbox(['run', '-d', '-P', 'exposed', 'httpd', '-f', '-p', '80']).stdout.trim();
+  const pr = tsbox(['run', '-d', '-P', 'exposed', 'httpd', '-f', '-p', '80']);
+  t.is(pr.code, 0, pr.stderr);
+  const p = pr.stdout.trim();
   t.regex(tsbox(['port', p]).stdout, /^80\/tcp -> 0\.0\.0\.0:\d+\n$/);
   tsbox(['rm', '-f', p]);
 

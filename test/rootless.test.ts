@@ -23,11 +23,11 @@ const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((p) => existsS
 const delegated = CGROUP2 ? join(CGROUP2, 'tsbox-test-rootless') : '';
 
 /** Runs the CLI as the ordinary user, optionally from inside a cgroup (its delegated subtree). */
-function tsbox(argv: string[], opts: { cgroup?: string } = {}) {
+function tsbox(argv: string[], opts: { cgroup?: string; env?: string[] } = {}) {
   const dir = mkdtempSync(join(work, 'out-'));
   const o = openSync(join(dir, 'o'), 'w');
   const e = openSync(join(dir, 'e'), 'w');
-  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, process.execPath, CLI, ...argv];
+  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, ...(opts.env ?? []), process.execPath, CLI, ...argv];
   // The shell enters the cgroup as root, then becomes the user: as a login under systemd would be placed.
   const cmd = opts.cgroup ? ['sh', '-c', `echo $$ > ${opts.cgroup}/cgroup.procs && exec runuser -u ${USER} -- "$@"`, 'sh', ...env] : ['runuser', '-u', USER, '--', ...env];
   try {
@@ -114,6 +114,13 @@ test.serial('pull unpacks with owners mapped into the subordinate range; the con
   t.is(lines[2], 'written');
   t.regex(lines[3], new RegExp(`^\\s*0\\s+${uid}\\s+1$`));
   t.regex(lines[4], new RegExp(`^\\s*1\\s+${subStart}\\s+65536$`));
+});
+
+test.serial('the copy snapshotter (kernels without unprivileged overlayfs): a copy made in the user namespace keeps the owners', (t) => {
+  const r = tsbox(['run', '--rm', image, 'sh', '-c', 'stat -c %u:%g /home/user; grep -c overlay /proc/mounts; echo x > /home/user/y'], { env: ['TSBOX_SNAPSHOTTER=copy'] });
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(r.stdout.trim().split('\n'), ['1000:1000', '0']);
+  t.deepEqual(readdirSync(join(home, '.local', 'share', 'tsbox', 'containers')), []);
 });
 
 test.serial('detached run, exec as root and as another user, files written, stop, rm', async (t) => {

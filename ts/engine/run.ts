@@ -16,7 +16,7 @@ import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
-import { removeTree } from '../images/remove-tree.js';
+import { removeTree } from '../images/tree.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {

@@ -10,7 +10,7 @@ import { formatReference, parseReference } from './reference.js';
 import { Store, type ImageRecord, hex } from './store.js';
 import { findImage } from './manage.js';
 import { TarWriter } from './tar-writer.js';
-import { removeTree } from './remove-tree.js';
+import { removeTree } from './tree.js';
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');

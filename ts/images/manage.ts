@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs
 import { join } from 'node:path';
 import { formatReference, parseReference } from './reference.js';
 import { Store, type ImageRecord } from './store.js';
-import { removeTree } from './remove-tree.js';
+import { removeTree } from './tree.js';
 
 /** Finds an image by name ("busybox", "127.0.0.1:5000/x:tag") or id prefix (config digest). */
 export function findImage(store: Store, nameOrId: string): ImageRecord | undefined {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extractLayer } from './extract.js';
-import { removeTree } from './remove-tree.js';
+import { removeTree } from './tree.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import { usernsRun } from '../runtime/userns-exec.js';
 import { selfArgv } from '../self.js';

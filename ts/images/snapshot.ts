@@ -2,13 +2,13 @@
 // upper layer; a plain copy where the kernel has no overlayfs. As root the overlay is mounted on the host
 // (rootfs is the merged view); rootless it is mounted by tsbox-init inside the container's own user and
 // mount namespaces (the spec carries it as a mount on "/"), and rootfs stays an empty mount point.
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native.js';
 import { isRootless } from '../runtime/rootless.js';
 import type { OciMount } from '../runtime/spec.js';
 import { Store, type ImageRecord } from './store.js';
-import { removeTree } from './remove-tree.js';
+import { copyTree, removeTree } from './tree.js';
 
 export interface Snapshot {
   rootfs: string;
@@ -93,7 +93,7 @@ export function prepareSnapshot(root: string, image: ImageRecord, id: string): S
     if (kind === 'overlay' && lowers.length > 0) {
       native().mount('overlay', rootfs, 'overlay', 0, data);
     } else if (!existsSync(join(dir, 'copied'))) {
-      for (const l of [...lowers].reverse()) cpSync(l, rootfs, { recursive: true, verbatimSymlinks: true, force: true });
+      for (const l of [...lowers].reverse()) copyTree(l, rootfs);
       mkdirSync(join(dir, 'copied'));
     }
   } catch (e) {

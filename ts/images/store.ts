@@ -4,7 +4,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { native } from '../native.js';
-import { removeTree } from './remove-tree.js';
+import { removeTree } from './tree.js';
 
 export interface ImageRecord {
   /** Full name: docker.io/library/busybox:latest. */
