@@ -220,6 +220,13 @@ test.serial('a bridge network needs root: a clear usage error', (t) => {
   t.regex(r.stderr, /^tsbox: --network bridge: bridge networks need root; without root use --network slirp4netns \(with -p\) or none\n$/);
 });
 
+test.serial('sandbox without root: the caller keeps its ids, writes to the host filesystem stay private', (t) => {
+  const r = tsbox(['sandbox', '--', 'sh', '-c', 'id -u; echo private > /etc/tsbox-rootless-sandbox && cat /etc/tsbox-rootless-sandbox; grep CapEff /proc/self/status']);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(r.stdout.trim().split('\n'), [String(uid), 'private', 'CapEff:\t0000000000000000']);
+  t.false(existsSync('/etc/tsbox-rootless-sandbox'));
+});
+
 test.serial('rmi removes layers holding subordinate-owned files', (t) => {
   const r = tsbox(['rmi', image]);
   t.is(r.code, 0, r.stderr);

@@ -14,12 +14,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,6 +73,23 @@ static __attribute__((noreturn)) void child_fail(int fd, int err, const char *wh
 
 
 
+/* The caller's id maps to something other than 0 (a sandbox that keeps the caller's ids): the new user
+ * namespace gave us every capability, which exec would drop for a non-root uid. Keep them across exec
+ * as ambient ones; tsbox-init sets the process's own set before it runs anything. */
+static int keep_caps_ambient(void) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d) < 0) return -1;
+  d[0].inheritable = d[0].permitted;
+  d[1].inheritable = d[1].permitted;
+  if (syscall(SYS_capset, &h, d) < 0) return -1;
+  for (unsigned c = 0; c < 64; c++) {
+    if (!(d[c / 32].permitted & (1u << (c % 32)))) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) return -1;
+  }
+  return 0;
+}
+
 static int child_main(void *arg) {
   struct child_args *a = arg;
   /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
@@ -90,8 +109,12 @@ static int child_main(void *arg) {
   /* In a new user namespace our host uid maps to nothing until the parent writes the maps (done now):
    * become its root, or exec would drop every capability tsbox-init needs to set the container up. */
   if (a->new_userns) {
-    if (setresgid(0, 0, 0) < 0) child_fail(report, errno, "setresgid 0");
-    if (setresuid(0, 0, 0) < 0) child_fail(report, errno, "setresuid 0");
+    /* EINVAL: 0 is not mapped. */
+    if (setresgid(0, 0, 0) < 0 && errno != EINVAL) child_fail(report, errno, "setresgid 0");
+    if (setresuid(0, 0, 0) < 0) {
+      if (errno != EINVAL) child_fail(report, errno, "setresuid 0");
+      if (keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
+    }
   }
   /* Move every source above the targets first, so that no dup2 below clobbers a source still needed
    * (stdio may well be 3 or 4 in the parent). */

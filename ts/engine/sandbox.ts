@@ -1,6 +1,7 @@
 // The built-in default that needs no image: the host's own filesystem, read-only underneath a private
 // writable layer, with the working directory writable, a fresh /tmp, no network, and its own pid/ipc/uts.
-import { readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
 import { DEFAULT_CAPS } from '../runtime/caps.js';
 import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
@@ -41,13 +42,45 @@ export function hostSubmounts(mountinfo = readFileSync('/proc/self/mountinfo', '
   return [...out];
 }
 
+/**
+ * Without root, "/" cannot be an overlay's lower layer: the mounts below it are locked in a user
+ * namespace, and overlayfs refuses a lower layer with locked mounts inside. So the root is a skeleton in
+ * the layer directory (the host's top-level symlinks, empty directories), and each top-level directory
+ * gets an overlay of its own (user.* xattrs: userxattr), or a read-only bind when mounts lie below it.
+ */
+function unprivilegedRoot(layerDir: string, submounts: string[]): OciMount[] {
+  const skel = join(layerDir, 'root');
+  const out: OciMount[] = [];
+  for (const name of readdirSync('/')) {
+    const p = `/${name}`;
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      symlinkSync(readlinkSync(p), join(skel, name));
+      continue;
+    }
+    if (!st?.isDirectory()) continue;
+    mkdirSync(join(skel, name), { recursive: true });
+    if (REPLACED.includes(p) || submounts.includes(p)) continue; // mounted afresh, or bound as a submount
+    if (submounts.some((m) => m.startsWith(`${p}/`))) {
+      out.push({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+      continue;
+    }
+    for (const d of ['upper', 'work']) mkdirSync(join(layerDir, d, name), { recursive: true });
+    out.push({ destination: p, type: 'overlay', source: 'overlay', options: [`lowerdir=${p}`, `upperdir=${layerDir}/upper/${name}`, `workdir=${layerDir}/work/${name}`, 'userxattr'] });
+  }
+  return out;
+}
+
 export function sandboxSpec(o: SandboxOptions): OciSpec {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   const cwd = o.cwd ?? process.cwd();
+  const submounts = hostSubmounts();
   const mounts: OciMount[] = [
-    { destination: '/', type: 'overlay', source: 'overlay', options: ['lowerdir=/', `upperdir=${o.layerDir}/upper`, `workdir=${o.layerDir}/work`] },
-    ...hostSubmounts().map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] })),
+    ...(uid === 0
+      ? [{ destination: '/', type: 'overlay', source: 'overlay', options: ['lowerdir=/', `upperdir=${o.layerDir}/upper`, `workdir=${o.layerDir}/work`] }]
+      : unprivilegedRoot(o.layerDir, submounts)),
+    ...submounts.map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] })),
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
