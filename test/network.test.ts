@@ -132,10 +132,13 @@ test.serial('-p …/udp through the proxy, -P publishes what the image exposes, 
   const bin = mkdtempSync(join(root, 'bin-'));
   chmodSync(bin, 0o755);
   execFileSync('gcc', ['-static', '-O2', '-o', join(bin, 'udp-echo'), join(import.meta.dirname, 'fixtures', 'udp-echo.c')]);
-  const id = tsbox(['run', '-d', '-p', '127.0.0.1:0:9000/udp', '-v', `${bin}:/t:ro`, 'busybox', '/t/udp-echo', '9000']).stdout.trim();
+  const ur = tsbox(['run', '-d', '-p', '127.0.0.1:0:9000/udp', '-v', `${bin}:/t:ro`, 'busybox', '/t/udp-echo', '9000']);
+  t.is(ur.code, 0, ur.stderr);
+  const id = ur.stdout.trim();
   t.teardown(() => tsbox(['rm', '-f', id]));
-  const port = Number(/9000\/udp -> 127\.0\.0\.1:(\d+)/.exec(tsbox(['port', id]).stdout)?.[1]);
-  t.true(port > 0);
+  const ports = tsbox(['port', id]);
+  const port = Number(/9000\/udp -> 127\.0\.0\.1:(\d+)/.exec(ports.stdout)?.[1]);
+  t.true(port > 0, `${ports.stdout} ${ports.stderr}`);
   const { createSocket } = await import('node:dgram');
   const sock = createSocket('udp4');
   const reply = await new Promise<string>((resolve, reject) => {

@@ -90,6 +90,16 @@ static int keep_caps_ambient(void) {
   return 0;
 }
 
+/* Whether the parent wrote this map (/proc/self/uid_map or gid_map): empty until then. */
+static int map_written(const char *path) {
+  char c;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, &c, 1);
+  close(fd);
+  return n == 1;
+}
+
 static int child_main(void *arg) {
   struct child_args *a = arg;
   /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
@@ -109,10 +119,11 @@ static int child_main(void *arg) {
   /* In a new user namespace our host uid maps to nothing until the parent writes the maps (done now):
    * become its root, or exec would drop every capability tsbox-init needs to set the container up. */
   if (a->new_userns) {
-    /* EINVAL: 0 is not mapped. */
-    if (setresgid(0, 0, 0) < 0 && errno != EINVAL) child_fail(report, errno, "setresgid 0");
-    if (setresuid(0, 0, 0) < 0) {
-      if (errno != EINVAL) child_fail(report, errno, "setresuid 0");
+    /* EINVAL with maps written: 0 is not mapped (the caller kept its own id). */
+    int e = setresgid(0, 0, 0) < 0 ? errno : 0;
+    if (e && (e != EINVAL || !map_written("/proc/self/gid_map"))) child_fail(report, e, "setresgid 0");
+    if ((e = setresuid(0, 0, 0) < 0 ? errno : 0)) {
+      if (e != EINVAL || !map_written("/proc/self/uid_map")) child_fail(report, e, "setresuid 0");
       if (keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
     }
   }
