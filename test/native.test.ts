@@ -272,7 +272,7 @@ test('spawn: only the fixed fds reach tsbox-init, and a killed child reports its
   t.deepEqual(listing.trim().split('\n').map(Number), [0, 1, 2, 3]);
 });
 
-test('spawn: a failure before exec is reported on the report pipe', async (t) => {
+test('spawn: a failure in tsbox-init right after go is reported on the report pipe', async (t) => {
   // A new user namespace whose maps were never written: becoming its root fails.
   const CLONE_NEWUSER = 0x10000000;
   const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: CLONE_NEWUSER, stdio: [0, 1, 2] });
@@ -280,6 +280,17 @@ test('spawn: a failure before exec is reported on the report pipe', async (t) =>
   writeSync(s.goFd, 'g');
   closeSync(s.goFd);
   t.is(readAll(s.reportFd), 'E 22 setresgid 0: EINVAL\n');
+  closeSync(s.reportFd);
+  t.deepEqual(await exit, { code: 1, signal: null });
+  closeSync(s.pidfd);
+});
+
+test('spawn: a failure between clone and exec is reported on the report pipe (exit 127)', async (t) => {
+  // stdin is an fd that is not open: moving it into place fails in the child, before tsbox-init runs.
+  const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [999, 1, 2] });
+  const exit = watchExit(s.pidfd);
+  closeSync(s.goFd);
+  t.is(readAll(s.reportFd), 'E 9 fcntl F_DUPFD_CLOEXEC: EBADF\n');
   closeSync(s.reportFd);
   t.deepEqual(await exit, { code: 127, signal: null });
   closeSync(s.pidfd);

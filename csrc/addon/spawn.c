@@ -3,7 +3,12 @@
  * Everything the child needs is prepared before clone(): the config blob in a sealed memfd, the go and
  * report pipes, the fifo fd, argv/envp. Node is multi-threaded and the child is a copy of one thread
  * (another may have held the malloc lock), so between clone and execveat the child makes only
- * async-signal-safe system calls. */
+ * async-signal-safe system calls.
+ *
+ * The clone is a vfork (CLONE_VM|CLONE_VFORK, as posix_spawn does): copying Node's page tables and
+ * tearing them down again at exec cost more than everything else in a container start. The child
+ * therefore only moves fds and execs; tsbox-init itself waits for "go" (TSBOX_FD_GO) before it does
+ * anything, while the parent writes the id maps and places it in its cgroups. */
 #define _GNU_SOURCE
 #include "../common/exec_prep.h"
 #include "addon.h"
@@ -29,17 +34,16 @@
 #define STACK_SIZE (256 * 1024)
 #define NFDS TSBOX_FD_FIRST_FREE /* 0,1,2 stdio, then the fixed fds of config.h */
 #define HIGH_FD 64               /* sources are moved above every target first */
-_Static_assert(TSBOX_FD_FIRST_FREE == TSBOX_FD_STATUS + 1, "addon_spawn must place every fixed fd of config.h");
+_Static_assert(TSBOX_FD_FIRST_FREE == TSBOX_FD_GO + 1, "addon_spawn must place every fixed fd of config.h");
 
 struct child_args {
   int src[NFDS]; /* what becomes fd i in the child; -1: fd i ends up closed */
   int init_fd;
-  int go_r, go_w;
-  int report_r;
   int new_userns;
 };
 
 static char *const child_argv[] = {"tsbox-init", NULL};
+static char *const child_argv_userns[] = {"tsbox-init", TSBOX_ARG_NEW_USERNS, NULL};
 static char *const child_envp[] = {NULL};
 
 static void put_str(char **p, char *end, const char *s) {
@@ -73,9 +77,9 @@ static __attribute__((noreturn)) void child_fail(int fd, int err, const char *wh
 
 
 
-/* The caller's id maps to something other than 0 (a sandbox that keeps the caller's ids): the new user
- * namespace gave us every capability, which exec would drop for a non-root uid. Keep them across exec
- * as ambient ones; tsbox-init sets the process's own set before it runs anything. */
+/* In a new user namespace we have every capability until exec, which would drop them for our
+ * (not yet mapped) uid: carry them across as ambient ones. tsbox-init then becomes the namespace's
+ * root once the maps are written, or keeps them as they are when 0 is not mapped. */
 static int keep_caps_ambient(void) {
   struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct d[2];
@@ -90,43 +94,14 @@ static int keep_caps_ambient(void) {
   return 0;
 }
 
-/* Whether the parent wrote this map (/proc/self/uid_map or gid_map): empty until then. */
-static int map_written(const char *path) {
-  char c;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, &c, 1);
-  close(fd);
-  return n == 1;
-}
-
+/* Runs on its own stack in the parent's memory (CLONE_VM) while the parent waits (CLONE_VFORK): it may
+ * write only its stack, and must exec or _exit. */
 static int child_main(void *arg) {
   struct child_args *a = arg;
   /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
   reset_signals();
-  /* Our copy of the write end would hide the parent's close from us. */
-  close(a->go_w);
-  close(a->report_r);
-
-  /* One byte means: id maps written, cgroups joined. EOF means the parent gave up: never run unplaced. */
-  char c;
-  ssize_t n;
-  do n = read(a->go_r, &c, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(1);
-
   int report = a->src[TSBOX_FD_REPORT];
-  /* In a new user namespace our host uid maps to nothing until the parent writes the maps (done now):
-   * become its root, or exec would drop every capability tsbox-init needs to set the container up. */
-  if (a->new_userns) {
-    /* EINVAL with maps written: 0 is not mapped (the caller kept its own id). */
-    int e = setresgid(0, 0, 0) < 0 ? errno : 0;
-    if (e && (e != EINVAL || !map_written("/proc/self/gid_map"))) child_fail(report, e, "setresgid 0");
-    if ((e = setresuid(0, 0, 0) < 0 ? errno : 0)) {
-      if (e != EINVAL || !map_written("/proc/self/uid_map")) child_fail(report, e, "setresuid 0");
-      if (keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
-    }
-  }
+  if (a->new_userns && keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
   /* Move every source above the targets first, so that no dup2 below clobbers a source still needed
    * (stdio may well be 3 or 4 in the parent). */
   int tmp[NFDS];
@@ -145,7 +120,7 @@ static int child_main(void *arg) {
   report = TSBOX_FD_REPORT;
   /* Node's own fds (epoll, sockets, files) must not leak into the container. */
   cloexec_from(TSBOX_FD_FIRST_FREE);
-  syscall(SYS_execveat, init_fd, "", child_argv, child_envp, AT_EMPTY_PATH);
+  syscall(SYS_execveat, init_fd, "", a->new_userns ? child_argv_userns : child_argv, child_envp, AT_EMPTY_PATH);
   child_fail(report, errno, "execveat tsbox-init");
 }
 
@@ -244,9 +219,6 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
   }
   struct child_args a = {
       .init_fd = init_fd,
-      .go_r = go[0],
-      .go_w = go[1],
-      .report_r = rep[0],
       .new_userns = (o.flags & CLONE_NEWUSER) != 0,
   };
   for (int i = 0; i < NFDS; i++) a.src[i] = -1;
@@ -258,13 +230,14 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
   a.src[TSBOX_FD_FIFO] = fifo;
   a.src[TSBOX_FD_CONSOLE] = o.console_fd;
   a.src[TSBOX_FD_STATUS] = o.status_fd;
+  a.src[TSBOX_FD_GO] = go[0];
   /* All signals blocked across clone: no Node handler may run in the child before it resets them. */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
   /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
-  pid_t pid = clone(child_main, (char *)stack + STACK_SIZE, o.flags | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+  pid_t pid = clone(child_main, (char *)stack + STACK_SIZE, o.flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
   int clone_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (pid < 0) {
@@ -278,7 +251,7 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, r, "reportFd", make_int(env, rep[0]));
   go[1] = rep[0] = -1; /* now the caller's */
 out:
-  /* The child has its own copies of all of these (and of its stack: no CLONE_VM). */
+  /* The child has exec'd (or exited) by now: its fds are its own copies, its stack is free again. */
   if (stack != MAP_FAILED) munmap(stack, STACK_SIZE);
   close_fd(&cfg);
   close_fd(&fifo);

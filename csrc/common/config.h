@@ -27,7 +27,13 @@
 #define TSBOX_FD_CONSOLE 6 /* optional: connected unix socket; the pty master goes there */
 #define TSBOX_FD_STATUS 7  /* optional: a file; init mode writes "<wstatus>\n" there when the process ends,
                               so the status survives a parent that is gone (detached containers) */
-#define TSBOX_FD_FIRST_FREE 8
+#define TSBOX_FD_GO 8      /* pipe from the parent: one byte once it has written the id maps and placed us in
+                              our cgroups (EOF: it gave up, exit). Nothing is set up before it. */
+#define TSBOX_FD_FIRST_FREE 9
+
+/* argv[1] of tsbox-init when it was cloned into a new user namespace: after "go" it becomes that
+ * namespace's root (or, with 0 unmapped, keeps the capabilities it was given as ambient ones). */
+#define TSBOX_ARG_NEW_USERNS "userns"
 
 /*
  * Report protocol on TSBOX_FD_REPORT, one line per message:

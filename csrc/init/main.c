@@ -13,9 +13,39 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+/* Whether the parent wrote this map (/proc/self/uid_map or gid_map): empty until then. */
+static int map_written(const char *path) {
+  char c;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, &c, 1);
+  close(fd);
+  return n == 1;
+}
+
+/* The parent's "go": id maps written, cgroups joined. EOF means it gave up: never run unplaced. */
+static void wait_for_go(int new_userns) {
+  char c;
+  ssize_t n;
+  do n = read(TSBOX_FD_GO, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(1);
+  close(TSBOX_FD_GO);
+  if (!new_userns) return;
+  /* Become the namespace's root. EINVAL with the maps written means 0 is not mapped (a sandbox that
+   * keeps the caller's ids): the ambient capabilities the addon carried across exec do instead. */
+  int e = setresgid(0, 0, 0) < 0 ? errno : 0;
+  if (e && (e != EINVAL || !map_written("/proc/self/gid_map"))) die(e, "setresgid 0");
+  if (setresuid(0, 0, 0) < 0) {
+    e = errno;
+    if (e != EINVAL || !map_written("/proc/self/uid_map")) die(e, "setresuid 0");
+  }
+}
 
 static void wait_for_start(void) {
   if (fcntl(TSBOX_FD_FIFO, F_GETFD) < 0) return;
@@ -28,10 +58,11 @@ static void wait_for_start(void) {
   close(TSBOX_FD_FIFO);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   prctl(PR_SET_NAME, "tsbox-init", 0, 0, 0);
   /* A parent CLI may have exited after create: reports to it must fail with EPIPE, not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  wait_for_go(argc > 1 && strcmp(argv[1], TSBOX_ARG_NEW_USERNS) == 0);
   struct blob b;
   blob_load(&b);
   caps_init();
