@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+import { outputOf } from './helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-'));
@@ -14,17 +15,7 @@ let reg: Registry;
 
 /** stdout/stderr through files: a detached container keeps the CLI's stdio open. */
 function tsbox(argv: string[], input?: string) {
-  const dir = mkdtempSync(join(root, 'out-'));
-  const o = openSync(join(dir, 'o'), 'w');
-  const e = openSync(join(dir, 'e'), 'w');
-  try {
-    const r = spawnSync(process.execPath, [CLI, '--root', root, ...argv], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 120000 });
-    return { code: r.status, stdout: readFileSync(join(dir, 'o'), 'utf8'), stderr: readFileSync(join(dir, 'e'), 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return outputOf(process.execPath, [CLI, '--root', root, ...argv], { tmp: root, input });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

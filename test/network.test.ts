@@ -7,22 +7,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { readLeases, vethName } from '../ts/net/bridge.js';
+import { outputOf } from './helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 const root = mkdtempSync(join(tmpdir(), 'tsbox-net-'));
 
 function tsbox(argv: string[]) {
-  const dir = mkdtempSync(join(root, 'out-'));
-  const o = openSync(join(dir, 'o'), 'w');
-  const e = openSync(join(dir, 'e'), 'w');
-  try {
-    const r = spawnSync(process.execPath, [CLI, '--root', root, ...argv], { stdio: ['ignore', o, e], timeout: 60000 });
-    return { code: r.status, stdout: readFileSync(join(dir, 'o'), 'utf8'), stderr: readFileSync(join(dir, 'e'), 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return outputOf(process.execPath, [CLI, '--root', root, ...argv], { tmp: root });
 }
 
 const tsbLinks = () => readdirSync('/sys/class/net').filter((n) => n.startsWith('tsb'));

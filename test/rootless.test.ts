@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+import { outputOf } from './helpers/cli.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 const USER = 'tsbox-rootless';
@@ -24,20 +25,10 @@ const delegated = CGROUP2 ? join(CGROUP2, 'tsbox-test-rootless') : '';
 
 /** Runs the CLI as the ordinary user, optionally from inside a cgroup (its delegated subtree). */
 function tsbox(argv: string[], opts: { cgroup?: string; env?: string[] } = {}) {
-  const dir = mkdtempSync(join(work, 'out-'));
-  const o = openSync(join(dir, 'o'), 'w');
-  const e = openSync(join(dir, 'e'), 'w');
   const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, ...(opts.env ?? []), process.execPath, CLI, ...argv];
   // The shell enters the cgroup as root, then becomes the user: as a login under systemd would be placed.
   const cmd = opts.cgroup ? ['sh', '-c', `echo $$ > ${opts.cgroup}/cgroup.procs && exec runuser -u ${USER} -- "$@"`, 'sh', ...env] : ['runuser', '-u', USER, '--', ...env];
-  try {
-    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: work, stdio: ['ignore', o, e], timeout: 120000 });
-    return { code: r.status, stdout: readFileSync(join(dir, 'o'), 'utf8'), stderr: readFileSync(join(dir, 'e'), 'utf8') };
-  } finally {
-    closeSync(o);
-    closeSync(e);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return outputOf(cmd[0], cmd.slice(1), { tmp: work, cwd: work });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,36 +3,25 @@
 // long as the container: `tail --pid` holds the write end of its exit pipe and lets go when the
 // container's first process dies (or when tsbox stops it first).
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { native } from '../native.js';
 import type { PortMapping } from './ports.js';
+import { accessible, commandPath } from '../runtime/rootless.js';
 
 /** The address slirp4netns --configure gives the container (10.0.2.0/24: gateway .2, DNS .3). */
 export const SLIRP_GUEST_IP = '10.0.2.100';
 export const SLIRP_DNS = '10.0.2.3';
 
 export function slirpBinary(): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat(['/usr/bin'])) {
-    try {
-      accessSync(`${dir}/slirp4netns`, constants.X_OK);
-      return `${dir}/slirp4netns`;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return commandPath('slirp4netns');
 }
 
 /** Why user-mode networking cannot work here, or undefined when it can. */
 export function slirpUnavailable(): string | undefined {
   if (!slirpBinary()) return 'slirp4netns is not installed';
-  try {
-    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/net/tun is not read-writable for this user (udev normally makes it 0666)';
-  }
+  if (!accessible('/dev/net/tun', constants.R_OK | constants.W_OK)) return '/dev/net/tun is not read-writable for this user (udev normally makes it 0666)';
   return undefined;
 }
 

@@ -43,21 +43,27 @@ export function subordinateRanges(file: string, name: string, id: number): IdRan
   return out;
 }
 
-function executable(path: string): boolean {
+/** access(2): whether this process may use path so (constants.X_OK, W_OK, ...). */
+export function accessible(path: string, mode: number): boolean {
   try {
-    accessSync(path, constants.X_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;
   }
 }
 
-/** newuidmap/newgidmap (Debian's uidmap package), which may write ranges a user owns in /etc/sub[ug]id. */
-export function idmapTool(name: 'newuidmap' | 'newgidmap'): string | undefined {
+/** A program by name in PATH (and /usr/bin, where Debian puts the helpers), or undefined. */
+export function commandPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat(['/usr/bin'])) {
-    if (dir && executable(`${dir}/${name}`)) return `${dir}/${name}`;
+    if (dir && accessible(`${dir}/${name}`, constants.X_OK)) return `${dir}/${name}`;
   }
   return undefined;
+}
+
+/** newuidmap/newgidmap (Debian's uidmap package), which may write ranges a user owns in /etc/sub[ug]id. */
+export function idmapTool(name: 'newuidmap' | 'newgidmap'): string | undefined {
+  return commandPath(name);
 }
 
 export interface RootlessMappings {

@@ -72,3 +72,14 @@ export function waitUntil(cond: () => boolean, what: string, timeoutMs = 5000): 
 }
 
 export { existsSync };
+
+/** Signals each pid; ones that exited meanwhile are skipped. */
+export function signalAll(pids: number[], signal: number): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // exited meanwhile
+    }
+  }
+}

@@ -1,8 +1,10 @@
 // cgroups without root: a delegated cgroup v2 subtree (systemd's user@UID.service, or one an
 // administrator chowned to the user) when there is one; otherwise no cgroup at all. Then the container
 // is its pid namespace: processes are found through /proc and no limit is applied (the caller warns).
-import { accessSync, constants, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { constants, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { accessible } from '../rootless.js';
 import { dirname, join } from 'node:path';
+import { signalAll } from './files.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 /** Where the cgroup2 hierarchy is mounted: /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid). */
@@ -20,15 +22,6 @@ export function v2MountRoot(mountinfo?: string): string | undefined {
   return points.find((p) => p === '/sys/fs/cgroup') ?? points.find((p) => p.startsWith('/sys/fs/cgroup')) ?? points[0];
 }
 
-function writable(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The topmost cgroup above (or at) our own that we may manage: we can create cgroups in it and move
  * processes through its cgroup.procs. Undefined when nothing is delegated to us.
@@ -42,7 +35,7 @@ export function delegatedRoot(mountRoot = v2MountRoot()): string | undefined {
     return undefined;
   }
   if (!own || own === '/') return undefined;
-  const ok = (p: string) => writable(join(mountRoot, p)) && writable(join(mountRoot, p, 'cgroup.procs'));
+  const ok = (p: string) => accessible(join(mountRoot, p), constants.W_OK) && accessible(join(mountRoot, p, 'cgroup.procs'), constants.W_OK);
   if (!ok(own)) return undefined;
   let top = own;
   while (dirname(top) !== '/' && ok(dirname(top))) top = dirname(top);
@@ -95,13 +88,7 @@ export class NoCgroup implements Cgroup {
   }
 
   kill(signal: number): void {
-    for (const pid of this.procs()) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // exited meanwhile
-      }
-    }
+    signalAll(this.procs(), signal);
   }
 
   stats(): CgroupStats {

@@ -1,7 +1,7 @@
 // cgroup v1: one directory per controller hierarchy (/sys/fs/cgroup/<controller>/<path>).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil } from './files.js';
+import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil, signalAll } from './files.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
@@ -119,13 +119,7 @@ export class CgroupV1 implements Cgroup {
   }
 
   kill(signal: number): void {
-    for (const pid of this.procs()) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // exited meanwhile
-      }
-    }
+    signalAll(this.procs(), signal);
   }
 
   stats(): CgroupStats {

@@ -1,7 +1,7 @@
 // cgroup v2: one unified directory; controllers enabled through the parents' cgroup.subtree_control.
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil } from './files.js';
+import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil, signalAll } from './files.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 export class CgroupV2 implements Cgroup {
@@ -114,13 +114,7 @@ export class CgroupV2 implements Cgroup {
       cgWrite(join(this.dir, 'cgroup.kill'), 1);
       return;
     }
-    for (const pid of this.procs()) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // exited meanwhile
-      }
-    }
+    signalAll(this.procs(), signal);
   }
 
   stats(): CgroupStats {
