@@ -109,22 +109,29 @@ function rewriteInPlace(file: string, text: string): void {
   }
 }
 
-/** Before the container runs: an address, a veth into its namespace, its name in its /etc/hosts. */
+/**
+ * Before the container runs: an address, a veth into its namespace, its name in its /etc/hosts. Only the
+ * bridge and the lease need the host-wide lock; the veth is the container's own and is made after it.
+ */
 export function plugBridge(root: string, id: string, pid: number, hostname: string, net: Net): string {
-  return withNetworkLock(() => {
+  const ip = withNetworkLock(() => {
     ensureBridge(net);
-    const ip = allocate(net, { root, id }, (o) => loadRecord(o.root, o.id) !== undefined);
-    try {
-      plug(net, pid, id, ip);
-    } catch (e) {
-      release(net, { root, id });
-      throw e;
-    }
+    const addr = allocate(net, { root, id }, (o) => loadRecord(o.root, o.id) !== undefined);
     // The peers already running are in the file before the process starts; they learn of us right after.
     const o = loadRecord(root, id)?.Options;
-    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, ip, o?.addHost ?? [], o ? peersOf(root, o.network).peers.filter(([, p]) => p !== ip) : []));
-    return ip;
+    writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, addr, o?.addHost ?? [], o ? peersOf(root, o.network).peers.filter(([, p]) => p !== addr) : []));
+    return addr;
   });
+  try {
+    plug(net, pid, id, ip);
+  } catch (e) {
+    withNetworkLock(() => {
+      release(net, { root, id });
+      removeBridgeIfUnused(net);
+    });
+    throw e;
+  }
+  return ip;
 }
 
 export async function publish(root: string, id: string, ip: string, maps: PortMapping[]): Promise<PortMapping[]> {
@@ -143,8 +150,8 @@ export function mayHaveNetwork(root: string, id: string): boolean {
 /** Everything a container had on the network: proxies, veth, address, and its bridge when it was the last. */
 export function unplugAll(root: string, id: string): void {
   stopProxies(containerDir(root, id));
+  unplug(id);
   withNetworkLock(() => {
-    unplug(id);
     for (const net of netsOfRoot(root)) {
       release(net, { root, id });
       removeBridgeIfUnused(net);

@@ -25,12 +25,12 @@ export const DEFAULT_NET: Net = { name: 'bridge', bridge: 'tsbox0', subnet: proc
 const NFT_TABLE = 'tsbox';
 const NET_DIR = process.env.TSBOX_NET_DIR ?? '/run/tsbox/networks';
 
-function run(cmd: string, args: string[]): string {
+function run(cmd: string, args: string[], input?: string): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   } catch (e) {
     const err = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
-    throw new Error(`${cmd} ${args.join(' ')}: ${err}`);
+    throw new Error(`${cmd} ${args.join(' ')}${input ? ` (${input.trim().split('\n').join('; ')})` : ''}: ${err}`);
   }
 }
 
@@ -66,14 +66,14 @@ export function withNetworkLock<T>(fn: () => T): T {
   }
 }
 
-/** Bridge, address, forwarding and the network's masquerade rule: idempotent. */
+/**
+ * Bridge, address, forwarding and the network's masquerade rule: idempotent. An existing bridge already
+ * has its rule (both are made and removed together, under the network lock): nothing to run then.
+ */
 export function ensureBridge(net: Net): void {
   const { bits, gateway } = parseSubnet(net.subnet);
-  if (!linkExists(net.bridge)) {
-    run('ip', ['link', 'add', net.bridge, 'type', 'bridge']);
-    run('ip', ['addr', 'add', `${gateway}/${bits}`, 'dev', net.bridge]);
-    run('ip', ['link', 'set', net.bridge, 'up']);
-  }
+  if (linkExists(net.bridge)) return;
+  run('ip', ['-batch', '-'], `link add ${net.bridge} type bridge\naddr add ${gateway}/${bits} dev ${net.bridge}\nlink set ${net.bridge} up\n`);
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
   if (firewall() === 'nft') {
     // Our own table only: never touch other tables' rules.
@@ -190,21 +190,19 @@ export function vethName(id: string): string {
   return `tsb${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
 
-/** A veth pair: host end on the bridge, the other end eth0 in the container's namespace, with its address and route. */
+/**
+ * A veth pair: host end on the bridge, the other end eth0 in the container's namespace, with its address
+ * and route. Two batches of ip commands (one outside, one inside): each process start costs more than
+ * the commands. Needs no lock: the caller's lease keeps the bridge from going away meanwhile.
+ */
 export function plug(net: Net, pid: number, id: string, ip: string): void {
   const { bits, gateway } = parseSubnet(net.subnet);
   const host = vethName(id);
   const peer = `${host}p`;
   run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
   try {
-    run('ip', ['link', 'set', host, 'master', net.bridge, 'up']);
-    run('ip', ['link', 'set', peer, 'netns', String(pid)]);
-    const inNs = (args: string[]) => run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', ...args]);
-    inNs(['link', 'set', peer, 'name', 'eth0']);
-    inNs(['addr', 'add', `${ip}/${bits}`, 'dev', 'eth0']);
-    inNs(['link', 'set', 'eth0', 'up']);
-    inNs(['link', 'set', 'lo', 'up']);
-    inNs(['route', 'add', 'default', 'via', gateway]);
+    run('ip', ['-batch', '-'], `link set ${host} master ${net.bridge} up\nlink set ${peer} netns ${pid}\n`);
+    run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'], `link set ${peer} name eth0\naddr add ${ip}/${bits} dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via ${gateway}\n`);
   } catch (e) {
     unplug(id);
     throw e;
