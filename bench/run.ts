@@ -172,7 +172,8 @@ async function caseD(): Promise<void> {
   for (const n of [20, 100]) {
     const bundles = Array.from({ length: n }, (_, i) => bundle(`d${i}`));
     const cases: Case[] = [{ name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) }];
-    if (runtimes.includes('crun')) cases.push({ name: `crun ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli('crun', b, join(WORK, 'crun-state'))())).then(() => undefined) });
+    // Every runtime that runs here, each container from its own CLI process as containerd would start them.
+    for (const r of runtimes) cases.push({ name: `${r} ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli(r, b, join(WORK, `${r}-state`))())).then(() => undefined) });
     for (const s of await alternate(cases, Math.max(3, ROUNDS >> 3), 1)) {
       // Containers per second from the median batch time.
       rows.push({ ...s, median: (n * 1000) / s.median, min: (n * 1000) / s.max, max: (n * 1000) / s.min });
@@ -293,6 +294,7 @@ async function main(): Promise<void> {
       if (existsSync('/var/lib/containers') && !readdirSync('/var/lib/containers').length) rmdirSync('/var/lib/containers');
     }
   }
+  notes.push('Where the time of a start goes and what was done about it: docs/performance.md (bench/prof-b.ts measures the phases).');
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
   const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');
   writeFileSync(join(import.meta.dirname, 'RESULTS.md'), md);
