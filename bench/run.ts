@@ -57,7 +57,11 @@ function usableRuntimes(): string[] {
       return false;
     }
     const p = spawnSync(r, ['--root', join(WORK, `${r}-state`), 'run', '--bundle', b, id(`${r}-probe`)], { encoding: 'utf8' });
-    if (p.status !== 0) notes.push(`${r}: cannot run the bench container on this host: ${(p.stderr || p.stdout).trim().split('\n').pop()}`);
+    const why = (p.stderr || p.stdout).trim().split('\n').pop() ?? '';
+    // crun wants a hybrid host's cgroup2 mount without controllers: systemd's layout mounts every
+    // controller as v1. Not done here: a controller bound to v1 stays there until reboot.
+    const hint = /hybrid mode/.test(why) ? ` (give each controller listed in /sys/fs/cgroup/unified/cgroup.controllers its v1 hierarchy, e.g. \`mount -t cgroup -o hugetlb none /sys/fs/cgroup/hugetlb\`, as systemd does)` : '';
+    if (p.status !== 0) notes.push(`${r}: cannot run the bench container on this host: ${why}${hint}`);
     return p.status === 0;
   });
 }
