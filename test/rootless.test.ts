@@ -10,7 +10,8 @@ import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
 import { outputOf } from './helpers/cli.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+const REPO = join(import.meta.dirname, '..');
+let CLI = join(REPO, 'dist', 'cli', 'bin.js');
 const USER = 'tsbox-rootless';
 const work = mkdtempSync(join(tmpdir(), 'tsbox-rootless-'));
 chmodSync(work, 0o755);
@@ -18,6 +19,7 @@ let uid = 0;
 let home = '';
 let runtimeDir = '';
 let subStart = 0;
+let madeRuntimeDir = false;
 let reg: Registry;
 let image = '';
 const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((p) => existsSync(join(p, 'cgroup.procs')) && existsSync(join(p, 'cgroup.controllers')));
@@ -45,8 +47,20 @@ test.before(async () => {
   subStart = Number(readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${USER}:`))!.split(':')[1]);
   // What pam_systemd makes at login: the user's runtime directory.
   runtimeDir = `/run/user/${uid}`;
+  madeRuntimeDir = !existsSync(runtimeDir);
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   chownSync(runtimeDir, uid, uid);
+  // The checkout may lie where the user cannot read (root's home): then what runs is copied to the work dir.
+  if (spawnSync('runuser', ['-u', USER, '--', 'test', '-r', CLI]).status !== 0) {
+    const pkg = join(work, 'pkg');
+    mkdirSync(join(pkg, 'build', 'Release'), { recursive: true });
+    mkdirSync(join(pkg, 'node_modules'), { recursive: true });
+    execFileSync('cp', ['-r', join(REPO, 'package.json'), join(REPO, 'dist'), pkg]);
+    execFileSync('cp', [join(REPO, 'build', 'Release', 'tsbox.node'), join(pkg, 'build', 'Release')]);
+    execFileSync('cp', ['-r', join(REPO, 'node_modules', 'node-gyp-build'), join(pkg, 'node_modules')]);
+    execFileSync('chmod', ['-R', 'a+rX', pkg]);
+    CLI = join(pkg, 'dist', 'cli', 'bin.js');
+  }
   rmSync(join(home, '.local', 'share', 'tsbox'), { recursive: true, force: true });
 
   // An image whose /home/user belongs to uid 1000: the test of the mapping.
@@ -74,6 +88,7 @@ test.after.always(async () => {
     rmdirSync(delegated);
   }
   if (home) tsbox(['unshare', 'rm', '-rf', join(home, '.local', 'share', 'tsbox')]);
+  if (madeRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
 
