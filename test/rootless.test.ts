@@ -233,6 +233,36 @@ test.serial('sandbox without root: the caller keeps its ids, writes to the host 
   t.false(existsSync('/etc/tsbox-rootless-sandbox'));
 });
 
+test.serial('the OCI runtime without root: spec --rootless, then run (the seam podman and containerd use)', (t) => {
+  const bundle = join(work, 'bundle');
+  mkdirSync(bundle);
+  execFileSync('cp', ['-a', busyboxRootfs(), join(bundle, 'rootfs')]);
+  execFileSync('chown', ['-R', `${uid}:${uid}`, bundle]);
+  const runtime = join(CLI, '..', '..', 'runtime', 'cli', 'bin.js');
+  const asUser = (args: string[]) =>
+    outputOf('runuser', ['-u', USER, '--', 'env', '-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, process.execPath, runtime, ...args], { tmp: work, cwd: bundle });
+  t.is(asUser(['spec', '--rootless']).code, 0);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  spec.process.args = ['sh', '-c', 'id -u; cat /proc/self/uid_map'];
+  spec.process.terminal = false;
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  const r = asUser(['run', 'rl-oci']);
+  t.is(r.code, 0, r.stderr);
+  const [id, map] = r.stdout.trim().split('\n');
+  t.is(id, '0');
+  t.regex(map, new RegExp(`^\\s*0\\s+${uid}\\s+1$`));
+  t.notRegex(asUser(['list']).stdout, /rl-oci/, 'run removes what it created');
+  // A spec without a user namespace cannot work without root: said plainly, nothing left behind.
+  delete spec.linux.uidMappings;
+  delete spec.linux.gidMappings;
+  spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'user');
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  const bad = asUser(['run', 'rl-oci2']);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /without root a container needs a user namespace/);
+  t.notRegex(asUser(['list']).stdout, /rl-oci2/);
+});
+
 test.serial('rmi removes layers holding subordinate-owned files', (t) => {
   const r = tsbox(['rmi', image]);
   t.is(r.code, 0, r.stderr);

@@ -68,6 +68,8 @@ export function defaultSpec(opts: { rootless?: boolean; args?: string[]; rootfs?
     spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
     spec.mounts = spec.mounts!.filter((m) => m.type !== 'cgroup');
     spec.mounts = spec.mounts.map((m) => (m.type === 'sysfs' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] } : m));
+    // Only the caller's gid exists in the namespace: devpts cannot give its ptys group tty (5), as runc's rootless spec.
+    spec.mounts = spec.mounts.map((m) => (m.type === 'devpts' ? { ...m, options: (m.options ?? []).filter((o) => o !== 'gid=5') } : m));
     delete spec.linux!.resources;
   }
   return spec;

@@ -10,7 +10,7 @@ import { cloneFlagsFor, containerBlob } from './container-blob.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
-import { hasNamespace, OCI_VERSION, type OciSpec } from './spec.js';
+import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
 import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState } from './state.js';
 
 export interface LaunchOptions {
@@ -112,6 +112,9 @@ export function launch(opts: LaunchOptions): Launched {
   try {
     if (spec.process?.terminal && opts.consoleSocket === undefined && opts.consoleFd === undefined) {
       throw new Error('process.terminal is set: a console socket is needed (--console-socket)');
+    }
+    if (isRootless() && !hasNamespace(spec, 'user')) {
+      throw new SpecError('config.json: without root a container needs a user namespace with uid and gid mappings (tsbox-runtime spec --rootless writes one)');
     }
     const place = placement(spec, id);
     const resources = spec.linux?.resources;
