@@ -61,14 +61,15 @@ export function decompress(file: string): Promise<Readable> {
     probe.on('error', reject);
     probe.on('end', () => {
       const magic = Buffer.concat(chunks);
-      if (magic[0] === 0x1f && magic[1] === 0x8b) return resolve(createReadStream(file).pipe(createGunzip()));
+      // 256 KiB reads and inflate chunks: the default 64/16 KiB spent more time in callbacks than in zlib.
+      if (magic[0] === 0x1f && magic[1] === 0x8b) return resolve(createReadStream(file, { highWaterMark: 1 << 18 }).pipe(createGunzip({ chunkSize: 1 << 18 })));
       if (magic.readUInt32LE(0) === 0xfd2fb528) {
         const z = spawn('zstd', ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
         z.on('error', (e) => z.stdout.destroy(new Error(`zstd: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed (apt-get install zstd)' : e.message}`)));
         z.on('exit', (code) => code && z.stdout.destroy(new Error(`zstd -dc ${file}: exit ${code}`)));
         return resolve(z.stdout);
       }
-      resolve(createReadStream(file));
+      resolve(createReadStream(file, { highWaterMark: 1 << 18 }));
     });
   });
 }
