@@ -233,6 +233,25 @@ test.serial('sandbox without root: the caller keeps its ids, writes to the host 
   t.false(existsSync('/etc/tsbox-rootless-sandbox'));
 });
 
+test.serial('the Node API without root: run() an image and spawn() a sandboxed command', (t) => {
+  const script = join(work, 'api.mjs');
+  writeFileSync(
+    script,
+    `const { run, spawn } = await import(process.argv[2]);
+const text = async (c) => { let s = ''; c.stdout.on('data', (d) => (s += d)); const end = new Promise((r) => c.stdout.on('end', r)); const st = await c.exited; await end; return [s, st.code]; };
+console.log(JSON.stringify(await text(await run({ image: process.argv[3], cmd: ['sh', '-c', 'id -u; stat -c %u /home/user'] }))));
+console.log(JSON.stringify(await text(await spawn('sh', ['-c', 'id -u'], { cwd: '/' }))));
+`,
+    { mode: 0o644 },
+  );
+  const index = join(CLI, '..', '..', 'index.js');
+  const r = outputOf('runuser', ['-u', USER, '--', 'env', '-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, process.execPath, script, index, image], { tmp: work, cwd: work });
+  t.is(r.code, 0, r.stderr);
+  const [ran, spawned] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(ran, ['0\n1000\n', 0]);
+  t.deepEqual(spawned, [`${uid}\n`, 0]);
+});
+
 test.serial('the OCI runtime without root: spec --rootless, then run (the seam podman and containerd use)', (t) => {
   const bundle = join(work, 'bundle');
   mkdirSync(bundle);

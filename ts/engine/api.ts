@@ -18,7 +18,8 @@ export interface RunImageOptions {
   /** Bind mounts: host path → container path (read-write), or docker -v strings. */
   mounts?: Record<string, string> | string[];
   limits?: { memory?: number; cpus?: number; pids?: number };
-  network?: 'none' | 'host';
+  /** none, host, or slirp4netns (user-mode networking, the rootless choice); default as for tsbox run. */
+  network?: 'none' | 'host' | 'slirp4netns';
   workdir?: string;
   user?: string;
   /** Remove the container once it exits (default true). */
