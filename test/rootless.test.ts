@@ -20,6 +20,7 @@ let home = '';
 let runtimeDir = '';
 let subStart = 0;
 let madeRuntimeDir = false;
+let madeRunUser = false;
 let reg: Registry;
 let image = '';
 const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((p) => existsSync(join(p, 'cgroup.procs')) && existsSync(join(p, 'cgroup.controllers')));
@@ -46,9 +47,13 @@ test.before(async () => {
   }
   subStart = Number(readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${USER}:`))!.split(':')[1]);
   // What pam_systemd makes at login: the user's runtime directory.
+  // /run/user itself may be missing on a machine without logind: made traversable (0755) as logind makes it,
+  // else a recursive 0700 mkdir would lock every user out of their own runtime directory.
+  madeRunUser = !existsSync('/run/user');
+  if (madeRunUser) mkdirSync('/run/user', { mode: 0o755 });
   runtimeDir = `/run/user/${uid}`;
   madeRuntimeDir = !existsSync(runtimeDir);
-  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  mkdirSync(runtimeDir, { mode: 0o700, recursive: true });
   chownSync(runtimeDir, uid, uid);
   // The checkout may lie where the user cannot read (root's home): then what runs is copied to the work dir.
   if (spawnSync('runuser', ['-u', USER, '--', 'test', '-r', CLI]).status !== 0) {
@@ -89,6 +94,7 @@ test.after.always(async () => {
   }
   if (home) tsbox(['unshare', 'rm', '-rf', join(home, '.local', 'share', 'tsbox')]);
   if (madeRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+  if (madeRunUser) rmdirSync('/run/user');
   rmSync(work, { recursive: true, force: true });
 });
 
