@@ -15,8 +15,10 @@ const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { ty
 const ROUNDS = Number(values.rounds ?? 30);
 const ONLY = new Set((values.only ?? 'a,b,c,d,e,f,g').split(','));
 const STATE = mkdtempSync(join(tmpdir(), 'tsbox-bench-state-'));
-const BIN = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
+// The executables as package.json ships them: the runtime's launcher and the engine's one-file bundle.
+const { bin: BINS } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { bin: Record<string, string> };
+const BIN = join(import.meta.dirname, '..', BINS['tsbox-runtime']);
+const CLI = join(import.meta.dirname, '..', BINS.tsbox);
 const HAD_CONTAINERS_CACHE = existsSync('/var/lib/containers/cache');
 let seq = 0;
 const id = (p: string) => `${p}-${process.pid}-${++seq}`;
@@ -40,10 +42,22 @@ const tsboxApi = (spec = benchSpec()) => async () => {
   if (st.code !== 0) throw new Error(`tsbox: exit ${st.code} signal ${st.signal}`);
 };
 
-/** The engine CLI (dist/cli/bin.js) on its own store root, so nothing touches the default one. */
+/** The engine CLI (dist/tsbox.cjs) on its own store root, so nothing touches the default one. */
 const tsboxCli = (root: string, ...args: string[]) => must(exitOf(process.execPath, [CLI, '--root', root, ...args]), `tsbox ${args[0]}`);
 
 const ociCli = (bin: string, b: string, runtimeRoot: string) => () => must(exitOf(bin, ['--root', runtimeRoot, 'run', '--bundle', b, id(bin.split('/').pop()!)]), bin);
+
+/** Median ms of `node -e 0`, with or without the environment's extra CA bundle. */
+function nodeStart(withCerts: boolean): string {
+  const env = { ...process.env };
+  if (!withCerts) delete env.NODE_EXTRA_CA_CERTS;
+  const ms = Array.from({ length: 11 }, () => {
+    const t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, ['-e', '0'], { env });
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }).sort((x, y) => x - y);
+  return ms[5].toFixed(0);
+}
 
 const sections: string[] = [];
 const notes: string[] = [];
@@ -143,7 +157,7 @@ async function caseA(): Promise<void> {
 
 async function caseB(): Promise<void> {
   const b = bundle('b');
-  const cases: Case[] = [{ name: 'tsbox-runtime run', run: () => must(exitOf(process.execPath, [BIN, '--root', STATE, 'run', '--bundle', b, id('tbcli')]), 'tsbox-runtime') }];
+  const cases: Case[] = [{ name: 'tsbox-runtime run', run: () => must(exitOf(BIN, ['--root', STATE, 'run', '--bundle', b, id('tbcli')]), 'tsbox-runtime') }];
   for (const r of runtimes) cases.push({ name: `${r} run`, run: ociCli(r, b, join(WORK, `${r}-state`)) });
   sections.push(table('(b) runtime CLI: run --bundle of /bin/true', await alternate(cases, Math.max(5, ROUNDS >> 1))));
 }
@@ -298,6 +312,9 @@ async function main(): Promise<void> {
       if (existsSync('/var/lib/containers') && !readdirSync('/var/lib/containers').length) rmdirSync('/var/lib/containers');
     }
   }
+  // Node 20 parses NODE_EXTRA_CA_CERTS at every start: it weighs on the engine CLI (c), which may need it
+  // for a registry, never on the runtime's launcher (b), which drops it.
+  if (process.env.NODE_EXTRA_CA_CERTS) notes.push(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): each start of the engine CLI (c) parses it first; \`node -e 0\` takes ${nodeStart(true)} ms with it, ${nodeStart(false)} ms without`);
   notes.push('Where the time of a start goes and what was done about it: docs/performance.md (bench/prof-b.ts measures the phases).');
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
   const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
 import { outputOf } from './helpers/cli.js';
+import { CLI } from './helpers/bins.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-'));
 let reg: Registry;
 

@@ -16,6 +16,7 @@ import { parseReference, formatReference } from '../ts/images/reference.js';
 import { runContainer } from '../ts/runtime/api.js';
 import { defaultSpec } from '../ts/runtime/default-spec.js';
 import { collect } from './helpers/run.js';
+import { CLI } from './helpers/bins.js';
 
 let reg: Registry;
 let authReg: Registry;
@@ -244,7 +245,6 @@ test('kill -9 during a pull leaves a store the next pull completes; concurrent p
   t.is(new Store(root2).images().length, 1);
 });
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 function tsbox(root: string, argv: string[], input?: string) {
   const r = spawnSync(process.execPath, [CLI, '--root', root, ...argv], { encoding: 'utf8', input: input ?? '', timeout: 60000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { readLeases, vethName } from '../ts/net/bridge.js';
 import { outputOf } from './helpers/cli.js';
+import { CLI } from './helpers/bins.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 const root = mkdtempSync(join(tmpdir(), 'tsbox-net-'));
 
 function tsbox(argv: string[]) {

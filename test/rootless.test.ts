@@ -4,14 +4,17 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
 import { outputOf } from './helpers/cli.js';
+import { CLI as CLI_IN_REPO, REPO, RUNTIME as RUNTIME_IN_REPO } from './helpers/bins.js';
 
-const REPO = join(import.meta.dirname, '..');
-let CLI = join(REPO, 'dist', 'cli', 'bin.js');
+// The package the user runs: this checkout, or a readable copy of it (below).
+let pkgRoot = REPO;
+const CLI = () => join(pkgRoot, relative(REPO, CLI_IN_REPO));
+const RUNTIME = () => join(pkgRoot, relative(REPO, RUNTIME_IN_REPO));
 const USER = 'tsbox-rootless';
 const work = mkdtempSync(join(tmpdir(), 'tsbox-rootless-'));
 chmodSync(work, 0o755);
@@ -28,7 +31,7 @@ const delegated = CGROUP2 ? join(CGROUP2, 'tsbox-test-rootless') : '';
 
 /** Runs the CLI as the ordinary user, optionally from inside a cgroup (its delegated subtree). */
 function tsbox(argv: string[], opts: { cgroup?: string; env?: string[] } = {}) {
-  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, ...(opts.env ?? []), process.execPath, CLI, ...argv];
+  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, ...(opts.env ?? []), process.execPath, CLI(), ...argv];
   // The shell enters the cgroup as root, then becomes the user: as a login under systemd would be placed.
   const cmd = opts.cgroup ? ['sh', '-c', `echo $$ > ${opts.cgroup}/cgroup.procs && exec runuser -u ${USER} -- "$@"`, 'sh', ...env] : ['runuser', '-u', USER, '--', ...env];
   return outputOf(cmd[0], cmd.slice(1), { tmp: work, cwd: work });
@@ -56,15 +59,15 @@ test.before(async () => {
   mkdirSync(runtimeDir, { mode: 0o700, recursive: true });
   chownSync(runtimeDir, uid, uid);
   // The checkout may lie where the user cannot read (root's home): then what runs is copied to the work dir.
-  if (spawnSync('runuser', ['-u', USER, '--', 'test', '-r', CLI]).status !== 0) {
+  if (spawnSync('runuser', ['-u', USER, '--', 'test', '-r', CLI()]).status !== 0) {
     const pkg = join(work, 'pkg');
     mkdirSync(join(pkg, 'build', 'Release'), { recursive: true });
     mkdirSync(join(pkg, 'node_modules'), { recursive: true });
-    execFileSync('cp', ['-r', join(REPO, 'package.json'), join(REPO, 'dist'), pkg]);
+    execFileSync('cp', ['-r', join(REPO, 'package.json'), join(REPO, 'dist'), join(REPO, 'bin'), pkg]);
     execFileSync('cp', [join(REPO, 'build', 'Release', 'tsbox.node'), join(pkg, 'build', 'Release')]);
     execFileSync('cp', ['-r', join(REPO, 'node_modules', 'node-gyp-build'), join(pkg, 'node_modules')]);
     execFileSync('chmod', ['-R', 'a+rX', pkg]);
-    CLI = join(pkg, 'dist', 'cli', 'bin.js');
+    pkgRoot = pkg;
   }
   rmSync(join(home, '.local', 'share', 'tsbox'), { recursive: true, force: true });
 
@@ -250,7 +253,7 @@ console.log(JSON.stringify(await text(await spawn('sh', ['-c', 'id -u'], { cwd: 
 `,
     { mode: 0o644 },
   );
-  const index = join(CLI, '..', '..', 'index.js');
+  const index = join(pkgRoot, 'dist', 'index.js');
   const r = outputOf('runuser', ['-u', USER, '--', 'env', '-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, process.execPath, script, index, image], { tmp: work, cwd: work });
   t.is(r.code, 0, r.stderr);
   const [ran, spawned] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -263,9 +266,8 @@ test.serial('the OCI runtime without root: spec --rootless, then run (the seam p
   mkdirSync(bundle);
   execFileSync('cp', ['-a', busyboxRootfs(), join(bundle, 'rootfs')]);
   execFileSync('chown', ['-R', `${uid}:${uid}`, bundle]);
-  const runtime = join(CLI, '..', '..', 'runtime', 'cli', 'bin.js');
   const asUser = (args: string[]) =>
-    outputOf('runuser', ['-u', USER, '--', 'env', '-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, process.execPath, runtime, ...args], { tmp: work, cwd: bundle });
+    outputOf('runuser', ['-u', USER, '--', 'env', '-i', `HOME=${home}`, 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, RUNTIME(), ...args], { tmp: work, cwd: bundle });
   t.is(asUser(['spec', '--rootless']).code, 0);
   const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
   spec.process.args = ['sh', '-c', 'id -u; cat /proc/self/uid_map'];

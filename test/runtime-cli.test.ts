@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
 import { native } from '../ts/native.js';
+import { RUNTIME as BIN } from './helpers/bins.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BIN = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
 
 // Output goes to files, not pipes: a created container keeps the CLI's stdio open (as with runc),
 // and spawnSync would wait for those pipes to close.
@@ -20,7 +20,7 @@ function rt(args: string[], input?: string) {
   const err = join(OUT_DIR, `${outSeq}.err`);
   const o = openSync(out, 'w');
   const e = openSync(err, 'w');
-  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, ...args], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 60000 });
+  const r = spawnSync(BIN, ['--root', STATE_ROOT, ...args], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 60000 });
   closeSync(o);
   closeSync(e);
   return { code: r.status, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
@@ -155,7 +155,7 @@ test('console socket receives the pty master (one SCM_RIGHTS message, as runc)',
     rt(['delete', '--force', b.id]);
     removeBundle(b);
   });
-  const child = spawn(process.execPath, [BIN, '--root', STATE_ROOT, 'create', '--bundle', b.dir, '--console-socket', sockPath, b.id], { stdio: 'pipe' });
+  const child = spawn(BIN, ['--root', STATE_ROOT, 'create', '--bundle', b.dir, '--console-socket', sockPath, b.id], { stdio: 'pipe' });
   const code = await new Promise((r) => child.on('exit', r));
   t.is(code, 0);
   await received;
@@ -209,7 +209,7 @@ test('errors go to the --log file as JSON lines', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-log-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const log = join(dir, 'log.json');
-  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, '--log', log, '--log-format', 'json', 'state', 'missing-container'], { encoding: 'utf8' });
+  const r = spawnSync(BIN, ['--root', STATE_ROOT, '--log', log, '--log-format', 'json', 'state', 'missing-container'], { encoding: 'utf8' });
   t.is(r.status, 1);
   const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!);
   t.is(line.level, 'error');

@@ -10,9 +10,9 @@ import { leftovers, makeBundle, removeBundle, STATE_ROOT } from './helpers/bundl
 import { defaultSeccompProfile } from '../ts/runtime/seccomp-default.js';
 import { DEFAULT_CAPS } from '../ts/runtime/caps.js';
 import { openCgroup } from '../ts/runtime/cgroup/index.js';
+import { RUNTIME as BIN } from './helpers/bins.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BIN = join(import.meta.dirname, '..', 'dist', 'runtime', 'cli', 'bin.js');
 
 test('a user namespace maps root inside to an unprivileged host range', async (t) => {
   const { c } = await start('id -u; cat /proc/self/uid_map; sleep 5', (s) => {
@@ -138,7 +138,7 @@ function rt(args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-rt-'));
   const fd = openSync(join(dir, 'err'), 'w');
   try {
-    const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, ...args], { stdio: ['ignore', 'ignore', fd], timeout: 60000 });
+    const r = spawnSync(BIN, ['--root', STATE_ROOT, ...args], { stdio: ['ignore', 'ignore', fd], timeout: 60000 });
     return { status: r.status, stderr: readFileSync(join(dir, 'err'), 'utf8') };
   } finally {
     closeSync(fd);
@@ -151,7 +151,7 @@ test('concurrent delete --force on one container: all succeed, nothing is left (
   t.teardown(() => removeBundle(b));
   t.is(rt(['run', '--detach', '--bundle', b.dir, b.id]).status, 0);
   const codes = await Promise.all(
-    Array.from({ length: 5 }, () => new Promise<number | null>((res) => spawn(process.execPath, [BIN, '--root', STATE_ROOT, 'delete', '--force', b.id], { stdio: 'ignore' }).on('exit', res))),
+    Array.from({ length: 5 }, () => new Promise<number | null>((res) => spawn(BIN, ['--root', STATE_ROOT, 'delete', '--force', b.id], { stdio: 'ignore' }).on('exit', res))),
   );
   t.deepEqual(codes, [0, 0, 0, 0, 0]);
   t.regex(rt(['state', b.id]).stderr, /does not exist/);
@@ -164,7 +164,7 @@ test('a container whose process was killed from outside reads as stopped and del
   t.is(rt(['run', '--detach', '--pid-file', pidFile, '--bundle', b.dir, b.id]).status, 0);
   process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
   await sleep(200);
-  const st = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, 'state', b.id], { encoding: 'utf8' });
+  const st = spawnSync(BIN, ['--root', STATE_ROOT, 'state', b.id], { encoding: 'utf8' });
   t.is(JSON.parse(st.stdout).status, 'stopped');
   t.is(rt(['delete', b.id]).status, 0);
 });
@@ -176,7 +176,7 @@ test('exec --tty without a console socket: the CLI holds the pty', (t) => {
     removeBundle(b);
   });
   t.is(rt(['run', '--detach', '--bundle', b.dir, b.id]).status, 0);
-  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, 'exec', '--tty', b.id, 'tty'], { encoding: 'utf8', timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(BIN, ['--root', STATE_ROOT, 'exec', '--tty', b.id, 'tty'], { encoding: 'utf8', timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] });
   // The exec'd process holds only the pty, not these pipes: spawnSync returns when it exits.
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /\/dev\/pts\/\d+/);
@@ -197,7 +197,7 @@ test('--no-pivot (chroot), /dev/fd links, rootfs propagation and additional gids
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-rt-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const out = openSync(join(dir, 'out'), 'w');
-  const r = spawnSync(process.execPath, [BIN, '--root', STATE_ROOT, 'run', '--no-pivot', '--bundle', b.dir, b.id], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync(BIN, ['--root', STATE_ROOT, 'run', '--no-pivot', '--bundle', b.dir, b.id], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 60000 });
   closeSync(out);
   t.is(r.status, 0, r.stderr);
   t.is(readFileSync(join(dir, 'out'), 'utf8'), '1\n1000 44 55\n0\n', r.stderr);

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { CLI } from './helpers/bins.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 
 function sandbox(args: string[], cwd: string) {
   const r = spawnSync(process.execPath, [CLI, 'sandbox', ...args], { cwd, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] });
