@@ -1,11 +1,11 @@
 // Phases of one start: where the milliseconds go (a profiling aid, not part of npm run bench).
 import { performance } from 'node:perf_hooks';
-import { closeSync, writeFileSync } from 'node:fs';
 import { benchSpec } from './fixtures.js';
 import { openCgroup, detectCgroupVersion } from '../ts/runtime/cgroup/index.js';
 import { containerBlob, cloneFlagsFor } from '../ts/runtime/container-blob.js';
 import { native } from '../ts/native.js';
 import { watchReports } from '../ts/runtime/report.js';
+import { letGo, placeSpawned } from '../ts/runtime/launch.js';
 import { writeState, reserveId, removeStateDir } from '../ts/runtime/state.js';
 const spec = benchSpec();
 const acc: Record<string, number[]> = {};
@@ -21,16 +21,15 @@ for (let i = 0; i < Number(process.env.N ?? 40); i++) {
   mark('cgroup create', t); t = performance.now();
   const config = containerBlob(spec, { initMode: 'init' });
   mark('blob', t); t = performance.now();
-  const s = native().spawn({ config, cloneFlags: cloneFlagsFor(spec), stdio: [0, 1, 2] });
+  const s = native().spawn({ config, cloneFlags: cloneFlagsFor(spec), stdio: [0, 1, 2], cgroupTasks: cg.tasksFiles() });
   mark('spawn', t); t = performance.now();
   writeState('/tmp/prof/state2', { id, pid: s.pid } as never);
   mark('writeState', t); t = performance.now();
-  cg.addProcess(s.pid);
-  mark('cgroup addProcess', t); t = performance.now();
+  placeSpawned(cg, s);
+  mark('cgroup placement', t); t = performance.now();
   const exited = new Promise((r) => native().watch(s.pidfd, r));
   const rep = watchReports(s.reportFd);
-  native().spawn; // eslint
-  require_go(s.goFd);
+  letGo(s);
   const r = await rep.setup;
   mark('go → setup report', t); t = performance.now();
   await exited;
@@ -40,13 +39,6 @@ for (let i = 0; i < Number(process.env.N ?? 40); i++) {
   removeStateDir('/tmp/prof/state2', id);
   mark('state remove', t);
   if (r.kind === 'error') throw new Error(r.message);
-}
-function require_go(fd: number) {
-  writeFileSync(fd, 'g');
-  closeSync(fd);
-  return;
-  writeFileSync(fd, 'g');
-  closeSync(fd);
 }
 for (const [k, v] of Object.entries(acc)) {
   v.sort((a, b) => a - b);

@@ -1,10 +1,11 @@
 // The Node-API addon against the real kernel: every test makes real system calls.
 import test from 'ava';
 import { spawn as spawnChild } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native, type ExitStatus } from '../ts/native.js';
+import { waitPlacedSync } from '../ts/runtime/report.js';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;
@@ -231,6 +232,53 @@ test('spawn + watch: tsbox-init runs the process and its exit code comes back', 
   t.is(readAll(outR), '/bin:/usr/bin\n');
   closeSync(outR);
   closeSync(s.pidfd);
+});
+
+// A cgroup v1 hierarchy of this host, for the placement tests (hybrid and v1 hosts have them).
+const V1 = ['pids', 'cpuset', 'memory'].map((c) => `/sys/fs/cgroup/${c}`).filter((d) => existsSync(join(d, 'tasks')));
+
+(isRoot && V1.length >= 2 ? test : test.skip)('spawn with cgroupTasks: tsbox-init enters the v1 cgroups itself and reports "P" before go', async (t) => {
+  const dirs = V1.map((d) => join(d, `tsbox-test-place-${process.pid}`));
+  for (const d of dirs) {
+    mkdirSync(d);
+    // A new cpuset cgroup has no cpus or mems, which refuses tasks: as the v1 driver does, copy them down.
+    if (d.startsWith('/sys/fs/cgroup/cpuset/')) for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(d, f), readFileSync(join(d, '..', f)));
+  }
+  t.teardown(() => dirs.forEach((d) => rmdirSync(d)));
+  const [outR, outW] = native().pipe();
+  const s = native().spawn({ config: blob(['/bin/cat', '/proc/self/cgroup'], []), cloneFlags: 0, stdio: [0, outW, 2], cgroupTasks: dirs.map((d) => join(d, 'tasks')) });
+  closeSync(outW);
+  const exit = watchExit(s.pidfd);
+  waitPlacedSync(s.reportFd);
+  // Placed before go, by pid as the host sees it.
+  for (const d of dirs) t.deepEqual(readFileSync(join(d, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(s.pid)], d);
+  writeSync(s.goFd, 'g');
+  closeSync(s.goFd);
+  t.is(readAll(s.reportFd), '');
+  closeSync(s.reportFd);
+  t.deepEqual(await exit, { code: 0, signal: null });
+  const seen = readAll(outR);
+  closeSync(outR);
+  t.is(seen.split('\n').filter((l) => l.endsWith(`:/tsbox-test-place-${process.pid}`)).length, dirs.length, seen);
+  closeSync(s.pidfd);
+});
+
+(isRoot && V1.includes('/sys/fs/cgroup/cpuset') ? test : test.skip)('spawn with cgroupTasks: a cgroup that refuses tasks fails before go, naming its file; a file of no cgroup is refused', async (t) => {
+  // An empty cpuset (no cpus, no mems) refuses every task with ENOSPC.
+  const d = join('/sys/fs/cgroup/cpuset', `tsbox-test-place-bad-${process.pid}`);
+  mkdirSync(d);
+  t.teardown(() => rmdirSync(d));
+  const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], cgroupTasks: [join(d, 'tasks')] });
+  const exit = watchExit(s.pidfd);
+  const e = t.throws(() => waitPlacedSync(s.reportFd));
+  t.is(e?.message, `write ${d}/tasks: ENOSPC`);
+  closeSync(s.goFd);
+  closeSync(s.reportFd);
+  t.deepEqual(await exit, { code: 1, signal: null });
+  closeSync(s.pidfd);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'tasks'), '');
+  t.throws(() => native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], cgroupTasks: [join(dir, 'tasks')] }), { message: `fstatfs ${dir}/tasks: not on a cgroup v1 filesystem: EINVAL` });
 });
 
 test('spawn: the child runs nothing when the go pipe closes without a byte', async (t) => {

@@ -17,6 +17,8 @@ export interface SpawnOptions {
   consoleFd?: number;
   /** A file: passed as TSBOX_FD_STATUS; tsbox-init (init mode) writes the process's wait status there. */
   statusFd?: number;
+  /** cgroup v1 "tasks" files (at most 32): tsbox-init enters each before go and then reports "P". */
+  cgroupTasks?: string[];
 }
 
 export interface Spawned {

@@ -8,7 +8,12 @@
  * The clone is a vfork (CLONE_VM|CLONE_VFORK, as posix_spawn does): copying Node's page tables and
  * tearing them down again at exec cost more than everything else in a container start. The child
  * therefore only moves fds and execs; tsbox-init itself waits for "go" (TSBOX_FD_GO) before it does
- * anything, while the parent writes the id maps and places it in its cgroups. */
+ * anything, while the parent writes the id maps and places it in its cgroups.
+ *
+ * cgroup v1: the parent opens each hierarchy's "tasks" file and the child hands them to tsbox-init as
+ * the fds from TSBOX_FD_FIRST_FREE up; tsbox-init writes "0" to each, entering its cgroups itself (see
+ * config.h). Not here before exec: until then the child shares Node's memory, and an OOM kill in the
+ * container's memory cgroup would take every process sharing it. */
 #define _GNU_SOURCE
 #include "../common/exec_prep.h"
 #include "addon.h"
@@ -21,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,17 +35,22 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define STACK_SIZE (256 * 1024)
 #define NFDS TSBOX_FD_FIRST_FREE /* 0,1,2 stdio, then the fixed fds of config.h */
+#define MAX_TASKS 32             /* cgroup v1 hierarchies */
 #define HIGH_FD 64               /* sources are moved above every target first */
+_Static_assert(TSBOX_FD_FIRST_FREE + MAX_TASKS <= HIGH_FD, "every target fd lies below HIGH_FD");
 _Static_assert(TSBOX_FD_FIRST_FREE == TSBOX_FD_GO + 1, "addon_spawn must place every fixed fd of config.h");
 
 struct child_args {
   int src[NFDS]; /* what becomes fd i in the child; -1: fd i ends up closed */
   int init_fd;
   int new_userns;
+  int n_tasks;
+  const int *tasks_fds; /* cgroup v1 "tasks" files: fds TSBOX_FD_FIRST_FREE.. in tsbox-init */
 };
 
 static char *const child_argv[] = {"tsbox-init", NULL};
@@ -104,22 +115,23 @@ static int child_main(void *arg) {
   if (a->new_userns && keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
   /* Move every source above the targets first, so that no dup2 below clobbers a source still needed
    * (stdio may well be 3 or 4 in the parent). */
-  int tmp[NFDS];
-  for (int i = 0; i < NFDS; i++) {
+  int tmp[NFDS + MAX_TASKS];
+  for (int i = 0; i < NFDS + a->n_tasks; i++) {
+    int src = i < NFDS ? a->src[i] : a->tasks_fds[i - NFDS];
     tmp[i] = -1;
-    if (a->src[i] >= 0 && (tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, HIGH_FD)) < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC");
+    if (src >= 0 && (tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, HIGH_FD)) < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC");
   }
   int init_fd = fcntl(a->init_fd, F_DUPFD_CLOEXEC, HIGH_FD);
   if (init_fd < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC memfd:tsbox-init");
   report = tmp[TSBOX_FD_REPORT];
   /* dup2 leaves the targets without O_CLOEXEC: exactly these survive the exec. */
-  for (int i = 0; i < NFDS; i++) {
+  for (int i = 0; i < NFDS + a->n_tasks; i++) {
     if (tmp[i] < 0) close(i);
     else if (dup2(tmp[i], i) < 0) child_fail(report, errno, "dup2");
   }
   report = TSBOX_FD_REPORT;
   /* Node's own fds (epoll, sockets, files) must not leak into the container. */
-  cloexec_from(TSBOX_FD_FIRST_FREE);
+  cloexec_from(TSBOX_FD_FIRST_FREE + a->n_tasks);
   syscall(SYS_execveat, init_fd, "", a->new_userns ? child_argv_userns : child_argv, child_envp, AT_EMPTY_PATH);
   child_fail(report, errno, "execveat tsbox-init");
 }
@@ -158,6 +170,8 @@ struct spawn_opts {
   int32_t stdio[3];
   char *fifo_path; /* heap, or NULL */
   int32_t console_fd, status_fd; /* -1: none */
+  uint32_t n_tasks;
+  char **tasks; /* heap: cgroup v1 "tasks" paths the child enters */
 };
 
 static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
@@ -175,7 +189,26 @@ static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
   if (console && !arg_int(env, console, "consoleFd", &s->console_fd)) return false;
   napi_value status = get_prop(env, o, "statusFd");
   if (status && !arg_int(env, status, "statusFd", &s->status_fd)) return false;
-  return arg_str(env, get_prop(env, o, "fifoPath"), "fifoPath", true, &s->fifo_path);
+  if (!arg_str(env, get_prop(env, o, "fifoPath"), "fifoPath", true, &s->fifo_path)) return false;
+  napi_value tasks = get_prop(env, o, "cgroupTasks");
+  if (!tasks) return true;
+  bool is_array = false;
+  if (napi_is_array(env, tasks, &is_array) != napi_ok || !is_array) return throw_type(env, "cgroupTasks must be an array"), false;
+  napi_get_array_length(env, tasks, &s->n_tasks);
+  if (s->n_tasks > MAX_TASKS) return throw_type(env, "cgroupTasks: at most %d paths", MAX_TASKS), false;
+  if (!(s->tasks = calloc(s->n_tasks + 1, sizeof *s->tasks))) return throw_errno(env, ENOMEM, "calloc"), false;
+  for (uint32_t i = 0; i < s->n_tasks; i++) {
+    napi_value e;
+    napi_get_element(env, tasks, i, &e);
+    if (!arg_str(env, e, "cgroupTasks[]", false, &s->tasks[i])) return false;
+  }
+  return true;
+}
+
+static void free_opts(struct spawn_opts *o) {
+  free(o->fifo_path);
+  for (uint32_t i = 0; o->tasks && i < o->n_tasks; i++) free(o->tasks[i]);
+  free(o->tasks);
 }
 
 static void close_fd(int *fd) {
@@ -187,11 +220,13 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   struct spawn_opts o;
   if (!read_opts(env, argv[0], &o)) {
-    free(o.fifo_path);
+    free_opts(&o);
     return NULL;
   }
   napi_value r = NULL;
   int cfg = -1, fifo = -1, go[2] = {-1, -1}, rep[2] = {-1, -1};
+  int tasks_fds[MAX_TASKS];
+  uint32_t n_open = 0;
   void *stack = MAP_FAILED;
   const char *what;
 
@@ -212,6 +247,18 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
     r = throw_errno(env, errno, "open %s", o.fifo_path);
     goto out;
   }
+  while (n_open < o.n_tasks) {
+    if ((tasks_fds[n_open] = open(o.tasks[n_open], O_WRONLY | O_CLOEXEC)) < 0) {
+      r = throw_errno(env, errno, "open %s", o.tasks[n_open]);
+      goto out;
+    }
+    /* Any other file would take the "0" silently and leave the container unplaced. */
+    struct statfs fs;
+    if (fstatfs(tasks_fds[n_open++], &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) {
+      r = throw_errno(env, EINVAL, "fstatfs %s: not on a cgroup v1 filesystem", o.tasks[n_open - 1]);
+      goto out;
+    }
+  }
   stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     r = throw_errno(env, errno, "mmap clone stack");
@@ -220,6 +267,8 @@ napi_value addon_spawn(napi_env env, napi_callback_info info) {
   struct child_args a = {
       .init_fd = init_fd,
       .new_userns = (o.flags & CLONE_NEWUSER) != 0,
+      .n_tasks = (int)o.n_tasks,
+      .tasks_fds = tasks_fds,
   };
   for (int i = 0; i < NFDS; i++) a.src[i] = -1;
   a.src[0] = o.stdio[0];
@@ -259,6 +308,7 @@ out:
   close_fd(&go[1]);
   close_fd(&rep[0]);
   close_fd(&rep[1]);
-  free(o.fifo_path);
+  for (uint32_t i = 0; i < n_open; i++) close(tasks_fds[i]);
+  free_opts(&o);
   return r;
 }

@@ -30,6 +30,10 @@
 #define TSBOX_FD_GO 8      /* pipe from the parent: one byte once it has written the id maps and placed us in
                               our cgroups (EOF: it gave up, exit). Nothing is set up before it. */
 #define TSBOX_FD_FIRST_FREE 9
+/* From TSBOX_FD_FIRST_FREE up to the first closed fd: optional cgroup v1 "tasks" files, opened by the
+ * parent (the kernel checks the opener's credentials). Before go, tsbox-init writes "0" to each, closes
+ * it and reports "P": a thread that moves itself takes no write lock on the kernel's global
+ * cgroup_threadgroup_rwsem, which moving a process by pid does (an RCU grace period, 5-17 ms). */
 
 /* argv[1] of tsbox-init when it was cloned into a new user namespace: after "go" it becomes that
  * namespace's root (or, with 0 unmapped, keeps the capabilities it was given as ambient ones). */
@@ -37,6 +41,7 @@
 
 /*
  * Report protocol on TSBOX_FD_REPORT, one line per message:
+ *   "P\n"                 placed: in the cgroups of the "tasks" fds (sent only when there were any).
  *   "E <errno> <text>\n"  fatal: setup or exec failed; text names the syscall and path,
  *                         e.g. "mount proc on /x/rootfs/proc: EPERM". init then exits
  *                         126 (not executable), 127 (not found) or 1 (setup).

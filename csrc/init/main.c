@@ -5,6 +5,7 @@
 #include "blob.h"
 #include "caps.h"
 #include "console.h"
+#include "placement.h"
 #include "process.h"
 #include "reaper.h"
 #include "report.h"
@@ -62,6 +63,7 @@ int main(int argc, char **argv) {
   prctl(PR_SET_NAME, "tsbox-init", 0, 0, 0);
   /* A parent CLI may have exited after create: reports to it must fail with EPIPE, not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  placement_enter();
   wait_for_go(argc > 1 && strcmp(argv[1], TSBOX_ARG_NEW_USERNS) == 0);
   struct blob b;
   blob_load(&b);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { native, type Spawned } from '../native.js';
 import { execBlob } from './container-blob.js';
-import { letGo } from './launch.js';
+import { letGo, placeSpawned } from './launch.js';
 import { closeQuietly } from './report.js';
 import type { NamespaceType, OciProcess } from './spec.js';
 import { containerCgroup, readState, statusOf, type ContainerState } from './state.js';
@@ -76,8 +76,9 @@ export function execLaunch(opts: ExecOptions): ExecLaunched {
   const consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
   let spawned: Spawned | undefined;
   try {
-    spawned = native().spawn({ config, cloneFlags: 0, stdio: opts.stdio, consoleFd: opts.process.terminal ? consoleFd : undefined });
-    containerCgroup(s).addProcess(spawned.pid);
+    const cgroup = containerCgroup(s);
+    spawned = native().spawn({ config, cloneFlags: 0, stdio: opts.stdio, consoleFd: opts.process.terminal ? consoleFd : undefined, cgroupTasks: cgroup.tasksFiles() });
+    placeSpawned(cgroup, spawned);
     letGo(spawned);
     return { state: s, spawned };
   } catch (e) {

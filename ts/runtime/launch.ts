@@ -9,7 +9,7 @@ import { isRootless } from './rootless.js';
 import { cloneFlagsFor, containerBlob } from './container-blob.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
-import { closeQuietly } from './report.js';
+import { closeQuietly, waitPlacedSync } from './report.js';
 import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
 import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState } from './state.js';
 
@@ -142,6 +142,7 @@ export function launch(opts: LaunchOptions): Launched {
       fifoPath: opts.splitStart ? fifoPath(root, id) : undefined,
       consoleFd: spec.process?.terminal ? consoleFd : undefined,
       statusFd: opts.statusFd,
+      cgroupTasks: cgroup.tasksFiles(),
     });
     if (opts.consoleFd === undefined) closeQuietly(consoleFd);
     consoleFd = undefined;
@@ -165,7 +166,7 @@ export function launch(opts: LaunchOptions): Launched {
     writeState(root, state);
 
     if (ownUserns) writeIdMaps(spawned.pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
-    cgroup.addProcess(spawned.pid);
+    placeSpawned(cgroup, spawned);
     opts.beforeStart?.(spawned.pid);
     const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };
     runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
@@ -178,6 +179,12 @@ export function launch(opts: LaunchOptions): Launched {
     abortLaunch(root, id, spawned, cgroup);
     throw e;
   }
+}
+
+/** Into its cgroups before go: tsbox-init entered them itself when given tasks files (v1), else by pid. */
+export function placeSpawned(cgroup: Cgroup, spawned: Spawned): void {
+  if (cgroup.tasksFiles().length) waitPlacedSync(spawned.reportFd);
+  else cgroup.addProcess(spawned.pid);
 }
 
 /** The child waits for exactly one byte on the go pipe before it execs tsbox-init. */

@@ -56,6 +56,10 @@ export class NoCgroup implements Cgroup {
 
   addProcess(_pid: number): void {}
 
+  tasksFiles(): string[] {
+    return [];
+  }
+
   freeze(): void {
     throw new Error('pause needs a cgroup: this container runs without one (rootless, no delegated cgroup v2 subtree)');
   }

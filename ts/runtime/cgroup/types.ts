@@ -26,6 +26,11 @@ export interface Cgroup {
   create(): void;
   apply(resources: LinuxResources | undefined): void;
   addProcess(pid: number): void;
+  /**
+   * v1 "tasks" files through which a new tsbox-init enters this cgroup itself (SpawnOptions.cgroupTasks),
+   * sparing the global lock that addProcess takes in the kernel; empty where only addProcess works.
+   */
+  tasksFiles(): string[];
   freeze(): void;
   thaw(): void;
   frozen(): boolean;

@@ -98,6 +98,10 @@ export class CgroupV1 implements Cgroup {
     for (const dir of new Set(Object.values(this.dirs))) cgWrite(join(dir, 'cgroup.procs'), pid);
   }
 
+  tasksFiles(): string[] {
+    return [...new Set(Object.values(this.dirs))].map((d) => join(d, 'tasks'));
+  }
+
   freeze(): void {
     const f = join(this.dir('freezer'), 'freezer.state');
     cgWrite(f, 'FROZEN');

@@ -88,6 +88,11 @@ export class CgroupV2 implements Cgroup {
     }
   }
 
+  /** A v2 cgroup takes whole processes only (cgroup.procs): no thread may enter it alone. */
+  tasksFiles(): string[] {
+    return [];
+  }
+
   addProcess(pid: number): void {
     cgWrite(join(this.dir, 'cgroup.procs'), pid);
   }
