@@ -14,7 +14,11 @@ import { push, startRegistry, type Registry } from '../test/helpers/registry.js'
 const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
 const ONLY = new Set((values.only ?? 'a,b,c,d,e,f,g').split(','));
-const STATE = mkdtempSync(join(tmpdir(), 'tsbox-bench-state-'));
+// Every runtime keeps its state on a tmpfs, as under /run on a systemd host (not so on every VM).
+const RUN = mkdtempSync(join(tmpdir(), 'tsbox-bench-run-'));
+const RUN_IS_TMPFS = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0700', 'tsbox-bench-run', RUN]).status === 0;
+const STATE = join(RUN, 'tsbox');
+const stateOf = (runtime: string) => join(RUN, runtime);
 // The executables as package.json ships them: the runtime's launcher and the engine's one-file bundle.
 const { bin: BINS } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { bin: Record<string, string> };
 const BIN = join(import.meta.dirname, '..', BINS['tsbox-runtime']);
@@ -70,7 +74,7 @@ function usableRuntimes(): string[] {
       notes.push(`${r}: not installed`);
       return false;
     }
-    const p = spawnSync(r, ['--root', join(WORK, `${r}-state`), 'run', '--bundle', b, id(`${r}-probe`)], { encoding: 'utf8' });
+    const p = spawnSync(r, ['--root', stateOf(r), 'run', '--bundle', b, id(`${r}-probe`)], { encoding: 'utf8' });
     const why = (p.stderr || p.stdout).trim().split('\n').pop() ?? '';
     // crun wants a hybrid host's cgroup2 mount without controllers: systemd's layout mounts every
     // controller as v1. Not done here: a controller bound to v1 stays there until reboot.
@@ -151,14 +155,14 @@ function podmanRun(dir: string, tar: string, image: string): { argv?: string[]; 
 async function caseA(): Promise<void> {
   const b = bundle('a');
   const cases: Case[] = [{ name: 'tsbox API (in-process)', run: tsboxApi() }];
-  for (const r of runtimes) cases.push({ name: `node spawning ${r} run`, run: ociCli(r, b, join(WORK, `${r}-state`)) });
+  for (const r of runtimes) cases.push({ name: `node spawning ${r} run`, run: ociCli(r, b, stateOf(r)) });
   sections.push(table('(a) start+teardown of /bin/true from a running Node process', await alternate(cases, ROUNDS)));
 }
 
 async function caseB(): Promise<void> {
   const b = bundle('b');
   const cases: Case[] = [{ name: 'tsbox-runtime run', run: () => must(exitOf(BIN, ['--root', STATE, 'run', '--bundle', b, id('tbcli')]), 'tsbox-runtime') }];
-  for (const r of runtimes) cases.push({ name: `${r} run`, run: ociCli(r, b, join(WORK, `${r}-state`)) });
+  for (const r of runtimes) cases.push({ name: `${r} run`, run: ociCli(r, b, stateOf(r)) });
   sections.push(table('(b) runtime CLI: run --bundle of /bin/true', await alternate(cases, Math.max(5, ROUNDS >> 1))));
 }
 
@@ -191,7 +195,7 @@ async function caseD(): Promise<void> {
     const bundles = Array.from({ length: n }, (_, i) => bundle(`d${i}`));
     const cases: Case[] = [{ name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) }];
     // Every runtime that runs here, each container from its own CLI process as containerd would start them.
-    for (const r of runtimes) cases.push({ name: `${r} ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli(r, b, join(WORK, `${r}-state`))())).then(() => undefined) });
+    for (const r of runtimes) cases.push({ name: `${r} ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli(r, b, stateOf(r))())).then(() => undefined) });
     for (const s of await alternate(cases, Math.max(3, ROUNDS >> 3), 1)) {
       // Containers per second from the median batch time.
       rows.push({ ...s, median: (n * 1000) / s.median, min: (n * 1000) / s.max, max: (n * 1000) / s.min });
@@ -304,6 +308,8 @@ async function main(): Promise<void> {
   } finally {
     cleanWork();
     rmSync(STATE, { recursive: true, force: true });
+    if (RUN_IS_TMPFS) spawnSync('umount', [RUN]);
+    rmSync(RUN, { recursive: true, force: true });
     // Depth first: podman nests conmon's cgroup under its parent (tsbox-bench/podman/conmon).
     spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench /sys/fs/cgroup/tsbox-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true']);
     // skopeo and podman (as root) keep a blob-info cache in /var/lib/containers/cache: gone again if we made it.
@@ -314,6 +320,7 @@ async function main(): Promise<void> {
   }
   // Node 20 parses NODE_EXTRA_CA_CERTS at every start: it weighs on the engine CLI (c), which may need it
   // for a registry, never on the runtime's launcher (b), which drops it.
+  notes.push(RUN_IS_TMPFS ? 'State of every runtime (tsbox, crun, runc) on one tmpfs, as /run is on a systemd host.' : `State of every runtime under ${RUN} (no tmpfs could be mounted).`);
   if (process.env.NODE_EXTRA_CA_CERTS) notes.push(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): each start of the engine CLI (c) parses it first; \`node -e 0\` takes ${nodeStart(true)} ms with it, ${nodeStart(false)} ms without`);
   notes.push('Where the time of a start goes and what was done about it: docs/performance.md (bench/prof-b.ts measures the phases).');
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;

@@ -1,11 +1,10 @@
 // The Node-API addon against the real kernel: every test makes real system calls.
 import test from 'ava';
-import { spawn as spawnChild } from 'node:child_process';
+import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native, type ExitStatus } from '../ts/native.js';
-import { waitPlacedSync } from '../ts/runtime/report.js';
+import { native, type ExitStatus, type SpawnOptions, type Spawned } from '../ts/native.js';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;
@@ -237,7 +236,7 @@ test('spawn + watch: tsbox-init runs the process and its exit code comes back', 
 // A cgroup v1 hierarchy of this host, for the placement tests (hybrid and v1 hosts have them).
 const V1 = ['pids', 'cpuset', 'memory'].map((c) => `/sys/fs/cgroup/${c}`).filter((d) => existsSync(join(d, 'tasks')));
 
-(isRoot && V1.length >= 2 ? test : test.skip)('spawn with cgroupTasks: tsbox-init enters the v1 cgroups itself and reports "P" before go', async (t) => {
+(isRoot && V1.length >= 2 ? test : test.skip)('spawn with cgroupTasks: tsbox-init enters the v1 cgroups itself before go; spawnAsync too', async (t) => {
   const dirs = V1.map((d) => join(d, `tsbox-test-place-${process.pid}`));
   for (const d of dirs) {
     mkdirSync(d);
@@ -245,22 +244,25 @@ const V1 = ['pids', 'cpuset', 'memory'].map((c) => `/sys/fs/cgroup/${c}`).filter
     if (d.startsWith('/sys/fs/cgroup/cpuset/')) for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(d, f), readFileSync(join(d, '..', f)));
   }
   t.teardown(() => dirs.forEach((d) => rmdirSync(d)));
-  const [outR, outW] = native().pipe();
-  const s = native().spawn({ config: blob(['/bin/cat', '/proc/self/cgroup'], []), cloneFlags: 0, stdio: [0, outW, 2], cgroupTasks: dirs.map((d) => join(d, 'tasks')) });
-  closeSync(outW);
-  const exit = watchExit(s.pidfd);
-  waitPlacedSync(s.reportFd);
-  // Placed before go, by pid as the host sees it.
-  for (const d of dirs) t.deepEqual(readFileSync(join(d, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(s.pid)], d);
-  writeSync(s.goFd, 'g');
-  closeSync(s.goFd);
-  t.is(readAll(s.reportFd), '');
-  closeSync(s.reportFd);
-  t.deepEqual(await exit, { code: 0, signal: null });
-  const seen = readAll(outR);
-  closeSync(outR);
-  t.is(seen.split('\n').filter((l) => l.endsWith(`:/tsbox-test-place-${process.pid}`)).length, dirs.length, seen);
-  closeSync(s.pidfd);
+  const spawnAsync = (o: SpawnOptions) => new Promise<Spawned>((res, rej) => native().spawnAsync(o, (e, s) => (e ? rej(e) : res(s!))));
+  for (const how of ['spawn', 'spawnAsync']) {
+    const [outR, outW] = native().pipe();
+    const o: SpawnOptions = { config: blob(['/bin/cat', '/proc/self/cgroup'], []), cloneFlags: 0, stdio: [0, outW, 2], cgroupTasks: dirs.map((d) => join(d, 'tasks')) };
+    const s = how === 'spawn' ? native().spawn(o) : await spawnAsync(o);
+    closeSync(outW);
+    const exit = watchExit(s.pidfd);
+    // Placed before go, by pid as the host sees it.
+    for (const d of dirs) t.deepEqual(readFileSync(join(d, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(s.pid)], `${how} ${d}`);
+    writeSync(s.goFd, 'g');
+    closeSync(s.goFd);
+    t.is(readAll(s.reportFd), '');
+    closeSync(s.reportFd);
+    t.deepEqual(await exit, { code: 0, signal: null });
+    const seen = readAll(outR);
+    closeSync(outR);
+    t.is(seen.split('\n').filter((l) => l.endsWith(`:/tsbox-test-place-${process.pid}`)).length, dirs.length, seen);
+    closeSync(s.pidfd);
+  }
 });
 
 (isRoot && V1.includes('/sys/fs/cgroup/cpuset') ? test : test.skip)('spawn with cgroupTasks: a cgroup that refuses tasks fails before go, naming its file; a file of no cgroup is refused', async (t) => {
@@ -268,14 +270,10 @@ const V1 = ['pids', 'cpuset', 'memory'].map((c) => `/sys/fs/cgroup/${c}`).filter
   const d = join('/sys/fs/cgroup/cpuset', `tsbox-test-place-bad-${process.pid}`);
   mkdirSync(d);
   t.teardown(() => rmdirSync(d));
-  const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], cgroupTasks: [join(d, 'tasks')] });
-  const exit = watchExit(s.pidfd);
-  const e = t.throws(() => waitPlacedSync(s.reportFd));
-  t.is(e?.message, `write ${d}/tasks: ENOSPC`);
-  closeSync(s.goFd);
-  closeSync(s.reportFd);
-  t.deepEqual(await exit, { code: 1, signal: null });
-  closeSync(s.pidfd);
+  // The child is reaped by the addon: the cgroup is empty again and can go.
+  t.throws(() => native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], cgroupTasks: [join(d, 'tasks')] }), { message: `write ${d}/tasks: ENOSPC`, code: 'ENOSPC' });
+  const failed = await new Promise<Error | null>((res) => native().spawnAsync({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], cgroupTasks: [join(d, 'tasks')] }, (e) => res(e)));
+  t.is(failed?.message, `write ${d}/tasks: ENOSPC`);
   const dir = tempDir(t);
   writeFileSync(join(dir, 'tasks'), '');
   t.throws(() => native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [0, 1, 2], cgroupTasks: [join(dir, 'tasks')] }), { message: `fstatfs ${dir}/tasks: not on a cgroup v1 filesystem: EINVAL` });
@@ -333,15 +331,27 @@ test('spawn: a failure in tsbox-init right after go is reported on the report pi
   closeSync(s.pidfd);
 });
 
-test('spawn: a failure between clone and exec is reported on the report pipe (exit 127)', async (t) => {
-  // stdin is an fd that is not open: moving it into place fails in the child, before tsbox-init runs.
-  const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [999, 1, 2] });
-  const exit = watchExit(s.pidfd);
-  closeSync(s.goFd);
-  t.is(readAll(s.reportFd), 'E 9 fcntl F_DUPFD_CLOEXEC: EBADF\n');
-  closeSync(s.reportFd);
-  t.deepEqual(await exit, { code: 127, signal: null });
-  closeSync(s.pidfd);
+test('spawn: a failure between clone and exec is reported on the report pipe (exit 127)', (t) => {
+  // With at most 40 open files, moving the sources above fd 64 fails in the child, before tsbox-init
+  // runs: a Node of its own under that limit spawns, so this process keeps its own.
+  const script = join(tempDir(t), 'lowfd.mjs');
+  writeFileSync(
+    script,
+    `const { native } = await import(process.argv[2]);
+const { readSync, closeSync } = await import('node:fs');
+const s = native().spawn({ config: Buffer.from(process.argv[3], 'base64'), cloneFlags: 0, stdio: [0, 1, 2] });
+closeSync(s.goFd);
+const b = Buffer.alloc(200);
+process.stdout.write(b.toString('utf8', 0, readSync(s.reportFd, b, 0, 200, null)));
+native().watch(s.pidfd, (st) => process.stdout.write(JSON.stringify(st)));
+`,
+  );
+  const r = spawnSync('prlimit', ['--nofile=40:40', process.execPath, script, join(import.meta.dirname, '..', 'dist', 'native.js'), blob(['/bin/true'], []).toString('base64')], { encoding: 'utf8' });
+  t.is(r.stdout, 'E 22 fcntl F_DUPFD_CLOEXEC: EINVAL\n{"code":127,"signal":null}', r.stderr);
+});
+
+test('spawn: a stdio fd that is not open fails before cloning, naming it', (t) => {
+  t.throws(() => native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0, stdio: [999, 1, 2] }), { message: 'fcntl F_DUPFD_CLOEXEC stdin fd 999: EBADF' });
 });
 
 test('spawn: a missing fifo path fails before cloning, naming the path', (t) => {

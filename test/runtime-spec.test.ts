@@ -118,7 +118,8 @@ test('cgroup v2 driver on the unified hierarchy: procs, freeze, kill, destroy', 
       // reported by the assertions below
     }
   });
-  const child = spawn('sh', ['-c', 'while true; do sleep 0.05; done'], { stdio: 'ignore' });
+  // One process that never forks: procs() must list exactly it.
+  const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
   await new Promise((r) => child.on('spawn', r));
   cg.addProcess(child.pid!);
   t.deepEqual(cg.procs(), [child.pid]);

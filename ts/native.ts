@@ -17,7 +17,7 @@ export interface SpawnOptions {
   consoleFd?: number;
   /** A file: passed as TSBOX_FD_STATUS; tsbox-init (init mode) writes the process's wait status there. */
   statusFd?: number;
-  /** cgroup v1 "tasks" files (at most 32): tsbox-init enters each before go and then reports "P". */
+  /** cgroup v1 "tasks" files (at most 32): tsbox-init enters each before go ("P" on the report pipe). */
   cgroupTasks?: string[];
 }
 
@@ -58,7 +58,10 @@ export interface SeccompFilter {
 }
 
 export interface Native {
+  /** Clones tsbox-init; with cgroupTasks, returns once it is in those cgroups (or throws its report). */
   spawn(opts: SpawnOptions): Spawned;
+  /** spawn() with the clone on the addon's spawner thread; opts are read (and fds duplicated) at once. */
+  spawnAsync(opts: SpawnOptions, cb: (err: Error | null, spawned?: Spawned) => void): void;
   /** Calls cb once the child behind pidfd exits (waitid P_PIDFD on the waiter thread). The child is reaped. */
   watch(pidfd: number, cb: (status: ExitStatus) => void): void;
   /** pidfd_open(2); -1 with errno text thrown as Error when the process is gone. */

@@ -8,6 +8,7 @@ static const struct {
   napi_callback cb;
 } functions[] = {
     {"spawn", addon_spawn},
+    {"spawnAsync", addon_spawn_async},
     {"watch", addon_watch},
     {"pidfdOpen", addon_pidfd_open},
     {"pidfdSignal", addon_pidfd_signal},
@@ -28,7 +29,7 @@ static const struct {
 };
 
 /* NAPI_MODULE_INIT makes the module context-aware: it may load in worker threads too. All process-wide
- * state (the init memfd, the waiter thread) is created once and shared. */
+ * state (the init memfd, the waiter and spawner threads) is created once and shared. */
 NAPI_MODULE_INIT() {
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value f;

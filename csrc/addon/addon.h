@@ -8,6 +8,8 @@
 
 /* spawn.c */
 TSBOX_FN(addon_spawn);
+/* spawner.c */
+TSBOX_FN(addon_spawn_async);
 /* waiter.c */
 TSBOX_FN(addon_watch);
 /* pidfd.c */

@@ -1,17 +1,15 @@
 /* Errors thrown to JS look like Node's own: message "<syscall> <path>: ENAME", .code, .errno. */
 #define _GNU_SOURCE
 #include "errors.h"
+#include "args.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
+static napi_value verrno(napi_env env, int err, const char *fmt, va_list ap) {
   char what[1024], msg[1100];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
   const char *name = strerrorname_np(err);
   if (!name) name = "EUNKNOWN";
   snprintf(msg, sizeof msg, "%s: %s", what, name);
@@ -21,7 +19,32 @@ napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
   napi_create_error(env, code, m, &e);
   napi_create_int32(env, err, &no);
   napi_set_named_property(env, e, "errno", no);
-  napi_throw(env, e);
+  return e;
+}
+
+napi_value make_error_text(napi_env env, int err, const char *msg) {
+  const char *name = strerrorname_np(err);
+  napi_value m, code, e;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, m, &e);
+  napi_set_named_property(env, e, "errno", make_int(env, err));
+  return e;
+}
+
+napi_value make_errno(napi_env env, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  napi_value e = verrno(env, err, fmt, ap);
+  va_end(ap);
+  return e;
+}
+
+napi_value throw_errno(napi_env env, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  napi_throw(env, verrno(env, err, fmt, ap));
+  va_end(ap);
   return NULL;
 }
 

@@ -18,6 +18,7 @@
 #include "../common/exec_prep.h"
 #include "addon.h"
 #include "args.h"
+#include "spawn.h"
 #include "errors.h"
 #include "init_memfd.h"
 #include "../common/config.h"
@@ -32,10 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define STACK_SIZE (256 * 1024)
@@ -205,6 +209,19 @@ static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
   return true;
 }
 
+struct spawn_job {
+  struct spawn_opts o;
+  struct child_args a; /* its src[] fds belong to the job until spawn_job_free */
+  int go[2], rep[2];   /* go[1] and rep[0] go to the caller */
+  int tasks_fds[MAX_TASKS];
+  uint32_t n_open;
+  void *stack;
+  pid_t pid;
+  int pidfd, clone_err;
+  int place_err;     /* tsbox-init could not enter its cgroups: its "E" report, or EOF (ESRCH) */
+  char place_msg[512];
+};
+
 static void free_opts(struct spawn_opts *o) {
   free(o->fifo_path);
   for (uint32_t i = 0; o->tasks && i < o->n_tasks; i++) free(o->tasks[i]);
@@ -216,99 +233,172 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-napi_value addon_spawn(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
-  struct spawn_opts o;
-  if (!read_opts(env, argv[0], &o)) {
-    free_opts(&o);
-    return NULL;
-  }
-  napi_value r = NULL;
-  int cfg = -1, fifo = -1, go[2] = {-1, -1}, rep[2] = {-1, -1};
-  int tasks_fds[MAX_TASKS];
-  uint32_t n_open = 0;
-  void *stack = MAP_FAILED;
-  const char *what;
+/* What only the child needed: once it has exec'd (or exited) its fds are its own copies and its
+ * stack is free again. Done on the cloning thread, off Node's main thread. */
+static void release_child_side(struct spawn_job *j) {
+  if (j->stack != MAP_FAILED && j->stack) munmap(j->stack, STACK_SIZE);
+  j->stack = MAP_FAILED;
+  for (int i = 0; i < NFDS; i++) close_fd(&j->a.src[i]);
+  for (uint32_t i = 0; i < j->n_open; i++) close(j->tasks_fds[i]);
+  j->n_open = 0;
+}
 
+void spawn_job_free(struct spawn_job *j) {
+  if (!j) return;
+  if (j->pidfd >= 0) {
+    /* Never handed over (placement failed): tsbox-init is dying or waits for go; reap it here. */
+    syscall(SYS_pidfd_send_signal, j->pidfd, SIGKILL, NULL, 0);
+    siginfo_t si;
+    while (waitid(P_PIDFD, (id_t)j->pidfd, &si, WEXITED) < 0 && errno == EINTR) {}
+    close(j->pidfd);
+  }
+  release_child_side(j);
+  close_fd(&j->go[1]);
+  close_fd(&j->rep[0]);
+  free_opts(&j->o);
+  free(j);
+}
+
+/* The caller's fd, duplicated: an asynchronous spawn must not depend on fds the caller may close. */
+static bool dup_src(napi_env env, struct spawn_job *j, int slot, int fd, const char *name) {
+  if (fd < 0) return true;
+  if ((j->a.src[slot] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) return true;
+  throw_errno(env, errno, "fcntl F_DUPFD_CLOEXEC %s fd %d", name, fd);
+  return false;
+}
+
+struct spawn_job *spawn_job_prepare(napi_env env, napi_value opts) {
+  struct spawn_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, ENOMEM, "calloc spawn job"), NULL;
+  j->stack = MAP_FAILED;
+  j->pidfd = -1;
+  j->go[0] = j->go[1] = j->rep[0] = j->rep[1] = -1;
+  for (int i = 0; i < NFDS; i++) j->a.src[i] = -1;
+  if (!read_opts(env, opts, &j->o)) goto fail;
+  const char *what;
   int init_fd = init_memfd();
   if (init_fd < 0) {
-    r = throw_errno(env, -init_fd, "%s", init_memfd_failure());
-    goto out;
+    throw_errno(env, -init_fd, "%s", init_memfd_failure());
+    goto fail;
   }
-  if ((cfg = seal_config(o.config, o.config_len, &what)) < 0) {
-    r = throw_errno(env, -cfg, "%s", what);
-    goto out;
+  int cfg = seal_config(j->o.config, j->o.config_len, &what);
+  if (cfg < 0) {
+    throw_errno(env, -cfg, "%s", what);
+    goto fail;
   }
-  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
-    r = throw_errno(env, errno, "pipe2");
-    goto out;
+  j->a.src[TSBOX_FD_CONFIG] = cfg;
+  if (pipe2(j->go, O_CLOEXEC) < 0 || pipe2(j->rep, O_CLOEXEC) < 0) {
+    throw_errno(env, errno, "pipe2");
+    goto fail;
   }
-  if (o.fifo_path && (fifo = open(o.fifo_path, O_PATH | O_CLOEXEC)) < 0) {
-    r = throw_errno(env, errno, "open %s", o.fifo_path);
-    goto out;
+  j->a.src[TSBOX_FD_GO] = j->go[0];
+  j->a.src[TSBOX_FD_REPORT] = j->rep[1];
+  j->go[0] = j->rep[1] = -1; /* now in src[] */
+  if (j->o.fifo_path && (j->a.src[TSBOX_FD_FIFO] = open(j->o.fifo_path, O_PATH | O_CLOEXEC)) < 0) {
+    throw_errno(env, errno, "open %s", j->o.fifo_path);
+    goto fail;
   }
-  while (n_open < o.n_tasks) {
-    if ((tasks_fds[n_open] = open(o.tasks[n_open], O_WRONLY | O_CLOEXEC)) < 0) {
-      r = throw_errno(env, errno, "open %s", o.tasks[n_open]);
-      goto out;
+  static const char *const stdio_names[] = {"stdin", "stdout", "stderr"};
+  for (int i = 0; i < 3; i++)
+    if (!dup_src(env, j, i, j->o.stdio[i], stdio_names[i])) goto fail;
+  if (!dup_src(env, j, TSBOX_FD_CONSOLE, j->o.console_fd, "consoleFd") || !dup_src(env, j, TSBOX_FD_STATUS, j->o.status_fd, "statusFd")) goto fail;
+  while (j->n_open < j->o.n_tasks) {
+    const char *path = j->o.tasks[j->n_open];
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      throw_errno(env, errno, "open %s", path);
+      goto fail;
     }
+    j->tasks_fds[j->n_open++] = fd;
     /* Any other file would take the "0" silently and leave the container unplaced. */
     struct statfs fs;
-    if (fstatfs(tasks_fds[n_open++], &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) {
-      r = throw_errno(env, EINVAL, "fstatfs %s: not on a cgroup v1 filesystem", o.tasks[n_open - 1]);
-      goto out;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) {
+      throw_errno(env, EINVAL, "fstatfs %s: not on a cgroup v1 filesystem", path);
+      goto fail;
     }
   }
-  stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    r = throw_errno(env, errno, "mmap clone stack");
-    goto out;
+  j->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (j->stack == MAP_FAILED) {
+    throw_errno(env, errno, "mmap clone stack");
+    goto fail;
   }
-  struct child_args a = {
-      .init_fd = init_fd,
-      .new_userns = (o.flags & CLONE_NEWUSER) != 0,
-      .n_tasks = (int)o.n_tasks,
-      .tasks_fds = tasks_fds,
-  };
-  for (int i = 0; i < NFDS; i++) a.src[i] = -1;
-  a.src[0] = o.stdio[0];
-  a.src[1] = o.stdio[1];
-  a.src[2] = o.stdio[2];
-  a.src[TSBOX_FD_CONFIG] = cfg;
-  a.src[TSBOX_FD_REPORT] = rep[1];
-  a.src[TSBOX_FD_FIFO] = fifo;
-  a.src[TSBOX_FD_CONSOLE] = o.console_fd;
-  a.src[TSBOX_FD_STATUS] = o.status_fd;
-  a.src[TSBOX_FD_GO] = go[0];
+  j->a.init_fd = init_fd;
+  j->a.new_userns = (j->o.flags & CLONE_NEWUSER) != 0;
+  j->a.n_tasks = (int)j->n_open;
+  j->a.tasks_fds = j->tasks_fds;
+  return j;
+fail:
+  spawn_job_free(j);
+  return NULL;
+}
+
+/* tsbox-init's first report when it was given "tasks" fds: "P", or the "E" line of its failure. Read
+ * byte by byte, so that nothing after that line is taken from the caller's reader. */
+static void wait_placed(struct spawn_job *j) {
+  char line[400];
+  size_t n = 0;
+  for (;;) {
+    char c;
+    ssize_t r = read(j->rep[0], &c, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      j->place_err = ESRCH;
+      snprintf(j->place_msg, sizeof j->place_msg, "tsbox-init exited before it entered its cgroups");
+      return;
+    }
+    if (c == '\n') break;
+    if (n < sizeof line - 1) line[n++] = c;
+  }
+  line[n] = 0;
+  if (strcmp(line, "P") == 0) return;
+  /* "E <errno> <text>" (config.h); anything else is a protocol error. */
+  int e = 0, off = 0;
+  if (sscanf(line, "E %d %n", &e, &off) == 1 && off > 0) {
+    j->place_err = e > 0 ? e : EIO;
+    snprintf(j->place_msg, sizeof j->place_msg, "%s", line + off);
+  } else {
+    j->place_err = EPROTO;
+    snprintf(j->place_msg, sizeof j->place_msg, "tsbox-init reported \"%s\" where \"P\" (placed) was due", line);
+  }
+}
+
+void spawn_job_clone(struct spawn_job *j) {
   /* All signals blocked across clone: no Node handler may run in the child before it resets them. */
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int pidfd = -1;
+  j->pidfd = -1;
   /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
-  pid_t pid = clone(child_main, (char *)stack + STACK_SIZE, o.flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
-  int clone_err = errno;
+  j->pid = clone(child_main, (char *)j->stack + STACK_SIZE, j->o.flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &j->a, &j->pidfd);
+  j->clone_err = j->pid < 0 ? errno : 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (pid < 0) {
-    r = throw_errno(env, clone_err, "clone flags %#x", (unsigned)o.flags);
-    goto out;
-  }
+  bool placing = j->n_open > 0;
+  release_child_side(j);
+  if (j->pid > 0 && placing) wait_placed(j);
+}
+
+napi_value spawn_job_result(napi_env env, struct spawn_job *j, bool *ok) {
+  napi_value r;
+  *ok = j->pid > 0 && !j->place_err;
+  if (j->pid <= 0) return make_errno(env, j->clone_err, "clone flags %#x", (unsigned)j->o.flags);
+  if (j->place_err) return make_error_text(env, j->place_err, j->place_msg);
   napi_create_object(env, &r);
-  napi_set_named_property(env, r, "pid", make_int(env, pid));
-  napi_set_named_property(env, r, "pidfd", make_int(env, pidfd));
-  napi_set_named_property(env, r, "goFd", make_int(env, go[1]));
-  napi_set_named_property(env, r, "reportFd", make_int(env, rep[0]));
-  go[1] = rep[0] = -1; /* now the caller's */
-out:
-  /* The child has exec'd (or exited) by now: its fds are its own copies, its stack is free again. */
-  if (stack != MAP_FAILED) munmap(stack, STACK_SIZE);
-  close_fd(&cfg);
-  close_fd(&fifo);
-  close_fd(&go[0]);
-  close_fd(&go[1]);
-  close_fd(&rep[0]);
-  close_fd(&rep[1]);
-  for (uint32_t i = 0; i < n_open; i++) close(tasks_fds[i]);
-  free_opts(&o);
+  napi_set_named_property(env, r, "pid", make_int(env, j->pid));
+  napi_set_named_property(env, r, "pidfd", make_int(env, j->pidfd));
+  napi_set_named_property(env, r, "goFd", make_int(env, j->go[1]));
+  napi_set_named_property(env, r, "reportFd", make_int(env, j->rep[0]));
+  j->go[1] = j->rep[0] = j->pidfd = -1; /* now the caller's */
+  return r;
+}
+
+napi_value addon_spawn(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  struct spawn_job *j = spawn_job_prepare(env, argv[0]);
+  if (!j) return NULL;
+  spawn_job_clone(j);
+  bool ok;
+  napi_value r = spawn_job_result(env, j, &ok);
+  spawn_job_free(j);
+  if (!ok) return napi_throw(env, r), NULL;
   return r;
 }

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { native, type ExitStatus, type Spawned } from '../native.js';
 import { containerCgroup, markCreated, readState, statusOf, type Status } from './state.js';
 import { execLaunch, execProcess } from './exec.js';
-import { abortLaunch, launch } from './launch.js';
+import { abortLaunch, launchAsync } from './launch.js';
 import * as ops from './operations.js';
 import { closeQuietly, ContainerError, watchReports } from './report.js';
 import { defaultStateRoot } from './state.js';
@@ -256,7 +256,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const ptyPair = terminal ? native().socketpair() : undefined;
   let l;
   try {
-    l = launch({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
+    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
   } catch (e) {
     io.parentEnds.forEach((s) => s?.destroy());
     ptyPair?.forEach(closeQuietly);

@@ -1,7 +1,7 @@
 // Starting a container's first process: cgroup, clone through the addon, id maps, hooks, "go".
 // Shared by the runtime CLI (create/run) and the API; they differ only in how they read the reports.
 import { writeFileSync, unlinkSync } from 'node:fs';
-import { native, type Spawned } from '../native.js';
+import { native, type SpawnOptions, type Spawned } from '../native.js';
 import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type LinuxResources } from './cgroup/index.js';
 import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
 import { setgroupsDenied, writeIdMaps } from './idmap.js';
@@ -9,7 +9,7 @@ import { isRootless } from './rootless.js';
 import { cloneFlagsFor, containerBlob } from './container-blob.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
-import { closeQuietly, waitPlacedSync } from './report.js';
+import { closeQuietly } from './report.js';
 import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
 import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState } from './state.js';
 
@@ -98,44 +98,55 @@ function applyRootless(cgroup: Cgroup, resources: LinuxResources | undefined, wa
   );
 }
 
-/**
- * Reserves the id, prepares the cgroup, clones tsbox-init, places it, runs the createRuntime and
- * prestart hooks and lets it go. The caller then reads the report fd. On any failure here,
- * everything created so far is undone.
- */
-export function launch(opts: LaunchOptions): Launched {
+/** What a launch has made so far: undone by abortLaunch when a later step fails. */
+interface Made {
+  cgroup?: Cgroup;
+  spawned?: Spawned;
+  consoleFd?: number;
+}
+
+interface Prepared {
+  place: Placement;
+  init: boolean;
+  ownUserns: boolean;
+  cgroup: Cgroup;
+  spawn: SpawnOptions;
+}
+
+/** Before the clone: checks, the cgroup with its limits, the config blob, the console socket. */
+function prepareLaunch(opts: LaunchOptions, made: Made): Prepared {
   const { root, id, spec } = opts;
-  reserveId(root, id);
-  let cgroup: Cgroup | undefined;
-  let spawned: Spawned | undefined;
-  let consoleFd: number | undefined;
-  try {
-    if (spec.process?.terminal && opts.consoleSocket === undefined && opts.consoleFd === undefined) {
-      throw new Error('process.terminal is set: a console socket is needed (--console-socket)');
-    }
-    if (isRootless() && !hasNamespace(spec, 'user')) {
-      throw new SpecError('config.json: without root a container needs a user namespace with uid and gid mappings (tsbox-runtime spec --rootless writes one)');
-    }
-    const place = placement(spec, id);
-    const resources = spec.linux?.resources;
-    if (isRootless()) {
-      cgroup = place.cgroupPath ? openCgroup(place.cgroupPath, { version: 2, mountRoot: place.cgroupMount, delegated: place.cgroupDelegated }) : new NoCgroup(0);
-      cgroup.create();
-      applyRootless(cgroup, resources, opts.onWarning ?? ((m) => process.emitWarning(m)));
-    } else {
-      cgroup = openCgroup(place.cgroupPath, { version: place.cgroupVersion });
-      cgroup.create();
-      cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
-    }
+  if (spec.process?.terminal && opts.consoleSocket === undefined && opts.consoleFd === undefined) {
+    throw new Error('process.terminal is set: a console socket is needed (--console-socket)');
+  }
+  if (isRootless() && !hasNamespace(spec, 'user')) {
+    throw new SpecError('config.json: without root a container needs a user namespace with uid and gid mappings (tsbox-runtime spec --rootless writes one)');
+  }
+  const place = placement(spec, id);
+  const resources = spec.linux?.resources;
+  let cgroup: Cgroup;
+  if (isRootless()) {
+    cgroup = made.cgroup = place.cgroupPath ? openCgroup(place.cgroupPath, { version: 2, mountRoot: place.cgroupMount, delegated: place.cgroupDelegated }) : new NoCgroup(0);
+    cgroup.create();
+    applyRootless(cgroup, resources, opts.onWarning ?? ((m) => process.emitWarning(m)));
+  } else {
+    cgroup = made.cgroup = openCgroup(place.cgroupPath, { version: place.cgroupVersion });
+    cgroup.create();
+    cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
+  }
 
-    if (opts.splitStart) native().mkfifo(fifoPath(root, id), 0o600);
-    const init = initWanted(opts);
-    const userns = hasNamespace(spec, 'user');
-    const ownUserns = userns !== undefined && !userns.path;
-    const config = containerBlob(spec, { initMode: init ? 'init' : 'exec', noPivot: opts.noPivot, setgroupsDeny: ownUserns && setgroupsDenied(spec.linux?.gidMappings) });
-    consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
-
-    spawned = native().spawn({
+  if (opts.splitStart) native().mkfifo(fifoPath(root, id), 0o600);
+  const init = initWanted(opts);
+  const userns = hasNamespace(spec, 'user');
+  const ownUserns = userns !== undefined && !userns.path;
+  const config = containerBlob(spec, { initMode: init ? 'init' : 'exec', noPivot: opts.noPivot, setgroupsDeny: ownUserns && setgroupsDenied(spec.linux?.gidMappings) });
+  const consoleFd = (made.consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined));
+  return {
+    place,
+    init,
+    ownUserns,
+    cgroup,
+    spawn: {
       config,
       cloneFlags: cloneFlagsFor(spec),
       stdio: opts.stdio,
@@ -143,48 +154,84 @@ export function launch(opts: LaunchOptions): Launched {
       consoleFd: spec.process?.terminal ? consoleFd : undefined,
       statusFd: opts.statusFd,
       cgroupTasks: cgroup.tasksFiles(),
-    });
-    if (opts.consoleFd === undefined) closeQuietly(consoleFd);
-    consoleFd = undefined;
+    },
+  };
+}
 
-    const state: ContainerState = {
-      ociVersion: OCI_VERSION,
-      id,
-      pid: spawned.pid,
-      pidStartTime: procStartTime(spawned.pid) ?? '',
-      bundle: opts.bundle,
-      rootfs: spec.root?.path ?? '',
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations,
-      ...place,
-      initMode: init ? 'init' : 'exec',
-      spec,
-    };
-    // Written before the process may run: a crash of this process from here on leaves a state
-    // that names the pid, so "delete --force" can clean up.
-    writeState(root, state);
+/** After the clone: state, id maps, placement, network and hooks, then go. */
+function finishLaunch(opts: LaunchOptions, p: Prepared, made: Made, spawned: Spawned): Launched {
+  const { root, id, spec } = opts;
+  made.spawned = spawned;
+  if (opts.consoleFd === undefined) closeQuietly(made.consoleFd);
+  made.consoleFd = undefined;
+  const state: ContainerState = {
+    ociVersion: OCI_VERSION,
+    id,
+    pid: spawned.pid,
+    pidStartTime: procStartTime(spawned.pid) ?? '',
+    bundle: opts.bundle,
+    rootfs: spec.root?.path ?? '',
+    created: new Date().toISOString(),
+    owner: '',
+    annotations: spec.annotations,
+    ...p.place,
+    initMode: p.init ? 'init' : 'exec',
+    spec,
+  };
+  // Written before the process may run: a crash of this process from here on leaves a state
+  // that names the pid, so "delete --force" can clean up.
+  writeState(root, state);
 
-    if (ownUserns) writeIdMaps(spawned.pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
-    placeSpawned(cgroup, spawned);
-    opts.beforeStart?.(spawned.pid);
-    const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };
-    runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-    runHooks('prestart', spec.hooks?.prestart, hookState);
+  if (p.ownUserns) writeIdMaps(spawned.pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
+  placeSpawned(p.cgroup, spawned);
+  opts.beforeStart?.(spawned.pid);
+  const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };
+  runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
+  runHooks('prestart', spec.hooks?.prestart, hookState);
 
-    letGo(spawned);
-    return { state, spawned, cgroup };
+  letGo(spawned);
+  return { state, spawned, cgroup: p.cgroup };
+}
+
+function failLaunch(opts: LaunchOptions, made: Made): void {
+  if (opts.consoleFd === undefined) closeQuietly(made.consoleFd);
+  abortLaunch(opts.root, opts.id, made.spawned, made.cgroup);
+}
+
+/**
+ * Reserves the id, prepares the cgroup, clones tsbox-init, places it, runs the createRuntime and
+ * prestart hooks and lets it go. The caller then reads the report fd. On any failure here,
+ * everything created so far is undone.
+ */
+export function launch(opts: LaunchOptions): Launched {
+  reserveId(opts.root, opts.id);
+  const made: Made = {};
+  try {
+    const p = prepareLaunch(opts, made);
+    return finishLaunch(opts, p, made, native().spawn(p.spawn));
   } catch (e) {
-    if (opts.consoleFd === undefined) closeQuietly(consoleFd);
-    abortLaunch(root, id, spawned, cgroup);
+    failLaunch(opts, made);
+    throw e;
+  }
+}
+
+/** launch() with the clone on the addon's spawner thread: the API's way, so that many starts overlap. */
+export async function launchAsync(opts: LaunchOptions): Promise<Launched> {
+  reserveId(opts.root, opts.id);
+  const made: Made = {};
+  try {
+    const p = prepareLaunch(opts, made);
+    const spawned = await new Promise<Spawned>((resolve, reject) => native().spawnAsync(p.spawn, (e, s) => (e ? reject(e) : resolve(s!))));
+    return finishLaunch(opts, p, made, spawned);
+  } catch (e) {
+    failLaunch(opts, made);
     throw e;
   }
 }
 
 /** Into its cgroups before go: tsbox-init entered them itself when given tasks files (v1), else by pid. */
 export function placeSpawned(cgroup: Cgroup, spawned: Spawned): void {
-  if (cgroup.tasksFiles().length) waitPlacedSync(spawned.reportFd);
-  else cgroup.addProcess(spawned.pid);
+  if (!cgroup.tasksFiles().length) cgroup.addProcess(spawned.pid);
 }
 
 /** The child waits for exactly one byte on the go pipe before it execs tsbox-init. */

@@ -70,31 +70,6 @@ export function waitSetupSync(fd: number): Report {
 }
 
 /**
- * Blocks until tsbox-init has entered the cgroups of its "tasks" fds ("P"). Reads byte by byte, so
- * that nothing after that line is taken from the reader that follows; an "E" report or EOF throws.
- */
-export function waitPlacedSync(fd: number): void {
-  const bytes: number[] = [];
-  const b = Buffer.alloc(1);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, b, 0, 1, null);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EINTR') continue;
-      throw e;
-    }
-    if (n === 0) throw new ContainerError('tsbox-init exited before it entered its cgroups', 0);
-    if (b[0] === 0x0a) break;
-    bytes.push(b[0]);
-  }
-  const line = Buffer.from(bytes).toString('utf8');
-  const r = parseLine(line);
-  if (r?.kind === 'error') throw new ContainerError(r.message, r.errno);
-  if (line !== 'P') throw new ContainerError(`tsbox-init: ${JSON.stringify(line)} where "P" (placed) was due`, 0);
-}
-
-/**
  * Async reader for the API: resolves `setup` at the first ready/started/error report, and `exit`
  * with the raw wait status when init reports one (init mode), or undefined at EOF without it.
  */

@@ -6,8 +6,19 @@ import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
 
-/** Hierarchies mounted under mountRoot, by the name tsbox uses for each controller. */
+const known = new Map<string, Record<string, string>>();
+
+/**
+ * Hierarchies mounted under mountRoot, by the name tsbox uses for each controller. Looked up once per
+ * process: every container start and teardown needs them, and hosts mount them at boot.
+ */
 function hierarchies(mountRoot: string): Record<string, string> {
+  let out = known.get(mountRoot);
+  if (!out) known.set(mountRoot, (out = findHierarchies(mountRoot)));
+  return out;
+}
+
+function findHierarchies(mountRoot: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of readdirSync(mountRoot)) {
     if (name === 'unified') continue;
