@@ -13,7 +13,7 @@
       "type": "executable",
       "sources": ["<!@(ls -1 csrc/init/*.c)"],
       "cflags": ["<@(harden_cflags)"],
-      "ldflags": ["-static", "-Wl,-z,relro,-z,now"]
+      "ldflags": ["-static", "-s", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack"]
     },
     {
       "target_name": "tsbox",

@@ -62,10 +62,8 @@ test.before(async () => {
   if (spawnSync('runuser', ['-u', USER, '--', 'test', '-r', CLI()]).status !== 0) {
     const pkg = join(work, 'pkg');
     mkdirSync(join(pkg, 'build', 'Release'), { recursive: true });
-    mkdirSync(join(pkg, 'node_modules'), { recursive: true });
     execFileSync('cp', ['-r', join(REPO, 'package.json'), join(REPO, 'dist'), join(REPO, 'bin'), pkg]);
     execFileSync('cp', [join(REPO, 'build', 'Release', 'tsbox.node'), join(pkg, 'build', 'Release')]);
-    execFileSync('cp', ['-r', join(REPO, 'node_modules', 'node-gyp-build'), join(pkg, 'node_modules')]);
     execFileSync('chmod', ['-R', 'a+rX', pkg]);
     pkgRoot = pkg;
   }

@@ -1,5 +1,5 @@
 // OCI hooks: host programs run at lifecycle points with the container state on stdin.
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './lazy.js';
 import type { OciHook } from './spec.js';
 
 export interface HookState {
@@ -14,7 +14,7 @@ export interface HookState {
 /** Runs each hook in order; a failing or timed-out hook throws (the caller decides whether that is fatal). */
 export function runHooks(kind: string, hooks: OciHook[] | undefined, state: HookState): void {
   for (const h of hooks ?? []) {
-    const r = spawnSync(h.path, (h.args ?? [h.path]).slice(1), {
+    const r = childProcess().spawnSync(h.path, (h.args ?? [h.path]).slice(1), {
       argv0: h.args?.[0] ?? h.path,
       env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       input: JSON.stringify(state),

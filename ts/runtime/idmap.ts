@@ -1,7 +1,7 @@
 // Writing a new user namespace's uid_map and gid_map from the parent. Root writes them directly; an
 // ordinary user may write only its own id (gid_map after "deny" in setgroups), and anything more goes
 // through the setuid helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './lazy.js';
 import { writeFileSync } from 'node:fs';
 import { idmapTool } from './rootless.js';
 import type { OciIdMapping } from './spec.js';
@@ -28,7 +28,7 @@ function helper(tool: 'newuidmap' | 'newgidmap', pid: number, maps: OciIdMapping
   const bin = idmapTool(tool);
   if (!bin) throw new Error(`${tool}: not installed (apt-get install uidmap); an unprivileged user can map only its own id`);
   const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
-  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  const r = childProcess().spawnSync(bin, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()}`);
 }
 

@@ -1,6 +1,6 @@
 // Reads tsbox-init's report pipe (protocol in csrc/common/config.h), synchronously for the CLI or async for the API.
 import { readSync, closeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { net } from './lazy.js';
 
 export type Report =
   | { kind: 'ready' } // "R": created, waiting on the exec fifo
@@ -75,7 +75,7 @@ export function waitSetupSync(fd: number): Report {
  */
 export function watchReports(fd: number): { setup: Promise<Report>; exit: Promise<number | undefined> } {
   const parser = new ReportParser();
-  const sock = new Socket({ fd, readable: true, writable: false });
+  const sock = new (net().Socket)({ fd, readable: true, writable: false });
   let resolveSetup!: (r: Report) => void;
   let resolveExit!: (w: number | undefined) => void;
   const setup = new Promise<Report>((r) => (resolveSetup = r));

@@ -1,6 +1,6 @@
 // The runc-compatible commands: each takes its argv (after the command name) and the global options.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { childProcess } from '../lazy.js';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { native } from '../../native.js';
 import { defaultSpec } from '../default-spec.js';
@@ -30,7 +30,7 @@ function writePidFile(path: string | undefined, pid: number): void {
   // Atomic, as runc does: readers (containerd) may poll for the file.
   const tmp = `${path}.tmp${process.pid}`;
   writeFileSync(tmp, String(pid));
-  execFileSync('mv', ['-f', tmp, path]);
+  renameSync(tmp, path);
 }
 
 const CREATE_FLAGS: FlagSpec = {
@@ -173,7 +173,7 @@ const ps: Handler = (argv, g) => {
     return 0;
   }
   const psArgs = p.rest.length > 1 ? p.rest.slice(1) : ['-ef'];
-  const out = execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n');
+  const out = childProcess().execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n');
   const header = out[0];
   const col = header.trim().split(/\s+/).indexOf('PID');
   if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);

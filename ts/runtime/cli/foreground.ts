@@ -1,7 +1,7 @@
 // A container process the CLI waits for (runc run / exec without --detach): forward signals, proxy a
 // pty when the CLI allocated it, and turn the exit into an exit code.
 import { writeSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
+import { tty } from '../lazy.js';
 import { native, type Spawned } from '../../native.js';
 import { closeQuietly } from '../report.js';
 import { signalNumber } from '../signals.js';
@@ -52,7 +52,7 @@ function proxyPty(master: number): () => Promise<void> {
     }
   };
   stdin.on('data', onInput);
-  const out = new ReadStream(master);
+  const out = new (tty().ReadStream)(master);
   const done = new Promise<void>((resolve) => {
     out.on('data', (d) => process.stdout.write(d));
     // The master reads EIO once every slave fd is closed: that is the end of output.
