@@ -8,10 +8,10 @@
 #include "args.h"
 #include "errors.h"
 #include "spawn.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 struct async_spawn {
@@ -48,18 +48,7 @@ static void *loop(void *unused) {
 }
 
 static void start(void) {
-  pthread_t t;
-  pthread_attr_t attr;
-  sigset_t all, old;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  /* Signals belong to Node's main thread: the spawner inherits a full mask. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  start_err = pthread_create(&t, &attr, loop, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  start_err = start_helper_thread(loop);
 }
 
 static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {

@@ -9,6 +9,7 @@
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,9 +99,6 @@ static void *loop(void *unused) {
 }
 
 static void start(void) {
-  pthread_t t;
-  pthread_attr_t attr;
-  sigset_t all, old;
   start_what = "epoll_create1";
   if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) goto fail;
   start_what = "eventfd";
@@ -108,15 +106,7 @@ static void start(void) {
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   start_what = "epoll_ctl eventfd";
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) < 0) goto fail;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  /* Signals belong to Node's main thread: the waiter inherits a full mask. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  start_err = pthread_create(&t, &attr, loop, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
+  start_err = start_helper_thread(loop);
   start_what = "pthread_create waiter";
   return;
 fail:
