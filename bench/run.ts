@@ -196,7 +196,7 @@ async function caseD(): Promise<void> {
     const cases: Case[] = [{ name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) }];
     // Every runtime that runs here, each container from its own CLI process as containerd would start them.
     for (const r of runtimes) cases.push({ name: `${r} ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli(r, b, stateOf(r))())).then(() => undefined) });
-    for (const s of await alternate(cases, Math.max(3, ROUNDS >> 3), 1)) {
+    for (const s of await alternate(cases, Math.max(5, ROUNDS >> 2), 1)) {
       // Containers per second from the median batch time.
       rows.push({ ...s, median: (n * 1000) / s.median, min: (n * 1000) / s.max, max: (n * 1000) / s.min });
     }
