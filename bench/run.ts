@@ -40,8 +40,9 @@ async function must(p: Promise<number>, what: string): Promise<void> {
   if (code !== 0) throw new Error(`${what}: exit ${code}`);
 }
 
-const tsboxApi = (spec = benchSpec()) => async () => {
-  const c = await runContainer({ id: id('tb'), spec: { ...spec, linux: { ...spec.linux, cgroupsPath: undefined } }, root: STATE, stdio: ['ignore', 'ignore', 'ignore'] });
+/** init false: the process itself is pid 1, the same process tree as crun and runc make (tsbox's default puts tsbox-init there). */
+const tsboxApi = (spec = benchSpec(), init = true) => async () => {
+  const c = await runContainer({ id: id('tb'), init, spec: { ...spec, linux: { ...spec.linux, cgroupsPath: undefined } }, root: STATE, stdio: ['ignore', 'ignore', 'ignore'] });
   const st = await c.exited;
   if (st.code !== 0) throw new Error(`tsbox: exit ${st.code} signal ${st.signal}`);
 };
@@ -154,7 +155,10 @@ function podmanRun(dir: string, tar: string, image: string): { argv?: string[]; 
 
 async function caseA(): Promise<void> {
   const b = bundle('a');
-  const cases: Case[] = [{ name: 'tsbox API (in-process)', run: tsboxApi() }];
+  const cases: Case[] = [
+    { name: 'tsbox API (in-process)', run: tsboxApi() },
+    { name: 'tsbox API, --no-init', run: tsboxApi(benchSpec(), false) },
+  ];
   for (const r of runtimes) cases.push({ name: `node spawning ${r} run`, run: ociCli(r, b, stateOf(r)) });
   sections.push(table('(a) start+teardown of /bin/true from a running Node process', await alternate(cases, ROUNDS)));
 }
@@ -193,7 +197,10 @@ async function caseD(): Promise<void> {
   const rows: Summary[] = [];
   for (const n of [20, 100]) {
     const bundles = Array.from({ length: n }, (_, i) => bundle(`d${i}`));
-    const cases: Case[] = [{ name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) }];
+    const cases: Case[] = [
+      { name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) },
+      { name: `tsbox API, --no-init ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi(benchSpec(), false)())).then(() => undefined) },
+    ];
     // Every runtime that runs here, each container from its own CLI process as containerd would start them.
     for (const r of runtimes) cases.push({ name: `${r} ×${n}`, run: () => Promise.all(bundles.map((b) => ociCli(r, b, stateOf(r))())).then(() => undefined) });
     for (const s of await alternate(cases, Math.max(5, ROUNDS >> 2), 1)) {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
@@ -48,6 +48,15 @@ function withBundle(args: string[], mutate?: Parameters<typeof makeBundle>[1]): 
   return makeBundle(args, mutate);
 }
 
+
+test('the launcher runs through a symlink, as npm links it into node_modules/.bin', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-bin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  symlinkSync(BIN, join(dir, 'tsbox-runtime'));
+  const r = spawnSync(join(dir, 'tsbox-runtime'), ['--version'], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /^tsbox-runtime version /);
+});
 
 test('--version, features and spec', (t) => {
   t.regex(rt(['--version']).stdout, /tsbox-runtime version \d+\.\d+\.\d+\nspec: 1\./);
