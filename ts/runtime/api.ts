@@ -254,10 +254,14 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const terminal = spec.process?.terminal === true;
   const io = setupStdio(opts.stdio ?? ['pipe', 'pipe', 'pipe']);
   const ptyPair = terminal ? native().socketpair() : undefined;
+  const remove = opts.remove ?? true;
+  // Owned before the clone: a process that exits while it is under way still removes what was made.
+  if (remove) own(root, id);
   let l;
   try {
     l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
   } catch (e) {
+    disown(root, id);
     io.parentEnds.forEach((s) => s?.destroy());
     ptyPair?.forEach(closeQuietly);
     throw e;
@@ -266,8 +270,6 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
     if (ptyPair) closeQuietly(ptyPair[1]);
   }
   const reports = watchReports(l.spawned.reportFd);
-  const remove = opts.remove ?? true;
-  if (remove) own(root, id);
   const c = new Container(id, root, l.spawned, io.parentEnds, reports.exit, () => {
     disown(root, id);
     if (remove) ops.remove(root, id, true);
