@@ -26,6 +26,21 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # docker-registry's package starts a system service on :5000; tests start their own on free ports.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+# A cgroup v1 hierarchy the kernel keeps with nothing mounting it (one unmounted after use lives on
+# until reboot) still appears in every /proc/PID/cgroup; containerd then cannot load any container's
+# cgroup. Mount each such hierarchy where systemd mounts them on a v1 or hybrid host.
+if [ "$(id -u)" -eq 0 ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
+  while IFS=: read -r hid ctrls _; do
+    [ "$hid" != 0 ] && [ -n "$ctrls" ] || continue
+    first=${ctrls%%,*}
+    awk -v c="$first" '$(NF-2) == "cgroup" { n = split($NF, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) f = 1 } END { exit !f }' /proc/self/mountinfo && continue
+    name=${ctrls#name=}
+    opts=$ctrls; [ "$name" = "$ctrls" ] || opts="none,$ctrls"
+    mkdir -p "/sys/fs/cgroup/$name"
+    mount -t cgroup -o "$opts" cgroup "/sys/fs/cgroup/$name"
+    echo "setup: mounted the cgroup v1 hierarchy $ctrls at /sys/fs/cgroup/$name"
+  done < /proc/self/cgroup
+fi
 
 npm ci --no-audit --no-fund
 npm run compile
