@@ -1,6 +1,6 @@
 // One start+teardown after another through the API, median and min (a profiling aid next to prof-b.ts;
 // npm run bench is the benchmark). N=runs, V=1 prints start and exit times of each.
-import { runContainer } from '../ts/runtime/api.js';
+import { runContainer } from '../dist/runtime/api.js';
 import { benchSpec, rootfs } from './fixtures.js';
 import { performance } from 'node:perf_hooks';
 const spec = benchSpec();

@@ -5,8 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, 
 import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runContainer } from '../ts/runtime/api.js';
-import { sandboxSpec } from '../ts/engine/sandbox.js';
+// tsbox as it ships (tsc's output in dist/, built by `npm run bench`), not its TypeScript through a loader.
+import { runContainer } from '../dist/runtime/api.js';
+import { sandboxSpec } from '../dist/engine/sandbox.js';
 import { alternate, table, type Case, type Summary } from './stats.js';
 import { benchImage, benchSpec, bundle, cleanWork, have, WORK } from './fixtures.js';
 import { push, startRegistry, type Registry } from '../test/helpers/registry.js';
@@ -67,6 +68,55 @@ function nodeStart(withCerts: boolean): string {
 const sections: string[] = [];
 const notes: string[] = [];
 
+/**
+ * crun refuses a hybrid host whose cgroup2 mount still holds controllers (a fresh VM of this kind has
+ * hugetlb there). systemd's layout gives each of them a v1 hierarchy: the bench mounts those for its
+ * run and takes them down at the end, once no cgroup is left in them, so that the kernel hands the
+ * controller back to cgroup2 (a hierarchy unmounted with cgroups in it would live on, unmounted).
+ */
+const lent: string[] = [];
+const UNIFIED = '/sys/fs/cgroup/unified/cgroup.controllers';
+
+function lendV1Hierarchies(): void {
+  if (!existsSync(UNIFIED)) return;
+  for (const c of readFileSync(UNIFIED, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+    const dir = join('/sys/fs/cgroup', c);
+    if (existsSync(dir)) continue;
+    mkdirSync(dir);
+    if (spawnSync('mount', ['-t', 'cgroup', '-o', c, 'cgroup', dir]).status === 0) lent.push(c);
+    else rmdirSync(dir);
+  }
+  if (lent.length) notes.push(`cgroup v1 hierarchies mounted for the run as systemd lays out a hybrid host (crun refuses one whose cgroup2 mount holds controllers), and taken down after: ${lent.join(', ')}`);
+}
+
+/** hierarchy id and cgroup count of a controller (/proc/cgroups) */
+function hierarchyOf(c: string): [number, number] {
+  const f = readFileSync('/proc/cgroups', 'utf8').split('\n').find((l) => l.startsWith(`${c}\t`))?.split('\t') ?? [];
+  return [Number(f[1] ?? 0), Number(f[2] ?? 0)];
+}
+
+const settle = (cond: () => boolean) => {
+  for (let i = 0; i < 100 && !cond(); i++) spawnSync('sleep', ['0.05']);
+  return cond();
+};
+
+function returnV1Hierarchies(): void {
+  for (const c of lent) {
+    const dir = join('/sys/fs/cgroup', c);
+    // Only the bench used the hierarchy: every cgroup in it is one of its runtimes' (empty by now).
+    spawnSync('find', [dir, '-mindepth', '1', '-depth', '-type', 'd', '-exec', 'rmdir', '{}', '+']);
+    // Removed cgroups leave the hierarchy a moment later; the kernel frees it at unmount only when empty.
+    settle(() => hierarchyOf(c)[1] <= 1);
+    for (let attempt = 0; attempt < 3 && hierarchyOf(c)[0] !== 0; attempt++) {
+      if (attempt && spawnSync('mount', ['-t', 'cgroup', '-o', c, 'cgroup', dir]).status !== 0) break;
+      spawnSync('umount', [dir]);
+      settle(() => hierarchyOf(c)[0] === 0);
+    }
+    rmdirSync(dir);
+    if (hierarchyOf(c)[0] !== 0) notes.push(`${c}: its v1 hierarchy outlived the unmount (it returns to cgroup2 at the next mount and unmount of it, or at reboot)`);
+  }
+}
+
 /** Runtimes that can run the bench container on this host (a trial run each; failures are noted). */
 function usableRuntimes(): string[] {
   const b = bundle('probe');
@@ -77,13 +127,11 @@ function usableRuntimes(): string[] {
     }
     const p = spawnSync(r, ['--root', stateOf(r), 'run', '--bundle', b, id(`${r}-probe`)], { encoding: 'utf8' });
     const why = (p.stderr || p.stdout).trim().split('\n').pop() ?? '';
-    // crun wants a hybrid host's cgroup2 mount without controllers: systemd's layout mounts every
-    // controller as v1. Not done here: a controller bound to v1 stays there until reboot.
-    const hint = /hybrid mode/.test(why) ? ` (give each controller listed in /sys/fs/cgroup/unified/cgroup.controllers its v1 hierarchy, e.g. \`mount -t cgroup -o hugetlb none /sys/fs/cgroup/hugetlb\`, as systemd does)` : '';
-    if (p.status !== 0) notes.push(`${r}: cannot run the bench container on this host: ${why}${hint}`);
+    if (p.status !== 0) notes.push(`${r}: cannot run the bench container on this host: ${why}`);
     return p.status === 0;
   });
 }
+lendV1Hierarchies();
 const runtimes = usableRuntimes();
 
 const lastLine = (p: { stdout: string; stderr: string }) => ((p.stderr || p.stdout).trim().split('\n').pop() ?? '').replace(/^Error: /, '');
@@ -319,6 +367,7 @@ async function main(): Promise<void> {
     rmSync(RUN, { recursive: true, force: true });
     // Depth first: podman nests conmon's cgroup under its parent (tsbox-bench/podman/conmon).
     spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench /sys/fs/cgroup/tsbox-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true']);
+    returnV1Hierarchies();
     // skopeo and podman (as root) keep a blob-info cache in /var/lib/containers/cache: gone again if we made it.
     if (!HAD_CONTAINERS_CACHE) {
       rmSync('/var/lib/containers/cache', { recursive: true, force: true });

@@ -24,6 +24,8 @@
 #include "../common/config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
@@ -181,7 +183,11 @@ struct spawn_opts {
 static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
   memset(s, 0, sizeof *s);
   s->console_fd = s->status_fd = -1;
-  if (!arg_buffer(env, get_prop(env, o, "config"), "config", &s->config, &s->config_len)) return false;
+  void *config;
+  if (!arg_buffer(env, get_prop(env, o, "config"), "config", &config, &s->config_len)) return false;
+  /* Copied: the memfd is filled on the cloning thread, after JS may have reused the Buffer. */
+  if (!(s->config = malloc(s->config_len ? s->config_len : 1))) return throw_errno(env, ENOMEM, "malloc config"), false;
+  memcpy(s->config, config, s->config_len);
   if (!arg_int(env, get_prop(env, o, "cloneFlags"), "cloneFlags", &s->flags)) return false;
   napi_value stdio = get_prop(env, o, "stdio");
   for (uint32_t i = 0; i < 3; i++) {
@@ -220,9 +226,12 @@ struct spawn_job {
   int pidfd, clone_err;
   int place_err;     /* tsbox-init could not enter its cgroups: its "E" report, or EOF (ESRCH) */
   char place_msg[512];
+  int open_err;      /* opening what the child needs failed: errno, and the call with its path */
+  char open_what[PATH_MAX + 64];
 };
 
 static void free_opts(struct spawn_opts *o) {
+  free(o->config);
   free(o->fifo_path);
   for (uint32_t i = 0; o->tasks && i < o->n_tasks; i++) free(o->tasks[i]);
   free(o->tasks);
@@ -275,61 +284,57 @@ struct spawn_job *spawn_job_prepare(napi_env env, napi_value opts) {
   j->go[0] = j->go[1] = j->rep[0] = j->rep[1] = -1;
   for (int i = 0; i < NFDS; i++) j->a.src[i] = -1;
   if (!read_opts(env, opts, &j->o)) goto fail;
-  const char *what;
-  int init_fd = init_memfd();
-  if (init_fd < 0) {
-    throw_errno(env, -init_fd, "%s", init_memfd_failure());
-    goto fail;
-  }
-  int cfg = seal_config(j->o.config, j->o.config_len, &what);
-  if (cfg < 0) {
-    throw_errno(env, -cfg, "%s", what);
-    goto fail;
-  }
-  j->a.src[TSBOX_FD_CONFIG] = cfg;
-  if (pipe2(j->go, O_CLOEXEC) < 0 || pipe2(j->rep, O_CLOEXEC) < 0) {
-    throw_errno(env, errno, "pipe2");
-    goto fail;
-  }
-  j->a.src[TSBOX_FD_GO] = j->go[0];
-  j->a.src[TSBOX_FD_REPORT] = j->rep[1];
-  j->go[0] = j->rep[1] = -1; /* now in src[] */
-  if (j->o.fifo_path && (j->a.src[TSBOX_FD_FIFO] = open(j->o.fifo_path, O_PATH | O_CLOEXEC)) < 0) {
-    throw_errno(env, errno, "open %s", j->o.fifo_path);
-    goto fail;
-  }
   static const char *const stdio_names[] = {"stdin", "stdout", "stderr"};
   for (int i = 0; i < 3; i++)
     if (!dup_src(env, j, i, j->o.stdio[i], stdio_names[i])) goto fail;
   if (!dup_src(env, j, TSBOX_FD_CONSOLE, j->o.console_fd, "consoleFd") || !dup_src(env, j, TSBOX_FD_STATUS, j->o.status_fd, "statusFd")) goto fail;
-  while (j->n_open < j->o.n_tasks) {
-    const char *path = j->o.tasks[j->n_open];
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw_errno(env, errno, "open %s", path);
-      goto fail;
-    }
-    j->tasks_fds[j->n_open++] = fd;
-    /* Any other file would take the "0" silently and leave the container unplaced. */
-    struct statfs fs;
-    if (fstatfs(fd, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) {
-      throw_errno(env, EINVAL, "fstatfs %s: not on a cgroup v1 filesystem", path);
-      goto fail;
-    }
-  }
-  j->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (j->stack == MAP_FAILED) {
-    throw_errno(env, errno, "mmap clone stack");
-    goto fail;
-  }
-  j->a.init_fd = init_fd;
-  j->a.new_userns = (j->o.flags & CLONE_NEWUSER) != 0;
-  j->a.n_tasks = (int)j->n_open;
-  j->a.tasks_fds = j->tasks_fds;
   return j;
 fail:
   spawn_job_free(j);
   return NULL;
+}
+
+static bool open_failed(struct spawn_job *j, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool open_failed(struct spawn_job *j, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(j->open_what, sizeof j->open_what, fmt, ap);
+  va_end(ap);
+  j->open_err = err;
+  return false;
+}
+
+/* Everything else the child needs: the config memfd, pipes, fifo, cgroup "tasks" files, stack. On the
+ * cloning thread (the spawner's, for spawnAsync): ten cgroup files opened cost more than the clone's
+ * own preparation on Node's main thread. A failure is reported by spawn_job_result. */
+static bool open_child_side(struct spawn_job *j) {
+  const char *what;
+  int init_fd = init_memfd();
+  if (init_fd < 0) return open_failed(j, -init_fd, "%s", init_memfd_failure());
+  int cfg = seal_config(j->o.config, j->o.config_len, &what);
+  if (cfg < 0) return open_failed(j, -cfg, "%s", what);
+  j->a.src[TSBOX_FD_CONFIG] = cfg;
+  if (pipe2(j->go, O_CLOEXEC) < 0 || pipe2(j->rep, O_CLOEXEC) < 0) return open_failed(j, errno, "pipe2");
+  j->a.src[TSBOX_FD_GO] = j->go[0];
+  j->a.src[TSBOX_FD_REPORT] = j->rep[1];
+  j->go[0] = j->rep[1] = -1; /* now in src[] */
+  if (j->o.fifo_path && (j->a.src[TSBOX_FD_FIFO] = open(j->o.fifo_path, O_PATH | O_CLOEXEC)) < 0) return open_failed(j, errno, "open %s", j->o.fifo_path);
+  while (j->n_open < j->o.n_tasks) {
+    const char *path = j->o.tasks[j->n_open];
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return open_failed(j, errno, "open %s", path);
+    j->tasks_fds[j->n_open++] = fd;
+    /* Any other file would take the "0" silently and leave the container unplaced. */
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) return open_failed(j, EINVAL, "fstatfs %s: not on a cgroup v1 filesystem", path);
+  }
+  j->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (j->stack == MAP_FAILED) return open_failed(j, errno, "mmap clone stack");
+  j->a.init_fd = init_fd;
+  j->a.new_userns = (j->o.flags & CLONE_NEWUSER) != 0;
+  j->a.n_tasks = (int)j->n_open;
+  j->a.tasks_fds = j->tasks_fds;
+  return true;
 }
 
 /* tsbox-init's first report when it was given "tasks" fds: "P", or the "E" line of its failure. Read
@@ -363,6 +368,10 @@ static void wait_placed(struct spawn_job *j) {
 }
 
 void spawn_job_clone(struct spawn_job *j) {
+  if (!open_child_side(j)) {
+    release_child_side(j);
+    return;
+  }
   /* All signals blocked across clone: no Node handler may run in the child before it resets them. */
   sigset_t all, old;
   sigfillset(&all);
@@ -380,6 +389,7 @@ void spawn_job_clone(struct spawn_job *j) {
 napi_value spawn_job_result(napi_env env, struct spawn_job *j, bool *ok) {
   napi_value r;
   *ok = j->pid > 0 && !j->place_err;
+  if (j->open_err) return make_errno(env, j->open_err, "%s", j->open_what);
   if (j->pid <= 0) return make_errno(env, j->clone_err, "clone flags %#x", (unsigned)j->o.flags);
   if (j->place_err) return make_error_text(env, j->place_err, j->place_msg);
   napi_create_object(env, &r);

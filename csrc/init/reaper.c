@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,18 @@ static _Noreturn void child(const struct proc *p, int errpipe) {
   _exit(exec_exit_code(e));
 }
 
+struct child_args {
+  const struct proc *p;
+  struct logger *log;
+  int errpipe;
+};
+
+static int child_main(void *arg) {
+  struct child_args *a = arg;
+  if (a->log->active) logger_child(a->log);
+  child(a->p, a->errpipe);
+}
+
 /* The status file outlives every process that could have waited for us. */
 static void record_status(int st) {
   if (fcntl(TSBOX_FD_STATUS, F_GETFD) < 0) return;
@@ -47,13 +60,14 @@ _Noreturn void reaper_run(const struct proc *p, int log_json) {
   if (log_json) logger_open(&log);
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) < 0) die(errno, "pipe2");
-  pid_t pid = fork();
-  if (pid < 0) die(errno, "fork %s", p->path);
-  if (pid == 0) {
-    close(ep[0]);
-    if (log.active) logger_child(&log);
-    child(p, ep[1]);
-  }
+  /* A vfork on a stack of its own, as posix_spawn does: we wait until it has exec'd anyway, and a fork
+   * would copy our page tables only for the exec to drop them (and make every page we write meanwhile
+   * a copy). The child runs in our memory, so it makes only async-signal-safe calls and writes nothing
+   * of ours; its fd table is its own. */
+  static char stack[64 * 1024] __attribute__((aligned(16)));
+  struct child_args args = {p, &log, ep[1]};
+  pid_t pid = clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  if (pid < 0) die(errno, "clone %s", p->path);
   close(ep[1]);
   int e = 0;
   ssize_t n;

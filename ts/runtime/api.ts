@@ -272,7 +272,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const reports = watchReports(l.spawned.reportFd);
   const c = new Container(id, root, l.spawned, io.parentEnds, reports.exit, () => {
     disown(root, id);
-    if (remove) ops.remove(root, id, true);
+    if (remove) ops.remove(root, id, true, l.state);
   }, null);
   const r = await reports.setup;
   if (r.kind === 'error') {

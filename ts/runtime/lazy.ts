@@ -5,6 +5,12 @@ import { createRequire } from 'node:module';
 
 const load = createRequire(import.meta.url);
 
-export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
-export const net = (): typeof import('node:net') => load('node:net');
-export const tty = (): typeof import('node:tty') => load('node:tty');
+/** The module, required at the first call and kept: the API asks for net at every container start. */
+function once<T>(name: string): () => T {
+  let m: T | undefined;
+  return () => (m ??= load(name) as T);
+}
+
+export const childProcess = once<typeof import('node:child_process')>('node:child_process');
+export const net = once<typeof import('node:net')>('node:net');
+export const tty = once<typeof import('node:tty')>('node:tty');

@@ -129,18 +129,22 @@ export function resume(root: string, id: string): void {
   });
 }
 
-/** Removes a stopped container (or, with force, kills it first). Idempotent on a half-deleted container. */
-export function remove(root: string, id: string, force = false): void {
+/**
+ * Removes a stopped container (or, with force, kills it first): cgroup, poststop hooks, state.
+ * Idempotent on a half-deleted container. `reaped`: the caller holds the state it wrote and has reaped
+ * the process (the API), so neither the file nor /proc need to be read again.
+ */
+export function remove(root: string, id: string, force = false, reaped?: ContainerState): void {
   withLock(root, id, () => {
     let s: ContainerState;
     try {
-      s = readState(root, id);
+      s = reaped ?? readState(root, id);
     } catch (e) {
       // A create killed before writing state.json leaves only the directory.
       if (force) return removeStateDir(root, id);
       throw e;
     }
-    const status = statusOf(root, s);
+    const status = reaped ? 'stopped' : statusOf(root, s);
     const cg = containerCgroup(s);
     if (status !== 'stopped') {
       if (!force) throw new Error(`cannot delete container ${id} that is not stopped: ${status}`);
@@ -153,13 +157,9 @@ export function remove(root: string, id: string, force = false): void {
       signalPid(s, 9);
       if (!waitGoneSync(s.pid)) throw new Error(`delete ${id}: pid ${s.pid} did not exit after SIGKILL`);
     }
-    // The whole cgroup must be empty before rmdir: exec'd processes may outlive init briefly.
+    // Exec'd processes may outlive init briefly: destroy kills them when the cgroup is busy.
     try {
-      if (cg.exists()) {
-        cg.kill(9);
-        cg.thaw();
-        cg.destroy();
-      }
+      cg.destroy();
     } catch (e) {
       throw new Error(`delete ${id}: ${(e as Error).message}`);
     }

@@ -1,5 +1,5 @@
 // Container state on disk (<root>/<id>/state.json), its locks, and the status derived from the kernel's truth.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCgroup, type Cgroup, type CgroupVersion } from './cgroup/index.js';
 import { NoCgroup } from './cgroup/rootless.js';
@@ -142,18 +142,24 @@ export function withLock<T>(root: string, id: string, fn: () => T): T {
   const dir = stateDir(root, id);
   if (!existsSync(dir)) throw new NotFoundError(id);
   const locks = join(root, '.locks');
-  mkdirSync(locks, { recursive: true, mode: 0o700 });
   const lockFile = join(locks, id);
-  const fd = openSync(lockFile, 'a+', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(lockFile, 'a+', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    mkdirSync(locks, { recursive: true, mode: 0o700 });
+    fd = openSync(lockFile, 'a+', 0o600);
+  }
   try {
     native().flock(fd, 2 /* LOCK_EX */);
     // delete may have removed the container while we waited.
     if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'creating'))) {
-      if (!existsSync(dir)) rmSync(lockFile, { force: true });
+      if (!existsSync(dir)) unlinkQuietly(lockFile);
       throw new NotFoundError(id);
     }
     const r = fn();
-    if (!existsSync(dir)) rmSync(lockFile, { force: true });
+    if (!existsSync(dir)) unlinkQuietly(lockFile);
     return r;
   } finally {
     closeSync(fd);
@@ -161,14 +167,25 @@ export function withLock<T>(root: string, id: string, fn: () => T): T {
 }
 
 /** Creates <root>/<id> exclusively, with a "creating" marker until state.json exists. */
+// State roots this process has made sure of: a long-running API process starts many containers in one.
+const roots = new Set<string>();
+
 export function reserveId(root: string, id: string): void {
   checkId(id);
-  mkdirSync(root, { recursive: true, mode: 0o711 });
+  if (!roots.has(root)) {
+    mkdirSync(root, { recursive: true, mode: 0o711 });
+    roots.add(root);
+  }
   const dir = stateDir(root, id);
   try {
     mkdirSync(dir, { mode: 0o711 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      // The root was removed since: made again.
+      mkdirSync(root, { recursive: true, mode: 0o711 });
+      mkdirSync(dir, { mode: 0o711 });
+    } else if (code === 'EEXIST') {
       // A leftover of a create that was killed before it wrote state.json can be reclaimed.
       if (existsSync(join(dir, 'state.json')) || !isStaleReservation(dir)) {
         throw new Error(`container ${JSON.stringify(id)} already exists`);
@@ -199,21 +216,33 @@ function creatorAlive(root: string, id: string): boolean {
 
 /** Setup finished: the container is what its process says it is from now on. */
 export function markCreated(root: string, id: string): void {
-  rmSync(join(stateDir(root, id), 'creating'), { force: true });
+  unlinkQuietly(join(stateDir(root, id), 'creating'));
 }
 
-/** The files a state directory holds; removed one by one, cheaper than a recursive walk on every delete. */
-const STATE_FILES = ['state.json', 'creating', 'exec.fifo'];
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
 
+/** A state directory holds only files: each unlinked by name, cheaper than a recursive walk on every delete. */
 export function removeStateDir(root: string, id: string): void {
   const dir = stateDir(root, id);
-  for (const f of STATE_FILES) rmSync(join(dir, f), { force: true });
+  let names: string[];
   try {
+    names = readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    for (const f of names) unlinkQuietly(join(dir, f));
     rmdirSync(dir);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    // Something else in there (a temporary state file of a crashed writer): the whole walk after all.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    // Not only files in there after all: the whole walk.
     rmSync(dir, { recursive: true, force: true });
   }
 }

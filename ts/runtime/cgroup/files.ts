@@ -38,15 +38,48 @@ export function cgPids(file: string): number[] {
   return (cgRead(file) ?? '').split('\n').filter(Boolean).map(Number);
 }
 
-export function cgMkdir(dir: string): void {
+/** mkdir -p; returns the first directory it made, undefined when dir existed. */
+export function cgMkdir(dir: string): string | undefined {
   try {
-    mkdirSync(dir, { recursive: true });
+    return mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new Error(`mkdir ${dir}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Removes empty cgroup dirs, and only if some are busy kills and thaws what is left in them, then waits
+ * for it to go: an exited container's cgroup is almost always empty, and reading its pids first costs
+ * every teardown.
+ */
+export function removeCgroupDirs(dirs: string[], killAll: () => void, thaw: () => void): void {
+  const busy = dirs.filter((dir) => {
+    try {
+      rmdirSync(dir);
+      return false;
+    } catch (e) {
+      return isBusy(dir, e);
+    }
+  });
+  removeBusy(busy, killAll, thaw);
+}
+
+function isBusy(dir: string, e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return false;
+  if (code !== 'EBUSY') throw new Error(`rmdir ${dir}: ${code ?? e}`);
+  return true;
+}
+
+function removeBusy(busy: string[], killAll: () => void, thaw: () => void): void {
+  if (!busy.length) return;
+  // Processes outliving init (exec'd ones), or frozen ones that cannot die until thawed.
+  killAll();
+  thaw();
+  for (const dir of busy) cgRmdir(dir);
+}
 
 /** rmdir, retried while the last tasks finish exiting (EBUSY); a missing dir is fine. */
 export function cgRmdir(dir: string): void {

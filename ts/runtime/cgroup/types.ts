@@ -38,5 +38,6 @@ export interface Cgroup {
   kill(signal: number): void;
   stats(): CgroupStats;
   exists(): boolean;
+  /** Removes the cgroup; processes still in it are killed first (thawed if frozen). */
   destroy(): void;
 }

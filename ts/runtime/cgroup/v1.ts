@@ -1,7 +1,7 @@
 // cgroup v1: one directory per controller hierarchy (/sys/fs/cgroup/<controller>/<path>).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil, signalAll } from './files.js';
+import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
@@ -30,6 +30,47 @@ function findHierarchies(mountRoot: string): Record<string, string> {
   return out;
 }
 
+const CPUSET_FILES = ['cpuset.cpus', 'cpuset.mems'] as const;
+// Parent cpusets of this process's containers found usable (cpus and mems set), with those values: read
+// once, not at every start. Leaves are never kept.
+const readyCpusets = new Map<string, string[]>();
+
+/**
+ * A new cpuset cgroup starts with empty cpus and mems, which refuses tasks: each level of the path gets
+ * its parent's. Levels made just now (from `made` down) are empty without reading them.
+ */
+function fillCpusets(leaf: string, path: string, made: string | undefined): void {
+  let cur = leaf.slice(0, leaf.length - path.replace(/\/+$/, '').length);
+  let values: string[] | undefined; // cur's cpus and mems, when known
+  for (const part of path.split('/').filter(Boolean)) {
+    const parent = cur;
+    cur = join(cur, part);
+    const isLeaf = cur === leaf;
+    const fresh = made !== undefined && cur.length >= made.length;
+    if (!fresh) {
+      const own = readyCpusets.get(cur) ?? CPUSET_FILES.map((f) => cgRead(join(cur, f)) ?? '');
+      if (own.every(Boolean)) {
+        if (!isLeaf) readyCpusets.set(cur, own);
+        values = own;
+        continue;
+      }
+    }
+    const from = values ?? CPUSET_FILES.map((f) => cgRead(join(parent, f)) ?? '');
+    try {
+      CPUSET_FILES.forEach((f, i) => cgWrite(join(cur, f), from[i]));
+    } catch (e) {
+      // Known values gone stale (the parent's cpus changed): read them again, once.
+      if (!values) throw e;
+      readyCpusets.delete(parent);
+      const again = CPUSET_FILES.map((f) => cgRead(join(parent, f)) ?? '');
+      CPUSET_FILES.forEach((f, i) => cgWrite(join(cur, f), again[i]));
+      values = again;
+    }
+    values ??= from;
+    if (!isLeaf) readyCpusets.set(cur, values);
+  }
+}
+
 export class CgroupV1 implements Cgroup {
   readonly version = 1 as const;
   readonly dirs: Record<string, string> = {};
@@ -48,21 +89,15 @@ export class CgroupV1 implements Cgroup {
     return !!this.dirs[controller] && existsSync(join(this.dirs[controller], file));
   }
 
+  private hierarchyDirs(): string[] {
+    return [...new Set(Object.values(this.dirs))];
+  }
+
   create(): void {
+    const dirs = this.hierarchyDirs();
+    const made = dirs.map(cgMkdir);
     const cpuset = this.dirs.cpuset;
-    for (const dir of new Set(Object.values(this.dirs))) cgMkdir(dir);
-    // A new cpuset cgroup starts with empty cpus/mems, which refuses tasks: copy them down the path.
-    if (cpuset) {
-      const root = cpuset.slice(0, cpuset.length - this.path.replace(/\/+$/, '').length);
-      let cur = root;
-      for (const part of this.path.split('/').filter(Boolean)) {
-        const parent = cur;
-        cur = join(cur, part);
-        for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-          if (!cgRead(join(cur, f))) cgWrite(join(cur, f), cgRead(join(parent, f)) ?? '');
-        }
-      }
-    }
+    if (cpuset) fillCpusets(cpuset, this.path, made[dirs.indexOf(cpuset)]);
   }
 
   apply(r: LinuxResources | undefined): void {
@@ -175,7 +210,9 @@ export class CgroupV1 implements Cgroup {
   }
 
   destroy(): void {
-    // Deepest first: tsbox never nests, but an exec'd process may have made sub-cgroups.
-    for (const dir of new Set(Object.values(this.dirs))) cgRmdir(dir);
+    removeCgroupDirs(this.hierarchyDirs(), this.killAll, () => this.thaw());
   }
+
+  // The pids of every hierarchy: a busy one may hold them when another is gone already.
+  private readonly killAll = () => signalAll(this.hierarchyDirs().flatMap((d) => cgPids(join(d, 'cgroup.procs'))), 9);
 }

@@ -1,7 +1,7 @@
 // cgroup v2: one unified directory; controllers enabled through the parents' cgroup.subtree_control.
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgRmdir, cgWrite, waitUntil, signalAll } from './files.js';
+import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 export class CgroupV2 implements Cgroup {
@@ -152,6 +152,6 @@ export class CgroupV2 implements Cgroup {
   }
 
   destroy(): void {
-    cgRmdir(this.dir);
+    removeCgroupDirs([this.dir], () => this.kill(9), () => this.thaw());
   }
 }
