@@ -137,7 +137,9 @@ export class ContainerProcess extends EventEmitter {
         this.done = true;
         closeQuietly(this.pidfd);
         // tsbox-init exits 128+N for a signal; its report keeps the real status.
-        const w = await Promise.race([reportExit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
+        let timer: NodeJS.Timeout | undefined;
+        const w = await Promise.race([reportExit, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 100)))]);
+        clearTimeout(timer);
         const status = w !== undefined ? decodeWaitStatus(w) : st;
         try {
           onExit();

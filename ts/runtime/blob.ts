@@ -42,36 +42,53 @@ export const InitMode = { EXEC: 0, INIT: 1 } as const;
 
 type Field = { u16: number } | { u32: number } | { i32: number } | { u64: bigint } | { str: string } | { bytes: Buffer };
 
-function encode(f: Field): Buffer {
-  if ('str' in f) {
-    if (f.str.includes('\0')) throw new Error(`config: string contains a NUL byte: ${JSON.stringify(f.str)}`);
-    return Buffer.from(f.str + '\0', 'utf8');
-  }
-  if ('bytes' in f) return f.bytes;
-  const b = Buffer.alloc('u16' in f ? 2 : 'u64' in f ? 8 : 4);
-  if ('u16' in f) b.writeUInt16LE(f.u16);
-  else if ('u32' in f) b.writeUInt32LE(f.u32 >>> 0);
-  else if ('i32' in f) b.writeInt32LE(f.i32);
-  else b.writeBigUInt64LE(BigInt.asUintN(64, f.u64));
-  return b;
+function checkStr(s: string): void {
+  if (s.includes('\0')) throw new Error(`config: string contains a NUL byte: ${JSON.stringify(s)}`);
 }
 
+/** One buffer grown in place: a container's blob is built at every start, on Node's main thread. */
 export class BlobWriter {
-  private parts: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(4096);
+  private len = 0;
 
   constructor() {
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(CONFIG_MAGIC, 0);
-    h.writeUInt32LE(CONFIG_VERSION, 4);
-    this.parts.push(h);
+    this.room(8);
+    this.buf.writeUInt32LE(CONFIG_MAGIC, 0);
+    this.buf.writeUInt32LE(CONFIG_VERSION, 4);
+    this.len = 8;
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
   }
 
   add(tag: number, ...fields: Field[]): this {
-    const payload = Buffer.concat(fields.map(encode));
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(tag, 0);
-    h.writeUInt32LE(payload.length, 4);
-    this.parts.push(h, payload);
+    const head = this.len;
+    this.room(8);
+    this.len += 8;
+    for (const f of fields) {
+      if ('str' in f) {
+        checkStr(f.str);
+        const n = Buffer.byteLength(f.str, 'utf8');
+        this.room(n + 1);
+        this.len += this.buf.write(f.str, this.len, 'utf8');
+        this.buf[this.len++] = 0;
+      } else if ('bytes' in f) {
+        this.room(f.bytes.length);
+        this.len += f.bytes.copy(this.buf, this.len);
+      } else {
+        this.room(8);
+        if ('u16' in f) this.len = this.buf.writeUInt16LE(f.u16, this.len);
+        else if ('u32' in f) this.len = this.buf.writeUInt32LE(f.u32 >>> 0, this.len);
+        else if ('i32' in f) this.len = this.buf.writeInt32LE(f.i32, this.len);
+        else this.len = this.buf.writeBigUInt64LE(BigInt.asUintN(64, f.u64), this.len);
+      }
+    }
+    this.buf.writeUInt32LE(tag, head);
+    this.buf.writeUInt32LE(this.len - head - 8, head + 4);
     return this;
   }
 
@@ -88,6 +105,6 @@ export class BlobWriter {
   }
 
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts);
+    return this.buf.subarray(0, this.len);
   }
 }
