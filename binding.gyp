@@ -1,5 +1,5 @@
 # node-gyp / electron-rebuild build of what CMakeLists.txt builds (keep the two in sync).
-# tsbox-init is built first as a static executable, then assembled into the addon by the embed_init
+# tsbox-init is built first by scripts/build-init.sh (static), then assembled into the addon by the embed_init
 # action (csrc/addon/init_blob.S, .incbin), whose inputs make it rerun whenever tsbox-init changes.
 {
   "variables": {
@@ -10,10 +10,15 @@
   "targets": [
     {
       "target_name": "tsbox-init",
-      "type": "executable",
-      "sources": ["<!@(ls -1 csrc/init/*.c)"],
-      "cflags": ["<@(harden_cflags)"],
-      "ldflags": ["-static", "-s", "-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack"]
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_init",
+          "inputs": ["scripts/build-init.sh", "<!@(ls -1 csrc/init/*.c csrc/init/*.h csrc/common/*.h)"],
+          "outputs": ["<(PRODUCT_DIR)/tsbox-init"],
+          "action": ["sh", "scripts/build-init.sh", "<(PRODUCT_DIR)/tsbox-init"]
+        }
+      ]
     },
     {
       "target_name": "tsbox",

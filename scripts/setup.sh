@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  cmake make gcc g++ libc6-dev libseccomp-dev   # native build (static tsbox-init, libseccomp)
+  cmake make gcc g++ libc6-dev libseccomp-dev   # native build (addon, libseccomp)
+  musl-tools                                    # tsbox-init linked with musl (scripts/build-init.sh)
   busybox-static                                # test rootfs
   docker-registry apache2-utils openssl skopeo umoci zstd attr  # image tests: real registry, htpasswd, tokens
   iproute2 nftables iptables                    # networking

@@ -212,6 +212,13 @@ test('initFd: tsbox-init lives in a sealed memfd', (t) => {
   t.is(fdFlags(fd) & O_ACCMODE, 0);
 });
 
+test('initFd: tsbox-init is linked with musl, whose start-up runs no CPUID', (t) => {
+  // glibc's static start-up probes the CPU dozens of times, and in a VM each CPUID traps to the
+  // hypervisor: ~0.5 ms per container (docs/performance.md). Every static glibc carries GLIBC_TUNABLES.
+  const bin = readFileSync(`/proc/self/fd/${native().initFd()}`);
+  t.is(bin.indexOf('GLIBC_TUNABLES'), -1, 'tsbox-init was linked with glibc: install musl-tools and rebuild (scripts/build-init.sh)');
+});
+
 test('spawn + watch: tsbox-init runs the process and its exit code comes back', async (t) => {
   const [outR, outW] = native().pipe();
   const s = native().spawn({

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,8 +199,21 @@ int mu_propagate(const char *target, unsigned long prop) {
   return 0;
 }
 
+/* mount_setattr(2) by number, with its struct spelled out: musl has no wrapper, and glibc 2.36's
+ * <sys/mount.h> clashes with <linux/mount.h>. */
+struct setattr_args {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#define ATTR_RDONLY 0x1 /* MOUNT_ATTR_RDONLY */
+
 int mu_readonly_tree(const char *target) {
-  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-  if (mount_setattr(AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr) == 0) return 0;
+  struct setattr_args attr = {.attr_set = ATTR_RDONLY};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr) == 0) return 0;
   return errno == ENOSYS ? 0 : -1;
 }

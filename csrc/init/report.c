@@ -1,6 +1,7 @@
 /* The report pipe. Writes ignore EPIPE: a CLI parent may have exited after "create". */
 #define _GNU_SOURCE
 #include "report.h"
+#include "errname.h"
 #include "../common/config.h"
 
 #include <errno.h>
@@ -36,8 +37,7 @@ void report_line(const char *line) {
 static _Noreturn void vdie(int code, int err, const char *fmt, va_list ap) {
   char text[3000], buf[4096];
   vsnprintf(text, sizeof text, fmt, ap);
-  /* strerrorname_np gives "EPERM": shorter and greppable, as in the rest of tsbox's errors. */
-  const char *name = strerrorname_np(err);
+  const char *name = errname(err);
   int n = snprintf(buf, sizeof buf, "E %d %s: %s\n", err, text, name ? name : strerror(err));
   if (n > 2 && write_all(buf, (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n) < 0) {
     /* Nobody reads the pipe any more (a runtime CLI that exited after create): use stderr. */
