@@ -4,7 +4,7 @@ import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native, type ExitStatus, type SpawnOptions, type Spawned } from '../ts/native.js';
+import { native, type ExitStatus, type SpawnOptions, type Spawned, type WatchedExit } from '../ts/native.js';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;
@@ -24,6 +24,7 @@ const TSBOX_CONFIG_MAGIC = 0x58425354;
 const TSBOX_CONFIG_VERSION = 1;
 const TSBOX_T_ARG = 40;
 const TSBOX_T_ENV = 41;
+const TSBOX_T_INIT_MODE = 51;
 
 const isRoot = process.getuid?.() === 0;
 
@@ -38,6 +39,12 @@ function record(tag: number, payload: Buffer): Buffer {
   head.writeUInt32LE(tag, 0);
   head.writeUInt32LE(payload.length, 4);
   return Buffer.concat([head, payload]);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
 }
 
 function str(s: string): Buffer {
@@ -336,6 +343,29 @@ test('spawn: a failure in tsbox-init right after go is reported on the report pi
   closeSync(s.reportFd);
   t.deepEqual(await exit, { code: 1, signal: null });
   closeSync(s.pidfd);
+});
+
+test('watch with a report fd: the waiter thread reads the reports, all before the exit, which carries init\'s "X" status', async (t) => {
+  const watch = (s: Spawned) =>
+    new Promise<{ lines: (string | null)[]; st: WatchedExit }>((resolve) => {
+      const lines: (string | null)[] = [];
+      native().watch(s.pidfd, (st) => resolve({ lines, st }), s.reportFd, (l) => lines.push(l));
+    });
+  // Init mode: "S" once the process runs, "X <wstatus>" when it ends (kept out of the lines), EOF.
+  const init = blob(['/bin/sh', '-c', 'exit 3'], ['PATH=/bin:/usr/bin']);
+  const s = native().spawn({ config: Buffer.concat([init, record(TSBOX_T_INIT_MODE, u32(1))]), cloneFlags: 0, stdio: [0, 1, 2] });
+  const w = watch(s);
+  writeSync(s.goFd, 'g');
+  closeSync(s.goFd);
+  t.deepEqual(await w, { lines: ['S', null], st: { code: 3, signal: null, report: 3 << 8 } });
+  closeSync(s.pidfd);
+  // A failure: its "E" line, EOF, then the exit, with no "X".
+  const f = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0x10000000 /* CLONE_NEWUSER, no maps */, stdio: [0, 1, 2] });
+  const wf = watch(f);
+  writeSync(f.goFd, 'g');
+  closeSync(f.goFd);
+  t.deepEqual(await wf, { lines: ['E 22 setresgid 0: EINVAL', null], st: { code: 1, signal: null } });
+  closeSync(f.pidfd);
 });
 
 test('spawn: a failure between clone and exec is reported on the report pipe (exit 127)', (t) => {

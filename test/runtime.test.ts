@@ -160,6 +160,15 @@ test('exit codes and signals come back right', async (t) => {
   t.like(await c.exited, { code: null, signal: 9 });
 });
 
+test('a process that exits at once: its output streams still end for a caller that listens once runContainer resolves', async (t) => {
+  // The streams are made as the container is handed over: made earlier, one could read EOF and end
+  // before the caller listened, and collect() would wait forever.
+  for (let round = 0; round < 20; round++) {
+    const rs = await Promise.all([sh('exit 5', undefined, { init: false }), sh('exit 0', undefined, { init: false }), sh('echo hi; exit 3')]);
+    t.deepEqual(rs.map((r) => [r.code, r.stdout]), [[5, ''], [0, ''], [3, 'hi\n']]);
+  }
+});
+
 test('stdin reaches the container and env/cwd/user apply', async (t) => {
   const { c } = await start('cat; echo "$FOO $(pwd) $(id -u):$(id -g)"', (s) => {
     s.process!.env!.push('FOO=bar');

@@ -40,6 +40,14 @@ export interface ExitStatus {
   signal: number | null;
 }
 
+/** What watch() reports of an exit. */
+export interface WatchedExit extends ExitStatus {
+  /** errno of the wait when the child could not be reaped (code and signal are null then). */
+  errno?: number;
+  /** The raw wait status tsbox-init reported ("X") for its process. */
+  report?: number;
+}
+
 export interface SeccompRule {
   names: string[];
   /** SCMP_ACT_* value as libseccomp defines it (ERRNO/TRACE take the errno in `errno`). */
@@ -63,8 +71,13 @@ export interface Native {
   spawn(opts: SpawnOptions): Spawned;
   /** spawn() with the clone on the addon's spawner thread; opts are read (and fds duplicated) at once. */
   spawnAsync(opts: SpawnOptions, cb: (err: Error | null, spawned?: Spawned) => void): void;
-  /** Calls cb once the child behind pidfd exits (waitid P_PIDFD on the waiter thread). The child is reaped. */
-  watch(pidfd: number, cb: (status: ExitStatus) => void): void;
+  /**
+   * Calls cb once the child behind pidfd exits (waitid P_PIDFD on the waiter thread). The child is reaped.
+   * With reportFd (then the addon's to read and close) the same thread reads tsbox-init's reports:
+   * onReport gets each line but "X", then null at EOF, all before cb, whose status then carries the
+   * "X" wait status as `report` when init sent one.
+   */
+  watch(pidfd: number, cb: (status: WatchedExit) => void, reportFd?: number, onReport?: (line: string | null) => void): void;
   /** pidfd_open(2); -1 with errno text thrown as Error when the process is gone. */
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2). Throws on error (ESRCH when gone). */

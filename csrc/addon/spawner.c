@@ -1,11 +1,12 @@
 /* spawnAsync(): spawn() with its clone on one dedicated thread. The kernel's work for the new
  * namespaces and the wait for the child's exec (a vfork) then leave Node's main thread free for the
  * next container; on two cores that is most of the gain of starting many at once. Results return
- * through a thread-safe function, as the waiter thread's do; never napi_async_work, whose pool
+ * through the environment's channel, as the waiter thread's do; never napi_async_work, whose pool
  * belongs to Node's own I/O. Jobs are cloned in the order they came. */
 #define _GNU_SOURCE
 #include "addon.h"
 #include "args.h"
+#include "channel.h"
 #include "errors.h"
 #include "spawn.h"
 #include "thread.h"
@@ -15,8 +16,10 @@
 #include <stdlib.h>
 
 struct async_spawn {
+  struct channel_msg msg;
+  struct channel *ch;
   struct spawn_job *job;
-  napi_threadsafe_function tsfn;
+  napi_ref cb;
   struct async_spawn *next;
 };
 
@@ -35,14 +38,12 @@ static void *loop(void *unused) {
     if (!(head = s->next)) tail = NULL;
     pthread_mutex_unlock(&lock);
     spawn_job_clone(s->job);
-    napi_threadsafe_function tsfn = s->tsfn;
-    /* Refused only while the environment shuts down: the go pipe closes with the job, and a child
-     * that reads EOF there exits without running anything. */
-    if (napi_call_threadsafe_function(tsfn, s, napi_tsfn_blocking) != napi_ok) {
+    /* Refused only once the environment is gone: the go pipe closes with the job, and a child that
+     * reads EOF there exits without running anything. */
+    if (!channel_post(s->ch, &s->msg)) {
       spawn_job_free(s->job);
       free(s);
     }
-    napi_release_threadsafe_function(tsfn, napi_tsfn_release);
   }
   return NULL;
 }
@@ -51,10 +52,10 @@ static void start(void) {
   start_err = start_helper_thread(loop);
 }
 
-static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
-  (void)ctx;
-  struct async_spawn *s = data;
-  if (env && cb) {
+static void deliver(napi_env env, struct channel_msg *m) {
+  struct async_spawn *s = (struct async_spawn *)m;
+  napi_value cb;
+  if (env && napi_get_reference_value(env, s->cb, &cb) == napi_ok && cb) {
     bool ok;
     napi_value args[2], undef;
     napi_get_undefined(env, &undef);
@@ -63,6 +64,10 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
     args[ok ? 1 : 0] = r;
     if (!ok) args[1] = undef;
     napi_call_function(env, undef, cb, 2, args, NULL);
+  }
+  if (env) {
+    napi_delete_reference(env, s->cb);
+    channel_drop(env, s->ch);
   }
   spawn_job_free(s->job);
   free(s);
@@ -74,20 +79,19 @@ napi_value addon_spawn_async(napi_env env, napi_callback_info info) {
   if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) return throw_type(env, "callback must be a function");
   pthread_once(&once, start);
   if (start_err) return throw_errno(env, start_err, "pthread_create spawner");
+  struct channel *ch = channel_get(env);
+  if (!ch) return NULL;
   struct async_spawn *s = calloc(1, sizeof *s);
   if (!s) return throw_errno(env, ENOMEM, "calloc");
   if (!(s->job = spawn_job_prepare(env, argv[0]))) {
     free(s);
     return NULL;
   }
-  napi_value name;
-  napi_create_string_utf8(env, "tsbox.spawn", NAPI_AUTO_LENGTH, &name);
-  /* Referenced until the callback: a pending spawn keeps the event loop alive. */
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &s->tsfn) != napi_ok) {
-    spawn_job_free(s->job);
-    free(s);
-    return throw_errno(env, ENOMEM, "napi_create_threadsafe_function spawn");
-  }
+  s->msg.deliver = deliver;
+  s->ch = ch;
+  napi_create_reference(env, argv[1], 1, &s->cb);
+  /* Held until the callback: a pending spawn keeps the event loop alive. */
+  channel_hold(env, ch);
   pthread_mutex_lock(&lock);
   if (tail) tail->next = s;
   else head = s;

@@ -10,7 +10,7 @@ import { containerCgroup, markCreated, readState, statusOf, type Status } from '
 import { execLaunch, execProcess } from './exec.js';
 import { abortLaunch, launchAsync } from './launch.js';
 import * as ops from './operations.js';
-import { closeQuietly, ContainerError, watchReports } from './report.js';
+import { closeQuietly, ContainerError, watchLaunched } from './report.js';
 import { defaultStateRoot } from './state.js';
 import { validateSpec, type OciProcess, type OciSpec } from './spec.js';
 import { signalNumber } from './signals.js';
@@ -40,10 +40,7 @@ export interface RuntimeOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Decodes a raw wait status (as tsbox-init reports it). */
-export function decodeWaitStatus(w: number): ExitStatus {
-  return (w & 0x7f) === 0 ? { code: (w >> 8) & 0xff, signal: null } : { code: null, signal: w & 0x7f };
-}
+export { decodeWaitStatus } from './report.js';
 
 let devNull: number | undefined;
 function nullFd(): number {
@@ -83,32 +80,36 @@ export class Pty {
 
 interface StdioSetup {
   childFds: [number, number, number];
-  parentEnds: (Socket | undefined)[];
+  /** Our ends of the 'pipe' entries, wrapped in streams by openEnds once the process runs. */
+  parentFds: (number | undefined)[];
   toClose: number[];
 }
 
 function setupStdio(stdio: [StdioOption, StdioOption, StdioOption]): StdioSetup {
   const childFds: number[] = [];
-  const parentEnds: (Socket | undefined)[] = [];
+  const parentFds: (number | undefined)[] = [];
   const toClose: number[] = [];
   stdio.forEach((o, i) => {
     if (o === 'pipe') {
       const [ours, theirs] = native().socketpair();
       childFds.push(theirs);
       toClose.push(theirs);
-      parentEnds.push(new Socket({ fd: ours, readable: i === 0 ? false : true, writable: i === 0 }));
-    } else if (o === 'inherit') {
-      childFds.push(i);
-      parentEnds.push(undefined);
-    } else if (o === 'ignore') {
-      childFds.push(nullFd());
-      parentEnds.push(undefined);
+      parentFds.push(ours);
     } else {
-      childFds.push(o);
-      parentEnds.push(undefined);
+      childFds.push(o === 'inherit' ? i : o === 'ignore' ? nullFd() : o);
+      parentFds.push(undefined);
     }
   });
-  return { childFds: childFds as [number, number, number], parentEnds, toClose };
+  return { childFds: childFds as [number, number, number], parentFds, toClose };
+}
+
+/**
+ * Streams over our stdio ends, made right before the caller gets the process: a stream reads from the
+ * moment it exists, and one of a process that exited at once would end (and emit 'end') before the
+ * caller could listen. The caller's continuation runs before any I/O is read.
+ */
+function openEnds(io: StdioSetup): (Socket | undefined)[] {
+  return io.parentFds.map((fd, i) => (fd === undefined ? undefined : new Socket({ fd, readable: i !== 0, writable: i === 0 })));
 }
 
 /** A running container (or a process exec'd into one). */
@@ -124,7 +125,7 @@ export class ContainerProcess extends EventEmitter {
   private pidfd: number;
   private done = false;
 
-  constructor(spawned: Spawned, ends: (Socket | undefined)[], reportExit: Promise<number | undefined>, onExit: () => void, pty: Pty | null) {
+  constructor(spawned: Spawned, ends: (Socket | undefined)[], exit: Promise<ExitStatus>, onExit: () => void, pty: Pty | null) {
     super();
     this.pid = spawned.pid;
     this.pidfd = spawned.pidfd;
@@ -132,23 +133,16 @@ export class ContainerProcess extends EventEmitter {
     this.stdout = ends[1] ?? null;
     this.stderr = ends[2] ?? null;
     this.pty = pty;
-    this.exited = new Promise((resolve) => {
-      native().watch(spawned.pidfd, async (st) => {
-        this.done = true;
-        closeQuietly(this.pidfd);
-        // tsbox-init exits 128+N for a signal; its report keeps the real status.
-        let timer: NodeJS.Timeout | undefined;
-        const w = await Promise.race([reportExit, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 100)))]);
-        clearTimeout(timer);
-        const status = w !== undefined ? decodeWaitStatus(w) : st;
-        try {
-          onExit();
-        } catch (e) {
-          this.emit('error', e);
-        }
-        this.emit('exit', status.code, status.signal);
-        resolve(status);
-      });
+    this.exited = exit.then((status) => {
+      this.done = true;
+      closeQuietly(this.pidfd);
+      try {
+        onExit();
+      } catch (e) {
+        this.emit('error', e);
+      }
+      this.emit('exit', status.code, status.signal);
+      return status;
     });
   }
 
@@ -212,14 +206,15 @@ export class Container extends ContainerProcess {
     } finally {
       io.toClose.forEach(closeQuietly);
     }
-    const reports = watchReports(l.spawned.reportFd);
-    const p = new ContainerProcess(l.spawned, io.parentEnds, reports.exit, () => {}, null);
-    const r = await reports.setup;
+    const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd);
+    const r = await w.setup;
     if (r.kind === 'error') {
-      await p.exited;
+      io.parentFds.forEach(closeQuietly);
+      await w.exit;
+      closeQuietly(l.spawned.pidfd);
       throw new ContainerError(r.message, r.errno);
     }
-    return p;
+    return new ContainerProcess(l.spawned, openEnds(io), w.exit, () => {}, null);
   }
 }
 
@@ -264,24 +259,33 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
     l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
   } catch (e) {
     disown(root, id);
-    io.parentEnds.forEach((s) => s?.destroy());
+    io.parentFds.forEach(closeQuietly);
     ptyPair?.forEach(closeQuietly);
     throw e;
   } finally {
     io.toClose.forEach(closeQuietly);
     if (ptyPair) closeQuietly(ptyPair[1]);
   }
-  const reports = watchReports(l.spawned.reportFd);
-  const c = new Container(id, root, l.spawned, io.parentEnds, reports.exit, () => {
+  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd);
+  const onExit = () => {
     disown(root, id);
     if (remove) ops.remove(root, id, true, l.state);
-  }, null);
-  const r = await reports.setup;
+  };
+  const r = await w.setup;
   if (r.kind === 'error') {
-    await c.exited.catch(() => undefined);
+    io.parentFds.forEach(closeQuietly);
+    if (ptyPair) closeQuietly(ptyPair[0]);
+    await w.exit;
+    closeQuietly(l.spawned.pidfd);
+    try {
+      onExit();
+    } catch {
+      // the setup error says more
+    }
     if (!remove) abortLaunch(root, id, undefined, l.cgroup);
     throw new ContainerError(r.message, r.errno);
   }
+  const c = new Container(id, root, l.spawned, openEnds(io), w.exit, onExit, null);
   markCreated(root, id);
   if (ptyPair) {
     const master = native().recvFd(ptyPair[0]);

@@ -1,6 +1,6 @@
 // Reads tsbox-init's report pipe (protocol in csrc/common/config.h), synchronously for the CLI or async for the API.
 import { readSync, closeSync } from 'node:fs';
-import { net } from './lazy.js';
+import { native, type ExitStatus } from '../native.js';
 
 export type Report =
   | { kind: 'ready' } // "R": created, waiting on the exec fifo
@@ -69,32 +69,34 @@ export function waitSetupSync(fd: number): Report {
   }
 }
 
+/** Decodes a raw wait status (as tsbox-init reports it). */
+export function decodeWaitStatus(w: number): ExitStatus {
+  return (w & 0x7f) === 0 ? { code: (w >> 8) & 0xff, signal: null } : { code: null, signal: w & 0x7f };
+}
+
 /**
- * Async reader for the API: resolves `setup` at the first ready/started/error report, and `exit`
- * with the raw wait status when init reports one (init mode), or undefined at EOF without it.
+ * Watches a launched child for the API: `setup` resolves at the first ready/started/error report (or
+ * at EOF: started), `exit` with its status once reaped, the one tsbox-init reported for its process
+ * when it did (init mode exits 128+N for a signal). The addon's waiter thread reads the reports and
+ * waits; reportFd becomes the addon's.
  */
-export function watchReports(fd: number): { setup: Promise<Report>; exit: Promise<number | undefined> } {
-  const parser = new ReportParser();
-  const sock = new (net().Socket)({ fd, readable: true, writable: false });
+export function watchLaunched(pidfd: number, reportFd: number): { setup: Promise<Report>; exit: Promise<ExitStatus> } {
   let resolveSetup!: (r: Report) => void;
-  let resolveExit!: (w: number | undefined) => void;
   const setup = new Promise<Report>((r) => (resolveSetup = r));
-  const exit = new Promise<number | undefined>((r) => (resolveExit = r));
-  let wstatus: number | undefined;
-  sock.setEncoding('utf8');
-  sock.on('data', (d: string) => {
-    for (const r of parser.push(d)) {
-      if (r.kind === 'exit') wstatus = r.wstatus;
-      else resolveSetup(r);
-    }
+  const exit = new Promise<ExitStatus>((resolve) => {
+    native().watch(
+      pidfd,
+      (st) => {
+        resolveSetup({ kind: 'started' });
+        resolve(st.report !== undefined ? decodeWaitStatus(st.report) : { code: st.code, signal: st.signal });
+      },
+      reportFd,
+      (line) => {
+        const r = line === null ? ({ kind: 'started' } as const) : parseLine(line);
+        if (r && r.kind !== 'exit') resolveSetup(r);
+      },
+    );
   });
-  const end = () => {
-    resolveSetup({ kind: 'started' });
-    resolveExit(wstatus);
-  };
-  sock.on('end', end);
-  sock.on('close', end);
-  sock.on('error', end);
   return { setup, exit };
 }
 

@@ -7,7 +7,7 @@ import { native, type ExitStatus } from '../native.js';
 import { containerBlob, CLONE } from './container-blob.js';
 import { setgroupsDenied, writeIdMaps } from './idmap.js';
 import { letGo } from './launch.js';
-import { closeQuietly, watchReports } from './report.js';
+import { closeQuietly, watchLaunched } from './report.js';
 import { rootlessMappings } from './rootless.js';
 import { OCI_VERSION, type OciSpec } from './spec.js';
 
@@ -28,8 +28,8 @@ export async function usernsExec(argv: string[], o: UsernsOptions): Promise<Exit
   const config = containerBlob(spec, { initMode: 'exec', setgroupsDeny: setgroupsDenied(gidMappings) });
   const spawned = native().spawn({ config, cloneFlags: CLONE.NEWUSER, stdio: o.stdio });
   const pidfd = spawned.pidfd;
-  const exited = new Promise<ExitStatus>((resolve) => native().watch(pidfd, (st) => (closeQuietly(pidfd), resolve(st))));
-  const reports = watchReports(spawned.reportFd);
+  const w = watchLaunched(pidfd, spawned.reportFd);
+  const exited = w.exit.finally(() => closeQuietly(pidfd));
   try {
     writeIdMaps(spawned.pid, uidMappings, gidMappings);
   } catch (e) {
@@ -38,7 +38,7 @@ export async function usernsExec(argv: string[], o: UsernsOptions): Promise<Exit
     throw e;
   }
   letGo(spawned);
-  const setup = await reports.setup;
+  const setup = await w.setup;
   const st = await exited;
   if (setup.kind === 'error') throw new Error(setup.message);
   return st;
