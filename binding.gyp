@@ -36,7 +36,7 @@
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-fPIC", "-fvisibility=hidden", "<@(harden_cflags)"],
-      "ldflags": ["-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,--exclude-libs,ALL"],
+      "ldflags": ["-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,--exclude-libs,ALL", "-Wl,-z,nodelete"],
       "libraries": ["-Wl,-Bstatic", "-lseccomp", "-Wl,-Bdynamic", "-lpthread"]
     }
   ]

@@ -1,13 +1,15 @@
 // The engine as a library: run an image with streams, and spawn a sandboxed command.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { collect } from './helpers/run.js';
 import { run, spawn } from '../ts/engine/api.js';
 import { importRootfs } from '../ts/images/archive.js';
+import { remove } from '../ts/runtime/operations.js';
+import { defaultStateRoot, readState } from '../ts/runtime/state.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-api-'));
 
@@ -63,4 +65,41 @@ test('containers the API started are cleaned up when the process exits', async (
   t.true(pid > 0);
   await new Promise((r) => setTimeout(r, 100));
   t.false(existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), 'the container process is gone');
+});
+
+test('a worker thread terminated while its containers run: no crash, they are killed, the process goes on', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-worker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Plain Node, as the package ships (dist/): workers do not get this suite's TypeScript loader.
+  const api = JSON.stringify(join(import.meta.dirname, '..', 'dist', 'engine', 'api.js'));
+  const worker = join(dir, 'worker.mjs');
+  writeFileSync(worker, `
+    import { parentPort } from 'node:worker_threads';
+    const { spawn } = await import(${api});
+    const c = await spawn('sleep', ['30'], { cwd: '/tmp' });
+    parentPort.postMessage({ pid: c.pid, id: c.id });`);
+  writeFileSync(join(dir, 'main.mjs'), `
+    import { Worker } from 'node:worker_threads';
+    const started = [];
+    for (let i = 0; i < 3; i++) {
+      const w = new Worker(${JSON.stringify(worker)});
+      started.push(await new Promise((res, rej) => (w.once('message', res), w.once('error', rej))));
+      await w.terminate();
+    }
+    // The addon (and its waiter and spawner threads) stays loaded and serves this thread as before.
+    const { spawn } = await import(${api});
+    const c = await spawn('true', [], { cwd: '/tmp' });
+    console.log(JSON.stringify({ started, main: await c.exited }));`);
+  const p = spawnSync(process.execPath, [join(dir, 'main.mjs')], { encoding: 'utf8' });
+  const out = p.status === 0 ? (JSON.parse(p.stdout) as { started: { pid: number; id: string }[]; main: unknown }) : undefined;
+  // What a terminated worker cannot clean up in JS: the stopped containers' state, cgroups and layers.
+  for (const { id } of out?.started ?? []) {
+    rmSync(readState(defaultStateRoot(), id).bundle, { recursive: true, force: true });
+    remove(defaultStateRoot(), id, true);
+  }
+  t.is(p.status, 0, `${p.signal ?? ''} ${p.stderr}`);
+  // No "closed but not opened in unmanaged mode" warning: the addon closes the fds it made.
+  t.is(p.stderr, '');
+  t.deepEqual(out?.main, { code: 0, signal: null });
+  for (const { pid } of out?.started ?? []) t.false(existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), `sleep ${pid} was killed`);
 });

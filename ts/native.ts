@@ -75,9 +75,10 @@ export interface Native {
    * Calls cb once the child behind pidfd exits (waitid P_PIDFD on the waiter thread). The child is reaped.
    * With reportFd (then the addon's to read and close) the same thread reads tsbox-init's reports:
    * onReport gets each line but "X", then null at EOF, all before cb, whose status then carries the
-   * "X" wait status as `report` when init sent one.
+   * "X" wait status as `report` when init sent one. killAtTeardown: SIGKILL the child should this JS
+   * environment end while it runs (a worker thread terminated, which runs no 'exit' listener).
    */
-  watch(pidfd: number, cb: (status: WatchedExit) => void, reportFd?: number, onReport?: (line: string | null) => void): void;
+  watch(pidfd: number, cb: (status: WatchedExit) => void, reportFd?: number, onReport?: (line: string | null) => void, killAtTeardown?: boolean): void;
   /** pidfd_open(2); -1 with errno text thrown as Error when the process is gone. */
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal(2). Throws on error (ESRCH when gone). */
@@ -98,6 +99,8 @@ export interface Native {
   sendFd(sock: number, fd: number): void;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** close(2), for fds the addon made (fs.closeSync on those warns in a worker thread). */
+  close(fd: number): void;
   /** mkfifo(3). */
   mkfifo(path: string, mode: number): void;
   /** mknod(2): mode carries the file type (S_IFCHR...) and permissions. */

@@ -21,6 +21,7 @@ static const struct {
     {"recvFd", addon_recv_fd},
     {"sendFd", addon_send_fd},
     {"pipe", addon_pipe},
+    {"close", addon_close},
     {"mkfifo", addon_mkfifo},
     {"mknod", addon_mknod},
     {"lsetxattr", addon_lsetxattr},

@@ -27,6 +27,7 @@ TSBOX_FN(addon_flock);
 TSBOX_FN(addon_unix_connect);
 TSBOX_FN(addon_socketpair);
 TSBOX_FN(addon_pipe);
+TSBOX_FN(addon_close);
 TSBOX_FN(addon_recv_fd);
 TSBOX_FN(addon_send_fd);
 TSBOX_FN(addon_set_winsize);

@@ -67,6 +67,16 @@ napi_value addon_pipe(napi_env env, napi_callback_info info) {
   return make_int_pair(env, p[0], p[1]);
 }
 
+/* close(2) for the fds the addon made: fs.closeSync on them in a worker thread warns ("closed but not
+ * opened in unmanaged mode"), Node tracking only the fds its own fs opened there. */
+napi_value addon_close(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int32_t fd;
+  if (!arg_int(env, argv[0], "fd", &fd)) return NULL;
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close fd %d", fd);
+  return NULL;
+}
+
 /* Room for one fd; a sender passing more gets the rest closed by the kernel (MSG_CTRUNC). */
 union fd_cmsg {
   char buf[CMSG_SPACE(sizeof(int))];

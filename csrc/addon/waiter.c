@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@ struct watch {
   int pidfd;     /* our own dup: the caller may close theirs at any time */
   int reportfd;  /* ours once watched; -1 when closed or none */
   napi_ref on_exit, on_report;
+  bool kill_at_teardown; /* SIGKILL it should the environment end first (a worker thread terminated) */
   bool done;     /* reaped: later events of the batch are skipped */
   int code, signal, err; /* -1: none; err is the errno of waitid or epoll_ctl */
   int wstatus;   /* from an "X" report; -1: none */
@@ -86,9 +88,19 @@ static void deliver_line(napi_env env, struct channel_msg *m) {
   free(l);
 }
 
+/* An environment cleanup hook, on the JS thread of an environment that ends with the process still
+ * watched: JS never runs there again (a terminated worker runs no 'exit' listener), so the API's
+ * promise to end the containers it owns is kept here. The watch is alive: only deliver_exit frees
+ * it, on this thread, and removes the hook first. */
+static void kill_at_teardown(void *arg) {
+  struct watch *w = arg;
+  syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+}
+
 static void deliver_exit(napi_env env, struct channel_msg *m) {
   struct watch *w = (struct watch *)m;
   napi_value cb, status, v, undef;
+  if (env && w->kill_at_teardown) napi_remove_env_cleanup_hook(env, kill_at_teardown, w);
   if (env && napi_get_reference_value(env, w->on_exit, &cb) == napi_ok && cb) {
     napi_create_object(env, &status);
     if (w->code >= 0) napi_create_int32(env, w->code, &v);
@@ -248,9 +260,10 @@ static bool is_function(napi_env env, napi_value v) {
   return napi_typeof(env, v, &t) == napi_ok && t == napi_function;
 }
 
-/* watch(pidfd, onExit, reportFd?, onReport?): on success the report fd is the addon's to read and close. */
+/* watch(pidfd, onExit, reportFd?, onReport?, killAtTeardown?): on success the report fd is the addon's
+ * to read and close. */
 napi_value addon_watch(napi_env env, napi_callback_info info) {
-  GET_ARGS(4);
+  GET_ARGS(5);
   int32_t pidfd, reportfd = -1;
   if (!arg_int(env, argv[0], "pidfd", &pidfd)) return NULL;
   if (!is_function(env, argv[1])) return throw_type(env, "callback must be a function");
@@ -281,6 +294,7 @@ napi_value addon_watch(napi_env env, napi_callback_info info) {
   }
   napi_create_reference(env, argv[1], 1, &w->on_exit);
   if (with_report) napi_create_reference(env, argv[3], 1, &w->on_report);
+
   /* Level-triggered: a child that exited already, or reports already written, are seen at once. */
   if (with_report) {
     w->reportfd = reportfd; /* before the thread can see the watch */
@@ -290,6 +304,11 @@ napi_value addon_watch(napi_env env, napi_callback_info info) {
       free_watch(env, w);
       return throw_errno(env, e, "epoll_ctl report fd %d", reportfd);
     }
+  }
+  bool kill = false;
+  if (argc >= 5 && napi_get_value_bool(env, argv[4], &kill) == napi_ok && kill) {
+    w->kill_at_teardown = true;
+    napi_add_env_cleanup_hook(env, kill_at_teardown, w);
   }
   channel_hold(env, ch);
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)w};

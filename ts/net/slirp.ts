@@ -7,6 +7,7 @@ import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmS
 import { connect, createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { native } from '../native.js';
+import { closeQuietly } from '../runtime/report.js';
 import type { PortMapping } from './ports.js';
 import { accessible, commandPath } from '../runtime/rootless.js';
 
@@ -55,7 +56,7 @@ export function startSlirp(containerDir: string, pid: number, userns: boolean): 
     guard = spawn('tail', [`--pid=${pid}`, '-s', '0.2', '-f', '/dev/null'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', exitW] });
   } finally {
     closeSync(log);
-    for (const fd of [readyW, exitR, exitW]) closeSync(fd);
+    for (const fd of [readyW, exitR, exitW]) closeQuietly(fd);
   }
   child.unref();
   guard.unref();
@@ -67,7 +68,7 @@ export function startSlirp(containerDir: string, pid: number, userns: boolean): 
   } catch {
     n = 0;
   } finally {
-    closeSync(readyR);
+    closeQuietly(readyR);
   }
   const rec: SlirpRecord = { pid: child.pid ?? 0, guardPid: guard.pid ?? 0, socket };
   writeFileSync(recordFile(containerDir), JSON.stringify(rec));

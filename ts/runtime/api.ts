@@ -266,7 +266,8 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
     io.toClose.forEach(closeQuietly);
     if (ptyPair) closeQuietly(ptyPair[1]);
   }
-  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd);
+  // Owned containers die with a worker thread that is terminated, as they do at the process's exit.
+  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd, remove);
   const onExit = () => {
     disown(root, id);
     if (remove) ops.remove(root, id, true, l.state);

@@ -6,6 +6,7 @@ import { runHooks } from './hooks.js';
 import { OCI_VERSION } from './spec.js';
 import { containerCgroup, fifoPath, isAlive, readState, removeStateDir, stateDir, statusOf, withLock, type ContainerState, type Status } from './state.js';
 import { signalNumber } from './signals.js';
+import { closeQuietly } from './report.js';
 
 export interface OciState {
   ociVersion: string;
@@ -107,7 +108,7 @@ function signalPid(s: ContainerState, sig: number): void {
     if (!isAlive(s)) return;
     native().pidfdSignal(pidfd, sig);
   } finally {
-    closeSync(pidfd);
+    closeQuietly(pidfd);
   }
 }
 

@@ -1,5 +1,5 @@
 // Reads tsbox-init's report pipe (protocol in csrc/common/config.h), synchronously for the CLI or async for the API.
-import { readSync, closeSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { native, type ExitStatus } from '../native.js';
 
 export type Report =
@@ -78,9 +78,10 @@ export function decodeWaitStatus(w: number): ExitStatus {
  * Watches a launched child for the API: `setup` resolves at the first ready/started/error report (or
  * at EOF: started), `exit` with its status once reaped, the one tsbox-init reported for its process
  * when it did (init mode exits 128+N for a signal). The addon's waiter thread reads the reports and
- * waits; reportFd becomes the addon's.
+ * waits; reportFd becomes the addon's. killAtTeardown: SIGKILL the child should this JS environment end
+ * first without running 'exit' listeners (a worker thread terminated).
  */
-export function watchLaunched(pidfd: number, reportFd: number): { setup: Promise<Report>; exit: Promise<ExitStatus> } {
+export function watchLaunched(pidfd: number, reportFd: number, killAtTeardown = false): { setup: Promise<Report>; exit: Promise<ExitStatus> } {
   let resolveSetup!: (r: Report) => void;
   const setup = new Promise<Report>((r) => (resolveSetup = r));
   const exit = new Promise<ExitStatus>((resolve) => {
@@ -95,15 +96,17 @@ export function watchLaunched(pidfd: number, reportFd: number): { setup: Promise
         const r = line === null ? ({ kind: 'started' } as const) : parseLine(line);
         if (r && r.kind !== 'exit') resolveSetup(r);
       },
+      killAtTeardown,
     );
   });
   return { setup, exit };
 }
 
+/** Closes an fd the addon made (pidfds, pipes, socket pairs), ignoring one that is closed already. */
 export function closeQuietly(fd: number | undefined): void {
   if (fd === undefined || fd < 0) return;
   try {
-    closeSync(fd);
+    native().close(fd);
   } catch {
     // already closed
   }

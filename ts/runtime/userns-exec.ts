@@ -28,7 +28,7 @@ export async function usernsExec(argv: string[], o: UsernsOptions): Promise<Exit
   const config = containerBlob(spec, { initMode: 'exec', setgroupsDeny: setgroupsDenied(gidMappings) });
   const spawned = native().spawn({ config, cloneFlags: CLONE.NEWUSER, stdio: o.stdio });
   const pidfd = spawned.pidfd;
-  const w = watchLaunched(pidfd, spawned.reportFd);
+  const w = watchLaunched(pidfd, spawned.reportFd, true);
   const exited = w.exit.finally(() => closeQuietly(pidfd));
   try {
     writeIdMaps(spawned.pid, uidMappings, gidMappings);
