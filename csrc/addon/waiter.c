@@ -136,8 +136,12 @@ static void post_line(struct watch *w, const char *line, size_t n) {
 }
 
 static void take_line(struct watch *w, const char *line, size_t n) {
-  if (n > 2 && line[0] == 'X' && line[1] == ' ') w->wstatus = atoi(line + 2);
-  else post_line(w, line, n);
+  if (n > 2 && line[0] == 'X' && line[1] == ' ') {
+    /* Digits within the line only: it ends with no NUL, in a buffer that holds more. */
+    int st = 0;
+    for (size_t i = 2; i < n && line[i] >= '0' && line[i] <= '9' && st < (1 << 20); i++) st = st * 10 + (line[i] - '0');
+    w->wstatus = st;
+  } else post_line(w, line, n);
 }
 
 static void close_report(struct watch *w) {
