@@ -76,6 +76,20 @@ function fdFlags(fd: number): number {
   return m ? Number.parseInt(m[1]!, 8) : -1;
 }
 
+/** tsbox-init in exec mode running `sh -c script`, with its stdout on a pipe of ours. */
+function spawnSh(script: string): { s: Spawned; outR: number } {
+  const [outR, outW] = native().pipe();
+  const s = native().spawn({ config: blob(['/bin/sh', '-c', script], ['PATH=/bin:/usr/bin']), cloneFlags: 0, stdio: [0, outW, 2] });
+  closeSync(outW);
+  return { s, outR };
+}
+
+/** The byte tsbox-init waits for before it sets anything up. */
+function go(s: Spawned): void {
+  writeSync(s.goFd, 'g');
+  closeSync(s.goFd);
+}
+
 function watchExit(pidfd: number): Promise<ExitStatus> {
   return new Promise((resolve) => native().watch(pidfd, resolve));
 }
@@ -227,17 +241,10 @@ test('initFd: tsbox-init is linked with musl, whose start-up runs no CPUID', (t)
 });
 
 test('spawn + watch: tsbox-init runs the process and its exit code comes back', async (t) => {
-  const [outR, outW] = native().pipe();
-  const s = native().spawn({
-    config: blob(['/bin/sh', '-c', 'echo "$PATH"; exit 7'], ['PATH=/bin:/usr/bin']),
-    cloneFlags: 0,
-    stdio: [0, outW, 2],
-  });
-  closeSync(outW);
+  const { s, outR } = spawnSh('echo "$PATH"; exit 7');
   t.true(s.pid > 0);
   const exit = watchExit(s.pidfd);
-  writeSync(s.goFd, 'g');
-  closeSync(s.goFd);
+  go(s);
   // Exec mode: the report pipe is O_CLOEXEC in tsbox-init, so EOF without a line means success.
   t.is(readAll(s.reportFd), '');
   closeSync(s.reportFd);
@@ -267,8 +274,7 @@ const V1 = ['pids', 'cpuset', 'memory'].map((c) => `/sys/fs/cgroup/${c}`).filter
     const exit = watchExit(s.pidfd);
     // Placed before go, by pid as the host sees it.
     for (const d of dirs) t.deepEqual(readFileSync(join(d, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(s.pid)], `${how} ${d}`);
-    writeSync(s.goFd, 'g');
-    closeSync(s.goFd);
+    go(s);
     t.is(readAll(s.reportFd), '');
     closeSync(s.reportFd);
     t.deepEqual(await exit, { code: 0, signal: null });
@@ -304,16 +310,9 @@ test('spawn: the child runs nothing when the go pipe closes without a byte', asy
 });
 
 test('spawn: only the fixed fds reach tsbox-init, and a killed child reports its signal', async (t) => {
-  const [outR, outW] = native().pipe();
-  const s = native().spawn({
-    config: blob(['/bin/sh', '-c', 'ls /proc/self/fd; exec sleep 60'], ['PATH=/bin:/usr/bin']),
-    cloneFlags: 0,
-    stdio: [0, outW, 2],
-  });
-  closeSync(outW);
+  const { s, outR } = spawnSh('ls /proc/self/fd; exec sleep 60');
   const exit = watchExit(s.pidfd);
-  writeSync(s.goFd, 'g');
-  closeSync(s.goFd);
+  go(s);
   t.is(readAll(s.reportFd), '');
   closeSync(s.reportFd);
   // sleep keeps the pipe open: read until the listing (it ends with ls's own fd, 3) is complete.
@@ -337,8 +336,7 @@ test('spawn: a failure in tsbox-init right after go is reported on the report pi
   const CLONE_NEWUSER = 0x10000000;
   const s = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: CLONE_NEWUSER, stdio: [0, 1, 2] });
   const exit = watchExit(s.pidfd);
-  writeSync(s.goFd, 'g');
-  closeSync(s.goFd);
+  go(s);
   t.is(readAll(s.reportFd), 'E 22 setresgid 0: EINVAL\n');
   closeSync(s.reportFd);
   t.deepEqual(await exit, { code: 1, signal: null });
@@ -355,15 +353,13 @@ test('watch with a report fd: the waiter thread reads the reports, all before th
   const init = blob(['/bin/sh', '-c', 'exit 3'], ['PATH=/bin:/usr/bin']);
   const s = native().spawn({ config: Buffer.concat([init, record(TSBOX_T_INIT_MODE, u32(1))]), cloneFlags: 0, stdio: [0, 1, 2] });
   const w = watch(s);
-  writeSync(s.goFd, 'g');
-  closeSync(s.goFd);
+  go(s);
   t.deepEqual(await w, { lines: ['S', null], st: { code: 3, signal: null, report: 3 << 8 } });
   closeSync(s.pidfd);
   // A failure: its "E" line, EOF, then the exit, with no "X".
   const f = native().spawn({ config: blob(['/bin/true'], []), cloneFlags: 0x10000000 /* CLONE_NEWUSER, no maps */, stdio: [0, 1, 2] });
   const wf = watch(f);
-  writeSync(f.goFd, 'g');
-  closeSync(f.goFd);
+  go(f);
   t.deepEqual(await wf, { lines: ['E 22 setresgid 0: EINVAL', null], st: { code: 1, signal: null } });
   closeSync(f.pidfd);
 });
