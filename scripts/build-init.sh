@@ -11,14 +11,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cflags="-O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fno-strict-overflow -Wall -Wextra -Wno-unused-parameter"
 # Stripped: the addon copies the binary into a memfd once per process, and symbols are never read there.
 ldflags="-static -s -Wl,-z,relro,-z,now -Wl,-z,noexecstack"
-cc=${TSBOX_INIT_CC:-}
-if [ -z "$cc" ]; then
-  if command -v musl-gcc >/dev/null 2>&1; then cc=musl-gcc; else
-    cc=${CC:-cc}
-    echo "build-init: musl-gcc not found, linking glibc statically (slower container starts in a VM)" >&2
-  fi
-fi
-if [ "$cc" = musl-gcc ]; then
+fallback=${CC:-cc}
+
+build() { # build COMPILER EXTRA_CFLAGS
+  # shellcheck disable=SC2086 # flag lists split on purpose
+  $1 $cflags $2 "$root"/csrc/init/*.c $ldflags -o "$out"
+}
+
+if [ -n "${TSBOX_INIT_CC:-}" ]; then
+  build "$TSBOX_INIT_CC" ""
+elif command -v musl-gcc >/dev/null 2>&1; then
   # musl-gcc searches only musl's headers: give it the kernel's (linux/, asm/, asm-generic/).
   kh=$(dirname "$out")/musl-kernel-headers
   arch=$(gcc -print-multiarch 2>/dev/null || true)
@@ -26,7 +28,11 @@ if [ "$cc" = musl-gcc ]; then
   ln -sfn /usr/include/linux "$kh/linux"
   ln -sfn /usr/include/asm-generic "$kh/asm-generic"
   if [ -n "$arch" ] && [ -d "/usr/include/$arch/asm" ]; then ln -sfn "/usr/include/$arch/asm" "$kh/asm"; else ln -sfn /usr/include/asm "$kh/asm"; fi
-  cflags="$cflags -isystem $kh"
+  if ! build musl-gcc "-isystem $kh"; then
+    echo "build-init: musl-gcc failed (above), linking glibc statically instead (slower container starts in a VM)" >&2
+    build "$fallback" ""
+  fi
+else
+  echo "build-init: musl-gcc not found, linking glibc statically (slower container starts in a VM; apt-get install musl-tools)" >&2
+  build "$fallback" ""
 fi
-# shellcheck disable=SC2086 # flag lists split on purpose
-exec $cc $cflags "$root"/csrc/init/*.c $ldflags -o "$out"
