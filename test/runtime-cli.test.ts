@@ -2,7 +2,8 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync, rmSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
+import { readState } from '../ts/runtime/state.js';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
@@ -128,7 +129,7 @@ test('exec into a running container, with a process file, detached and not', asy
   t.is(rt(['run', '--detach', '--bundle', b.dir, b.id]).code, 0);
   let r = rt(['exec', b.id, 'sh', '-c', 'cat /proc/1/comm; exit 4']);
   t.is(r.code, 4, r.stderr);
-  t.is(r.stdout, 'tsbox-init\n');
+  t.is(r.stdout, 'sleep\n');
   const proc = join(b.dir, 'process.json');
   writeFileSync(proc, JSON.stringify({ args: ['sh', '-c', 'echo $A; id -u'], env: ['A=from-file', 'PATH=/bin'], cwd: '/', user: { uid: 65534, gid: 65534 } }));
   r = rt(['exec', '--process', proc, b.id]);
@@ -138,6 +139,9 @@ test('exec into a running container, with a process file, detached and not', asy
   t.is(r.code, 0, r.stderr);
   const pid = Number(readFileSync(pidFile, 'utf8'));
   t.true(existsSync(`/proc/${pid}`));
+  // The pid file names the exec'd process itself, inside the container's pid namespace (runc's).
+  t.is(readFileSync(`/proc/${pid}/comm`, 'utf8'), 'sleep\n');
+  t.is(readlinkSync(`/proc/${pid}/ns/pid`), readlinkSync(`/proc/${readState(STATE_ROOT, b.id).pid}/ns/pid`));
   r = rt(['exec', b.id, '/nope']);
   t.not(r.code, 0);
   t.regex(r.stderr, /ENOENT/);

@@ -87,7 +87,7 @@ test('cgroup stats read back cpu, memory and pids of a running container', async
   t.true(st.cpu.usageNs > 0, JSON.stringify(st.cpu));
   t.true(st.memory.usage > 0);
   t.is(st.memory.limit, 64 * 1024 * 1024);
-  t.true(st.pids.current >= 2, JSON.stringify(st.pids));
+  t.true(st.pids.current >= 1, JSON.stringify(st.pids));
   t.is(st.pids.limit, 50);
 });
 

@@ -20,6 +20,15 @@ export interface SpawnOptions {
   statusFd?: number;
   /** cgroup v1 "tasks" files (at most 32): tsbox-init enters each before go ("P" on the report pipe). */
   cgroupTasks?: string[];
+  /** fds passed through as TSBOX_FD_EXTRA.. (config.h): preserved fds first, then bind mount sources. */
+  extraFds?: number[];
+  /**
+   * Clone tsbox-init as the monitor (config.h TSBOX_ARG_MONITOR): it stays in our namespaces and
+   * cgroups and clones the container with cloneFlags itself; pid and pidfd are then the container's.
+   */
+  monitor?: boolean;
+  /** A pid namespace (its /proc path) to clone into: entered by the cloning thread around the clone. */
+  pidNamespace?: string;
 }
 
 export interface Spawned {
@@ -31,6 +40,9 @@ export interface Spawned {
   goFd: number;
   /** Read end of the report pipe (protocol in config.h). */
   reportFd: number;
+  /** With `monitor`: the monitor, our child, which is the one to wait for (pid/pidfd are the container's). */
+  monitorPid?: number;
+  monitorPidfd?: number;
 }
 
 export interface ExitStatus {

@@ -46,9 +46,9 @@
 
 #define STACK_SIZE (256 * 1024)
 #define NFDS TSBOX_FD_FIRST_FREE /* 0,1,2 stdio, then the fixed fds of config.h */
-#define MAX_TASKS 32             /* cgroup v1 hierarchies */
-#define HIGH_FD 64               /* sources are moved above every target first */
-_Static_assert(TSBOX_FD_FIRST_FREE + MAX_TASKS <= HIGH_FD, "every target fd lies below HIGH_FD");
+#define MAX_TASKS TSBOX_MAX_TASKS /* cgroup v1 hierarchies */
+#define MAX_EXTRA TSBOX_MAX_EXTRA
+#define HIGH_FD (TSBOX_FD_EXTRA + MAX_EXTRA) /* sources are moved above every target first */
 _Static_assert(TSBOX_FD_FIRST_FREE == TSBOX_FD_GO + 1, "addon_spawn must place every fixed fd of config.h");
 
 struct child_args {
@@ -57,6 +57,9 @@ struct child_args {
   int new_userns;
   int n_tasks;
   const int *tasks_fds; /* cgroup v1 "tasks" files: fds TSBOX_FD_FIRST_FREE.. in tsbox-init */
+  int n_extra;
+  const int *extra_fds; /* passed through: fds TSBOX_FD_EXTRA.. in tsbox-init */
+  char *const *argv;
 };
 
 static char *const child_argv[] = {"tsbox-init", NULL};
@@ -121,9 +124,14 @@ static int child_main(void *arg) {
   if (a->new_userns && keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
   /* Move every source above the targets first, so that no dup2 below clobbers a source still needed
    * (stdio may well be 3 or 4 in the parent). */
-  int tmp[NFDS + MAX_TASKS];
-  for (int i = 0; i < NFDS + a->n_tasks; i++) {
-    int src = i < NFDS ? a->src[i] : a->tasks_fds[i - NFDS];
+  /* Targets: 0..NFDS-1, the tasks files from NFDS, the extra fds from TSBOX_FD_EXTRA. */
+  int tmp[NFDS + MAX_TASKS + MAX_EXTRA], target[NFDS + MAX_TASKS + MAX_EXTRA];
+  int n = NFDS + a->n_tasks + a->n_extra;
+  for (int i = 0; i < n; i++) {
+    int src;
+    if (i < NFDS) src = a->src[i], target[i] = i;
+    else if (i < NFDS + a->n_tasks) src = a->tasks_fds[i - NFDS], target[i] = i;
+    else src = a->extra_fds[i - NFDS - a->n_tasks], target[i] = TSBOX_FD_EXTRA + (i - NFDS - a->n_tasks);
     tmp[i] = -1;
     if (src >= 0 && (tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, HIGH_FD)) < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC");
   }
@@ -131,14 +139,20 @@ static int child_main(void *arg) {
   if (init_fd < 0) child_fail(report, errno, "fcntl F_DUPFD_CLOEXEC memfd:tsbox-init");
   report = tmp[TSBOX_FD_REPORT];
   /* dup2 leaves the targets without O_CLOEXEC: exactly these survive the exec. */
-  for (int i = 0; i < NFDS + a->n_tasks; i++) {
-    if (tmp[i] < 0) close(i);
-    else if (dup2(tmp[i], i) < 0) child_fail(report, errno, "dup2");
+  for (int i = 0; i < n; i++) {
+    if (tmp[i] < 0) close(target[i]);
+    else if (dup2(tmp[i], target[i]) < 0) child_fail(report, errno, "dup2");
   }
   report = TSBOX_FD_REPORT;
-  /* Node's own fds (epoll, sockets, files) must not leak into the container. */
-  cloexec_from(TSBOX_FD_FIRST_FREE + a->n_tasks);
-  syscall(SYS_execveat, init_fd, "", a->new_userns ? child_argv_userns : child_argv, child_envp, AT_EMPTY_PATH);
+  /* Node's own fds (epoll, sockets, files) must not leak into the container: everything from the first
+   * fd that is not a target up, except the extra fds. */
+  int first_free = TSBOX_FD_FIRST_FREE + a->n_tasks;
+  if (a->n_extra) {
+    syscall(SYS_close_range, first_free, TSBOX_FD_EXTRA - 1, CLOSE_RANGE_CLOEXEC);
+    first_free = TSBOX_FD_EXTRA + a->n_extra;
+  }
+  cloexec_from(first_free);
+  syscall(SYS_execveat, init_fd, "", a->argv ? a->argv : a->new_userns ? child_argv_userns : child_argv, child_envp, AT_EMPTY_PATH);
   child_fail(report, errno, "execveat tsbox-init");
 }
 
@@ -178,6 +192,10 @@ struct spawn_opts {
   int32_t console_fd, status_fd; /* -1: none */
   uint32_t n_tasks;
   char **tasks; /* heap: cgroup v1 "tasks" paths the child enters */
+  uint32_t n_extra;
+  int32_t extra[MAX_EXTRA]; /* the caller's fds to pass through (duplicated at prepare) */
+  bool monitor;  /* clone tsbox-init as the monitor: it clones the container with `flags` itself */
+  char *pidns;   /* heap, or NULL: a pid namespace the clone happens in (setns on the cloning thread) */
 };
 
 static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
@@ -200,6 +218,21 @@ static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
   napi_value status = get_prop(env, o, "statusFd");
   if (status && !arg_int(env, status, "statusFd", &s->status_fd)) return false;
   if (!arg_str(env, get_prop(env, o, "fifoPath"), "fifoPath", true, &s->fifo_path)) return false;
+  if (!arg_str(env, get_prop(env, o, "pidNamespace"), "pidNamespace", true, &s->pidns)) return false;
+  napi_value mon = get_prop(env, o, "monitor");
+  if (mon && napi_get_value_bool(env, mon, &s->monitor) != napi_ok) s->monitor = false;
+  napi_value extra = get_prop(env, o, "extraFds");
+  if (extra) {
+    bool is_array = false;
+    if (napi_is_array(env, extra, &is_array) != napi_ok || !is_array) return throw_type(env, "extraFds must be an array"), false;
+    napi_get_array_length(env, extra, &s->n_extra);
+    if (s->n_extra > MAX_EXTRA) return throw_type(env, "extraFds: at most %d fds", MAX_EXTRA), false;
+    for (uint32_t i = 0; i < s->n_extra; i++) {
+      napi_value e;
+      napi_get_element(env, extra, i, &e);
+      if (!arg_int(env, e, "extraFds[]", &s->extra[i])) return false;
+    }
+  }
   napi_value tasks = get_prop(env, o, "cgroupTasks");
   if (!tasks) return true;
   bool is_array = false;
@@ -217,7 +250,12 @@ static bool read_opts(napi_env env, napi_value o, struct spawn_opts *s) {
 
 struct spawn_job {
   struct spawn_opts o;
-  struct child_args a; /* its src[] fds belong to the job until spawn_job_free */
+  struct child_args a; /* its src[] and extra fds belong to the job until spawn_job_free */
+  int extra_fds[MAX_EXTRA];
+  char flags_arg[16];
+  char *monitor_argv[4];
+  pid_t monitor_pid; /* with o.monitor: the clone (the monitor); pid/pidfd are then the container's */
+  int monitor_pidfd;
   int go[2], rep[2];   /* go[1] and rep[0] go to the caller */
   int tasks_fds[MAX_TASKS];
   uint32_t n_open;
@@ -233,6 +271,7 @@ struct spawn_job {
 static void free_opts(struct spawn_opts *o) {
   free(o->config);
   free(o->fifo_path);
+  free(o->pidns);
   for (uint32_t i = 0; o->tasks && i < o->n_tasks; i++) free(o->tasks[i]);
   free(o->tasks);
 }
@@ -248,12 +287,30 @@ static void release_child_side(struct spawn_job *j) {
   if (j->stack != MAP_FAILED && j->stack) munmap(j->stack, STACK_SIZE);
   j->stack = MAP_FAILED;
   for (int i = 0; i < NFDS; i++) close_fd(&j->a.src[i]);
+  for (int i = 0; i < j->a.n_extra; i++) close_fd(&j->extra_fds[i]);
+  j->a.n_extra = 0;
   for (uint32_t i = 0; i < j->n_open; i++) close(j->tasks_fds[i]);
   j->n_open = 0;
 }
 
+static void kill_reap(int pidfd) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+  siginfo_t si;
+  while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR) {}
+}
+
 void spawn_job_free(struct spawn_job *j) {
   if (!j) return;
+  if (j->monitor_pidfd >= 0) {
+    /* Never handed over: the container's process dies first (it is not ours to reap), then the monitor. */
+    if (j->pidfd >= 0) {
+      syscall(SYS_pidfd_send_signal, j->pidfd, SIGKILL, NULL, 0);
+      close(j->pidfd);
+      j->pidfd = -1;
+    }
+    kill_reap(j->monitor_pidfd);
+    close(j->monitor_pidfd);
+  }
   if (j->pidfd >= 0) {
     /* Never handed over (placement failed): tsbox-init is dying or waits for go; reap it here. */
     syscall(SYS_pidfd_send_signal, j->pidfd, SIGKILL, NULL, 0);
@@ -280,10 +337,17 @@ struct spawn_job *spawn_job_prepare(napi_env env, napi_value opts) {
   struct spawn_job *j = calloc(1, sizeof *j);
   if (!j) return throw_errno(env, ENOMEM, "calloc spawn job"), NULL;
   j->stack = MAP_FAILED;
-  j->pidfd = -1;
+  j->pidfd = j->monitor_pidfd = -1;
   j->go[0] = j->go[1] = j->rep[0] = j->rep[1] = -1;
   for (int i = 0; i < NFDS; i++) j->a.src[i] = -1;
   if (!read_opts(env, opts, &j->o)) goto fail;
+  for (uint32_t i = 0; i < j->o.n_extra; i++) {
+    if ((j->extra_fds[i] = fcntl(j->o.extra[i], F_DUPFD_CLOEXEC, 0)) < 0) {
+      throw_errno(env, errno, "fcntl F_DUPFD_CLOEXEC extraFds[%u] fd %d", i, j->o.extra[i]);
+      goto fail;
+    }
+    j->a.n_extra = (int)i + 1;
+  }
   static const char *const stdio_names[] = {"stdin", "stdout", "stderr"};
   for (int i = 0; i < 3; i++)
     if (!dup_src(env, j, i, j->o.stdio[i], stdio_names[i])) goto fail;
@@ -331,44 +395,105 @@ static bool open_child_side(struct spawn_job *j) {
   j->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (j->stack == MAP_FAILED) return open_failed(j, errno, "mmap clone stack");
   j->a.init_fd = init_fd;
-  j->a.new_userns = (j->o.flags & CLONE_NEWUSER) != 0;
+  j->a.new_userns = !j->o.monitor && (j->o.flags & CLONE_NEWUSER) != 0;
   j->a.n_tasks = (int)j->n_open;
   j->a.tasks_fds = j->tasks_fds;
+  j->a.extra_fds = j->extra_fds;
+  if (j->o.monitor) {
+    snprintf(j->flags_arg, sizeof j->flags_arg, "%u", (unsigned)j->o.flags);
+    j->monitor_argv[0] = "tsbox-init";
+    j->monitor_argv[1] = TSBOX_ARG_MONITOR;
+    j->monitor_argv[2] = j->flags_arg;
+    j->monitor_argv[3] = NULL;
+    j->a.argv = j->monitor_argv;
+  }
   return true;
 }
 
-/* tsbox-init's first report when it was given "tasks" fds: "P", or the "E" line of its failure. Read
- * byte by byte, so that nothing after that line is taken from the caller's reader. */
-static void wait_placed(struct spawn_job *j) {
-  char line[400];
+/* One report line, read byte by byte so that nothing after it is taken from the caller's reader.
+ * Returns false at EOF. */
+static bool read_line(int fd, char *line, size_t size) {
   size_t n = 0;
   for (;;) {
     char c;
-    ssize_t r = read(j->rep[0], &c, 1);
+    ssize_t r = read(fd, &c, 1);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      j->place_err = ESRCH;
-      snprintf(j->place_msg, sizeof j->place_msg, "tsbox-init exited before it entered its cgroups");
-      return;
-    }
+    if (r <= 0) return false;
     if (c == '\n') break;
-    if (n < sizeof line - 1) line[n++] = c;
+    if (n < size - 1) line[n++] = c;
   }
   line[n] = 0;
-  if (strcmp(line, "P") == 0) return;
-  /* "E <errno> <text>" (config.h); anything else is a protocol error. */
+  return true;
+}
+
+/* An "E <errno> <text>" line (config.h) as the job's failure; anything else is a protocol error. */
+static void take_failure(struct spawn_job *j, const char *line, const char *due) {
   int e = 0, off = 0;
   if (sscanf(line, "E %d %n", &e, &off) == 1 && off > 0) {
     j->place_err = e > 0 ? e : EIO;
     snprintf(j->place_msg, sizeof j->place_msg, "%s", line + off);
   } else {
     j->place_err = EPROTO;
-    snprintf(j->place_msg, sizeof j->place_msg, "tsbox-init reported \"%s\" where \"P\" (placed) was due", line);
+    snprintf(j->place_msg, sizeof j->place_msg, "tsbox-init reported \"%s\" where %s was due", line, due);
   }
+}
+
+/* The monitor's first report: "C <pid>" of the container's process, which gets a pidfd of its own. */
+static void wait_container(struct spawn_job *j) {
+  char line[400];
+  if (!read_line(j->rep[0], line, sizeof line)) {
+    j->place_err = ESRCH;
+    snprintf(j->place_msg, sizeof j->place_msg, "the tsbox-init monitor exited before it cloned the container");
+    return;
+  }
+  int pid = 0;
+  if (sscanf(line, "C %d", &pid) != 1 || pid <= 0) return take_failure(j, line, "\"C <pid>\"");
+  j->monitor_pid = j->pid;
+  j->monitor_pidfd = j->pidfd;
+  j->pid = pid;
+  /* Not our child: pidfd_open is race-free here only because the monitor reaps it, and it waits. */
+  if ((j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+    j->place_err = errno;
+    snprintf(j->place_msg, sizeof j->place_msg, "pidfd_open %d", pid);
+  }
+}
+
+/* tsbox-init's first report when it was given "tasks" fds: "P", or the "E" line of its failure. */
+static void wait_placed(struct spawn_job *j) {
+  char line[400];
+  if (!read_line(j->rep[0], line, sizeof line)) {
+    j->place_err = ESRCH;
+    snprintf(j->place_msg, sizeof j->place_msg, "tsbox-init exited before it entered its cgroups");
+    return;
+  }
+  if (strcmp(line, "P") == 0) return;
+  take_failure(j, line, "\"P\" (placed)");
+}
+
+/* setns(CLONE_NEWPID) changes where this thread's children go: the clone lands in the namespace from
+ * its first instruction, and the pid it gets is the one clients see (not a process left outside). The
+ * thread goes back to its own right after. */
+static int enter_pidns(const char *path, int *back) {
+  *back = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (*back < 0) return -1;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = setns(fd, CLONE_NEWPID);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r;
 }
 
 void spawn_job_clone(struct spawn_job *j) {
   if (!open_child_side(j)) {
+    release_child_side(j);
+    return;
+  }
+  int back = -1;
+  if (j->o.pidns && enter_pidns(j->o.pidns, &back) < 0) {
+    open_failed(j, errno, "setns %s", j->o.pidns);
+    if (back >= 0) close(back);
     release_child_side(j);
     return;
   }
@@ -377,13 +502,22 @@ void spawn_job_clone(struct spawn_job *j) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   j->pidfd = -1;
+  /* The monitor stays in our namespaces: it clones the container with the flags itself. */
+  int flags = j->o.monitor ? 0 : j->o.flags;
   /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
-  j->pid = clone(child_main, (char *)j->stack + STACK_SIZE, j->o.flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &j->a, &j->pidfd);
+  j->pid = clone(child_main, (char *)j->stack + STACK_SIZE, flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &j->a, &j->pidfd);
   j->clone_err = j->pid < 0 ? errno : 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (back >= 0) {
+    /* Our own namespace is always one we may return to; failing that, this thread would clone every
+     * later container into the wrong one: nothing else is safe. */
+    if (setns(back, CLONE_NEWPID) < 0) abort();
+    close(back);
+  }
   bool placing = j->n_open > 0;
   release_child_side(j);
-  if (j->pid > 0 && placing) wait_placed(j);
+  if (j->pid > 0 && j->o.monitor) wait_container(j);
+  if (j->pid > 0 && placing && !j->place_err) wait_placed(j);
 }
 
 napi_value spawn_job_result(napi_env env, struct spawn_job *j, bool *ok) {
@@ -395,9 +529,13 @@ napi_value spawn_job_result(napi_env env, struct spawn_job *j, bool *ok) {
   napi_create_object(env, &r);
   napi_set_named_property(env, r, "pid", make_int(env, j->pid));
   napi_set_named_property(env, r, "pidfd", make_int(env, j->pidfd));
+  if (j->monitor_pidfd >= 0) {
+    napi_set_named_property(env, r, "monitorPid", make_int(env, j->monitor_pid));
+    napi_set_named_property(env, r, "monitorPidfd", make_int(env, j->monitor_pidfd));
+  }
   napi_set_named_property(env, r, "goFd", make_int(env, j->go[1]));
   napi_set_named_property(env, r, "reportFd", make_int(env, j->rep[0]));
-  j->go[1] = j->rep[0] = j->pidfd = -1; /* now the caller's */
+  j->go[1] = j->rep[0] = j->pidfd = j->monitor_pidfd = -1; /* now the caller's */
   return r;
 }
 

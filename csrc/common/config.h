@@ -34,6 +34,16 @@
  * parent (the kernel checks the opener's credentials). Before go, tsbox-init writes "0" to each, closes
  * it and reports "P": a thread that moves itself takes no write lock on the kernel's global
  * cgroup_threadgroup_rwsem, which moving a process by pid does (an RCU grace period, 5-17 ms). */
+#define TSBOX_MAX_TASKS 32
+/* From here on: fds the parent passes through (TSBOX_T_PRESERVE_FDS first, then bind mount sources the
+ * parent opened O_PATH, which the blob names as /proc/self/fd/N). */
+#define TSBOX_FD_EXTRA (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS)
+#define TSBOX_MAX_EXTRA 64
+
+/* argv[1] of tsbox-init as the monitor of a detached container (argv[2]: the clone flags, decimal). It
+ * stays in the caller's namespaces and cgroups, clones the container's first process into new ones, and
+ * reports "C <pid>" first; it keeps the exit status, the json-file log and exits with the process. */
+#define TSBOX_ARG_MONITOR "monitor"
 
 /* argv[1] of tsbox-init when it was cloned into a new user namespace: after "go" it becomes that
  * namespace's root (or, with 0 unmapped, keeps the capabilities it was given as ambient ones). */
@@ -49,6 +59,7 @@
  *   "S\n"                 the user process has been exec'd (init mode only; in exec mode
  *                         the parent sees EOF instead, the fd being O_CLOEXEC by then).
  *   "X <wstatus>\n"       init mode: the user process ended with this raw wait status.
+ *   "C <pid>\n"           monitor: the container's first process (its host pid); sent before anything else.
  * Writes ignore EPIPE: the parent (a CLI that exited after create) may be gone.
  */
 
@@ -66,7 +77,8 @@ enum tsbox_tag {
   TSBOX_T_SYMLINK = 7,         /* str target, str linkpath (container path), e.g. "/proc/self/fd" "/dev/fd" */
   TSBOX_T_MASKED_PATH = 8,     /* str container path: /dev/null over files, empty ro tmpfs over dirs */
   TSBOX_T_READONLY_PATH = 9,   /* str container path: bind onto itself, remount read-only */
-  TSBOX_T_MKDIR = 10,          /* u32 mode, str container path: created if missing (e.g. /dev/pts) */
+  TSBOX_T_MKDIR = 10,
+  TSBOX_T_CHROOT = 11,         /* str host path: no mount namespace of its own, so chroot there instead (runc) */          /* u32 mode, str container path: created if missing (e.g. /dev/pts) */
 
   /* --- namespaces (clone flags are given to the addon; these are the extras) --- */
   TSBOX_T_SETNS = 20,          /* u32 CLONE_NEW* type, str host path: joined first, in blob order */
@@ -95,8 +107,9 @@ enum tsbox_tag {
   TSBOX_T_CONSOLE_SIZE = 52,   /* u16 rows, u16 cols: with TSBOX_FD_CONSOLE */
   TSBOX_T_SETGROUPS_DENY = 53, /* empty: the parent wrote "deny" to setgroups; skip setgroups() */
   TSBOX_T_LO_UP = 55,          /* empty: bring the loopback interface of the (new) network namespace up */
-  TSBOX_T_LOG_JSON = 54,       /* empty, init mode: the process's stdout/stderr go through init into its own
-                                  stdout as docker json-file lines ({"log","stream","time"}) */
+  TSBOX_T_LOG_JSON = 54,       /* empty, init mode or monitor: the process's stdout/stderr go through init
+                                  (the monitor) into its own stdout as docker json-file lines ({"log","stream","time"}) */
+  TSBOX_T_PRESERVE_FDS = 56,   /* u32 N: extra fds TSBOX_FD_EXTRA.. become fds 3..3+N-1 of the process (runc --preserve-fds) */
 };
 
 /* tsbox_mount_flags for TSBOX_T_MOUNT */

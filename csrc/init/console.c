@@ -53,7 +53,8 @@ void console_setup(const struct blob *b, int bind_console) {
     snprintf(self, sizeof self, "/proc/self/fd/%d", slave);
     if (mount(self, "/dev/console", NULL, MS_BIND, NULL) < 0) die(errno, "mount bind %s on /dev/console", name);
   }
-  if (setsid() < 0) die(errno, "setsid");
+  /* Usually a session leader already (main): then only the controlling terminal is missing. */
+  if (setsid() < 0 && errno != EPERM) die(errno, "setsid");
   for (int fd = 0; fd < 3; fd++)
     if (dup2(slave, fd) < 0) die(errno, "dup2 %s to %d", name, fd);
   if (slave > 2) close(slave);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "logger.h"
 #include "report.h"
+#include "../common/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,17 +11,26 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Above every fd number config.h gives a meaning: the monitor opens the log before its child looks for
+ * its console, fifo and cgroup fds by number. */
+static int high(int fd) {
+  if (fd < 0) die(errno, "pipe2 for the log");
+  int h = fcntl(fd, F_DUPFD_CLOEXEC, TSBOX_FD_EXTRA + TSBOX_MAX_EXTRA);
+  if (h < 0) die(errno, "fcntl F_DUPFD_CLOEXEC log fd");
+  if (fd > STDERR_FILENO) close(fd);
+  return h;
+}
+
 void logger_open(struct logger *l) {
   int p[2][2];
   for (int s = 0; s < 2; s++) {
     if (pipe2(p[s], O_CLOEXEC) < 0) die(errno, "pipe2 for the log");
-    l->rd[s] = p[s][0];
-    l->wr[s] = p[s][1];
+    l->rd[s] = high(p[s][0]);
+    l->wr[s] = high(p[s][1]);
     l->len[s] = 0;
   }
   /* The log file is init's stdout; the process gets the pipes instead. */
-  l->out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 10);
-  if (l->out < 0) die(errno, "dup the log file");
+  l->out = high(fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
   l->active = 1;
 }
 

@@ -5,6 +5,7 @@
 #include "blob.h"
 #include "caps.h"
 #include "console.h"
+#include "monitor.h"
 #include "placement.h"
 #include "process.h"
 #include "reaper.h"
@@ -14,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -63,24 +66,37 @@ int main(int argc, char **argv) {
   prctl(PR_SET_NAME, "tsbox-init", 0, 0, 0);
   /* A parent CLI may have exited after create: reports to it must fail with EPIPE, not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  struct blob b = {0};
+  int new_userns = argc > 1 && strcmp(argv[1], TSBOX_ARG_NEW_USERNS) == 0;
+  if (argc > 2 && strcmp(argv[1], TSBOX_ARG_MONITOR) == 0) {
+    unsigned long flags = strtoul(argv[2], NULL, 10);
+    monitor_start(flags, &b);
+    new_userns = (flags & CLONE_NEWUSER) != 0;
+  }
+  /* Never in the caller's session: a terminal it has must not be the container's controlling terminal
+   * (TIOCSTI would type into it). console_setup makes the container's own pty the controlling one. */
+  setsid();
   placement_enter();
-  wait_for_go(argc > 1 && strcmp(argv[1], TSBOX_ARG_NEW_USERNS) == 0);
-  struct blob b;
-  blob_load(&b);
+  wait_for_go(new_userns);
+  if (!b.data) blob_load(&b);
   caps_init();
   struct blob_rec r;
   int has_root = blob_find(&b, TSBOX_T_ROOTFS, &r);
 
   system_join(&b);
   if (has_root) rootfs_setup(&b);
+  else if (blob_find(&b, TSBOX_T_CHROOT, &r)) rootfs_chroot(&b);
   console_setup(&b, has_root);
   system_setup(&b);
   if (has_root) rootfs_finalize(&b);
 
   struct proc p;
   process_prepare(&b, &p);
-  wait_for_start();
+  /* Everything that can fail happens before "created" (runc's order): a bad user, capability or
+   * working directory fails create, not the start of what looks like the application. */
   process_secure(&b, &p);
+  wait_for_start();
+  process_seccomp_late(&b);
 
   uint32_t mode = TSBOX_MODE_EXEC;
   if (blob_find(&b, TSBOX_T_INIT_MODE, &r)) {
@@ -88,9 +104,12 @@ int main(int argc, char **argv) {
     mode = cur_u32(&c);
     if (mode != TSBOX_MODE_EXEC && mode != TSBOX_MODE_INIT) die(EINVAL, "config blob: unknown init mode %u", mode);
   }
-  if (mode == TSBOX_MODE_INIT) reaper_run(&p, blob_find(&b, TSBOX_T_LOG_JSON, &r));
+  /* With a monitor, the log goes through it. */
+  if (mode == TSBOX_MODE_INIT) reaper_run(&p, !monitored && blob_find(&b, TSBOX_T_LOG_JSON, &r));
 
-  /* The report fd becomes close-on-exec there: the parent reads EOF as success. */
+  /* The report fd becomes close-on-exec there: the parent reads EOF as success, unless a monitor keeps
+   * the pipe open, which cannot tell: then "started" is said first. */
+  if (monitored) report_line("S");
   process_exec(&p);
   int e = errno;
   /* Signals are back to default by now: the report of the failure must not die of SIGPIPE. */

@@ -12,7 +12,7 @@
 
 void placement_enter(void) {
   int fd = TSBOX_FD_FIRST_FREE;
-  for (; fcntl(fd, F_GETFD) >= 0; fd++) {
+  for (; fd < TSBOX_FD_EXTRA && fcntl(fd, F_GETFD) >= 0; fd++) {
     if (write(fd, "0", 1) != 1) {
       int e = errno;
       char link[32], path[256];

@@ -62,6 +62,20 @@ void process_prepare(const struct blob *b, struct proc *p) {
     p->cwd = cur_str(&c);
   }
   if (!p->argv[0]) die(EINVAL, "no process args");
+  p->preserve = 0;
+  if (blob_find(b, TSBOX_T_PRESERVE_FDS, &r)) {
+    struct blob_cur c = blob_cur(&r);
+    p->preserve = (int)cur_u32(&c);
+    if (c.err || p->preserve < 0 || p->preserve > TSBOX_MAX_EXTRA) die(EINVAL, "config blob: bad preserve-fds record");
+    /* The report pipe must survive the fds passed to 3.. until the exec: moved above all of them. */
+    int rep = report_fd();
+    if (rep >= 0 && rep < 3 + p->preserve) {
+      int moved = fcntl(rep, F_DUPFD_CLOEXEC, TSBOX_FD_EXTRA + TSBOX_MAX_EXTRA);
+      if (moved < 0) die(errno, "fcntl F_DUPFD_CLOEXEC report fd");
+      close(rep);
+      report_set_fd(moved);
+    }
+  }
   const char *name = p->argv[0];
   if (strchr(name, '/')) {
     if (strlen(name) >= sizeof p->path) die(ENAMETOOLONG, "exec %s", name);
@@ -193,13 +207,20 @@ void process_secure(const struct blob *b, const struct proc *p) {
     struct blob_cur c = blob_cur(&r);
     umask((mode_t)cur_u32(&c));
   }
-  if (nnp) load_seccomp(b);
+}
+
+void process_seccomp_late(const struct blob *b) {
+  struct blob_rec r;
+  if (blob_find(b, TSBOX_T_NO_NEW_PRIVS, &r)) load_seccomp(b);
 }
 
 
 
 void process_exec(const struct proc *p) {
-  cloexec_from(3);
+  /* Ascending: a target (3+i) may only be a source already moved (TSBOX_FD_EXTRA+j, j<i). */
+  for (int i = 0; i < p->preserve; i++)
+    if (dup2(TSBOX_FD_EXTRA + i, 3 + i) < 0) return;
+  cloexec_from(3 + p->preserve);
   reset_signals();
   execve(p->path, p->argv, p->envp);
 }

@@ -80,17 +80,22 @@ _Noreturn void reaper_run(const struct proc *p, int log_json) {
   }
   report_line("S");
   if (log.active) logger_parent(&log);
+  supervise(pid, &log, 1);
+}
 
+_Noreturn void supervise(pid_t pid, struct logger *log, int forward) {
+  sigset_t all;
+  sigfillset(&all);
   /* Signals arrive on a signalfd so that one poll() serves them and the log pipes alike. */
   int sfd = signalfd(-1, &all, SFD_CLOEXEC);
   if (sfd < 0) die(errno, "signalfd");
   for (;;) {
-    struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = log.active ? log.rd[0] : -1, .events = POLLIN}, {.fd = log.active ? log.rd[1] : -1, .events = POLLIN}};
+    struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = log->active ? log->rd[0] : -1, .events = POLLIN}, {.fd = log->active ? log->rd[1] : -1, .events = POLLIN}};
     if (poll(pf, 3, -1) < 0) continue;
     for (int s = 0; s < 2; s++) {
-      if (pf[s + 1].revents && !logger_read(&log, s)) {
-        close(log.rd[s]);
-        log.rd[s] = -1;
+      if (pf[s + 1].revents && !logger_read(log, s)) {
+        close(log->rd[s]);
+        log->rd[s] = -1;
       }
     }
     if (!(pf[0].revents & POLLIN)) continue;
@@ -99,8 +104,9 @@ _Noreturn void reaper_run(const struct proc *p, int log_json) {
     int sig = (int)si.ssi_signo;
     if (sig != SIGCHLD) {
       /* Our own report writes raise SIGPIPE once the parent is gone: that one is ours, not the process's.
-       * SIGKILL and SIGSTOP never get here; everything else goes on to the process. */
-      if (si.ssi_code == SI_USER && (pid_t)si.ssi_pid == getpid()) continue;
+       * SIGKILL and SIGSTOP never get here; everything else goes on to the process (a monitor keeps
+       * them: it is nobody's to signal). */
+      if (!forward || (si.ssi_code == SI_USER && (pid_t)si.ssi_pid == getpid())) continue;
       kill(pid, sig);
       continue;
     }
@@ -110,7 +116,7 @@ _Noreturn void reaper_run(const struct proc *p, int log_json) {
       if (w <= 0) break;
       if (w == pid) {
         char line[32];
-        logger_flush(&log);
+        logger_flush(log);
         snprintf(line, sizeof line, "X %d", st);
         report_line(line);
         record_status(st);

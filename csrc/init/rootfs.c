@@ -182,6 +182,17 @@ void rootfs_setup(const struct blob *b) {
   if (!(prop & MS_PRIVATE) && mu_propagate("/", prop) < 0) die(errno, "mount propagation %#lx on / in %s", prop, rootfs);
 }
 
+/* No mount namespace of its own (runc's chroot case): the process is confined to root.path, and the
+ * spec may ask for nothing that would need mounts. */
+void rootfs_chroot(const struct blob *b) {
+  struct blob_rec r;
+  blob_find(b, TSBOX_T_CHROOT, &r);
+  const char *root = rec_str(&r, "chroot");
+  if (chdir(root) < 0) die(errno, "chdir %s", root);
+  if (chroot(".") < 0) die(errno, "chroot %s", root);
+  if (chdir("/") < 0) die(errno, "chdir / in %s", root);
+}
+
 /* Directories get an empty read-only tmpfs, anything else /dev/null. */
 static void mask_path(const char *path) {
   struct stat st;

@@ -9,6 +9,9 @@
  * Dies (report.h) on any failure. Only called when the blob has TSBOX_T_ROOTFS. */
 void rootfs_setup(const struct blob *b);
 
+/* TSBOX_T_CHROOT: chroot into root.path, for a spec with no mount namespace of its own. */
+void rootfs_chroot(const struct blob *b);
+
 /* After hostname/sysctl/console: TSBOX_T_MASKED_PATH, TSBOX_T_READONLY_PATH, TSBOX_T_ROOT_READONLY. */
 void rootfs_finalize(const struct blob *b);
 

@@ -74,8 +74,9 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   spec.linux!.cgroupsPath = `/tsbox/${id}`;
   record.Args = spec.process!.args;
   const detached = !stdio;
-  // Detached: tsbox-init stays as pid 1 to record the exit status for whoever asks later.
-  spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(detached || o.init), ...(detached ? { 'run.tsbox.log': 'json-file' } : {}) };
+  // docker's semantics: the command is pid 1 unless --init asks for the reaper. A detached container's
+  // exit status and log are kept by its monitor, outside the container.
+  spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(o.init), ...(detached ? { 'run.tsbox.log': 'json-file' } : {}) };
   // A detached container has nobody to hold its terminal: its output goes to the log instead.
   if (detached) spec.process!.terminal = false;
   const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
@@ -87,7 +88,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
       mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : mode === 'slirp4netns' ? (pid: number) => startSlirp(dir, pid, ownUserns) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
-    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: detached || o.init, remove: false, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: o.init, monitor: detached, remove: false, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
     const exposed = (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts;
     if (ip) {
       record.IPAddress = ip;

@@ -109,6 +109,9 @@ export function sandboxSpec(o: SandboxOptions): OciSpec {
     root: { path: `${o.layerDir}/root`, readonly: false },
     hostname: o.hostname ?? 'sandbox',
     mounts,
+    // child_process's contract, not a container's: SIGTERM and ^C end the command even when it has no
+    // handler of its own, which as pid 1 it would ignore. tsbox-init stays in front as the reaper.
+    annotations: { 'run.tsbox.init': 'true' },
     linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS },
   };
   if (uid !== 0) {

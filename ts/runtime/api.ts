@@ -28,8 +28,13 @@ export interface RuntimeOptions {
   root?: string;
   /** stdin, stdout, stderr (default 'pipe' each). Ignored for the tty when spec.process.terminal is set. */
   stdio?: [StdioOption, StdioOption, StdioOption];
-  /** tsbox-init as pid 1 (default true). */
+  /** tsbox-init as pid 1, a reaper running the process as its child (default false: the process is pid 1, as with runc). */
   init?: boolean;
+  /**
+   * Start the container under a monitor that outlives this process: it keeps the exit status (statusFd)
+   * and the json-file log (annotation run.tsbox.log) of a detached container.
+   */
+  monitor?: boolean;
   /** Delete the container (cgroup, state) once it exits (default true). */
   remove?: boolean;
   /** File fd where tsbox-init records the exit status, for a container that outlives this process. */
@@ -256,7 +261,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   if (remove) own(root, id);
   let l;
   try {
-    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
+    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, monitor: opts.monitor, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
   } catch (e) {
     disown(root, id);
     io.parentFds.forEach(closeQuietly);
@@ -267,7 +272,10 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
     if (ptyPair) closeQuietly(ptyPair[1]);
   }
   // Owned containers die with a worker thread that is terminated, as they do at the process's exit.
-  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd, remove);
+  // With a monitor, it is our child (the one to wait for) and it reports the process's status.
+  const waitFd = l.spawned.monitorPidfd ?? l.spawned.pidfd;
+  const w = watchLaunched(waitFd, l.spawned.reportFd, remove);
+  if (l.spawned.monitorPidfd !== undefined) w.exit.finally(() => closeQuietly(waitFd));
   const onExit = () => {
     disown(root, id);
     if (remove) ops.remove(root, id, true, l.state);

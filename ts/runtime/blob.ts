@@ -13,6 +13,7 @@ export const Tag = {
   MASKED_PATH: 8,
   READONLY_PATH: 9,
   MKDIR: 10,
+  CHROOT: 11,
   SETNS: 20,
   UNSHARE_CGROUP: 21,
   HOSTNAME: 30,
@@ -35,6 +36,7 @@ export const Tag = {
   SETGROUPS_DENY: 53,
   LOG_JSON: 54,
   LO_UP: 55,
+  PRESERVE_FDS: 56,
 } as const;
 
 export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8 } as const;

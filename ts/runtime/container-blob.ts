@@ -63,6 +63,10 @@ export interface ContainerBlobOptions {
   noPivot?: boolean;
   /** The parent wrote "deny" to /proc/<pid>/setgroups (unprivileged user namespace). */
   setgroupsDeny?: boolean;
+  /** How many extra fds the process gets as 3, 4, ... (runc --preserve-fds). */
+  preserveFds?: number;
+  /** Bind sources by mount index, opened by the parent: the /proc/self/fd/N path tsbox-init binds from. */
+  mountSources?: Map<number, string>;
 }
 
 /** The whole container: namespaces to join, rootfs, system settings, then the process. */
@@ -75,6 +79,13 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   const ownMountNs = linux.namespaces?.some((n) => n.type === 'mount' && !n.path);
   if (ownMountNs && spec.root) {
     addRootfs(w, spec, opts);
+  } else if (spec.root && !linux.namespaces?.some((n) => n.type === 'mount')) {
+    // runc's rules for a container in the host's mount namespace: it cannot hide /proc or /sys paths
+    // nor mount anything without touching the host, and its process is confined to root.path (chroot).
+    if (linux.maskedPaths?.length || linux.readonlyPaths?.length) throw new SpecError('config.json: unable to restrict sys entries without a private MNT namespace');
+    if (spec.mounts?.length) throw new SpecError('config.json: mounts need a private MNT namespace (add {"type": "mount"} to linux.namespaces)');
+    if (spec.root.readonly) throw new SpecError('config.json: a read-only root needs a private MNT namespace');
+    w.str(Tag.CHROOT, spec.root.path);
   }
   if (linux.namespaces?.some((n) => n.type === 'network' && !n.path)) w.flag(Tag.LO_UP);
   if (spec.hostname !== undefined && spec.hostname !== '') w.str(Tag.HOSTNAME, spec.hostname);
@@ -82,8 +93,9 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.str(Tag.SYSCTL, k, v);
   if (spec.process?.oomScoreAdj !== undefined) w.add(Tag.OOM_SCORE_ADJ, { i32: spec.process.oomScoreAdj });
   if (!spec.process) throw new SpecError('config.json: process missing');
-  // The engine's detached containers: tsbox-init writes their output as json-file log lines.
-  if (spec.annotations?.['run.tsbox.log'] === 'json-file' && opts.initMode === 'init') w.flag(Tag.LOG_JSON);
+  // The engine's detached containers: their monitor (or tsbox-init as a reaper) writes their output as
+  // json-file log lines. Without either, nobody stays to write them: the annotation means nothing then.
+  if (spec.annotations?.['run.tsbox.log'] === 'json-file') w.flag(Tag.LOG_JSON);
   addProcess(w, spec.process, spec, opts);
   return w.toBuffer();
 }
@@ -115,7 +127,7 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
 
   let devIsTmpfs = false;
   let hasDevpts = false;
-  for (const m of spec.mounts ?? []) {
+  for (const [index, m] of (spec.mounts ?? []).entries()) {
     const o = parseMountOptions(m.options, m.type);
     let extra = 0;
     let flags = o.flags;
@@ -138,7 +150,8 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
     if (m.type === 'cgroup' || m.type === 'cgroup2') extra |= MountFlag.CGROUP;
     if (m.destination === '/dev' && !o.bind) devIsTmpfs = true;
     if (m.destination === '/dev/pts' && m.type === 'devpts') hasDevpts = true;
-    w.add(Tag.MOUNT, { u32: flags }, { u32: o.propagation }, { u32: extra }, { str: m.source ?? '' }, { str: m.destination }, { str: o.bind ? '' : (m.type ?? '') }, { str: o.data });
+    const source = (o.bind && opts.mountSources?.get(index)) || (m.source ?? '');
+    w.add(Tag.MOUNT, { u32: flags }, { u32: o.propagation }, { u32: extra }, { str: source }, { str: m.destination }, { str: o.bind ? '' : (m.type ?? '') }, { str: o.data });
   }
 
   const devices = new Map<string, { type: string; major: number; minor: number; mode: number; uid: number; gid: number }>();
@@ -191,5 +204,6 @@ function addProcess(w: BlobWriter, p: OciProcess, spec: OciSpec, opts: Container
   }
   if (p.terminal && p.consoleSize) w.add(Tag.CONSOLE_SIZE, { u16: p.consoleSize.height }, { u16: p.consoleSize.width });
   if (opts.setgroupsDeny) w.flag(Tag.SETGROUPS_DENY);
+  if (opts.preserveFds) w.u32(Tag.PRESERVE_FDS, opts.preserveFds);
   w.u32(Tag.INIT_MODE, opts.initMode === 'init' ? InitMode.INIT : InitMode.EXEC);
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { native, type Spawned } from '../native.js';
 import { execBlob } from './container-blob.js';
 import { letGo, placeSpawned } from './launch.js';
+import { isRootless } from './rootless.js';
 import { closeQuietly } from './report.js';
 import type { NamespaceType, OciProcess } from './spec.js';
 import { containerCgroup, readState, statusOf, type ContainerState } from './state.js';
@@ -25,6 +26,8 @@ export interface ExecOptions {
   stdio: [number, number, number];
   consoleSocket?: string;
   consoleFd?: number;
+  /** fds the process gets as 3, 4, ... (runc exec --preserve-fds). */
+  preserveFds?: number[];
 }
 
 export interface ExecLaunched {
@@ -68,16 +71,28 @@ export function execLaunch(opts: ExecOptions): ExecLaunched {
   const joins = (s.spec.linux?.namespaces ?? [])
     .filter((n) => n.type !== 'time')
     .map((n) => ({ type: n.type, path: `/proc/${s.pid}/ns/${PROC_NS[n.type]}` }));
-  // After setns into a pid namespace only children land in it: tsbox-init forks the process and waits for it.
-  const initMode = joins.some((j) => j.type === 'pid') ? 'init' : 'exec';
+  // The clone itself happens in the container's pid namespace (setns on the cloning thread), so the pid
+  // clients get is the process's, inside the container. Without root that setns needs rights only the
+  // user namespace gives: tsbox-init joins after go and forks the process, staying outside itself.
+  const pidJoin = joins.find((j) => j.type === 'pid');
+  const viaInit = pidJoin !== undefined && isRootless();
+  const initMode = viaInit ? 'init' : 'exec';
   // A container whose gid_map was written without privilege has setgroups denied, for its execs too.
   const setgroupsDeny = joins.some((j) => j.type === 'user') && readSetgroups(s.pid) === 'deny';
-  const config = execBlob(s.spec, opts.process, { initMode, joins, setgroupsDeny });
+  const config = execBlob(s.spec, opts.process, { initMode, joins, setgroupsDeny, preserveFds: opts.preserveFds?.length });
   const consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
   let spawned: Spawned | undefined;
   try {
     const cgroup = containerCgroup(s);
-    spawned = native().spawn({ config, cloneFlags: 0, stdio: opts.stdio, consoleFd: opts.process.terminal ? consoleFd : undefined, cgroupTasks: cgroup.tasksFiles() });
+    spawned = native().spawn({
+      config,
+      cloneFlags: 0,
+      stdio: opts.stdio,
+      consoleFd: opts.process.terminal ? consoleFd : undefined,
+      cgroupTasks: cgroup.tasksFiles(),
+      extraFds: opts.preserveFds,
+      pidNamespace: pidJoin && !viaInit ? pidJoin.path : undefined,
+    });
     placeSpawned(cgroup, spawned);
     letGo(spawned);
     return { state: s, spawned };

@@ -1,6 +1,6 @@
 // Starting a container's first process: cgroup, clone through the addon, id maps, hooks, "go".
 // Shared by the runtime CLI (create/run) and the API; they differ only in how they read the reports.
-import { writeFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, openSync, writeFileSync, unlinkSync } from 'node:fs';
 import { native, type SpawnOptions, type Spawned } from '../native.js';
 import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type LinuxResources } from './cgroup/index.js';
 import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
@@ -11,7 +11,8 @@ import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
 import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
-import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState } from './state.js';
+import { parseMountOptions } from './mount-options.js';
+import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState, type Placement } from './state.js';
 
 export interface LaunchOptions {
   /** State root (runc --root). */
@@ -28,8 +29,18 @@ export interface LaunchOptions {
   /** create/start split: tsbox-init waits on <state>/exec.fifo. */
   splitStart: boolean;
   noPivot?: boolean;
-  /** tsbox-init stays as pid 1 (default) or execs the process directly. */
+  /**
+   * tsbox-init stays as pid 1, a reaper that runs the process as its child; by default (runc's contract)
+   * it execs the process, which is pid 1 itself.
+   */
   init?: boolean;
+  /**
+   * A detached container: a monitor (tsbox-init outside the container's namespaces and cgroups) clones it
+   * and keeps its exit status (statusFd) and json-file log (annotation run.tsbox.log) after we are gone.
+   */
+  monitor?: boolean;
+  /** fds the process gets as 3, 4, ... (runc --preserve-fds). */
+  preserveFds?: number[];
   /** File fd where tsbox-init records the exit status (init mode). */
   statusFd?: number;
   /** Called with the host pid once the namespaces exist and before anything runs in them (network setup). */
@@ -48,10 +59,49 @@ function initWanted(opts: LaunchOptions): boolean {
   const a = opts.spec.annotations?.['run.tsbox.init'];
   if (a === 'false') return false;
   if (a === 'true') return true;
-  return opts.init ?? true;
+  return opts.init ?? false;
 }
 
-type Placement = Pick<ContainerState, 'cgroupPath' | 'cgroupVersion' | 'cgroupMount' | 'cgroupDelegated'>;
+/** Where the extra fds of config.h start in tsbox-init (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS). */
+const FD_EXTRA = 9 + 32;
+const O_PATH = 0o10000000;
+
+/**
+ * In a new user namespace tsbox-init is root only of that namespace: a bind source below a directory
+ * it cannot search (podman's 0700 userdata) cannot be reached by path. The sources are opened here, with
+ * our own rights, and tsbox-init binds them from /proc/self/fd/N (runc's mount fds).
+ */
+function openBindSources(spec: OciSpec, first: number): { fds: number[]; sources: Map<number, string> } {
+  const fds: number[] = [];
+  const sources = new Map<number, string>();
+  try {
+    (spec.mounts ?? []).forEach((m, i) => {
+      if (!parseMountOptions(m.options, m.type).bind) return;
+      let fd: number;
+      try {
+        fd = openSync(m.source ?? '', O_PATH);
+      } catch (e) {
+        throw new SpecError(`mount ${m.source} on ${m.destination}: open ${m.source}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      }
+      sources.set(i, `/proc/self/fd/${first + fds.length}`);
+      fds.push(fd);
+    });
+  } catch (e) {
+    fds.forEach((fd) => closeSync(fd));
+    throw e;
+  }
+  return { fds, sources };
+}
+
+/** The host uid and gid of the container's root: the exec fifo is theirs (runc does the same). */
+function hostRoot(spec: OciSpec): { uid: number; gid: number } {
+  const host = (maps: { containerID: number; hostID: number; size: number }[] | undefined) => {
+    const m = maps?.find((x) => x.containerID <= 0 && 0 < x.containerID + x.size);
+    return m ? m.hostID - m.containerID : 0;
+  };
+  return { uid: host(spec.linux?.uidMappings), gid: host(spec.linux?.gidMappings) };
+}
+
 
 /**
  * Where the container's cgroup goes. As root: the spec's path on the host's hierarchy. Rootless: below
@@ -103,6 +153,8 @@ interface Made {
   cgroup?: Cgroup;
   spawned?: Spawned;
   consoleFd?: number;
+  /** Bind sources opened for a new user namespace: the addon has its own copies once spawned. */
+  sourceFds?: number[];
 }
 
 interface Prepared {
@@ -114,7 +166,7 @@ interface Prepared {
 }
 
 /** Before the clone: checks, the cgroup with its limits, the config blob, the console socket. */
-function prepareLaunch(opts: LaunchOptions, made: Made): Prepared {
+function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepared {
   const { root, id, spec } = opts;
   if (spec.process?.terminal && opts.consoleSocket === undefined && opts.consoleFd === undefined) {
     throw new Error('process.terminal is set: a console socket is needed (--console-socket)');
@@ -122,7 +174,6 @@ function prepareLaunch(opts: LaunchOptions, made: Made): Prepared {
   if (isRootless() && !hasNamespace(spec, 'user')) {
     throw new SpecError('config.json: without root a container needs a user namespace with uid and gid mappings (tsbox-runtime spec --rootless writes one)');
   }
-  const place = placement(spec, id);
   const resources = spec.linux?.resources;
   let cgroup: Cgroup;
   if (isRootless()) {
@@ -135,11 +186,35 @@ function prepareLaunch(opts: LaunchOptions, made: Made): Prepared {
     cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
   }
 
-  if (opts.splitStart) native().mkfifo(fifoPath(root, id), 0o600);
   const init = initWanted(opts);
   const userns = hasNamespace(spec, 'user');
   const ownUserns = userns !== undefined && !userns.path;
-  const config = containerBlob(spec, { initMode: init ? 'init' : 'exec', noPivot: opts.noPivot, setgroupsDeny: ownUserns && setgroupsDenied(spec.linux?.gidMappings) });
+  if (opts.splitStart) {
+    // Opened for writing by the container's process after it dropped to its own user (runc's mode and
+    // owner): only `start` (host root) reads it.
+    const fifo = fifoPath(root, id);
+    native().mkfifo(fifo, 0o622);
+    chmodSync(fifo, 0o622);
+    if (ownUserns && !isRootless()) {
+      const r = hostRoot(spec);
+      chownSync(fifo, r.uid, r.gid);
+    }
+  }
+  const preserved = opts.preserveFds ?? [];
+  const binds = ownUserns ? openBindSources(spec, FD_EXTRA + preserved.length) : { fds: [], sources: new Map<number, string>() };
+  made.sourceFds = binds.fds;
+  const config = containerBlob(spec, {
+    initMode: init ? 'init' : 'exec',
+    noPivot: opts.noPivot,
+    setgroupsDeny: ownUserns && setgroupsDenied(spec.linux?.gidMappings),
+    preserveFds: preserved.length,
+    mountSources: binds.sources,
+  });
+  // A pid namespace given by path is entered by the cloning thread (the monitor does it itself), so the
+  // container's first process is inside it. Without root that needs rights only the user namespace
+  // gives: tsbox-init joins it after go and forks the process there (it stays outside).
+  const pidns = hasNamespace(spec, 'pid')?.path;
+  const enterPidns = pidns && !opts.monitor && !isRootless() ? pidns : undefined;
   const consoleFd = (made.consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined));
   return {
     place,
@@ -154,9 +229,18 @@ function prepareLaunch(opts: LaunchOptions, made: Made): Prepared {
       consoleFd: spec.process?.terminal ? consoleFd : undefined,
       statusFd: opts.statusFd,
       cgroupTasks: cgroup.tasksFiles(),
+      extraFds: [...preserved, ...binds.fds],
+      monitor: opts.monitor,
+      pidNamespace: enterPidns,
     },
   };
 }
+
+function closeSources(made: Made): void {
+  for (const fd of made.sourceFds ?? []) closeSync(fd);
+  made.sourceFds = undefined;
+}
+
 
 /** After the clone: state, id maps, placement, network and hooks, then go. */
 function finishLaunch(opts: LaunchOptions, p: Prepared, made: Made, spawned: Spawned): Launched {
@@ -195,6 +279,7 @@ function finishLaunch(opts: LaunchOptions, p: Prepared, made: Made, spawned: Spa
 
 function failLaunch(opts: LaunchOptions, made: Made): void {
   if (opts.consoleFd === undefined) closeQuietly(made.consoleFd);
+  closeSources(made);
   abortLaunch(opts.root, opts.id, made.spawned, made.cgroup);
 }
 
@@ -204,11 +289,16 @@ function failLaunch(opts: LaunchOptions, made: Made): void {
  * everything created so far is undone.
  */
 export function launch(opts: LaunchOptions): Launched {
-  reserveId(opts.root, opts.id);
+  // The reservation names the cgroup before it exists: a create killed from there on leaves a cgroup
+  // that delete --force finds.
+  const place = placement(opts.spec, opts.id);
+  reserveId(opts.root, opts.id, place);
   const made: Made = {};
   try {
-    const p = prepareLaunch(opts, made);
-    return finishLaunch(opts, p, made, native().spawn(p.spawn));
+    const p = prepareLaunch(opts, made, place);
+    const spawned = native().spawn(p.spawn);
+    closeSources(made);
+    return finishLaunch(opts, p, made, spawned);
   } catch (e) {
     failLaunch(opts, made);
     throw e;
@@ -217,11 +307,13 @@ export function launch(opts: LaunchOptions): Launched {
 
 /** launch() with the clone on the addon's spawner thread: the API's way, so that many starts overlap. */
 export async function launchAsync(opts: LaunchOptions): Promise<Launched> {
-  reserveId(opts.root, opts.id);
+  const place = placement(opts.spec, opts.id);
+  reserveId(opts.root, opts.id, place);
   const made: Made = {};
   try {
-    const p = prepareLaunch(opts, made);
+    const p = prepareLaunch(opts, made, place);
     const spawned = await new Promise<Spawned>((resolve, reject) => native().spawnAsync(p.spawn, (e, s) => (e ? reject(e) : resolve(s!))));
+    closeSources(made);
     return finishLaunch(opts, p, made, spawned);
   } catch (e) {
     failLaunch(opts, made);
@@ -243,15 +335,18 @@ export function letGo(spawned: Spawned): void {
 /** Undoes a launch that failed: kill and reap the child, remove its cgroup and state. */
 export function abortLaunch(root: string, id: string, spawned: Spawned | undefined, cgroup: Cgroup | undefined): void {
   if (spawned) {
-    try {
-      native().pidfdSignal(spawned.pidfd, 9);
-    } catch {
-      // already gone
+    for (const fd of [spawned.pidfd, spawned.monitorPidfd]) {
+      try {
+        if (fd !== undefined) native().pidfdSignal(fd, 9);
+      } catch {
+        // already gone
+      }
     }
     closeQuietly(spawned.goFd);
-    // The waiter thread reaps it; until then it is a zombie, which counts as gone.
-    const pidfd = spawned.pidfd;
+    // The waiter thread reaps our child (the monitor, if any); until then it is a zombie, which counts as gone.
+    const pidfd = spawned.monitorPidfd ?? spawned.pidfd;
     native().watch(pidfd, () => closeQuietly(pidfd));
+    if (spawned.monitorPidfd !== undefined) closeQuietly(spawned.pidfd);
     waitGoneSync(spawned.pid);
     closeQuietly(spawned.reportFd);
   }

@@ -4,7 +4,7 @@ import { native } from '../native.js';
 import { waitGoneSync } from './launch.js';
 import { runHooks } from './hooks.js';
 import { OCI_VERSION } from './spec.js';
-import { containerCgroup, fifoPath, isAlive, readState, removeStateDir, stateDir, statusOf, withLock, type ContainerState, type Status } from './state.js';
+import { containerCgroup, fifoPath, isAlive, readState, removeStateDir, reservedCgroup, stateDir, statusOf, withLock, type ContainerState, type Status } from './state.js';
 import { signalNumber } from './signals.js';
 import { closeQuietly } from './report.js';
 
@@ -141,9 +141,11 @@ export function remove(root: string, id: string, force = false, reaped?: Contain
     try {
       s = reaped ?? readState(root, id);
     } catch (e) {
-      // A create killed before writing state.json leaves only the directory.
-      if (force) return removeStateDir(root, id);
-      throw e;
+      // A create killed before writing state.json leaves the directory, and maybe the cgroup it named.
+      if (!force) throw e;
+      const cg = reservedCgroup(root, id);
+      if (cg) cg.destroy();
+      return removeStateDir(root, id);
     }
     const status = reaped ? 'stopped' : statusOf(root, s);
     const cg = containerCgroup(s);

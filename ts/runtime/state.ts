@@ -1,5 +1,5 @@
 // Container state on disk (<root>/<id>/state.json), its locks, and the status derived from the kernel's truth.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { openCgroup, type Cgroup, type CgroupVersion } from './cgroup/index.js';
 import { NoCgroup } from './cgroup/rootless.js';
@@ -29,6 +29,9 @@ export interface ContainerState {
   initMode: 'init' | 'exec';
   spec: OciSpec;
 }
+
+/** Where a container's cgroup is: named in the reservation before the cgroup is made, then in the state. */
+export type Placement = Pick<ContainerState, 'cgroupPath' | 'cgroupVersion' | 'cgroupMount' | 'cgroupDelegated'>;
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
 
@@ -134,35 +137,34 @@ export function statusOf(root: string, s: ContainerState): Status {
 }
 
 /**
- * Runs fn holding an exclusive flock on <root>/.locks/<id>; concurrent CLI calls on one container queue
- * here. The lock lives outside the container's directory so that delete can remove that directory whole.
+ * Runs fn holding an exclusive flock on the container's state directory itself; concurrent CLI calls on
+ * one container queue here. No lock files beside the containers: tools that list a runtime root as runc
+ * does (Docker's runtime root, `runc list`) see container directories only.
  */
 export function withLock<T>(root: string, id: string, fn: () => T): T {
   checkId(id);
   const dir = stateDir(root, id);
-  if (!existsSync(dir)) throw new NotFoundError(id);
-  const locks = join(root, '.locks');
-  const lockFile = join(locks, id);
-  let fd: number;
-  try {
-    fd = openSync(lockFile, 'a+', 0o600);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(locks, { recursive: true, mode: 0o700 });
-    fd = openSync(lockFile, 'a+', 0o600);
-  }
-  try {
-    native().flock(fd, 2 /* LOCK_EX */);
-    // delete may have removed the container while we waited.
-    if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'creating'))) {
-      if (!existsSync(dir)) unlinkQuietly(lockFile);
-      throw new NotFoundError(id);
+  for (;;) {
+    let fd: number;
+    try {
+      fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(id);
+      throw e;
     }
-    const r = fn();
-    if (!existsSync(dir)) unlinkQuietly(lockFile);
-    return r;
-  } finally {
-    closeSync(fd);
+    try {
+      native().flock(fd, 2 /* LOCK_EX */);
+      // delete may have removed the directory while we waited, and a create made a new one by that name.
+      const now = statSync(dir, { throwIfNoEntry: false });
+      if (!now || now.ino !== fstatSync(fd).ino) {
+        if (!now) throw new NotFoundError(id);
+        continue;
+      }
+      if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'creating'))) throw new NotFoundError(id);
+      return fn();
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
@@ -170,7 +172,7 @@ export function withLock<T>(root: string, id: string, fn: () => T): T {
 // State roots this process has made sure of: a long-running API process starts many containers in one.
 const roots = new Set<string>();
 
-export function reserveId(root: string, id: string): void {
+export function reserveId(root: string, id: string, place?: Placement): void {
   checkId(id);
   if (!roots.has(root)) {
     mkdirSync(root, { recursive: true, mode: 0o711 });
@@ -196,16 +198,30 @@ export function reserveId(root: string, id: string): void {
       throw e;
     }
   }
-  writeFileSync(join(dir, 'creating'), String(process.pid));
+  // "<creator pid>\n<placement JSON>": one write names both.
+  writeFileSync(join(dir, 'creating'), `${process.pid}\n${place ? JSON.stringify(place) : ''}`);
+}
+
+function readReservation(dir: string): { pid: number; place?: Placement } | undefined {
+  try {
+    const text = readFileSync(join(dir, 'creating'), 'utf8');
+    const nl = text.indexOf('\n');
+    const rest = nl >= 0 ? text.slice(nl + 1) : '';
+    return { pid: parseInt(text, 10), place: rest ? (JSON.parse(rest) as Placement) : undefined };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cgroup a create named before it was killed (no state.json yet), for delete --force. */
+export function reservedCgroup(root: string, id: string): Cgroup | undefined {
+  const place = readReservation(stateDir(root, id))?.place;
+  return place?.cgroupPath ? openCgroup(place.cgroupPath, { version: place.cgroupVersion, mountRoot: place.cgroupMount, delegated: place.cgroupDelegated }) : undefined;
 }
 
 function isStaleReservation(dir: string): boolean {
-  try {
-    const pid = Number(readFileSync(join(dir, 'creating'), 'utf8'));
-    return !(pid > 0 && procStartTime(pid) !== undefined);
-  } catch {
-    return true;
-  }
+  const pid = readReservation(dir)?.pid ?? 0;
+  return !(pid > 0 && procStartTime(pid) !== undefined);
 }
 
 /** True while the process that is creating this container is still at it. */

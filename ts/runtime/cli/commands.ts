@@ -1,6 +1,6 @@
 // The runc-compatible commands: each takes its argv (after the command name) and the global options.
 import { childProcess } from '../lazy.js';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { native } from '../../native.js';
 import { defaultSpec } from '../default-spec.js';
@@ -10,7 +10,7 @@ import * as ops from '../operations.js';
 import { closeQuietly, ContainerError, waitSetupSync } from '../report.js';
 import { loadSpec, type OciProcess } from '../spec.js';
 import { listIds, markCreated, readState } from '../state.js';
-import { bool, FlagError, list, parseFlags, str, type FlagSpec } from './args.js';
+import { bool, FlagError, list, parseFlags, str, type FlagSpec, type Parsed } from './args.js';
 import { waitExit } from './foreground.js';
 import { features } from './features.js';
 
@@ -41,6 +41,7 @@ const CREATE_FLAGS: FlagSpec = {
   'no-new-keyring': { type: 'boolean' },
   'preserve-fds': { type: 'string' },
   'no-init': { type: 'boolean' },
+  init: { type: 'boolean' },
   detach: { type: 'boolean', short: 'd' },
   keep: { type: 'boolean' },
 };
@@ -59,10 +60,25 @@ function settle(g: Globals, id: string, l: Launched, wanted: 'ready' | 'started'
   markCreated(g.root, id);
 }
 
+/** --preserve-fds N: our fds 3..3+N-1, which the process gets as the same numbers (runc). */
+function preservedFds(p: Parsed): number[] {
+  const v = str(p, 'preserve-fds') ?? '0';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new FlagError(`--preserve-fds ${v}: want a count from 0 to 64`);
+  return Array.from({ length: n }, (_, i) => {
+    try {
+      fstatSync(3 + i);
+    } catch (e) {
+      throw new FlagError(`--preserve-fds ${n}: fd ${3 + i} is not open (${(e as NodeJS.ErrnoException).code ?? e})`);
+    }
+    return 3 + i;
+  });
+}
+
 function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
   const p = parseFlags(argv, CREATE_FLAGS);
   const id = one(p.rest);
-  if (Number(str(p, 'preserve-fds') ?? 0) > 0) throw new FlagError('--preserve-fds is not supported');
+  const preserveFds = preservedFds(p);
   const bundle = resolve(str(p, 'bundle') ?? '.');
   const spec = loadSpec(bundle);
   const consoleSocket = str(p, 'console-socket');
@@ -79,7 +95,9 @@ function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
     consoleFd: ptyPair?.[1],
     splitStart,
     noPivot: bool(p, 'no-pivot'),
-    init: !bool(p, 'no-init'),
+    // runc's contract: the process is pid 1; --init asks for tsbox-init as a reaper in front of it.
+    init: bool(p, 'init') && !bool(p, 'no-init'),
+    preserveFds,
     onWarning: (m) => process.stderr.write(`tsbox-runtime: warning: ${m}\n`),
   });
   return { p, id, l, ptyPair };
@@ -259,7 +277,7 @@ const exec: Handler = async (argv, g) => {
       capabilities: add.length && caps ? Object.fromEntries(Object.entries(caps).map(([k, v]) => [k, [...(v as string[]), ...add]])) : caps,
     });
   }
-  if (Number(str(p, 'preserve-fds') ?? 0) > 0) throw new FlagError('--preserve-fds is not supported');
+  const preserveFds = preservedFds(p);
   const detach = bool(p, 'detach');
   const consoleSocket = str(p, 'console-socket');
   let ptyPair: [number, number] | undefined;
@@ -267,7 +285,7 @@ const exec: Handler = async (argv, g) => {
     if (detach) throw new FlagError('exec: --tty with --detach needs --console-socket');
     ptyPair = native().socketpair();
   }
-  const l = execLaunch({ root: g.root, id, process: proc, stdio: [0, 1, 2], consoleSocket, consoleFd: ptyPair?.[1] });
+  const l = execLaunch({ root: g.root, id, process: proc, stdio: [0, 1, 2], consoleSocket, consoleFd: ptyPair?.[1], preserveFds });
   if (ptyPair) closeQuietly(ptyPair[1]);
   const r = waitSetupSync(l.spawned.reportFd);
   closeQuietly(l.spawned.reportFd);
