@@ -97,6 +97,8 @@ export interface Native {
   pidfdSignal(pidfd: number, signal: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
+  /** open_tree(OPEN_TREE_CLONE [| AT_RECURSIVE]): a detached copy of the mount at path, as an fd (O_CLOEXEC). */
+  openTree(path: string, recursive: boolean): number;
   /** flock(2), blocking unless LOCK_NB is in op; returns false when LOCK_NB and busy. */
   flock(fd: number, op: number): boolean;
   /** Compile a seccomp filter to BPF (struct sock_filter[]) with libseccomp. */

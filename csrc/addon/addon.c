@@ -14,6 +14,7 @@ static const struct {
     {"pidfdSignal", addon_pidfd_signal},
     {"mount", addon_mount},
     {"umount", addon_umount},
+    {"openTree", addon_open_tree},
     {"flock", addon_flock},
     {"seccompCompile", addon_seccomp_compile},
     {"unixConnect", addon_unix_connect},

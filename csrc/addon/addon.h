@@ -18,6 +18,7 @@ TSBOX_FN(addon_pidfd_signal);
 /* mount.c */
 TSBOX_FN(addon_mount);
 TSBOX_FN(addon_umount);
+TSBOX_FN(addon_open_tree);
 /* fsnode.c */
 TSBOX_FN(addon_mkfifo);
 TSBOX_FN(addon_mknod);

@@ -118,6 +118,8 @@ enum tsbox_mount_flags {
   TSBOX_MNT_RECURSIVE = 1u << 1, /* rbind */
   TSBOX_MNT_FILE = 1u << 2,    /* the destination is a file (source is not a directory) */
   TSBOX_MNT_CGROUP = 1u << 3,  /* a "cgroup" mount: tsbox-init mounts the container's cgroup view */
+  TSBOX_MNT_TREE_FD = 1u << 7, /* bind: the source is "/proc/self/fd/N", a detached tree the parent made with
+                                  open_tree(OPEN_TREE_CLONE): attached with move_mount (user namespaces) */
 };
 
 enum tsbox_init_mode {

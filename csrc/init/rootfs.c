@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,6 +49,17 @@ static void bind_fallback(const char *hostsrc, const char *fdp, const char *wher
   if (mount(hostsrc, fdp, NULL, MS_BIND | bindflags, NULL) < 0) die(errno, "mount bind %s on %s", hostsrc, where);
 }
 
+/* A detached tree the parent cloned (open_tree), named "/proc/self/fd/N": attached onto the resolved
+ * destination. mount(MS_BIND) would refuse a mount of the parent's namespace here. */
+static void attach_tree(const char *src, int dst, const char *where) {
+  const char *prefix = "/proc/self/fd/";
+  if (strncmp(src, prefix, strlen(prefix)) != 0) die(EINVAL, "config blob: tree source %s is no fd", src);
+  int tree = atoi(src + strlen(prefix));
+  if (syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    die(errno, "move_mount %s on %s", src, where);
+  close(tree);
+}
+
 /* The TSBOX_T_MOUNT record: mounted on the destination resolved inside the root, never through a link
  * that leads out of it. */
 static void mount_record(int rootfd, const char *rootfs, const struct blob_rec *r) {
@@ -67,7 +82,8 @@ static void mount_record(int rootfd, const char *rootfs, const struct blob_rec *
     mu_fdpath(fd, fdp);
     if ((mf & TSBOX_MNT_BIND) || (flags & MS_BIND)) {
       unsigned long rec = (mf & TSBOX_MNT_RECURSIVE) || (flags & MS_REC) ? MS_REC : 0;
-      if (mount(src, fdp, NULL, MS_BIND | rec, NULL) < 0) die(errno, "mount bind %s on %s", src, where);
+      if (mf & TSBOX_MNT_TREE_FD) attach_tree(src, fd, where);
+      else if (mount(src, fdp, NULL, MS_BIND | rec, NULL) < 0) die(errno, "mount bind %s on %s", src, where);
       /* A bind takes the source's flags; ro, nosuid... need a remount of the new mount. */
       remount = mnt_flags != 0;
     } else if (mount(src, fdp, fstype, flags & ~(MU_PROPAGATION | MS_BIND | MS_REC), data[0] ? data : NULL) < 0) {

@@ -150,7 +150,9 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
     if (m.type === 'cgroup' || m.type === 'cgroup2') extra |= MountFlag.CGROUP;
     if (m.destination === '/dev' && !o.bind) devIsTmpfs = true;
     if (m.destination === '/dev/pts' && m.type === 'devpts') hasDevpts = true;
-    const source = (o.bind && opts.mountSources?.get(index)) || (m.source ?? '');
+    const tree = o.bind ? opts.mountSources?.get(index) : undefined;
+    if (tree) extra |= MountFlag.TREE_FD;
+    const source = tree ?? m.source ?? '';
     w.add(Tag.MOUNT, { u32: flags }, { u32: o.propagation }, { u32: extra }, { str: source }, { str: m.destination }, { str: o.bind ? '' : (m.type ?? '') }, { str: o.data });
   }
 

@@ -1,6 +1,6 @@
 // Starting a container's first process: cgroup, clone through the addon, id maps, hooks, "go".
 // Shared by the runtime CLI (create/run) and the API; they differ only in how they read the reports.
-import { chmodSync, chownSync, closeSync, openSync, writeFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, writeFileSync, unlinkSync } from 'node:fs';
 import { native, type SpawnOptions, type Spawned } from '../native.js';
 import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type LinuxResources } from './cgroup/index.js';
 import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
@@ -64,30 +64,30 @@ function initWanted(opts: LaunchOptions): boolean {
 
 /** Where the extra fds of config.h start in tsbox-init (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS). */
 const FD_EXTRA = 9 + 32;
-const O_PATH = 0o10000000;
 
 /**
  * In a new user namespace tsbox-init is root only of that namespace: a bind source below a directory
- * it cannot search (podman's 0700 userdata) cannot be reached by path. The sources are opened here, with
- * our own rights, and tsbox-init binds them from /proc/self/fd/N (runc's mount fds).
+ * it cannot search (podman's 0700 userdata) cannot be reached by path. The sources are cloned here as
+ * detached trees (open_tree), with our own rights, and tsbox-init attaches them with move_mount.
  */
-function openBindSources(spec: OciSpec, first: number): { fds: number[]; sources: Map<number, string> } {
+function cloneBindSources(spec: OciSpec, first: number): { fds: number[]; sources: Map<number, string> } {
   const fds: number[] = [];
   const sources = new Map<number, string>();
   try {
     (spec.mounts ?? []).forEach((m, i) => {
-      if (!parseMountOptions(m.options, m.type).bind) return;
+      const o = parseMountOptions(m.options, m.type);
+      if (!o.bind) return;
       let fd: number;
       try {
-        fd = openSync(m.source ?? '', O_PATH);
+        fd = native().openTree(m.source ?? '', o.recursive);
       } catch (e) {
-        throw new SpecError(`mount ${m.source} on ${m.destination}: open ${m.source}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+        throw new SpecError(`mount ${m.source} on ${m.destination}: ${(e as Error).message}`);
       }
       sources.set(i, `/proc/self/fd/${first + fds.length}`);
       fds.push(fd);
     });
   } catch (e) {
-    fds.forEach((fd) => closeSync(fd));
+    fds.forEach(closeQuietly);
     throw e;
   }
   return { fds, sources };
@@ -201,7 +201,7 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
     }
   }
   const preserved = opts.preserveFds ?? [];
-  const binds = ownUserns ? openBindSources(spec, FD_EXTRA + preserved.length) : { fds: [], sources: new Map<number, string>() };
+  const binds = ownUserns ? cloneBindSources(spec, FD_EXTRA + preserved.length) : { fds: [], sources: new Map<number, string>() };
   made.sourceFds = binds.fds;
   const config = containerBlob(spec, {
     initMode: init ? 'init' : 'exec',
@@ -237,7 +237,7 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
 }
 
 function closeSources(made: Made): void {
-  for (const fd of made.sourceFds ?? []) closeSync(fd);
+  for (const fd of made.sourceFds ?? []) closeQuietly(fd);
   made.sourceFds = undefined;
 }
 

@@ -1,5 +1,5 @@
 // The OCI lifecycle on a container that exists: start, state, kill, pause, resume, delete, ps.
-import { closeSync, openSync, readSync, readFileSync, unlinkSync, constants as fsc } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, readFileSync, unlinkSync, constants as fsc } from 'node:fs';
 import { native } from '../native.js';
 import { waitGoneSync } from './launch.js';
 import { runHooks } from './hooks.js';
@@ -136,6 +136,8 @@ export function resume(root: string, id: string): void {
  * the process (the API), so neither the file nor /proc need to be read again.
  */
 export function remove(root: string, id: string, force = false, reaped?: ContainerState): void {
+  // A create killed between its mkdir and its reservation file leaves an empty directory only.
+  if (force && isEmptyReservation(root, id)) return removeStateDir(root, id);
   withLock(root, id, () => {
     let s: ContainerState;
     try {
@@ -173,6 +175,14 @@ export function remove(root: string, id: string, force = false, reaped?: Contain
     }
     removeStateDir(root, id);
   });
+}
+
+function isEmptyReservation(root: string, id: string): boolean {
+  try {
+    return readdirSync(stateDir(root, id)).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Host pids of every process in the container (its cgroup). */

@@ -1,0 +1,191 @@
+// runc's contract where real clients depend on it: pid namespaces joined by path, no mount namespace,
+// setup failures at create, --preserve-fds, user namespaces with private bind sources, the state root's
+// listing, and what a create killed half-way leaves. Each check runs with runc beside tsbox-runtime.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { leftovers, makeBundle, removeBundle, STATE_ROOT, TEST_CGROUP_PARENT, type Bundle } from './helpers/bundle.js';
+import { RUNTIME } from './helpers/bins.js';
+import type { OciSpec } from '../ts/runtime/spec.js';
+
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const OUT = mkdtempSync(join(tmpdir(), 'tsbox-conf-out-'));
+const RUNC_ROOT = mkdtempSync(join(tmpdir(), 'tsbox-conf-runc-'));
+let seq = 0;
+
+/** One runtime CLI call with output in files (a created container keeps the caller's stdio open). */
+function call(bin: string, root: string, args: string[], extra: { fd3?: string } = {}) {
+  const out = join(OUT, `${++seq}.out`);
+  const err = join(OUT, `${seq}.err`);
+  const o = openSync(out, 'w');
+  const e = openSync(err, 'w');
+  const f3 = extra.fd3 ? openSync(extra.fd3, 'r') : undefined;
+  const stdio: ('ignore' | number)[] = ['ignore', o, e];
+  if (f3 !== undefined) stdio.push(f3);
+  const r = spawnSync(bin, ['--root', root, ...args], { stdio, timeout: 60000 });
+  closeSync(o);
+  closeSync(e);
+  if (f3 !== undefined) closeSync(f3);
+  return { code: r.status, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+}
+
+interface Runtime {
+  name: string;
+  rt: (args: string[], extra?: { fd3?: string }) => ReturnType<typeof call>;
+}
+const runtimes: Runtime[] = [{ name: 'tsbox', rt: (a, x) => call(RUNTIME, STATE_ROOT, a, x) }];
+if (have('runc')) runtimes.unshift({ name: 'runc', rt: (a, x) => call('runc', RUNC_ROOT, a, x) });
+else console.log('runtime-conformance: runc is not installed: the reference runs are skipped');
+
+function bundle(t: { teardown: (f: () => void) => void }, rt: Runtime, args: string[], mutate?: (s: OciSpec) => void): Bundle {
+  const b = makeBundle(args, mutate);
+  t.teardown(() => {
+    rt.rt(['delete', '--force', b.id]);
+    removeBundle(b);
+  });
+  return b;
+}
+
+const pidOf = (rt: Runtime, id: string) => JSON.parse(rt.rt(['state', id]).stdout).pid as number;
+
+for (const rt of runtimes) {
+  test.serial(`${rt.name}: a chain of containers joining pid namespaces by path stays in the first one's`, (t) => {
+    // A, then B in A's pid namespace, then C in B's (by the pid the runtime reported for B): all see
+    // only A's namespace, never the host's (Kubernetes pods and docker --pid container: do exactly this).
+    const a = bundle(t, rt, ['sleep', '60']);
+    t.is(rt.rt(['run', '--detach', '--bundle', a.dir, a.id]).code, 0);
+    const aPid = pidOf(rt, a.id);
+    const b = bundle(t, rt, ['sleep', '60'], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${aPid}/ns/pid` } : n));
+    });
+    let r = rt.rt(['run', '--detach', '--bundle', b.dir, b.id]);
+    t.is(r.code, 0, r.stderr);
+    const bPid = pidOf(rt, b.id);
+    t.is(readlinkSync(`/proc/${bPid}/ns/pid`), readlinkSync(`/proc/${aPid}/ns/pid`), 'the pid reported for B is inside A\'s namespace');
+    const c = bundle(t, rt, ['sh', '-c', 'ls /proc | grep -c "^[0-9]"; cat /proc/1/comm'], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${bPid}/ns/pid` } : n));
+    });
+    r = rt.rt(['run', '--bundle', c.dir, c.id]);
+    t.is(r.code, 0, r.stderr);
+    const [count, first] = r.stdout.trim().split('\n');
+    t.is(first, 'sleep', 'pid 1 is A\'s process, not the host\'s init');
+    // A's sleep, B's sleep, and C's sh, ls, grep at most.
+    t.true(Number(count) <= 5, r.stdout);
+    // exec into B: its pid (pid file) is in the namespace too, as the process itself.
+    const pidFile = join(b.dir, 'exec.pid');
+    r = rt.rt(['exec', '--detach', '--pid-file', pidFile, b.id, 'sleep', '30']);
+    t.is(r.code, 0, r.stderr);
+    const ePid = Number(readFileSync(pidFile, 'utf8'));
+    t.is(readlinkSync(`/proc/${ePid}/ns/pid`), readlinkSync(`/proc/${aPid}/ns/pid`));
+    t.is(readFileSync(`/proc/${ePid}/comm`, 'utf8'), 'sleep\n');
+    rt.rt(['kill', b.id, 'KILL']);
+    rt.rt(['kill', a.id, 'KILL']);
+  });
+
+  test.serial(`${rt.name}: without a mount namespace, masked paths are refused and the process is confined to root.path`, (t) => {
+    const noMnt = (s: OciSpec) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+    };
+    const masked = bundle(t, rt, ['true'], noMnt);
+    let r = rt.rt(['run', '--bundle', masked.dir, masked.id]);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /unable to restrict sys entries without a private MNT namespace/);
+    const plain = bundle(t, rt, ['sh', '-c', 'cat /etc/passwd; ls /'], (s) => {
+      noMnt(s);
+      s.mounts = [];
+      s.linux!.maskedPaths = [];
+      s.linux!.readonlyPaths = [];
+      s.root!.readonly = false;
+    });
+    // runc closes its fds through /proc/self/fd after the chroot, which fails when root.path has no
+    // mounted /proc: the confinement itself is checked with tsbox only.
+    if (rt.name === 'runc') return;
+    r = rt.rt(['run', '--bundle', plain.dir, plain.id]);
+    t.is(r.code, 0, r.stderr);
+    // The rootfs's own passwd (helpers/bundle.ts writes two lines), not the host's.
+    t.regex(r.stdout, /^root:x:0:0:root:\/root:\/bin\/sh\nnobody:/);
+    t.notRegex(r.stdout, /\bhome\b|\bboot\b/);
+  });
+
+  test.serial(`${rt.name}: a process setting that cannot be applied fails create, with the error in --log`, (t) => {
+    const b = bundle(t, rt, ['true'], (s) => {
+      s.process!.cwd = '/bin/busybox/nowhere'; // under a file: chdir and mkdir both fail
+    });
+    const log = join(b.dir, 'log.json');
+    const r = rt.rt(['--log', log, '--log-format', 'json', 'create', '--bundle', b.dir, b.id]);
+    t.is(r.code, 1, r.stderr);
+    t.regex(readFileSync(log, 'utf8'), /\/bin\/busybox/);
+    // Nothing was created: no state to start.
+    t.not(rt.rt(['start', b.id]).code, 0);
+  });
+
+  test.serial(`${rt.name}: --preserve-fds passes fd 3 to the process`, (t) => {
+    const b = bundle(t, rt, ['sh', '-c', 'cat <&3']);
+    const file = join(b.dir, 'passed.txt');
+    writeFileSync(file, 'through fd 3\n');
+    const r = rt.rt(['run', '--preserve-fds', '1', '--bundle', b.dir, b.id], { fd3: file });
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'through fd 3\n');
+  });
+
+  test.serial(`${rt.name}: a user namespace with a bind source below a directory only host root may search`, (t) => {
+    // podman's userdata is 0700: the container's root (host uid 100000) cannot reach it by path.
+    const priv = mkdtempSync(join(tmpdir(), 'tsbox-conf-priv-'));
+    t.teardown(() => rmSync(priv, { recursive: true, force: true }));
+    chmodSync(priv, 0o700);
+    mkdirSync(join(priv, 'shm'));
+    writeFileSync(join(priv, 'shm', 'f'), 'private\n');
+    chmodSync(join(priv, 'shm'), 0o777);
+    const b = bundle(t, rt, ['sh', '-c', 'cat /var/f; id -u'], (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      // Onto a directory the rootfs has: the mapped root may not create one in a rootfs host root owns.
+      s.mounts!.push({ destination: '/var', type: 'bind', source: join(priv, 'shm'), options: ['rbind', 'rw'] });
+      // A v1 cgroup mount needs a cgroup namespace of its own in a user namespace; sysfs a network one.
+      s.mounts = s.mounts!.filter((m) => m.type !== 'cgroup');
+      chmodSync(s.root!.path, 0o755);
+    });
+    // The busybox rootfs is owned by host root: readable by the mapped root as "others".
+    const r = rt.rt(['run', '--bundle', b.dir, b.id]);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'private\n0\n');
+  });
+}
+
+test.serial('tsbox: no lock files or directories beside the containers in the state root', (t) => {
+  const rt = runtimes.find((r) => r.name === 'tsbox')!;
+  const b = bundle(t, rt, ['sleep', '30']);
+  t.is(rt.rt(['run', '--detach', '--bundle', b.dir, b.id]).code, 0);
+  t.is(rt.rt(['pause', b.id]).code, 0);
+  t.is(rt.rt(['resume', b.id]).code, 0);
+  t.is(rt.rt(['kill', b.id, 'KILL']).code, 0);
+  // Only container directories: a tool listing the root (runc list, a shared runtime root) meets nothing else.
+  t.deepEqual(readdirSync(STATE_ROOT).filter((n) => !/^t\d+-\d+$/.test(n)), []);
+});
+
+test.serial('tsbox: a create killed at any point leaves nothing that delete --force does not remove', async (t) => {
+  // kill -9 at random moments of create: the cgroup may exist before state.json does.
+  for (let i = 0; i < 40; i++) {
+    const b = makeBundle(['sleep', '30']);
+    const ms = Math.floor(Math.random() * 150);
+    spawnSync('bash', ['-c', `"${RUNTIME}" --root "${STATE_ROOT}" create --bundle "${b.dir}" ${b.id} >/dev/null 2>&1 & sleep ${ms / 1000}; kill -9 $! 2>/dev/null; wait`]);
+    const d = spawnSync(RUNTIME, ['--root', STATE_ROOT, 'delete', '--force', b.id], { encoding: 'utf8' });
+    t.false(existsSync(join(STATE_ROOT, b.id)), `killed after ${ms} ms; delete --force: ${d.status} ${d.stderr}`);
+    removeBundle(b);
+  }
+  const { cgroups, states } = leftovers();
+  t.deepEqual(cgroups, []);
+  t.deepEqual(states, []);
+});
+
+test.after.always('nothing left behind', (t) => {
+  rmSync(OUT, { recursive: true, force: true });
+  rmSync(RUNC_ROOT, { recursive: true, force: true });
+  const { cgroups, states } = leftovers();
+  t.deepEqual(cgroups, []);
+  t.deepEqual(states, []);
+  t.false(existsSync(join('/sys/fs/cgroup/memory', TEST_CGROUP_PARENT, 'x')));
+});
