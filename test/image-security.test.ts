@@ -67,6 +67,12 @@ function emptyStore(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void
   for (const d of ['blobs/sha256', 'layers', 'tmp']) t.deepEqual(readdirSync(join(store.dir, d)), [], `${what}: ${d} empty`);
 }
 
+/** podman load tries each archive format in turn: the docker-archive attempt says why it refused. */
+function reason(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return (lines.find((l) => l.includes('docker-archive')) ?? lines.pop() ?? '').trim();
+}
+
 function duBytes(dir: string): number {
   return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 }
@@ -91,7 +97,7 @@ function hostileArchives(): { hostile: Hostile[]; benign: Hostile } {
   writeFileSync(join(host, 'config.json'), cfg([okTar], { comment: 'HOST-SECRET-CONFIG' }));
   writeFileSync(join(host, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: ['hostile:manifest'], Layers: ['secret.tar'] }]));
   const up = '../'.repeat(40);
-  const manifest = (config: string, layers: string[], tag: string) => ({ name: 'manifest.json', data: JSON.stringify([{ Config: config, RepoTags: [tag], Layers: layers }]) });
+  const manifest = (config: string, layers: string[], tag: string) => ({ name: 'manifest.json', data: JSON.stringify([{ Config: config, RepoTags: [`hostile:${tag}`], Layers: layers }]) });
   // An OCI layout on the host, for an archive whose blobs directory is a link to it.
   const hostOci = join(host, 'oci');
   mkdirSync(join(hostOci, 'blobs', 'sha256'), { recursive: true });
@@ -152,7 +158,7 @@ test('load: names and links that lead out of the archive are refused, nothing is
     emptyStore(t, root, h.name);
     if (pm) {
       const p = await pm.run(['load', '-i', file]);
-      t.log(`${h.name}: podman ${p.code === 0 ? `loaded it${pm.stored('HOST-SECRET') ? ' WITH host content' : ''}` : `refused it (${p.stderr.trim().split('\n').pop()})`}; tsbox refused it`);
+      t.log(`${h.name}: podman ${p.code === 0 ? `loaded it${pm.stored('HOST-SECRET') ? ' WITH host content' : ''}` : `refused it (${reason(p.stderr)})`}; tsbox refused it`);
       // At least as strict: whatever podman refuses, tsbox refuses (tsbox refuses them all).
       if (p.code !== 0) t.not(r.code, 0, h.name);
     }
