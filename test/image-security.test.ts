@@ -337,6 +337,20 @@ test.serial('a gzip bomb stops before the store filesystem is full', async (t) =
   t.true(duBytes(mnt) < 2 << 20);
 });
 
+test.serial('save onto a filesystem that fills up: one line, exit 1, no half-written archive', async (t) => {
+  const root = newRoot();
+  const name = `${reg.addr}/busybox:oci`;
+  t.is((await tsbox(root, ['pull', '-q', name])).code, 0);
+  const mnt = mkdtempSync(join(work, 'tiny-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tsbox-test-tiny', mnt]);
+  t.teardown(() => spawnSync('umount', ['-l', mnt]));
+  const r = await tsbox(root, ['save', '-o', join(mnt, 'x.tar'), name]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^Error: write .*x\.tar: .*ENOSPC[^\n]*\n$/);
+  t.deepEqual(readdirSync(mnt), []);
+  t.deepEqual(readdirSync(join(root, 'images', 'tmp')), []);
+});
+
 // ---------------------------------------------------------------------------------------------------
 // 10. Errors are one line with docker's exit codes.
 

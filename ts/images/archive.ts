@@ -57,11 +57,18 @@ export async function save(root: string, names: string[], out: string): Promise<
   const tmp = store.tempPath('save');
   const ws = createWriteStream('', { fd });
   // Write errors reach the writer's callbacks; without a listener the stream would also throw them.
-  let writeError: Error | undefined;
-  ws.on('error', (e) => (writeError ??= e));
+  ws.on('error', () => undefined);
+  const writer = new TarWriter(ws);
+  const put = async (fn: (w: TarWriter) => Promise<void>) => {
+    try {
+      await fn(writer);
+    } catch (e) {
+      throw new Error(`write ${out}: ${(e as Error).message}`);
+    }
+  };
   try {
     mkdirSync(tmp);
-    const w = new TarWriter(ws);
+    const w = { addBuffer: (n: string, b: Buffer) => put((x) => x.addBuffer(n, b)), addFile: (n: string, f: string) => put((x) => x.addFile(n, f)), finish: () => put((x) => x.finish()) };
     const manifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
     const written = new Set<string>();
     for (const r of recs) {
@@ -95,10 +102,7 @@ export async function save(root: string, names: string[], out: string): Promise<
     }
     await w.addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest)));
     await w.finish();
-    if (writeError) throw writeError;
     renameSync(partial, out);
-  } catch (e) {
-    throw writeError && e === writeError ? new Error(`write ${out}: ${(e as Error).message}`) : e;
   } finally {
     if (!ws.closed) ws.destroy();
     rmSync(tmp, { recursive: true, force: true });
