@@ -181,9 +181,10 @@ export const importCommand: Command = async (argv, g) => {
   const a = args(argv, { change: { type: 'string', short: 'c', multiple: true } });
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UsageError('import: want FILE [REPOSITORY[:TAG]]');
   const { importRootfs } = await import('../../images/archive.js');
-  const r = await importRootfs(g.root, a.positionals[0], a.positionals[1] ?? `localhost/imported:${Date.now()}`, a.values.change ?? []);
-  process.stdout.write(`${r.config}\n`);
-  return 0;
+  return orExit1(async () => {
+    const r = await importRootfs(g.root, a.positionals[0], a.positionals[1] ?? `localhost/imported:${Date.now()}`, a.values.change ?? []);
+    process.stdout.write(`${r.config}\n`);
+  });
 };
 
 export const pruneCommand: Command = async (argv, g) => {
