@@ -265,6 +265,14 @@ test('a blob larger than its descriptor says is cut off at the declared size; po
   t.log(`tsbox: the server got ${(tsboxSent / 2 ** 20).toFixed(1)} MiB out before tsbox hung up (the blob is declared as ${lying.declared} bytes)`);
   // What left the server is what the kernel's socket buffers take at most, not the 256 MiB on offer.
   t.true(tsboxSent < 32 << 20, `${tsboxSent} bytes sent`);
+  // Declared by a Content-Length too: refused before the body is read; a manifest without end likewise.
+  for (const [tag, message] of [['length', `more than the ${lying.declared} bytes`], ['huge', 'more than 4194304 bytes']]) {
+    const before = lying.sent.length;
+    await t.throwsAsync(pull(`${lying.addr}/lying:${tag}`, { root }), { message: new RegExp(message) });
+    const sent = lying.sent.slice(before).reduce((a, b) => a + b, 0);
+    t.true(sent < 32 << 20, `${tag}: ${sent} bytes sent`);
+  }
+  emptyStoreButConfig(t, root);
   if (havePodman) {
     const pm = podman(work);
     t.teardown(() => pm.remove());

@@ -22,7 +22,8 @@ export function podman(parent: string): Podman {
     dir,
     run: (args) =>
       new Promise((resolve) =>
-        execFile('podman', [...base, ...args], { maxBuffer: 16 << 20, timeout: 120000 }, (err, stdout, stderr) =>
+        // TMPDIR: where podman stages blobs it copies (else /var/tmp).
+        execFile('podman', [...base, ...args], { env: { ...process.env, TMPDIR: join(dir, 'tmp') }, maxBuffer: 16 << 20, timeout: 120000 }, (err, stdout, stderr) =>
           resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         ),
       ),
