@@ -1,30 +1,51 @@
 // save / load / import: docker-archive tars (docker save's format, which docker, podman and skopeo read),
 // OCI image archives, and plain rootfs tarballs.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, copyFileSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { decompress, hostPlatform, unpack } from './pull.js';
 import { extractLayer } from './extract.js';
+import { bounded } from './limits.js';
+import { hasMember, memberPath } from './members.js';
 import { formatReference, parseReference } from './reference.js';
-import { Store, type ImageRecord, hex } from './store.js';
+import { Store, type ImageRecord, hex, sha256 } from './store.js';
 import { findImage } from './manage.js';
 import { TarWriter } from './tar-writer.js';
 import { removeTree } from './tree.js';
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
   return `sha256:${h.digest('hex')}`;
 }
 
-async function sha256Decompressed(path: string): Promise<string> {
+/** The digest of a layer's uncompressed content; decompression stops at the layer bound (limits.ts). */
+async function sha256Decompressed(store: Store, path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const c of await decompress(path)) h.update(c as Buffer);
+  const src = await decompress(path);
+  const count = bounded(store.dir, { onChunk: (b) => h.update(b) });
+  src.on('error', (e) => count.destroy(e));
+  try {
+    for await (const _ of src.pipe(count));
+  } finally {
+    src.destroy();
+  }
   return `sha256:${h.digest('hex')}`;
 }
 
-/** docker save: one tar with manifest.json, each config, and each layer uncompressed. */
+/** Creates the output file first: a path that cannot be written is a one-line error before any work. */
+function openOutput(out: string): { path: string; fd: number } {
+  const path = `${out}.partial${process.pid}`;
+  try {
+    return { path, fd: openSync(path, 'wx', 0o644) };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`open ${out}: ${err.code ?? err.message}${err.code ? ` (${err.message.replace(/^\w+: /, '').replace(/, open .*$/, '')})` : ''}`);
+  }
+}
+
+/** docker save: one tar with manifest.json, each config, and each layer uncompressed (every blob checked). */
 export async function save(root: string, names: string[], out: string): Promise<void> {
   const store = new Store(root);
   const recs = names.map((n) => {
@@ -32,18 +53,29 @@ export async function save(root: string, names: string[], out: string): Promise<
     if (!r) throw new Error(`No such image: ${n}`);
     return r;
   });
+  const { path: partial, fd } = openOutput(out);
   const tmp = store.tempPath('save');
-  mkdirSync(tmp);
-  const partial = `${out}.partial${process.pid}`;
+  const ws = createWriteStream('', { fd });
+  // Write errors reach the writer's callbacks; without a listener the stream would also throw them.
+  ws.on('error', () => undefined);
+  const writer = new TarWriter(ws);
+  const put = async (fn: (w: TarWriter) => Promise<void>) => {
+    try {
+      await fn(writer);
+    } catch (e) {
+      throw new Error(`write ${out}: ${(e as Error).message}`);
+    }
+  };
   try {
-    const w = new TarWriter(createWriteStream(partial));
+    mkdirSync(tmp);
+    const w = { addBuffer: (n: string, b: Buffer) => put((x) => x.addBuffer(n, b)), addFile: (n: string, f: string) => put((x) => x.addFile(n, f)), finish: () => put((x) => x.finish()) };
     const manifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
     const written = new Set<string>();
     for (const r of recs) {
       const cfgName = `${hex(r.config)}.json`;
       if (!written.has(cfgName)) await w.addBuffer(cfgName, store.readBlob(r.config));
       written.add(cfgName);
-      const m = JSON.parse(store.readBlob(r.manifest).toString()) as { layers: { digest: string }[] };
+      const m = store.readJson<{ layers: { digest: string }[] }>(r.manifest, 'manifest');
       const layers: string[] = [];
       for (let i = 0; i < r.diffIds.length; i++) {
         const name = `${hex(r.diffIds[i])}/layer.tar`;
@@ -51,7 +83,13 @@ export async function save(root: string, names: string[], out: string): Promise<
         if (written.has(name)) continue;
         written.add(name);
         const layerTar = join(tmp, hex(r.diffIds[i]));
-        await pipeline(await decompress(store.blobPath(m.layers[i].digest)), createWriteStream(layerTar));
+        const digest = m.layers[i].digest;
+        await store.checkBlob(digest);
+        const h = createHash('sha256');
+        const src = await decompress(store.blobPath(digest));
+        await pipeline(src, bounded(store.dir, { archive: true, onChunk: (b) => h.update(b) }), createWriteStream(layerTar));
+        const got = `sha256:${h.digest('hex')}`;
+        if (got !== r.diffIds[i]) throw new Error(`blob ${digest} in the store is corrupt (it unpacks to ${got}, not ${r.diffIds[i]}): pull the image again`);
         await w.addFile(name, layerTar);
         rmSync(layerTar);
       }
@@ -66,23 +104,41 @@ export async function save(root: string, names: string[], out: string): Promise<
     await w.finish();
     renameSync(partial, out);
   } finally {
+    if (!ws.closed) ws.destroy();
     rmSync(tmp, { recursive: true, force: true });
     rmSync(partial, { force: true });
   }
 }
 
+type Layer = { digest: string; size: number; diffId: string; gzip: boolean };
+
 /** Stores an uncompressed-or-compressed layer file as a blob and unpacks it; returns its descriptor. */
-async function addLayer(store: Store, file: string, diffId: string | undefined): Promise<{ digest: string; size: number; diffId: string; gzip: boolean }> {
+async function addLayer(store: Store, file: string, diffId: string | undefined): Promise<Layer> {
   const digest = await sha256File(file);
-  const actual = await sha256Decompressed(file);
+  const actual = await sha256Decompressed(store, file);
   if (diffId && actual !== diffId) throw new Error(`layer ${file}: uncompressed content has digest ${actual}, the config says ${diffId}`);
-  if (!store.hasBlob(digest)) copyFileSync(file, store.blobPath(digest));
+  // A copy in the store is reused only when intact; otherwise this one replaces it (temp file + rename).
+  if (!store.hasBlob(digest) || (await store.blobMismatch(digest))) {
+    const tmp = store.tempPath('blob');
+    try {
+      copyFileSync(file, tmp);
+      store.commitBlob(tmp, digest);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
   await unpack(store, store.blobPath(digest), actual, digest);
-  const magic = readFileSync(file).subarray(0, 2);
-  return { digest, size: readFileSync(file).length, diffId: actual, gzip: magic[0] === 0x1f && magic[1] === 0x8b };
+  const magic = Buffer.alloc(2);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, magic, 0, 2, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return { digest, size: statSync(file).size, diffId: actual, gzip: magic[0] === 0x1f && magic[1] === 0x8b };
 }
 
-function record(store: Store, configBytes: Buffer, layers: { digest: string; size: number; diffId: string; gzip: boolean }[], names: string[]): ImageRecord[] {
+function record(store: Store, configBytes: Buffer, layers: Layer[], names: string[]): ImageRecord[] {
   const config = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
   store.writeBlob(config, configBytes);
   const manifest = Buffer.from(
@@ -100,49 +156,96 @@ function record(store: Store, configBytes: Buffer, layers: { digest: string; siz
   return recs;
 }
 
+function parseJson<T>(path: string, what: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new Error(`${what} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** An image found in an archive: every file it needs, resolved inside the archive, before anything is stored. */
+interface Planned {
+  configBytes: Buffer;
+  layers: string[];
+  diffIds: string[];
+  names: string[];
+}
+
+function planDockerArchive(tmp: string): Planned[] {
+  const items = parseJson<{ Config: string; RepoTags?: string[]; Layers: string[] }[]>(memberPath(tmp, 'manifest.json', 'manifest.json'), 'manifest.json');
+  if (!Array.isArray(items)) throw new Error('manifest.json is not a list of images');
+  return items.map((it, n) => {
+    const configBytes = readFileSync(memberPath(tmp, it.Config, `manifest.json's Config of image ${n + 1}`));
+    const layers = (it.Layers ?? []).map((l, i) => memberPath(tmp, l, `manifest.json's layer ${i + 1} of image ${n + 1}`));
+    return { configBytes, layers, diffIds: diffIdsOf(configBytes, it.Config), names: it.RepoTags ?? [] };
+  });
+}
+
+function diffIdsOf(configBytes: Buffer, what: string): string[] {
+  try {
+    return (JSON.parse(configBytes.toString()) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+  } catch (e) {
+    throw new Error(`config ${JSON.stringify(what)} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+function planOciArchive(tmp: string): Planned[] {
+  // A blob is read only when its content has the digest that names it.
+  const blob = (d: string, what: string) => {
+    const data = readFileSync(memberPath(tmp, `blobs/sha256/${hex(d)}`, what));
+    if (sha256(data) !== d) throw new Error(`${what} ${d}: its content has digest ${sha256(data)}`);
+    return data;
+  };
+  const index = parseJson<{ manifests?: { digest: string; annotations?: Record<string, string> }[] }>(memberPath(tmp, 'index.json', 'index.json'), 'index.json');
+  return (index.manifests ?? []).map((d) => {
+    let doc = JSON.parse(blob(d.digest, 'manifest').toString()) as { manifests?: { digest: string; platform?: { os: string; architecture: string } }[]; config?: { digest: string }; layers?: { digest: string }[] };
+    if (doc.manifests) {
+      const [os, arch] = hostPlatform().split('/');
+      const pick = doc.manifests.find((m) => m.platform?.os === os && m.platform?.architecture === arch) ?? doc.manifests[0];
+      doc = JSON.parse(blob(pick.digest, 'manifest').toString());
+    }
+    if (!doc.config) throw new Error(`manifest ${d.digest} has no config`);
+    const configBytes = blob(doc.config.digest, 'config');
+    const layers = (doc.layers ?? []).map((l) => memberPath(tmp, `blobs/sha256/${hex(l.digest)}`, `layer ${l.digest}`));
+    const a = d.annotations ?? {};
+    const ref = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name'] ?? 'latest';
+    // A bare tag names no repository: such images load as localhost/image:<tag>.
+    const name = /[/:]/.test(ref) ? ref : `localhost/image:${ref}`;
+    return { configBytes, layers, diffIds: diffIdsOf(configBytes, doc.config.digest), names: [name] };
+  });
+}
+
 /** docker load: a docker-archive or an OCI image archive (optionally compressed). */
 export async function load(root: string, file: string): Promise<ImageRecord[]> {
   const store = new Store(root);
   const tmp = store.tempPath('load');
-  mkdirSync(tmp);
   try {
-    await extractLayer(await decompress(file), tmp);
+    mkdirSync(tmp);
+    // The whole archive may hold many layers: bounded by the store's free space only.
+    const src = await decompress(file);
+    const count = bounded(store.dir, { archive: true, what: 'uncompressed, the archive' });
+    src.on('error', (e) => count.destroy(e));
+    try {
+      await extractLayer(src.pipe(count), tmp);
+    } finally {
+      src.destroy();
+    }
+    let plan: Planned[];
+    if (hasMember(tmp, 'manifest.json')) plan = planDockerArchive(tmp);
+    else if (hasMember(tmp, 'index.json')) plan = planOciArchive(tmp);
+    else throw new Error('neither a docker-archive (manifest.json) nor an OCI archive (index.json)');
     const out: ImageRecord[] = [];
-    if (existsSync(join(tmp, 'manifest.json'))) {
-      const items = JSON.parse(readFileSync(join(tmp, 'manifest.json'), 'utf8')) as { Config: string; RepoTags?: string[]; Layers: string[] }[];
-      for (const it of items) {
-        const configBytes = readFileSync(join(tmp, it.Config));
-        const diffIds = (JSON.parse(configBytes.toString()) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
-        const layers = [];
-        for (let i = 0; i < it.Layers.length; i++) layers.push(await addLayer(store, join(tmp, it.Layers[i]), diffIds[i]));
-        out.push(...record(store, configBytes, layers, it.RepoTags ?? []));
-      }
-    } else if (existsSync(join(tmp, 'index.json'))) {
-      const index = JSON.parse(readFileSync(join(tmp, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-      const blob = (d: string) => join(tmp, 'blobs', 'sha256', hex(d));
-      for (const d of index.manifests) {
-        let doc = JSON.parse(readFileSync(blob(d.digest), 'utf8')) as { manifests?: { digest: string; platform?: { os: string; architecture: string } }[]; config?: { digest: string }; layers?: { digest: string }[] };
-        if (doc.manifests) {
-          const [os, arch] = hostPlatform().split('/');
-          const pick = doc.manifests.find((m) => m.platform?.os === os && m.platform?.architecture === arch) ?? doc.manifests[0];
-          doc = JSON.parse(readFileSync(blob(pick.digest), 'utf8'));
-        }
-        const configBytes = readFileSync(blob(doc.config!.digest));
-        const diffIds = (JSON.parse(configBytes.toString()) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
-        const layers = [];
-        for (let i = 0; i < (doc.layers ?? []).length; i++) layers.push(await addLayer(store, blob(doc.layers![i].digest), diffIds[i]));
-        const a = d.annotations ?? {};
-        const ref = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name'] ?? 'latest';
-        // A bare tag names no repository: such images load as localhost/image:<tag>.
-        const name = /[/:]/.test(ref) ? ref : `localhost/image:${ref}`;
-        out.push(...record(store, configBytes, layers, [name]));
-      }
-    } else {
-      throw new Error(`load ${file}: neither a docker-archive (manifest.json) nor an OCI archive (index.json)`);
+    for (const p of plan) {
+      const layers: Layer[] = [];
+      for (let i = 0; i < p.layers.length; i++) layers.push(await addLayer(store, p.layers[i], p.diffIds[i]));
+      out.push(...record(store, p.configBytes, layers, p.names));
     }
     return out;
+  } catch (e) {
+    throw new Error(`load ${file}: ${(e as Error).message.replaceAll(`${tmp}/`, '')}`);
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    removeTree(tmp);
   }
 }
 
@@ -210,17 +313,18 @@ export function prune(root: string): string[] {
       keepBlobs.add(hex(r.config));
       for (const d of r.diffIds) keepLayers.add(hex(d));
       try {
-        for (const l of (JSON.parse(store.readBlob(r.manifest).toString()) as { layers: { digest: string }[] }).layers) keepBlobs.add(hex(l.digest));
+        // Unchecked: a corrupt manifest still keeps what it names (image verify reports it).
+        for (const l of (JSON.parse(readFileSync(store.blobPath(r.manifest), 'utf8')) as { layers: { digest: string }[] }).layers) keepBlobs.add(hex(l.digest));
       } catch {
         // a missing manifest keeps nothing more
       }
     }
     const removed: string[] = [];
-    for (const [dir, keep] of [[join(store.dir, 'blobs', 'sha256'), keepBlobs], [join(store.dir, 'layers'), keepLayers]] as const) {
+    for (const [dir, keep] of [[join(store.dir, 'blobs', 'sha256'), keepBlobs], [join(store.dir, 'layers'), keepLayers], [join(store.dir, 'trees'), keepLayers]] as const) {
       for (const n of readdirSafe(dir)) {
         if (keep.has(n)) continue;
         removeTree(join(dir, n));
-        removed.push(`sha256:${n}`);
+        if (!dir.endsWith('trees')) removed.push(`sha256:${n}`);
       }
     }
     return removed;

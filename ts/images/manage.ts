@@ -13,12 +13,8 @@ export function findImage(store: Store, nameOrId: string): ImageRecord | undefin
     const byId = list.find((i) => i.config.slice(7).startsWith(id));
     if (byId) return byId;
   }
-  let full: string;
-  try {
-    full = formatReference(parseReference(nameOrId));
-  } catch {
-    return undefined;
-  }
+  // An invalid reference is an error of its own, not a missing image (nor a reason to pull).
+  const full = formatReference(parseReference(nameOrId));
   return list.find((i) => i.name === full);
 }
 
@@ -61,6 +57,7 @@ export function removeImage(root: string, nameOrId: string, force = false): stri
       for (const d of rec.diffIds) {
         if (keep.has(d)) continue;
         removeTree(store.layerPath(d));
+        rmSync(store.treePath(d), { force: true });
         out.push(`Deleted: ${d}`);
       }
       out.push(`Deleted: ${rec.config}`);

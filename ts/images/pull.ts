@@ -1,11 +1,14 @@
 // tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each verified by
 // digest as downloaded and by diff id as unpacked; the tag is recorded only once everything is in place.
-import { createReadStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+// A blob the store already holds is re-hashed before it is reused, and downloaded again when corrupt.
+import { createReadStream, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extractLayer } from './extract.js';
+import { bounded } from './limits.js';
+import { writeTreeRecord } from './tree-record.js';
 import { removeTree } from './tree.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import { usernsRun } from '../runtime/userns-exec.js';
@@ -28,6 +31,8 @@ export interface PullOptions {
   events?: PullEvents;
   /** Layers downloaded at once. */
   parallel?: number;
+  /** Bytes one layer may take unpacked (default: TSBOX_MAX_LAYER_SIZE, else only the store's free space). */
+  maxLayerSize?: number;
 }
 
 interface Descriptor {
@@ -74,24 +79,27 @@ export function decompress(file: string): Promise<Readable> {
   });
 }
 
-/** Unpacks a layer blob into dir and checks its uncompressed digest (the rootless helper runs this too). */
-export async function unpackInto(blob: string, dir: string, diffId: string): Promise<void> {
+/**
+ * Unpacks a layer blob into dir and checks its uncompressed digest (the rootless helper runs this too);
+ * decompression stops at the layer bound (limits.ts). The record of what was unpacked goes to `${dir}.tree`.
+ */
+export async function unpackInto(blob: string, dir: string, diffId: string, maxLayerSize?: number): Promise<void> {
   const hash = createHash('sha256');
-  const tee = new Transform({
-    transform(chunk, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
+  const tee = bounded(dir, { max: maxLayerSize, onChunk: (b) => hash.update(b) });
   const src = await decompress(blob);
   src.on('error', (e) => tee.destroy(e));
-  await extractLayer(src.pipe(tee), dir);
+  try {
+    await extractLayer(src.pipe(tee), dir);
+  } finally {
+    src.destroy();
+  }
   const got = `sha256:${hash.digest('hex')}`;
   if (got !== diffId) throw new Error(`uncompressed content has digest ${got}, the config says ${diffId}`);
+  writeTreeRecord(dir, `${dir}.tree`);
 }
 
 /** Unpacks a downloaded layer blob into the store, checking the uncompressed digest. */
-export async function unpack(store: Store, blob: string, diffId: string, label: string): Promise<void> {
+export async function unpack(store: Store, blob: string, diffId: string, label: string, maxLayerSize?: number): Promise<void> {
   if (store.hasLayer(diffId)) return;
   const tmp = store.tempPath('layer');
   mkdirSync(tmp, { mode: 0o755 });
@@ -99,8 +107,11 @@ export async function unpack(store: Store, blob: string, diffId: string, label: 
     // Rootless with subordinate ids: unpacked inside the user namespace, so that files keep their owners.
     if (isRootless() && rootlessMappings().full) {
       const [node, args] = selfArgv('_unpack', blob, tmp, diffId);
-      await usernsRun([node, ...args], { env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`] });
-    } else await unpackInto(blob, tmp, diffId);
+      const max = maxLayerSize ?? process.env.TSBOX_MAX_LAYER_SIZE;
+      await usernsRun([node, ...args], { env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, ...(max !== undefined ? [`TSBOX_MAX_LAYER_SIZE=${max}`] : [])] });
+    } else await unpackInto(blob, tmp, diffId, maxLayerSize);
+    // The record first: a layer in place always has one.
+    renameSync(`${tmp}.tree`, store.treePath(diffId));
     try {
       renameSync(tmp, store.layerPath(diffId));
     } catch (e) {
@@ -110,17 +121,23 @@ export async function unpack(store: Store, blob: string, diffId: string, label: 
     }
   } catch (e) {
     removeTree(tmp);
+    rmSync(`${tmp}.tree`, { force: true });
     throw new Error(`layer ${label}: ${(e as Error).message}`);
   }
 }
 
+/** Downloads a blob the store lacks, or holds only corrupt (the download replaces it). */
 async function fetchBlob(client: RegistryClient, store: Store, repo: string, d: Descriptor, events?: PullEvents): Promise<void> {
-  if (store.hasBlob(d.digest)) return;
-  const tmp = store.tempPath('blob');
   const short = d.digest.slice(7, 19);
+  if (store.hasBlob(d.digest)) {
+    if (!(await store.blobMismatch(d.digest))) return;
+    events?.status?.(short, 'Corrupt in the store, downloading it again');
+  }
+  const tmp = store.tempPath('blob');
   events?.status?.(short, 'Downloading');
   try {
-    await client.blobToFile(repo, d.digest, tmp);
+    const st = statfsSync(store.dir);
+    await client.blobToFile(repo, d.digest, tmp, { declared: Number.isSafeInteger(d.size) && d.size! >= 0 ? d.size : undefined, limit: st.bavail * st.bsize });
     store.commitBlob(tmp, d.digest);
     events?.status?.(short, 'Download complete');
   } catch (e) {
@@ -157,7 +174,7 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
   }
   if (!doc.config || !doc.layers) throw new Error(`pull ${full}: manifest ${m.digest} has no config or layers`);
   await fetchBlob(client, store, ref.repository, doc.config);
-  const config = JSON.parse(store.readBlob(doc.config.digest).toString()) as { rootfs?: { diff_ids?: string[] } };
+  const config = store.readJson<{ rootfs?: { diff_ids?: string[] } }>(doc.config.digest, 'config');
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== doc.layers.length) throw new Error(`pull ${full}: ${doc.layers.length} layers but ${diffIds.length} diff ids in the config`);
   for (const l of doc.layers) opts.events?.status?.(l.digest.slice(7, 19), 'Pulling fs layer');
@@ -166,11 +183,13 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
     opts.parallel ?? 3,
     async ({ l, diffId }) => {
       if (store.hasLayer(diffId)) {
+        // Unpacked already; its blob, kept for save, is checked and replaced when corrupt.
+        if (store.hasBlob(l.digest)) await fetchBlob(client, store, ref.repository, l);
         opts.events?.status?.(l.digest.slice(7, 19), 'Already exists');
         return;
       }
       await fetchBlob(client, store, ref.repository, l, opts.events);
-      await unpack(store, store.blobPath(l.digest), diffId, l.digest);
+      await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
       opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
     },
   );

@@ -1,8 +1,8 @@
 // The registry HTTP API v2 client: manifests and blobs, with bearer-token and basic auth, retries, and
 // plain http only for loopback or registries the user calls insecure.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { createWriteStream, openSync } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isInsecure, registryHost } from './reference.js';
 
@@ -12,6 +12,9 @@ export const MEDIA = {
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
 } as const;
+
+/** What a manifest or index may weigh (containerd and containers/image allow 4 MiB too). */
+export const MAX_MANIFEST = 4 << 20;
 
 const ACCEPT = [MEDIA.ociIndex, MEDIA.dockerList, MEDIA.ociManifest, MEDIA.dockerManifest].join(', ');
 
@@ -122,7 +125,7 @@ export class RegistryClient {
 
   async manifest(repository: string, reference: string): Promise<{ mediaType: string; body: Buffer; digest: string }> {
     const res = await this.get(`${repository}/manifests/${reference}`, ACCEPT);
-    const body = Buffer.from(await res.arrayBuffer());
+    const body = await readAtMost(res, MAX_MANIFEST, `manifest ${repository}:${reference}`);
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     if (reference.startsWith('sha256:') && reference !== digest) {
       throw new RegistryError(`manifest ${repository}@${reference}: content has digest ${digest}`);
@@ -131,18 +134,51 @@ export class RegistryClient {
     return { mediaType, body, digest };
   }
 
-  /** Streams a blob into file and checks its digest; the caller renames the file into place. */
-  async blobToFile(repository: string, digest: string, file: string, onBytes?: (n: number) => void): Promise<void> {
+  /**
+   * Streams a blob into file and checks its digest; the caller renames the file into place. Reading stops
+   * as soon as more bytes arrive than the descriptor's size (or `limit`, where no size was declared).
+   */
+  async blobToFile(repository: string, digest: string, file: string, size: { declared?: number; limit: number }, onBytes?: (n: number) => void): Promise<void> {
     const res = await this.get(`${repository}/blobs/${digest}`);
     if (!res.body) throw new RegistryError(`blob ${digest}: empty answer`);
+    const max = size.declared ?? size.limit;
+    const tooMuch = () =>
+      new RegistryError(size.declared !== undefined ? `blob ${digest}: the registry sent more than the ${size.declared} bytes the manifest declares` : `blob ${digest}: the registry sent more than the ${size.limit} bytes the store has room for`);
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    if (length > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw tooMuch();
+    }
     const hash = createHash('sha256');
-    const src = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    src.on('data', (b: Buffer) => {
-      hash.update(b);
-      onBytes?.(b.length);
+    let n = 0;
+    const count = new Transform({
+      transform(b: Buffer, _enc, cb) {
+        n += b.length;
+        if (n > max) return cb(tooMuch());
+        hash.update(b);
+        onBytes?.(b.length);
+        cb(null, b);
+      },
     });
-    await pipeline(src, createWriteStream(file, { mode: 0o600 }));
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), count, createWriteStream('', { fd: openSync(file, 'wx', 0o600) }));
+    if (size.declared !== undefined && n !== size.declared) throw new RegistryError(`blob ${digest}: the registry sent ${n} bytes, the manifest declares ${size.declared}`);
     const got = `sha256:${hash.digest('hex')}`;
     if (got !== digest) throw new RegistryError(`blob ${digest}: downloaded content has digest ${got}`);
   }
+}
+
+/** A response body, refused as soon as it passes max bytes. */
+async function readAtMost(res: Response, max: number, what: string): Promise<Buffer> {
+  if (Number(res.headers.get('content-length') ?? NaN) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new RegistryError(`${what}: more than ${max} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of Readable.fromWeb((res.body ?? new ReadableStream()) as import('node:stream/web').ReadableStream<Uint8Array>)) {
+    n += (c as Buffer).length;
+    if (n > max) throw new RegistryError(`${what}: more than ${max} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
 }

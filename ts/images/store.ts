@@ -1,8 +1,9 @@
 // The content-addressed image store under <root>/images: blobs by digest, unpacked layers by diff id,
 // and the tag index. Every write is temp file + rename, so a crash never leaves half a blob in place.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// What the store wrote is not trusted later: a blob is re-hashed when it is read, reused or served.
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { native } from '../native.js';
 import { removeTree } from './tree.js';
 
@@ -23,7 +24,7 @@ export class Store {
 
   constructor(root: string) {
     this.dir = join(root, 'images');
-    for (const d of ['blobs/sha256', 'layers', 'tmp']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
+    for (const d of ['blobs/sha256', 'layers', 'trees', 'tmp']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
   }
 
   blobPath(digest: string): string {
@@ -34,8 +35,36 @@ export class Store {
     return existsSync(this.blobPath(digest));
   }
 
+  /** A small blob (manifest, config), checked against its digest. */
   readBlob(digest: string): Buffer {
-    return readFileSync(this.blobPath(digest));
+    const data = readFileSync(this.blobPath(digest));
+    const got = sha256(data);
+    if (got !== digest) throw new CorruptBlobError(digest, got);
+    return data;
+  }
+
+  /** A small blob parsed as JSON: a corrupt or non-JSON blob is a one-line error that names it. */
+  readJson<T>(digest: string, what: string): T {
+    const data = this.readBlob(digest);
+    try {
+      return JSON.parse(data.toString()) as T;
+    } catch (e) {
+      throw new Error(`${what} blob ${digest} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+
+  /** Re-hashes a stored blob: undefined when it is intact, else the digest its content has now. */
+  async blobMismatch(digest: string): Promise<string | undefined> {
+    const h = createHash('sha256');
+    for await (const c of createReadStream(this.blobPath(digest), { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+    const got = `sha256:${h.digest('hex')}`;
+    return got === digest ? undefined : got;
+  }
+
+  /** Throws CorruptBlobError when a stored blob no longer has its digest. */
+  async checkBlob(digest: string): Promise<void> {
+    const got = await this.blobMismatch(digest);
+    if (got) throw new CorruptBlobError(digest, got);
   }
 
   /** A fresh temp path in the store's own filesystem (rename into place is atomic). */
@@ -44,7 +73,8 @@ export class Store {
   }
 
   writeBlob(digest: string, data: Buffer): void {
-    if (this.hasBlob(digest)) return;
+    // An existing copy is kept only when it is intact.
+    if (this.hasBlob(digest) && sha256(readFileSync(this.blobPath(digest))) === digest) return;
     const tmp = this.tempPath('blob');
     atomicWrite(tmp, data);
     renameSync(tmp, this.blobPath(digest));
@@ -61,6 +91,11 @@ export class Store {
 
   hasLayer(diffId: string): boolean {
     return existsSync(this.layerPath(diffId));
+  }
+
+  /** The record of an unpacked layer's files (tree.ts), written when it was unpacked. */
+  treePath(diffId: string): string {
+    return join(this.dir, 'trees', hex(diffId));
   }
 
   /** Runs fn with the store's lock held (tag index updates, removals, cleanup of temp files). */
@@ -101,6 +136,20 @@ export class Store {
       if (pid && pid !== process.pid && !existsSync(`/proc/${pid}`)) removeTree(join(this.dir, 'tmp', n));
     }
   }
+}
+
+/** A stored blob whose content no longer has its digest (a disk error, or a change behind tsbox's back). */
+export class CorruptBlobError extends Error {
+  constructor(
+    readonly digest: string,
+    readonly actual: string,
+  ) {
+    super(`blob ${digest} in the store is corrupt (its content has digest ${actual}): pull the image again`);
+  }
+}
+
+export function sha256(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 export function hex(digest: string): string {

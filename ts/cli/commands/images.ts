@@ -1,4 +1,5 @@
-// Image commands: pull, images (image ls), tag, rmi (image rm), image inspect, login, logout.
+// Image commands: pull, images (image ls), tag, rmi (image rm), image inspect, image verify, save, load,
+// import, login, logout.
 import { readFileSync } from 'node:fs';
 import { pull } from '../../images/pull.js';
 import { Store } from '../../images/store.js';
@@ -9,7 +10,17 @@ import { RegistryClient } from '../../images/registry.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress } from '../progress.js';
 
-
+/** docker's daemon-side failures (save, load, ...) exit 1 with "Error: ...", one line. */
+async function orExit1(fn: () => Promise<void>): Promise<number> {
+  try {
+    await fn();
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    process.stderr.write(`Error: ${(e as Error).message.split('\n')[0]}\n`);
+    return 1;
+  }
+}
 
 function human(bytes: number): string {
   const u = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -98,7 +109,7 @@ const inspect = async (argv: string[], g: GlobalOptions) => {
   const out = a.positionals.map((n) => {
     const rec = findImage(store, n);
     if (!rec) throw new Error(`No such image: ${n}`);
-    const config = JSON.parse(store.readBlob(rec.config).toString());
+    const config = store.readJson<Record<string, unknown>>(rec.config, 'config');
     return { Id: rec.config, RepoTags: store.images().filter((i) => i.config === rec.config).map((i) => i.name), RepoDigests: [`${rec.name.replace(/:[^:/]+$/, '')}@${rec.manifest}`], Created: config.created, Architecture: config.architecture, Os: config.os, Config: config.config, RootFS: config.rootfs };
   });
   process.stdout.write(JSON.stringify(out, null, 4) + '\n');
@@ -107,9 +118,9 @@ const inspect = async (argv: string[], g: GlobalOptions) => {
 
 export const imageCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
-  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect, save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand };
+  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect, save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand, verify: verifyCommand };
   const c = sub ? subs[sub] : undefined;
-  if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect, save, load, import, prune)`);
+  if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect, save, load, import, prune, verify)`);
   return c(rest, g);
 };
 
@@ -139,25 +150,41 @@ export const saveCommand: Command = async (argv, g) => {
   const a = args(argv, { output: { type: 'string', short: 'o' } });
   if (!a.values.output || a.positionals.length === 0) throw new UsageError('save: want -o FILE IMAGE...');
   const { save } = await import('../../images/archive.js');
-  await save(g.root, a.positionals, a.values.output);
-  return 0;
+  return orExit1(() => save(g.root, a.positionals, a.values.output!));
 };
 
 export const loadCommand: Command = async (argv, g) => {
   const a = args(argv, { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' } });
   if (!a.values.input) throw new UsageError('load: want -i FILE');
   const { load } = await import('../../images/archive.js');
-  for (const r of await load(g.root, a.values.input)) process.stdout.write(`Loaded image: ${r.name}\n`);
-  return 0;
+  return orExit1(async () => {
+    for (const r of await load(g.root, a.values.input!)) process.stdout.write(`Loaded image: ${r.name}\n`);
+  });
+};
+
+/** image verify [IMAGE...] (also system check): every blob re-hashed, every unpacked layer compared with its record. */
+export const verifyCommand: Command = async (argv, g) => {
+  const a = args(argv, { quiet: { type: 'boolean', short: 'q' } });
+  const { verifyImages } = await import('../../images/verify.js');
+  const reports = await verifyImages(g.root, a.positionals);
+  let bad = 0;
+  for (const r of reports) {
+    for (const p of r.problems) process.stdout.write(`${r.image}: ${p}\n`);
+    if (r.problems.length) bad++;
+    else if (!a.values.quiet) process.stdout.write(`${r.image}: OK${r.unrecorded.length ? ` (${r.unrecorded.length} layer(s) unpacked without a record of their files: contents not compared)` : ''}\n`);
+  }
+  if (bad) process.stderr.write(`Error: ${bad} of ${reports.length} image(s) corrupt or changed: remove them (tsbox rmi) and pull them again\n`);
+  return bad ? 1 : 0;
 };
 
 export const importCommand: Command = async (argv, g) => {
   const a = args(argv, { change: { type: 'string', short: 'c', multiple: true } });
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UsageError('import: want FILE [REPOSITORY[:TAG]]');
   const { importRootfs } = await import('../../images/archive.js');
-  const r = await importRootfs(g.root, a.positionals[0], a.positionals[1] ?? `localhost/imported:${Date.now()}`, a.values.change ?? []);
-  process.stdout.write(`${r.config}\n`);
-  return 0;
+  return orExit1(async () => {
+    const r = await importRootfs(g.root, a.positionals[0], a.positionals[1] ?? `localhost/imported:${Date.now()}`, a.values.change ?? []);
+    process.stdout.write(`${r.config}\n`);
+  });
 };
 
 export const pruneCommand: Command = async (argv, g) => {

@@ -35,7 +35,8 @@ export const systemCommand: Command = async (argv, g) => {
     return 0;
   }
   if (sub === 'info') return infoCommand(rest, g);
-  throw new UsageError(`system: unknown subcommand ${JSON.stringify(sub ?? '')} (df, prune, info)`);
+  if (sub === 'check') return (await import('./images.js')).verifyCommand(rest, g);
+  throw new UsageError(`system: unknown subcommand ${JSON.stringify(sub ?? '')} (df, prune, info, check)`);
 };
 
 /** tsbox info: which mode tsbox runs in here and what it can use (docker info's useful part). */
