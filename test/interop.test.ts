@@ -195,6 +195,51 @@ podmanTest('podman 4.3 runs containers through tsbox-runtime: run, -t, -d, exec,
   t.is(podman(['ps', '-aq']).stdout.trim(), '');
 });
 
+for (const runtime of ['runc', 'tsbox'] as const) {
+  podmanTest(`podman with ${runtime}: --uidmap runs, writes and execs; --preserve-fds 1 passes fd 3; update --memory takes effect`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbox-podman-userns-'));
+    for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
+    // vfs: podman copies each layer with the mapped owners, so the container's root owns its files.
+    const base = ['--runtime', runtime === 'runc' ? 'runc' : RUNTIME, '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--storage-driver', 'vfs'];
+    const podman = (args: string[], o?: { tty?: boolean }) => run('podman', [...base, ...args], o);
+    t.teardown(() => {
+      podman(['rm', '-af', '-t', '0']);
+      rmSync('/dev/shm/libpod_lock', { force: true });
+      unmountBelow(dir);
+      rmSync(dir, { recursive: true, force: true });
+      removeCgroupTree('libpod_parent');
+    });
+    const limits = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+    const archive = join(dir, 'busybox.tar');
+    dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
+    let r = podman(['load', '-i', archive]);
+    t.is(r.code, 0, r.stderr);
+    const userns = ['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'];
+    r = podman(['run', '--rm', ...limits, ...userns, 'busybox', 'sh', '-c', 'echo hi > /tmp/x && cat /tmp/x; id -u; cat /proc/self/uid_map']);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /^hi\n0\n\s+0\s+100000\s+65536\n$/);
+    r = podman(['run', '-d', ...limits, ...userns, '--memory', '64m', 'busybox', 'sleep', '300']);
+    t.is(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    r = podman(['exec', id, 'sh', '-c', 'touch /root/mine && stat -c %u /root/mine; cat /proc/1/comm']);
+    t.is(r.stdout, '0\nsleep\n', r.stderr);
+    // The file the container's root made is the mapped host uid's.
+    const mem = (f: string) => podman(['exec', id, 'cat', f]).stdout.trim();
+    const limitFile = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+    t.is(mem(limitFile), String(64 * 1024 * 1024));
+    r = podman(['update', '--memory', '128m', id]);
+    t.is(r.code, 0, r.stderr);
+    t.is(mem(limitFile), String(128 * 1024 * 1024));
+    t.is(podman(['rm', '-f', '-t', '0', id]).code, 0);
+    // --preserve-fds: podman passes its own fd 3 through conmon and the runtime to the process.
+    const passed = join(dir, 'passed.txt');
+    writeFileSync(passed, 'through fd 3\n');
+    r = run('sh', ['-c', `podman ${base.map((a) => `'${a}'`).join(' ')} run --rm ${limits.join(' ')} --preserve-fds 1 busybox sh -c 'cat <&3' 3<'${passed}'`]);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'through fd 3\n');
+  });
+}
+
 test('the runtime bin loads only runtime modules (fast start for shims)', (t) => {
   // The launcher runs the runtime's one-file bundle; what esbuild put in it must be runtime code only:
   // no engine, image, network or engine-CLI module.
