@@ -94,7 +94,7 @@ for (const rt of runtimes) {
     t.regex(r.stderr, /unable to restrict sys entries without a private MNT namespace/);
     const plain = bundle(t, rt, ['sh', '-c', 'cat /etc/passwd; ls /'], (s) => {
       noMnt(s);
-      s.mounts = [];
+      s.mounts = rt.name === 'tsbox' ? [{ destination: '/mnt', type: 'tmpfs', source: 'tmpfs' }] : [];
       s.linux!.maskedPaths = [];
       s.linux!.readonlyPaths = [];
       s.root!.readonly = false;
@@ -107,6 +107,9 @@ for (const rt of runtimes) {
     // The rootfs's own passwd (helpers/bundle.ts writes two lines), not the host's.
     t.regex(r.stdout, /^root:x:0:0:root:\/root:\/bin\/sh\nnobody:/);
     t.notRegex(r.stdout, /\bhome\b|\bboot\b/);
+    // Its mounts would have been the host's: not made, and said so.
+    t.regex(r.stderr, /no mount namespace: the spec's 1 mounts are not made/);
+    t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(plain.spec.root!.path + '/mnt'));
   });
 
   test.serial(`${rt.name}: a process setting that cannot be applied fails create, with the error in --log`, (t) => {

@@ -51,12 +51,21 @@ static void wait_for_go(int new_userns) {
   }
 }
 
+/* Our fd directory in the host's /proc, opened before the root changes: the exec fifo is reopened
+ * through it, also in a root without /proc (a chroot with no mount namespace of its own). */
+static int fd_dir = -1;
+
+static void open_fd_dir(void) {
+  if (fcntl(TSBOX_FD_FIFO, F_GETFD) >= 0) fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 static void wait_for_start(void) {
   if (fcntl(TSBOX_FD_FIFO, F_GETFD) < 0) return;
   report_line("R");
   /* The O_PATH fd reopened for writing blocks until `start` opens the fifo for reading. */
-  int fd = open("/proc/self/fd/5", O_WRONLY | O_CLOEXEC);
+  int fd = fd_dir >= 0 ? openat(fd_dir, "5", O_WRONLY | O_CLOEXEC) : open("/proc/self/fd/5", O_WRONLY | O_CLOEXEC);
   if (fd < 0) die(errno, "open exec fifo through /proc/self/fd/5 (is /proc mounted?)");
+  if (fd_dir >= 0) close(fd_dir);
   if (write(fd, "0", 1) != 1) die(errno, "write exec fifo");
   close(fd);
   close(TSBOX_FD_FIFO);
@@ -79,6 +88,7 @@ int main(int argc, char **argv) {
   placement_enter();
   wait_for_go(new_userns);
   if (!b.data) blob_load(&b);
+  open_fd_dir();
   caps_init();
   struct blob_rec r;
   int has_root = blob_find(&b, TSBOX_T_ROOTFS, &r);

@@ -47,6 +47,25 @@ function u64(n: number): bigint {
   return BigInt(Math.trunc(n));
 }
 
+function sameNamespace(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A mount namespace other than ours: a new one, or one joined by path, where the root filesystem is set
+ * up as runc does it. Joining our own is none at all.
+ */
+export function privateMountNamespace(spec: OciSpec): boolean {
+  const ns = spec.linux?.namespaces?.find((n) => n.type === 'mount');
+  return ns !== undefined && (!ns.path || !sameNamespace(ns.path, '/proc/self/ns/mnt'));
+}
+
 /** clone(2) flags for the namespaces the spec wants created (joined ones and cgroup are handled by tsbox-init). */
 export function cloneFlagsFor(spec: OciSpec): number {
   let flags = 0;
@@ -76,14 +95,13 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   addJoins(w, (linux.namespaces ?? []).filter((n) => n.path).map((n) => ({ type: n.type, path: n.path! })));
   if (linux.namespaces?.some((n) => n.type === 'cgroup' && !n.path)) w.flag(Tag.UNSHARE_CGROUP);
 
-  const ownMountNs = linux.namespaces?.some((n) => n.type === 'mount' && !n.path);
-  if (ownMountNs && spec.root) {
+  if (privateMountNamespace(spec) && spec.root) {
     addRootfs(w, spec, opts);
-  } else if (spec.root && !linux.namespaces?.some((n) => n.type === 'mount')) {
-    // runc's rules for a container in the host's mount namespace: it cannot hide /proc or /sys paths
-    // nor mount anything without touching the host, and its process is confined to root.path (chroot).
+  } else if (spec.root) {
+    // A container in the host's mount namespace (runc's rules): it cannot hide /proc or /sys paths, and
+    // its process is confined to root.path (chroot). Its mounts would be the host's: runc makes them there
+    // and leaves them behind; tsbox does not make them (launch warns).
     if (linux.maskedPaths?.length || linux.readonlyPaths?.length) throw new SpecError('config.json: unable to restrict sys entries without a private MNT namespace');
-    if (spec.mounts?.length) throw new SpecError('config.json: mounts need a private MNT namespace (add {"type": "mount"} to linux.namespaces)');
     if (spec.root.readonly) throw new SpecError('config.json: a read-only root needs a private MNT namespace');
     w.str(Tag.CHROOT, spec.root.path);
   }

@@ -6,7 +6,7 @@ import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type L
 import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
 import { setgroupsDenied, writeIdMaps } from './idmap.js';
 import { isRootless } from './rootless.js';
-import { cloneFlagsFor, containerBlob } from './container-blob.js';
+import { cloneFlagsFor, containerBlob, privateMountNamespace } from './container-blob.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
@@ -187,6 +187,9 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
   }
 
   const init = initWanted(opts);
+  if (!privateMountNamespace(spec) && spec.mounts?.length) {
+    (opts.onWarning ?? ((m) => process.emitWarning(m)))(`no mount namespace: the spec's ${spec.mounts.length} mounts are not made (they would be the host's)`);
+  }
   const userns = hasNamespace(spec, 'user');
   const ownUserns = userns !== undefined && !userns.path;
   if (opts.splitStart) {
