@@ -4,6 +4,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkS
 import { join } from 'node:path';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
 import { DEFAULT_CAPS } from '../runtime/caps.js';
+import { DOCKER_DEVICE_RULES } from '../runtime/cgroup/devices.js';
 import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
 
 export interface SandboxOptions {
@@ -109,7 +110,8 @@ export function sandboxSpec(o: SandboxOptions): OciSpec {
     root: { path: `${o.layerDir}/root`, readonly: false },
     hostname: o.hostname ?? 'sandbox',
     mounts,
-    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS },
+    // docker's device policy: a node made in its /dev, or found in a writable path, cannot be opened.
+    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS, resources: { devices: DOCKER_DEVICE_RULES } },
   };
   if (uid !== 0) {
     // Without privileges: a user namespace in which the caller keeps its own ids.

@@ -132,7 +132,8 @@ function prepareLaunch(opts: LaunchOptions, made: Made): Prepared {
   } else {
     cgroup = made.cgroup = openCgroup(place.cgroupPath, { version: place.cgroupVersion });
     cgroup.create();
-    cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
+    // Device rules always: a spec without any gets runc's default (deny all but the standard nodes).
+    cgroup.apply({ ...resources, devices: deviceRules(resources?.devices, spec.linux?.devices) });
   }
 
   if (opts.splitStart) native().mkfifo(fifoPath(root, id), 0o600);
