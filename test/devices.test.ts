@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, lstatSync, readFileSyn
 import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
+import { collect, sh, start } from './helpers/run.js';
 import { outputOf } from './helpers/cli.js';
 import { CLI } from './helpers/bins.js';
 import { openCgroup } from '../ts/runtime/cgroup/index.js';
@@ -146,6 +147,42 @@ test.serial('the v2 driver on a test cgroup: the filter is in place for the firs
   cg.apply({ devices: deviceRules([{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'w' }], undefined) });
   r = await probe();
   t.is(r.out, 'mknod-block\nLOOP-READ\nmknod-char\ndev-null-ok\n');
+});
+
+test.serial('runtime API: a spec\'s own rules hold exactly, on cgroup v1 and on v2', async (t) => {
+  // Read-only access to the loop device and nothing else: opening it for writing, and /dev/kmsg, refused.
+  const script = [
+    `mknod /dev/b b 7 ${minor}`,
+    `head -c ${SECRET.length} /dev/b | grep -q ${SECRET} && echo read`,
+    '(exec 3>>/dev/b) 2>/dev/null && echo WRITE-OPEN',
+    'mknod /dev/k c 1 11; (exec 3>>/dev/k) 2>/dev/null && echo KMSG-OPEN',
+    'echo x > /dev/null && echo null; exit 0',
+  ].join('; ');
+  const rules = (s: Parameters<NonNullable<Parameters<typeof sh>[1]>>[0]) => {
+    s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'b', major: 7, minor, access: 'r' }] };
+    const caps = [...s.process!.capabilities!.bounding!, 'CAP_MKNOD'];
+    s.process!.capabilities = { ...s.process!.capabilities, bounding: caps, effective: caps, permitted: caps };
+  };
+  const v1 = await sh(script, rules);
+  t.is(v1.stdout, 'read\nnull\n', v1.stderr);
+  if (!UNIFIED) return;
+  process.env.TSBOX_CGROUP_VERSION = '2';
+  try {
+    const { c, b } = await start(`read go; ${script}`, rules);
+    t.teardown(() => c.kill('SIGKILL'));
+    const out = collect(c);
+    // In the unified hierarchy only: the v1 devices controller has no cgroup for it on a hybrid host.
+    const path = b.spec.linux!.cgroupsPath!;
+    t.true(existsSync(join(UNIFIED, path, 'cgroup.procs')));
+    if (UNIFIED !== '/sys/fs/cgroup') t.false(existsSync(join('/sys/fs/cgroup/devices', path)));
+    c.stdin!.end('go\n');
+    const v2 = await out;
+    t.is(v2.stdout, 'read\nnull\n', v2.stderr);
+    for (let i = 0; i < 100 && existsSync(join(UNIFIED, path)); i++) await new Promise((r) => setTimeout(r, 50));
+    t.false(existsSync(join(UNIFIED, path)), 'the v2 cgroup is removed with the container');
+  } finally {
+    delete process.env.TSBOX_CGROUP_VERSION;
+  }
 });
 
 test('the rules compile as the kernel reads them: allow-list and deny-list, later rules win', (t) => {

@@ -131,7 +131,7 @@ export class CgroupV1 implements Cgroup {
       cgWrite(join(this.dir('blkio'), f), r.blockIO.weight);
     }
     for (const h of r.hugepageLimits ?? []) cgWrite(join(this.dir('hugetlb'), `hugetlb.${h.pageSize}.limit_in_bytes`), h.limit);
-    if (r.devices && this.dirs.devices) this.applyDevices(compileDeviceRules(r.devices));
+    if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
     if (r.unified && Object.keys(r.unified).length) throw new Error('cgroup: linux.resources.unified needs a cgroup v2 host');
   }
 
@@ -142,6 +142,11 @@ export class CgroupV1 implements Cgroup {
    */
   private applyDevices(f: DeviceFilter): void {
     const d = this.dirs.devices;
+    if (!d) {
+      // Rules that allow everything need no controller; any other would silently not hold.
+      if (f.defaultAllow && !f.rules.length) return;
+      throw new Error('cgroup: devices controller not available on this host: device rules cannot be enforced');
+    }
     cgWrite(join(d, f.defaultAllow ? 'devices.allow' : 'devices.deny'), 'a');
     for (const e of f.rules) cgWrite(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), v1Rule(e));
   }
