@@ -111,7 +111,7 @@ export function sandboxSpec(o: SandboxOptions): OciSpec {
     hostname: o.hostname ?? 'sandbox',
     mounts,
     // docker's device policy: a node made in its /dev, or found in a writable path, cannot be opened.
-    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS, resources: { devices: DOCKER_DEVICE_RULES } },
+    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS, resources: { devices: DOCKER_DEVICE_RULES.map((r) => ({ ...r })) } },
   };
   if (uid !== 0) {
     // Without privileges: a user namespace in which the caller keeps its own ids.

@@ -117,8 +117,7 @@ function userMounts(o: RunOptions, volumesDir: string): OciMount[] {
     if (type === 'tmpfs') {
       const extra = [...(ro ? ['ro'] : []), ...(kv['tmpfs-size'] ? [`size=${kv['tmpfs-size']}`] : []), ...(kv['tmpfs-mode'] ? [`mode=${kv['tmpfs-mode']}`] : [])];
       out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(extra) });
-    }
-    else if (type === 'bind' || type === 'volume') {
+    } else if (type === 'bind' || type === 'volume') {
       const src = kv.source ?? kv.src;
       if (!src) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: source is required`);
       const host = type === 'bind' ? resolve(src) : join(volumesDir, src);
@@ -229,7 +228,7 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
   if (o.pidsLimit !== undefined) resources.pids = { limit: o.pidsLimit };
   // docker's device policy: deny all but the standard nodes (runc adds mknod of any node, ptys, tun);
   // --privileged allows every device and gets the host's nodes (as docker does, not in a user namespace).
-  resources.devices = o.privileged ? PRIVILEGED_DEVICE_RULES : DOCKER_DEVICE_RULES;
+  resources.devices = (o.privileged ? PRIVILEGED_DEVICE_RULES : DOCKER_DEVICE_RULES).map((r) => ({ ...r }));
   const sysctl = Object.fromEntries(
     o.sysctls.map((s) => {
       const eq = s.indexOf('=');
