@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { collect, sh, start } from './helpers/run.js';
 import { outputOf } from './helpers/cli.js';
+import { Layout } from './helpers/registry.js';
 import { CLI } from './helpers/bins.js';
 import { openCgroup } from '../ts/runtime/cgroup/index.js';
 import { compileDeviceRules, deviceRules, DOCKER_DEVICE_RULES } from '../ts/runtime/cgroup/devices.js';
@@ -64,7 +65,14 @@ test.before(() => {
   execFileSync('mknod', [join(shipped, 'shipped/kmsg'), 'c', '1', '11']);
   const tarball = join(work, 'shipped.tar.gz');
   execFileSync('tar', ['-C', shipped, '-czf', tarball, '.']);
-  const r = tsbox(['import', tarball, 'shipped']);
+  let r = tsbox(['import', tarball, 'shipped']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  // The same layer in an OCI archive, for load.
+  const l = new Layout(join(work, 'layout'));
+  l.image([shipped], { tag: 'latest' });
+  l.write();
+  execFileSync('skopeo', ['copy', '--quiet', `oci:${join(work, 'layout')}:latest`, `oci-archive:${join(work, 'shipped-oci.tar')}:docker.io/library/shipped-loaded:1`]);
+  r = tsbox(['load', '-i', join(work, 'shipped-oci.tar')]);
   if (r.code !== 0) throw new Error(r.stderr);
 });
 
@@ -74,11 +82,19 @@ test.after.always(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test.serial('run (cgroup v1): mknod works, a loop device and /dev/kmsg cannot be opened, made or shipped', (t) => {
+test.serial('run and exec (cgroup v1): mknod works, a loop device and /dev/kmsg cannot be opened, made or shipped', (t) => {
   const mark = newMark();
-  const r = tsbox(['run', '--rm', 'shipped', 'sh', '-c', attack('/tmp', mark)]);
+  // Imported (a rootfs tarball) and loaded (an OCI archive): both unpack the shipped nodes.
+  for (const image of ['shipped', 'shipped-loaded:1']) {
+    const r = tsbox(['run', '--rm', image, 'sh', '-c', `[ -b /shipped/loop ] && echo shipped; ${attack('/tmp', mark)}`]);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'shipped\nmknod-block\nmknod-char\ndev-null-ok\n', image);
+  }
+  const r = tsbox(['run', '-d', 'shipped', 'sleep', '60']);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /^mknod-block\nmknod-char\ndev-null-ok\n$/, r.stdout);
+  const id = r.stdout.trim();
+  t.teardown(() => tsbox(['rm', '-f', id]));
+  t.is(tsbox(['exec', id, 'sh', '-c', attack('/tmp', mark)]).stdout, 'mknod-block\nmknod-char\ndev-null-ok\n');
   t.false(inKmsg(mark), 'nothing reached the kernel log');
 });
 
