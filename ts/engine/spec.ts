@@ -153,7 +153,7 @@ function seccompFor(o: RunOptions, caps: string[]): OciSeccomp | undefined {
 const NOT_HOST_DEVICES = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
 
 /** Every char and block node under the host's /dev, with its mode and owner, as docker --privileged gives them. */
-export function hostDevices(dir = '/dev'): OciDevice[] {
+function hostDevices(dir = '/dev'): OciDevice[] {
   const out: OciDevice[] = [];
   let entries;
   try {
