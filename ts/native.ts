@@ -125,6 +125,12 @@ export interface Native {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** The sealed memfd holding tsbox-init, for diagnostics (its /proc path). */
   initFd(): number;
+  /**
+   * cgroup v2 device rules: an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) that allows everything but the
+   * rules (defaultAllow) or nothing but them, attached to the cgroup directory (BPF_F_ALLOW_MULTI) in
+   * place of the programs attached there before. major/minor -1: any; access: letters of "rwm".
+   */
+  deviceFilter(cgroupDir: string, defaultAllow: boolean, rules: { type: 'c' | 'b'; major: number; minor: number; access: string }[]): void;
 }
 
 // The addon's places, in node-gyp-build's order: a checkout's own build, then the prebuild the package

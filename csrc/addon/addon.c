@@ -28,6 +28,7 @@ static const struct {
     {"lsetxattr", addon_lsetxattr},
     {"setWinsize", addon_set_winsize},
     {"initFd", addon_init_fd},
+    {"deviceFilter", addon_device_filter},
 };
 
 /* NAPI_MODULE_INIT makes the module context-aware: it may load in worker threads too. All process-wide

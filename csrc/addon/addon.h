@@ -34,6 +34,8 @@ TSBOX_FN(addon_send_fd);
 TSBOX_FN(addon_set_winsize);
 /* seccomp.c */
 TSBOX_FN(addon_seccomp_compile);
+/* bpf_devices.c */
+TSBOX_FN(addon_device_filter);
 /* init_memfd.c */
 TSBOX_FN(addon_init_fd);
 

@@ -4,6 +4,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkS
 import { join } from 'node:path';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
 import { DEFAULT_CAPS } from '../runtime/caps.js';
+import { DOCKER_DEVICE_RULES } from '../runtime/cgroup/devices.js';
 import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
 
 export interface SandboxOptions {
@@ -112,7 +113,8 @@ export function sandboxSpec(o: SandboxOptions): OciSpec {
     // child_process's contract, not a container's: SIGTERM and ^C end the command even when it has no
     // handler of its own, which as pid 1 it would ignore. tsbox-init stays in front as the reaper.
     annotations: { 'run.tsbox.init': 'true' },
-    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS },
+    // docker's device policy: a node made in its /dev, or found in a writable path, cannot be opened.
+    linux: { namespaces, maskedPaths: DEFAULT_MASKED_PATHS, readonlyPaths: DEFAULT_READONLY_PATHS, resources: { devices: DOCKER_DEVICE_RULES.map((r) => ({ ...r })) } },
   };
   if (uid !== 0) {
     // Without privileges: a user namespace in which the caller keeps its own ids.

@@ -1,12 +1,13 @@
 // docker run semantics → an OCI spec: the image's Entrypoint/Cmd/Env/WorkingDir/User, then the flags.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { allCaps, DEFAULT_CAPS, normalizeCap } from '../runtime/caps.js';
 import { defaultMounts, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
 import { parseUlimit } from '../runtime/rlimits.js';
 import { defaultSeccompProfile } from '../runtime/seccomp-default.js';
 import type { OciSeccomp } from '../runtime/seccomp.js';
-import { OCI_VERSION, type OciMount, type OciSpec } from '../runtime/spec.js';
+import { OCI_VERSION, type OciDevice, type OciMount, type OciSpec } from '../runtime/spec.js';
+import { DOCKER_DEVICE_RULES, PRIVILEGED_DEVICE_RULES } from '../runtime/cgroup/devices.js';
 import { UsageError } from '../cli/common.js';
 import type { Snapshot } from '../images/snapshot.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
@@ -80,6 +81,18 @@ function mergeEnv(base: string[], extra: string[]): string[] {
   return out;
 }
 
+/**
+ * docker's mount options, which this follows exactly: a tmpfs (--tmpfs, --mount type=tmpfs) is
+ * noexec,nosuid,nodev and rprivate unless the user's own options say otherwise (the later option wins, as
+ * with docker's MergeTmpfsOptions), as are /dev/shm and /dev/mqueue; /proc and /sys are nosuid,noexec,nodev.
+ * Binds and volumes (-v, --mount type=bind|volume) and the rootfs are not nodev with docker either: what
+ * keeps a device node in them (made there, or shipped in an image) from being opened is the device cgroup
+ * (DOCKER_DEVICE_RULES), not the mount. /dev itself cannot be nodev: its standard nodes live there.
+ */
+function tmpfsOptions(user: string[]): string[] {
+  return ['noexec', 'nosuid', 'nodev', 'rprivate', ...user];
+}
+
 /** -v host:ctr[:ro], --mount type=bind|tmpfs,source=,target=,readonly, --tmpfs /path[:opts]. */
 function userMounts(o: RunOptions, volumesDir: string): OciMount[] {
   const out: OciMount[] = [];
@@ -101,8 +114,10 @@ function userMounts(o: RunOptions, volumesDir: string): OciMount[] {
     const dst = kv.target ?? kv.destination ?? kv.dst;
     if (!dst || !isAbsolute(dst)) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: target must be an absolute path`);
     const ro = kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1';
-    if (type === 'tmpfs') out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(kv['tmpfs-size'] ? [`size=${kv['tmpfs-size']}`] : [])] });
-    else if (type === 'bind' || type === 'volume') {
+    if (type === 'tmpfs') {
+      const extra = [...(ro ? ['ro'] : []), ...(kv['tmpfs-size'] ? [`size=${kv['tmpfs-size']}`] : []), ...(kv['tmpfs-mode'] ? [`mode=${kv['tmpfs-mode']}`] : [])];
+      out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(extra) });
+    } else if (type === 'bind' || type === 'volume') {
       const src = kv.source ?? kv.src;
       if (!src) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: source is required`);
       const host = type === 'bind' ? resolve(src) : join(volumesDir, src);
@@ -114,7 +129,7 @@ function userMounts(o: RunOptions, volumesDir: string): OciMount[] {
   for (const t of o.tmpfs) {
     const [dst, opts] = t.split(/:(.*)/s);
     if (!isAbsolute(dst)) throw new UsageError(`invalid --tmpfs ${JSON.stringify(t)}: the path must be absolute`);
-    out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(opts ? opts.split(',') : [])] });
+    out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(opts ? opts.split(',') : []) });
   }
   return out;
 }
@@ -132,6 +147,36 @@ function seccompFor(o: RunOptions, caps: string[]): OciSeccomp | undefined {
     }
   }
   return o.privileged ? undefined : defaultSeccompProfile(caps);
+}
+
+// Directories runc's HostDevices leaves out of a privileged container's /dev: its own mounts and fds.
+const NOT_HOST_DEVICES = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/** Every char and block node under the host's /dev, with its mode and owner, as docker --privileged gives them. */
+function hostDevices(dir = '/dev'): OciDevice[] {
+  const out: OciDevice[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!NOT_HOST_DEVICES.has(e.name)) out.push(...hostDevices(path));
+      continue;
+    }
+    // /dev/console is the container's own terminal (or none), never the host's.
+    if (e.name === 'console' || !(e.isCharacterDevice() || e.isBlockDevice())) continue;
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) continue;
+    const dev = BigInt(st.rdev); // glibc's major() and minor()
+    const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n));
+    const minor = Number((dev & 0xffn) | ((dev >> 12n) & 0xffffff00n));
+    out.push({ path, type: e.isBlockDevice() ? 'b' : 'c', major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+  }
+  return out;
 }
 
 export interface SpecInputs {
@@ -156,7 +201,13 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
   for (const c of o.capDrop) caps = c.toUpperCase() === 'ALL' ? [] : caps.filter((x) => x !== normalizeCap(c));
   for (const c of o.capAdd) caps = c.toUpperCase() === 'ALL' ? allCaps() : [...new Set([...caps, normalizeCap(c)])];
   const user = resolveUser(snapshot.readFile, o.user ?? image.User);
-  const mounts: OciMount[] = [...(snapshot.rootMount ? [snapshot.rootMount] : []), ...defaultMounts()].map((m) => (m.type === 'cgroup' || m.type === 'sysfs' ? { ...m, options: [...(m.options ?? []).filter((x) => x !== 'ro'), o.privileged ? 'rw' : 'ro'] } : m));
+  const mounts: OciMount[] = [...(snapshot.rootMount ? [snapshot.rootMount] : []), ...defaultMounts()].map((m) =>
+    m.type === 'cgroup' || m.type === 'sysfs'
+      ? { ...m, options: [...(m.options ?? []).filter((x) => x !== 'ro'), o.privileged ? 'rw' : 'ro'] }
+      : m.type === 'proc'
+        ? { ...m, options: ['nosuid', 'noexec', 'nodev'] } // docker's /proc
+        : m,
+  );
   if (o.network === 'host') mounts.splice(mounts.findIndex((m) => m.type === 'sysfs'), 1, { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   if (etcDir) {
     for (const f of ['hosts', 'hostname', 'resolv.conf']) {
@@ -175,6 +226,9 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
     resources.cpu = { quota: cpuQuota, period: cpuPeriod, shares: o.cpuShares, cpus: o.cpusetCpus };
   }
   if (o.pidsLimit !== undefined) resources.pids = { limit: o.pidsLimit };
+  // docker's device policy: deny all but the standard nodes (runc adds mknod of any node, ptys, tun);
+  // --privileged allows every device and gets the host's nodes (as docker does, not in a user namespace).
+  resources.devices = (o.privileged ? PRIVILEGED_DEVICE_RULES : DOCKER_DEVICE_RULES).map((r) => ({ ...r }));
   const sysctl = Object.fromEntries(
     o.sysctls.map((s) => {
       const eq = s.indexOf('=');
@@ -221,6 +275,7 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
       namespaces,
       resources: Object.keys(resources).length ? resources : undefined,
       sysctl: Object.keys(sysctl).length ? sysctl : undefined,
+      devices: o.privileged && !rootless ? hostDevices() : undefined,
       seccomp: seccompFor(o, caps),
       maskedPaths: o.privileged ? [] : DEFAULT_MASKED_PATHS,
       readonlyPaths: o.privileged ? [] : DEFAULT_READONLY_PATHS,

@@ -183,7 +183,8 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
   } else {
     cgroup = made.cgroup = openCgroup(place.cgroupPath, { version: place.cgroupVersion });
     cgroup.create();
-    cgroup.apply(resources && { ...resources, devices: deviceRules(resources.devices, spec.linux?.devices) });
+    // Device rules always: a spec without any gets runc's default (deny all but the standard nodes).
+    cgroup.apply({ ...resources, devices: deviceRules(resources?.devices, spec.linux?.devices) });
   }
 
   const init = initWanted(opts);

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CgroupV1 } from './v1.js';
 import { CgroupV2 } from './v2.js';
+import { v2MountRoot } from './rootless.js';
 import type { Cgroup, CgroupVersion } from './types.js';
 
 export type { Cgroup, CgroupStats, CgroupVersion, LinuxResources } from './types.js';
@@ -37,8 +38,16 @@ export function resolveCgroupPath(path: string, version: CgroupVersion): string 
   return `${ownCgroup(version).replace(/\/$/, '')}/${path}`;
 }
 
+/**
+ * Where the cgroup2 hierarchy is: /sys/fs/cgroup on a unified host, /sys/fs/cgroup/unified on a hybrid one
+ * (v2 asked for by TSBOX_CGROUP_VERSION=2), never the tmpfs that holds the v1 hierarchies.
+ */
+function v2Root(): string | undefined {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? undefined : v2MountRoot();
+}
+
 export function openCgroup(path: string, opts: { version?: CgroupVersion; mountRoot?: string; delegated?: string } = {}): Cgroup {
   const version = opts.version ?? detectCgroupVersion();
   const p = resolveCgroupPath(path, version);
-  return version === 2 ? new CgroupV2(p, opts.mountRoot, opts.delegated) : new CgroupV1(p, opts.mountRoot);
+  return version === 2 ? new CgroupV2(p, opts.mountRoot ?? v2Root(), opts.delegated) : new CgroupV1(p, opts.mountRoot);
 }

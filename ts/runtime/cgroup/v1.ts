@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
+import { compileDeviceRules, v1Rule, type DeviceFilter } from './devices.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
@@ -130,14 +131,24 @@ export class CgroupV1 implements Cgroup {
       cgWrite(join(this.dir('blkio'), f), r.blockIO.weight);
     }
     for (const h of r.hugepageLimits ?? []) cgWrite(join(this.dir('hugetlb'), `hugetlb.${h.pageSize}.limit_in_bytes`), h.limit);
-    if (r.devices?.length && this.dirs.devices) {
-      for (const d of r.devices) {
-        const type = d.type ?? 'a';
-        const rule = type === 'a' ? 'a' : `${type} ${d.major ?? '*'}:${d.minor ?? '*'} ${d.access ?? 'rwm'}`;
-        cgWrite(join(this.dirs.devices, d.allow ? 'devices.allow' : 'devices.deny'), rule);
-      }
-    }
+    if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
     if (r.unified && Object.keys(r.unified).length) throw new Error('cgroup: linux.resources.unified needs a cgroup v2 host');
+  }
+
+  /**
+   * The default first ("a" to devices.deny or devices.allow, which also clears the exceptions inherited
+   * from the parent), then each exception: the kernel never sees a moment where more is allowed than the
+   * rules say, for a cgroup that has no process yet.
+   */
+  private applyDevices(f: DeviceFilter): void {
+    const d = this.dirs.devices;
+    if (!d) {
+      // Rules that allow everything need no controller; any other would silently not hold.
+      if (f.defaultAllow && !f.rules.length) return;
+      throw new Error('cgroup: devices controller not available on this host: device rules cannot be enforced');
+    }
+    cgWrite(join(d, f.defaultAllow ? 'devices.allow' : 'devices.deny'), 'a');
+    for (const e of f.rules) cgWrite(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), v1Rule(e));
   }
 
   addProcess(pid: number): void {

@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
+import { native } from '../../native.js';
+import { compileDeviceRules, type DeviceFilter } from './devices.js';
 import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
 
 export class CgroupV2 implements Cgroup {
@@ -81,10 +83,24 @@ export class CgroupV2 implements Cgroup {
     if (r.pids?.limit !== undefined) w('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
     if (r.blockIO?.weight !== undefined) w('io', 'io.weight', `default ${Math.round(1 + ((r.blockIO.weight - 10) * 9999) / 990)}`);
     for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${h.pageSize}.max`, h.limit);
-    // Device rules need an eBPF program on v2; tsbox does not load one yet, so they are not enforced here.
+    if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
     for (const [k, v] of Object.entries(r.unified ?? {})) {
       if (k.includes('/') || k.startsWith('.')) throw new Error(`cgroup: bad unified key ${JSON.stringify(k)}`);
       cgWrite(join(this.dir, k), v);
+    }
+  }
+
+  /**
+   * v2 has no devices files: an eBPF device filter attached to the directory decides, in place of the one
+   * a previous apply attached. Where BPF cannot be loaded (no CAP_BPF/CAP_SYS_ADMIN, as in a container),
+   * rules that allow everything are met without a program (as runc does); any other rule is an error.
+   */
+  private applyDevices(f: DeviceFilter): void {
+    try {
+      native().deviceFilter(this.dir, f.defaultAllow, f.rules);
+    } catch (e) {
+      if (f.defaultAllow && !f.rules.length && (e as NodeJS.ErrnoException).code === 'EPERM') return;
+      throw e;
     }
   }
 
