@@ -152,6 +152,17 @@ test('SIGTERM reaches the user process through init', async (t) => {
   t.is(st.code, 42);
 });
 
+test('as pid 1 the process ignores a SIGTERM it has no handler for, as with runc; SIGKILL ends it', async (t) => {
+  const { c } = await start('sleep 30');
+  t.teardown(() => c.kill('SIGKILL'));
+  await sleep(100);
+  c.kill('SIGTERM');
+  const st = await Promise.race([c.exited, sleep(400).then(() => 'running' as const)]);
+  t.is(st, 'running');
+  c.kill('SIGKILL');
+  t.like(await c.exited, { code: null, signal: 9 });
+});
+
 test('exit codes and signals come back right', async (t) => {
   t.like(await sh('exit 3'), { code: 3, signal: null });
   t.like(await sh('kill -9 $$', undefined, { init: true }), { code: null, signal: 9 });
