@@ -131,6 +131,16 @@ export interface Native {
    * place of the programs attached there before. major/minor -1: any; access: letters of "rwm".
    */
   deviceFilter(cgroupDir: string, defaultAllow: boolean, rules: { type: 'c' | 'b'; major: number; minor: number; access: string }[]): void;
+  /** openat2(2) (O_CLOEXEC added; retried on the EAGAIN a racing rename gives RESOLVE_IN_ROOT); dirfd -100 is AT_FDCWD. */
+  openat2(dirfd: number, path: string, flags: number, resolve: number, mode?: number): number;
+  /**
+   * Copies the entry srcFd holds (an O_PATH fd; a symlink itself when opened O_NOFOLLOW) to dstName in
+   * dstDirFd ("." merges a directory into dstDirFd itself): trees recursively, every entry opened
+   * O_NOFOLLOW relative to its parent's fd, symlinks copied as symlinks, modes and times kept.
+   * flags: 1 keep owners (cp -a), 2 drop setuid/setgid of files. Returns how many device nodes and
+   * sockets were left out (never opened, never recreated).
+   */
+  copyAt(srcFd: number, dstDirFd: number, dstName: string, flags: number): number;
 }
 
 // The addon's places, in node-gyp-build's order: a checkout's own build, then the prebuild the package

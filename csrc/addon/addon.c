@@ -29,6 +29,8 @@ static const struct {
     {"setWinsize", addon_set_winsize},
     {"initFd", addon_init_fd},
     {"deviceFilter", addon_device_filter},
+    {"openat2", addon_openat2},
+    {"copyAt", addon_copy_at},
 };
 
 /* NAPI_MODULE_INIT makes the module context-aware: it may load in worker threads too. All process-wide

@@ -36,6 +36,9 @@ TSBOX_FN(addon_set_winsize);
 TSBOX_FN(addon_seccomp_compile);
 /* bpf_devices.c */
 TSBOX_FN(addon_device_filter);
+/* rootfs_copy.c */
+TSBOX_FN(addon_openat2);
+TSBOX_FN(addon_copy_at);
 /* init_memfd.c */
 TSBOX_FN(addon_init_fd);
 

@@ -95,6 +95,12 @@ export async function main(argv: string[]): Promise<number> {
     if (!load) throw new UsageError(`unknown command "${name}" (see "tsbox help")`);
     return await (await load())(argv.slice(i + 1), g);
   } catch (e) {
+    // What docker's daemon would refuse (no such container, not running): "Error: ..." and its code (1).
+    const code = (e as { exitCode?: unknown }).exitCode;
+    if (typeof code === 'number') {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      return code;
+    }
     process.stderr.write(`tsbox: ${(e as Error).message}\n`);
     if (g.debug && !(e instanceof UsageError)) process.stderr.write(`${(e as Error).stack}\n`);
     return 125;

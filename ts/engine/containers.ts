@@ -1,11 +1,12 @@
 // Engine container records: <root>/containers/<id>/config.json (what was asked for) next to the
 // runtime's state (<root>/state/<id>, what the kernel says) and the exit status tsbox-init records.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RunOptions } from './options.js';
 import { readState, statusOf, type Status } from '../runtime/state.js';
 import { decodeWaitStatus } from '../runtime/api.js';
+import { native } from '../native.js';
 
 export interface ContainerRecord {
   Id: string;
@@ -54,6 +55,85 @@ export function newName(root: string): string {
   }
 }
 
+// Names are reserved before anything starts: <root>/names/<name> holds the id of the container that
+// has it (and, until its record exists, the pid and start time of the run making it, so that the
+// reservation of a run killed before it saved a record is seen as stale and taken over).
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+interface Reservation {
+  id: string;
+  pid: number;
+  start: string;
+}
+
+/** Field 22 of /proc/PID/stat: a pid reused by another process has another start time. */
+function startTime(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function withNamesLock<T>(root: string, fn: (dir: string) => T): T {
+  const dir = join(root, 'names');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const fd = openSync(join(dir, '.lock'), 'a', 0o600);
+  try {
+    native().flock(fd, 2 /* LOCK_EX */);
+    return fn(dir);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The id holding name, or undefined when it is free (never reserved, or its run died before its record). */
+function nameHolder(root: string, dir: string, name: string): string | undefined {
+  let r: Reservation;
+  try {
+    r = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Reservation;
+  } catch {
+    return undefined; // none, or half-written by a run that died: under the lock, nobody is writing it
+  }
+  if (loadRecord(root, r.id) || (r.pid && startTime(r.pid) === r.start)) return r.id;
+  return undefined;
+}
+
+export function checkName(name: string): string {
+  const n = name.replace(/^\//, '');
+  if (!NAME.test(n)) throw new Error(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  return n;
+}
+
+/** Reserves name for id, atomically with every other run; docker's conflict error when it is taken. */
+export function reserveName(root: string, name: string, id: string): string {
+  const n = checkName(name);
+  withNamesLock(root, (dir) => {
+    // Records from before reservations existed hold names too.
+    const holder = nameHolder(root, dir, n) ?? listRecords(root).find((r) => r.Name === n && r.Id !== id)?.Id;
+    if (holder && holder !== id) {
+      throw new Error(`Conflict. The container name "/${n}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const tmp = join(dir, `.${n}.${process.pid}`);
+    writeFileSync(tmp, JSON.stringify({ id, pid: process.pid, start: startTime(process.pid) ?? '' } satisfies Reservation), { mode: 0o600 });
+    renameSync(tmp, join(dir, n));
+  });
+  return n;
+}
+
+/** Frees name when id holds it. */
+export function releaseName(root: string, name: string, id: string): void {
+  if (!NAME.test(name) || !existsSync(join(root, 'names'))) return;
+  withNamesLock(root, (dir) => {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, name), 'utf8')) as Reservation).id === id) unlinkSync(join(dir, name));
+    } catch {
+      // not reserved
+    }
+  });
+}
+
 export function saveRecord(root: string, r: ContainerRecord): void {
   const dir = containerDir(root, r.Id);
   mkdirSync(dir, { recursive: true, mode: 0o711 });
@@ -88,9 +168,17 @@ export function findContainer(root: string, ref: string): ContainerRecord | unde
   return byId.length === 1 ? byId[0] : undefined;
 }
 
+/**
+ * What docker's daemon refuses (no such container, not running): the CLI prints "Error: <message>"
+ * and exits 1, as docker does for every command but run.
+ */
+export class EngineError extends Error {
+  readonly exitCode = 1;
+}
+
 export function mustFind(root: string, ref: string): ContainerRecord {
   const r = findContainer(root, ref);
-  if (!r) throw new Error(`No such container: ${ref}`);
+  if (!r) throw new EngineError(`No such container: ${ref}`);
   return r;
 }
 

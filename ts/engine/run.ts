@@ -9,7 +9,7 @@ import { findImage } from '../images/manage.js';
 import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
 import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
-import { containerDir, findContainer, liveState, loadRecord, newId, newName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import { containerDir, findContainer, liveState, loadRecord, newId, newName, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
@@ -120,22 +120,37 @@ function startMonitor(root: string, id: string): void {
 /** Creates and starts a container. */
 export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Started> {
   networkMode(o, root);
-  if (o.name && findContainer(root, o.name)) throw new UsageError(`Conflict. The container name "/${o.name}" is already in use`);
-  const store = new Store(root);
-  let image = findImage(store, o.image);
-  if (!image) {
-    process.stderr.write(`Unable to find image '${o.image}' locally\n`);
-    image = await pull(o.image, { root, platform: o.platform });
-  }
   const id = newId();
-  mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
-  const record: ContainerRecord = { Id: id, Name: o.name ?? newName(root), Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
-  saveRecord(root, record);
+  // The name first, before any pull or snapshot: two runs asking for one name cannot both get it.
+  let name: string;
+  if (o.name) name = reserveName(root, o.name, id);
+  else {
+    for (;;) {
+      try {
+        name = reserveName(root, newName(root), id);
+        break;
+      } catch (e) {
+        if (!/^Conflict\./.test((e as Error).message)) throw e;
+      }
+    }
+  }
+  let made = false;
   try {
+    const store = new Store(root);
+    let image = findImage(store, o.image);
+    if (!image) {
+      process.stderr.write(`Unable to find image '${o.image}' locally\n`);
+      image = await pull(o.image, { root, platform: o.platform });
+    }
+    made = true;
+    mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
+    const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
+    saveRecord(root, record);
     prepareSnapshot(root, image, id);
     return { record, container: await launchRecord(root, record, stdio) };
   } catch (e) {
-    removeContainerFiles(root, id);
+    if (made) removeContainerFiles(root, id);
+    releaseName(root, name, id);
     throw e;
   }
 }
@@ -156,6 +171,8 @@ export function removeContainerFiles(root: string, id: string): void {
   } catch {
     // not mounted
   }
+  const name = loadRecord(root, id)?.Name;
   removeTree(containerDir(root, id));
+  if (name) releaseName(root, name, id);
   if (network) refreshPeers(root, network);
 }

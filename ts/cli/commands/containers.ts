@@ -1,9 +1,10 @@
 // Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats.
-import { cpSync, existsSync, lstatSync, readFileSync, readlinkSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { copyPath } from '../../engine/copy.js';
 import { parseRunArgs } from '../../engine/options.js';
 import { launchRecord, removeContainerFiles, startContainer } from '../../engine/run.js';
-import { containerDir, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
+import { containerDir, EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
 import { ContainerError } from '../../runtime/report.js';
 import * as ops from '../../runtime/operations.js';
 import { containerCgroup, readState } from '../../runtime/state.js';
@@ -154,7 +155,7 @@ export const killCommand: Command = async (argv, g) => {
   signalNumber(sig);
   for (const ref of a.positionals) {
     const r = mustFind(g.root, ref);
-    if (!liveState(g.root, r).Running) throw new Error(`Cannot kill container: ${ref}: container is not running`);
+    if (!liveState(g.root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`);
     saveRecord(g.root, { ...r, StoppedByUser: true });
     ops.kill(stateRoot(g.root), r.Id, sig);
     process.stdout.write(`${ref}\n`);
@@ -247,7 +248,7 @@ export const execCommand: Command = async (argv, g) => {
   if (!ref || !cmd.length) throw new UsageError('exec: want CONTAINER COMMAND [ARG...]');
   const r = mustFind(g.root, ref);
   const live = liveState(g.root, r);
-  if (!live.Running) throw new Error(`container ${ref} is not running`);
+  if (!live.Running) throw new EngineError(`Container ${ref} is not running`);
   const rt = ['--root', stateRoot(g.root), 'exec'];
   if (a.values.tty) rt.push('--tty');
   if (a.values.detach) rt.push('--detach');
@@ -262,8 +263,18 @@ export const execCommand: Command = async (argv, g) => {
 
 export const inspectCommand: Command = async (argv, g) => {
   const a = args(argv, {});
-  const out = a.positionals.map((ref) => {
-    const r = mustFind(g.root, ref);
+  if (!a.positionals.length) throw new UsageError('inspect: want at least one container');
+  let code = 0;
+  const out = a.positionals.flatMap((ref) => {
+    let r: ContainerRecord;
+    try {
+      r = mustFind(g.root, ref);
+    } catch (e) {
+      // docker prints what it found (`[]` for nothing) and an error line for each missing one: exit 1.
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      code = 1;
+      return [];
+    }
     const s = liveState(g.root, r);
     let oom = false;
     try {
@@ -286,7 +297,7 @@ export const inspectCommand: Command = async (argv, g) => {
     };
   });
   process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-  return 0;
+  return code;
 };
 
 export const waitCommand: Command = async (argv, g) => {
@@ -394,11 +405,12 @@ export const containerPruneCommand: Command = async (argv, g) => {
   return 0;
 };
 
-/** tsbox cp CONTAINER:PATH HOSTPATH, or HOSTPATH CONTAINER:PATH, through the container's snapshot. */
+/** tsbox cp CONTAINER:PATH HOSTPATH, or HOSTPATH CONTAINER:PATH (ts/engine/copy.ts does the copy). */
 export const cpCommand: Command = async (argv, g) => {
-  const a = args(argv, {});
+  const a = args(argv, { archive: { type: 'boolean', short: 'a' }, 'follow-link': { type: 'boolean', short: 'L' } });
   if (a.positionals.length !== 2) throw new UsageError('cp: want SRC DEST, one of them CONTAINER:PATH');
   const [src, dst] = a.positionals;
+  if (src === '-' || dst === '-') throw new UsageError('cp: copying a tar stream from or to "-" is not supported');
   const split = (p: string) => {
     const i = p.indexOf(':');
     return i > 0 && !p.startsWith('/') && !p.startsWith('.') ? { ref: p.slice(0, i), path: p.slice(i + 1) } : undefined;
@@ -407,6 +419,7 @@ export const cpCommand: Command = async (argv, g) => {
   const d = split(dst);
   if (!!s === !!d) throw new UsageError('cp: exactly one of SRC and DEST must be CONTAINER:PATH');
   const c = (s ?? d)!;
+  if (!c.path) throw new UsageError(`cp: ${c.ref}: want a path after the colon`);
   const r = mustFind(g.root, c.ref);
   let rootfs = join(snapshotDir(g.root, r.Id), 'rootfs');
   // Rootless, the filesystem is mounted only inside the container: reach it through its first process.
@@ -415,41 +428,13 @@ export const cpCommand: Command = async (argv, g) => {
     if (!live.Running) throw new Error(`cp: container ${c.ref} is not running (without root its filesystem is mounted only while it runs)`);
     rootfs = `/proc/${live.Pid}/root`;
   }
-  const inside = resolveInRoot(rootfs, c.path);
-  if (s) cpSync(inside, dst, { recursive: true, verbatimSymlinks: true });
-  else cpSync(src, existsSync(inside) && statSync(inside).isDirectory() ? join(inside, basename(src)) : inside, { recursive: true, verbatimSymlinks: true });
+  const inside = { root: rootfs, path: c.path, label: `${c.ref}:${c.path}` };
+  const skipped = s ? copyPath(inside, { path: dst }, cpOptions(a.values)) : copyPath({ path: src }, inside, cpOptions(a.values));
+  if (skipped) process.stderr.write(`WARNING: cp: ${skipped} device node(s) or socket(s) not copied\n`);
   return 0;
 };
 
-/** A container path on the host, following symlinks the way the container would: never out of its root. */
-function resolveInRoot(rootfs: string, path: string): string {
-  const parts = path.split('/').filter((p) => p && p !== '.');
-  const done: string[] = [];
-  for (let hops = 0; parts.length; ) {
-    const p = parts.shift()!;
-    if (p === '..') {
-      done.pop();
-      continue;
-    }
-    const host = join(rootfs, ...done, p);
-    let st;
-    try {
-      st = lstatSync(host);
-    } catch {
-      done.push(p, ...parts);
-      break;
-    }
-    if (st.isSymbolicLink()) {
-      if (++hops > 40) throw new Error(`cp: ${path}: too many levels of symbolic links`);
-      const target = readlinkSync(host);
-      if (target.startsWith('/')) done.length = 0;
-      parts.unshift(...target.split('/').filter((x) => x && x !== '.'));
-      continue;
-    }
-    done.push(p);
-  }
-  return join(rootfs, ...done);
-}
+const cpOptions = (v: { archive?: boolean; 'follow-link'?: boolean }) => ({ archive: v.archive, followLink: v['follow-link'] });
 
 export const portCommand: Command = async (argv, g) => {
   const a = args(argv, {});
