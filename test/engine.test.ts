@@ -113,7 +113,7 @@ test('detached: ps, logs after the CLI exited, exec, stop of a process that igno
   t.notRegex(tsbox(['ps']).stdout, /stubborn/);
   t.regex(tsbox(['ps', '-a']).stdout, /Exited \(137\)\s+stubborn/);
   t.is(tsbox(['rm', 'stubborn']).code, 0);
-  t.is(tsbox(['inspect', 'stubborn']).code, 125);
+  t.is(tsbox(['inspect', 'stubborn']).code, 1);
 });
 
 test('kill, wait, rm -f of a running container, OOMKilled', async (t) => {

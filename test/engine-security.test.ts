@@ -1,0 +1,351 @@
+// The engine against a hostile container and hostile timing: cp while the container swaps its
+// directories for symlinks to host directories (CVE-2018-15664), in both directions, next to podman cp
+// with runc as the reference; docker's cp semantics; names under concurrent runs; docker's exit codes
+// for a container that does not exist.
+import test from 'ava';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { outputOf } from './helpers/cli.js';
+import { CLI } from './helpers/bins.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tsbox-security-'));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+function tsbox(argv: string[]) {
+  return outputOf(process.execPath, [CLI, '--root', root, ...argv], { tmp: root });
+}
+
+/** Runs a command without waiting for it (concurrent runs and copies); stdout/stderr collected. */
+function start(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** n tasks, at most width at a time. */
+async function pool<T>(n: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await task(i);
+    }
+  }));
+  return out;
+}
+
+test.before(() => {
+  const tarball = join(root, 'busybox.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  const r = tsbox(['import', tarball, 'busybox']);
+  if (r.code !== 0) throw new Error(r.stderr);
+});
+
+test.after.always(() => {
+  for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) tsbox(['rm', '-f', id]);
+  rmSync(root, { recursive: true, force: true });
+});
+
+// The attacks, run inside the container. H is a host directory: what a naive cp would reach by following
+// the container's symlink on the host.
+/** host -> container: /w is a directory, then a symlink to H, again and again. */
+const swapIn = (h: string) => `while :; do mkdir /w 2>/dev/null; rm -rf /w; ln -s ${h} /w; rm -f /w; done`;
+/** container -> host: /r a directory holding x, then a symlink to H (holding the host's x); /q/x a file, then a symlink to H/x. */
+const swapOut = (h: string) =>
+  `mkdir -p /q; while :; do mkdir /r 2>/dev/null; echo inside > /r/x; echo inside > /q/x; rm -rf /r; ln -s ${h} /r; rm -f /q/x; ln -s ${h}/x /q/x; rm -f /r /q/x; done`;
+
+const ROUNDS = 200;
+
+interface RaceResult {
+  /** host->container copies that landed in the host directory */
+  landed: number;
+  /** container->host copies that carried the host file's content */
+  leaked: number;
+  copiedIn: number;
+  copiedOut: number;
+}
+
+/** How one engine takes part: start an attacker container running script (its name back), cp, remove. */
+interface Engine {
+  attack(name: string, script: string): void;
+  cp(src: string, dst: string): Promise<{ code: number | null }>;
+  remove(name: string): void;
+}
+
+/**
+ * The race for one engine, one direction at a time (one attacker loop on this 2-core machine). Half the
+ * copies into the container are files, half directory trees.
+ */
+async function race(e: Engine, work: string, hostIn: string, secretDir: string): Promise<RaceResult> {
+  const payload = join(work, 'payload');
+  writeFileSync(payload, 'payload\n');
+  const tree = join(work, 'tree');
+  mkdirSync(join(tree, 'sub'), { recursive: true });
+  writeFileSync(join(tree, 'sub', 'f'), 'payload\n');
+  e.attack('swapin', swapIn(hostIn));
+  await sleep(200);
+  const results = await pool(ROUNDS, 3, (i) => e.cp(i % 2 ? tree : payload, `swapin:/w/x${i}`));
+  e.remove('swapin');
+  const copiedIn = results.filter((r) => r.code === 0).length;
+  const out = join(work, 'out');
+  mkdirSync(out);
+  e.attack('swapout', swapOut(secretDir));
+  await sleep(200);
+  const back = await pool(ROUNDS, 3, (i) => e.cp(`swapout:${i % 2 ? '/r/x' : '/q/x'}`, join(out, `x${i}`)));
+  e.remove('swapout');
+  const copiedOut = back.filter((r) => r.code === 0).length;
+  const secret = readFileSync(join(secretDir, 'x'), 'utf8');
+  let leaked = 0;
+  for (const f of readdirSync(out)) {
+    // A symlink copied as a symlink is no leak: its target is not read. A tree copied out is looked into.
+    const walk = (p: string): void => {
+      const st = lstatSync(p);
+      if (st.isDirectory()) for (const c of readdirSync(p)) walk(join(p, c));
+      else if (st.isFile() && readFileSync(p, 'utf8') === secret) leaked++;
+    };
+    walk(join(out, f));
+  }
+  return { landed: readdirSync(hostIn).length, leaked, copiedIn, copiedOut };
+}
+
+function hostDirs(prefix: string) {
+  const hostIn = mkdtempSync(join(tmpdir(), `${prefix}-in-`));
+  const secretDir = mkdtempSync(join(tmpdir(), `${prefix}-secret-`));
+  writeFileSync(join(secretDir, 'x'), `host secret ${randomBytes(8).toString('hex')}\n`);
+  return { hostIn, secretDir };
+}
+
+// The attackers get half a CPU: enough to swap thousands of times a second, not enough to starve the copies.
+const ATTACKER = ['--cpus', '0.5'];
+let tsboxEscapes: number | undefined;
+
+test.serial('cp races: a container swapping directories for symlinks to host directories never gets a copy onto or from the host', async (t) => {
+  const { hostIn, secretDir } = hostDirs('tsbox-race');
+  const work = mkdtempSync(join(root, 'race-'));
+  t.teardown(() => rmSync(hostIn, { recursive: true, force: true }));
+  t.teardown(() => rmSync(secretDir, { recursive: true, force: true }));
+  t.teardown(() => tsbox(['rm', '-f', 'swapin', 'swapout']));
+  const engine: Engine = {
+    attack: (name, script) => {
+      const r = tsbox(['run', '-d', ...ATTACKER, '--name', name, 'busybox', 'sh', '-c', script]);
+      t.is(r.code, 0, r.stderr);
+    },
+    cp: (src, dst) => start(process.execPath, [CLI, '--root', root, 'cp', src, dst]),
+    remove: (name) => void tsbox(['rm', '-f', name]),
+  };
+  const t0 = Date.now();
+  const res = await race(engine, work, hostIn, secretDir);
+  t.log(`tsbox cp: ${res.copiedIn}/${ROUNDS} in, ${res.copiedOut}/${ROUNDS} out succeeded; ${res.landed} landed on the host, ${res.leaked} carried the host's file (${Date.now() - t0} ms)`);
+  tsboxEscapes = res.landed + res.leaked;
+  t.is(res.landed, 0, 'no copy into the container lands in the host directory');
+  t.is(res.leaked, 0, 'no copy out of the container reads the host file');
+  // The race is real: copies do go through while the container swaps (some fail, as podman's do).
+  t.true(res.copiedIn > 0 && res.copiedOut > 0);
+});
+
+const podmanTest = have('podman') && have('runc') ? test.serial : test.serial.skip;
+
+/** Unmounts whatever podman left below dir. */
+function unmountBelow(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m?.startsWith(dir))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+}
+
+function removeCgroup(name: string): void {
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
+  const rm = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+    try {
+      rmdirSync(dir);
+    } catch {
+      // busy: left for the check
+    }
+  };
+  for (const r of roots) if (existsSync(join(r, name))) rm(join(r, name));
+}
+
+podmanTest('cp races, the reference: podman cp with runc against the same swaps; tsbox escapes no more than it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-race-podman-'));
+  const { hostIn, secretDir } = hostDirs('tsbox-race-podman');
+  const cgroup = `tsbox-race-podman-${process.pid}`;
+  for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
+  const base = ['--runtime', 'runc', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const podman = (args: string[]) => spawnSync('podman', [...base, ...args], { encoding: 'utf8', timeout: 60000 });
+  t.teardown(() => {
+    podman(['rm', '-af', '-t', '0']);
+    unmountBelow(dir);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(hostIn, { recursive: true, force: true });
+    rmSync(secretDir, { recursive: true, force: true });
+    removeCgroup(cgroup);
+  });
+  const limits = ['--network', 'none', '--cgroup-parent', `/${cgroup}`, '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', ...ATTACKER];
+  const engine: Engine = {
+    attack: (name, script) => {
+      // Its own copy of the rootfs: the swaps write to it.
+      const rootfs = join(dir, `rootfs-${name}`);
+      execFileSync('cp', ['-a', busyboxRootfs(), rootfs]);
+      const r = podman(['run', '-d', ...limits, '--name', name, '--rootfs', rootfs, '/bin/sh', '-c', script]);
+      t.is(r.status, 0, r.stderr);
+    },
+    cp: (src, dst) => start('podman', [...base, 'cp', src, dst]),
+    remove: (name) => void podman(['rm', '-f', '-t', '0', name]),
+  };
+  const work = mkdtempSync(join(dir, 'race-'));
+  const t0 = Date.now();
+  const res = await race(engine, work, hostIn, secretDir);
+  t.log(`podman cp: ${res.copiedIn}/${ROUNDS} in, ${res.copiedOut}/${ROUNDS} out succeeded; ${res.landed} landed on the host, ${res.leaked} carried the host's file (${Date.now() - t0} ms)`);
+  t.not(tsboxEscapes, undefined, 'the tsbox race ran first');
+  t.true(tsboxEscapes! <= res.landed + res.leaked, `tsbox ${tsboxEscapes} escapes, podman ${res.landed + res.leaked}`);
+});
+
+test('cp: docker semantics, through files, trees, symlinks and modes, both ways', (t) => {
+  let r = tsbox(['run', '-d', '--name', 'cpsem', 'busybox', 'sh', '-c', 'mkdir -p /data/sub; echo one > /data/sub/f; ln -s /etc/passwd /data/link; chmod 4755 /data/sub/f; ln -s /nowhere /dangling; sleep 300']);
+  t.is(r.code, 0, r.stderr);
+  t.teardown(() => tsbox(['rm', '-f', 'cpsem']));
+  const host = mkdtempSync(join(root, 'cpsem-'));
+  const exec = (cmd: string) => tsbox(['exec', 'cpsem', 'sh', '-c', cmd]).stdout;
+  for (let i = 0; i < 50 && !exec('cat /data/sub/f 2>/dev/null'); i++) execFileSync('sleep', ['0.1']);
+
+  // Out: a tree to a new path, symlinks as symlinks (never followed to the host's /etc/passwd), modes kept
+  // but setuid dropped on the way to the host.
+  t.is(tsbox(['cp', 'cpsem:/data', join(host, 'data')]).code, 0);
+  t.is(readFileSync(join(host, 'data/sub/f'), 'utf8'), 'one\n');
+  t.is(readlinkSync(join(host, 'data/link')), '/etc/passwd');
+  t.is(statSync(join(host, 'data/sub/f')).mode & 0o7777, 0o755);
+  // Into an existing directory: under its own name; SRC/. : the contents.
+  t.is(tsbox(['cp', 'cpsem:/data', join(host, 'data')]).code, 0);
+  t.true(existsSync(join(host, 'data/data/sub/f')));
+  mkdirSync(join(host, 'flat'));
+  t.is(tsbox(['cp', 'cpsem:/data/.', join(host, 'flat')]).code, 0);
+  t.deepEqual(readdirSync(join(host, 'flat')).sort(), ['link', 'sub']);
+  // -a keeps setuid; -L follows the last symlink, inside the container's root.
+  t.is(tsbox(['cp', '-a', 'cpsem:/data/sub/f', join(host, 'suid')]).code, 0);
+  t.is(statSync(join(host, 'suid')).mode & 0o7777, 0o4755);
+  t.is(tsbox(['cp', '-L', 'cpsem:/data/link', join(host, 'passwd')]).code, 0);
+  t.is(readFileSync(join(host, 'passwd'), 'utf8'), readFileSync(join(busyboxRootfs(), 'etc/passwd'), 'utf8'), "the container's /etc/passwd, not the host's");
+  t.is(tsbox(['cp', 'cpsem:/dangling', join(host, 'dangling')]).code, 0);
+  t.is(readlinkSync(join(host, 'dangling')), '/nowhere');
+
+  // In: a file onto a new name, into a directory, a tree, modes kept.
+  writeFileSync(join(host, 'in.txt'), 'in\n');
+  chmodSync(join(host, 'in.txt'), 0o640);
+  t.is(tsbox(['cp', join(host, 'in.txt'), 'cpsem:/tmp/']).code, 0);
+  t.is(tsbox(['cp', join(host, 'in.txt'), 'cpsem:/tmp/renamed']).code, 0);
+  t.is(exec('cat /tmp/in.txt /tmp/renamed; stat -c %a /tmp/in.txt'), 'in\nin\n640\n');
+  t.is(tsbox(['cp', join(host, 'data'), 'cpsem:/copied']).code, 0);
+  t.is(exec('cat /copied/sub/f; readlink /copied/link'), 'one\n/etc/passwd\n');
+  // A symlink as the destination is replaced, never written through (to the container's file or the host's).
+  t.is(tsbox(['cp', join(host, 'in.txt'), 'cpsem:/data/link']).code, 0);
+  t.is(exec('readlink /data/link; cat /data/link'), 'in\n', 'the link itself was replaced, its target untouched');
+  t.not(readFileSync('/etc/passwd', 'utf8'), 'in\n');
+
+  // docker's errors: exit 1, one line.
+  r = tsbox(['cp', 'cpsem:/nothing', join(host, 'x')]);
+  t.is(r.code, 1);
+  t.is(r.stderr, 'Error: No such container:path: cpsem:/nothing\n');
+  r = tsbox(['cp', join(host, 'in.txt'), 'cpsem:/no/such/dir/']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^Error: .*must exist\n$/);
+  r = tsbox(['cp', join(host, 'data'), 'cpsem:/tmp/renamed']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^Error: cannot overwrite non-directory .* with directory .*\n$/);
+  r = tsbox(['cp', 'cpsem:/data/sub/f/', join(host, 'y')]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /not a directory\n$/);
+});
+
+test('cp: device nodes in a container are never opened nor copied out', (t) => {
+  let r = tsbox(['run', '-d', '--name', 'cpdev', 'busybox', 'sleep', '300']);
+  t.is(r.code, 0, r.stderr);
+  t.teardown(() => tsbox(['rm', '-f', 'cpdev']));
+  const id = JSON.parse(tsbox(['inspect', 'cpdev']).stdout)[0].Id as string;
+  // A node for the host's first loop device and one for its memory, as an image or a container could make them.
+  const rootfs = join(root, 'containers', id, 'snapshot', 'rootfs');
+  mkdirSync(join(rootfs, 'nodes'));
+  execFileSync('mknod', [join(rootfs, 'nodes/loop'), 'b', '7', '0']);
+  execFileSync('mknod', [join(rootfs, 'nodes/mem'), 'c', '1', '1']);
+  writeFileSync(join(rootfs, 'nodes/plain'), 'plain\n');
+  const host = mkdtempSync(join(root, 'cpdev-'));
+  r = tsbox(['cp', 'cpdev:/nodes', join(host, 'nodes')]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /2 device node\(s\) or socket\(s\) not copied/);
+  t.deepEqual(readdirSync(join(host, 'nodes')), ['plain']);
+  r = tsbox(['cp', 'cpdev:/nodes/loop', join(host, 'loop')]);
+  t.is(r.code, 0, r.stderr);
+  t.false(existsSync(join(host, 'loop')));
+});
+
+test.serial('names: 50 concurrent runs over 10 names give one container per name; rm -f frees it; a stale reservation is taken over', async (t) => {
+  const names = Array.from({ length: 10 }, (_, i) => `race${i}`);
+  t.teardown(() => tsbox(['rm', '-f', ...names]));
+  const runs = await Promise.all(Array.from({ length: 50 }, (_, i) => start(process.execPath, [CLI, '--root', root, 'run', '-d', '--name', names[i % 10], 'busybox', 'sleep', '300'])));
+  const ps = tsbox(['ps', '-a', '--format', 'json']).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Names: string; State: string });
+  for (const n of names) t.is(ps.filter((c) => c.Names === n).length, 1, `one container named ${n}`);
+  t.is(runs.filter((r) => r.code === 0).length, 10);
+  const losers = runs.filter((r) => r.code !== 0);
+  t.is(losers.length, 40);
+  for (const r of losers) {
+    t.is(r.code, 125);
+    t.regex(r.stderr, /^tsbox: Conflict\. The container name "\/race\d" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\.\n$/);
+  }
+  t.is(ps.filter((c) => names.includes(c.Names) && c.State === 'running').length, 10);
+
+  t.is(tsbox(['rm', '-f', 'race0']).code, 0);
+  let r = tsbox(['run', '-d', '--name', 'race0', 'busybox', 'sleep', '300']);
+  t.is(r.code, 0, r.stderr);
+  // A run killed after reserving, before its record: its pid is gone, its reservation is stale.
+  writeFileSync(join(root, 'names', 'stale0'), JSON.stringify({ id: 'f'.repeat(64), pid: 2 ** 22 + 1, start: '1' }));
+  r = tsbox(['run', '-d', '--name', 'stale0', 'busybox', 'sleep', '300']);
+  t.is(r.code, 0, r.stderr);
+  t.is(tsbox(['rm', '-f', 'stale0']).code, 0);
+  t.false(existsSync(join(root, 'names', 'stale0')));
+  // A name holds no path: it cannot reach out of the names directory.
+  r = tsbox(['run', '-d', '--name', '../escape', 'busybox', 'true']);
+  t.is(r.code, 125);
+});
+
+test('a missing container: exit 1 and one line, "Error: No such container: X", in every command', (t) => {
+  const table: [string, string[]][] = [
+    ['stop', ['stop', 'nosuch']],
+    ['kill', ['kill', 'nosuch']],
+    ['rm', ['rm', 'nosuch']],
+    ['logs', ['logs', 'nosuch']],
+    ['exec', ['exec', 'nosuch', 'true']],
+    ['inspect', ['inspect', 'nosuch']],
+    ['wait', ['wait', 'nosuch']],
+    ['pause', ['pause', 'nosuch']],
+    ['unpause', ['unpause', 'nosuch']],
+    ['top', ['top', 'nosuch']],
+    ['stats', ['stats', '--no-stream', 'nosuch']],
+    ['start', ['start', 'nosuch']],
+    ['restart', ['restart', 'nosuch']],
+    ['port', ['port', 'nosuch']],
+    ['cp out', ['cp', 'nosuch:/etc/passwd', join(root, 'never')]],
+    ['cp in', ['cp', '/etc/hostname', 'nosuch:/tmp/']],
+    ['container stop', ['container', 'stop', 'nosuch']],
+  ];
+  for (const [what, argv] of table) {
+    const r = tsbox(argv);
+    t.is(r.code, 1, `${what}: ${r.stderr}`);
+    t.is(r.stderr, 'Error: No such container: nosuch\n', what);
+    t.is(r.stdout, what === 'inspect' ? '[]\n' : '', what);
+  }
+  // run is the one that says 125 when tsbox itself fails.
+  t.is(tsbox(['run', '--rm', 'no-such-image-anywhere:1', 'true']).code, 125);
+});
