@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,10 +112,12 @@ static int finish_fd(struct copy *c, int fd, const struct stat *st, mode_t mode)
 
 static int copy_entry(struct copy *c, int src, int dst, const char *name, int depth);
 
-/* A directory in the destination to copy into: made, or an existing one (not a link to one) reused. */
-static int open_dst_dir(struct copy *c, int dst, const char *name) {
+/* A directory in the destination to copy into: made (*made set), or an existing one (not a link to
+ * one) reused. */
+static int open_dst_dir(struct copy *c, int dst, const char *name, bool *made) {
   for (int i = 0; i < MAX_REPLACE; i++) {
-    if (mkdirat(dst, name, 0700) < 0 && errno != EEXIST) return fail(c, "mkdirat");
+    *made = mkdirat(dst, name, 0700) == 0;
+    if (!*made && errno != EEXIST) return fail(c, "mkdirat");
     int fd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) return fd;
     if (errno != ENOTDIR && errno != ELOOP) return fail(c, "openat");
@@ -136,7 +139,8 @@ static int copy_dir(struct copy *c, int src, const struct stat *st, int dst, con
     close(sfd);
     return fail(c, "fdopendir");
   }
-  int dfd = open_dst_dir(c, dst, name);
+  bool made = false;
+  int dfd = open_dst_dir(c, dst, name, &made);
   int rc = dfd < 0 ? -1 : 0;
   size_t len = strlen(c->path);
   for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d));) {
@@ -157,8 +161,9 @@ static int copy_dir(struct copy *c, int src, const struct stat *st, int dst, con
     c->path[len] = 0;
   }
   if (rc == 0 && errno) rc = fail(c, "readdir");
-  /* The mode last: a read-only directory is still filled first. */
-  if (rc == 0) rc = finish_fd(c, dfd, st, st->st_mode & 07777);
+  /* The mode last: a read-only directory is still filled first. A directory that was there keeps its
+   * own owner, mode and times (what is copied into a host directory does not get to change them). */
+  if (rc == 0 && made) rc = finish_fd(c, dfd, st, st->st_mode & 07777);
   if (dfd >= 0) close(dfd);
   closedir(d);
   return rc;
