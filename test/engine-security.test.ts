@@ -129,7 +129,7 @@ function hostDirs(prefix: string) {
   return { hostIn, secretDir };
 }
 
-// The attackers get half a CPU: enough to swap thousands of times a second, not enough to starve the copies.
+// The attackers get half a CPU: they keep swapping through every copy without starving the copies.
 const ATTACKER = ['--cpus', '0.5'];
 const tsboxEscapes: Partial<Record<Direction, number>> = {};
 
