@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-export function dockerArchive(rootfs: string, out: string, tag: string): void {
+/** image: the image config's Entrypoint and Cmd (default: no entrypoint, `sh`). */
+export function dockerArchive(rootfs: string, out: string, tag: string, image: { Entrypoint?: string[]; Cmd?: string[] } = {}): void {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-archive-'));
   try {
     execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', join(dir, 'layer.tar'), '.']);
     const config = JSON.stringify({
       architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
       os: 'linux',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], ...image },
       rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(join(dir, 'layer.tar'))}`] },
     });
     const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
