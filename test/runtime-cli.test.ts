@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, readSync
 import { readState } from '../ts/runtime/state.js';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, type Bundle } from './helpers/bundle.js';
+import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, TEST_CGROUP_PARENT, type Bundle } from './helpers/bundle.js';
 import { native } from '../ts/native.js';
 import { RUNTIME as BIN } from './helpers/bins.js';
 
@@ -227,4 +227,51 @@ test('errors go to the --log file as JSON lines', (t) => {
   const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!);
   t.is(line.level, 'error');
   t.regex(line.msg, /does not exist/);
+});
+
+test('kill --all ends what a stopped container left in a shared pid namespace, as runc does (the shim of a pod container relies on it)', async (t) => {
+  // Killing the process of a container that joined another's pid namespace leaves its children running;
+  // containerd's shim then calls `kill --all` on the stopped container and waits for its stdio to close.
+  const cgroupProcs = (id: string) => {
+    const f = join('/sys/fs/cgroup', existsSync('/sys/fs/cgroup/cgroup.controllers') ? '' : 'pids', TEST_CGROUP_PARENT, id, 'cgroup.procs');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+  };
+  for (const [name, bin] of [['runc', 'runc'], ['tsbox', BIN]] as const) {
+    if (name === 'runc' && spawnSync('sh', ['-c', 'command -v runc']).status !== 0) continue;
+    const root = mkdtempSync(join(tmpdir(), `tsbox-killall-${name}-`));
+    // Output to a file, not a pipe: a detached container keeps the runtime's stdio open.
+    const run = (args: string[]) => {
+      const err = join(root, 'stderr');
+      const e = openSync(err, 'w');
+      const r = spawnSync(bin, ['--root', root, ...args], { stdio: ['ignore', 'ignore', e], timeout: 60000 });
+      closeSync(e);
+      return { status: r.status, stderr: readFileSync(err, 'utf8') };
+    };
+    const holder = withBundle(['sleep', '60']);
+    let member: Bundle | undefined;
+    t.teardown(() => {
+      for (const b of [member, holder]) if (b) run(['delete', '--force', b.id]);
+      for (const b of [member, holder]) if (b) removeBundle(b);
+      rmSync(root, { recursive: true, force: true });
+    });
+    let r = run(['run', '--detach', '--bundle', holder.dir, holder.id]);
+    t.is(r.status, 0, `${name}: ${r.stderr}`);
+    const holderPid = Number(JSON.parse(spawnSync(bin, ['--root', root, 'state', holder.id], { encoding: 'utf8' }).stdout).pid);
+    member = withBundle(['sh', '-c', 'sleep 61 & exec sleep 62'], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${holderPid}/ns/pid` } : n));
+    });
+    r = run(['run', '--detach', '--bundle', member.dir, member.id]);
+    t.is(r.status, 0, `${name}: ${r.stderr}`);
+    for (let i = 0; i < 100 && cgroupProcs(member.id).length < 2; i++) await sleep(20);
+    t.is(cgroupProcs(member.id).length, 2, `${name}: the process and its child run`);
+    t.is(run(['kill', member.id, 'KILL']).status, 0);
+    for (let i = 0; i < 100 && cgroupProcs(member.id).length > 1; i++) await sleep(20);
+    t.is(cgroupProcs(member.id).length, 1, `${name}: the child outlives the process`);
+    r = run(['kill', '--all', member.id, 'KILL']);
+    t.is(r.status, 0, `${name}: kill --all of the stopped container: ${r.stderr}`);
+    for (let i = 0; i < 100 && cgroupProcs(member.id).length > 0; i++) await sleep(20);
+    t.deepEqual(cgroupProcs(member.id), [], `${name}: kill --all leaves nothing`);
+    t.is(run(['delete', member.id]).status, 0);
+    t.is(run(['delete', '--force', holder.id]).status, 0);
+  }
 });

@@ -84,14 +84,18 @@ export function kill(root: string, id: string, signal: string | number, all = fa
   withLock(root, id, () => {
     const s = readState(root, id);
     const status = statusOf(root, s);
-    if (status === 'stopped') throw new Error(`cannot kill container ${id}: container not running`);
     if (all) {
+      // A stopped container too, as runc: what its process left in a shared pid namespace lives on in its
+      // cgroup, and containerd's shim ends it so (then waits for its stdio to close). Only through a cgroup:
+      // without one the recorded pid may name another process by now.
       const cg = containerCgroup(s);
+      if (status === 'stopped' && !cg.exists()) return;
       cg.kill(sig);
       // A frozen task only dies once thawed (v1 freezer).
       if (sig === 9 && status === 'paused') cg.thaw();
       return;
     }
+    if (status === 'stopped') throw new Error(`cannot kill container ${id}: container not running`);
     signalPid(s, sig);
   });
 }
