@@ -167,7 +167,7 @@ test.after.always('the pods leave nothing behind: processes, mounts, network nam
   const { dir, sock, daemon, cniExisted } = env;
   crictl(['rmp', '--force', '--all']);
   daemon.kill('SIGTERM');
-  if (daemon.exitCode === null) await new Promise((r) => daemon.on('exit', r));
+  if (daemon.exitCode === null && daemon.signalCode === null) await new Promise((r) => daemon.on('exit', r));
   killLeftovers(sock, CGROUP);
   await sleep(200);
   unmountBelow(dir);
