@@ -291,11 +291,16 @@ async function steps(t: ExecutionContext, handler: string, { dir, log, subnet, d
   // The pid namespace: the app sees the pod's processes only, with pause as pid 1.
   r = execIn(app, 'cat /proc/1/cmdline');
   check('pid 1 in the app container is the pause process', r.stdout.replace(/\0/g, ' ').trim() === '/pause', `exit ${r.code}: ${r.stdout.replace(/\0/g, ' ').slice(0, 200)} ${r.stderr.slice(0, 200)}`);
-  r = crictl(['exec', app, 'ps', '-o', 'comm']);
-  const comms = r.stdout.trim().split('\n').slice(1).sort();
+  // The side container's shell forks its background sleep and execs the other one: give it the time to.
+  const want = JSON.stringify(['pause', 'ps', 'sleep', 'sleep', 'sleep']);
+  let comms: string[] = [];
+  for (let i = 0; i < 20 && JSON.stringify(comms) !== want; i++) {
+    if (i) await sleep(100);
+    comms = crictl(['exec', app, 'ps', '-o', 'comm']).stdout.trim().split('\n').slice(1).sort();
+  }
   check(
     'the app container sees only the pod: pause, the three sleeps and ps',
-    JSON.stringify(comms) === JSON.stringify(['pause', 'ps', 'sleep', 'sleep', 'sleep']),
+    JSON.stringify(comms) === want,
     `${comms.length} processes: ${comms.slice(0, 12).join(', ')}${comms.length > 12 ? ', ...' : ''}`,
   );
   const appNs = execIn(app, 'readlink /proc/self/ns/pid; readlink /proc/self/ns/net').stdout.trim().split('\n');
@@ -373,7 +378,7 @@ async function steps(t: ExecutionContext, handler: string, { dir, log, subnet, d
   check('no pod is left', crictl(['pods', '-q']).stdout.trim() === '');
 
   // Nothing of the pod is left: shims, processes, mounts (rootfs, shm, netns), veths, addresses, cgroups, state.
-  await sleep(200);
+  for (let i = 0; i < 50 && processesWith('containerd-shim', `-id ${pod}`).length; i++) await sleep(100);
   const shims = processesWith('containerd-shim', `-id ${pod}`);
   check('no shim is left', shims.length === 0, shims.map(cmdline).join('; '));
   const procs = cgroupPids(CGROUP);
