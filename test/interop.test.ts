@@ -7,74 +7,10 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { dockerArchive } from './helpers/archive.js';
 import { REPO, RUNTIME } from './helpers/bins.js';
+import { killLeftovers, removeCgroupTree, unmountBelow, unmountedHierarchies } from './helpers/leftovers.js';
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Unmounts whatever a client left below dir (containerd snapshots, podman's storage). */
-function unmountBelow(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m?.startsWith(dir))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-}
-
-const cgroupRoots = () => (existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c)));
-
-/** Kills what a failed flow left running: the client's shims (by their socket) and every process in its cgroups. */
-function killLeftovers(address: string, cgroup: string): void {
-  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmd.startsWith('/usr/bin/containerd-shim') && cmd.includes(address)) spawnSync('kill', ['-KILL', p]);
-  }
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
-    for (const p of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) spawnSync('kill', ['-KILL', p]);
-  };
-  for (const r of cgroupRoots()) if (existsSync(join(r, cgroup))) walk(join(r, cgroup));
-}
-
-/**
- * v1 hierarchies the kernel lists in /proc/self/cgroup that nothing mounts (one unmounted after use lives on
- * until reboot): containerd cannot load any container's cgroup on such a host.
- */
-function unmountedHierarchies(): string[] {
-  const mounted = new Set(
-    readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' - ')[1]?.split(' '))
-      .filter((f) => f?.[0] === 'cgroup')
-      .flatMap((f) => f![2].split(',')),
-  );
-  return readFileSync('/proc/self/cgroup', 'utf8')
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter(([id, ctrls]) => id !== undefined && id !== '0' && ctrls && !mounted.has(ctrls.split(',')[0]))
-    .map(([, ctrls]) => ctrls);
-}
-
-/** Removes the (empty) cgroup subtree a client created, in every hierarchy; busy ones stay and fail the check. */
-function removeCgroupTree(name: string): string[] {
-  const left: string[] = [];
-  const roots = cgroupRoots();
-  const rm = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
-    try {
-      rmdirSync(dir);
-    } catch {
-      left.push(dir);
-    }
-  };
-  for (const r of roots) if (existsSync(join(r, name))) rm(join(r, name));
-  return left;
-}
 
 function run(cmd: string, args: string[], opts: { input?: string; tty?: boolean } = {}) {
   // A pty for -t flows: script(1) gives the client a terminal.
@@ -134,7 +70,7 @@ ctrTest('containerd 1.6 runs tasks through tsbox-runtime: run, -t, detached, exe
   t.is(r.code, 0, r.stderr);
   t.regex(ctr(['task', 'ls']).stdout, /c3\s+\d+\s+RUNNING/);
   r = ctr(['task', 'exec', '--exec-id', 'e1', 'c3', 'sh', '-c', 'echo exec-ok; cat /proc/1/comm']);
-  t.is(r.stdout, 'exec-ok\ntsbox-init\n', r.stderr);
+  t.is(r.stdout, 'exec-ok\nsleep\n', r.stderr);
   t.true(ctr(['task', 'ps', 'c3']).stdout.trim().split('\n').length >= 3, 'ps lists init and sleep');
   t.is(ctr(['task', 'pause', 'c3']).code, 0);
   t.regex(ctr(['task', 'ls']).stdout, /c3\s+\d+\s+PAUSED/);
@@ -180,7 +116,7 @@ podmanTest('podman 4.3 runs containers through tsbox-runtime: run, -t, -d, exec,
   t.is(r.code, 0, r.stderr);
   const id = r.stdout.trim();
   r = podman(['exec', id, 'sh', '-c', 'echo exec-ok; cat /proc/1/comm']);
-  t.is(r.stdout, 'exec-ok\ntsbox-init\n', r.stderr);
+  t.is(r.stdout, 'exec-ok\nsleep\n', r.stderr);
   r = podman(['exec', '-t', id, 'tty'], { tty: true });
   t.regex(r.stdout, /\/dev\/pts\/\d+/, r.stderr);
   r = podman(['top', id]);
