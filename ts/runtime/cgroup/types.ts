@@ -2,7 +2,7 @@
 export type CgroupVersion = 1 | 2;
 
 export interface LinuxResources {
-  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; swappiness?: number; disableOOMKiller?: boolean };
+  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; kernelTCP?: number; swappiness?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
   pids?: { limit?: number };
   blockIO?: { weight?: number; leafWeight?: number };
