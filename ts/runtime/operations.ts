@@ -86,9 +86,12 @@ export function kill(root: string, id: string, signal: string | number, all = fa
   withLock(root, id, () => {
     const s = readState(root, id);
     const status = statusOf(root, s);
-    if (status === 'stopped') throw new Error(`cannot kill container ${id}: container not running`);
+    if (status === 'stopped' && !all) throw new Error(`cannot kill container ${id}: container not running`);
     if (all) {
+      // --all reaches what outlived the process too (a container sharing another's pid namespace leaves
+      // its children behind): containerd's shim sends it after the exit, and runc accepts it then.
       const cg = containerCgroup(s);
+      if (status === 'stopped' && !cg.exists()) return;
       cg.kill(sig);
       // A frozen task only dies once thawed (v1 freezer).
       if (sig === 9 && status === 'paused') cg.thaw();
