@@ -195,3 +195,18 @@ test('v2 driver on the unified mount: update applies and reads back (hugetlb, th
   cg.apply(apply);
   t.is(read(join(cg.dirs.unified, `hugetlb.${size}.max`)), String(4 << 21));
 });
+
+test('a hugepage size cannot name another file (hostile spec or update)', async (t) => {
+  const bad = [{ pageSize: '../../cgroup.procs', limit: 1 }];
+  await t.throwsAsync(sh('true', (s) => {
+    s.linux!.resources = { hugepageLimits: bad };
+  }), { message: /bad hugepage size/ });
+  const cg = openCgroup(`/tsbox-v2-hp-${process.pid}`, { version: 2, mountRoot: UNIFIED });
+  cg.create();
+  t.teardown(() => cg.destroy());
+  t.throws(() => cg.apply({ hugepageLimits: bad }), { message: /bad hugepage size/ });
+  const b = detached(t);
+  const r = rt(['update', '--resources', '-', b.id], JSON.stringify({ hugepageLimits: bad }));
+  t.is(r.code, 1);
+  t.regex(r.stderr, /bad hugepage size/);
+});

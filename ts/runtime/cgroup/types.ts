@@ -41,3 +41,9 @@ export interface Cgroup {
   /** Removes the cgroup; processes still in it are killed first (thawed if frozen). */
   destroy(): void;
 }
+
+/** A hugetlb page size as the kernel names its files ("2MB", "1GB"): it becomes part of a file name. */
+export function pageSize(size: string): string {
+  if (!/^[0-9]+[KMGT]B$/.test(size)) throw new Error(`cgroup: bad hugepage size ${JSON.stringify(size)} (want e.g. "2MB")`);
+  return size;
+}

@@ -1,6 +1,6 @@
 // `update`: a LinuxResources change checked, reduced to what to write, and merged into the recorded one.
 // As in runc, a zero (or absent) value leaves the current setting as it is.
-import type { LinuxResources } from './types.js';
+import { pageSize, type LinuxResources } from './types.js';
 
 type Section = 'memory' | 'cpu' | 'pids' | 'blockIO';
 
@@ -34,9 +34,10 @@ export function checkResources(r: unknown): asserts r is LinuxResources {
   if (hp !== undefined && hp !== null) {
     if (!Array.isArray(hp)) throw new Error('update: resources.hugepageLimits must be an array');
     for (const h of hp as { pageSize?: unknown; limit?: unknown }[]) {
-      if (typeof h?.pageSize !== 'string' || !/^[0-9]+[KMGT]B$/.test(h.pageSize) || !Number.isSafeInteger(h.limit)) {
+      if (typeof h?.pageSize !== 'string' || !Number.isSafeInteger(h.limit)) {
         throw new Error(`update: resources.hugepageLimits: bad entry ${JSON.stringify(h)}`);
       }
+      pageSize(h.pageSize);
     }
   }
   const u = o.unified;

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
-import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
+import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
 
@@ -129,7 +129,10 @@ export class CgroupV1 implements Cgroup {
       cgWrite(join(this.dir('blkio'), f), b.weight);
     }
     if (b?.leafWeight) cgWrite(join(this.dir('blkio'), 'blkio.leaf_weight'), b.leafWeight);
-    for (const h of r.hugepageLimits ?? []) cgWrite(join(this.dir('hugetlb'), `hugetlb.${h.pageSize}.limit_in_bytes`), h.limit);
+    for (const h of r.hugepageLimits ?? []) {
+      const file = `hugetlb.${pageSize(h.pageSize)}.limit_in_bytes`;
+      cgWrite(join(this.dir('hugetlb'), file), h.limit);
+    }
     if (r.devices?.length && this.dirs.devices) {
       for (const d of r.devices) {
         const type = d.type ?? 'a';

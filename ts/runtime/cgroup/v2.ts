@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
-import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
+import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
 export class CgroupV2 implements Cgroup {
   readonly version = 2 as const;
@@ -84,7 +84,7 @@ export class CgroupV2 implements Cgroup {
       if (existsSync(bfq)) cgWrite(bfq, r.blockIO.weight);
       else cgWrite(join(this.dir, 'io.weight'), blkioWeightToIoWeight(r.blockIO.weight));
     }
-    for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${h.pageSize}.max`, h.limit);
+    for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${pageSize(h.pageSize)}.max`, h.limit);
     // Device rules need an eBPF program on v2; tsbox does not load one yet, so they are not enforced here.
     for (const [k, v] of Object.entries(r.unified ?? {})) {
       if (k.includes('/') || k.startsWith('.')) throw new Error(`cgroup: bad unified key ${JSON.stringify(k)}`);
