@@ -22,8 +22,10 @@ const EXEC_ROOT = join(DIR, 'exec');
 // Absolute: runc and tsbox both resolve a relative cgroup path below their own cgroup.
 const CGROUP = `tsbox-test-docker-${process.pid}`;
 const BRIDGE = `tsbdk${process.pid % 100000}`;
+// dockerd 20.10 writes its trust key to /etc/docker/key.json whatever its data root.
 const KEY = '/etc/docker/key.json';
 const keyExisted = existsSync(KEY);
+const etcExisted = existsSync('/etc/docker');
 const RUNTIMES = ['runc', 'tsbox'] as const;
 type Rt = (typeof RUNTIMES)[number];
 
@@ -175,6 +177,7 @@ test.after.always('the daemon stops and leaves nothing behind', async (t) => {
   removeCgroupTree();
   spawnSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' });
   if (!keyExisted) rmSync(KEY, { force: true });
+  if (!etcExisted) rmSync('/etc/docker', { recursive: true, force: true });
   const left = cgroupRoots().filter((r) => existsSync(join(r, CGROUP)));
   t.deepEqual(left, [], 'cgroups left behind');
   t.false(existsSync(`/sys/class/net/${BRIDGE}`), 'bridge left behind');
