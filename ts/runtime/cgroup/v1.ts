@@ -147,9 +147,9 @@ export class CgroupV1 implements Cgroup {
   private applyMemory(m: NonNullable<LinuxResources['memory']>): void {
     const d = this.dir('memory');
     const limitFile = join(d, 'memory.limit_in_bytes');
-    // Swap accounting may be off in this kernel: then there is no memsw file and no swap limit.
-    const swapFile = this.has('memory', 'memory.memsw.limit_in_bytes') ? join(d, 'memory.memsw.limit_in_bytes') : undefined;
     const limit = m.limit ?? 0;
+    // Swap accounting may be off in this kernel: then there is no memsw file and no swap limit.
+    const swapFile = (m.swap || limit === -1) && this.has('memory', 'memory.memsw.limit_in_bytes') ? join(d, 'memory.memsw.limit_in_bytes') : undefined;
     // Unlimited memory with swap unset: swap unlimited too, else the old memsw limit would cap it.
     const swap = limit === -1 && !m.swap && swapFile ? -1 : (m.swap ?? 0);
     const setLimit = () => {
@@ -164,8 +164,8 @@ export class CgroupV1 implements Cgroup {
     const setSwap = () => {
       if (swap && swapFile) cgWrite(swapFile, swap);
     };
-    const current = cgNumber(limitFile) ?? 0;
-    if (limit && swap && (swap === -1 || current < swap)) {
+    // A memory+swap above the current limit goes first, so that memsw never falls below the limit.
+    if (limit && swap && swapFile && (swap === -1 || (cgNumber(limitFile) ?? 0) < swap)) {
       setSwap();
       setLimit();
     } else {
