@@ -4,7 +4,9 @@ import { native } from '../native.js';
 import { waitGoneSync } from './launch.js';
 import { runHooks } from './hooks.js';
 import { OCI_VERSION } from './spec.js';
-import { containerCgroup, fifoPath, isAlive, readState, removeStateDir, reservedCgroup, stateDir, statusOf, withLock, type ContainerState, type Status } from './state.js';
+import { containerCgroup, fifoPath, isAlive, readState, removeStateDir, reservedCgroup, stateDir, statusOf, withLock, writeState, type ContainerState, type Status } from './state.js';
+import { checkResources, mergeResources, resourcesToApply } from './cgroup/update.js';
+import type { LinuxResources } from './cgroup/types.js';
 import { signalNumber } from './signals.js';
 import { closeQuietly } from './report.js';
 
@@ -194,6 +196,27 @@ export function pids(root: string, id: string): number[] {
   const s = readState(root, id);
   if (statusOf(root, s) === 'stopped') return [];
   return containerCgroup(s).procs();
+}
+
+/**
+ * Changes the limits of a live container (runc update): the set values of `change` are written to its
+ * cgroup and recorded in its state's spec, so that `state` and later reads agree with the cgroup.
+ */
+export function update(root: string, id: string, change: unknown): LinuxResources {
+  checkResources(change);
+  return withLock(root, id, () => {
+    const s = readState(root, id);
+    const status = statusOf(root, s);
+    if (status === 'stopped') throw new Error(`cannot update container ${id}: container not running`);
+    if (!s.cgroupPath) throw new Error(`cannot update container ${id}: it has no cgroup (rootless without a delegated cgroup v2 subtree)`);
+    const current = s.spec.linux?.resources;
+    const apply = resourcesToApply(current, change);
+    containerCgroup(s).apply(apply);
+    const merged = mergeResources(current, apply);
+    s.spec.linux = { ...s.spec.linux, resources: merged };
+    writeState(root, s);
+    return merged;
+  });
 }
 
 export function readPidFile(path: string): number {

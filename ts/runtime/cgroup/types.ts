@@ -2,7 +2,7 @@
 export type CgroupVersion = 1 | 2;
 
 export interface LinuxResources {
-  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; swappiness?: number; disableOOMKiller?: boolean };
+  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; kernelTCP?: number; swappiness?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
   pids?: { limit?: number };
   blockIO?: { weight?: number; leafWeight?: number };
@@ -40,4 +40,10 @@ export interface Cgroup {
   exists(): boolean;
   /** Removes the cgroup; processes still in it are killed first (thawed if frozen). */
   destroy(): void;
+}
+
+/** A hugetlb page size as the kernel names its files ("2MB", "1GB"): it becomes part of a file name. */
+export function pageSize(size: string): string {
+  if (!/^[0-9]+[KMGT]B$/.test(size)) throw new Error(`cgroup: bad hugepage size ${JSON.stringify(size)} (want e.g. "2MB")`);
+  return size;
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import { compileDeviceRules, v1Rule, type DeviceFilter } from './devices.js';
-import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
+import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
 
@@ -101,36 +101,39 @@ export class CgroupV1 implements Cgroup {
     if (cpuset) fillCpusets(cpuset, this.path, made[dirs.indexOf(cpuset)]);
   }
 
+  /**
+   * Zero (or absent) means "unset, leave as is", as runc reads linux.resources: dockerd writes
+   * cpu.shares 0 and blockIO.weight 0 for every container that asks for neither.
+   */
   apply(r: LinuxResources | undefined): void {
     if (!r) return;
-    const m = r.memory;
-    if (m) {
-      const d = this.dir('memory');
-      if (m.limit !== undefined) cgWrite(join(d, 'memory.limit_in_bytes'), m.limit);
-      if (m.reservation !== undefined) cgWrite(join(d, 'memory.soft_limit_in_bytes'), m.reservation);
-      // Swap accounting may be off in this kernel: then there is no memsw file and no swap limit.
-      if (m.swap !== undefined && this.has('memory', 'memory.memsw.limit_in_bytes')) cgWrite(join(d, 'memory.memsw.limit_in_bytes'), m.swap);
-      if (m.swappiness !== undefined && this.has('memory', 'memory.swappiness')) cgWrite(join(d, 'memory.swappiness'), m.swappiness);
-      if (m.disableOOMKiller) cgWrite(join(d, 'memory.oom_control'), 1);
-    }
+    if (r.memory) this.applyMemory(r.memory);
     const c = r.cpu;
     if (c) {
-      if (c.shares !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.shares'), c.shares);
-      // The period first: a quota is checked against the current period.
-      if (c.period !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.cfs_period_us'), c.period);
-      if (c.quota !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.cfs_quota_us'), c.quota);
-      if (c.realtimePeriod !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.rt_period_us'), c.realtimePeriod);
-      if (c.realtimeRuntime !== undefined) cgWrite(join(this.dir('cpu'), 'cpu.rt_runtime_us'), c.realtimeRuntime);
+      const cpu = (f: string) => join(this.dir('cpu'), f);
+      if (c.shares) {
+        cgWrite(cpu('cpu.shares'), c.shares);
+        // The kernel clamps shares to [2, 262144] silently: say so, as runc does.
+        const got = cgNumber(cpu('cpu.shares'));
+        if (got !== undefined && got !== c.shares) throw new Error(`cgroup: the ${c.shares > got ? 'maximum' : 'minimum'} allowed cpu-shares is ${got}`);
+      }
+      pairedWrite(cpu('cpu.cfs_period_us'), c.period, cpu('cpu.cfs_quota_us'), c.quota);
+      pairedWrite(cpu('cpu.rt_period_us'), c.realtimePeriod, cpu('cpu.rt_runtime_us'), c.realtimeRuntime);
       if (c.cpus) cgWrite(join(this.dir('cpuset'), 'cpuset.cpus'), c.cpus);
       if (c.mems) cgWrite(join(this.dir('cpuset'), 'cpuset.mems'), c.mems);
     }
-    if (r.pids?.limit !== undefined) cgWrite(join(this.dir('pids'), 'pids.max'), r.pids.limit > 0 ? r.pids.limit : 'max');
-    if (r.blockIO?.weight !== undefined) {
+    if (r.pids?.limit) cgWrite(join(this.dir('pids'), 'pids.max'), r.pids.limit > 0 ? r.pids.limit : 'max');
+    const b = r.blockIO;
+    if (b?.weight) {
       const f = this.has('blkio', 'blkio.weight') ? 'blkio.weight' : this.has('blkio', 'blkio.bfq.weight') ? 'blkio.bfq.weight' : undefined;
       if (!f) throw new Error('cgroup: blkio weight not available on this host (no blkio.weight or blkio.bfq.weight)');
-      cgWrite(join(this.dir('blkio'), f), r.blockIO.weight);
+      cgWrite(join(this.dir('blkio'), f), b.weight);
     }
-    for (const h of r.hugepageLimits ?? []) cgWrite(join(this.dir('hugetlb'), `hugetlb.${h.pageSize}.limit_in_bytes`), h.limit);
+    if (b?.leafWeight) cgWrite(join(this.dir('blkio'), 'blkio.leaf_weight'), b.leafWeight);
+    for (const h of r.hugepageLimits ?? []) {
+      const file = `hugetlb.${pageSize(h.pageSize)}.limit_in_bytes`;
+      cgWrite(join(this.dir('hugetlb'), file), h.limit);
+    }
     if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
     if (r.unified && Object.keys(r.unified).length) throw new Error('cgroup: linux.resources.unified needs a cgroup v2 host');
   }
@@ -149,6 +152,43 @@ export class CgroupV1 implements Cgroup {
     }
     cgWrite(join(d, f.defaultAllow ? 'devices.allow' : 'devices.deny'), 'a');
     for (const e of f.rules) cgWrite(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), v1Rule(e));
+  }
+  /** runc's order: the memory+swap limit must stay at or above the memory limit at every step. */
+  private applyMemory(m: NonNullable<LinuxResources['memory']>): void {
+    const d = this.dir('memory');
+    const limitFile = join(d, 'memory.limit_in_bytes');
+    const limit = m.limit ?? 0;
+    // Swap accounting may be off in this kernel: then there is no memsw file and no swap limit.
+    const swapFile = (m.swap || limit === -1) && this.has('memory', 'memory.memsw.limit_in_bytes') ? join(d, 'memory.memsw.limit_in_bytes') : undefined;
+    // Unlimited memory with swap unset: swap unlimited too, else the old memsw limit would cap it.
+    const swap = limit === -1 && !m.swap && swapFile ? -1 : (m.swap ?? 0);
+    const setLimit = () => {
+      if (!limit) return;
+      try {
+        cgWrite(limitFile, limit);
+      } catch (e) {
+        if (!(e as Error).message.endsWith('EBUSY')) throw e;
+        throw new Error(`cgroup: unable to set memory limit to ${limit} (current usage: ${cgNumber(join(d, 'memory.usage_in_bytes'))}, peak usage: ${cgNumber(join(d, 'memory.max_usage_in_bytes'))})`);
+      }
+    };
+    const setSwap = () => {
+      if (swap && swapFile) cgWrite(swapFile, swap);
+    };
+    // A memory+swap above the current limit goes first, so that memsw never falls below the limit.
+    if (limit && swap && swapFile && (swap === -1 || (cgNumber(limitFile) ?? 0) < swap)) {
+      setSwap();
+      setLimit();
+    } else {
+      setLimit();
+      setSwap();
+    }
+    if (m.reservation) cgWrite(join(d, 'memory.soft_limit_in_bytes'), m.reservation);
+    if (m.disableOOMKiller) cgWrite(join(d, 'memory.oom_control'), 1);
+    // -1 (docker's default) leaves the inherited value.
+    if (m.swappiness !== undefined && m.swappiness !== -1) {
+      if (m.swappiness < 0 || m.swappiness > 100) throw new Error(`cgroup: invalid memory swappiness value: ${m.swappiness} (valid range is 0-100)`);
+      if (this.has('memory', 'memory.swappiness')) cgWrite(join(d, 'memory.swappiness'), m.swappiness);
+    }
   }
 
   addProcess(pid: number): void {
@@ -226,4 +266,23 @@ export class CgroupV1 implements Cgroup {
 
   // The pids of every hierarchy: a busy one may hold them when another is gone already.
   private readonly killAll = () => signalAll(this.hierarchyDirs().flatMap((d) => cgPids(join(d, 'cgroup.procs'))), 9);
+}
+
+/**
+ * A period and its limit (cfs period/quota, rt period/runtime), each written only when non-zero. The
+ * kernel checks one against the other: a new period it refuses (EINVAL) is written again after the limit.
+ */
+function pairedWrite(periodFile: string, period: number | undefined, limitFile: string, limit: number | undefined): void {
+  let retry = false;
+  if (period) {
+    try {
+      cgWrite(periodFile, period);
+    } catch (e) {
+      if (!limit || !(e as Error).message.endsWith('EINVAL')) throw e;
+      retry = true;
+    }
+  }
+  if (!limit) return;
+  cgWrite(limitFile, limit);
+  if (retry) cgWrite(periodFile, period!);
 }

@@ -4,7 +4,7 @@ import { join, dirname } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import { native } from '../../native.js';
 import { compileDeviceRules, type DeviceFilter } from './devices.js';
-import type { Cgroup, CgroupStats, LinuxResources } from './types.js';
+import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
 export class CgroupV2 implements Cgroup {
   readonly version = 2 as const;
@@ -59,30 +59,34 @@ export class CgroupV2 implements Cgroup {
       this.need(controller);
       cgWrite(join(this.dir, file), value);
     };
+    // Zero (or absent) means "unset, leave as is", as runc reads linux.resources; -1 means "max".
     const m = r.memory;
     if (m) {
-      if (m.limit !== undefined) w('memory', 'memory.max', m.limit > 0 ? m.limit : 'max');
-      if (m.reservation !== undefined) w('memory', 'memory.low', m.reservation);
-      // OCI swap is memory+swap; v2 limits swap alone.
-      if (m.swap !== undefined && existsSync(join(this.dir, 'memory.swap.max'))) {
-        w('memory', 'memory.swap.max', m.swap < 0 ? 'max' : Math.max(0, m.swap - (m.limit ?? 0)));
-      }
+      const swap = memorySwapToV2(m.swap ?? 0, m.limit ?? 0);
+      // A swap equal to the memory limit converts to 0: no swap at all, which must be written. Without
+      // swap accounting in the kernel there is no swap.max and nothing to limit.
+      if ((swap !== 0 || (m.swap ?? 0) > 0) && existsSync(join(this.dir, 'memory.swap.max'))) w('memory', 'memory.swap.max', swap === -1 ? 'max' : swap);
+      if (m.limit) w('memory', 'memory.max', m.limit === -1 ? 'max' : m.limit);
+      if (m.reservation) w('memory', 'memory.low', m.reservation === -1 ? 'max' : m.reservation);
       if (m.disableOOMKiller) throw new Error('cgroup: disabling the OOM killer is not possible with cgroup v2');
     }
     const c = r.cpu;
     if (c) {
-      if (c.shares !== undefined) w('cpu', 'cpu.weight', Math.round(1 + ((c.shares - 2) * 9999) / 262142));
-      if (c.quota !== undefined || c.period !== undefined) {
-        const period = c.period ?? 100000;
-        w('cpu', 'cpu.max', `${c.quota === undefined || c.quota < 0 ? 'max' : c.quota} ${period}`);
-      }
+      if (c.shares) w('cpu', 'cpu.weight', cpuSharesToWeight(c.shares));
+      if (c.quota || c.period) w('cpu', 'cpu.max', `${c.quota && c.quota > 0 ? c.quota : 'max'} ${c.period || 100000}`);
       if (c.idle !== undefined) w('cpu', 'cpu.idle', c.idle);
       if (c.cpus) w('cpuset', 'cpuset.cpus', c.cpus);
       if (c.mems) w('cpuset', 'cpuset.mems', c.mems);
     }
-    if (r.pids?.limit !== undefined) w('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
-    if (r.blockIO?.weight !== undefined) w('io', 'io.weight', `default ${Math.round(1 + ((r.blockIO.weight - 10) * 9999) / 990)}`);
-    for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${h.pageSize}.max`, h.limit);
+    if (r.pids?.limit) w('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
+    if (r.blockIO?.weight) {
+      this.need('io');
+      // BFQ takes the v1 weight as it is; io.weight has its own range.
+      const bfq = join(this.dir, 'io.bfq.weight');
+      if (existsSync(bfq)) cgWrite(bfq, r.blockIO.weight);
+      else cgWrite(join(this.dir, 'io.weight'), blkioWeightToIoWeight(r.blockIO.weight));
+    }
+    for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${pageSize(h.pageSize)}.max`, h.limit);
     if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
     for (const [k, v] of Object.entries(r.unified ?? {})) {
       if (k.includes('/') || k.startsWith('.')) throw new Error(`cgroup: bad unified key ${JSON.stringify(k)}`);
@@ -103,7 +107,6 @@ export class CgroupV2 implements Cgroup {
       throw e;
     }
   }
-
   /** A v2 cgroup takes whole processes only (cgroup.procs): no thread may enter it alone. */
   tasksFiles(): string[] {
     return [];
@@ -170,4 +173,29 @@ export class CgroupV2 implements Cgroup {
   destroy(): void {
     removeCgroupDirs([this.dir], () => this.kill(9), () => this.thaw());
   }
+}
+
+/** runc's ConvertCPUSharesToCgroupV2Value: [2, 262144] onto cpu.weight's [1, 10000]; 0 stays unset. */
+export function cpuSharesToWeight(shares: number): number {
+  if (!shares) return 0;
+  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}
+
+/** runc's ConvertBlkIOToIOWeightValue: blkio's [10, 1000] onto io.weight's [1, 10000]; 0 stays unset. */
+export function blkioWeightToIoWeight(weight: number): number {
+  if (!weight) return 0;
+  return 1 + Math.floor(((weight - 10) * 9999) / 990);
+}
+
+/**
+ * runc's ConvertMemorySwapToCgroupV2Value: OCI swap is memory+swap, memory.swap.max is swap alone.
+ * 0 is unset, -1 is max; unlimited memory with swap unset makes swap unlimited too.
+ */
+export function memorySwapToV2(swap: number, memory: number): number {
+  if (memory === -1 && swap === 0) return -1;
+  if (swap === -1 || swap === 0) return swap;
+  if (memory === 0 || memory === -1) throw new Error('cgroup: unable to set swap limit without memory limit');
+  if (memory < 0) throw new Error(`cgroup: invalid memory value: ${memory}`);
+  if (swap < memory) throw new Error('cgroup: memory+swap limit should be >= memory limit');
+  return swap - memory;
 }

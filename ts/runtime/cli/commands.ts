@@ -315,6 +315,90 @@ const spec: Handler = (argv) => {
   return 0;
 };
 
+const UPDATE_FLAGS: FlagSpec = {
+  resources: { type: 'string', short: 'r' },
+  'blkio-weight': { type: 'string' },
+  'cpu-period': { type: 'string' },
+  'cpu-quota': { type: 'string' },
+  'cpu-share': { type: 'string' },
+  'cpu-shares': { type: 'string' },
+  'cpu-rt-period': { type: 'string' },
+  'cpu-rt-runtime': { type: 'string' },
+  'cpuset-cpus': { type: 'string' },
+  'cpuset-mems': { type: 'string' },
+  'kernel-memory': { type: 'string' },
+  'kernel-memory-tcp': { type: 'string' },
+  memory: { type: 'string' },
+  'memory-reservation': { type: 'string' },
+  'memory-swap': { type: 'string' },
+  'pids-limit': { type: 'string' },
+  'l3-cache-schema': { type: 'string' },
+  'mem-bw-schema': { type: 'string' },
+};
+
+function integer(flag: string, v: string): number {
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new FlagError(`invalid value for --${flag}: ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** runc's sizes (go-units RAMInBytes): 64m, 1.5g, 512KiB, plain bytes; -1 is unlimited. */
+function bytes(flag: string, v: string): number {
+  if (v.trim() === '-1') return -1;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp])?(?:i?b)?$/i.exec(v.trim());
+  if (!m) throw new FlagError(`invalid value for --${flag}: ${JSON.stringify(v)}`);
+  return Math.floor(Number(m[1]) * 1024 ** ' kmgtp'.indexOf((m[2] ?? ' ').toLowerCase()));
+}
+
+/** The LinuxResources runc update builds from its flags (a JSON document replaces all of them). */
+function resourcesFromFlags(p: ReturnType<typeof parseFlags>): Record<string, Record<string, unknown>> {
+  const r: Record<string, Record<string, unknown>> = { memory: {}, cpu: {}, blockIO: {}, pids: {} };
+  const set = (flag: string, section: string, key: string, parse: (f: string, v: string) => unknown) => {
+    const v = str(p, flag);
+    if (v !== undefined && v !== '') r[section][key] = parse(flag, v);
+  };
+  set('blkio-weight', 'blockIO', 'weight', integer);
+  set('cpu-period', 'cpu', 'period', integer);
+  set('cpu-quota', 'cpu', 'quota', integer);
+  set('cpu-share', 'cpu', 'shares', integer);
+  set('cpu-shares', 'cpu', 'shares', integer);
+  set('cpu-rt-period', 'cpu', 'realtimePeriod', integer);
+  set('cpu-rt-runtime', 'cpu', 'realtimeRuntime', integer);
+  set('cpuset-cpus', 'cpu', 'cpus', (_f, v) => v);
+  set('cpuset-mems', 'cpu', 'mems', (_f, v) => v);
+  set('memory', 'memory', 'limit', bytes);
+  set('memory-reservation', 'memory', 'reservation', bytes);
+  set('memory-swap', 'memory', 'swap', bytes);
+  set('kernel-memory', 'memory', 'kernel', bytes);
+  set('kernel-memory-tcp', 'memory', 'kernelTCP', bytes);
+  set('pids-limit', 'pids', 'limit', integer);
+  return r;
+}
+
+const update: Handler = (argv, g) => {
+  const p = parseFlags(argv, UPDATE_FLAGS);
+  const id = one(p.rest);
+  // Intel RDT needs resctrl groups, which tsbox does not manage: refused, not silently dropped.
+  if (str(p, 'l3-cache-schema')) throw new Error('Intel RDT/CAT: l3 cache schema is not enabled');
+  if (str(p, 'mem-bw-schema')) throw new Error('Intel RDT/MBA: memory bandwidth schema is not enabled');
+  const file = str(p, 'resources');
+  let change: unknown;
+  if (file) {
+    const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    try {
+      change = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`update: resources ${file === '-' ? 'from stdin' : file}: ${(e as Error).message}`);
+    }
+  } else {
+    change = resourcesFromFlags(p);
+  }
+  const mem = (change as { memory?: { kernel?: number; kernelTCP?: number } } | null)?.memory;
+  if (mem?.kernel || mem?.kernelTCP) process.stderr.write('tsbox-runtime: warning: kernel memory settings are ignored\n');
+  ops.update(g.root, id, change);
+  return 0;
+};
+
 const featuresCmd: Handler = () => {
   process.stdout.write(JSON.stringify(features(), null, 2) + '\n');
   return 0;
@@ -334,5 +418,6 @@ export const commands: Record<string, Handler> = {
   exec,
   spec,
   features: featuresCmd,
+  update,
 };
 

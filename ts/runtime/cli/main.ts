@@ -20,7 +20,7 @@ const GLOBAL_FLAGS = {
 };
 
 const USAGE = `usage: tsbox-runtime [--root DIR] [--log FILE] [--log-format text|json] COMMAND [ARGS...]
-commands: create, start, run, state, kill, delete, exec, ps, pause, resume, list, spec, features
+commands: create, start, run, state, kill, delete, exec, ps, pause, resume, update, list, spec, features
 `;
 
 function logError(logFile: string | undefined, format: string | undefined, msg: string): void {
