@@ -27,6 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # docker-registry's package starts a system service on :5000; tests start their own on free ports.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+# docker.io's package starts dockerd (and its socket) too: the Docker tests start a private one.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true; fi
 # A cgroup v1 hierarchy the kernel keeps with nothing mounting it (one unmounted after use lives on
 # until reboot) still appears in every /proc/PID/cgroup; containerd then cannot load any container's
 # cgroup. Mount each such hierarchy where systemd mounts them on a v1 or hybrid host.
