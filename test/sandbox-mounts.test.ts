@@ -1,0 +1,116 @@
+// `tsbox sandbox` over host mounts nested in one another: every level read-only, and a mount the host makes
+// below them later never becomes a writable way out. podman with runc (a read-only volume) is the reference.
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { CLI } from './helpers/bins.js';
+import { busyboxRootfs } from './helpers/bundle.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+function sh(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+}
+
+function unmountBelow(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m?.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+}
+
+/**
+ * Host mounts a, a/inner and a/inner/deep (tmpfs each), a shared: on a host whose mounts propagate, a mount
+ * made later below a reaches every slave copy. Outside /tmp, /run and /dev, which the sandbox replaces.
+ */
+function nestedMounts(t: { teardown(f: () => void): void }) {
+  const dir = mkdtempSync('/var/tmp/tsbox-sbm-');
+  t.teardown(() => {
+    unmountBelow(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const a = join(dir, 'a');
+  const inner = join(a, 'inner');
+  const deep = join(inner, 'deep');
+  mkdirSync(a);
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsbox-sbm-a', a]);
+  mkdirSync(inner);
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsbox-sbm-inner', inner]);
+  mkdirSync(deep);
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsbox-sbm-deep', deep]);
+  mkdirSync(join(a, 'later'));
+  sh('mount', ['--make-rshared', a]);
+  return { dir, a, inner, deep };
+}
+
+function sandbox(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [CLI, 'sandbox', ...args], { cwd, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test.serial('nested host mounts are read-only in the sandbox at every level (podman -v :ro with runc as the reference)', (t) => {
+  const { dir, a, inner, deep } = nestedMounts(t);
+  const cwd = mkdtempSync(join(tmpdir(), 'tsbox-sbm-cwd-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const tries = [a, inner, deep].map((d) => `touch ${d}/x 2>/dev/null; echo $?`).join('; ');
+  const r = sandbox(['--', 'sh', '-c', `${tries}; grep -c ' ${dir}/' /proc/self/mountinfo`], cwd);
+  t.is(r.code, 0, r.stderr);
+  const [ta, ti, td, seen] = r.stdout.trim().split('\n');
+  t.not(ta, '0', 'top mount writable');
+  t.not(ti, '0', 'submount writable');
+  t.not(td, '0', 'sub-submount writable');
+  t.is(seen, '3', 'all three mounts are visible in the sandbox');
+  for (const d of [a, inner, deep]) t.false(existsSync(join(d, 'x')), `${d}/x written on the host`);
+
+  // The reference: podman with runc, the same tree as a read-only volume.
+  if (!have('podman')) return t.log('podman is not installed: no reference');
+  const pd = mkdtempSync(join(tmpdir(), 'tsbox-sbm-podman-'));
+  for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(pd, d));
+  const base = ['--runtime', 'runc', '--root', join(pd, 'root'), '--runroot', join(pd, 'runroot'), '--tmpdir', join(pd, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  t.teardown(() => {
+    spawnSync('podman', [...base, 'rm', '-af']);
+    rmSync('/dev/shm/libpod_lock', { force: true });
+    unmountBelow(pd);
+    rmSync(pd, { recursive: true, force: true });
+    for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified']) spawnSync('rmdir', [`/sys/fs/cgroup/${c}/libpod_parent`]);
+  });
+  const limits = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+  const p = spawnSync('podman', [...base, 'run', '--rm', ...limits, '-v', `${a}:/mnt/a:ro`, '--rootfs', busyboxRootfs(), 'sh', '-c', ['/mnt/a', '/mnt/a/inner', '/mnt/a/inner/deep'].map((d) => `touch ${d}/p 2>/dev/null; echo $?`).join('; ')], { encoding: 'utf8', timeout: 90000 });
+  t.is(p.status, 0, p.stderr);
+  const ref = p.stdout.trim().split('\n');
+  t.log(`podman+runc -v :ro, touch exit codes (top, inner, deep): ${ref.join(' ')}; tsbox sandbox: ${ta} ${ti} ${td}`);
+  // At least as strict: whatever podman refuses, the sandbox refuses too (it refuses everything here).
+  ref.forEach((code, i) => {
+    if (code !== '0') t.not([ta, ti, td][i], '0');
+  });
+});
+
+test.serial('a mount made on the host under a read-only host mount after the sandbox started is not writable in it', async (t) => {
+  const { a } = nestedMounts(t);
+  const cwd = mkdtempSync(join(tmpdir(), 'tsbox-sbm-cwd-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  // The sandbox says ready in its (writable) working directory, then waits for the host's go.
+  const script = `touch ready; while [ ! -e go ]; do sleep 0.05; done; touch ${a}/later/x 2>/dev/null; echo $?; grep -c ' ${a}/later ' /proc/self/mountinfo || true`;
+  const child = spawn(process.execPath, [CLI, 'sandbox', '--', 'sh', '-c', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  t.teardown(() => child.kill('SIGKILL'));
+  for (let i = 0; i < 600 && !existsSync(join(cwd, 'ready')); i++) await sleep(50);
+  t.true(existsSync(join(cwd, 'ready')), `the sandbox did not start: ${err}`);
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsbox-sbm-later', join(a, 'later')]);
+  writeFileSync(join(cwd, 'go'), '');
+  t.is(await exited, 0, err);
+  const [touched, seen] = out.trim().split('\n');
+  t.not(touched, '0', 'the later mount is writable from the sandbox');
+  t.false(existsSync(join(a, 'later', 'x')), 'the sandbox wrote into the later host mount');
+  t.is(seen, '0', 'the later host mount propagated into the sandbox');
+});
