@@ -82,6 +82,11 @@ def pump(until, secs):
             return
 time.sleep(0.3)
 os.write(fd, (sys.argv[1] + '; echo "EXIT=$?"; echo END""MARK\\n').encode())
+if len(sys.argv) > 4:
+    # Keys typed once the command says so (^C to the CLI, say).
+    pump(sys.argv[3].encode(), float(sys.argv[2]))
+    time.sleep(0.2)
+    os.write(fd, sys.argv[4].encode())
 pump(b'ENDMARK', float(sys.argv[2]))
 pump(None, 1.5)
 os.write(fd, b'exit\\n')
@@ -141,9 +146,9 @@ function findHelper(token: string): { session: number; ttyNr: number } | undefin
 }
 
 /** Runs `command TOKEN 2` (the helper's argv) in a shell on a pty; the token names the file an injection makes. */
-async function onPty(command: (token: string) => string): Promise<PtyRun> {
+async function onPty(command: (token: string) => string, keys?: { after: string; send: string }): Promise<PtyRun> {
   const token = randomBytes(6).toString('hex');
-  const child = spawn('/usr/bin/python3', [join(hostDir, 'driver.py'), command(token), '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/python3', [join(hostDir, 'driver.py'), command(token), '60', ...(keys ? [keys.after, keys.send] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -197,6 +202,10 @@ test.serial('run (without -i, with -i, -it) on a terminal: no TIOCSTI into the c
   r = await onPty(() => `${tb} run --rm sti sh -c 'echo relayed; exit 5'`);
   t.is(r.exit, '5', r.out);
   t.regex(r.out, /relayed/);
+  // ^C on the caller's terminal reaches the CLI (the container is not in the terminal's session), which forwards it.
+  r = await onPty(() => `${tb} run --rm sti sh -c 'trap "echo got-int; exit 7" INT; echo RE""ADY; while :; do sleep 0.1; done'`, { after: 'READY', send: '\x03' });
+  t.is(r.exit, '7', r.out);
+  t.regex(r.out, /got-int/);
 });
 
 test.serial('exec (without -i, with -i, -t) on a terminal: no TIOCSTI into the caller, own session', async (t) => {

@@ -21,8 +21,9 @@ export interface Relay {
 }
 
 // Output still arriving this long after the process exited is waited for; a silent pipe (a background
-// process of an exec keeps it open) is not.
+// process of an exec keeps it open) is not, nor one that never stops.
 const DRAIN_IDLE_MS = 300;
+const DRAIN_MAX_MS = 3000;
 
 /**
  * stdin: a terminal only with interactive, through a pipe, otherwise /dev/null (docker without -i);
@@ -93,6 +94,7 @@ export function relayStdio(o: { interactive: boolean; none?: boolean }): Relay {
             exitedHooks.push(() => {
               exited = true;
               arm();
+              setTimeout(done, DRAIN_MAX_MS).unref();
             });
           }),
         );
@@ -116,7 +118,8 @@ export function relayStdio(o: { interactive: boolean; none?: boolean }): Relay {
 
 /** Copies between the caller's terminal (raw) and the container's own pty; returns the undo. */
 function attachPty(pty: Pty, interactive: boolean): () => Promise<void> {
-  const raw = process.stdin.isTTY === true;
+  // Raw only when the keys go to the container (docker: -it); with -t alone ^C stays the CLI's, forwarded.
+  const raw = interactive && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
   const resize = () => {
     if (process.stdout.isTTY) pty.resize(process.stdout.rows, process.stdout.columns);
@@ -132,7 +135,7 @@ function attachPty(pty: Pty, interactive: boolean): () => Promise<void> {
     process.stdin.off('data', input);
     process.off('SIGWINCH', resize);
     if (raw) process.stdin.setRawMode(false);
-    process.stdin.pause();
+    if (interactive) process.stdin.pause();
   };
 }
 
