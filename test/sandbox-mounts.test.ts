@@ -162,3 +162,13 @@ test('the OCI recursive mount options parse to mount_setattr attributes, not to 
   t.deepEqual(parseMountOptions(['rstrictatime', 'ratime']).rattr, { set: 0, clr: 0x70 });
   t.is(parseMountOptions(['ro', 'nosuid']).rattr, undefined);
 });
+
+test.serial('with the host network, the host /sys and its cgroup submounts are read-only in the sandbox', (t) => {
+  const hierarchy = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.procs')))!;
+  const made = join(hierarchy, `tsbox-test-sbm-${process.pid}`);
+  t.teardown(() => spawnSync('rmdir', [made]));
+  const r = sandbox(['--network', 'host', '-w', '/', '--', 'sh', '-c', `mkdir ${made} 2>/dev/null; echo $?`], cwdFor(t));
+  t.is(r.code, 0, r.stderr);
+  t.not(r.stdout.trim(), '0', 'a host cgroup made from the sandbox');
+  t.false(existsSync(made), 'a host cgroup made from the sandbox');
+});
