@@ -94,6 +94,19 @@ pump(None, 0.5)
 sys.stdout.write(out.decode('utf8', 'replace'))
 `;
 
+/** Removes a cgroup subtree (empty by now) in every hierarchy, children first. */
+function removeCgroups(name: string): void {
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    const top = join('/sys/fs/cgroup', h, name);
+    if (!existsSync(top)) continue;
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+      spawnSync('rmdir', [d]);
+    };
+    walk(top);
+  }
+}
+
 test.before(() => {
   const cc = have('musl-gcc') ? 'musl-gcc' : 'gcc';
   writeFileSync(join(hostDir, 'sti.c'), HELPER);
@@ -248,6 +261,8 @@ const podmanTest = have('podman') && have('conmon') && have('runc') ? test.seria
 podmanTest('reference: podman with runc on the same terminal, run and exec; tsbox is at least as strict', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-term-podman-'));
   for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
+  // A cgroup parent of its own: podman runs of other tests use the shared libpod_parent.
+  const cgParent = `tsbox-test-term-podman-${process.pid}`;
   const base = ['--runtime', 'runc', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   const podman = ['podman', ...base].map(q).join(' ');
   t.teardown(() => {
@@ -256,9 +271,9 @@ podmanTest('reference: podman with runc on the same terminal, run and exec; tsbo
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(dir));
     for (const m of mounts.sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });
-    for (const c of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified']) spawnSync('rmdir', [`/sys/fs/cgroup/${c}/libpod_parent`]);
+    removeCgroups(cgParent);
   });
-  const limits = '--network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768';
+  const limits = `--network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --cgroup-parent /${cgParent}`;
   const ref = await onPty((tok) => `${podman} run --rm ${limits} --rootfs ${q(rootfs)} /bin/sti ${tok} 2`);
   t.false(existsSync(`/tmp/PWNED-${ref.token}`), 'podman let the injection through');
   rmSync(`/tmp/PWNED-${ref.token}`, { force: true });
