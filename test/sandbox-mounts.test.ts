@@ -2,28 +2,15 @@
 // below them later never becomes a writable way out. podman with runc (a read-only volume) is the reference.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI } from './helpers/bins.js';
 import { busyboxRootfs } from './helpers/bundle.js';
+import { havePodman, podmanRef } from './helpers/podman-ref.js';
 import { parseMountOptions } from '../ts/runtime/mount-options.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-
-/** Removes a cgroup subtree (empty by now) in every hierarchy, children first. */
-function removeCgroups(name: string): void {
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    const top = join('/sys/fs/cgroup', h, name);
-    if (!existsSync(top)) continue;
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-      spawnSync('rmdir', [d]);
-    };
-    walk(top);
-  }
-}
 
 function sh(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -93,7 +80,7 @@ function tryWrites(t: { teardown(f: () => void): void }, dir: string, dirs: stri
   return { ...r, codes: lines.slice(0, dirs.length), seen: Number(lines[dirs.length]) };
 }
 
-test.serial('nested host mounts are read-only in the sandbox at every level (podman -v :ro with runc as the reference)', (t) => {
+test.serial('nested host mounts are read-only in the sandbox at every level (podman -v :ro with runc as the reference)', async (t) => {
   const { dir, a, inner, deep } = nestedMounts(t);
   const r = tryWrites(t, dir, [a, inner, deep]);
   t.is(r.code, 0, r.stderr);
@@ -105,21 +92,10 @@ test.serial('nested host mounts are read-only in the sandbox at every level (pod
   for (const d of [a, inner, deep]) t.false(existsSync(join(d, 'x')), `${d}/x written on the host`);
 
   // The reference: podman with runc, the same tree as a read-only volume.
-  if (!have('podman')) return t.log('podman is not installed: no reference');
-  const pd = mkdtempSync(join(tmpdir(), 'tsbox-sbm-podman-'));
-  for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(pd, d));
-  // A cgroup parent of its own: podman runs of other tests use the shared libpod_parent.
-  const cgParent = `tsbox-test-sbm-podman-${process.pid}`;
-  const base = ['--runtime', 'runc', '--root', join(pd, 'root'), '--runroot', join(pd, 'runroot'), '--tmpdir', join(pd, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  t.teardown(() => {
-    spawnSync('podman', [...base, 'rm', '-af']);
-    rmSync('/dev/shm/libpod_lock', { force: true });
-    unmountBelow(pd);
-    rmSync(pd, { recursive: true, force: true });
-    removeCgroups(cgParent);
-  });
-  const limits = ['--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', '--cgroup-parent', `/${cgParent}`];
-  const p = spawnSync('podman', [...base, 'run', '--rm', ...limits, '-v', `${a}:/mnt/a:ro`, '--rootfs', busyboxRootfs(), 'sh', '-c', ['/mnt/a', '/mnt/a/inner', '/mnt/a/inner/deep'].map((d) => `touch ${d}/p 2>/dev/null; echo $?`).join('; ')], { encoding: 'utf8', timeout: 90000 });
+  if (!havePodman()) return t.log('podman, conmon or runc is not installed: no reference');
+  const pm = podmanRef('sbm');
+  t.teardown(() => pm.cleanup());
+  const p = spawnSync('podman', [...pm.base, 'run', '--rm', ...pm.runFlags, '-v', `${a}:/mnt/a:ro`, '--rootfs', busyboxRootfs(), 'sh', '-c', ['/mnt/a', '/mnt/a/inner', '/mnt/a/inner/deep'].map((d) => `touch ${d}/p 2>/dev/null; echo $?`).join('; ')], { encoding: 'utf8', timeout: 90000 });
   t.is(p.status, 0, p.stderr);
   const ref = p.stdout.trim().split('\n');
   t.log(`podman+runc -v :ro, touch exit codes (top, inner, deep): ${ref.join(' ')}; tsbox sandbox: ${ta} ${ti} ${td}`);

@@ -4,13 +4,14 @@
 // with no controlling terminal. podman with runc, on the same pty, is the reference.
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { outputOf } from './helpers/cli.js';
 import { CLI } from './helpers/bins.js';
+import { havePodman, podmanRef } from './helpers/podman-ref.js';
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,19 +94,6 @@ os.write(fd, b'exit\\n')
 pump(None, 0.5)
 sys.stdout.write(out.decode('utf8', 'replace'))
 `;
-
-/** Removes a cgroup subtree (empty by now) in every hierarchy, children first. */
-function removeCgroups(name: string): void {
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    const top = join('/sys/fs/cgroup', h, name);
-    if (!existsSync(top)) continue;
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-      spawnSync('rmdir', [d]);
-    };
-    walk(top);
-  }
-}
 
 test.before(() => {
   const cc = have('musl-gcc') ? 'musl-gcc' : 'gcc';
@@ -256,29 +244,18 @@ test.serial('sandbox on a terminal (its own pty, or pipes when stdout is not a t
   t.regex(r.out, /relayed/);
 });
 
-const podmanTest = have('podman') && have('conmon') && have('runc') ? test.serial : test.serial.skip;
+const podmanTest = havePodman() ? test.serial : test.serial.skip;
 
 podmanTest('reference: podman with runc on the same terminal, run and exec; tsbox is at least as strict', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbox-term-podman-'));
-  for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
-  // A cgroup parent of its own: podman runs of other tests use the shared libpod_parent.
-  const cgParent = `tsbox-test-term-podman-${process.pid}`;
-  const base = ['--runtime', 'runc', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  const podman = ['podman', ...base].map(q).join(' ');
-  t.teardown(() => {
-    spawnSync('podman', [...base, 'rm', '-af']);
-    rmSync('/dev/shm/libpod_lock', { force: true });
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(dir));
-    for (const m of mounts.sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m]);
-    rmSync(dir, { recursive: true, force: true });
-    removeCgroups(cgParent);
-  });
-  const limits = `--network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --cgroup-parent /${cgParent}`;
+  const pm = podmanRef('term');
+  t.teardown(() => pm.cleanup());
+  const podman = ['podman', ...pm.base].map(q).join(' ');
+  const limits = pm.runFlags.map(q).join(' ');
   const ref = await onPty((tok) => `${podman} run --rm ${limits} --rootfs ${q(rootfs)} /bin/sti ${tok} 2`);
   t.false(existsSync(`/tmp/PWNED-${ref.token}`), 'podman let the injection through');
   rmSync(`/tmp/PWNED-${ref.token}`, { force: true });
   const mine = await onPty((tok) => `${tb} run --rm sti /bin/sti ${tok} 2`);
-  const id = spawnSync('podman', [...base, 'run', '-d', ...limits.split(' '), '--rootfs', rootfs, 'sleep', '120'], { encoding: 'utf8' }).stdout.trim();
+  const id = spawnSync('podman', [...pm.base, 'run', '-d', ...pm.runFlags, '--rootfs', rootfs, 'sleep', '120'], { encoding: 'utf8' }).stdout.trim();
   t.truthy(id);
   const refExec = await onPty((tok) => `${podman} exec ${id} /bin/sti ${tok} 2`);
   t.log(`podman+runc run: injected ${ref.injected} chars (${/STI [^\r\n]*/.exec(ref.out)?.[0]}), session ${ref.helper?.session} vs caller ${ref.shell}, tty_nr ${ref.helper?.ttyNr}`);
