@@ -71,7 +71,7 @@ enum tsbox_tag {
   TSBOX_T_ROOT_PROPAGATION = 4,/* u32: MS_* propagation flags for / (default MS_REC|MS_SLAVE) */
   TSBOX_T_MOUNT = 5,           /* u32 flags (MS_*), u32 propagation (MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE [|MS_REC]),
                                   u32 tsbox_mount_flags, then str source, str destination (container path),
-                                  str fstype, str data */
+                                  str fstype, str data [, u32 attr_set, u32 attr_clr with TSBOX_MNT_RATTR] */
   TSBOX_T_DEVICE = 6,          /* u32 type ('c','b','p'), u32 major, u32 minor, u32 mode (permission bits),
                                   u32 uid, u32 gid, str path (container path, e.g. /dev/null) */
   TSBOX_T_SYMLINK = 7,         /* str target, str linkpath (container path), e.g. "/proc/self/fd" "/dev/fd" */
@@ -118,6 +118,9 @@ enum tsbox_mount_flags {
   TSBOX_MNT_RECURSIVE = 1u << 1, /* rbind */
   TSBOX_MNT_FILE = 1u << 2,    /* the destination is a file (source is not a directory) */
   TSBOX_MNT_CGROUP = 1u << 3,  /* a "cgroup" mount: tsbox-init mounts the container's cgroup view */
+  TSBOX_MNT_RATTR = 1u << 4,   /* OCI recursive options (rro, rnosuid...): the record ends with u32 attr_set and
+                                  u32 attr_clr (MOUNT_ATTR_*), applied to the mount and every mount below it
+                                  with mount_setattr(AT_RECURSIVE) */
   TSBOX_MNT_TREE_FD = 1u << 7, /* bind: the source is "/proc/self/fd/N", a detached tree the parent made with
                                   open_tree(OPEN_TREE_CLONE): attached with move_mount (user namespaces) */
 };

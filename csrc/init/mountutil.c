@@ -212,8 +212,12 @@ struct setattr_args {
 #endif
 #define ATTR_RDONLY 0x1 /* MOUNT_ATTR_RDONLY */
 
+int mu_setattr_tree(const char *target, uint32_t set, uint32_t clr) {
+  struct setattr_args attr = {.attr_set = set, .attr_clr = clr};
+  return syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr) == 0 ? 0 : -1;
+}
+
 int mu_readonly_tree(const char *target) {
-  struct setattr_args attr = {.attr_set = ATTR_RDONLY};
-  if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr) == 0) return 0;
+  if (mu_setattr_tree(target, ATTR_RDONLY, 0) == 0) return 0;
   return errno == ENOSYS ? 0 : -1;
 }

@@ -3,6 +3,7 @@
 #define TSBOX_INIT_MOUNTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/mount.h>
 #include <sys/types.h>
 
@@ -42,6 +43,10 @@ int mu_remount_bind(const char *target, unsigned long flags);
 /* Makes the mount at target and every mount below it read-only (mount_setattr AT_RECURSIVE); a bind
  * remount only reaches the top one. Kernels without mount_setattr keep only the top one read-only. */
 int mu_readonly_tree(const char *target);
+
+/* mount_setattr(AT_RECURSIVE) with MOUNT_ATTR_* to set and to clear: the mount at target and every mount
+ * below it (OCI rro, rnosuid...). Unlike mu_readonly_tree, a kernel without it is an error (ENOSYS). */
+int mu_setattr_tree(const char *target, uint32_t set, uint32_t clr);
 
 /* Applies each propagation type set in prop (with MS_REC if set) to the mount at target. */
 int mu_propagate(const char *target, unsigned long prop);

@@ -21,9 +21,10 @@
 
 static _Noreturn void child(const struct proc *p, int errpipe) {
   /* Own process group, in the terminal's foreground when there is one: ^C reaches it once, from the tty.
-   * Signals are still blocked here, so tcsetpgrp from the background raises no SIGTTOU. */
+   * Only our own controlling terminal (the container's pty): a terminal we were merely handed is not ours
+   * to take over. Signals are still blocked here, so tcsetpgrp from the background raises no SIGTTOU. */
   setpgid(0, 0);
-  if (isatty(STDIN_FILENO)) tcsetpgrp(STDIN_FILENO, getpgrp());
+  if (tcgetsid(STDIN_FILENO) == getsid(0)) tcsetpgrp(STDIN_FILENO, getpgrp());
   process_exec(p);
   int e = errno;
   ssize_t ignored = write(errpipe, &e, sizeof e);

@@ -67,6 +67,11 @@ static void mount_record(int rootfd, const char *rootfs, const struct blob_rec *
   unsigned long flags = cur_u32(&c), prop = cur_u32(&c);
   uint32_t mf = cur_u32(&c);
   const char *src = cur_str(&c), *dst = cur_str(&c), *fstype = cur_str(&c), *data = cur_str(&c);
+  uint32_t rset = 0, rclr = 0, rattr = (mf & TSBOX_MNT_RATTR) != 0;
+  if (rattr) {
+    rset = cur_u32(&c);
+    rclr = cur_u32(&c);
+  }
   if (c.err) die(EINVAL, "config blob: truncated mount record");
   char where[2 * PATH_MAX], fdp[32];
   snprintf(where, sizeof where, "%s%s", rootfs, dst);
@@ -102,13 +107,15 @@ static void mount_record(int rootfd, const char *rootfs, const struct blob_rec *
     }
     close(fd);
   }
-  if (!remount && !prop) return;
+  if (!remount && !prop && !rattr) return;
   /* The fd above names the directory under the new mount; a fresh lookup reaches the mount itself. */
   if ((fd = mu_resolve(rootfd, dst, MU_NONE, 0)) < 0) die(errno, "openat2 %s in %s", dst, rootfs);
   mu_fdpath(fd, fdp);
   if (remount && mu_remount_bind(fdp, mnt_flags) < 0) die(errno, "remount %s", where);
   /* The host's /sys brings its submounts (cgroups, debugfs...): none of them may stay writable. */
   if (ro_tree && mu_readonly_tree(fdp) < 0) die(errno, "mount_setattr read-only %s", where);
+  /* rro and the like: a bind remount reaches only the top mount, the submounts an rbind brought keep theirs. */
+  if (rattr && mu_setattr_tree(fdp, rset, rclr) < 0) die(errno, "mount_setattr recursive %#x/%#x on %s", rset, rclr, where);
   if (mu_propagate(fdp, prop) < 0) die(errno, "mount propagation %#lx on %s", prop, where);
   close(fd);
 }

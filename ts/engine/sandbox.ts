@@ -26,6 +26,13 @@ export interface SandboxOptions {
 const PSEUDO = new Set(['proc', 'sysfs', 'devtmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'securityfs', 'debugfs', 'tracefs', 'bpf', 'pstore', 'configfs', 'fusectl', 'binfmt_misc', 'hugetlbfs', 'autofs', 'nsfs']);
 const REPLACED = ['/proc', '/sys', '/dev', '/tmp', '/run'];
 
+/**
+ * The host's mounts as the sandbox sees them: read-only, nosuid and nodev down to the last submount (a
+ * plain ro reaches only the top one), and private, so that a mount made later on the host below them,
+ * which would arrive with its own writable flags, never appears in the sandbox.
+ */
+const HOST_VIEW = ['rbind', 'rro', 'rnosuid', 'rnodev', 'rprivate'];
+
 /** Host mount points other than / that the overlay of / does not include, to bind read-only. */
 export function hostSubmounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
   const out = new Set<string>();
@@ -63,7 +70,7 @@ function unprivilegedRoot(layerDir: string, submounts: string[]): OciMount[] {
     mkdirSync(join(skel, name), { recursive: true });
     if (REPLACED.includes(p) || submounts.includes(p)) continue; // mounted afresh, or bound as a submount
     if (submounts.some((m) => m.startsWith(`${p}/`))) {
-      out.push({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+      out.push({ destination: p, type: 'bind', source: p, options: HOST_VIEW });
       continue;
     }
     for (const d of ['upper', 'work']) mkdirSync(join(layerDir, d, name), { recursive: true });
@@ -81,12 +88,12 @@ export function sandboxSpec(o: SandboxOptions): OciSpec {
     ...(uid === 0
       ? [{ destination: '/', type: 'overlay', source: 'overlay', options: ['lowerdir=/', `upperdir=${o.layerDir}/upper`, `workdir=${o.layerDir}/work`] }]
       : unprivilegedRoot(o.layerDir, submounts)),
-    ...submounts.map((p) => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] })),
+    ...submounts.map((p) => ({ destination: p, type: 'bind', source: p, options: HOST_VIEW })),
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-    { destination: '/sys', type: o.network ? 'bind' : 'sysfs', source: o.network ? '/sys' : 'sysfs', options: o.network ? ['rbind', 'ro', 'nosuid', 'noexec', 'nodev'] : ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys', type: o.network ? 'bind' : 'sysfs', source: o.network ? '/sys' : 'sysfs', options: o.network ? [...HOST_VIEW, 'rnoexec'] : ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
     { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
   ];

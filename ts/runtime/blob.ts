@@ -39,7 +39,7 @@ export const Tag = {
   PRESERVE_FDS: 56,
 } as const;
 
-export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8, TREE_FD: 128 } as const;
+export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8, RATTR: 16, TREE_FD: 128 } as const;
 export const InitMode = { EXEC: 0, INIT: 1 } as const;
 
 type Field = { u16: number } | { u32: number } | { i32: number } | { u64: bigint } | { str: string } | { bytes: Buffer };

@@ -171,7 +171,9 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
     const tree = o.bind ? opts.mountSources?.get(index) : undefined;
     if (tree) extra |= MountFlag.TREE_FD;
     const source = tree ?? m.source ?? '';
-    w.add(Tag.MOUNT, { u32: flags }, { u32: o.propagation }, { u32: extra }, { str: source }, { str: m.destination }, { str: o.bind ? '' : (m.type ?? '') }, { str: o.data });
+    if (o.rattr) extra |= MountFlag.RATTR;
+    const rattr = o.rattr ? [{ u32: o.rattr.set }, { u32: o.rattr.clr }] : [];
+    w.add(Tag.MOUNT, { u32: flags }, { u32: o.propagation }, { u32: extra }, { str: source }, { str: m.destination }, { str: o.bind ? '' : (m.type ?? '') }, { str: o.data }, ...rattr);
   }
 
   const devices = new Map<string, { type: string; major: number; minor: number; mode: number; uid: number; gid: number }>();

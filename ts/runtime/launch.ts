@@ -205,7 +205,9 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
     }
   }
   const preserved = opts.preserveFds ?? [];
-  const binds = ownUserns ? cloneBindSources(spec, FD_EXTRA + preserved.length) : { fds: [], sources: new Map<number, string>() };
+  // open_tree(OPEN_TREE_CLONE) needs CAP_SYS_ADMIN of the caller's own mount namespace: without root
+  // the sources are reached by path, with the caller's rights, as before.
+  const binds = ownUserns && !isRootless() ? cloneBindSources(spec, FD_EXTRA + preserved.length) : { fds: [], sources: new Map<number, string>() };
   made.sourceFds = binds.fds;
   const config = containerBlob(spec, {
     initMode: init ? 'init' : 'exec',

@@ -24,12 +24,28 @@ export const MS = {
   LAZYTIME: 0x2000000,
 } as const;
 
+/** MOUNT_ATTR_* of mount_setattr(2), for the recursive options. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  ATIME_MASK: 0x70,
+  RELATIME: 0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  NOSYMFOLLOW: 0x200000,
+} as const;
+
 export interface ParsedMountOptions {
   flags: number;
   propagation: number;
   bind: boolean;
   recursive: boolean;
   data: string;
+  /** OCI 1.1 recursive options (rro, rnosuid...): MOUNT_ATTR_* set and cleared on the mount and all below it. */
+  rattr?: { set: number; clr: number };
 }
 
 // [set, clear]: "rw" clears RDONLY, "suid" clears NOSUID, and so on.
@@ -62,6 +78,32 @@ const FLAG_OPTIONS: Record<string, [number, number]> = {
   symfollow: [0, MS.NOSYMFOLLOW],
 };
 
+// The OCI 1.1 recursive options, as runc reads them: [set, attribute] (false: clear it).
+const RECURSIVE_OPTIONS: Record<string, [boolean, number]> = {
+  rro: [true, MOUNT_ATTR.RDONLY],
+  rrw: [false, MOUNT_ATTR.RDONLY],
+  rnosuid: [true, MOUNT_ATTR.NOSUID],
+  rsuid: [false, MOUNT_ATTR.NOSUID],
+  rnodev: [true, MOUNT_ATTR.NODEV],
+  rdev: [false, MOUNT_ATTR.NODEV],
+  rnoexec: [true, MOUNT_ATTR.NOEXEC],
+  rexec: [false, MOUNT_ATTR.NOEXEC],
+  rnodiratime: [true, MOUNT_ATTR.NODIRATIME],
+  rdiratime: [false, MOUNT_ATTR.NODIRATIME],
+  rrelatime: [true, MOUNT_ATTR.RELATIME],
+  rnorelatime: [false, MOUNT_ATTR.RELATIME],
+  rnoatime: [true, MOUNT_ATTR.NOATIME],
+  ratime: [false, MOUNT_ATTR.NOATIME],
+  rstrictatime: [true, MOUNT_ATTR.STRICTATIME],
+  rnostrictatime: [false, MOUNT_ATTR.STRICTATIME],
+  rnosymfollow: [true, MOUNT_ATTR.NOSYMFOLLOW],
+  rsymfollow: [false, MOUNT_ATTR.NOSYMFOLLOW],
+};
+
+export const RECURSIVE_MOUNT_OPTIONS = Object.keys(RECURSIVE_OPTIONS);
+
+const ATIME_OPTIONS = new Set(['rrelatime', 'rnorelatime', 'rnoatime', 'ratime', 'rstrictatime', 'rnostrictatime']);
+
 const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE,
   rprivate: MS.PRIVATE | MS.REC,
@@ -82,9 +124,25 @@ export function parseMountOptions(options: string[] = [], type?: string): Parsed
   let bind = type === 'bind' || type === 'rbind';
   let recursive = type === 'rbind';
   const data: string[] = [];
+  let rattr: { set: number; clr: number } | undefined;
   for (const opt of options) {
     const f = FLAG_OPTIONS[opt];
-    if (f) {
+    const r = RECURSIVE_OPTIONS[opt];
+    if (r) {
+      rattr ??= { set: 0, clr: 0 };
+      const [set, attr] = r;
+      if (ATIME_OPTIONS.has(opt)) {
+        // The access-time mode is one field: it is replaced as a whole (clearing one mode leaves relatime).
+        rattr.clr |= MOUNT_ATTR.ATIME_MASK;
+        rattr.set = (rattr.set & ~MOUNT_ATTR.ATIME_MASK) | (set ? attr : MOUNT_ATTR.RELATIME);
+      } else if (set) {
+        rattr.set |= attr;
+        rattr.clr &= ~attr;
+      } else {
+        rattr.clr |= attr;
+        rattr.set &= ~attr;
+      }
+    } else if (f) {
       flags = (flags | f[0]) & ~f[1];
     } else if (opt in PROPAGATION) {
       propagation = PROPAGATION[opt];
@@ -97,7 +155,7 @@ export function parseMountOptions(options: string[] = [], type?: string): Parsed
       data.push(opt);
     }
   }
-  return { flags, propagation, bind, recursive, data: data.join(',') };
+  return { flags, propagation, bind, recursive, data: data.join(','), ...(rattr ? { rattr } : {}) };
 }
 
 /** rootfsPropagation value → flags for "/" (default rslave, as runc). */

@@ -10,6 +10,11 @@ import * as ops from '../../runtime/operations.js';
 import { containerCgroup, readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
 import { runtimeMain } from '../../runtime/cli/main.js';
+import { ContainerProcess, Pty } from '../../runtime/api.js';
+import { execLaunch, execProcess } from '../../runtime/exec.js';
+import { closeQuietly, watchLaunched } from '../../runtime/report.js';
+import { native } from '../../native.js';
+import { exitCode, foreground, relayStdio } from '../relay.js';
 import { dirReader, resolveUser } from '../../engine/spec.js';
 import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
@@ -33,45 +38,21 @@ export const runCommand: Command = async (argv, g) => {
     process.stdout.write(`${record.Id}\n`);
     return 0;
   }
+  // Never the caller's terminal itself: pipes, or /dev/null with the container's own pty (-t).
+  const relay = relayStdio({ interactive: o.interactive, none: o.tty });
   let started;
   try {
-    started = await startContainer(g.root, { ...o }, [o.interactive ? 0 : openSync('/dev/null', 'r'), 1, 2]);
+    started = await startContainer(g.root, { ...o }, relay.fds);
   } catch (e) {
+    relay.close();
     const code = execFailureCode(e);
     if (code === undefined) throw e;
     process.stderr.write(`tsbox: ${(e as Error).message}\n`);
     return code;
   }
+  relay.start();
   const { record, container: c } = started;
-  // docker's sig-proxy: what the CLI receives, the container gets.
-  const forward = (sig: NodeJS.Signals) => () => c.kill(sig);
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const).map((s) => [s, forward(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
-  let restoreTty = () => {};
-  if (c.pty) {
-    const pty = c.pty;
-    if (process.stdin.isTTY) process.stdin.setRawMode(true);
-    restoreTty = () => {
-      if (process.stdin.isTTY) process.stdin.setRawMode(false);
-      process.stdin.pause();
-    };
-    if (process.stdout.isTTY) pty.resize(process.stdout.rows, process.stdout.columns);
-    process.on('SIGWINCH', () => process.stdout.isTTY && pty.resize(process.stdout.rows, process.stdout.columns));
-    const input = (d: Buffer) => pty.write(d);
-    if (o.interactive) process.stdin.on('data', input);
-    const restore = restoreTty;
-    restoreTty = () => {
-      process.stdin.off('data', input);
-      restore();
-    };
-    pty.output.pipe(process.stdout, { end: false });
-  }
-  const st = await c.exited;
-  for (const [s, h] of handlers) process.off(s, h);
-  // The pty keeps what the process wrote last until it is read: drain it (EIO ends it) before exiting.
-  if (c.pty) await Promise.race([new Promise((r) => c.pty!.output.once('end', r).once('close', r)), sleep(500)]);
-  restoreTty();
-  const code = st.code ?? 128 + (st.signal ?? 0);
+  const code = exitCode(await foreground(c, relay, o.interactive));
   if (o.rm) removeContainerFiles(g.root, record.Id);
   else saveRecord(g.root, { ...record, ExitCode: code, FinishedAt: new Date().toISOString() });
   return code;
@@ -249,16 +230,56 @@ export const execCommand: Command = async (argv, g) => {
   const r = mustFind(g.root, ref);
   const live = liveState(g.root, r);
   if (!live.Running) throw new EngineError(`Container ${ref} is not running`);
-  const rt = ['--root', stateRoot(g.root), 'exec'];
-  if (a.values.tty) rt.push('--tty');
-  if (a.values.detach) rt.push('--detach');
-  for (const e of a.values.env ?? []) rt.push('--env', e);
-  if (a.values.workdir) rt.push('--cwd', a.values.workdir);
+  let user;
   if (a.values.user) {
     const u = resolveUser(dirReader(`/proc/${live.Pid}/root`), a.values.user);
-    rt.push('--user', `${u.uid}:${u.gid}`);
+    user = { uid: u.uid, gid: u.gid, additionalGids: [] };
   }
-  return runtimeMain([...rt, r.Id, ...cmd]);
+  const root = stateRoot(g.root);
+  const detach = a.values.detach === true;
+  const interactive = a.values.interactive === true && !detach;
+  // A detached exec has nobody to hold a terminal (docker -dt gives it one nobody reads).
+  const tty = a.values.tty === true && !detach;
+  const proc = execProcess(readState(root, r.Id).spec.process, { args: cmd, env: a.values.env, cwd: a.values.workdir, user, terminal: tty });
+  // Never the caller's terminal itself: pipes, or /dev/null with a pty of its own (-t), or nothing (-d).
+  const relay = relayStdio({ interactive, none: tty || detach });
+  const ptyPair = tty ? native().socketpair() : undefined;
+  let l;
+  try {
+    l = execLaunch({ root, id: r.Id, process: proc, stdio: relay.fds, consoleFd: ptyPair?.[1] });
+  } catch (e) {
+    relay.close();
+    ptyPair?.forEach(closeQuietly);
+    throw e;
+  } finally {
+    if (ptyPair) closeQuietly(ptyPair[1]);
+  }
+  relay.start();
+  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd);
+  const setup = await w.setup;
+  if (setup.kind === 'error') {
+    if (ptyPair) closeQuietly(ptyPair[0]);
+    await w.exit;
+    await relay.finish();
+    closeQuietly(l.spawned.pidfd);
+    const e = new ContainerError(setup.message, setup.errno);
+    const code = execFailureCode(e);
+    if (code === undefined) throw e;
+    process.stderr.write(`tsbox: ${e.message}\n`);
+    return code;
+  }
+  let pty: Pty | null = null;
+  if (ptyPair) {
+    pty = new Pty(native().recvFd(ptyPair[0]));
+    closeQuietly(ptyPair[0]);
+  }
+  const p = new ContainerProcess(l.spawned, [], w.exit, () => undefined, pty);
+  if (detach) {
+    // The process goes on without us; its pidfd is the addon's watch until this CLI exits.
+    await relay.finish();
+    return 0;
+  }
+  return exitCode(await foreground(p, relay, interactive));
 };
 
 export const inspectCommand: Command = async (argv, g) => {

@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sandboxSpec } from '../../engine/sandbox.js';
-import { runtimeMain } from '../../runtime/cli/main.js';
+import { runContainer } from '../../runtime/api.js';
+import { ContainerError } from '../../runtime/report.js';
+import { exitCode, foreground, relayStdio } from '../relay.js';
 import { defaultStateRoot, stateDir } from '../../runtime/state.js';
 import { args, UsageError, type Command } from '../common.js';
 
@@ -47,8 +49,20 @@ export const sandboxCommand: Command = async (argv) => {
       hostname: parsed.values.hostname,
     });
     writeFileSync(join(layerDir, 'config.json'), JSON.stringify(spec));
-    const code = await runtimeMain(['--root', root, 'run', '--bundle', layerDir, id]);
-    return code;
+    // Its stdin is passed on as a command's is; terminals only through pipes, or the sandbox's own pty.
+    const relay = relayStdio({ interactive: true, none: spec.process!.terminal });
+    let c;
+    try {
+      c = await runContainer({ id, spec, bundle: layerDir, root, stdio: relay.fds, onWarning: (m) => process.stderr.write(`tsbox: warning: ${m}\n`) });
+    } catch (e) {
+      relay.close();
+      // As a shell (and docker run) says it: 127 not found, 126 not executable.
+      if (!(e instanceof ContainerError) || !/^exec /.test(e.message)) throw e;
+      process.stderr.write(`tsbox: ${e.message}\n`);
+      return e.errno === 2 || e.errno === 20 ? 127 : 126;
+    }
+    relay.start();
+    return exitCode(await foreground(c, relay, true));
   } finally {
     rmSync(layerDir, { recursive: true, force: true });
   }

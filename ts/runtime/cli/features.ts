@@ -1,6 +1,6 @@
 // `tsbox runtime features`: what this runtime supports, in the OCI features document format.
 import { OCI_VERSION } from '../spec.js';
-import { MS } from '../mount-options.js';
+import { MS, RECURSIVE_MOUNT_OPTIONS } from '../mount-options.js';
 
 export function features() {
   return {
@@ -11,6 +11,7 @@ export function features() {
       ...Object.keys(MS).map((k) => k.toLowerCase()).filter((k) => !['rec', 'bind', 'move', 'silent', 'remount', 'synchronous', 'mandlock'].includes(k)),
       'ro', 'rw', 'suid', 'dev', 'exec', 'sync', 'async', 'bind', 'rbind',
       'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable',
+      ...RECURSIVE_MOUNT_OPTIONS,
     ],
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
