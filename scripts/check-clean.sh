@@ -14,5 +14,10 @@ cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 't
 # Zombies are not ours to reap (their parent is the host's init); live processes are.
 procs=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && /[t]sbox-init|[_]monitor |[_]proxy |[s]lirp4netns.*--api-socket=slirp.sock/ {print $1}')
 [ -z "$procs" ] || left "processes $(ps -o pid=,args= -p "$(echo $procs | tr ' ' ,)")"
+# The host's own device nodes, as a hostile or careless container setup could change them.
+for n in null zero full random urandom tty; do
+  m=$(stat -c '%F %a' "/dev/$n" 2>/dev/null)
+  [ "$m" = "character special file 666" ] || left "/dev/$n changed: $m"
+done
 [ $fail -eq 0 ] && echo "check-clean: nothing left behind"
 exit $fail

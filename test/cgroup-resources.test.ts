@@ -2,12 +2,13 @@
 // for every container), v2's conversions, and `update` read back from the cgroup files.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { sh } from './helpers/run.js';
 import { leftovers, makeBundle, removeBundle, STATE_ROOT, TEST_CGROUP_PARENT, type Bundle } from './helpers/bundle.js';
 import { RUNTIME as BIN } from './helpers/bins.js';
+import { outputOf } from './helpers/cli.js';
 import { openCgroup } from '../ts/runtime/cgroup/index.js';
 import { blkioWeightToIoWeight, cpuSharesToWeight, memorySwapToV2 } from '../ts/runtime/cgroup/v2.js';
 import { mergeResources, resourcesToApply } from '../ts/runtime/cgroup/update.js';
@@ -27,17 +28,7 @@ const DOCKER_DEFAULTS: LinuxResources = {
 
 // stdout and stderr to files: a detached container keeps the CLI's stdio open.
 const OUT = mkdtempSync(join(tmpdir(), 'tsbox-cgres-'));
-let seq = 0;
-function rt(args: string[], input?: string) {
-  const out = join(OUT, `${++seq}.out`);
-  const err = join(OUT, `${seq}.err`);
-  const o = openSync(out, 'w');
-  const e = openSync(err, 'w');
-  const r = spawnSync(BIN, ['--root', STATE_ROOT, ...args], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 60000 });
-  closeSync(o);
-  closeSync(e);
-  return { code: r.status, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
-}
+const rt = (args: string[], input?: string) => outputOf(BIN, ['--root', STATE_ROOT, ...args], { tmp: OUT, input, timeout: 60000 });
 
 function detached(t: import('ava').ExecutionContext, resources?: LinuxResources): Bundle {
   const b = makeBundle(['sleep', '60'], (s) => {

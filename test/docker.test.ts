@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { dockerArchive } from './helpers/archive.js';
 import { RUNTIME } from './helpers/bins.js';
+import { unmountBelow } from './helpers/leftovers.js';
 
 // The 20.10 client that ships with the daemon (a newer one may sit earlier in PATH).
 const DOCKER = '/usr/bin/docker';
@@ -68,16 +69,6 @@ const inspect = (name: string, format: string) => docker(['inspect', '-f', forma
 async function until(what: string, ok: () => boolean, ms = 15000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (ok()) return;
   if (!ok()) throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Unmounts whatever the daemon left below dir (overlay2 layers, network namespaces). */
-function unmountBelow(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m?.startsWith(dir))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
 }
 
 const cgroupRoots = () => (existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c)));

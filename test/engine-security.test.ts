@@ -3,6 +3,7 @@
 // with runc as the reference; docker's cp semantics; names under concurrent runs; docker's exit codes
 // for a container that does not exist.
 import test from 'ava';
+import { unmountBelow } from './helpers/leftovers.js';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -162,16 +163,6 @@ for (const dir of ['in', 'out'] as const) {
 }
 
 const podmanTest = have('podman') && have('runc') ? test.serial : test.serial.skip;
-
-/** Unmounts whatever podman left below dir. */
-function unmountBelow(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m) => m?.startsWith(dir))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-}
 
 function removeCgroup(name: string): void {
   const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));

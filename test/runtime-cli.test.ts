@@ -9,23 +9,14 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs, leftovers, makeBundle, removeBundle, STATE_ROOT, TEST_CGROUP_PARENT, type Bundle } from './helpers/bundle.js';
 import { native } from '../ts/native.js';
 import { RUNTIME as BIN } from './helpers/bins.js';
+import { outputOf } from './helpers/cli.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Output goes to files, not pipes: a created container keeps the CLI's stdio open (as with runc),
 // and spawnSync would wait for those pipes to close.
 const OUT_DIR = mkdtempSync(join(tmpdir(), 'tsbox-cli-out-'));
-let outSeq = 0;
-function rt(args: string[], input?: string) {
-  const out = join(OUT_DIR, `${++outSeq}.out`);
-  const err = join(OUT_DIR, `${outSeq}.err`);
-  const o = openSync(out, 'w');
-  const e = openSync(err, 'w');
-  const r = spawnSync(BIN, ['--root', STATE_ROOT, ...args], { input, stdio: [input === undefined ? 'ignore' : 'pipe', o, e], timeout: 60000 });
-  closeSync(o);
-  closeSync(e);
-  return { code: r.status, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
-}
+const rt = (args: string[], input?: string) => outputOf(BIN, ['--root', STATE_ROOT, ...args], { tmp: OUT_DIR, input, timeout: 60000 });
 test.after.always('no cgroups or states left behind', (t) => {
   rmSync(OUT_DIR, { recursive: true, force: true });
   const { cgroups, states } = leftovers();

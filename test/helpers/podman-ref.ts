@@ -1,9 +1,10 @@
 // podman with runc as the reference of a security check: private storage, a cgroup parent of its own (other
 // tests' podman runs share libpod_parent), and a teardown that waits for podman's own cleanup to finish.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { removeCgroupTree, unmountBelow } from './leftovers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,21 +44,9 @@ export function podmanRef(name: string): PodmanRef {
       spawnSync('podman', [...base, 'rm', '-af', '-t', '0']);
       // conmon runs `podman container cleanup` after the container: it mounts the storage again meanwhile.
       for (let i = 0; i < 150 && busy(dir); i++) await sleep(100);
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[4])
-        .filter((m) => m?.startsWith(dir));
-      for (const m of mounts.sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m]);
+      unmountBelow(dir);
       rmSync(dir, { recursive: true, force: true });
-      for (const h of readdirSync('/sys/fs/cgroup')) {
-        const top = join('/sys/fs/cgroup', h, cgParent);
-        if (!existsSync(top)) continue;
-        const walk = (d: string) => {
-          for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-          spawnSync('rmdir', [d]);
-        };
-        walk(top);
-      }
+      removeCgroupTree(cgParent);
     },
   };
 }

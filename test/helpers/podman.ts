@@ -3,6 +3,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { unmountBelow } from './leftovers.js';
 
 export const havePodman = spawnSync('sh', ['-c', 'command -v podman']).status === 0;
 
@@ -39,12 +40,7 @@ export function podman(parent: string): Podman {
       return walk(join(dir, 'root'));
     },
     remove() {
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[4])
-        .filter((m) => m?.startsWith(dir))
-        .sort((a, b) => b.length - a.length);
-      for (const m of mounts) spawnSync('umount', ['-l', m]);
+      unmountBelow(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
