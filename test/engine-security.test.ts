@@ -3,9 +3,10 @@
 // with runc as the reference; docker's cp semantics; names under concurrent runs; docker's exit codes
 // for a container that does not exist.
 import test from 'ava';
-import { unmountBelow } from './helpers/leftovers.js';
+import { removeCgroupTree, unmountBelow } from './helpers/leftovers.js';
+import { podmanRef } from './helpers/podman-ref.js';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -164,19 +165,6 @@ for (const dir of ['in', 'out'] as const) {
 
 const podmanTest = have('podman') && have('runc') ? test.serial : test.serial.skip;
 
-function removeCgroup(name: string): void {
-  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
-  const rm = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
-    try {
-      rmdirSync(dir);
-    } catch {
-      // busy: left for the check
-    }
-  };
-  for (const r of roots) if (existsSync(join(r, name))) rm(join(r, name));
-}
-
 podmanTest('cp races, the reference: podman cp with runc against the same swaps; tsbox escapes no more than it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-race-podman-'));
   const { hostIn, secretDir } = hostDirs('tsbox-race-podman');
@@ -199,7 +187,7 @@ podmanTest('cp races, the reference: podman cp with runc against the same swaps;
         await sleep(200);
       }
     }
-    removeCgroup(cgroup);
+    removeCgroupTree(cgroup);
   });
   const limits = ['--network', 'none', '--cgroup-parent', `/${cgroup}`, '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', ...ATTACKER];
   const engine: Engine = {
@@ -328,6 +316,18 @@ test.serial('names: 50 concurrent runs over 10 names give one container per name
   // A name holds no path: it cannot reach out of the names directory.
   r = tsbox(['run', '-d', '--name', '../escape', 'busybox', 'true']);
   t.is(r.code, 125);
+});
+
+podmanTest('names, the reference: concurrent podman runs (runc) over the same names also give one container per name', async (t) => {
+  const ref = podmanRef('names');
+  t.teardown(() => ref.cleanup());
+  const names = Array.from({ length: 5 }, (_, i) => `prace${i}`);
+  const runs = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => start('podman', [...ref.base, 'run', '-d', ...ref.runFlags, '--name', names[i % 5], '--rootfs', busyboxRootfs(), '/bin/sleep', '300'])),
+  );
+  const all = spawnSync('podman', [...ref.base, 'ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  for (const n of names) t.is(all.filter((x) => x === n).length, 1, `podman: one container named ${n}`);
+  t.is(runs.filter((r) => r.code === 0).length, 5);
 });
 
 test('a missing container: exit 1 and one line, "Error: No such container: X", in every command', (t) => {
