@@ -12,7 +12,7 @@ packages=(
   iproute2 nftables iptables                    # networking
   procps util-linux bsdutils uidmap             # ps, nsenter/unshare/mount, script, newuidmap/newgidmap (rootless)
   slirp4netns                                   # rootless user-mode networking
-  containerd podman conmon docker.io            # interop tests: real clients of the runtime
+  containerd podman conmon docker.io buildah    # interop tests: real clients of the runtime
   runc crun bubblewrap                          # benchmark peers
 )
 missing=()

@@ -179,6 +179,34 @@ for (const runtime of ['runc', 'tsbox'] as const) {
   });
 }
 
+const buildahTest = have('buildah') ? test.serial : test.serial.skip;
+if (!have('buildah')) console.log('interop: buildah is not installed (apt-get install buildah): its flows are skipped');
+
+for (const runtime of ['runc', 'tsbox'] as const) {
+  buildahTest(`buildah with ${runtime}: run in a working container, and a RUN step of bud`, (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbox-buildah-'));
+    const rt = runtime === 'runc' ? 'runc' : RUNTIME;
+    const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
+    const buildah = (args: string[]) => run('buildah', [...base, ...args]);
+    t.teardown(() => {
+      buildah(['rm', '--all']);
+      unmountBelow(dir);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const archive = join(dir, 'busybox.tar');
+    dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
+    let r = buildah(['from', '--name', 'work', `docker-archive:${archive}`]);
+    t.is(r.code, 0, r.stderr);
+    r = buildah(['run', '--runtime', rt, '--isolation', 'oci', 'work', '--', 'sh', '-c', 'cat /proc/1/comm; echo made > /made']);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'sh\n');
+    writeFileSync(join(dir, 'Dockerfile'), `FROM docker-archive:${archive}\nRUN echo built > /built && cat /built\n`);
+    r = buildah(['bud', '--runtime', rt, '--isolation', 'oci', '-t', 'built', '-f', join(dir, 'Dockerfile'), dir]);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /^built$/m);
+  });
+}
+
 test('the runtime bin loads only runtime modules (fast start for shims)', (t) => {
   // The launcher runs the runtime's one-file bundle; what esbuild put in it must be runtime code only:
   // no engine, image, network or engine-CLI module.
