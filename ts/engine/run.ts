@@ -1,5 +1,5 @@
 // tsbox run: image (pulled when missing) → snapshot → spec → the runtime; foreground or detached.
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync, constants as fsc } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { join } from 'node:path';
@@ -79,7 +79,9 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(o.init), ...(detached ? { 'run.tsbox.log': 'json-file' } : {}) };
   // A detached container has nobody to hold its terminal: its output goes to the log instead.
   if (detached) spec.process!.terminal = false;
-  const statusFd = detached ? openSync(statusFile(root, id), 'w', 0o600) : undefined;
+  // Not truncated: until this run ends (the monitor overwrites it then), the last run's exit code stays,
+  // as docker shows a restarting container's.
+  const statusFd = detached ? openSync(statusFile(root, id), fsc.O_WRONLY | fsc.O_CREAT, 0o600) : undefined;
   const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
   try {
     let ip: string | undefined;
