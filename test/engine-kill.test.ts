@@ -2,28 +2,18 @@
 // cgroups, the monitor and the container) is found and removed by `rm -f`, as docker's daemon would.
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { busyboxRootfs } from './helpers/bundle.js';
-import { outputOf } from './helpers/cli.js';
 import { CLI } from './helpers/bins.js';
+import { engineRoot } from './helpers/engine-root.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-kill-'));
-const tsbox = (argv: string[]) => outputOf(process.execPath, [CLI, '--root', root, ...argv], { tmp: root });
+const engine = engineRoot('tsbox-engine-kill-');
+const { root, tsbox } = engine;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test.before(() => {
-  const tarball = join(root, 'busybox.tar.gz');
-  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
-  const r = tsbox(['import', tarball, 'busybox']);
-  if (r.code !== 0) throw new Error(r.stderr);
-});
+test.before(() => engine.importBusybox());
 
-test.after.always(() => {
-  for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) tsbox(['rm', '-f', id]);
-  rmSync(root, { recursive: true, force: true });
-});
+test.after.always(() => engine.remove());
 
 /** The container's own cgroups (the engine puts them at /tsbox/<id>) in every hierarchy. */
 function engineCgroups(): string[] {

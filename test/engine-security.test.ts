@@ -11,16 +11,14 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { busyboxRootfs } from './helpers/bundle.js';
-import { outputOf } from './helpers/cli.js';
 import { CLI } from './helpers/bins.js';
+import { engineRoot } from './helpers/engine-root.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tsbox-security-'));
+const engine = engineRoot('tsbox-security-');
+const { root, tsbox } = engine;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
-function tsbox(argv: string[]) {
-  return outputOf(process.execPath, [CLI, '--root', root, ...argv], { tmp: root });
-}
 
 /** Runs a command without waiting for it (concurrent runs and copies); stdout/stderr collected. */
 function start(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -47,17 +45,9 @@ async function pool<T>(n: number, width: number, task: (i: number) => Promise<T>
   return out;
 }
 
-test.before(() => {
-  const tarball = join(root, 'busybox.tar.gz');
-  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
-  const r = tsbox(['import', tarball, 'busybox']);
-  if (r.code !== 0) throw new Error(r.stderr);
-});
+test.before(() => engine.importBusybox());
 
-test.after.always(() => {
-  for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) tsbox(['rm', '-f', id]);
-  rmSync(root, { recursive: true, force: true });
-});
+test.after.always(() => engine.remove());
 
 // The attacks, run inside the container. H is a host directory: what a naive cp would reach by following
 // the container's symlink on the host.

@@ -1,30 +1,23 @@
 // The engine CLI as docker users drive it: run (foreground, detached, -it), ps, logs, exec, stop, kill,
 // inspect, rm, with real containers from a busybox image.
 import test from 'ava';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, readlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
-import { outputOf } from './helpers/cli.js';
 import { CLI } from './helpers/bins.js';
+import { engineRoot } from './helpers/engine-root.js';
 
-const root = mkdtempSync(join(tmpdir(), 'tsbox-engine-'));
+const engine = engineRoot('tsbox-engine-');
+const { root, tsbox } = engine;
 let reg: Registry;
 
-/** stdout/stderr through files: a detached container keeps the CLI's stdio open. */
-function tsbox(argv: string[], input?: string) {
-  return outputOf(process.execPath, [CLI, '--root', root, ...argv], { tmp: root, input });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test.before(async () => {
-  const tarball = join(root, 'busybox.tar.gz');
-  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
-  const r = tsbox(['import', tarball, 'busybox']);
-  if (r.code !== 0) throw new Error(r.stderr);
+  engine.importBusybox();
   reg = await startRegistry();
   const l = new Layout(join(root, 'layout'));
   l.image([busyboxRootfs()], { tag: 'latest' });
@@ -33,9 +26,8 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) tsbox(['rm', '-f', id]);
   await reg?.stop();
-  rmSync(root, { recursive: true, force: true });
+  engine.remove();
 });
 
 test.serial('run pulls a missing image from the registry, runs it and --rm leaves nothing', (t) => {

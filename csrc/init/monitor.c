@@ -64,10 +64,18 @@ void monitor_start(unsigned long flags, struct blob *b) {
   struct blob_rec r;
   struct logger log = {0};
   if (blob_find(b, TSBOX_T_LOG_JSON, &r)) logger_open(&log);
+  /* The child reports on the same pipe ("P" once placed, "E" on failure): it waits until "C" is out, so
+   * that the parent reads the container's pid first. Closed in both before any fd number means more. */
+  int held[2];
+  if (pipe2(held, O_CLOEXEC) < 0) die(errno, "pipe2");
   /* A fork into new namespaces: single-threaded and static, so the child may carry on as tsbox-init. */
   pid_t pid = (pid_t)syscall(SYS_clone, (flags & ~0xffUL) | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) die(errno, "clone flags %#lx", flags);
   if (pid == 0) {
+    close(held[1]);
+    char c;
+    while (read(held[0], &c, 1) < 0 && errno == EINTR) {}
+    close(held[0]);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (log.active) logger_child(&log);
     monitored = 1;
@@ -76,6 +84,8 @@ void monitor_start(unsigned long flags, struct blob *b) {
   char line[32];
   snprintf(line, sizeof line, "C %d", pid);
   report_line(line);
+  close(held[0]);
+  close(held[1]); /* EOF: the child goes on */
   int keep[5], n = 0;
   keep[n++] = report_fd();
   if (fcntl(TSBOX_FD_STATUS, F_GETFD) >= 0) keep[n++] = TSBOX_FD_STATUS;
