@@ -31,6 +31,11 @@ export interface RunImageOptions {
 export interface EngineContainer {
   id: string;
   container: Container;
+  pid: Container['pid'];
+  /** child_process's events: 'spawn', 'exit', 'close' (after all output), 'error'. */
+  on: Container['on'];
+  once: Container['once'];
+  closed: Container['closed'];
   stdout: Container['stdout'];
   stderr: Container['stderr'];
   stdin: Container['stdin'];
@@ -68,6 +73,10 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
   return {
     id: record.Id,
     container,
+    pid: container.pid,
+    on: container.on.bind(container),
+    once: container.once.bind(container),
+    closed: container.closed,
     stdout: container.stdout,
     stderr: container.stderr,
     stdin: container.stdin,

@@ -125,6 +125,9 @@ export class ContainerProcess extends EventEmitter {
   readonly stderr: Readable | null;
   /** Resolves once the process has exited (and, for a container with remove, been deleted). */
   readonly exited: Promise<ExitStatus>;
+  /** Resolves with the exit status once the process has exited and its stdio streams have all closed
+   * (child_process's 'close'): all output has been read by then. */
+  readonly closed: Promise<ExitStatus>;
   /** The terminal when the process has one (spec.process.terminal). */
   pty: Pty | null;
   private pidfd: number;
@@ -141,6 +144,9 @@ export class ContainerProcess extends EventEmitter {
     this.exited = exit.then((status) => {
       this.done = true;
       closeQuietly(this.pidfd);
+      // As child_process does: nothing can read stdin any more, and its descriptor must not outlive
+      // the process when the caller never ends it.
+      this.stdin?.destroy();
       try {
         onExit();
       } catch (e) {
@@ -149,6 +155,13 @@ export class ContainerProcess extends EventEmitter {
       this.emit('exit', status.code, status.signal);
       return status;
     });
+    const ended = [this.stdout, this.stderr].map((s) => (s ? new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r()))) : undefined));
+    this.closed = Promise.all([this.exited, ...ended]).then(([status]) => {
+      this.emit('close', status.code, status.signal);
+      return status;
+    });
+    // child_process's order: 'spawn' once running, before any 'exit' or 'close'.
+    process.nextTick(() => this.emit('spawn'));
   }
 
   /** Sends a signal (name or number) to the process. */
