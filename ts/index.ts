@@ -1,5 +1,5 @@
 // tsbox's public API.
-export { runContainer, Container, ContainerProcess, Pty, decodeWaitStatus, type RuntimeOptions, type StdioOption } from './runtime/api.js';
+export { runContainer, Container, ContainerProcess, Pty, decodeWaitStatus, type RuntimeOptions, type StdioOption, type Stdio, type KillOptions } from './runtime/api.js';
 export { ContainerError } from './runtime/report.js';
 export { loadSpec, validateSpec, SpecError, type OciSpec, type OciProcess, type OciMount } from './runtime/spec.js';
 export { defaultSpec } from './runtime/default-spec.js';

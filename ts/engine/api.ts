@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defaultRoot } from '../cli/common.js';
-import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
+import { runContainer, type Container, type KillOptions, type Stdio } from '../runtime/api.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { parseRunArgs, type RunOptions } from './options.js';
 import { removeContainerFiles, startContainer } from './run.js';
@@ -41,6 +41,8 @@ export interface EngineContainer {
   stdin: Container['stdin'];
   exited: Container['exited'];
   kill: Container['kill'];
+  /** docker stop: SIGTERM, then SIGKILL after the timeout (seconds). */
+  stop: Container['stop'];
   exec: Container['exec'];
   stats: Container['stats'];
 }
@@ -82,15 +84,17 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
     stdin: container.stdin,
     exited: container.exited,
     kill: container.kill.bind(container),
+    stop: container.stop.bind(container),
     exec: container.exec.bind(container),
     stats: container.stats.bind(container),
   };
 }
 
-export interface SpawnOptions {
+export interface SpawnOptions extends KillOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  stdio?: [StdioOption, StdioOption, StdioOption];
+  /** One option for all three, or one each (child_process's forms; default 'pipe'). */
+  stdio?: Stdio;
   /** Extra host paths the command may write. */
   writable?: string[];
   network?: boolean;
@@ -121,7 +125,7 @@ export async function spawn(command: string, args: string[] = [], o: SpawnOption
     .map(([k, v]) => `${k}=${v}`);
   try {
     const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
-    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio ?? ['pipe', 'pipe', 'pipe'] });
+    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal });
     trackLayer(layerDir);
     c.exited.finally(() => {
       layers.delete(layerDir);

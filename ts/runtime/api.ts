@@ -17,8 +17,25 @@ import { signalNumber } from './signals.js';
 import type { CgroupStats } from './cgroup/index.js';
 
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
+/** child_process's forms: one option for all three, or one each. */
+export type Stdio = StdioOption | [StdioOption, StdioOption, StdioOption];
 
-export interface RuntimeOptions {
+function stdioTriple(s: Stdio | undefined): [StdioOption, StdioOption, StdioOption] {
+  if (s === undefined) return ['pipe', 'pipe', 'pipe'];
+  return Array.isArray(s) ? s : [s, s, s];
+}
+
+/** child_process's ways to end a process it started: after a time, or when a signal aborts. */
+export interface KillOptions {
+  /** Milliseconds after which the process gets killSignal. */
+  timeout?: number;
+  /** What timeout and an abort send (default SIGTERM). */
+  killSignal?: NodeJS.Signals | number;
+  /** Aborting it sends killSignal (and 'error' gets an AbortError when someone listens). */
+  signal?: AbortSignal;
+}
+
+export interface RuntimeOptions extends KillOptions {
   /** Container id (default: a random one). */
   id?: string;
   /** OCI spec; root.path relative paths resolve against `bundle`. */
@@ -26,8 +43,8 @@ export interface RuntimeOptions {
   bundle?: string;
   /** State root (default /run/tsbox as root). */
   root?: string;
-  /** stdin, stdout, stderr (default 'pipe' each). Ignored for the tty when spec.process.terminal is set. */
-  stdio?: [StdioOption, StdioOption, StdioOption];
+  /** stdin, stdout, stderr (default 'pipe' each), or one for all three. Ignored for the tty when spec.process.terminal is set. */
+  stdio?: Stdio;
   /** tsbox-init as pid 1, a reaper running the process as its child (default false: the process is pid 1, as with runc). */
   init?: boolean;
   /**
@@ -125,9 +142,7 @@ export class ContainerProcess extends EventEmitter {
   readonly stderr: Readable | null;
   /** Resolves once the process has exited (and, for a container with remove, been deleted). */
   readonly exited: Promise<ExitStatus>;
-  /** Resolves with the exit status once the process has exited and its stdio streams have all closed
-   * (child_process's 'close'): all output has been read by then. */
-  readonly closed: Promise<ExitStatus>;
+  private closing?: Promise<ExitStatus>;
   /** The terminal when the process has one (spec.process.terminal). */
   pty: Pty | null;
   private pidfd: number;
@@ -155,13 +170,52 @@ export class ContainerProcess extends EventEmitter {
       this.emit('exit', status.code, status.signal);
       return status;
     });
-    const ended = [this.stdout, this.stderr].map((s) => (s ? new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r()))) : undefined));
-    this.closed = Promise.all([this.exited, ...ended]).then(([status]) => {
-      this.emit('close', status.code, status.signal);
-      return status;
+    // 'close' is watched for once someone listens for it (or asks for closed).
+    this.on('newListener', (ev) => {
+      if (ev === 'close') void this.closed;
     });
     // child_process's order: 'spawn' once running, before any 'exit' or 'close'.
     process.nextTick(() => this.emit('spawn'));
+  }
+
+  /** Resolves with the exit status once the process has exited and its stdio streams have all closed
+   * (child_process's 'close', emitted then): all output has been read by then. */
+  get closed(): Promise<ExitStatus> {
+    this.closing ??= Promise.all([this.exited, ...[this.stdout, this.stderr].map((s) => (s && !s.closed ? new Promise<void>((r) => s.once('close', () => r())) : undefined))]).then(([status]) => {
+      this.emit('close', status.code, status.signal);
+      return status;
+    });
+    return this.closing;
+  }
+
+  /**
+   * docker stop: the signal (default SIGTERM), then SIGKILL if the process has not exited after timeout
+   * seconds (default 10). Resolves with its exit status.
+   */
+  async stop(opts: { timeout?: number; signal?: number | NodeJS.Signals } = {}): Promise<ExitStatus> {
+    this.kill(opts.signal ?? 'SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), (opts.timeout ?? 10) * 1000)));
+    const first = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (first === 'late') this.kill('SIGKILL');
+    return this.exited;
+  }
+
+  /** timeout, killSignal and an AbortSignal, as child_process takes them. */
+  watchKill(o: KillOptions): void {
+    const sig = o.killSignal ?? 'SIGTERM';
+    const timer = o.timeout ? setTimeout(() => this.kill(sig), o.timeout) : undefined;
+    const onAbort = () => {
+      this.kill(sig);
+      if (this.listenerCount('error')) this.emit('error', Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    };
+    if (o.signal?.aborted) onAbort();
+    else o.signal?.addEventListener('abort', onAbort, { once: true });
+    void this.exited.then(() => {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+    });
   }
 
   /** Sends a signal (name or number) to the process. */
@@ -214,10 +268,10 @@ export class Container extends ContainerProcess {
   }
 
   /** Runs another process inside the container (its namespaces, cgroup, caps and seccomp). */
-  async exec(args: string[], opts: { env?: string[]; cwd?: string; user?: { uid: number; gid: number }; stdio?: [StdioOption, StdioOption, StdioOption]; process?: OciProcess } = {}): Promise<ContainerProcess> {
+  async exec(args: string[], opts: { env?: string[]; cwd?: string; user?: { uid: number; gid: number }; stdio?: Stdio; process?: OciProcess } = {}): Promise<ContainerProcess> {
     const st = readState(this.root, this.id);
     const proc = opts.process ?? execProcess(st.spec.process, { args, env: opts.env, cwd: opts.cwd, user: opts.user, terminal: false });
-    const io = setupStdio(opts.stdio ?? ['pipe', 'pipe', 'pipe']);
+    const io = setupStdio(stdioTriple(opts.stdio));
     let l;
     try {
       l = execLaunch({ root: this.root, id: this.id, process: proc, stdio: io.childFds });
@@ -267,7 +321,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const spec = structuredClone(opts.spec);
   validateSpec(spec, opts.bundle ?? process.cwd());
   const terminal = spec.process?.terminal === true;
-  const io = setupStdio(opts.stdio ?? ['pipe', 'pipe', 'pipe']);
+  const io = setupStdio(stdioTriple(opts.stdio));
   const ptyPair = terminal ? native().socketpair() : undefined;
   const remove = opts.remove ?? true;
   // Owned before the clone: a process that exits while it is under way still removes what was made.
@@ -309,6 +363,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   }
   const c = new Container(id, root, l.spawned, openEnds(io), w.exit, onExit, null);
   markCreated(root, id);
+  c.watchKill(opts);
   if (ptyPair) {
     const master = native().recvFd(ptyPair[0]);
     closeQuietly(ptyPair[0]);
