@@ -1,6 +1,7 @@
 // Runs a container through the runtime API and collects its output.
 import { runContainer, type Container, type RuntimeOptions } from '../../ts/runtime/api.js';
 import type { ExitStatus } from '../../ts/native.js';
+import { finished } from 'node:stream/promises';
 import { makeBundle, removeBundle, STATE_ROOT, type Bundle } from './bundle.js';
 import type { OciSpec } from '../../ts/runtime/spec.js';
 
@@ -16,7 +17,8 @@ export function collect(c: { stdout: NodeJS.ReadableStream | null; stderr: NodeJ
   c.stderr?.setEncoding('utf8');
   c.stdout?.on('data', (d: string) => (stdout += d));
   c.stderr?.on('data', (d: string) => (stderr += d));
-  const ended = (s: NodeJS.ReadableStream | null) => (s ? new Promise<void>((r) => { s.on('end', r); s.on('close', r); }) : Promise.resolve());
+  // An empty stream may have ended before anyone listened (net.Socket reads ahead): finished() knows.
+  const ended = (s: NodeJS.ReadableStream | null) => (s ? finished(s).catch(() => undefined) : Promise.resolve());
   return Promise.all([c.exited, ended(c.stdout), ended(c.stderr)]).then(([st]) => ({ ...st, stdout, stderr }));
 }
 
