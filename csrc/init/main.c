@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
   struct blob_rec r;
   int has_root = blob_find(&b, TSBOX_T_ROOTFS, &r);
 
-  system_join(&b);
+  system_join(&b, 0);
   if (has_root) rootfs_setup(&b);
   else if (blob_find(&b, TSBOX_T_CHROOT, &r)) rootfs_chroot(&b);
   console_setup(&b, has_root);

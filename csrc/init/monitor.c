@@ -5,6 +5,7 @@
 #include "monitor.h"
 #include "logger.h"
 #include "reaper.h"
+#include "system.h"
 #include "report.h"
 #include "../common/config.h"
 
@@ -18,25 +19,6 @@
 #include <unistd.h>
 
 int monitored;
-
-/* A pid namespace given by path is entered here, before the clone: setns(CLONE_NEWPID) moves only the
- * children, and the child must be in it from its first instruction (its pid is what clients see). */
-static void enter_pid_namespace(const struct blob *b) {
-  struct blob_rec r;
-  size_t off = 0;
-  while (blob_next(b, &off, &r)) {
-    if (r.tag != TSBOX_T_SETNS) continue;
-    struct blob_cur c = blob_cur(&r);
-    uint32_t type = cur_u32(&c);
-    const char *path = cur_str(&c);
-    if (c.err) die(EINVAL, "config blob: truncated setns record");
-    if (type != CLONE_NEWPID) continue;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die(errno, "open namespace %s", path);
-    if (setns(fd, CLONE_NEWPID) < 0) die(errno, "setns %s", path);
-    close(fd);
-  }
-}
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
@@ -60,7 +42,9 @@ void monitor_start(unsigned long flags, struct blob *b) {
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
   blob_load(b);
-  enter_pid_namespace(b);
+  /* A pid namespace given by path is entered before the clone: setns(CLONE_NEWPID) moves only the
+   * children, and the child must be in it from its first instruction (its pid is what clients see). */
+  system_join(b, CLONE_NEWPID);
   struct blob_rec r;
   struct logger log = {0};
   if (blob_find(b, TSBOX_T_LOG_JSON, &r)) logger_open(&log);

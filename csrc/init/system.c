@@ -17,7 +17,7 @@
 
 #define MAX_JOINS 16
 
-void system_join(const struct blob *b) {
+void system_join(const struct blob *b, int only) {
   struct blob_rec r;
   size_t off = 0;
   int fds[MAX_JOINS], types[MAX_JOINS], n = 0;
@@ -30,6 +30,7 @@ void system_join(const struct blob *b) {
     types[n] = (int)cur_u32(&c);
     paths[n] = cur_str(&c);
     if (c.err) die(EINVAL, "config blob: truncated setns record");
+    if (only && types[n] != only) continue;
     if ((fds[n] = open(paths[n], O_RDONLY | O_CLOEXEC)) < 0) die(errno, "open namespace %s", paths[n]);
     n++;
   }
@@ -37,7 +38,7 @@ void system_join(const struct blob *b) {
     if (setns(fds[i], types[i]) < 0) die(errno, "setns %s", paths[i]);
     close(fds[i]);
   }
-  if (blob_find(b, TSBOX_T_UNSHARE_CGROUP, &r) && unshare(CLONE_NEWCGROUP) < 0) die(errno, "unshare cgroup namespace");
+  if (!only && blob_find(b, TSBOX_T_UNSHARE_CGROUP, &r) && unshare(CLONE_NEWCGROUP) < 0) die(errno, "unshare cgroup namespace");
 }
 
 static void write_file(const char *path, const char *value) {

@@ -3,8 +3,9 @@
 #define TSBOX_INIT_SYSTEM_H
 #include "blob.h"
 
-/* TSBOX_T_SETNS in order (all paths opened first), then TSBOX_T_UNSHARE_CGROUP. */
-void system_join(const struct blob *b);
+/* TSBOX_T_SETNS in order (all paths opened first), then TSBOX_T_UNSHARE_CGROUP. `only` (a CLONE_NEW*
+ * type): that namespace alone, and no unshare (the monitor enters the pid namespace before its clone). */
+void system_join(const struct blob *b, int only);
 /* Hostname, domainname, sysctls, oom_score_adj, rlimits. */
 void system_setup(const struct blob *b);
 #endif

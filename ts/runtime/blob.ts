@@ -39,6 +39,9 @@ export const Tag = {
   PRESERVE_FDS: 56,
 } as const;
 
+/** config.h TSBOX_FD_EXTRA (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS): where passed-through fds start in tsbox-init. */
+export const FD_EXTRA = 9 + 32;
+
 export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8, RATTR: 16, TREE_FD: 128 } as const;
 export const InitMode = { EXEC: 0, INIT: 1 } as const;
 

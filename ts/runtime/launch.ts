@@ -12,6 +12,7 @@ import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
 import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
 import { parseMountOptions } from './mount-options.js';
+import { FD_EXTRA } from './blob.js';
 import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState, type Placement } from './state.js';
 
 export interface LaunchOptions {
@@ -62,9 +63,6 @@ function initWanted(opts: LaunchOptions): boolean {
   return opts.init ?? false;
 }
 
-/** Where the extra fds of config.h start in tsbox-init (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS). */
-const FD_EXTRA = 9 + 32;
-
 /**
  * In a new user namespace tsbox-init is root only of that namespace: a bind source below a directory
  * it cannot search (podman's 0700 userdata) cannot be reached by path. The sources are cloned here as
@@ -101,7 +99,6 @@ function hostRoot(spec: OciSpec): { uid: number; gid: number } {
   };
   return { uid: host(spec.linux?.uidMappings), gid: host(spec.linux?.gidMappings) };
 }
-
 
 /**
  * Where the container's cgroup goes. As root: the spec's path on the host's hierarchy. Rootless: below
@@ -246,7 +243,6 @@ function closeSources(made: Made): void {
   for (const fd of made.sourceFds ?? []) closeQuietly(fd);
   made.sourceFds = undefined;
 }
-
 
 /** After the clone: state, id maps, placement, network and hooks, then go. */
 function finishLaunch(opts: LaunchOptions, p: Prepared, made: Made, spawned: Spawned): Launched {

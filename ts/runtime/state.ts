@@ -119,9 +119,13 @@ export function isAlive(s: Pick<ContainerState, 'pid' | 'pidStartTime'>): boolea
   return s.pid > 0 && procStartTime(s.pid) === s.pidStartTime;
 }
 
+/** The cgroup a placement names, or undefined when there is none (rootless without a delegated subtree). */
+function placedCgroup(p: Placement): Cgroup | undefined {
+  return p.cgroupPath ? openCgroup(p.cgroupPath, { version: p.cgroupVersion, mountRoot: p.cgroupMount, delegated: p.cgroupDelegated }) : undefined;
+}
+
 export function containerCgroup(s: ContainerState): Cgroup {
-  if (!s.cgroupPath) return new NoCgroup(s.pid);
-  return openCgroup(s.cgroupPath, { version: s.cgroupVersion, mountRoot: s.cgroupMount, delegated: s.cgroupDelegated });
+  return placedCgroup(s) ?? new NoCgroup(s.pid);
 }
 
 export function statusOf(root: string, s: ContainerState): Status {
@@ -216,7 +220,7 @@ function readReservation(dir: string): { pid: number; place?: Placement } | unde
 /** The cgroup a create named before it was killed (no state.json yet), for delete --force. */
 export function reservedCgroup(root: string, id: string): Cgroup | undefined {
   const place = readReservation(stateDir(root, id))?.place;
-  return place?.cgroupPath ? openCgroup(place.cgroupPath, { version: place.cgroupVersion, mountRoot: place.cgroupMount, delegated: place.cgroupDelegated }) : undefined;
+  return place && placedCgroup(place);
 }
 
 function isStaleReservation(dir: string): boolean {
