@@ -110,6 +110,10 @@ enum tsbox_tag {
   TSBOX_T_LOG_JSON = 54,       /* empty, init mode or monitor: the process's stdout/stderr go through init
                                   (the monitor) into its own stdout as docker json-file lines ({"log","stream","time"}) */
   TSBOX_T_PRESERVE_FDS = 56,   /* u32 N: extra fds TSBOX_FD_EXTRA.. become fds 3..3+N-1 of the process (runc --preserve-fds) */
+  TSBOX_T_OWNER = 57,          /* u32 fd (one of the extra fds): the read end of a pipe whose write end only the owning
+                                  process holds. The container dies with its owner: tsbox-init sets
+                                  PR_SET_PDEATHSIG(SIGKILL) and exits if the pipe has hung up already (the owner died
+                                  before that); again right before the exec, after every credential change. */
 };
 
 /* tsbox_mount_flags for TSBOX_T_MOUNT */

@@ -6,6 +6,7 @@
 #include "caps.h"
 #include "console.h"
 #include "monitor.h"
+#include "owner.h"
 #include "placement.h"
 #include "process.h"
 #include "reaper.h"
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
   placement_enter();
   wait_for_go(new_userns);
   if (!b.data) blob_load(&b);
+  owner_bind(&b, 0);
   open_fd_dir();
   caps_init();
   struct blob_rec r;
@@ -106,6 +108,8 @@ int main(int argc, char **argv) {
    * working directory fails create, not the start of what looks like the application. */
   process_secure(&b, &p);
   wait_for_start();
+  /* After every credential change (they clear it) and before seccomp (which may forbid prctl). */
+  owner_bind(&b, 1);
   process_seccomp_late(&b);
 
   uint32_t mode = TSBOX_MODE_EXEC;

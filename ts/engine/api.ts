@@ -10,6 +10,7 @@ import { parseRunArgs, type RunOptions } from './options.js';
 import { removeContainerFiles, startContainer } from './run.js';
 import { sandboxSpec } from './sandbox.js';
 import { saveRecord } from './containers.js';
+import { detachedLayerPrefix, disownRecord, layerPrefix, ownRecord, reapLayers, reapRecords, trackLayer, untrackLayer } from './ownership.js';
 
 export interface RunImageOptions {
   image: string;
@@ -26,6 +27,12 @@ export interface RunImageOptions {
   remove?: boolean;
   /** tsbox root (images, containers); default /var/lib/tsbox as root, the XDG data dir otherwise. */
   root?: string;
+  /**
+   * Leave the container running when this process ends (default false: it is killed and removed then,
+   * whichever way the process ends, SIGKILL included). A detached container is the caller's to stop
+   * (`tsbox --root ROOT rm -f ID`).
+   */
+  detached?: boolean;
 }
 
 export interface EngineContainer {
@@ -66,11 +73,14 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
     ...(o.cmd ?? []),
   ];
   const opts: RunOptions = parseRunArgs(argv);
-  const { record, container } = await startContainer(root, opts, ['pipe', 'pipe', 'pipe']);
+  if (!o.detached) reapRecords(root);
+  const { record, container } = await startContainer(root, opts, ['pipe', 'pipe', 'pipe'], o.detached ? undefined : (id) => ownRecord(root, id));
   const remove = o.remove ?? true;
   container.exited.then((st) => {
-    if (remove) removeContainerFiles(root, record.Id);
-    else saveRecord(root, { ...record, ExitCode: st.code ?? 128 + (st.signal ?? 0), FinishedAt: new Date().toISOString() });
+    if (remove) {
+      removeContainerFiles(root, record.Id);
+      disownRecord(root, record.Id);
+    } else saveRecord(root, { ...record, ExitCode: st.code ?? 128 + (st.signal ?? 0), FinishedAt: new Date().toISOString() });
   });
   return {
     id: record.Id,
@@ -98,19 +108,11 @@ export interface SpawnOptions extends KillOptions {
   /** Extra host paths the command may write. */
   writable?: string[];
   network?: boolean;
-}
-
-// Sandbox layers still in use: removed when this process exits, whatever state their containers are in.
-const layers = new Set<string>();
-let layerHook = false;
-
-function trackLayer(dir: string): void {
-  layers.add(dir);
-  if (layerHook) return;
-  layerHook = true;
-  process.on('exit', () => {
-    for (const d of layers) rmSync(d, { recursive: true, force: true });
-  });
+  /**
+   * Leave the sandbox running when this process ends (default false: it is killed and its layer removed
+   * then, whichever way the process ends). A detached one is the caller's to stop and `delete()`.
+   */
+  detached?: boolean;
 }
 
 /**
@@ -118,21 +120,25 @@ function trackLayer(dir: string): void {
  * no network, own pid/ipc/uts. Resolves once the process runs; its layer goes away when it exits.
  */
 export async function spawn(command: string, args: string[] = [], o: SpawnOptions = {}): Promise<Container> {
-  const layerDir = mkdtempSync(join('/dev/shm', 'tsbox-sandbox-api.'));
+  if (!o.detached) reapLayers();
+  const layerDir = mkdtempSync(o.detached ? detachedLayerPrefix() : layerPrefix());
   for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
   const env = Object.entries(o.env ?? process.env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
   try {
     const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
-    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal });
-    trackLayer(layerDir);
+    // A detached sandbox outlives us: its layer goes when it is deleted, whoever deletes it.
+    if (o.detached) spec.hooks = { poststop: [{ path: '/bin/rm', args: ['rm', '-rf', layerDir] }] };
+    else trackLayer(layerDir);
+    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, detached: o.detached });
     c.exited.finally(() => {
-      layers.delete(layerDir);
-      rmSync(layerDir, { recursive: true, force: true });
+      untrackLayer(layerDir);
+      if (!o.detached) rmSync(layerDir, { recursive: true, force: true });
     });
     return c;
   } catch (e) {
+    untrackLayer(layerDir);
     rmSync(layerDir, { recursive: true, force: true });
     throw e;
   }

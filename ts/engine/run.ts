@@ -45,7 +45,7 @@ function imageConfig(store: Store, configDigest: string): ImageConfig {
  * upper layer is the container's filesystem), a fresh spec is built from the options.
  * stdio: for the process (foreground, API), or undefined for the log file (detached).
  */
-export async function launchRecord(root: string, record: ContainerRecord, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Container> {
+export async function launchRecord(root: string, record: ContainerRecord, stdio?: [StdioOption, StdioOption, StdioOption], owned = false): Promise<Container> {
   const store = new Store(root);
   const o = record.Options;
   const image = findImage(store, record.ImageId) ?? store.images().find((i) => i.config === record.ImageId);
@@ -90,7 +90,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
       mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : mode === 'slirp4netns' ? (pid: number) => startSlirp(dir, pid, ownUserns) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
-    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: o.init, monitor: detached, remove: false, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: o.init, monitor: detached, remove: false, detached: !owned, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
     const exposed = (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts;
     if (ip) {
       record.IPAddress = ip;
@@ -119,10 +119,14 @@ function startMonitor(root: string, id: string): void {
   spawn(node, args, { detached: true, stdio: 'ignore' }).unref();
 }
 
-/** Creates and starts a container. */
-export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption]): Promise<Started> {
+/**
+ * Creates and starts a container. With own, the container is this process's (the library's run()): own
+ * is told its id before anything of it exists, and it dies with this process.
+ */
+export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption], own?: (id: string) => void): Promise<Started> {
   networkMode(o, root);
   const id = newId();
+  own?.(id);
   // The name first, before any pull or snapshot: two runs asking for one name cannot both get it.
   let name: string;
   if (o.name) name = reserveName(root, o.name, id);
@@ -149,7 +153,7 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
     const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
-    return { record, container: await launchRecord(root, record, stdio) };
+    return { record, container: await launchRecord(root, record, stdio, own !== undefined) };
   } catch (e) {
     if (made) removeContainerFiles(root, id);
     releaseName(root, name, id);

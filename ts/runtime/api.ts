@@ -14,6 +14,7 @@ import { closeQuietly, ContainerError, watchLaunched } from './report.js';
 import { defaultStateRoot } from './state.js';
 import { validateSpec, type OciProcess, type OciSpec } from './spec.js';
 import { signalNumber } from './signals.js';
+import { disownContainer, ownContainer, reapOrphans } from './ownership.js';
 import type { CgroupStats } from './cgroup/index.js';
 
 export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
@@ -54,6 +55,11 @@ export interface RuntimeOptions extends KillOptions {
   monitor?: boolean;
   /** Delete the container (cgroup, state) once it exits (default true). */
   remove?: boolean;
+  /**
+   * Leave the container running when this process ends (default false: it is killed and removed then,
+   * whichever way the process ends, SIGKILL included). A detached container is the caller's to stop.
+   */
+  detached?: boolean;
   /** File fd where tsbox-init records the exit status, for a container that outlives this process. */
   statusFd?: number;
   /** Called with the host pid once the namespaces exist and before anything runs in them. */
@@ -290,28 +296,13 @@ export class Container extends ContainerProcess {
   }
 }
 
-// Containers this process started and still owns: when the process exits (an Electron app quitting,
-// a dev tool's Ctrl-C), they are killed and cleaned up synchronously rather than left running.
-const owned = new Map<string, string>();
-let exitHookInstalled = false;
-
-function own(root: string, id: string): void {
-  owned.set(`${root}\0${id}`, id);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const [key, cid] of owned) {
-      try {
-        ops.remove(key.slice(0, key.indexOf('\0')), cid, true);
-      } catch {
-        // gone already
-      }
-    }
-  });
+// Containers this process started and still owns die and are removed when it ends: ownership.ts.
+function own(root: string, id: string) {
+  return ownContainer(root, id);
 }
 
 function disown(root: string, id: string): void {
-  owned.delete(`${root}\0${id}`);
+  disownContainer(root, id);
 }
 
 /** Creates and starts a container from a spec; resolves once its process runs (or rejects with the setup error). */
@@ -324,11 +315,14 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const io = setupStdio(stdioTriple(opts.stdio));
   const ptyPair = terminal ? native().socketpair() : undefined;
   const remove = opts.remove ?? true;
+  // What an earlier owner that was killed left here goes first.
+  reapOrphans(root);
   // Owned before the clone: a process that exits while it is under way still removes what was made.
-  if (remove) own(root, id);
+  // The monitor of a detached engine container outlives us by design.
+  const owner = opts.detached || opts.monitor ? undefined : own(root, id);
   let l;
   try {
-    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, monitor: opts.monitor, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning });
+    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, monitor: opts.monitor, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning, owner });
   } catch (e) {
     disown(root, id);
     io.parentFds.forEach(closeQuietly);

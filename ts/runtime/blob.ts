@@ -37,6 +37,7 @@ export const Tag = {
   LOG_JSON: 54,
   LO_UP: 55,
   PRESERVE_FDS: 56,
+  OWNER: 57,
 } as const;
 
 /** config.h TSBOX_FD_EXTRA (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS): where passed-through fds start in tsbox-init. */

@@ -86,6 +86,8 @@ export interface ContainerBlobOptions {
   preserveFds?: number;
   /** Bind sources by mount index, opened by the parent: the /proc/self/fd/N path tsbox-init binds from. */
   mountSources?: Map<number, string>;
+  /** The fd where tsbox-init finds the owner's pipe: the container dies with its owner (config.h TSBOX_T_OWNER). */
+  ownerFd?: number;
 }
 
 /** The whole container: namespaces to join, rootfs, system settings, then the process. */
@@ -115,6 +117,7 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   // json-file log lines. Without either, nobody stays to write them: the annotation means nothing then.
   if (spec.annotations?.['run.tsbox.log'] === 'json-file') w.flag(Tag.LOG_JSON);
   addProcess(w, spec.process, spec, opts);
+  if (opts.ownerFd !== undefined) w.u32(Tag.OWNER, opts.ownerFd);
   return w.toBuffer();
 }
 

@@ -48,6 +48,8 @@ export interface LaunchOptions {
   beforeStart?: (pid: number) => void;
   /** Told what could not be done as asked (limits without a cgroup when rootless); default: process.emitWarning. */
   onWarning?: (message: string) => void;
+  /** An owned container dies with this process: the read end of its owner pipe, and the stamp recorded in the state. */
+  owner?: { fd: number; stamp: string };
 }
 
 export interface Launched {
@@ -212,6 +214,7 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
     setgroupsDeny: ownUserns && setgroupsDenied(spec.linux?.gidMappings),
     preserveFds: preserved.length,
     mountSources: binds.sources,
+    ownerFd: opts.owner ? FD_EXTRA + preserved.length + binds.fds.length : undefined,
   });
   // A pid namespace given by path is entered by the cloning thread (the monitor does it itself), so the
   // container's first process is inside it. Without root that needs rights only the user namespace
@@ -232,7 +235,7 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
       consoleFd: spec.process?.terminal ? consoleFd : undefined,
       statusFd: opts.statusFd,
       cgroupTasks: cgroup.tasksFiles(),
-      extraFds: [...preserved, ...binds.fds],
+      extraFds: [...preserved, ...binds.fds, ...(opts.owner ? [opts.owner.fd] : [])],
       monitor: opts.monitor,
       pidNamespace: enterPidns,
     },
@@ -259,6 +262,7 @@ function finishLaunch(opts: LaunchOptions, p: Prepared, made: Made, spawned: Spa
     rootfs: spec.root?.path ?? '',
     created: new Date().toISOString(),
     owner: '',
+    ...(opts.owner ? { ownedBy: opts.owner.stamp } : {}),
     annotations: spec.annotations,
     ...p.place,
     initMode: p.init ? 'init' : 'exec',

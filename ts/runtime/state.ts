@@ -19,6 +19,8 @@ export interface ContainerState {
   rootfs: string;
   created: string;
   owner: string;
+  /** "<pid>-<start time>" of the process this container dies with (ownership.ts); absent when detached. */
+  ownedBy?: string;
   annotations?: Record<string, string>;
   /** "" when the container has no cgroup (rootless without a delegated subtree). */
   cgroupPath: string;
