@@ -129,7 +129,7 @@ export async function spawn(command: string, args: string[] = [], o: SpawnOption
   try {
     const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
     // A detached sandbox outlives us: its layer goes when it is deleted, whoever deletes it.
-    if (o.detached) spec.hooks = { poststop: [{ path: '/bin/rm', args: ['rm', '-rf', layerDir] }] };
+    if (o.detached) spec.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; rm -rf "$1"', 'sh', layerDir] }] };
     else trackLayer(layerDir);
     const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, detached: o.detached });
     c.exited.finally(() => {

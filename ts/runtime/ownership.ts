@@ -9,7 +9,7 @@
 //   the next process that starts a container there: each owned thing is indexed by its owner's pid and
 //   start time, and those whose owner is gone are removed.
 // Detached containers are nobody's: they are never indexed, killed or reaped.
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { native } from '../native.js';
@@ -193,14 +193,14 @@ function reapContainer(root: string, id: string, stamp: OwnerStamp): void {
   } catch (e) {
     if (!(e instanceof NotFoundError)) throw e;
     // Killed between its reservation and its state: the reservation (and the cgroup it names) goes, if
-    // that owner made it (its first line is the creator's pid).
-    let creator = '';
+    // that owner made it (its first line is the creator's pid), or the directory is still empty.
+    let creator: string | undefined;
     try {
       creator = readFileSync(join(stateDir(root, id), 'creating'), 'utf8').split('\n')[0];
     } catch {
-      return;
+      if (!existsSync(stateDir(root, id))) return;
     }
-    if (creator === stamp.split('-')[0]) ops.remove(root, id, true);
+    if (creator === undefined || creator === stamp.split('-')[0]) ops.remove(root, id, true);
     return;
   }
   if (owner === stamp) ops.remove(root, id, true);
