@@ -3,7 +3,7 @@
 // SIGTERM, SIGHUP, SIGKILL), and the process ends exactly as it does with child_process in their place.
 import test from 'ava';
 import { execFileSync, spawn as spawnChild } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
@@ -30,7 +30,20 @@ const detached = mode === 'detached';
 const secs = mode === 'normal' ? '1' : tag;
 if (mode === 'listener') process.on('SIGINT', () => { console.log('app: SIGINT'); setTimeout(() => process.exit(5), 50); });
 const info = { pids: [], engine: [], sandbox: [] };
-if (impl === 'tsbox') {
+if (mode === 'stopped') {
+  // tsbox-init stopped before it could set its parent-death signal; the test kills us, then continues it.
+  const { runContainer, sandboxSpec } = await import('tsbox');
+  const { mkdtempSync, mkdirSync } = await import('node:fs');
+  const layer = mkdtempSync('/dev/shm/tsbox-test-ownership-');
+  for (const d of ['upper', 'work', 'root']) mkdirSync(join(layer, d));
+  const spec = sandboxSpec({ args: ['sleep', tag], layerDir: layer, cwd: '/tmp' });
+  const beforeStart = (pid) => {
+    process.kill(pid, 'SIGSTOP');
+    // Told once "go" is written (right after this returns).
+    setTimeout(() => console.log(JSON.stringify({ pids: [pid], engine: [], sandbox: [{ id: 'stopped', layer }] })), 100);
+  };
+  await runContainer({ id: 'stopped-' + tag, spec, bundle: layer, root: process.env.TSBOX_STATE_ROOT, stdio: 'ignore', beforeStart });
+} else if (impl === 'tsbox') {
   const { run, spawn } = await import('tsbox');
   const many = mode === 'race' ? 3 : 1;
   if (mode === 'race') console.log('go');
@@ -229,6 +242,26 @@ test.serial('the owner killed while its containers start: none of them survives 
   t.deepEqual(owned, []);
   t.deepEqual(readdirSync(join(root, 'containers')), []);
   t.deepEqual(readdirSync(stateRoot).filter((n) => !n.startsWith('.')), []);
+});
+
+test.serial('an owner gone before the parent-death signal was set: tsbox-init sees its pipe hung up and exits', async (t) => {
+  const tag = newTag();
+  let stopped = 0;
+  const r = await app('tsbox', 'stopped', tag, (info, pid) => {
+    stopped = info.pids[0];
+    info.sandbox.forEach((s) => leftLayers.add(s.layer));
+    process.kill(pid, 'SIGKILL');
+  });
+  t.is(r.signal, 'SIGKILL', r.stderr);
+  t.true(stopped > 0);
+  // The owner is gone (reaped by us); tsbox-init goes on from where it was stopped.
+  process.kill(stopped, 'SIGCONT');
+  const alive = () => (existsSync(`/proc/${stopped}`) && !/State:\s+Z/.test(readFileSync(`/proc/${stopped}/status`, 'utf8')) ? [`tsbox-init ${stopped}`] : []);
+  t.deepEqual(await settled(() => [...alive(), ...processesWith('sleep', tag).map((p) => `process ${p}`)]), []);
+  const next = await app('tsbox', 'exit', newTag());
+  t.is(next.code, 3, next.stderr);
+  t.false(existsSync(join(stateRoot, `stopped-${tag}`)));
+  for (const l of leftLayers) if (l.includes('tsbox-test-ownership-')) rmSync(l, { recursive: true, force: true });
 });
 
 test.serial('detached: true survives the owner, and is the caller\'s to stop', async (t) => {
