@@ -3,9 +3,9 @@
 // them, and what a killed owner left is reaped at the next start.
 // - records: <root>/owned/<owner stamp>-<id>, made before anything of the container exists;
 // - layers: the owner stamp is in the directory's name, /dev/shm/tsbox-sandbox-api.<stamp>-XXXXXX.
-import { lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { atOwnerExit, cancelAtOwnerExit, ownerAlive, ownerStamp, parseStamped, reapOrphans } from '../runtime/ownership.js';
+import { addEntry, atOwnerExit, cancelAtOwnerExit, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { removeContainerFiles } from './run.js';
 import { stateRoot } from './containers.js';
@@ -14,32 +14,23 @@ function ownedDir(root: string): string {
   return join(root, 'owned');
 }
 
-function entry(root: string, id: string): string {
-  return join(ownedDir(root), `${ownerStamp()}-${id}`);
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // not there
-  }
+function entryName(id: string): string {
+  return `${ownerStamp()}-${id}`;
 }
 
 /** The engine container id is this process's: its files are removed when the process ends. */
 export function ownRecord(root: string, id: string): void {
-  mkdirSync(ownedDir(root), { recursive: true, mode: 0o700 });
-  writeFileSync(entry(root, id), '', { mode: 0o600 });
+  addEntry(ownedDir(root), entryName(id));
   atOwnerExit(`record\0${root}\0${id}`, () => {
     removeContainerFiles(root, id);
-    unlinkQuietly(entry(root, id));
+    removeEntry(ownedDir(root), entryName(id));
   });
 }
 
 /** Its files are gone (or kept on purpose): nothing left to do at exit. */
 export function disownRecord(root: string, id: string): void {
   cancelAtOwnerExit(`record\0${root}\0${id}`);
-  unlinkQuietly(entry(root, id));
+  removeEntry(ownedDir(root), entryName(id));
 }
 
 const reapedRoots = new Set<string>();
@@ -68,7 +59,7 @@ export function reapRecords(root: string): void {
     if (live) continue;
     try {
       removeContainerFiles(root, e.rest);
-      unlinkQuietly(join(ownedDir(root), name));
+      removeEntry(ownedDir(root), name);
     } catch {
       // busy: a later start tries again
     }

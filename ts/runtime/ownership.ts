@@ -9,7 +9,7 @@
 //   the next process that starts a container there: each owned thing is indexed by its owner's pid and
 //   start time, and those whose owner is gone are removed.
 // Detached containers are nobody's: they are never indexed, killed or reaped.
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { native } from '../native.js';
@@ -123,15 +123,32 @@ function ownerPipe(): number {
 // Not a container id (ids start with a letter or digit): `list` and runc-style clients never see it.
 const INDEX = '.owned';
 
-function indexEntry(root: string, id: string, stamp = ownerStamp()): string {
-  return join(root, INDEX, `${stamp}-${id}`);
+function entryName(id: string): string {
+  return `${ownerStamp()}-${id}`;
 }
 
-function unlinkQuietly(path: string): void {
+/**
+ * Index entries: a file per owned thing in a directory that exists only while it holds any (tools and
+ * tests that list a root see nothing of it otherwise).
+ */
+export function addEntry(dir: string, name: string): void {
+  for (let i = 0; ; i++) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      return writeFileSync(join(dir, name), '', { mode: 0o600 });
+    } catch (e) {
+      // Another process removed the directory as it emptied it: made again.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i > 10) throw e;
+    }
+  }
+}
+
+export function removeEntry(dir: string, name: string): void {
   try {
-    unlinkSync(path);
+    unlinkSync(join(dir, name));
+    rmdirSync(dir);
   } catch {
-    // not there
+    // not there, or other entries remain
   }
 }
 
@@ -140,18 +157,17 @@ function unlinkQuietly(path: string): void {
  * Returns what launch needs to tie the container to this process in the kernel.
  */
 export function ownContainer(root: string, id: string): { fd: number; stamp: OwnerStamp } {
-  mkdirSync(join(root, INDEX), { recursive: true, mode: 0o700 });
-  writeFileSync(indexEntry(root, id), '', { mode: 0o600 });
+  addEntry(join(root, INDEX), entryName(id));
   atOwnerExit(`container\0${root}\0${id}`, () => {
     ops.remove(root, id, true);
-    unlinkQuietly(indexEntry(root, id));
+    removeEntry(join(root, INDEX), entryName(id));
   }, 0);
   return { fd: ownerPipe(), stamp: ownerStamp() };
 }
 
 export function disownContainer(root: string, id: string): void {
   cancelAtOwnerExit(`container\0${root}\0${id}`);
-  unlinkQuietly(indexEntry(root, id));
+  removeEntry(join(root, INDEX), entryName(id));
 }
 
 const reaped = new Set<string>();
@@ -179,7 +195,7 @@ export function reapOrphans(root: string): void {
     if (live) continue;
     try {
       reapContainer(root, e.rest, e.stamp);
-      unlinkQuietly(join(root, INDEX, name));
+      removeEntry(join(root, INDEX), name);
     } catch {
       // left for a later start (busy, or not ours to remove)
     }
