@@ -3,7 +3,7 @@
 // SIGTERM, SIGHUP, SIGKILL), and the process ends exactly as it does with child_process in their place.
 import test from 'ava';
 import { execFileSync, spawn as spawnChild } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
@@ -45,7 +45,7 @@ if (mode === 'stopped') {
   await runContainer({ id: 'stopped-' + tag, spec, bundle: layer, root: process.env.TSBOX_STATE_ROOT, stdio: 'ignore', beforeStart });
 } else if (impl === 'tsbox') {
   const { run, spawn } = await import('tsbox');
-  const many = mode === 'race' ? 3 : 1;
+  const many = mode === 'race' ? 3 : mode === 'sequential' || mode === 'fds' ? 0 : 1;
   if (mode === 'race') console.log('go');
   const started = [];
   for (let i = 0; i < many; i++) {
@@ -59,6 +59,43 @@ if (mode === 'stopped') {
     }));
   }
   await Promise.all(started);
+  if (mode === 'normal') {
+    // Ended at once, its record kept (remove: false): still this process's, removed when it ends.
+    const kept = await run({ root, image: 'busybox', cmd: ['true'], remove: false });
+    await kept.exited;
+    info.engine.push(kept.id);
+  }
+  if (mode === 'fds') {
+    const text = async (c) => {
+      let s = '';
+      c.stdout.setEncoding('utf8').on('data', (d) => (s += d));
+      await c.closed;
+      return s;
+    };
+    // Each fd of the shell (the container's first process with run()) and what it is, listed by a child.
+    const list = 'ls -l /proc/$$/fd; true';
+    const a = await run({ root, image: 'busybox', cmd: ['sh', '-c', list] });
+    a.stdin.end();
+    const b = await spawn('sh', ['-c', list], { cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+    console.log(JSON.stringify({ run: await text(a), spawn: await text(b) }));
+    process.exit(0);
+  }
+  if (mode === 'sequential') {
+    // One after the other in a long-lived process: nothing of ownership accumulates, and the signal
+    // handlers are there only while something is owned.
+    const during = [];
+    for (let i = 0; i < 10; i++) {
+      const a = await run({ root, image: 'busybox', cmd: ['true'] });
+      const b = await spawn('true', [], { cwd: '/tmp', stdio: 'ignore' });
+      during.push(process.listenerCount('SIGINT'));
+      await Promise.all([a.exited, b.exited]);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const { readdirSync, existsSync } = await import('node:fs');
+    const entries = [join(root, 'owned'), join(root, 'state', '.owned'), join(process.env.TSBOX_STATE_ROOT, '.owned')].flatMap((d) => (existsSync(d) ? readdirSync(d) : []));
+    console.log(JSON.stringify({ during, after: process.listenerCount('SIGINT'), entries }));
+    process.exit(0);
+  }
 } else {
   for (let i = 0; i < 3; i++) info.pids.push(cp.spawn('sleep', [secs], { stdio: 'ignore', detached }).pid);
 }
@@ -144,7 +181,7 @@ function leftovers(info: Info, tag: string): string[] {
   return left;
 }
 
-async function settled(check: () => string[], ms = 1000): Promise<string[]> {
+async function settled<T>(check: () => T[], ms = 1000): Promise<T[]> {
   const deadline = Date.now() + ms;
   for (;;) {
     const left = check();
@@ -200,6 +237,7 @@ for (const mode of ['normal', 'exit', 'throw', ...SIGNALS]) {
     t.truthy(r.info, r.stderr);
     r.info?.sandbox.forEach((s) => leftLayers.add(s.layer));
     t.is(r.info?.pids.length, 3);
+    if (mode === 'normal') t.is(r.info?.engine.length, 3, 'and one with remove: false, its record kept until the process ends');
     t.deepEqual(await settled(() => leftovers(r.info!, tagged)), []);
     t.deepEqual({ code: r.code, signal: r.signal }, { code: ref.code, signal: ref.signal }, r.stderr);
     if (mode === 'throw') t.regex(r.stderr, /thrown by the app/);
@@ -262,6 +300,68 @@ test.serial('an owner gone before the parent-death signal was set: tsbox-init se
   t.is(next.code, 3, next.stderr);
   t.false(existsSync(join(stateRoot, `stopped-${tag}`)));
   for (const l of leftLayers) if (l.includes('tsbox-test-ownership-')) rmSync(l, { recursive: true, force: true });
+});
+
+test.serial('sequential containers in one process: no ownership entry or signal handler outlives them', async (t) => {
+  const r = await app('tsbox', 'sequential', newTag());
+  t.is(r.code, 0, r.stderr);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{"during"'));
+  t.deepEqual(JSON.parse(line ?? '{}'), { during: Array(10).fill(1), after: 0, entries: [] });
+});
+
+test.serial('a reused pid is not taken for the owner: its start time differs', async (t) => {
+  const tag = newTag();
+  const r = await app('tsbox', 'wait', tag, (_, pid) => process.kill(pid, 'SIGKILL'));
+  t.is(r.signal, 'SIGKILL');
+  r.info?.sandbox.forEach((s) => leftLayers.add(s.layer));
+  t.deepEqual(await settled(() => processesWith('sleep', tag)), []);
+  // What the killed owner left, as if its pid now belonged to another live process (ours, started at
+  // another time): first with our real start time (a live owner: kept), then with the one it had.
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const ourStart = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const dead = r.info!.sandbox[0].layer.split('tsbox-sandbox-api.')[1].split('-').slice(0, 2).join('-');
+  const layerOf = (layer: string, stamp: string) => layer.replace(`tsbox-sandbox-api.${dead}-`, `tsbox-sandbox-api.${stamp}-`);
+  const relabel = (from: string, to: string) => {
+    for (const dir of [join(root, 'owned'), join(root, 'state', '.owned'), join(stateRoot, '.owned')]) {
+      for (const e of existsSync(dir) ? readdirSync(dir) : []) if (e.startsWith(`${from}-`)) renameSync(join(dir, e), join(dir, to + e.slice(from.length)));
+    }
+    for (const sr of [join(root, 'state'), stateRoot]) {
+      for (const id of readdirSync(sr).filter((n) => !n.startsWith('.'))) {
+        const f = join(sr, id, 'state.json');
+        if (existsSync(f)) writeFileSync(f, readFileSync(f, 'utf8').replace(`"ownedBy":"${from}"`, `"ownedBy":"${to}"`));
+      }
+    }
+    for (const { layer } of r.info!.sandbox) {
+      renameSync(layerOf(layer, from), layerOf(layer, to));
+      leftLayers.add(layerOf(layer, to));
+    }
+  };
+  const live = `${process.pid}-${ourStart}`;
+  relabel(dead, live);
+  const next = await app('tsbox', 'exit', newTag());
+  t.is(next.code, 3, next.stderr);
+  t.true(r.info!.engine.every((id) => existsSync(join(root, 'containers', id))), 'a live owner\'s records stay');
+  t.true(r.info!.sandbox.every(({ id, layer }) => existsSync(join(stateRoot, id)) && existsSync(layerOf(layer, live))));
+  // The same pid with another start time: not that process, so the owner is gone.
+  const reused = `${process.pid}-${Number(ourStart) + 1}`;
+  relabel(live, reused);
+  const again = await app('tsbox', 'exit', newTag());
+  t.is(again.code, 3, again.stderr);
+  t.deepEqual(leftovers(r.info!, tag).filter((l) => !l.includes('tsbox-sandbox-api')), []);
+  t.false(existsSync(layerOf(r.info!.sandbox[0].layer, reused)));
+});
+
+test.serial('the container never gets the owner\'s pipe: it has only its stdio', async (t) => {
+  const r = await app('tsbox', 'fds', newTag());
+  t.is(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{"run"')) ?? '{}') as { run?: string; spawn?: string };
+  // Beyond stdio, no pipe or socket (the owner's pipe is one): only what the shell opened itself.
+  for (const [which, text] of Object.entries(got)) {
+    const fds = text.trim().split('\n').filter((l) => l.includes(' -> ')).map((l) => l.split(' -> ')[0].split(' ').pop()! + ' ' + l.split(' -> ')[1]).map((l) => l.split(' '));
+    t.deepEqual(fds.slice(0, 3).map(([fd]) => fd), ['0', '1', '2'], `${which}: ${text}`);
+    t.deepEqual(fds.slice(3).filter(([, target]) => /^(pipe|socket):/.test(target)), [], `${which}: ${text}`);
+  }
+  t.is(Object.keys(got).length, 2);
 });
 
 test.serial('detached: true survives the owner, and is the caller\'s to stop', async (t) => {

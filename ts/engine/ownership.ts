@@ -5,7 +5,7 @@
 // - layers: the owner stamp is in the directory's name, /dev/shm/tsbox-sandbox-api.<stamp>-XXXXXX.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addEntry, atOwnerExit, cancelAtOwnerExit, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';
+import { addEntry, atOwnerExit, cancelAtOwnerExit, disownContainer, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { removeContainerFiles } from './run.js';
 import { stateRoot } from './containers.js';
@@ -27,8 +27,9 @@ export function ownRecord(root: string, id: string): void {
   });
 }
 
-/** Its files are gone (or kept on purpose): nothing left to do at exit. */
+/** Its files are gone: nothing left to do at exit, for the engine nor the runtime. */
 export function disownRecord(root: string, id: string): void {
+  disownContainer(stateRoot(root), id);
   cancelAtOwnerExit(`record\0${root}\0${id}`);
   removeEntry(ownedDir(root), entryName(id));
 }

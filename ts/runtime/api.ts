@@ -271,6 +271,7 @@ export class Container extends ContainerProcess {
   /** Kills what is left and removes cgroup and state. */
   delete(): void {
     ops.remove(this.root, this.id, true);
+    disownContainer(this.root, this.id);
   }
 
   /** Runs another process inside the container (its namespaces, cgroup, caps and seccomp). */
@@ -338,8 +339,10 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const w = watchLaunched(waitFd, l.spawned.reportFd, remove);
   if (l.spawned.monitorPidfd !== undefined) w.exit.finally(() => closeQuietly(waitFd));
   const onExit = () => {
+    // Kept (remove: false): still ours, removed when this process ends.
+    if (!remove) return;
     disown(root, id);
-    if (remove) ops.remove(root, id, true, l.state);
+    ops.remove(root, id, true, l.state);
   };
   const r = await w.setup;
   if (r.kind === 'error') {
@@ -353,6 +356,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
       // the setup error says more
     }
     if (!remove) abortLaunch(root, id, undefined, l.cgroup);
+    disown(root, id);
     throw new ContainerError(r.message, r.errno);
   }
   const c = new Container(id, root, l.spawned, openEnds(io), w.exit, onExit, null);
