@@ -43,6 +43,17 @@ if (mode === 'stopped') {
     setTimeout(() => console.log(JSON.stringify({ pids: [pid], engine: [], sandbox: [{ id: 'stopped', layer }] })), 100);
   };
   await runContainer({ id: 'stopped-' + tag, spec, bundle: layer, root: process.env.TSBOX_STATE_ROOT, stdio: 'ignore', beforeStart });
+} else if (mode === 'nopidns') {
+  // No pid namespace: killing the first process (the reaper) leaves its children; the cgroup takes them.
+  const { runContainer, sandboxSpec } = await import('tsbox');
+  const { mkdtempSync, mkdirSync } = await import('node:fs');
+  const layer = mkdtempSync('/dev/shm/tsbox-test-ownership-');
+  for (const d of ['upper', 'work', 'root']) mkdirSync(join(layer, d));
+  const spec = sandboxSpec({ args: ['sh', '-c', 'sleep ' + tag + ' & sleep ' + tag + '; true'], layerDir: layer, cwd: '/tmp' });
+  spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'pid');
+  const c = await runContainer({ spec, bundle: layer, root: process.env.TSBOX_STATE_ROOT, stdio: 'ignore' });
+  info.pids.push(c.pid);
+  info.sandbox.push({ id: c.id, layer });
 } else if (impl === 'tsbox') {
   const { run, spawn } = await import('tsbox');
   const many = mode === 'race' ? 3 : mode === 'sequential' || mode === 'fds' ? 0 : 1;
@@ -301,6 +312,29 @@ test.serial('an owner gone before the parent-death signal was set: tsbox-init se
   t.false(existsSync(join(stateRoot, `stopped-${tag}`)));
   for (const l of leftLayers) if (l.includes('tsbox-test-ownership-')) rmSync(l, { recursive: true, force: true });
 });
+
+for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+  test.serial(`no pid namespace, ${signal}: the first process's children are killed with the cgroup`, async (t) => {
+    const tag = newTag();
+    const r = await app('tsbox', 'nopidns', tag, (info, pid) => {
+      info.sandbox.forEach((s) => leftLayers.add(s.layer));
+      // Once the shell and both its sleeps run.
+      const wait = () => (processesWith('sleep', tag).length >= 3 ? process.kill(pid, signal) : setTimeout(wait, 20));
+      wait();
+    });
+    t.is(r.signal, signal, r.stderr);
+    const info = r.info!;
+    const ours = (): string[] => leftovers(info, tag).filter((l) => !l.includes('tsbox-test-ownership-'));
+    if (signal === 'SIGKILL') {
+      t.deepEqual(await settled(() => processesWith('tsbox-init').filter((p) => p === info.pids[0])), [], 'the first process died with its owner');
+      // Its children, outside any pid namespace of their own, live on until the cgroup goes.
+      t.true(processesWith('sleep', tag).length >= 2);
+      const next = await app('tsbox', 'exit', newTag());
+      t.is(next.code, 3, next.stderr);
+    }
+    t.deepEqual(await settled(ours), []);
+  });
+}
 
 test.serial('sequential containers in one process: no ownership entry or signal handler outlives them', async (t) => {
   const r = await app('tsbox', 'sequential', newTag());
