@@ -22,21 +22,26 @@ glibc_symbols() { # glibc_symbols OBJDUMP FILE
   "$1" -T "$2" | awk 'match($0, /GLIBC_[0-9.]+/) { print substr($0, RSTART + 6, RLENGTH - 6), $NF }' | sort -uV
 }
 newer() { [ "$(printf '%s\n%s\n' "$1" "$max_glibc" | sort -V | tail -n 1)" != "$max_glibc" ]; }
+# Every version the file requires (objdump -p, "Version References"): also those no symbol names, such
+# as GLIBC_ABI_DT_RELR, which a newer linker adds for packed relocations.
+version_refs() { # version_refs OBJDUMP FILE
+  "$1" -p "$2" | awk '/^Version References:/ { f = 1; next } f && $1 ~ /^0x/ && NF == 4 { print $4 }' | sort -u
+}
 
-# Strips BUILT into prebuilds/DEST when it changed (or DEST is missing).
+# Strips BUILT into prebuilds/DEST, replacing DEST only when that changes it.
 ship() { # ship STRIP BUILT DEST
   local dest=prebuilds/$3
-  if [ ! -f "$dest" ] || [ "$2" -nt "$dest" ]; then
-    mkdir -p "$(dirname "$dest")"
-    "$1" --strip-unneeded -o "$dest.tmp" "$2"
-    mv "$dest.tmp" "$dest"
-    echo "prebuild: $dest"
-  fi
+  mkdir -p "$(dirname "$dest")"
+  "$1" --strip-unneeded -o "$dest.tmp" "$2"
+  if cmp -s "$dest.tmp" "$dest"; then rm "$dest.tmp"; else mv "$dest.tmp" "$dest" && echo "prebuild: $dest"; fi
 }
 
 check_glibc() { # check_glibc OBJDUMP FILE
   local bad
-  bad=$(glibc_symbols "$1" "$2" | while read -r ver sym; do if newer "$ver"; then echo "  $sym@GLIBC_$ver"; fi; done)
+  bad=$(glibc_symbols "$1" "$2" | while read -r ver sym; do if newer "$ver"; then echo "  $sym@GLIBC_$ver"; fi; done
+        version_refs "$1" "$2" | while read -r ref; do
+          case $ref in GLIBC_[0-9]*) if newer "${ref#GLIBC_}"; then echo "  (version) $ref"; fi ;; *) echo "  (version) $ref" ;; esac
+        done)
   if [ -n "$bad" ]; then
     printf 'prebuild: %s needs symbols newer than GLIBC_%s (pin them in csrc/addon/glibc_compat.h or replace them in glibc_compat.c):\n%s\n' "$2" "$max_glibc" "$bad" >&2
     exit 1

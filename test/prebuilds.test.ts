@@ -59,6 +59,16 @@ const newer = (v: string, max: number[]) => {
 /** The symbols of a file newer than glibc 2.28. */
 const tooNew = (path: string) => glibcSymbols(path).filter((s) => newer(s.version, MAX_GLIBC)).map((s) => `${s.symbol}@GLIBC_${s.version}`);
 
+/**
+ * Every version the file requires (objdump -p, "Version References"), also those no symbol names
+ * (GLIBC_ABI_DT_RELR, which packed relocations need, from glibc 2.36).
+ */
+const versionRefs = (path: string) => {
+  const out = run(objdumpFor(path), ['-p', path]);
+  const refs = out.slice(out.indexOf('Version References:'));
+  return [...refs.matchAll(/^\s+0x[0-9a-f]+ 0x[0-9a-f]+ \d+ (\S+)$/gm)].map((m) => m[1]);
+};
+
 const elfMachine = (elf: Buffer, at = 0) => elf.readUInt16LE(at + 18);
 
 /** The machine of each ELF image embedded in a file after its own header (tsbox-init, .incbin). */
@@ -83,6 +93,9 @@ test('the glibc prebuilds (x64 and arm64) need no symbol version newer than GLIB
     t.true(symbols.length > 50 && versions.includes(first), `${path}: not a glibc build?`);
     t.true(symbols.some((s) => s.symbol === 'pthread_create'), 'pthread_create is among them');
     t.deepEqual(tooNew(path), [], path);
+    const refs = versionRefs(path);
+    t.true(refs.includes(`GLIBC_${first}`), refs.join(' '));
+    t.deepEqual(refs.filter((r) => !/^GLIBC_[0-9.]+$/.test(r) || newer(r.slice(6), MAX_GLIBC)), [], path);
     // pthread_create was in libpthread.so.0 before glibc 2.34: named, so an old glibc loads it there.
     t.true(needed(path).includes('libpthread.so.0'), `${path} does not need libpthread.so.0`);
   }
@@ -157,6 +170,7 @@ test('the musl prebuild links against musl only, and musl\'s dynamic linker load
   t.true(libs.length > 0);
   t.deepEqual(libs.filter((l) => l !== 'libc.so' && l !== 'libc.musl-x86_64.so.1'), []);
   t.deepEqual(glibcSymbols(X64_MUSL), [], 'no GLIBC_ symbol versions');
+  t.deepEqual(versionRefs(X64_MUSL), [], 'no version references at all');
   // What it imports is Node-API's (from node) or musl's libc: nothing of glibc's (__*_chk, __isoc99_*...).
   const musl = '/lib/ld-musl-x86_64.so.1';
   t.true(existsSync(musl), `${musl} is missing: apt-get install musl (scripts/setup.sh)`);

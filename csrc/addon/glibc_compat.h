@@ -18,13 +18,13 @@
 
 #ifdef TSBOX_GLIBC_FIRST
 /* Only symbols whose first version is the current implementation: never those with two old versions
- * (pthread_cond_* at 2.2.5 is LinuxThreads' condvar, timer_create's is the old ABI). */
+ * (pthread_cond_* at 2.2.5 is LinuxThreads' condvar, timer_create's is the old ABI) nor those whose
+ * old version behaves differently (pthread_kill@2.2.5 fails with ESRCH on an exited thread). */
 #define TSBOX_GLIBC_PIN(sym) __asm__(".symver " #sym "," #sym "@" TSBOX_GLIBC_FIRST);
 TSBOX_GLIBC_PIN(pthread_create)
 TSBOX_GLIBC_PIN(pthread_join)
 TSBOX_GLIBC_PIN(pthread_detach)
 TSBOX_GLIBC_PIN(pthread_once)
-TSBOX_GLIBC_PIN(pthread_kill)
 TSBOX_GLIBC_PIN(pthread_sigmask)
 TSBOX_GLIBC_PIN(pthread_attr_setstacksize)
 TSBOX_GLIBC_PIN(pthread_attr_getstacksize)
