@@ -6,7 +6,8 @@
  * Functions that have no version old enough are defined in glibc_compat.c. scripts/prebuild.sh fails
  * when a symbol newer than 2.28 is left, naming it: add it here (same behaviour, older version) or there
  * (a replacement). This header includes nothing: a system header included before a source's own
- * #define _GNU_SOURCE would hide what that asks for. */
+ * #define _GNU_SOURCE would hide what that asks for. The prebuilds are made with glibc 2.36 (Debian 12):
+ * glibc 2.38's headers also redirect sscanf & co. to __isoc23_* (GLIBC_2.38), which the check names. */
 #ifndef TSBOX_GLIBC_COMPAT_H
 #define TSBOX_GLIBC_COMPAT_H
 
