@@ -105,6 +105,7 @@ test('the check catches what glibc_compat.h/.c fix: the same C built without the
   const dir = tempDir(t);
   // pthread_create (GLIBC_2.34) and stat & co. (GLIBC_2.33) as the addon uses them.
   writeFileSync(join(dir, 'probe.c'), `#define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -112,14 +113,17 @@ test('the check catches what glibc_compat.h/.c fix: the same C built without the
 static void *twice(void *p) { return (void *)((long)p * 2); }
 #include <unistd.h>
 __attribute__((visibility("default"))) int probe(const char *path, char *out, int len) {
-  pthread_t th; void *r; struct stat a = {0}, b = {0}, c = {0}, d = {0};
+  pthread_t th; void *r; struct stat a = {0}, b = {0}, c = {0}, d = {0}, e = {0};
   if (pthread_create(&th, NULL, twice, (void *)21) || pthread_join(th, &r)) return -1;
   int fd = open(path, O_PATH | O_NOFOLLOW);
   int ra = stat(path, &a), rb = lstat(path, &b), rc = fstat(fd, &c), rd = fstatat(AT_FDCWD, path, &d, AT_SYMLINK_NOFOLLOW);
   if (fd >= 0) close(fd);
+  errno = 0;
+  int rx = fstat(AT_FDCWD, &e), ex = errno; /* EBADF, not the working directory */
   int rm = mknod("/proc/version", S_IFREG | 0600, 0);
-  return snprintf(out, len, "%ld %d:%lu:%o:%lu %d:%lu:%o %d:%lu:%o:%ld %d:%lu %d", (long)r, ra, (unsigned long)a.st_ino, a.st_mode, (unsigned long)a.st_rdev,
-                  rb, (unsigned long)b.st_ino, b.st_mode, rc, (unsigned long)c.st_ino, c.st_mode, (long)c.st_size, rd, (unsigned long)d.st_ino, rm);
+  return snprintf(out, len, "%ld %d:%lu:%o:%lu %d:%lu:%o %d:%lu:%o:%ld %d:%lu %d:%d:%lu %d", (long)r, ra, (unsigned long)a.st_ino, a.st_mode, (unsigned long)a.st_rdev,
+                  rb, (unsigned long)b.st_ino, b.st_mode, rc, (unsigned long)c.st_ino, c.st_mode, (long)c.st_size, rd, (unsigned long)d.st_ino,
+                  rx, ex, (unsigned long)e.st_ino, rm);
 }
 `);
   writeFileSync(join(dir, 'main.c'), `#include <errno.h>
@@ -152,7 +156,7 @@ int main(int argc, char **argv) {
   const paths = [join(dir, 'main.c'), link, '/dev/null', join(dir, 'missing')];
   const viaGlibc = run(join(dir, 'plain'), paths);
   t.is(run(join(dir, 'pinned'), paths), viaGlibc);
-  t.regex(viaGlibc.split('\n')[0], /^42 0:\d+:100644:0 /);
+  t.regex(viaGlibc.split('\n')[0], /^42 0:\d+:100644:0 .* -1:9:0 -1 errno=File exists$/);
 });
 
 test('each prebuild embeds a tsbox-init for its own architecture', (t) => {

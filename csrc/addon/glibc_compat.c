@@ -6,6 +6,7 @@
 #include <features.h>
 
 #ifdef __GLIBC__
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,7 +18,12 @@ HIDDEN int fstatat(int dirfd, const char *path, struct stat *st, int flags) {
   return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
 }
 
+/* As glibc's: a negative fd is EBADF, never AT_FDCWD's directory (fstatat would stat the cwd). */
 HIDDEN int fstat(int fd, struct stat *st) {
+  if (fd < 0) {
+    errno = EBADF;
+    return -1;
+  }
   return fstatat(fd, "", st, AT_EMPTY_PATH);
 }
 
