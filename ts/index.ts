@@ -7,5 +7,5 @@ export { sandboxSpec, type SandboxOptions } from './engine/sandbox.js';
 export { run, spawn, type RunImageOptions, type SpawnOptions, type EngineContainer } from './engine/api.js';
 export { pull, type PullOptions } from './images/pull.js';
 export * as runtime from './runtime/operations.js';
-export type { ExitStatus } from './native.js';
+export { setAddonPath, type ExitStatus } from './native.js';
 export type { CgroupStats } from './runtime/cgroup/index.js';

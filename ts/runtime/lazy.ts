@@ -3,7 +3,8 @@
 // serve only hooks, rootless id maps, `ps`, the API's report reader and terminals.
 import { createRequire } from 'node:module';
 
-const load = createRequire(import.meta.url);
+// import.meta is empty once bundled as CommonJS; builtins resolve the same from anywhere.
+const load = createRequire((import.meta.url as string | undefined) || '/');
 
 /** The module, required at the first call and kept: the API asks for net at every container start. */
 function once<T>(name: string): () => T {
