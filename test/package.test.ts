@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
+import webpack from 'webpack';
 import { installedPackage, installInto, linkedProject, packTarball, repackWithout } from './helpers/package.js';
 
 const repo = join(import.meta.dirname, '..');
@@ -101,6 +102,39 @@ for (const format of ['cjs', 'esm'] as const) {
   }
 }
 
+test('webpack bundle of an app with tsbox in it, run after the tree it was built from is gone', async (t) => {
+  const p = installedPackage();
+  const root = tmp(t, 'webpack');
+  // Built against a copy of the package that is removed afterwards: webpack writes the build-time
+  // location of each module into import.meta.url, which then points nowhere.
+  const buildDir = join(root, 'build');
+  mkdirSync(join(buildDir, 'node_modules'), { recursive: true });
+  writeFileSync(join(buildDir, 'package.json'), '{ "type": "module" }\n');
+  cpSync(p.dir, join(buildDir, 'node_modules', 'tsbox'), { recursive: true });
+  writeFileSync(join(buildDir, 'app.mjs'), APP);
+  const run = linkedProject(join(root, 'run'), 'commonjs');
+  const stats = await new Promise<webpack.Stats>((resolve, reject) =>
+    webpack(
+      {
+        mode: 'production',
+        optimization: { minimize: false },
+        target: 'node20',
+        context: buildDir,
+        entry: './app.mjs',
+        output: { path: join(run, 'out'), filename: 'main.js', library: { type: 'commonjs2' } },
+      },
+      (err, s) => (err || !s ? reject(err ?? new Error('webpack: no stats')) : resolve(s)),
+    ),
+  );
+  t.false(stats.hasErrors(), stats.toString('errors-only'));
+  rmSync(buildDir, { recursive: true });
+  t.notRegex(readFileSync(join(run, 'out', 'main.js'), 'utf8'), /require\(["']tsbox["']\)/, 'tsbox is in the bundle');
+  const r = node([join(run, 'out', 'main.js')], tmpdir());
+  t.is(r.stderr, '');
+  t.is(r.stdout, 'hi\n');
+  t.is(r.status, 0);
+});
+
 test('the bundled app starts tsbox\'s own CLI for its helpers, never the app\'s bundle', async (t) => {
   const dir = linkedProject(tmp(t, 'self'));
   // selfArgv is internal: the app reaches it through the bundle of the package's own module.
@@ -176,7 +210,7 @@ test('TSBOX_ADDON and setAddonPath() load an addon kept elsewhere; a bad path is
     t.regex(bad.stderr, new RegExp(`^tsbox: cannot load the native addon ${from}=${root}/missing\\.node: not found; set TSBOX_ADDON .*\\n$`));
   }
   // A file that is no addon: dlopen's own reason, still one line.
-  writeFileSync(join(root, 'junk.node'), 'not an ELF file\n');
+  writeFileSync(join(root, 'junk.node'), 'not an ELF file\n'.repeat(256));
   const junk = node(['app.mjs'], dir, { TSBOX_ADDON: join(root, 'junk.node') });
   t.regex(junk.stderr, /^tsbox: cannot load the native addon TSBOX_ADDON=\S+junk\.node: .*invalid ELF header.*\n$/);
 });

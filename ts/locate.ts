@@ -3,19 +3,24 @@
 // or bundled by esbuild or webpack into an application's own file (then this module's location is the
 // application's, and the package is found by resolving tsbox/package.json), also inside Electron's asar.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import * as moduleNs from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * This module's file: import.meta.url in ESM (also what webpack writes in at build time), __filename in
- * CommonJS, where esbuild leaves import.meta empty.
+ * This module's file: import.meta.url in ESM (webpack writes in the build-time location, which may be
+ * gone at run time), __filename in CommonJS (esbuild leaves import.meta empty there; webpack's bundle).
  */
-export function ownFile(): string | undefined {
+export function ownFiles(): string[] {
+  const out: string[] = [];
   const url = import.meta.url as string | undefined;
-  if (url?.startsWith('file:')) return fileURLToPath(url);
-  return typeof __filename === 'string' ? __filename : undefined;
+  if (url?.startsWith('file:')) out.push(fileURLToPath(url));
+  if (typeof __filename === 'string' && !out.includes(__filename)) out.push(__filename);
+  return out;
 }
+
+// node:module as Node has it: webpack rewrites the createRequire() calls it sees into its own module ids.
+const nodeModule: { createRequire: typeof moduleNs.createRequire } = process.getBuiltinModule?.('node:module') ?? moduleNs;
 
 const isTsbox = (root: string): boolean => {
   try {
@@ -27,7 +32,7 @@ const isTsbox = (root: string): boolean => {
 
 function resolveFrom(from: string): string | undefined {
   try {
-    return dirname(createRequire(from).resolve('tsbox/package.json'));
+    return dirname(nodeModule.createRequire(from).resolve('tsbox/package.json'));
   } catch {
     return undefined;
   }
@@ -45,13 +50,14 @@ export function* packageRoots(): Generator<string> {
   const add = (r: string | undefined) => {
     if (r && !found.includes(r) && isTsbox(r)) found.push(r);
   };
-  const me = ownFile();
-  if (!found.length && !searched && me) add(join(dirname(me), '..'));
+  const mine = ownFiles();
+  if (!found.length && !searched) for (const f of mine) add(join(dirname(f), '..'));
   yield* found;
   if (searched) return;
   searched = true;
   const n = found.length;
-  if (me) add(resolveFrom(me));
+  // The application's files: this bundle, and the main script.
+  for (const f of [...mine, ...(process.argv[1] ? [resolve(process.argv[1])] : [])]) add(resolveFrom(f));
   add(resolveFrom(join(process.cwd(), 'noop.js')));
   yield* found.slice(n);
 }

@@ -2,10 +2,10 @@
 // and the rootless storage helper): the TypeScript sources under tsx, else the package's one-file CLI
 // (dist/tsbox.cjs), also when tsbox is bundled into an application (never the application's own file).
 import { basename, dirname, join } from 'node:path';
-import { explicitAddon, ownFile, packageRoots } from './locate.js';
+import { explicitAddon, ownFiles, packageRoots } from './locate.js';
 
 export function selfArgv(...args: string[]): [string, string[]] {
-  const me = ownFile() ?? '';
+  const me = ownFiles()[0] ?? '';
   let bin: string;
   if (me.endsWith('.ts')) bin = join(dirname(me), 'cli', 'bin.ts');
   else if (basename(me) === 'tsbox.cjs') bin = me;

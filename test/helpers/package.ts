@@ -1,7 +1,7 @@
 // The package as users get it: `npm pack` of this checkout, installed into a fresh project whose PATH has
 // no compiler. Packed and installed once per content (the tarball is deterministic: npm fixes mtimes),
 // shared by every test file and by parallel ava workers (the install is renamed into place when done).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -118,13 +118,8 @@ export function repackWithout(tgz: string, dir: string, ...paths: string[]): str
 export function installInto(dir: string, tgz: string, env: NodeJS.ProcessEnv): { status: number | null; output: string } {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'tsbox-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2) + '\n');
-  try {
-    const out = execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', '--loglevel=error', tgz], { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return { status: 0, output: out };
-  } catch (e) {
-    const x = e as { status: number | null; stdout?: string; stderr?: string };
-    return { status: x.status, output: `${x.stdout ?? ''}${x.stderr ?? ''}` };
-  }
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', '--loglevel=error', tgz], { cwd: dir, env, encoding: 'utf8' });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
 /** A project in dir whose node_modules/tsbox is the installed package (a link: nothing is copied). */
