@@ -138,17 +138,31 @@ test('webpack bundle of an app with tsbox in it, run after the tree it was built
 test('the bundled app starts tsbox\'s own CLI for its helpers, never the app\'s bundle', async (t) => {
   const dir = linkedProject(tmp(t, 'self'));
   // selfArgv is internal: the app reaches it through the bundle of the package's own module.
-  writeFileSync(join(dir, 'app.mjs'), "import { selfArgv } from './node_modules/tsbox/dist/self.js';\nconsole.log(JSON.stringify(selfArgv('version')));\n");
+  writeFileSync(
+    join(dir, 'app.mjs'),
+    "import { selfArgv } from './node_modules/tsbox/dist/self.js';\n" +
+      "if (process.env.AS_ELECTRON) Object.defineProperty(process.versions, 'electron', { value: '30.0.0' });\n" +
+      "console.log(JSON.stringify(selfArgv('version')));\n",
+  );
+  const cli = join(installedPackage().dir, 'dist', 'tsbox.cjs');
+  const addon = join(installedPackage().dir, 'prebuilds', 'linux-x64', 'node.napi.glibc.node');
   for (const format of ['cjs', 'esm'] as const) {
     const out = join(dir, 'out', `app.${format === 'cjs' ? 'cjs' : 'mjs'}`);
     await bundle(join(dir, 'app.mjs'), out, format, false);
-    const r = node([out], tmpdir());
-    t.is(r.stderr, '');
-    const [exe, args] = JSON.parse(r.stdout) as [string, string[]];
-    t.is(exe, process.execPath);
-    t.deepEqual(args, [join(installedPackage().dir, 'dist', 'tsbox.cjs'), 'version']);
-    const v = spawnSync(exe, args, { encoding: 'utf8' });
-    t.regex(v.stdout, /^tsbox version /);
+    for (const [env, want] of [
+      [{}, [process.execPath, [cli, 'version']]],
+      // Electron's binary runs the CLI as Node; an explicit addon goes along even where a caller gives
+      // the helper a fixed environment.
+      [{ AS_ELECTRON: '1' }, ['/usr/bin/env', ['ELECTRON_RUN_AS_NODE=1', process.execPath, cli, 'version']]],
+      [{ TSBOX_ADDON: addon }, ['/usr/bin/env', [`TSBOX_ADDON=${addon}`, process.execPath, cli, 'version']]],
+    ] as const) {
+      const r = node([out], tmpdir(), env);
+      t.is(r.stderr, '');
+      const [exe, args] = JSON.parse(r.stdout) as [string, string[]];
+      t.deepEqual([exe, args], want);
+      const v = spawnSync(exe, args, { encoding: 'utf8' });
+      t.regex(v.stdout, /^tsbox version /);
+    }
   }
 });
 
@@ -163,10 +177,14 @@ test('Electron\'s layout: the app bundled in resources/app.asar, the addon only 
   cpSync(p.dir, join(asar, 'node_modules', 'tsbox'), { recursive: true, filter: (s) => !s.startsWith(join(p.dir, 'prebuilds')) });
   // ...and asarUnpack's copy of node_modules/tsbox beside it, with the addon.
   cpSync(p.dir, join(root, 'resources', 'app.asar.unpacked', 'node_modules', 'tsbox'), { recursive: true });
-  const r = node([join(asar, 'main.cjs')], root);
-  t.is(r.stderr, '');
-  t.is(r.stdout, 'hi\n');
-  t.is(r.status, 0);
+  // Not bundled too: node_modules/tsbox inside the archive loads the addon from the unpacked copy.
+  await bundle(join(src, 'app.mjs'), join(asar, 'plain.cjs'), 'cjs', true);
+  for (const main of ['main.cjs', 'plain.cjs']) {
+    const r = node([join(asar, main)], root);
+    t.is(r.stderr, '', main);
+    t.is(r.stdout, 'hi\n', main);
+    t.is(r.status, 0, main);
+  }
   // Without the unpacked copy, the error names the places looked at.
   rmSync(join(root, 'resources', 'app.asar.unpacked'), { recursive: true });
   const bad = node([join(asar, 'main.cjs')], root);
@@ -191,6 +209,13 @@ test('TSBOX_ADDON and setAddonPath() load an addon kept elsewhere; a bad path is
   const none = node(['app.mjs'], dir);
   t.is(none.status, 1);
   t.regex(none.stderr, /^tsbox: no native addon for linux-x64 \(glibc\): tried \S+\/node_modules\/tsbox\/build\/Release\/tsbox\.node, .*; set TSBOX_ADDON to a tsbox\.node, or build one with "npm rebuild tsbox" \(needs a C compiler\)\n$/);
+
+  // A package's own code never takes the addon of a tsbox in the working directory (someone else's).
+  const hostile = linkedProject(join(root, 'hostile'));
+  const elsewhere = node([join(dir, 'app.mjs')], hostile);
+  t.is(elsewhere.status, 1);
+  t.regex(elsewhere.stderr, /^tsbox: no native addon/);
+  t.notRegex(elsewhere.stderr, /hostile/);
 
   const env = node(['app.mjs'], dir, { TSBOX_ADDON: addon });
   t.is(env.stderr, '');

@@ -42,9 +42,9 @@ const found: string[] = [];
 let searched = false;
 
 /**
- * tsbox's package roots, best first: the one this module sits in (dist/ or ts/ is one level down), then
- * the tsbox that the application's file or the working directory resolves to (a bundle's case), those
- * only when asked for (a resolve costs about a millisecond).
+ * tsbox's package roots: the one this module sits in (dist/ or ts/ is one level down); bundled into an
+ * application's file, the tsbox that this file, the main script or the working directory resolves to
+ * (looked up only then: a resolve costs about a millisecond).
  */
 export function* packageRoots(): Generator<string> {
   const add = (r: string | undefined) => {
@@ -53,13 +53,14 @@ export function* packageRoots(): Generator<string> {
   const mine = ownFiles();
   if (!found.length && !searched) for (const f of mine) add(join(dirname(f), '..'));
   yield* found;
-  if (searched) return;
+  // This code is a package's own: its addon is that package's or none. Never one that the working
+  // directory offers (a root CLI run in someone else's checkout would load and run their addon).
+  if (searched || found.length) return;
   searched = true;
-  const n = found.length;
-  // The application's files: this bundle, and the main script.
+  // Bundled: the application's files (this bundle, the main script), then the working directory.
   for (const f of [...mine, ...(process.argv[1] ? [resolve(process.argv[1])] : [])]) add(resolveFrom(f));
   add(resolveFrom(join(process.cwd(), 'noop.js')));
-  yield* found.slice(n);
+  yield* found;
 }
 
 /**
