@@ -254,7 +254,7 @@ async function main(): Promise<void> {
     void n;
   });
   c.stdout?.pipe(process.stdout);
-  const st: ExitStatus = await c.closed;
+  const st = await c.closed;
   const code: number | null = st.code;
   // @ts-expect-error a code is never a string
   const wrong: string = st.code;
@@ -264,9 +264,9 @@ async function main(): Promise<void> {
 }
 void main;
 `;
-  writeFileSync(join(dir, 'esm.mts'), `import { spawn, setAddonPath, type ExitStatus } from 'tsbox';\n${body}`);
-  writeFileSync(join(dir, 'cjs.cts'), `import { spawn, setAddonPath, type ExitStatus } from 'tsbox';\n${body}`);
-  writeFileSync(join(dir, 'app.ts'), `import { spawn, setAddonPath, type ExitStatus } from 'tsbox';\n${body}`);
+  writeFileSync(join(dir, 'esm.mts'), `import { spawn, setAddonPath } from 'tsbox';\n${body}`);
+  writeFileSync(join(dir, 'cjs.cts'), `import { spawn, setAddonPath } from 'tsbox';\n${body}`);
+  writeFileSync(join(dir, 'app.ts'), `import { spawn, setAddonPath } from 'tsbox';\n${body}`);
   const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
   const common = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--types', 'node', '--target', 'es2022'];
   for (const [name, args] of [
