@@ -6,6 +6,7 @@ export { defaultSpec } from './runtime/default-spec.js';
 export { sandboxSpec, type SandboxOptions } from './engine/sandbox.js';
 export { run, spawn, type RunImageOptions, type SpawnOptions, type EngineContainer } from './engine/api.js';
 export { pull, type PullOptions } from './images/pull.js';
+export { setAddonPath } from './native.js';
 export * as runtime from './runtime/operations.js';
 export type { ExitStatus } from './native.js';
 export type { CgroupStats } from './runtime/cgroup/index.js';
