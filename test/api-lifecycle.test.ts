@@ -89,7 +89,7 @@ test('stop(): the signal, then SIGKILL after the timeout (docker stop), for a pi
   const t0 = Date.now();
   const st = await c.stop({ timeout: 0.5 });
   t.true(Date.now() - t0 >= 450, 'the timeout was waited for');
-  t.like(st, { code: null, signal: 9 });
+  t.like(st, { code: null, signal: 'SIGKILL' });
   const { c: polite } = await start('trap "exit 3" TERM; while :; do sleep 0.05; done');
   await new Promise((r) => setTimeout(r, 200));
   t.like(await polite.stop({ timeout: 5 }), { code: 3 });
