@@ -454,7 +454,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   if (l.spawned.monitorPidfd !== undefined) w.exit.finally(() => closeQuietly(waitFd));
   const onExit = () => {
     disown(root, id);
-    if (remove) ops.remove(root, id, true, l.state);
+    if (remove) ops.remove(root, id, true, l.state, opts.onWarning);
   };
   const r = await w.setup;
   if (r.kind === 'error') {
