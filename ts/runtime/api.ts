@@ -176,24 +176,25 @@ export interface ContainerProcessEvents {
 
 type Listener<K extends keyof ContainerProcessEvents> = (...args: ContainerProcessEvents[K]) => void;
 
-// Typed listeners for the events above (merged into the class), as @types/node types ChildProcess's.
+// Typed listeners for the events above (merged into the class): a listener of the wrong shape for one of
+// them does not compile; other events (EventEmitter's own, a caller's) take any listener.
 export interface ContainerProcess {
   on<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  on<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   once<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   off<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   addListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   removeListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   prependListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   prependOnceListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
-  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependOnceListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
   emit<K extends keyof ContainerProcessEvents>(event: K, ...args: ContainerProcessEvents[K]): boolean;
-  emit(event: string | symbol, ...args: any[]): boolean;
+  emit<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, ...args: any[]): boolean;
 }
 
 /**
