@@ -57,7 +57,7 @@ test('every class is exported with its name and code; the CLI\'s UsageError is t
     [new tsbox.RegistryError('x', 500), 'RegistryError', 'ERR_REGISTRY'],
     [new tsbox.PullDeniedError('x', 401), 'PullDeniedError', 'ERR_PULL_DENIED'],
     [new tsbox.ImageNotFoundError('x', 'img'), 'ImageNotFoundError', 'ERR_IMAGE_NOT_FOUND'],
-    [new tsbox.MissingToolError('ip', 'bridge networking'), 'MissingToolError', 'ERR_MISSING_TOOL'],
+    [new tsbox.MissingToolError('ip'), 'MissingToolError', 'ERR_MISSING_TOOL'],
     [new tsbox.AbortError(), 'AbortError', 'ABORT_ERR'],
   ];
   for (const [e, name, code] of made) {

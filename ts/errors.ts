@@ -93,15 +93,33 @@ export class ImageNotFoundError extends TsboxError {
   }
 }
 
+/** The host programs tsbox runs, what needs each, and where Debian has it (the README's table). */
+export const HOST_TOOLS = {
+  ip: { feature: 'bridge networking (--network bridge, user networks, -p)', install: 'apt-get install iproute2' },
+  nsenter: { feature: 'bridge networking (--network bridge, user networks, -p)', install: 'apt-get install util-linux' },
+  nft: { feature: "bridge networking's masquerade rule (or iptables)", install: 'apt-get install nftables' },
+  iptables: { feature: "bridge networking's masquerade rule without nft", install: 'apt-get install iptables' },
+  newuidmap: { feature: 'rootless containers with subordinate ids (/etc/subuid)', install: 'apt-get install uidmap' },
+  newgidmap: { feature: 'rootless containers with subordinate ids (/etc/subgid)', install: 'apt-get install uidmap' },
+  slirp4netns: { feature: 'user-mode networking (--network slirp4netns, the rootless choice)', install: 'apt-get install slirp4netns' },
+  zstd: { feature: 'pulling zstd-compressed layers', install: 'apt-get install zstd' },
+} as const;
+
+export type HostTool = keyof typeof HOST_TOOLS;
+
 /** A host program a feature needs (ip, nsenter, newuidmap, slirp4netns, ...) is not installed. */
 export class MissingToolError extends TsboxError {
-  constructor(
-    readonly tool: string,
-    feature: string,
-    hint?: string,
-  ) {
-    super(`${tool}: not found on PATH; ${feature} needs it${hint ? ` (${hint})` : ''}`, 'ERR_MISSING_TOOL');
+  constructor(readonly tool: string) {
+    const t = (HOST_TOOLS as Record<string, { feature: string; install: string }>)[tool];
+    super(`${tool}: not found on PATH${t ? `; ${t.feature} needs it (${t.install})` : ''}`, 'ERR_MISSING_TOOL');
   }
+}
+
+/** MissingToolError for a spawn of `tool` that failed with ENOENT (the program is not there); undefined otherwise. */
+export function missingTool(tool: string, e: unknown): MissingToolError | undefined {
+  const err = e as NodeJS.ErrnoException & { status?: number; stderr?: string | Buffer };
+  if (err?.code === 'ENOENT' && (err.path === tool || err.syscall === `spawnSync ${tool}` || err.syscall === `spawn ${tool}`)) return new MissingToolError(tool);
+  return undefined;
 }
 
 /** child_process's AbortError: what 'error' gets when an AbortSignal ends the process. */
