@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { leftovers, makeBundle, removeBundle, STATE_ROOT } from './helpers/bundle.js';
 import { installedEngine, type InstalledEngine, type Tsbox } from './helpers/installed-engine.js';
 import { installedPackage } from './helpers/package.js';
-import { startRegistry, type Registry } from './helpers/registry.js';
+import { Layout, push, startRegistry, type Registry } from './helpers/registry.js';
+import { busyboxRootfs } from './helpers/bundle.js';
 
 let engine: InstalledEngine;
 let tsbox: Tsbox;
@@ -19,6 +20,10 @@ test.before(async () => {
   engine = await installedEngine('tsbox-errors-root-');
   tsbox = engine.tsbox;
   [reg, authReg] = await Promise.all([startRegistry(), startRegistry({ user: 'alice', password: 's3cret' })]);
+  const l = new Layout(join(engine.root, 'layout'));
+  l.image([busyboxRootfs()], { tag: 'latest' });
+  l.write();
+  await push(join(engine.root, 'layout'), 'latest', `${reg.addr}/remote/busybox:latest`);
 });
 
 test.after.always(async () => {
@@ -93,6 +98,28 @@ test('a registry that cannot be reached: ERR_REGISTRY_UNREACHABLE naming it; a s
   const d = await rejects(t, tsbox.run({ root: engine.root, image: 'no-such-image-anywhere' }), tsbox.RegistryError, 'RegistryError', 'ERR_REGISTRY_UNREACHABLE');
   t.regex(d.message, /docker\.io cannot be reached/);
   t.true(Date.now() - t0 < 1500, `${Date.now() - t0} ms`);
+});
+
+test.serial('pull policies: "missing" pulls once with progress, "always" pulls a stored image again, "never" runs a stored one', async (t) => {
+  const image = `${reg.addr}/remote/busybox`;
+  const collect = async (c: { stdout: NodeJS.ReadableStream | null; closed: Promise<{ code: number | null }> }) => {
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => (out += d));
+    return { code: (await c.closed).code, out };
+  };
+  const progress: { image: string; id?: string; status: string }[] = [];
+  t.deepEqual(await collect(await tsbox.run({ root: engine.root, image, cmd: ['echo', 'pulled'], onProgress: (p) => progress.push(p) })), { code: 0, out: 'pulled\n' });
+  t.deepEqual(progress[0], { image, status: 'missing' });
+  t.true(progress.some((p) => p.id && p.status === 'Pull complete'), JSON.stringify(progress));
+  progress.length = 0;
+  t.deepEqual(await collect(await tsbox.run({ root: engine.root, image, cmd: ['true'], onProgress: (p) => progress.push(p) })), { code: 0, out: '' });
+  t.deepEqual(progress, [], 'stored: no pull');
+  t.deepEqual(await collect(await tsbox.run({ root: engine.root, image, cmd: ['true'], pull: 'always', onProgress: (p) => progress.push(p) })), { code: 0, out: '' });
+  t.true(progress.some((p) => p.status === 'Already exists'), JSON.stringify(progress));
+  t.false(progress.some((p) => p.status === 'missing'));
+  // "always" for a stored image whose registry is out of reach fails: it did ask the registry.
+  await rejects(t, tsbox.run({ root: engine.root, image: 'busybox', cmd: ['true'], pull: 'always' }), tsbox.RegistryError, 'RegistryError', 'ERR_REGISTRY_UNREACHABLE');
+  t.deepEqual(await collect(await tsbox.run({ root: engine.root, image: 'busybox', cmd: ['echo', 'stored'], pull: 'never' })), { code: 0, out: 'stored\n' });
 });
 
 test('a command that is not there: CommandNotFoundError (127), from run, spawn and runContainer', async (t) => {

@@ -35,6 +35,8 @@ interface StartOptions {
   killSignal?: NodeJS.Signals;
   signal?: AbortSignal;
   input?: string | Readable;
+  env?: Record<string, string>;
+  cwd?: string;
   /** For run() and runContainer(): tsbox-init as pid 1 (default true in this table). */
   init?: boolean;
 }
@@ -169,6 +171,7 @@ const CASES: Case[] = [
   { name: 'timeout', script: 'sleep 5', opts: { timeout: 300 } },
   { name: 'timeout with killSignal', script: 'sleep 5', opts: { timeout: 300, killSignal: 'SIGKILL' } },
   { name: 'AbortSignal', script: 'sleep 5', abortAfter: 300 },
+  { name: 'env and cwd', script: 'echo "$A $B $PWD"; pwd', opts: { env: { A: 'one', B: 'two' }, cwd: '/tmp' } },
   { name: 'stdio "ignore"', script: 'echo lost; exit 4', opts: { stdio: 'ignore' } },
   { name: 'stdio array form', script: 'echo o; echo e >&2; read x; echo "$x" >&2', opts: { stdio: ['pipe', 'ignore', 'pipe'], input: 'typed\n' } },
   {
