@@ -63,7 +63,7 @@ export async function sequential(what: string, start: () => Promise<Started> | S
 
 export function format(r: Sequential): string {
   const d = (k: keyof Usage) => `${r.before[k]} → ${r.after[k]}`;
-  return `${r.what.padEnd(34)} ${String(r.count).padStart(5)} runs ${(r.ms / r.count).toFixed(1).padStart(6)} ms/run   fds ${d('fds')}   threads ${d('threads')}   RSS MiB ${d('rssMiB')}`;
+  return `${r.what.padEnd(40)} ${String(r.count).padStart(5)} runs ${(r.ms / r.count).toFixed(1).padStart(6)} ms/run   fds ${d('fds')}   threads ${d('threads')}   RSS MiB ${d('rssMiB')}`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

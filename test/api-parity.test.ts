@@ -268,6 +268,27 @@ p.on('close', (code) => (process.exitCode = code === 3 && nulls ? 0 : 1));
   t.deepEqual(seen.run, seen.child_process);
 });
 
+test.serial('input to a process that closes its stdin at once: no error reaches the embedder, the exit is as usual', async (t) => {
+  // A container that will not read must not crash the caller with EPIPE (an unhandled 'error'), as a
+  // plain child_process stdin would without a listener.
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown) => uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  t.teardown(() => process.off('uncaughtException', onUncaught));
+  for (const kind of ['spawn', 'run', 'runContainer'] as const) {
+    const p = await start(kind, 'exec 0<&-; sleep 0.2; exit 5', { input: Readable.from([Buffer.alloc(4 * MIB), Buffer.alloc(4 * MIB)]) });
+    const errors: Error[] = [];
+    p.on('error', (e: Error) => errors.push(e));
+    p.stdout!.resume();
+    p.stderr!.resume();
+    const code = await new Promise((r) => p.on('close', r));
+    t.is(code, 5, kind);
+    t.deepEqual(errors, [], kind);
+  }
+  await sleep(100);
+  t.deepEqual(uncaught, []);
+});
+
 test.serial('one class for all three: instanceof, events and methods the same', async (t) => {
   const { tsbox } = engine;
   const procs = [await start('spawn', 'exit 0'), await start('run', 'exit 0'), await start('runContainer', 'exit 0')];
