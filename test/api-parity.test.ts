@@ -289,6 +289,30 @@ test.serial('input to a process that closes its stdin at once: no error reaches 
   t.deepEqual(uncaught, []);
 });
 
+test.serial('an unknown signal: TypeError ERR_UNKNOWN_SIGNAL from kill() and from killSignal, as child_process', async (t) => {
+  const shape = (f: () => unknown) => {
+    try {
+      f();
+      return 'no throw';
+    } catch (e) {
+      return { type: (e as Error).constructor.name, code: (e as NodeJS.ErrnoException).code };
+    }
+  };
+  const cp = cpSpawn(BUSYBOX, ['sh', '-c', 'sleep 5']);
+  const ref = shape(() => cp.kill('SIGNOPE' as NodeJS.Signals));
+  cp.kill('SIGKILL');
+  t.deepEqual(ref, { type: 'TypeError', code: 'ERR_UNKNOWN_SIGNAL' });
+  t.deepEqual(shape(() => cpSpawn(BUSYBOX, ['true'], { killSignal: 'SIGNOPE' as NodeJS.Signals })), ref);
+  for (const kind of ['spawn', 'run', 'runContainer'] as const) {
+    const p = await start(kind, 'sleep 5');
+    t.deepEqual(shape(() => p.kill('SIGNOPE' as NodeJS.Signals)), ref, kind);
+    p.kill('SIGKILL');
+    await new Promise((r) => p.on('close', r));
+    const e = await t.throwsAsync(start(kind, 'true', { killSignal: 'SIGNOPE' as NodeJS.Signals }));
+    t.deepEqual({ type: e!.constructor.name, code: (e as NodeJS.ErrnoException).code }, ref, kind);
+  }
+});
+
 test.serial('one class for all three: instanceof, events and methods the same', async (t) => {
   const { tsbox } = engine;
   const procs = [await start('spawn', 'exit 0'), await start('run', 'exit 0'), await start('runContainer', 'exit 0')];

@@ -4,9 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defaultRoot } from '../cli/common.js';
-import { envList, runContainer, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
+import { apiSignal, envList, runContainer, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
 import { defaultStateRoot } from '../runtime/state.js';
-import { signalNumber } from '../runtime/signals.js';
 import { parseRunArgs, type RunOptions } from './options.js';
 import { removeContainerFiles, startContainer, type PullPolicy, type PullProgress } from './run.js';
 import { sandboxSpec } from './sandbox.js';
@@ -57,7 +56,7 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
   const volumes = Array.isArray(o.mounts) ? o.mounts : Object.entries(o.mounts ?? {}).map(([h, c]) => `${h}:${c}`);
   const workdir = o.cwd ?? o.workdir;
   const stdio = stdioTriple(o.stdio);
-  if (o.killSignal !== undefined) signalNumber(o.killSignal);
+  if (o.killSignal !== undefined) apiSignal(o.killSignal);
   if (o.input !== undefined && stdio[0] !== 'pipe') throw new TypeError('input needs stdin to be a pipe (stdio[0] = "pipe")');
   const argv = [
     ...env.flatMap((e) => ['-e', e]),

@@ -47,6 +47,15 @@ export interface ProcessExit {
   signal: NodeJS.Signals | null;
 }
 
+/** A signal's number, or child_process's TypeError (code ERR_UNKNOWN_SIGNAL) for one that does not exist. */
+export function apiSignal(sig: NodeJS.Signals | number): number {
+  try {
+    return signalNumber(sig);
+  } catch {
+    throw Object.assign(new TypeError(`Unknown signal: ${String(sig)}`), { code: 'ERR_UNKNOWN_SIGNAL' });
+  }
+}
+
 /** The exit status with the signal's name instead of its number (the public form). */
 export function namedExit(st: ExitStatus): ProcessExit {
   return { code: st.code, signal: st.signal === null ? null : (signalName(st.signal) as NodeJS.Signals) };
@@ -318,7 +327,7 @@ export class ContainerProcess extends EventEmitter {
    * handler for (SIGKILL aside): stop() escalates, or start it with init: true.
    */
   kill(signal: number | NodeJS.Signals = 'SIGTERM'): boolean {
-    const n = typeof signal === 'number' ? signal : signalNumber(signal);
+    const n = apiSignal(signal);
     if (this.done) return false;
     try {
       native().pidfdSignal(this.pidfd, n);
@@ -425,7 +434,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const root = opts.root ?? defaultStateRoot();
   const id = opts.id ?? `tsbox-${randomBytes(6).toString('hex')}`;
   const spec = structuredClone(opts.spec);
-  if (opts.killSignal !== undefined) signalNumber(opts.killSignal); // a bad name fails before anything runs
+  if (opts.killSignal !== undefined) apiSignal(opts.killSignal); // a bad name fails before anything runs
   if (opts.input !== undefined && stdioTriple(opts.stdio)[0] !== 'pipe') throw new TypeError('input needs stdin to be a pipe (stdio[0] = "pipe")');
   if (opts.env !== undefined && spec.process) spec.process.env = envList(opts.env);
   if (opts.cwd !== undefined && spec.process) spec.process.cwd = opts.cwd;
