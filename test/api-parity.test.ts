@@ -324,6 +324,21 @@ test.serial('one class for all three: instanceof, events and methods the same', 
   t.regex((procs[1] as unknown as { name: string }).name, /^\w+_\w+$/, 'run() names the container');
 });
 
+test.serial('exec() into a running container takes the same options: env, cwd, input, timeout', async (t) => {
+  for (const kind of ['run', 'runContainer'] as const) {
+    const c = (await start(kind, 'sleep 30')) as unknown as { exec(a: string[], o: object): Promise<Proc & { closed: Promise<unknown> }>; kill(s: string): boolean; exited: Promise<unknown> };
+    const e = await c.exec(['sh', '-c', 'echo "$X $PWD"; cat'], { env: { X: 'x', PATH: '/bin' }, cwd: '/tmp', input: 'fed\n' });
+    let out = '';
+    e.stdout!.on('data', (d: Buffer) => (out += d));
+    t.deepEqual(await e.closed, { code: 0, signal: null }, kind);
+    t.is(out, 'x /tmp\nfed\n', kind);
+    const slow = await c.exec(['sleep', '10'], { timeout: 200, killSignal: 'SIGKILL', stdio: 'ignore' });
+    t.deepEqual(await slow.closed, { code: null, signal: 'SIGKILL' }, kind);
+    c.kill('SIGKILL');
+    await c.exited;
+  }
+});
+
 test.serial('stop({ timeout }) escalates to SIGKILL for a pid-1 command that ignores SIGTERM (run and runContainer, no init)', async (t) => {
   for (const kind of ['run', 'runContainer'] as const) {
     const p = (await start(kind, 'sleep 30', { init: false })) as unknown as { stop(o: { timeout: number }): Promise<unknown> };
