@@ -51,7 +51,7 @@ test.serial('no descriptor per process when stdin is never ended (300 in a row, 
   t.true(growth <= Math.max(cpGrowth, 0) + 2, `tsbox +${growth} fds, child_process +${cpGrowth}`);
 });
 
-/** How a child_process or tsbox process ended, as numbers (tsbox reports signals by number). */
+/** How a child_process or tsbox process ended, with signals as numbers. */
 const ending = (code: number | null, signal: NodeJS.Signals | number | null) => ({ code, signal: typeof signal === 'string' ? { SIGTERM: 15, SIGKILL: 9, SIGUSR1: 10 }[signal as 'SIGTERM'] : signal });
 
 test('timeout, killSignal and AbortSignal end the process as child_process does; stdio in its string form', async (t) => {
