@@ -5,7 +5,8 @@
   "variables": {
     "harden_cflags": ["-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fno-strict-overflow",
                       "-Wall", "-Wextra", "-Wno-unused-parameter"],
-    "cc": "<!(node -p \"process.env.CC || 'cc'\")"
+    "cc": "<!(node -p \"process.env.CC || 'cc'\")",
+    "glibc": "<!(node -p \"process.report.getReport().header.glibcVersionRuntime ? 1 : 0\")"
   },
   "targets": [
     {
@@ -23,7 +24,7 @@
     {
       "target_name": "tsbox",
       "dependencies": ["tsbox-init"],
-      "sources": ["<!@(ls -1 csrc/addon/*.c)"],
+      "sources": ["<!@(ls -1 csrc/addon/*.c)", "csrc/init/errname.c"],
       "actions": [
         {
           "action_name": "embed_init",
@@ -37,7 +38,13 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-fPIC", "-fvisibility=hidden", "<@(harden_cflags)"],
       "ldflags": ["-Wl,-z,relro,-z,now", "-Wl,-z,noexecstack", "-Wl,--exclude-libs,ALL", "-Wl,-z,nodelete"],
-      "libraries": ["-Wl,-Bstatic", "-lseccomp", "-Wl,-Bdynamic", "-lpthread"]
+      "libraries": ["-Wl,-Bstatic", "-lseccomp", "-Wl,-Bdynamic", "-lpthread"],
+      "conditions": [
+        ["glibc==1", {
+          "cflags": ["-include", "<(module_root_dir)/csrc/addon/glibc_compat.h"],
+          "libraries": ["-Wl,--no-as-needed", "-l:libpthread.so.0", "-Wl,--as-needed"]
+        }]
+      ]
     }
   ]
 }

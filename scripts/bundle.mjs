@@ -1,8 +1,9 @@
 // Bundles each executable into one CommonJS file: Node then reads and compiles one file instead of
 // resolving some sixty ES modules, which halves the start of every CLI call (docs/performance.md).
+// The library's CommonJS build (package.json "exports", require) is bundled the same way.
 import { build } from 'esbuild';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 // The entries' "#!/usr/bin/env node" line stays first. The sources read import.meta (native.ts finds the
@@ -31,3 +32,25 @@ for (const [entry, out] of [['dist/cli/bin.js', 'dist/tsbox.cjs'], ['dist/runtim
   writeFileSync(join(root, out.replace(/\.cjs$/, '.inputs.json')), JSON.stringify(Object.keys(r.metafile.inputs), null, 1) + '\n');
   chmodSync(join(root, out), 0o755);
 }
+
+// The library for require(): one file, and its declarations as CommonJS ones (dist/cjs/, whose
+// package.json says so), which TypeScript wants for a CommonJS consumer under nodenext.
+await build({
+  entryPoints: [join(root, 'dist/index.js')],
+  outfile: join(root, 'dist/index.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  define: importMeta,
+  banner: { js: "const __tsbox_url = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+const cjsTypes = join(root, 'dist/cjs');
+rmSync(cjsTypes, { recursive: true, force: true });
+for (const f of readdirSync(join(root, 'dist'), { recursive: true })) {
+  if (!f.endsWith('.d.ts')) continue;
+  mkdirSync(dirname(join(cjsTypes, f)), { recursive: true });
+  copyFileSync(join(root, 'dist', f), join(cjsTypes, f));
+}
+writeFileSync(join(cjsTypes, 'package.json'), '{ "type": "commonjs" }\n');

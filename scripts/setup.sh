@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake make gcc g++ libc6-dev libseccomp-dev   # native build (addon, libseccomp)
   musl-tools                                    # tsbox-init linked with musl (scripts/build-init.sh)
+  gperf dpkg-dev                                # libseccomp built with musl (scripts/libseccomp-musl.sh)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross   # the linux-arm64 prebuild (scripts/prebuild.sh)
+  libseccomp-dev:arm64                          #   (multiarch, added below)
+  qemu-user-static                              # its test: Debian's arm64 Node under emulation
   busybox-static                                # test rootfs
   docker-registry apache2-utils openssl skopeo umoci zstd attr  # image tests: real registry, htpasswd, tokens
   iproute2 nftables iptables                    # networking
@@ -15,6 +19,11 @@ packages=(
   containerd podman conmon docker.io buildah    # interop tests: real clients of the runtime
   runc crun bubblewrap                          # benchmark peers
 )
+# The arm64 libseccomp.a comes from Debian's arm64 packages, installed beside the amd64 ones.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to add the arm64 architecture (dpkg --add-architecture arm64)" >&2; exit 1; fi
+  dpkg --add-architecture arm64
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -44,6 +53,8 @@ if [ "$(id -u)" -eq 0 ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
     echo "setup: mounted the cgroup v1 hierarchy $ctrls at /sys/fs/cgroup/$name"
   done < /proc/self/cgroup
 fi
+
+bash scripts/arm64-node.sh
 
 npm ci --no-audit --no-fund
 npm run compile

@@ -51,7 +51,7 @@ test.serial('no descriptor per process when stdin is never ended (300 in a row, 
   t.true(growth <= Math.max(cpGrowth, 0) + 2, `tsbox +${growth} fds, child_process +${cpGrowth}`);
 });
 
-/** How a child_process or tsbox process ended, as numbers (tsbox reports signals by number). */
+/** How a child_process or tsbox process ended, with signals as numbers. */
 const ending = (code: number | null, signal: NodeJS.Signals | number | null) => ({ code, signal: typeof signal === 'string' ? { SIGTERM: 15, SIGKILL: 9, SIGUSR1: 10 }[signal as 'SIGTERM'] : signal });
 
 test('timeout, killSignal and AbortSignal end the process as child_process does; stdio in its string form', async (t) => {
@@ -89,7 +89,7 @@ test('stop(): the signal, then SIGKILL after the timeout (docker stop), for a pi
   const t0 = Date.now();
   const st = await c.stop({ timeout: 0.5 });
   t.true(Date.now() - t0 >= 450, 'the timeout was waited for');
-  t.like(st, { code: null, signal: 9 });
+  t.like(st, { code: null, signal: 'SIGKILL' });
   const { c: polite } = await start('trap "exit 3" TERM; while :; do sleep 0.05; done');
   await new Promise((r) => setTimeout(r, 200));
   t.like(await polite.stop({ timeout: 5 }), { code: 3 });

@@ -38,7 +38,7 @@ test('run: exec and stats on a running container', async (t) => {
   t.is(e.stdout, 'inside\n');
   t.true(c.stats().pids.current >= 1);
   c.kill('SIGKILL');
-  t.like(await c.exited, { signal: 9 });
+  t.like(await c.exited, { signal: 'SIGKILL' });
 });
 
 test('spawn(): a sandboxed child_process.spawn over the host filesystem', async (t) => {

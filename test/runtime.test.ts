@@ -160,18 +160,18 @@ test('as pid 1 the process ignores a SIGTERM it has no handler for, as with runc
   const st = await Promise.race([c.exited, sleep(400).then(() => 'running' as const)]);
   t.is(st, 'running');
   c.kill('SIGKILL');
-  t.like(await c.exited, { code: null, signal: 9 });
+  t.like(await c.exited, { code: null, signal: 'SIGKILL' });
 });
 
 test('exit codes and signals come back right', async (t) => {
   t.like(await sh('exit 3'), { code: 3, signal: null });
-  t.like(await sh('kill -9 $$', undefined, { init: true }), { code: null, signal: 9 });
+  t.like(await sh('kill -9 $$', undefined, { init: true }), { code: null, signal: 'SIGKILL' });
   t.like(await sh('exit 0', undefined, { init: false }), { code: 0, signal: null });
   // Without init the process is pid 1: the kernel drops signals it has no handler for, except SIGKILL from outside.
   t.like(await sh('kill -USR1 $$; exit 5', undefined, { init: false }), { code: 5, signal: null });
   const { c } = await start('sleep 10', undefined, { init: false });
   c.kill('SIGKILL');
-  t.like(await c.exited, { code: null, signal: 9 });
+  t.like(await c.exited, { code: null, signal: 'SIGKILL' });
 });
 
 test('a process that exits at once: its output streams still end for a caller that listens once runContainer resolves', async (t) => {

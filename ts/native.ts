@@ -1,9 +1,7 @@
-// Loads the native addon: prebuilds/linux-x64/node.napi.node in an installed package,
-// build/Release/tsbox.node in a checkout. The addon embeds tsbox-init (a static binary).
+// Loads the native addon (where from: locate.ts). The addon embeds tsbox-init (a static binary).
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { addonCandidates, explicitAddon, libc, setExplicitAddon } from './locate.js';
 
 export interface SpawnOptions {
   /** The config blob (csrc/common/config.h), built by ts/runtime/blob.ts. */
@@ -143,18 +141,62 @@ export interface Native {
   copyAt(srcFd: number, dstDirFd: number, dstName: string, flags: number): number;
 }
 
-// The addon's places, in node-gyp-build's order: a checkout's own build, then the prebuild the package
-// ships. Looked up here rather than through node-gyp-build, which costs every CLI start ~4 ms more.
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const candidates = [join(packageRoot, 'build', 'Release', 'tsbox.node'), join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node')];
-
 let cached: Native | undefined;
+let loadedFrom: string | undefined;
 
+/** dlopen through process.dlopen, which bundlers leave alone (a require() of a .node they rewrite or trip on). */
+function load(path: string): Native {
+  const m = { exports: {} as Native };
+  process.dlopen(m, path);
+  return m.exports;
+}
+
+const why = (e: unknown): string => ((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : String((e as Error).message ?? e).split('\n')[0]);
+const fix = 'set TSBOX_ADDON to a tsbox.node, or build one with "npm rebuild tsbox" (needs a C compiler)';
+
+/**
+ * The native addon, loaded at first use: an explicit path (setAddonPath(), TSBOX_ADDON) alone when given,
+ * else the first of locate.ts's candidates that loads. Looked up here rather than through node-gyp-build,
+ * which costs every CLI start ~4 ms more.
+ */
 export function native(): Native {
-  if (!cached) {
-    const path = candidates.find((p) => existsSync(p));
-    if (!path) throw new Error(`tsbox: no native addon for ${process.platform}-${process.arch} (looked for ${candidates.join(', ')}); build it with "npm run build:native"`);
-    cached = createRequire(import.meta.url)(path) as Native;
+  if (cached) return cached;
+  const explicit = explicitAddon();
+  if (explicit) {
+    const path = resolve(explicit.path);
+    try {
+      if (!existsSync(path)) throw Object.assign(new Error(path), { code: 'ENOENT' });
+      cached = load(path);
+    } catch (e) {
+      throw new Error(`tsbox: cannot load the native addon ${explicit.from}=${path}: ${why(e)}; ${fix}`);
+    }
+    loadedFrom = path;
+    return cached;
   }
-  return cached;
+  const tried: string[] = [];
+  for (const path of addonCandidates()) {
+    if (!existsSync(path)) {
+      tried.push(path);
+      continue;
+    }
+    try {
+      cached = load(path);
+      loadedFrom = path;
+      return cached;
+    } catch (e) {
+      tried.push(`${path} (${why(e)})`);
+    }
+  }
+  const where = tried.length ? `tried ${tried.join(', ')}` : 'no tsbox package found beside this code or the working directory';
+  throw new Error(`tsbox: no native addon for ${process.platform}-${process.arch} (${libc()}): ${where}; ${fix}`);
+}
+
+/**
+ * Loads the addon from path at first use instead of searching for it (an Electron app's
+ * resources/app.asar.unpacked/..., a copy shipped elsewhere). Call before anything else of tsbox.
+ */
+export function setAddonPath(path: string): void {
+  const abs = resolve(path);
+  if (loadedFrom !== undefined && loadedFrom !== abs) throw new Error(`tsbox: setAddonPath(${abs}) after the addon was loaded from ${loadedFrom}; call it before first use`);
+  setExplicitAddon(abs);
 }

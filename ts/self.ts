@@ -1,10 +1,22 @@
 // How to start this same tsbox CLI again as a child (helpers that outlive a command: proxies, monitors,
-// and the rootless storage helper), from the bundle, the built JavaScript or the TypeScript sources under tsx.
-import { join } from 'node:path';
+// and the rootless storage helper): the TypeScript sources under tsx, else the package's one-file CLI
+// (dist/tsbox.cjs), also when tsbox is bundled into an application (never the application's own file).
+import { basename, dirname, join } from 'node:path';
+import { explicitAddon, ownFiles, packageRoots } from './locate.js';
 
 export function selfArgv(...args: string[]): [string, string[]] {
-  const me = import.meta.filename;
-  // In the one-file bundle (dist/tsbox.cjs) this module is the bin itself.
-  const bin = me.endsWith('.cjs') ? me : join(import.meta.dirname, 'cli', me.endsWith('.ts') ? 'bin.ts' : 'bin.js');
-  return [process.execPath, [...(bin.endsWith('.ts') ? ['--import=tsx'] : []), bin, ...args]];
+  const me = ownFiles()[0] ?? '';
+  let bin: string;
+  if (me.endsWith('.ts')) bin = join(dirname(me), 'cli', 'bin.ts');
+  else if (basename(me) === 'tsbox.cjs') bin = me;
+  else {
+    const root = packageRoots().next().value;
+    if (!root) throw new Error('tsbox: cannot find the tsbox package (its dist/tsbox.cjs starts tsbox\'s helper processes): keep node_modules/tsbox beside a bundled application');
+    bin = join(root, 'dist', 'tsbox.cjs');
+  }
+  const argv = [...(bin.endsWith('.ts') ? ['--import=tsx'] : []), bin, ...args];
+  // Some callers give the helper a fixed environment: what it needs from ours goes on its command line.
+  // Electron's binary is Node only with ELECTRON_RUN_AS_NODE.
+  const env = [...(process.versions.electron ? ['ELECTRON_RUN_AS_NODE=1'] : []), ...(explicitAddon() ? [`TSBOX_ADDON=${explicitAddon()!.path}`] : [])];
+  return env.length ? ['/usr/bin/env', [...env, process.execPath, ...argv]] : [process.execPath, argv];
 }

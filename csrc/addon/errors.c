@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "errors.h"
 #include "args.h"
+#include "../init/errname.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 static napi_value verrno(napi_env env, int err, const char *fmt, va_list ap) {
   char what[1024], msg[1100];
   vsnprintf(what, sizeof what, fmt, ap);
-  const char *name = strerrorname_np(err);
+  const char *name = errname(err);
   if (!name) name = "EUNKNOWN";
   snprintf(msg, sizeof msg, "%s: %s", what, name);
   napi_value m, code, e, no;
@@ -23,7 +24,7 @@ static napi_value verrno(napi_env env, int err, const char *fmt, va_list ap) {
 }
 
 napi_value make_error_text(napi_env env, int err, const char *msg) {
-  const char *name = strerrorname_np(err);
+  const char *name = errname(err);
   napi_value m, code, e;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
   napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);

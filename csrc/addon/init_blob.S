@@ -1,4 +1,8 @@
 /* The tsbox-init binary, embedded at build time (the build sets TSBOX_INIT_PATH to its path). */
+/* The path is stringified token by token: words the compiler predefines as 1 (linux, unix) must stay
+ * words in it (a checkout or build directory named linux-...). */
+#undef linux
+#undef unix
 #define STR2(x) #x
 #define STR(x) STR2(x)
   .section .rodata

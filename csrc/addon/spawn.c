@@ -21,6 +21,7 @@
 #include "spawn.h"
 #include "errors.h"
 #include "init_memfd.h"
+#include "../init/errname.h"
 #include "../common/config.h"
 
 #include <errno.h>
@@ -82,7 +83,7 @@ static void put_uint(char **p, char *end, unsigned v) {
 /* "E <errno> <what>: <ENAME>\n" on the report pipe (protocol in config.h), then exit 127. */
 static __attribute__((noreturn)) void child_fail(int fd, int err, const char *what) {
   char buf[256], *p = buf, *end = buf + sizeof buf - 1;
-  const char *name = strerrorname_np(err); /* a table lookup: no locks, no allocation */
+  const char *name = errname(err); /* a table lookup: no locks, no allocation */
   put_str(&p, end, "E ");
   put_uint(&p, end, (unsigned)err);
   put_str(&p, end, " ");

@@ -1,7 +1,7 @@
 // The package as users get it: `npm pack` of this checkout, installed into a fresh project whose PATH has
 // no compiler. Packed and installed once per content (the tarball is deterministic: npm fixes mtimes),
 // shared by every test file and by parallel ava workers (the install is renamed into place when done).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -95,4 +95,38 @@ export async function importInstalled<T = typeof import('../../ts/index.js')>():
   const entry = typeof dot === 'string' ? dot : ((dot?.import as { default?: string } | string | undefined) ?? dot?.default ?? pkg.main ?? 'index.js');
   const rel = typeof entry === 'string' ? entry : (entry.default ?? 'index.js');
   return (await import(join(p.dir, rel))) as T;
+}
+
+/** `npm pack` of the checkout into dir (prepack runs: the checkout must be built); the tarball's path. */
+export function packTarball(dir: string): string {
+  const out = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { filename: string }[];
+  return join(dir, out[0].filename);
+}
+
+/** The tarball repacked without some of its paths (package/prebuilds, say): a package no prebuild fits. */
+export function repackWithout(tgz: string, dir: string, ...paths: string[]): string {
+  const work = mkdtempSync(join(dir, 'repack.'));
+  execFileSync('tar', ['-xzf', tgz, '-C', work]);
+  for (const p of paths) rmSync(join(work, 'package', p), { recursive: true, force: true });
+  const out = join(dir, `without-${paths.join('-').replace(/\W+/g, '_')}.tgz`);
+  execFileSync('tar', ['-czf', out, '-C', work, 'package']);
+  rmSync(work, { recursive: true, force: true });
+  return out;
+}
+
+/** A fresh project in dir (package.json "type": "module") with tgz installed under env; npm's output. */
+export function installInto(dir: string, tgz: string, env: NodeJS.ProcessEnv): { status: number | null; output: string } {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'tsbox-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2) + '\n');
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', '--loglevel=error', tgz], { cwd: dir, env, encoding: 'utf8' });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/** A project in dir whose node_modules/tsbox is the installed package (a link: nothing is copied). */
+export function linkedProject(dir: string, type: 'module' | 'commonjs' = 'module'): string {
+  const p = installedPackage();
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'tsbox-app', version: '1.0.0', private: true, type }, null, 2) + '\n');
+  symlinkSync(p.dir, join(dir, 'node_modules', 'tsbox'));
+  return dir;
 }

@@ -5,8 +5,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type Options = NonNullable<ParseArgsConfig['options']>;
 import { join } from 'node:path';
 
-/** Bad flags or arguments: printed as one line, exit code 125 (as docker does). */
-export class UsageError extends Error {}
+import { UsageError } from '../errors.js';
+export { UsageError };
 
 export interface GlobalOptions {
   /** The tsbox root: images, containers, networks. */

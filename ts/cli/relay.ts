@@ -150,7 +150,7 @@ export async function foreground(p: ContainerProcess, relay: Relay, interactive:
   for (const [s, h] of handlers) process.on(s, h);
   const detachPty = p.pty ? attachPty(p.pty, interactive) : undefined;
   try {
-    return await p.exited;
+    return await p.exitStatus;
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
     await relay.finish();

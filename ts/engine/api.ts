@@ -4,29 +4,43 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defaultRoot } from '../cli/common.js';
-import { runContainer, type Container, type KillOptions, type Stdio } from '../runtime/api.js';
+import { apiSignal, envList, runContainer, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { parseRunArgs, type RunOptions } from './options.js';
-import { removeContainerFiles, startContainer } from './run.js';
+import { removeContainerFiles, startContainer, type PullPolicy, type PullProgress } from './run.js';
 import { sandboxSpec } from './sandbox.js';
 import { saveRecord } from './containers.js';
 import { detachedLayerPrefix, disownRecord, layerPrefix, ownRecord, reapLayers, reapRecords, trackLayer, untrackLayer } from './ownership.js';
 
-export interface RunImageOptions {
+export interface RunImageOptions extends KillOptions {
   image: string;
   cmd?: string[];
-  env?: Record<string, string> | string[];
+  env?: Record<string, string | undefined> | string[];
   /** Bind mounts: host path → container path (read-write), or docker -v strings. */
   mounts?: Record<string, string> | string[];
   limits?: { memory?: number; cpus?: number; pids?: number };
-  /** none, host, or slirp4netns (user-mode networking, the rootless choice); default as for tsbox run. */
+  /** none, host, or slirp4netns (user-mode networking, the rootless choice); default none. */
   network?: 'none' | 'host' | 'slirp4netns';
+  /** Working directory inside the container (child_process's cwd; workdir is the same). */
+  cwd?: string;
   workdir?: string;
   user?: string;
   /** Remove the container once it exits (default true). */
   remove?: boolean;
   /** tsbox root (images, containers); default /var/lib/tsbox as root, the XDG data dir otherwise. */
   root?: string;
+  /** stdin, stdout, stderr (default 'pipe' each), or one for all three. */
+  stdio?: Stdio;
+  /** Written to stdin, which is then ended (execa's `input`). */
+  input?: Input;
+  /** tsbox-init as pid 1, a reaper that forwards signals (docker run --init). Without it the command is pid 1 and ignores signals it has no handler for. */
+  init?: boolean;
+  /** When to pull the image: 'missing' (default), 'always' or 'never' (ImageNotFoundError at once). */
+  pull?: PullPolicy;
+  /** Pull progress (nothing is written to the host's stdout/stderr). */
+  onProgress?: (p: PullProgress) => void;
+  /** What could not be done as asked (rootless limits without a cgroup). Default: ignored. */
+  onWarning?: (message: string) => void;
   /**
    * Leave the container running when this process ends (default false: it is killed and removed then,
    * whichever way the process ends, SIGKILL included). A detached container is the caller's to stop
@@ -35,38 +49,31 @@ export interface RunImageOptions {
   detached?: boolean;
 }
 
-export interface EngineContainer {
-  id: string;
-  container: Container;
-  pid: Container['pid'];
-  /** child_process's events: 'spawn', 'exit', 'close' (after all output), 'error'. */
-  on: Container['on'];
-  once: Container['once'];
-  closed: Container['closed'];
-  stdout: Container['stdout'];
-  stderr: Container['stderr'];
-  stdin: Container['stdin'];
-  exited: Container['exited'];
-  kill: Container['kill'];
-  /** docker stop: SIGTERM, then SIGKILL after the timeout (seconds). */
-  stop: Container['stop'];
-  exec: Container['exec'];
-  stats: Container['stats'];
-}
+/** What run() gives: the same class as runContainer's, with the engine's container name set. */
+export type EngineContainer = Container & { name: string };
 
-/** Like `tsbox run`: pulls the image when missing; stdio are streams; `exited` resolves with the status. */
+/**
+ * Like `tsbox run`: pulls the image as `pull` says; stdio are streams; `closed` resolves with the status
+ * once all output is read. Rejects when the container cannot be set up (ImageNotFoundError,
+ * CommandNotFoundError, ...).
+ */
 export async function run(o: RunImageOptions): Promise<EngineContainer> {
   const root = o.root ?? defaultRoot();
-  const env = Array.isArray(o.env) ? o.env : Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const env = envList(o.env ?? {});
   const volumes = Array.isArray(o.mounts) ? o.mounts : Object.entries(o.mounts ?? {}).map(([h, c]) => `${h}:${c}`);
+  const workdir = o.cwd ?? o.workdir;
+  const stdio = stdioTriple(o.stdio);
+  if (o.killSignal !== undefined) apiSignal(o.killSignal);
+  if (o.input !== undefined && stdio[0] !== 'pipe') throw new TypeError('input needs stdin to be a pipe (stdio[0] = "pipe")');
   const argv = [
     ...env.flatMap((e) => ['-e', e]),
     ...volumes.flatMap((v) => ['-v', v]),
     ...(o.limits?.memory ? ['--memory', String(o.limits.memory)] : []),
     ...(o.limits?.cpus ? ['--cpus', String(o.limits.cpus)] : []),
     ...(o.limits?.pids ? ['--pids-limit', String(o.limits.pids)] : []),
-    ...(o.workdir ? ['-w', o.workdir] : []),
+    ...(workdir ? ['-w', workdir] : []),
     ...(o.user ? ['-u', o.user] : []),
+    ...(o.init ? ['--init'] : []),
     '--network', o.network ?? 'none',
     '-i',
     o.image,
@@ -74,35 +81,28 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
   ];
   const opts: RunOptions = parseRunArgs(argv);
   if (!o.detached) reapRecords(root);
-  const { record, container } = await startContainer(root, opts, ['pipe', 'pipe', 'pipe'], o.detached ? undefined : (id) => ownRecord(root, id));
+  const { record, container } = await startContainer(root, opts, stdio, { pull: o.pull, onProgress: o.onProgress, onWarning: o.onWarning, own: o.detached ? undefined : (id) => ownRecord(root, id) });
   const remove = o.remove ?? true;
-  container.exited.then((st) => {
-    if (remove) {
-      removeContainerFiles(root, record.Id);
-      disownRecord(root, record.Id);
-    } else saveRecord(root, { ...record, ExitCode: st.code ?? 128 + (st.signal ?? 0), FinishedAt: new Date().toISOString() });
-  });
-  return {
-    id: record.Id,
-    container,
-    pid: container.pid,
-    on: container.on.bind(container),
-    once: container.once.bind(container),
-    closed: container.closed,
-    stdout: container.stdout,
-    stderr: container.stderr,
-    stdin: container.stdin,
-    exited: container.exited,
-    kill: container.kill.bind(container),
-    stop: container.stop.bind(container),
-    exec: container.exec.bind(container),
-    stats: container.stats.bind(container),
-  };
+  const c = container as EngineContainer;
+  c.exitStatus
+    .then((st) => {
+      if (remove) {
+        removeContainerFiles(root, record.Id);
+        disownRecord(root, record.Id);
+      } else saveRecord(root, { ...record, ExitCode: st.code ?? 128 + (st.signal ?? 0), FinishedAt: new Date().toISOString() });
+    })
+    .catch((e: Error) => c.listenerCount('error') && c.emit('error', e));
+  c.name = record.Name;
+  c.watchKill(o);
+  c.feed(o.input);
+  return c;
 }
 
 export interface SpawnOptions extends KillOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then ended (execa's `input`). */
+  input?: Input;
   /** One option for all three, or one each (child_process's forms; default 'pipe'). */
   stdio?: Stdio;
   /** Extra host paths the command may write. */
@@ -131,8 +131,8 @@ export async function spawn(command: string, args: string[] = [], o: SpawnOption
     // A detached sandbox outlives us: its layer goes when it is deleted, whoever deletes it.
     if (o.detached) spec.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; rm -rf "$1"', 'sh', layerDir] }] };
     else trackLayer(layerDir);
-    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, detached: o.detached });
-    c.exited.finally(() => {
+    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, input: o.input, detached: o.detached });
+    c.exitStatus.finally(() => {
       untrackLayer(layerDir);
       if (!o.detached) rmSync(layerDir, { recursive: true, force: true });
     });

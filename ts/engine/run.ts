@@ -14,6 +14,8 @@ import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, ref
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
 import { UsageError } from '../cli/common.js';
+import { ImageNotFoundError, RegistryError } from '../errors.js';
+import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
 import { removeTree } from '../images/tree.js';
@@ -31,6 +33,32 @@ function writeEtc(dir: string, hostname: string, o: RunOptions): void {
   writeFileSync(join(dir, 'resolv.conf'), resolvConf(host, o.dns, o.dnsSearch));
 }
 
+/** When run pulls its image: docker run's --pull. */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+/** A step of the pull run makes: status 'missing' first (the image is not in the store), then docker pull's per layer (id set). */
+export interface PullProgress {
+  image: string;
+  /** The layer (12 hex digits) the status is about; absent for the image as a whole. */
+  id?: string;
+  status: string;
+}
+
+/** What the engine tells its caller instead of writing to stdout/stderr (the CLI writes it there). */
+export interface EngineHooks {
+  /** What could not be done as asked (rootless limits without a cgroup, ...). Default: ignored. */
+  onWarning?: (message: string) => void;
+  /** Pull progress. Default: ignored. */
+  onProgress?: (p: PullProgress) => void;
+  /** When to pull the image (default 'missing'). */
+  pull?: PullPolicy;
+  /**
+   * The container is this process's (the library's run()): own is told its id before anything of it
+   * exists, and it dies with this process. Without: it outlives us (the CLI, detached containers).
+   */
+  own?: (id: string) => void;
+}
+
 export interface Started {
   record: ContainerRecord;
   container: Container;
@@ -45,7 +73,7 @@ function imageConfig(store: Store, configDigest: string): ImageConfig {
  * upper layer is the container's filesystem), a fresh spec is built from the options.
  * stdio: for the process (foreground, API), or undefined for the log file (detached).
  */
-export async function launchRecord(root: string, record: ContainerRecord, stdio?: [StdioOption, StdioOption, StdioOption], owned = false): Promise<Container> {
+export async function launchRecord(root: string, record: ContainerRecord, stdio?: [StdioOption, StdioOption, StdioOption], hooks: EngineHooks = {}): Promise<Container> {
   const store = new Store(root);
   const o = record.Options;
   const image = findImage(store, record.ImageId) ?? store.images().find((i) => i.config === record.ImageId);
@@ -90,7 +118,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
       mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : mode === 'slirp4netns' ? (pid: number) => startSlirp(dir, pid, ownUserns) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
-    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: o.init, monitor: detached, remove: false, detached: !owned, statusFd, beforeStart, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) });
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: o.init, monitor: detached, remove: false, detached: !hooks.own, statusFd, beforeStart, onWarning: hooks.onWarning ?? (() => undefined) });
     const exposed = (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts;
     if (ip) {
       record.IPAddress = ip;
@@ -119,14 +147,11 @@ function startMonitor(root: string, id: string): void {
   spawn(node, args, { detached: true, stdio: 'ignore' }).unref();
 }
 
-/**
- * Creates and starts a container. With own, the container is this process's (the library's run()): own
- * is told its id before anything of it exists, and it dies with this process.
- */
-export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption], own?: (id: string) => void): Promise<Started> {
+/** Creates and starts a container. */
+export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption], hooks: EngineHooks = {}): Promise<Started> {
   networkMode(o, root);
   const id = newId();
-  own?.(id);
+  hooks.own?.(id);
   // The name first, before any pull or snapshot: two runs asking for one name cannot both get it.
   let name: string;
   if (o.name) name = reserveName(root, o.name, id);
@@ -142,22 +167,46 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
   }
   let made = false;
   try {
-    const store = new Store(root);
-    let image = findImage(store, o.image);
-    if (!image) {
-      process.stderr.write(`Unable to find image '${o.image}' locally\n`);
-      image = await pull(o.image, { root, platform: o.platform });
-    }
+    const image = await imageFor(root, o, hooks);
     made = true;
     mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
     const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
-    return { record, container: await launchRecord(root, record, stdio, own !== undefined) };
+    return { record, container: await launchRecord(root, record, stdio, hooks) };
   } catch (e) {
     if (made) removeContainerFiles(root, id);
     releaseName(root, name, id);
     throw e;
+  }
+}
+
+/** The image to run, pulled as the policy says; a pull that cannot find it fails with ImageNotFoundError. */
+async function imageFor(root: string, o: RunOptions, hooks: EngineHooks) {
+  const policy = hooks.pull ?? 'missing';
+  if (!['missing', 'always', 'never'].includes(policy)) throw new UsageError(`invalid pull policy ${JSON.stringify(policy)}: want missing, always or never`);
+  const found = policy === 'always' ? undefined : findImage(new Store(root), o.image);
+  if (found) return found;
+  if (policy === 'never') throw new ImageNotFoundError(`image ${JSON.stringify(o.image)} is not in the store (${root}) and pulling is off`, o.image);
+  if (policy === 'missing') hooks.onProgress?.({ image: o.image, status: 'missing' });
+  const progress = hooks.onProgress;
+  try {
+    return await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status) => progress({ image: o.image, id, status }) } });
+  } catch (e) {
+    if (e instanceof ImageNotFoundError) throw new ImageNotFoundError(e.message, o.image, { cause: e });
+    if (e instanceof RegistryError && e.code === 'ERR_REGISTRY_UNREACHABLE') {
+      const where = /^[^/]+/.exec(formatReferenceSafe(o.image))?.[0] ?? 'its registry';
+      throw new RegistryError(`pull ${o.image}: ${where} cannot be reached (${e.message}); the image is not in the store: pull it from a reachable registry, or load it`, undefined, e.code);
+    }
+    throw e;
+  }
+}
+
+function formatReferenceSafe(image: string): string {
+  try {
+    return formatReference(parseReference(image));
+  } catch {
+    return image;
   }
 }
 

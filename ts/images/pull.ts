@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extractLayer } from './extract.js';
+import { missingTool } from '../errors.js';
 import { bounded } from './limits.js';
 import { writeTreeRecord } from './tree-record.js';
 import { removeTree } from './tree.js';
@@ -70,7 +71,7 @@ export function decompress(file: string): Promise<Readable> {
       if (magic[0] === 0x1f && magic[1] === 0x8b) return resolve(createReadStream(file, { highWaterMark: 1 << 18 }).pipe(createGunzip({ chunkSize: 1 << 18 })));
       if (magic.readUInt32LE(0) === 0xfd2fb528) {
         const z = spawn('zstd', ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-        z.on('error', (e) => z.stdout.destroy(new Error(`zstd: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed (apt-get install zstd)' : e.message}`)));
+        z.on('error', (e) => z.stdout.destroy(missingTool('zstd', e) ?? new Error(`zstd: ${e.message}`)));
         z.on('exit', (code) => code && z.stdout.destroy(new Error(`zstd -dc ${file}: exit ${code}`)));
         return resolve(z.stdout);
       }

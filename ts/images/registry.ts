@@ -5,6 +5,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isInsecure, registryHost } from './reference.js';
+import { ImageNotFoundError, PullDeniedError, RegistryError } from '../errors.js';
 
 export const MEDIA = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -29,14 +30,7 @@ export interface RegistryOptions {
   retries?: number;
 }
 
-export class RegistryError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
+export { RegistryError };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,18 +66,18 @@ export class RegistryClient {
     const creds = this.opts.credentials;
     const c = parseChallenge(challenge ?? '');
     if (c.scheme === 'basic') {
-      if (!creds) throw new RegistryError(`${url}: authentication required (use tsbox login ${this.registry})`, 401);
+      if (!creds) throw new PullDeniedError(`${url}: authentication required (use tsbox login ${this.registry})`, 401);
       this.basic = Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
       return;
     }
-    if (c.scheme !== 'bearer' || !c.params.realm) throw new RegistryError(`${url}: unauthorized, and no usable WWW-Authenticate challenge`, 401);
+    if (c.scheme !== 'bearer' || !c.params.realm) throw new PullDeniedError(`${url}: unauthorized, and no usable WWW-Authenticate challenge`, 401);
     const q = new URL(c.params.realm);
     if (c.params.service) q.searchParams.set('service', c.params.service);
     if (c.params.scope) q.searchParams.set('scope', c.params.scope);
     const headers: Record<string, string> = {};
     if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     const res = await fetch(q, { headers });
-    if (!res.ok) throw new RegistryError(`token ${q.origin}${q.pathname}: ${res.status} ${res.statusText}`, res.status);
+    if (!res.ok) throw new (res.status === 401 || res.status === 403 ? PullDeniedError : RegistryError)(`token ${q.origin}${q.pathname}: ${res.status} ${res.statusText}`, res.status);
     const body = (await res.json()) as { token?: string; access_token?: string };
     this.token = body.token ?? body.access_token;
     if (!this.token) throw new RegistryError(`token ${q.origin}${q.pathname}: no token in the answer`);
@@ -99,7 +93,9 @@ export class RegistryClient {
       try {
         res = await fetch(url, { headers: { ...this.authHeader(), ...(accept ? { accept } : {}) }, redirect: 'follow' });
       } catch (e) {
-        if (attempt >= tries) throw new RegistryError(`GET ${url}: ${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message}`);
+        const cause = (e as Error & { cause?: { code?: string } }).cause?.code;
+        // A name that does not resolve (ENOTFOUND, not EAI_AGAIN) is not transient: no retries to wait through.
+        if (attempt >= tries || cause === 'ENOTFOUND') throw new RegistryError(`GET ${url}: ${cause ?? (e as Error).message}`, undefined, 'ERR_REGISTRY_UNREACHABLE');
         await sleep(200 * 2 ** attempt);
         continue;
       }
@@ -117,7 +113,11 @@ export class RegistryClient {
       if (!res.ok) {
         const text = await res.text().catch(() => '');
         const code = /"code":"(\w+)"/.exec(text)?.[1];
-        throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}${code ? ` (${code})` : ''}`, res.status);
+        const msg = `GET ${url}: ${res.status} ${res.statusText}${code ? ` (${code})` : ''}`;
+        if (res.status === 401 || res.status === 403) throw new PullDeniedError(msg, res.status);
+        // No such repository or tag (a blob the manifest names but the registry lacks stays a registry error).
+        if (res.status === 404 && /\/manifests\//.test(path)) throw new ImageNotFoundError(msg, path.replace(/\/manifests\//, ':'));
+        throw new RegistryError(msg, res.status);
       }
       return res;
     }

@@ -1,6 +1,7 @@
 // Bridge networks: a Linux bridge per network (tsbox0 for the default one), one veth pair per container,
 // addresses from a small IPAM, masquerade for outbound traffic in an nftables table of tsbox's own.
 // Bridges, subnets and nft rules belong to the host, not to one tsbox root: so do their lock and leases.
+import { MissingToolError, missingTool } from '../errors.js';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -29,6 +30,8 @@ function run(cmd: string, args: string[], input?: string): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   } catch (e) {
+    const missing = missingTool(cmd, e) ?? (cmd === 'nsenter' && /failed to execute/.test(String((e as { stderr?: string }).stderr)) ? new MissingToolError(args.find((a) => !a.startsWith('-'))!) : undefined);
+    if (missing) throw missing;
     const err = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
     throw new Error(`${cmd} ${args.join(' ')}${input ? ` (${input.trim().split('\n').join('; ')})` : ''}: ${err}`);
   }

@@ -7,6 +7,7 @@ import { closeSync, constants, existsSync, openSync, readFileSync, readSync, rmS
 import { connect, createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { native } from '../native.js';
+import { MissingToolError } from '../errors.js';
 import { closeQuietly } from '../runtime/report.js';
 import type { PortMapping } from './ports.js';
 import { accessible, commandPath } from '../runtime/rootless.js';
@@ -40,7 +41,7 @@ const recordFile = (dir: string) => join(dir, 'slirp.json');
  */
 export function startSlirp(containerDir: string, pid: number, userns: boolean): void {
   const bin = slirpBinary();
-  if (!bin) throw new Error('--network slirp4netns: slirp4netns is not installed (apt-get install slirp4netns)');
+  if (!bin) throw new MissingToolError('slirp4netns');
   stopSlirp(containerDir);
   // A unix socket path must fit in 108 bytes, which the container's directory may not: relative to it.
   const socket = join(containerDir, 'slirp.sock');

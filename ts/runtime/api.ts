@@ -4,16 +4,17 @@ import { openSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { native, type ExitStatus, type Spawned } from '../native.js';
 import { containerCgroup, markCreated, readState, statusOf, type Status } from './state.js';
 import { execLaunch, execProcess } from './exec.js';
 import { abortLaunch, launchAsync } from './launch.js';
 import * as ops from './operations.js';
-import { closeQuietly, ContainerError, watchLaunched } from './report.js';
+import { closeQuietly, watchLaunched } from './report.js';
+import { AbortError, containerError } from '../errors.js';
 import { defaultStateRoot } from './state.js';
 import { validateSpec, type OciProcess, type OciSpec } from './spec.js';
-import { signalNumber } from './signals.js';
+import { signalName, signalNumber } from './signals.js';
 import { disownContainer, ownContainer, reapOrphans } from './ownership.js';
 import type { CgroupStats } from './cgroup/index.js';
 
@@ -21,7 +22,7 @@ export type StdioOption = 'pipe' | 'inherit' | 'ignore' | number;
 /** child_process's forms: one option for all three, or one each. */
 export type Stdio = StdioOption | [StdioOption, StdioOption, StdioOption];
 
-function stdioTriple(s: Stdio | undefined): [StdioOption, StdioOption, StdioOption] {
+export function stdioTriple(s: Stdio | undefined): [StdioOption, StdioOption, StdioOption] {
   if (s === undefined) return ['pipe', 'pipe', 'pipe'];
   return Array.isArray(s) ? s : [s, s, s];
 }
@@ -34,6 +35,31 @@ export interface KillOptions {
   killSignal?: NodeJS.Signals | number;
   /** Aborting it sends killSignal (and 'error' gets an AbortError when someone listens). */
   signal?: AbortSignal;
+}
+
+/** What execa's `input` takes: written to stdin, which is then ended (stdin must be 'pipe'). */
+export type Input = string | Buffer | Uint8Array | Readable;
+
+/** How a process ended, as child_process reports it: an exit code, or the name of the signal that killed it. */
+export interface ProcessExit {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  /** Signal name ('SIGTERM'), or null. */
+  signal: NodeJS.Signals | null;
+}
+
+/** A signal's number, or child_process's TypeError (code ERR_UNKNOWN_SIGNAL) for one that does not exist. */
+export function apiSignal(sig: NodeJS.Signals | number): number {
+  try {
+    return signalNumber(sig);
+  } catch {
+    throw Object.assign(new TypeError(`Unknown signal: ${String(sig)}`), { code: 'ERR_UNKNOWN_SIGNAL' });
+  }
+}
+
+/** The exit status with the signal's name instead of its number (the public form). */
+export function namedExit(st: ExitStatus): ProcessExit {
+  return { code: st.code, signal: st.signal === null ? null : (signalName(st.signal) as NodeJS.Signals) };
 }
 
 export interface RuntimeOptions extends KillOptions {
@@ -64,8 +90,19 @@ export interface RuntimeOptions extends KillOptions {
   statusFd?: number;
   /** Called with the host pid once the namespaces exist and before anything runs in them. */
   beforeStart?: (pid: number) => void;
-  /** Told what could not be done as asked (rootless limits without a cgroup); default: process.emitWarning. */
+  /** Told what could not be done as asked (rootless limits without a cgroup); default: ignored (the library writes nothing to the host's stdout or stderr). */
   onWarning?: (message: string) => void;
+  /** Replaces spec.process.env (child_process's `env`): an object or KEY=VALUE strings. */
+  env?: Record<string, string | undefined> | string[];
+  /** Replaces spec.process.cwd (an absolute path inside the container). */
+  cwd?: string;
+  /** Written to stdin, which is then ended (execa's `input`); stdin must be 'pipe'. */
+  input?: Input;
+}
+
+/** KEY=VALUE strings from child_process's env object (undefined values left out) or as given. */
+export function envList(env: Record<string, string | undefined> | string[]): string[] {
+  return Array.isArray(env) ? env : Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
 }
 
 export { decodeWaitStatus } from './report.js';
@@ -140,17 +177,63 @@ function openEnds(io: StdioSetup): (Socket | undefined)[] {
   return io.parentFds.map((fd, i) => (fd === undefined ? undefined : new Socket({ fd, readable: i !== 0, writable: i === 0 })));
 }
 
-/** A running container (or a process exec'd into one). */
+/** child_process's events, typed: what each listener gets. */
+export interface ContainerProcessEvents {
+  /** The process runs (emitted once, before any 'exit' or 'close'). */
+  spawn: [];
+  /** The process exited: its code, or the name of the signal that killed it. */
+  exit: [code: number | null, signal: NodeJS.Signals | null];
+  /** The process exited and its stdio streams have all closed (all output read). */
+  close: [code: number | null, signal: NodeJS.Signals | null];
+  /** An AbortSignal ended it (AbortError), a signal could not be sent, or cleanup after the exit failed. */
+  error: [err: Error];
+}
+
+type Listener<K extends keyof ContainerProcessEvents> = (...args: ContainerProcessEvents[K]) => void;
+
+// Typed listeners for the events above (merged into the class): a listener of the wrong shape for one of
+// them does not compile; other events (EventEmitter's own, a caller's) take any listener.
+export interface ContainerProcess {
+  on<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  on<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  once<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  once<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  off<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  off<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  addListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  addListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  removeListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  removeListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  prependListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  prependListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  prependOnceListener<K extends keyof ContainerProcessEvents>(event: K, listener: Listener<K>): this;
+  prependOnceListener<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, listener: (...args: any[]) => void): this;
+  emit<K extends keyof ContainerProcessEvents>(event: K, ...args: ContainerProcessEvents[K]): boolean;
+  emit<E extends string | symbol>(event: E & Exclude<E, keyof ContainerProcessEvents>, ...args: any[]): boolean;
+}
+
+/**
+ * A running container (or a process exec'd into one): child_process's ChildProcess contract. Setup
+ * failures reject the promise that would have given this object (run, spawn, runContainer, exec); once
+ * it exists, what goes wrong is an 'error' event, emitted only when someone listens for it.
+ */
 export class ContainerProcess extends EventEmitter {
   readonly pid: number;
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** The exit status as wait(2) gives it (signal as a number), resolved once the process has exited. */
+  readonly exitStatus: Promise<ExitStatus>;
   /** Resolves once the process has exited (and, for a container with remove, been deleted). */
-  readonly exited: Promise<ExitStatus>;
-  private closing?: Promise<ExitStatus>;
+  readonly exited: Promise<ProcessExit>;
+  private closing?: Promise<ProcessExit>;
   /** The terminal when the process has one (spec.process.terminal). */
   pty: Pty | null;
+  /** child_process's exitCode and signalCode: null until the process has exited. */
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  /** True once kill() has delivered a signal (child_process's `killed`). */
+  killed = false;
   private pidfd: number;
   private done = false;
 
@@ -162,7 +245,7 @@ export class ContainerProcess extends EventEmitter {
     this.stdout = ends[1] ?? null;
     this.stderr = ends[2] ?? null;
     this.pty = pty;
-    this.exited = exit.then((status) => {
+    this.exitStatus = exit.then((status) => {
       this.done = true;
       closeQuietly(this.pidfd);
       // As child_process does: nothing can read stdin any more, and its descriptor must not outlive
@@ -171,11 +254,15 @@ export class ContainerProcess extends EventEmitter {
       try {
         onExit();
       } catch (e) {
-        this.emit('error', e);
+        this.fail(e as Error);
       }
-      this.emit('exit', status.code, status.signal);
+      const named = namedExit(status);
+      this.exitCode = named.code;
+      this.signalCode = named.signal;
+      this.emit('exit', named.code, named.signal);
       return status;
     });
+    this.exited = this.exitStatus.then(namedExit);
     // 'close' is watched for once someone listens for it (or asks for closed).
     this.on('newListener', (ev) => {
       if (ev === 'close') void this.closed;
@@ -184,9 +271,14 @@ export class ContainerProcess extends EventEmitter {
     process.nextTick(() => this.emit('spawn'));
   }
 
+  /** 'error' as child_process emits it, but only to listeners: an unobserved failure does not crash the embedder. */
+  protected fail(err: Error): void {
+    if (this.listenerCount('error')) this.emit('error', err);
+  }
+
   /** Resolves with the exit status once the process has exited and its stdio streams have all closed
    * (child_process's 'close', emitted then): all output has been read by then. */
-  get closed(): Promise<ExitStatus> {
+  get closed(): Promise<ProcessExit> {
     this.closing ??= Promise.all([this.exited, ...[this.stdout, this.stderr].map((s) => (s && !s.closed ? new Promise<void>((r) => s.once('close', () => r())) : undefined))]).then(([status]) => {
       this.emit('close', status.code, status.signal);
       return status;
@@ -198,7 +290,7 @@ export class ContainerProcess extends EventEmitter {
    * docker stop: the signal (default SIGTERM), then SIGKILL if the process has not exited after timeout
    * seconds (default 10). Resolves with its exit status.
    */
-  async stop(opts: { timeout?: number; signal?: number | NodeJS.Signals } = {}): Promise<ExitStatus> {
+  async stop(opts: { timeout?: number; signal?: number | NodeJS.Signals } = {}): Promise<ProcessExit> {
     this.kill(opts.signal ?? 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), (opts.timeout ?? 10) * 1000)));
@@ -211,27 +303,44 @@ export class ContainerProcess extends EventEmitter {
   /** timeout, killSignal and an AbortSignal, as child_process takes them. */
   watchKill(o: KillOptions): void {
     const sig = o.killSignal ?? 'SIGTERM';
+    if (!o.timeout && !o.signal) return;
     const timer = o.timeout ? setTimeout(() => this.kill(sig), o.timeout) : undefined;
     const onAbort = () => {
       this.kill(sig);
-      if (this.listenerCount('error')) this.emit('error', Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+      this.fail(new AbortError({ cause: o.signal?.reason }));
     };
-    if (o.signal?.aborted) onAbort();
+    if (o.signal?.aborted) process.nextTick(onAbort); // after 'spawn', as child_process
     else o.signal?.addEventListener('abort', onAbort, { once: true });
-    void this.exited.then(() => {
+    void this.exitStatus.then(() => {
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
     });
   }
 
-  /** Sends a signal (name or number) to the process. */
+  /** execa's `input`: written to stdin, which is then ended. A process that never reads it is no error. */
+  feed(input: Input | undefined): void {
+    if (input === undefined) return;
+    const stdin = this.stdin;
+    if (!stdin) throw new TypeError('input needs stdin to be a pipe (stdio[0] = "pipe")');
+    stdin.on('error', () => undefined); // EPIPE once the process exits without reading all of it
+    if (input instanceof Readable) input.pipe(stdin);
+    else stdin.end(input);
+  }
+
+  /**
+   * Sends a signal (name or number) to the process: true when delivered, false once it has exited
+   * (child_process's kill). Other failures go to 'error'. A container's pid 1 ignores signals it has no
+   * handler for (SIGKILL aside): stop() escalates, or start it with init: true.
+   */
   kill(signal: number | NodeJS.Signals = 'SIGTERM'): boolean {
+    const n = apiSignal(signal);
     if (this.done) return false;
-    const n = typeof signal === 'number' ? signal : signalNumber(signal);
     try {
       native().pidfdSignal(this.pidfd, n);
+      this.killed = true;
       return true;
-    } catch {
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH' && !/ESRCH/.test((e as Error).message)) this.fail(e as Error);
       return false;
     }
   }
@@ -250,6 +359,9 @@ export class Container extends ContainerProcess {
   status(): Status {
     return statusOf(this.root, readState(this.root, this.id));
   }
+
+  /** The engine's container name when run() started it (the runtime id is `id`). */
+  name?: string;
 
   pause(): void {
     ops.pause(this.root, this.id);
@@ -275,9 +387,9 @@ export class Container extends ContainerProcess {
   }
 
   /** Runs another process inside the container (its namespaces, cgroup, caps and seccomp). */
-  async exec(args: string[], opts: { env?: string[]; cwd?: string; user?: { uid: number; gid: number }; stdio?: Stdio; process?: OciProcess } = {}): Promise<ContainerProcess> {
+  async exec(args: string[], opts: { env?: Record<string, string | undefined> | string[]; cwd?: string; user?: { uid: number; gid: number }; stdio?: Stdio; process?: OciProcess; input?: Input } & KillOptions = {}): Promise<ContainerProcess> {
     const st = readState(this.root, this.id);
-    const proc = opts.process ?? execProcess(st.spec.process, { args, env: opts.env, cwd: opts.cwd, user: opts.user, terminal: false });
+    const proc = opts.process ?? execProcess(st.spec.process, { args, env: opts.env && envList(opts.env), cwd: opts.cwd, user: opts.user, terminal: false });
     const io = setupStdio(stdioTriple(opts.stdio));
     let l;
     try {
@@ -291,9 +403,12 @@ export class Container extends ContainerProcess {
       io.parentFds.forEach(closeQuietly);
       await w.exit;
       closeQuietly(l.spawned.pidfd);
-      throw new ContainerError(r.message, r.errno);
+      throw containerError(r.message, r.errno);
     }
-    return new ContainerProcess(l.spawned, openEnds(io), w.exit, () => {}, null);
+    const p = new ContainerProcess(l.spawned, openEnds(io), w.exit, () => {}, null);
+    p.watchKill(opts);
+    p.feed(opts.input);
+    return p;
   }
 }
 
@@ -311,6 +426,10 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const root = opts.root ?? defaultStateRoot();
   const id = opts.id ?? `tsbox-${randomBytes(6).toString('hex')}`;
   const spec = structuredClone(opts.spec);
+  if (opts.killSignal !== undefined) apiSignal(opts.killSignal); // a bad name fails before anything runs
+  if (opts.input !== undefined && stdioTriple(opts.stdio)[0] !== 'pipe') throw new TypeError('input needs stdin to be a pipe (stdio[0] = "pipe")');
+  if (opts.env !== undefined && spec.process) spec.process.env = envList(opts.env);
+  if (opts.cwd !== undefined && spec.process) spec.process.cwd = opts.cwd;
   validateSpec(spec, opts.bundle ?? process.cwd());
   const terminal = spec.process?.terminal === true;
   const io = setupStdio(stdioTriple(opts.stdio));
@@ -323,7 +442,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   const owner = opts.detached || opts.monitor ? undefined : own(root, id);
   let l;
   try {
-    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, monitor: opts.monitor, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning, owner });
+    l = await launchAsync({ root, id, bundle: opts.bundle ?? process.cwd(), spec, stdio: io.childFds, consoleFd: ptyPair?.[1], splitStart: false, init: opts.init, monitor: opts.monitor, statusFd: opts.statusFd, beforeStart: opts.beforeStart, onWarning: opts.onWarning ?? (() => undefined), owner });
   } catch (e) {
     disown(root, id);
     io.parentFds.forEach(closeQuietly);
@@ -342,7 +461,7 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
     // Kept (remove: false): still ours, removed when this process ends.
     if (!remove) return;
     disown(root, id);
-    ops.remove(root, id, true, l.state);
+    ops.remove(root, id, true, l.state, opts.onWarning);
   };
   const r = await w.setup;
   if (r.kind === 'error') {
@@ -357,11 +476,12 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
     }
     if (!remove) abortLaunch(root, id, undefined, l.cgroup);
     disown(root, id);
-    throw new ContainerError(r.message, r.errno);
+    throw containerError(r.message, r.errno);
   }
   const c = new Container(id, root, l.spawned, openEnds(io), w.exit, onExit, null);
   markCreated(root, id);
   c.watchKill(opts);
+  c.feed(opts.input);
   if (ptyPair) {
     const master = native().recvFd(ptyPair[0]);
     closeQuietly(ptyPair[0]);

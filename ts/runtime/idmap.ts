@@ -3,6 +3,7 @@
 // through the setuid helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
 import { childProcess } from './lazy.js';
 import { writeFileSync } from 'node:fs';
+import { MissingToolError } from '../errors.js';
 import { idmapTool } from './rootless.js';
 import type { OciIdMapping } from './spec.js';
 
@@ -26,7 +27,7 @@ export function setgroupsDenied(gidMaps: OciIdMapping[] | undefined): boolean {
 
 function helper(tool: 'newuidmap' | 'newgidmap', pid: number, maps: OciIdMapping[]): void {
   const bin = idmapTool(tool);
-  if (!bin) throw new Error(`${tool}: not installed (apt-get install uidmap); an unprivileged user can map only its own id`);
+  if (!bin) throw new MissingToolError(tool); // an unprivileged user can map only its own id without it
   const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
   const r = childProcess().spawnSync(bin, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()}`);

@@ -3,7 +3,9 @@
 // serve only hooks, rootless id maps, `ps`, the API's report reader and terminals.
 import { createRequire } from 'node:module';
 
-const load = createRequire(import.meta.url);
+// getBuiltinModule where Node has it (20.16): bundlers rewrite createRequire() calls (webpack into
+// undefined); import.meta is empty once bundled as CommonJS, and builtins resolve the same from anywhere.
+const load = (name: string): unknown => process.getBuiltinModule?.(name) ?? createRequire((import.meta.url as string | undefined) || '/')(name);
 
 /** The module, required at the first call and kept: the API asks for net at every container start. */
 function once<T>(name: string): () => T {

@@ -43,8 +43,12 @@ export function state(root: string, id: string): OciState {
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** Told what failed without failing the operation (a poststart or poststop hook); default: ignored. */
+export type WarningSink = (message: string) => void;
+const ignore: WarningSink = () => undefined;
+
 /** Lets a created container's process run: reads the byte tsbox-init writes to exec.fifo. */
-export function start(root: string, id: string): void {
+export function start(root: string, id: string, onWarning: WarningSink = ignore): void {
   withLock(root, id, () => {
     const s = readState(root, id);
     const status = statusOf(root, s);
@@ -76,7 +80,7 @@ export function start(root: string, id: string): void {
       runHooks('poststart', s.spec.hooks?.poststart, { ociVersion: OCI_VERSION, id, status: 'running', pid: s.pid, bundle: s.bundle, annotations: s.annotations });
     } catch (e) {
       // The spec says a failing poststart hook is logged, not fatal.
-      process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+      onWarning((e as Error).message);
     }
   });
 }
@@ -141,7 +145,7 @@ export function resume(root: string, id: string): void {
  * Idempotent on a half-deleted container. `reaped`: the caller holds the state it wrote and has reaped
  * the process (the API), so neither the file nor /proc need to be read again.
  */
-export function remove(root: string, id: string, force = false, reaped?: ContainerState): void {
+export function remove(root: string, id: string, force = false, reaped?: ContainerState, onWarning: WarningSink = ignore): void {
   // A create killed between its mkdir and its reservation file leaves an empty directory only.
   if (force && isEmptyReservation(root, id)) return removeStateDir(root, id);
   withLock(root, id, () => {
@@ -177,7 +181,7 @@ export function remove(root: string, id: string, force = false, reaped?: Contain
     try {
       runHooks('poststop', s.spec.hooks?.poststop, { ociVersion: OCI_VERSION, id, status: 'stopped', bundle: s.bundle, annotations: s.annotations });
     } catch (e) {
-      process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+      onWarning((e as Error).message);
     }
     removeStateDir(root, id);
   });

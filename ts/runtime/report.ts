@@ -8,15 +8,7 @@ export type Report =
   | { kind: 'error'; errno: number; message: string }
   | { kind: 'exit'; wstatus: number };
 
-/** A setup or exec failure inside the container, as tsbox-init reported it. */
-export class ContainerError extends Error {
-  constructor(
-    message: string,
-    readonly errno: number,
-  ) {
-    super(message);
-  }
-}
+export { ContainerError } from '../errors.js';
 
 function parseLine(line: string): Report | undefined {
   if (line === 'R') return { kind: 'ready' };

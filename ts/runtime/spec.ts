@@ -114,8 +114,8 @@ export const OCI_VERSION = '1.1.0';
 
 const NAMESPACES: readonly NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 
-/** A spec that cannot run: the message is one line naming the field. */
-export class SpecError extends Error {}
+import { SpecError } from '../errors.js';
+export { SpecError };
 
 /** Reads <bundle>/config.json and checks it; the rootfs path comes back absolute. */
 export function loadSpec(bundle: string): OciSpec {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } fro
 import { join } from 'node:path';
 import { copyPath } from '../../engine/copy.js';
 import { parseRunArgs } from '../../engine/options.js';
-import { launchRecord, removeContainerFiles, startContainer } from '../../engine/run.js';
+import { launchRecord, removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
 import { containerDir, EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
 import { ContainerError } from '../../runtime/report.js';
 import * as ops from '../../runtime/operations.js';
@@ -31,10 +31,18 @@ function execFailureCode(e: unknown): number | undefined {
   return undefined;
 }
 
+/** What the engine reports goes to stderr, as docker prints it. */
+const stderrHooks: EngineHooks = {
+  onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
+  onProgress: (p) => {
+    if (p.status === 'missing') process.stderr.write(`Unable to find image '${p.image}' locally\n`);
+  },
+};
+
 export const runCommand: Command = async (argv, g) => {
   const o = parseRunArgs(argv);
   if (o.detach) {
-    const { record } = await startContainer(g.root, o);
+    const { record } = await startContainer(g.root, o, undefined, stderrHooks);
     process.stdout.write(`${record.Id}\n`);
     return 0;
   }
@@ -42,7 +50,7 @@ export const runCommand: Command = async (argv, g) => {
   const relay = relayStdio({ interactive: o.interactive, none: o.tty });
   let started;
   try {
-    started = await startContainer(g.root, { ...o }, relay.fds);
+    started = await startContainer(g.root, { ...o }, relay.fds, stderrHooks);
   } catch (e) {
     relay.close();
     const code = execFailureCode(e);
@@ -377,7 +385,7 @@ export const startCommand: Command = async (argv, g) => {
   if (a.values.attach) throw new UsageError('start: --attach is not supported yet');
   for (const ref of a.positionals) {
     const r = mustFind(g.root, ref);
-    if (!liveState(g.root, r).Running) await launchRecord(g.root, r);
+    if (!liveState(g.root, r).Running) await launchRecord(g.root, r, undefined, stderrHooks);
     process.stdout.write(`${ref}\n`);
   }
   return 0;
@@ -389,7 +397,7 @@ export const restartCommand: Command = async (argv, g) => {
   for (const ref of a.positionals) {
     const r = mustFind(g.root, ref);
     await stopOne(g.root, r, Number(a.values.time ?? r.Options.stopTimeout ?? 10));
-    await launchRecord(g.root, mustFind(g.root, ref));
+    await launchRecord(g.root, mustFind(g.root, ref), undefined, stderrHooks);
     process.stdout.write(`${ref}\n`);
   }
   return 0;

@@ -112,6 +112,9 @@ const create: Handler = (argv, g) => {
   return 0;
 };
 
+/** A failing poststart or poststop hook is logged, not fatal (the spec's rule). */
+const hookWarning = (m: string) => process.stderr.write(`tsbox: ${m}\n`);
+
 const run: Handler = async (argv, g) => {
   const detach = argv.includes('-d') || argv.includes('--detach');
   const { p, id, l, ptyPair } = launchFromFlags(argv, g, detach);
@@ -120,7 +123,7 @@ const run: Handler = async (argv, g) => {
     writePidFile(str(p, 'pid-file'), l.state.pid);
     closeQuietly(l.spawned.reportFd);
     closeQuietly(l.spawned.pidfd);
-    ops.start(g.root, id);
+    ops.start(g.root, id, hookWarning);
     return 0;
   }
   let master: number | undefined;
@@ -138,12 +141,12 @@ const run: Handler = async (argv, g) => {
   writePidFile(str(p, 'pid-file'), l.state.pid);
   closeQuietly(l.spawned.reportFd);
   const code = await waitExit(l.spawned, master);
-  if (!bool(p, 'keep')) ops.remove(g.root, id, true);
+  if (!bool(p, 'keep')) ops.remove(g.root, id, true, undefined, hookWarning);
   return code;
 };
 
 const start: Handler = (argv, g) => {
-  ops.start(g.root, one(parseFlags(argv, {}).rest));
+  ops.start(g.root, one(parseFlags(argv, {}).rest), hookWarning);
   return 0;
 };
 
@@ -164,7 +167,7 @@ const del: Handler = (argv, g) => {
   const p = parseFlags(argv, { force: { type: 'boolean', short: 'f' } });
   const id = one(p.rest);
   try {
-    ops.remove(g.root, id, bool(p, 'force'));
+    ops.remove(g.root, id, bool(p, 'force'), undefined, hookWarning);
   } catch (e) {
     // containerd deletes twice; a forced delete of a missing container is fine (as runc).
     if (!(bool(p, 'force') && (e as Error).message.includes('does not exist'))) throw e;
