@@ -2,7 +2,7 @@
 // and spawn() die and are removed when it ends, whichever way (normal end, process.exit, a throw, SIGINT,
 // SIGTERM, SIGHUP, SIGKILL), and the process ends exactly as it does with child_process in their place.
 import test from 'ava';
-import { execFileSync, spawn as spawnChild } from 'node:child_process';
+import { execFileSync, spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -129,6 +129,9 @@ interface Ended {
   info?: Info;
 }
 
+// Apps still running when the file ends (a failed or timed-out test): killed in the teardown.
+const apps = new Set<ChildProcess>();
+
 let tags = 0;
 /** A sleep duration no other process on the host has: the containers' processes are found by it. */
 function newTag(): string {
@@ -138,6 +141,8 @@ function newTag(): string {
 /** Runs the app; once it printed what it started, act(info) (a signal, or nothing). */
 function app(impl: 'tsbox' | 'child_process', mode: string, tag: string, act?: (info: Info, pid: number) => void, onGo?: (pid: number) => void): Promise<Ended> {
   const p = spawnChild(process.execPath, [join(work, 'app.mjs'), impl, mode, root, tag], { cwd: work, env: { ...installedPackage().env, TSBOX_STATE_ROOT: stateRoot }, stdio: ['ignore', 'pipe', 'pipe'] });
+  apps.add(p);
+  p.on('exit', () => apps.delete(p));
   let stdout = '';
   let stderr = '';
   let info: Info | undefined;
@@ -213,6 +218,7 @@ test.before(async () => {
 });
 
 test.after.always(() => {
+  for (const p of apps) p.kill('SIGKILL');
   // Whatever a failed test left: every container of the private roots, then the roots.
   for (const id of existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : []) {
     try {
