@@ -95,6 +95,8 @@ if (mode === 'stopped') {
     // One after the other in a long-lived process: nothing of ownership accumulates, and the signal
     // handlers are there only while something is owned.
     const during = [];
+    // One that cannot start (no such image, never pulled): nothing of it stays owned either.
+    const failed = await run({ root, image: 'tsbox-no-such-image', pull: 'never' }).then(() => 'started', (e) => e.code);
     for (let i = 0; i < 10; i++) {
       const a = await run({ root, image: 'busybox', cmd: ['true'] });
       const b = await spawn('true', [], { cwd: '/tmp', stdio: 'ignore' });
@@ -104,7 +106,7 @@ if (mode === 'stopped') {
     await new Promise((r) => setTimeout(r, 50));
     const { readdirSync, existsSync } = await import('node:fs');
     const entries = [join(root, 'owned'), join(root, 'state', '.owned'), join(process.env.TSBOX_STATE_ROOT, '.owned')].flatMap((d) => (existsSync(d) ? readdirSync(d) : []));
-    console.log(JSON.stringify({ during, after: process.listenerCount('SIGINT'), entries }));
+    console.log(JSON.stringify({ failed, during, after: process.listenerCount('SIGINT'), entries }));
     process.exit(0);
   }
 } else {
@@ -350,8 +352,8 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
 test.serial('sequential containers in one process: no ownership entry or signal handler outlives them', async (t) => {
   const r = await app('tsbox', 'sequential', newTag());
   t.is(r.code, 0, r.stderr);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{"during"'));
-  t.deepEqual(JSON.parse(line ?? '{}'), { during: Array(10).fill(1), after: 0, entries: [] });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{"failed"'));
+  t.deepEqual(JSON.parse(line ?? '{}'), { failed: 'ERR_IMAGE_NOT_FOUND', during: Array(10).fill(1), after: 0, entries: [] });
 });
 
 test.serial('a reused pid is not taken for the owner: its start time differs', async (t) => {

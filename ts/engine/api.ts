@@ -80,8 +80,18 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
     ...(o.cmd ?? []),
   ];
   const opts: RunOptions = parseRunArgs(argv);
-  if (!o.detached) reapRecords(root);
-  const { record, container } = await startContainer(root, opts, stdio, { pull: o.pull, onProgress: o.onProgress, onWarning: o.onWarning, own: o.detached ? undefined : (id) => ownRecord(root, id) });
+  reapRecords(root);
+  let owned: string | undefined;
+  const own = o.detached ? undefined : (id: string) => ownRecord(root, (owned = id));
+  let started;
+  try {
+    started = await startContainer(root, opts, stdio, { pull: o.pull, onProgress: o.onProgress, onWarning: o.onWarning, own });
+  } catch (e) {
+    // Nothing of it is left (startContainer removed what it made): nothing to do at exit either.
+    if (owned) disownRecord(root, owned);
+    throw e;
+  }
+  const { record, container } = started;
   const remove = o.remove ?? true;
   const c = container as EngineContainer;
   c.exitStatus
@@ -120,7 +130,7 @@ export interface SpawnOptions extends KillOptions {
  * no network, own pid/ipc/uts. Resolves once the process runs; its layer goes away when it exits.
  */
 export async function spawn(command: string, args: string[] = [], o: SpawnOptions = {}): Promise<Container> {
-  if (!o.detached) reapLayers();
+  reapLayers();
   const layerDir = mkdtempSync(o.detached ? detachedLayerPrefix() : layerPrefix());
   for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
   const env = Object.entries(o.env ?? process.env)
