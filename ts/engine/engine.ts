@@ -48,7 +48,11 @@ export class Containers {
     private readonly hooks: EngineHooks = {},
   ) {}
 
-  /** docker run -d: creates and starts; resolves with the id once it runs (its output goes to its log). */
+  /**
+   * docker run -d: creates and starts; resolves with the id once it runs (its output goes to its log).
+   * The runtime watches the container's monitor until it exits, which keeps this process's event loop
+   * alive meanwhile; the container outlives this process when it exits (as `tsbox run -d` does).
+   */
   async run(o: CreateOptions): Promise<string> {
     const { record } = await startContainer(this.root, runOptions(o), undefined, { ...this.hooks, pull: o.pull });
     return record.Id;
