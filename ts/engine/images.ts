@@ -162,7 +162,12 @@ export class Images {
     }
     const out: ImageSummary[] = [];
     for (const [id, recs] of byId) {
-      const config = store.readJson<ConfigBlob>(id, 'config');
+      let config: ConfigBlob = {};
+      try {
+        config = store.readJson<ConfigBlob>(id, 'config');
+      } catch {
+        // A corrupt config still lists (inspect and run name the blob; image verify finds it).
+      }
       const l = config.config?.Labels ?? {};
       if (!labels.every((x) => {
         const [k, v] = x.split(/=(.*)/s);
