@@ -215,9 +215,14 @@ test.serial('an embedder lists, inspects, reads the logs of, stops and removes a
   t.false(running.includes(id));
   t.deepEqual(all, [id]);
   // Removal by the library: the CLI no longer knows it.
-  const removed = embedder(`engine.containers.remove('cli-made'); return engine.containers.list({ all: true }).map((c) => c.Id);`);
+  const removed = embedder(`
+    const gone = engine.containers.wait('cli-made', { condition: 'removed' });
+    engine.containers.remove('cli-made');
+    return { waited: await gone, ids: engine.containers.list({ all: true }).map((c) => c.Id) };
+  `);
   checkNoCli(t, removed);
-  t.false(removed.result.includes(id));
+  t.deepEqual(removed.result.waited, { StatusCode: 137 });
+  t.false(removed.result.ids.includes(id));
   t.is(tsbox(['inspect', id]).code, 1);
   t.false(existsSync(join(root, 'containers', id)));
 });
@@ -252,6 +257,14 @@ test.serial('the CLI sees, renames and removes what the library made; library er
   t.is(info.Name, '/lib-renamed');
   t.true(info.Config.Env.includes('X=1'));
   t.is(tsbox(['inspect', 'lib-made']).code, 1, 'the old name is free');
+  // ps's filters and -n are the library's.
+  t.is(tsbox(['ps', '-q', '--filter', 'name=lib-ren', '--filter', 'status=running']).stdout, `${id.slice(0, 12)}\n`);
+  t.is(tsbox(['ps', '-q', '-f', 'name=^/lib-made$']).stdout, '');
+  t.is(tsbox(['ps', '-q', '-n', '1']).stdout, `${id.slice(0, 12)}\n`);
+  t.is(tsbox(['ps', '-q', '--filter', 'status=exited', '--filter', `id=${id.slice(0, 8)}`]).stdout, '');
+  const bad = tsbox(['ps', '--filter', 'bogus=1']);
+  t.is(bad.code, 1);
+  t.is(bad.stderr, "Error: invalid filter 'bogus'\n");
   let r = tsbox(['rename', 'lib-renamed', 'again']);
   t.is(r.code, 0, r.stderr);
   r = tsbox(['rm', '-f', 'again']);

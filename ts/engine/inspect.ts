@@ -9,7 +9,7 @@ import { parsePublish } from '../net/ports.js';
 import { findNetwork } from '../net/networks.js';
 import { parseSubnet } from '../net/bridge.js';
 import { containerCgroup, readState } from '../runtime/state.js';
-import { containerDir, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
+import { containerDir, EngineError, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
 import { shouldRestart } from './monitor.js';
 import type { ImageConfig } from './spec.js';
 
@@ -479,8 +479,8 @@ export interface ListOptions {
 export function listContainers(root: string, o: ListOptions = {}): ContainerSummary[] {
   const filters = Object.entries(o.filters ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as [string, string[]]);
   for (const [k, vs] of filters) {
-    if (!FILTER_KEYS.has(k)) throw new RangeError(`invalid filter '${k}'`);
-    if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new RangeError(`invalid filter 'status=${v}'`);
+    if (!FILTER_KEYS.has(k)) throw new EngineError(`invalid filter '${k}'`);
+    if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new EngineError(`invalid filter 'status=${v}'`);
   }
   const all = o.all || filters.some(([k]) => k === 'status' || k === 'exited') || (o.limit !== undefined && o.limit > 0);
   let out = listRecords(root).map((r) => [r, summaryOf(root, r)] as const);

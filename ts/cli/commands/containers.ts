@@ -80,8 +80,22 @@ function psRow(c: ContainerSummary) {
 }
 
 export const psCommand: Command = async (argv, g) => {
-  const a = args(argv, { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' } });
-  const rows = engineOf(g).containers.list({ all: a.values.all }).map(psRow);
+  const a = args(argv, {
+    all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' },
+    filter: { type: 'string', short: 'f', multiple: true }, last: { type: 'string', short: 'n' }, latest: { type: 'boolean', short: 'l' },
+  });
+  const filters: Record<string, string[]> = {};
+  for (const f of a.values.filter ?? []) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new UsageError(`ps: bad format of filter (expected name=value): ${f}`);
+    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  }
+  let limit = a.values.latest ? 1 : undefined;
+  if (a.values.last !== undefined) {
+    limit = Number(a.values.last);
+    if (!Number.isInteger(limit)) throw new UsageError(`ps: invalid --last ${JSON.stringify(a.values.last)}: want a number`);
+  }
+  const rows = engineOf(g).containers.list({ all: a.values.all, filters, limit }).map(psRow);
   if (a.values.quiet) {
     for (const r of rows) process.stdout.write(`${r.ID}\n`);
   } else if (a.values.format === 'json') {
