@@ -4,7 +4,8 @@
 // is loaded meanwhile. Inspect's shapes are checked against docker's documented keys, and nothing outside
 // ts/cli imports from it.
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +13,8 @@ import { busyboxRootfs } from './helpers/bundle.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { REPO } from './helpers/bins.js';
+import { havePodman } from './helpers/podman-ref.js';
+import { unmountBelow } from './helpers/leftovers.js';
 
 const engine = engineRoot('tsbox-library-');
 const { root, tsbox } = engine;
@@ -86,7 +89,7 @@ const CONTAINER_INSPECT: Shape = {
     Binds: 'array|null', NetworkMode: 'string', PortBindings: 'object', RestartPolicy: { Name: 'string', MaximumRetryCount: 'number' }, AutoRemove: 'boolean', CapAdd: 'array|null',
     CapDrop: 'array|null', Dns: 'array', DnsSearch: 'array', ExtraHosts: 'array|null', Privileged: 'boolean', PublishAllPorts: 'boolean', ReadonlyRootfs: 'boolean',
     SecurityOpt: 'array|null', Init: 'boolean|null', Memory: 'number', MemorySwap: 'number', NanoCpus: 'number', CpuShares: 'number', CpuPeriod: 'number', CpuQuota: 'number',
-    CpusetCpus: 'string', PidsLimit: 'number|null', Ulimits: 'array|null', LogConfig: { Type: 'string', Config: 'object' },
+    CpusetCpus: 'string', PidsLimit: 'number|null', Ulimits: 'array|null', LogConfig: { Type: 'string', Config: 'object|null' },
   },
   GraphDriver: { Name: 'string', Data: 'object|null' },
   Mounts: 'array',
@@ -335,6 +338,73 @@ test.serial('images: the library pulls, lists, inspects, tags and removes; hard 
   t.deepEqual(rm.result.gone.at(-1), { Deleted: lk.id });
   t.deepEqual(rm.result.left, ['docker.io/library/busybox:latest']);
   t.notRegex(tsbox(['images']).stdout, /mine|lib\//);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The reference: podman's docker-compatible API (podman system service, runc) answers docker's inspect for
+// a container and an image; every key it gives, tsbox gives too, with the same JSON type.
+
+function getJson(socket: string, path: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return new Promise((res, rej) => {
+    const req = request({ socketPath: socket, path, headers: { Host: 'd' } }, (r) => {
+      let body = '';
+      r.on('data', (c) => (body += c));
+      r.on('end', () => (r.statusCode === 200 ? res(JSON.parse(body)) : rej(new Error(`GET ${path}: ${r.statusCode} ${body}`))));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+/** Keys the reference has and tsbox lacks, and keys whose JSON types differ (null goes with anything). */
+function keyDiff(ours: Record<string, unknown>, ref: Record<string, unknown>, path: string, except: string[]): string[] {
+  return Object.keys(ref).flatMap((k) => {
+    const p = `${path}.${k}`;
+    if (except.includes(p)) return [];
+    if (!(k in ours)) return [`${p}: missing`];
+    const [a, b] = [typeOf(ours[k]), typeOf(ref[k])];
+    return a !== b && a !== 'null' && b !== 'null' ? [`${p}: ${a}, the reference has ${b}`] : [];
+  });
+}
+
+// docker omits these when empty (omitempty), or only with ?size=1: podman fills them in regardless.
+const REF_EXCEPT = ['.SizeRootFs', '.State.Health', '.Config.StopSignal', '.Config.StopTimeout'];
+
+test.serial('inspect has every key docker\'s API has, with its type: compared with podman\'s docker-compatible API (runc)', async (t) => {
+  if (!havePodman()) return t.fail('podman, conmon and runc are needed for the reference');
+  const dir = mkdtempSync(join(root, 'podman-'));
+  for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
+  const base = ['--runtime', 'runc', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const env = { ...process.env, TMPDIR: join(dir, 'tmp') };
+  const podman = (args: string[]) => execFileSync('podman', [...base, ...args], { env, encoding: 'utf8' });
+  const socket = join(dir, 'api.sock');
+  const service = spawn('podman', [...base, 'system', 'service', '--time=0', `unix://${socket}`], { env, stdio: 'ignore' });
+  t.teardown(async () => {
+    service.kill('SIGTERM');
+    await new Promise((r) => (service.exitCode !== null ? r(null) : service.on('exit', r)));
+    unmountBelow(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
+  execFileSync('tar', ['-C', busyboxRootfs(), '-cf', join(dir, 'rootfs.tar'), '.']);
+  podman(['import', '--quiet', join(dir, 'rootfs.tar'), 'localhost/refbox:1']);
+  podman(['create', '--network', 'none', '--name', 'ref', '--memory', '64m', '-e', 'A=1', 'localhost/refbox:1', 'sh', '-c', 'sleep 1']);
+  const ref = await getJson(socket, '/v1.41/containers/ref/json');
+  const refImage = await getJson(socket, '/v1.41/images/localhost/refbox:1/json');
+  t.is(ref.Name, '/ref', 'the reference answered');
+  const run = tsbox(['run', '-d', '--name', 'shape', '--memory', '64m', '-e', 'A=1', 'busybox', 'sh', '-c', 'exec sleep 300']);
+  t.is(run.code, 0, run.stderr);
+  t.teardown(() => tsbox(['rm', '-f', 'shape']));
+  const ours = JSON.parse(tsbox(['inspect', 'shape']).stdout)[0];
+  const diffs = [
+    ...keyDiff(ours, ref, '', REF_EXCEPT),
+    ...['State', 'Config', 'HostConfig', 'NetworkSettings', 'GraphDriver'].flatMap((k) => keyDiff(ours[k], ref[k], `.${k}`, REF_EXCEPT)),
+  ];
+  t.deepEqual(diffs, [], 'container inspect');
+  t.deepEqual(shapeErrors(ref, CONTAINER_INSPECT).filter((e) => !REF_EXCEPT.some((x) => e.startsWith(x))).filter((e) => !/^\.Config\.ExposedPorts|^\.HostConfig\.Init/.test(e)), [], 'the documented list holds for the reference too (ExposedPorts and Init are omitempty in docker)');
+  const ourImage = JSON.parse(tsbox(['image', 'inspect', 'busybox']).stdout)[0];
+  t.deepEqual([...keyDiff(ourImage, refImage, '', []), ...keyDiff(ourImage.RootFS, refImage.RootFS, '.RootFS', [])], [], 'image inspect');
+  t.deepEqual(shapeErrors(refImage, IMAGE_INSPECT), [], 'the documented image list holds for the reference');
 });
 
 // ---------------------------------------------------------------------------------------------------

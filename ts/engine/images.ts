@@ -73,6 +73,11 @@ export interface ImageInspect {
   Variant?: string;
   Os: string;
   Size: number;
+  /** The same as Size (docker's API kept it until 1.44). */
+  VirtualSize: number;
+  /** docker's legacy build fields, empty. */
+  Container: string;
+  ContainerConfig: null;
   GraphDriver: { Name: string; Data: Record<string, string> | null };
   RootFS: { Type: string; Layers: string[] };
   Metadata: { LastTagTime: string };
@@ -184,6 +189,7 @@ export class Images {
     const rec = this.find(store, nameOrId);
     const config = store.readJson<ConfigBlob>(rec.config, 'config');
     const recs = store.images().filter((i) => i.config === rec.config);
+    const size = imageDiskSize(store, rec);
     return {
       Id: rec.config,
       RepoTags: recs.map((i) => i.name),
@@ -197,7 +203,10 @@ export class Images {
       Architecture: config.architecture ?? '',
       ...(config.variant ? { Variant: config.variant } : {}),
       Os: config.os ?? '',
-      Size: imageDiskSize(store, rec),
+      Size: size,
+      VirtualSize: size,
+      Container: '',
+      ContainerConfig: null,
       GraphDriver: { Name: snapshotKind(), Data: null },
       RootFS: { Type: config.rootfs?.type ?? 'layers', Layers: config.rootfs?.diff_ids ?? rec.diffIds },
       Metadata: { LastTagTime: recs.map((r) => r.created).sort().at(-1) ?? '' },

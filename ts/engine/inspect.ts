@@ -55,9 +55,12 @@ export interface ContainerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  OnBuild: null;
 }
 
 export interface HostConfig {
+  /** docker's other HostConfig fields, at their zero values: tsbox has no setting for them (yet). */
+  [other: string]: unknown;
   Binds: string[] | null;
   NetworkMode: string;
   PortBindings: Record<string, PortBinding[]>;
@@ -98,6 +101,8 @@ export interface EndpointSettings {
 }
 
 export interface NetworkSettings {
+  /** docker's other NetworkSettings fields (IPv6, hairpin, sandbox id), at their zero values. */
+  [other: string]: unknown;
   SandboxKey: string;
   Gateway: string;
   IPAddress: string;
@@ -137,6 +142,7 @@ export interface ContainerInspect {
   MountLabel: string;
   ProcessLabel: string;
   AppArmorProfile: string;
+  ExecIDs: string[] | null;
   HostConfig: HostConfig;
   GraphDriver: { Name: string; Data: Record<string, string> | null };
   Mounts: MountPoint[];
@@ -173,6 +179,21 @@ function imageConfigOf(root: string, r: ContainerRecord): ImageConfig & { Expose
     return {}; // the image is gone: what the record says is all there is
   }
 }
+
+// docker's zero values of the HostConfig and NetworkSettings fields tsbox does not set.
+const HOST_CONFIG_ZERO = {
+  ContainerIDFile: '', VolumeDriver: '', VolumesFrom: null, CgroupnsMode: '', DnsOptions: [], GroupAdd: null, IpcMode: 'private', Cgroup: '', Links: null,
+  OomScoreAdj: 0, PidMode: '', UTSMode: '', UsernsMode: '', ShmSize: 67108864, Runtime: 'tsbox', ConsoleSize: [0, 0], Isolation: '', CgroupParent: '',
+  BlkioWeight: 0, BlkioWeightDevice: null, BlkioDeviceReadBps: null, BlkioDeviceWriteBps: null, BlkioDeviceReadIOps: null, BlkioDeviceWriteIOps: null,
+  CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0, CpusetMems: '', Devices: null, DeviceCgroupRules: null, DeviceRequests: null, KernelMemory: 0, KernelMemoryTCP: 0,
+  MemoryReservation: 0, MemorySwappiness: null, OomKillDisable: null, CpuCount: 0, CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null,
+  ReadonlyPaths: null,
+};
+
+const NETWORK_SETTINGS_ZERO = {
+  Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+  EndpointID: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPv6Gateway: '',
+};
 
 function mergeEnv(base: string[], extra: string[]): string[] {
   const out = [...base];
@@ -308,7 +329,9 @@ export function inspectRecord(root: string, r: ContainerRecord): ContainerInspec
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
+    ExecIDs: null,
     HostConfig: {
+      ...HOST_CONFIG_ZERO,
       Binds: o.volumes.length ? [...o.volumes] : null,
       NetworkMode: networkName(r),
       PortBindings: portBindings(o.publish),
@@ -362,11 +385,13 @@ export function inspectRecord(root: string, r: ContainerRecord): ContainerInspec
       Volumes: image.Volumes ? Object.fromEntries(Object.keys(image.Volumes).map((k) => [k, {}])) : null,
       WorkingDir: o.workdir ?? image.WorkingDir ?? '',
       Entrypoint: entrypoint,
+      OnBuild: null,
       Labels: image.Labels ?? {},
       ...(o.stopSignal ?? image.StopSignal ? { StopSignal: o.stopSignal ?? image.StopSignal } : {}),
       ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
     },
     NetworkSettings: {
+      ...NETWORK_SETTINGS_ZERO,
       SandboxKey: s.Pid ? `/proc/${s.Pid}/ns/net` : '',
       Gateway: main.Gateway,
       IPAddress: main.IPAddress,
