@@ -73,6 +73,7 @@ function checkNoCli(t: import('ava').ExecutionContext, e: Embedded): void {
   t.true(e.modules.includes(`${dist}/engine/engine.js`), 'the module hook saw the engine load (the check can see what loads)');
   const cli = e.modules.filter((m) => m.startsWith(`${dist}/cli/`));
   t.deepEqual(cli.filter((m) => !ALLOWED_CLI_MODULES.has(m)), [], 'no CLI module is loaded by an embedder');
+  t.is(e.stderr, '', 'the engine writes nothing to the embedder\'s stderr');
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -234,8 +235,8 @@ test.serial('the CLI sees, renames and removes what the library made; library er
   const made = embedder(`
     const id = await engine.containers.run({ image: 'busybox', name: 'lib-made', cmd: ['sh', '-c', 'echo from-lib; exec sleep 300'], env: ['X=1'], restart: 'no' });
     let refused, killed, renamed, badName;
-    try { engine.containers.remove('lib-made'); } catch (e) { refused = { name: e.constructor.name, message: e.message }; }
-    try { engine.containers.kill('nosuch'); } catch (e) { killed = { name: e.constructor.name, message: e.message }; }
+    try { engine.containers.remove('lib-made'); } catch (e) { refused = { name: e.name, code: e.code, message: e.message }; }
+    try { engine.containers.kill('nosuch'); } catch (e) { killed = { name: e.name, code: e.code, message: e.message }; }
     try { engine.containers.rename('lib-made', '../escape'); } catch (e) { badName = e.message; }
     engine.containers.rename('lib-made', 'lib-renamed');
     const next = engine.containers.wait('lib-renamed', { condition: 'next-exit' });
@@ -249,8 +250,8 @@ test.serial('the CLI sees, renames and removes what the library made; library er
   const { id, refused, killed, badName, waited, restarted } = made.result;
   t.teardown(() => tsbox(['rm', '-f', id]));
   t.regex(id, /^[a-f0-9]{64}$/);
-  t.deepEqual(refused, { name: 'EngineError', message: 'cannot remove container "lib-made": container is running: stop the container before removing or force remove' });
-  t.deepEqual(killed, { name: 'EngineError', message: 'No such container: nosuch' });
+  t.deepEqual(refused, { name: 'EngineError', code: 'ERR_CONFLICT', message: 'cannot remove container "lib-made": container is running: stop the container before removing or force remove' });
+  t.deepEqual(killed, { name: 'EngineError', code: 'ERR_NO_SUCH_CONTAINER', message: 'No such container: nosuch' });
   t.regex(badName, /Invalid container name/);
   t.deepEqual(waited, { StatusCode: 137 });
   t.true(restarted.Running);
@@ -287,7 +288,7 @@ test.serial('images: the library pulls, lists, inspects, tags and removes; hard 
     const linkedInspect = engine.images.inspect(linked.id);
     const history = engine.images.history(linked.id);
     let missing;
-    try { engine.images.inspect('no-such-image:1'); } catch (e) { missing = { name: e.constructor.name, message: e.message }; }
+    try { engine.images.inspect('no-such-image:1'); } catch (e) { missing = { name: e.name, code: e.code, message: e.message }; }
     return { pulled, linked, list, filtered, inspect, linkedInspect, history, missing };
   `);
   checkNoCli(t, e);
@@ -313,7 +314,7 @@ test.serial('images: the library pulls, lists, inspects, tags and removes; hard 
   t.is(linkedInspect.Size, base + tarFileBytes(linked));
   t.is(tarFileBytes(linked), 256 * 1024, 'the reference counts the linked file once');
   t.is(history.length, 2);
-  t.deepEqual(missing, { name: 'EngineError', message: 'No such image: no-such-image:1' });
+  t.deepEqual(missing, { name: 'EngineError', code: 'ERR_NO_SUCH_IMAGE', message: 'No such image: no-such-image:1' });
   // The CLI shows what the library pulled and tagged, with the same sizes.
   const rows = tsbox(['images', '--format', 'json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
   t.true(rows.some((r) => r.Repository === 'mine' && r.Tag === 'v1' && r.ID === pulled.id.slice(7, 19)));

@@ -150,7 +150,7 @@ export class Images {
 
   private find(store: Store, nameOrId: string): ImageRecord {
     const rec = findImage(store, nameOrId);
-    if (!rec) throw new EngineError(`No such image: ${nameOrId}`);
+    if (!rec) throw new EngineError(`No such image: ${nameOrId}`, 'ERR_NO_SUCH_IMAGE');
     return rec;
   }
 

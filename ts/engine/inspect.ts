@@ -504,8 +504,8 @@ export interface ListOptions {
 export function listContainers(root: string, o: ListOptions = {}): ContainerSummary[] {
   const filters = Object.entries(o.filters ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as [string, string[]]);
   for (const [k, vs] of filters) {
-    if (!FILTER_KEYS.has(k)) throw new EngineError(`invalid filter '${k}'`);
-    if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new EngineError(`invalid filter 'status=${v}'`);
+    if (!FILTER_KEYS.has(k)) throw new EngineError(`invalid filter '${k}'`, 'ERR_INVALID_FILTER');
+    if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new EngineError(`invalid filter 'status=${v}'`, 'ERR_INVALID_FILTER');
   }
   const all = o.all || filters.some(([k]) => k === 'status' || k === 'exited') || (o.limit !== undefined && o.limit > 0);
   let out = listRecords(root).map((r) => [r, summaryOf(root, r)] as const);

@@ -57,7 +57,7 @@ export async function stopContainer(root: string, ref: string, o: StopOptions = 
 export function killContainer(root: string, ref: string, signal: string | number = 'SIGKILL'): void {
   signalNumber(signal);
   const r = mustFind(root, ref);
-  if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`);
+  if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`, 'ERR_NOT_RUNNING');
   saveRecord(root, { ...r, StoppedByUser: true });
   ops.kill(stateRoot(root), r.Id, signal);
 }
@@ -86,7 +86,7 @@ export interface RemoveOptions {
 export function removeContainer(root: string, ref: string, o: RemoveOptions = {}): void {
   const r = mustFind(root, ref);
   if (liveState(root, r).Running && !o.force) {
-    throw new EngineError(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`);
+    throw new EngineError(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`, 'ERR_CONFLICT');
   }
   removeContainerFiles(root, r.Id);
 }
@@ -131,7 +131,7 @@ export async function waitContainer(root: string, ref: string, o: { condition?: 
     const r = loadRecord(root, first.Id);
     if (!r) {
       if (condition === 'removed' || condition === 'not-running') return { StatusCode: last };
-      throw new EngineError(`No such container: ${ref}`);
+      throw new EngineError(`No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
     }
     const s = liveState(root, r);
     last = s.ExitCode;
@@ -237,7 +237,7 @@ export interface TopResult {
 /** docker top: ps(1) run with psArgs (default -ef), keeping the container's processes; the last column keeps its spaces. */
 export function topContainer(root: string, ref: string, psArgs: string[] = ['-ef']): TopResult {
   const r = mustFind(root, ref);
-  if (!liveState(root, r).Running) throw new EngineError(`Container ${ref} is not running`);
+  if (!liveState(root, r).Running) throw new EngineError(`Container ${ref} is not running`, 'ERR_NOT_RUNNING');
   const pids = new Set(ops.pids(stateRoot(root), r.Id));
   const out = execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
   const titles = (out[0] ?? '').trim().split(/\s+/);
