@@ -21,8 +21,7 @@ const { root, tsbox } = engine;
 let reg: Registry;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// Imports of ts/cli from outside it that are known and go away when the shared errors module lands
-// (UsageError moves to ts/errors.ts; api.ts takes defaultRoot from ts/engine/root.ts). Empty it then.
+// Imports of ts/cli from outside it that are allowed: none (the layers import downward only).
 const KNOWN_CLI_IMPORTS: { file: string; names: string[] }[] = [];
 
 // ---------------------------------------------------------------------------------------------------
