@@ -1,11 +1,12 @@
 // tsbox: the engine CLI. Commands are looked up lazily so that each loads only what it needs.
-import { UsageError, defaultRoot, type Command, type GlobalOptions } from './common.js';
+import { UsageError, type Command, type GlobalOptions } from './common.js';
+import { defaultRoot } from '../engine/root.js';
 
 export const VERSION = '0.1.0';
 
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
-Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, container prune, sandbox
+Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, container prune, sandbox
 Networks:    network create, network ls, network rm, network inspect
 System:      info, system df, system prune, system info, unshare
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, Loader> = {
   start: async () => (await import('./commands/containers.js')).startCommand,
   restart: async () => (await import('./commands/containers.js')).restartCommand,
   cp: async () => (await import('./commands/containers.js')).cpCommand,
+  rename: async () => (await import('./commands/containers.js')).renameCommand,
   container: async () => (await import('./commands/containers.js')).containerCommand,
   _monitor: async () => (await import('./commands/containers.js')).monitorCommand,
   _proxy: async () => (await import('./commands/containers.js')).proxyCommand,

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { defaultRoot } from '../cli/common.js';
+import { defaultRoot } from './root.js';
 import { apiSignal, envList, runContainer, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { parseRunArgs, type RunOptions } from './options.js';

@@ -7,6 +7,7 @@ import type { RunOptions } from './options.js';
 import { readState, statusOf, type Status } from '../runtime/state.js';
 import { decodeWaitStatus } from '../runtime/api.js';
 import { native } from '../native.js';
+import { TsboxError } from '../errors.js';
 
 export interface ContainerRecord {
   Id: string;
@@ -170,15 +171,19 @@ export function findContainer(root: string, ref: string): ContainerRecord | unde
 
 /**
  * What docker's daemon refuses (no such container, not running): the CLI prints "Error: <message>"
- * and exits 1, as docker does for every command but run.
+ * and exits 1, as docker does for every command but run. code: ERR_NO_SUCH_CONTAINER, ERR_NO_SUCH_IMAGE,
+ * ERR_NOT_RUNNING, ERR_CONFLICT, ERR_INVALID_FILTER, or ERR_ENGINE for the rest.
  */
-export class EngineError extends Error {
+export class EngineError extends TsboxError {
   readonly exitCode = 1;
+  constructor(message: string, code = 'ERR_ENGINE') {
+    super(message, code);
+  }
 }
 
 export function mustFind(root: string, ref: string): ContainerRecord {
   const r = findContainer(root, ref);
-  if (!r) throw new EngineError(`No such container: ${ref}`);
+  if (!r) throw new EngineError(`No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
   return r;
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { allocate, DEFAULT_NET, ensureBridge, plug, readLeases, release, removeBridgeIfUnused, unplug, withNetworkLock, type Net } from '../net/bridge.js';
 import { findNetwork, listNetworks } from '../net/networks.js';
 import { parsePublish, startProxies, stopProxies, type PortMapping } from '../net/ports.js';
-import { UsageError } from '../cli/common.js';
+import { UsageError } from '../errors.js';
 import { isRootless } from '../runtime/rootless.js';
 import { containerDir, loadRecord, type ContainerRecord } from './containers.js';
 import type { RunOptions } from './options.js';

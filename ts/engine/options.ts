@@ -1,6 +1,6 @@
 // `tsbox run` flags with docker's names and meanings, parsed into RunOptions.
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../cli/common.js';
+import { UsageError } from '../errors.js';
 
 export interface RunOptions {
   image: string;

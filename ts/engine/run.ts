@@ -13,7 +13,7 @@ import { containerDir, findContainer, liveState, loadRecord, newId, newName, rel
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
-import { UsageError } from '../cli/common.js';
+import { UsageError } from '../errors.js';
 import { ImageNotFoundError, RegistryError } from '../errors.js';
 import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';

@@ -8,7 +8,7 @@ import { defaultSeccompProfile } from '../runtime/seccomp-default.js';
 import type { OciSeccomp } from '../runtime/seccomp.js';
 import { OCI_VERSION, type OciDevice, type OciMount, type OciSpec } from '../runtime/spec.js';
 import { DOCKER_DEVICE_RULES, PRIVILEGED_DEVICE_RULES } from '../runtime/cgroup/devices.js';
-import { UsageError } from '../cli/common.js';
+import { UsageError } from '../errors.js';
 import type { Snapshot } from '../images/snapshot.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import type { RunOptions } from './options.js';

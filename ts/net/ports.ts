@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
-import { UsageError } from '../cli/common.js';
+import { UsageError } from '../errors.js';
 import { selfArgv } from '../self.js';
 
 export interface PortMapping {

@@ -1,15 +1,17 @@
-// Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats.
-import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+// Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, rename.
+// The lifecycle ones parse their flags into the Engine's options and format what it returns.
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { copyPath } from '../../engine/copy.js';
 import { parseRunArgs } from '../../engine/options.js';
-import { launchRecord, removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
-import { containerDir, EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot, type ContainerRecord } from '../../engine/containers.js';
+import { removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
+import { EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot } from '../../engine/containers.js';
+import { Engine } from '../../engine/engine.js';
+import type { ContainerSummary } from '../../engine/inspect.js';
+import { cpuPercent } from '../../engine/lifecycle.js';
 import { ContainerError } from '../../runtime/report.js';
-import * as ops from '../../runtime/operations.js';
-import { containerCgroup, readState } from '../../runtime/state.js';
+import { readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
-import { runtimeMain } from '../../runtime/cli/main.js';
 import { ContainerProcess, Pty } from '../../runtime/api.js';
 import { execLaunch, execProcess } from '../../runtime/exec.js';
 import { closeQuietly, watchLaunched } from '../../runtime/report.js';
@@ -18,11 +20,8 @@ import { exitCode, foreground, relayStdio } from '../relay.js';
 import { dirReader, resolveUser } from '../../engine/spec.js';
 import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
-import { parseLogLines, parseSince, type LogLine } from '../../engine/logs.js';
-import { args, UsageError, type Command } from '../common.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+import { parseSince } from '../../engine/logs.js';
+import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 
 /** Exit codes as docker's: 125 tsbox failed, 126 not executable, 127 not found. */
 function execFailureCode(e: unknown): number | undefined {
@@ -66,19 +65,41 @@ export const runCommand: Command = async (argv, g) => {
   return code;
 };
 
-function psRow(r: ContainerRecord, root: string) {
-  const s = liveState(root, r);
-  const status = s.Running ? (s.Paused ? 'Up (Paused)' : 'Up') : s.Status === 'exited' ? `Exited (${s.ExitCode})` : 'Created';
-  return { ID: r.Id.slice(0, 12), Image: r.Image, Command: JSON.stringify(r.Args.join(' ')), CreatedAt: r.Created, Status: status, State: s.Status, Names: r.Name, running: s.Running };
+const engineOf = (g: GlobalOptions) => new Engine({ root: g.root, ...stderrHooks });
+
+/** ps's STATUS column as tsbox prints it: "Up", "Up (Paused)", "Exited (CODE)", "Created". */
+function psStatus(c: ContainerSummary): string {
+  if (c.State === 'running') return 'Up';
+  if (c.State === 'paused') return 'Up (Paused)';
+  const code = /^(?:Exited|Restarting) \((-?\d+)\)/.exec(c.Status)?.[1];
+  return code !== undefined ? `Exited (${code})` : 'Created';
+}
+
+function psRow(c: ContainerSummary) {
+  return { ID: c.Id.slice(0, 12), Image: c.Image, Command: JSON.stringify(c.Command), CreatedAt: new Date(c.Created * 1000).toISOString(), Status: psStatus(c), State: c.State, Names: c.Names[0].slice(1) };
 }
 
 export const psCommand: Command = async (argv, g) => {
-  const a = args(argv, { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' } });
-  const rows = listRecords(g.root).map((r) => psRow(r, g.root)).filter((r) => a.values.all || r.running);
+  const a = args(argv, {
+    all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' },
+    filter: { type: 'string', short: 'f', multiple: true }, last: { type: 'string', short: 'n' }, latest: { type: 'boolean', short: 'l' },
+  });
+  const filters: Record<string, string[]> = {};
+  for (const f of a.values.filter ?? []) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new UsageError(`ps: bad format of filter (expected name=value): ${f}`);
+    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  }
+  let limit = a.values.latest ? 1 : undefined;
+  if (a.values.last !== undefined) {
+    limit = Number(a.values.last);
+    if (!Number.isInteger(limit)) throw new UsageError(`ps: invalid --last ${JSON.stringify(a.values.last)}: want a number`);
+  }
+  const rows = engineOf(g).containers.list({ all: a.values.all, filters, limit }).map(psRow);
   if (a.values.quiet) {
     for (const r of rows) process.stdout.write(`${r.ID}\n`);
   } else if (a.values.format === 'json') {
-    for (const { running: _, ...r } of rows) process.stdout.write(JSON.stringify(r) + '\n');
+    for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
   } else if (a.values.format) {
     throw new UsageError(`ps: unsupported --format ${JSON.stringify(a.values.format)} (json)`);
   } else {
@@ -89,45 +110,21 @@ export const psCommand: Command = async (argv, g) => {
   return 0;
 };
 
-function stopSignal(r: ContainerRecord): string {
-  return r.Options.stopSignal ?? 'SIGTERM';
-}
-
-async function waitStopped(root: string, r: ContainerRecord, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (!liveState(root, r).Running) return true;
-    await sleep(20);
-  }
-  return !liveState(root, r).Running;
-}
-
-/** The stop signal, then SIGKILL after the timeout (docker stop). */
-async function stopOne(root: string, r: ContainerRecord, timeout: number): Promise<void> {
-  saveRecord(root, { ...r, StoppedByUser: true });
-  if (!liveState(root, r).Running) return;
-  try {
-    ops.kill(stateRoot(root), r.Id, stopSignal(r));
-  } catch {
-    return; // exited meanwhile
-  }
-  if (await waitStopped(root, r, timeout * 1000)) return;
-  try {
-    ops.kill(stateRoot(root), r.Id, 'SIGKILL', true);
-  } catch {
-    // exited meanwhile
-  }
-  await waitStopped(root, r, 10000);
+/** -t/--time: whole seconds, as docker takes them. */
+function timeFlag(cmd: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`${cmd}: invalid --time ${JSON.stringify(v)}: want whole seconds`);
+  return Number(v);
 }
 
 export const stopCommand: Command = async (argv, g) => {
-  const a = args(argv, { time: { type: 'string', short: 't' } });
+  const a = args(argv, { time: { type: 'string', short: 't' }, signal: { type: 'string', short: 's' } });
   if (!a.positionals.length) throw new UsageError('stop: want at least one container');
+  const timeout = timeFlag('stop', a.values.time);
   let code = 0;
   for (const ref of a.positionals) {
     try {
-      const r = mustFind(g.root, ref);
-      await stopOne(g.root, r, Number(a.values.time ?? r.Options.stopTimeout ?? 10));
+      await engineOf(g).containers.stop(ref, { timeout, signal: a.values.signal });
       process.stdout.write(`${ref}\n`);
     } catch (e) {
       process.stderr.write(`Error: ${(e as Error).message}\n`);
@@ -143,10 +140,7 @@ export const killCommand: Command = async (argv, g) => {
   const sig = a.values.signal ?? 'SIGKILL';
   signalNumber(sig);
   for (const ref of a.positionals) {
-    const r = mustFind(g.root, ref);
-    if (!liveState(g.root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`);
-    saveRecord(g.root, { ...r, StoppedByUser: true });
-    ops.kill(stateRoot(g.root), r.Id, sig);
+    engineOf(g).containers.kill(ref, sig);
     process.stdout.write(`${ref}\n`);
   }
   return 0;
@@ -158,11 +152,7 @@ export const rmCommand: Command = async (argv, g) => {
   let code = 0;
   for (const ref of a.positionals) {
     try {
-      const r = mustFind(g.root, ref);
-      if (liveState(g.root, r).Running && !a.values.force) {
-        throw new Error(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`);
-      }
-      removeContainerFiles(g.root, r.Id);
+      engineOf(g).containers.remove(ref, { force: a.values.force, volumes: a.values.volumes });
       process.stdout.write(`${ref}\n`);
     } catch (e) {
       process.stderr.write(`Error: ${(e as Error).message}\n`);
@@ -173,54 +163,25 @@ export const rmCommand: Command = async (argv, g) => {
 };
 
 export const logsCommand: Command = async (argv, g) => {
-  const a = args(argv, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, timestamps: { type: 'boolean', short: 't' }, since: { type: 'string' } });
+  const a = args(argv, { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, timestamps: { type: 'boolean', short: 't' }, since: { type: 'string' }, until: { type: 'string' } });
   if (a.positionals.length !== 1) throw new UsageError('logs: want exactly one container');
-  const r = mustFind(g.root, a.positionals[0]);
-  const file = join(containerDir(g.root, r.Id), 'container.log');
-  if (!existsSync(file)) throw new Error(`logs: container ${a.positionals[0]} was not started detached: its output went to the terminal`);
-  let since: number | undefined;
-  try {
-    since = a.values.since !== undefined ? parseSince(a.values.since) : undefined;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const show = (lines: LogLine[]) => {
-    for (const l of lines) {
-      if (since !== undefined && Date.parse(l.time) < since) continue;
-      const text = a.values.timestamps ? `${l.time} ${l.log}` : l.log;
-      (l.stream === 'stderr' ? process.stderr : process.stdout).write(text);
+  const time = (flag: string, v: string | undefined) => {
+    try {
+      return v !== undefined ? new Date(parseSince(v)) : undefined;
+    } catch (e) {
+      throw new UsageError((e as Error).message.replace('--since', `--${flag}`));
     }
   };
-  let lines = parseLogLines(readFileSync(file, 'utf8'));
+  const since = time('since', a.values.since);
+  const until = time('until', a.values.until);
+  let tail: number | 'all' = 'all';
   if (a.values.tail !== undefined && a.values.tail !== 'all') {
-    const n = Number(a.values.tail);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`logs: invalid --tail ${JSON.stringify(a.values.tail)}`);
-    lines = n === 0 ? [] : lines.slice(-n);
+    tail = Number(a.values.tail);
+    if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`logs: invalid --tail ${JSON.stringify(a.values.tail)}`);
   }
-  show(lines);
-  if (!a.values.follow) return 0;
-  let pos = statSync(file).size;
-  let rest = '';
-  const fd = openSync(file, 'r');
-  try {
-    for (;;) {
-      const size = statSync(file).size;
-      while (pos < size) {
-        const buf = Buffer.alloc(Math.min(65536, size - pos));
-        const n = readSync(fd, buf, 0, buf.length, pos);
-        if (n <= 0) break;
-        pos += n;
-        const text = rest + buf.toString('utf8', 0, n);
-        const cut = text.lastIndexOf('\n') + 1;
-        show(parseLogLines(text.slice(0, cut)));
-        rest = text.slice(cut);
-      }
-      if (!liveState(g.root, r).Running && statSync(file).size === pos) return 0;
-      await sleep(50);
-    }
-  } finally {
-    closeSync(fd);
-  }
+  const entries = engineOf(g).containers.logs(a.positionals[0], { follow: a.values.follow, since, until, tail, timestamps: a.values.timestamps });
+  for await (const e of entries) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+  return 0;
 };
 
 export const execCommand: Command = async (argv, g) => {
@@ -295,35 +256,15 @@ export const inspectCommand: Command = async (argv, g) => {
   if (!a.positionals.length) throw new UsageError('inspect: want at least one container');
   let code = 0;
   const out = a.positionals.flatMap((ref) => {
-    let r: ContainerRecord;
     try {
-      r = mustFind(g.root, ref);
+      return [engineOf(g).containers.inspect(ref)];
     } catch (e) {
+      if (!(e instanceof EngineError)) throw e;
       // docker prints what it found (`[]` for nothing) and an error line for each missing one: exit 1.
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      process.stderr.write(`Error: ${e.message}\n`);
       code = 1;
       return [];
     }
-    const s = liveState(g.root, r);
-    let oom = false;
-    try {
-      oom = containerCgroup(readState(stateRoot(g.root), r.Id)).stats().memory.oomKills > 0;
-    } catch {
-      // no cgroup any more
-    }
-    return {
-      Id: r.Id,
-      Name: `/${r.Name}`,
-      Created: r.Created,
-      Path: r.Args[0],
-      Args: r.Args.slice(1),
-      Image: r.ImageId,
-      RestartCount: r.RestartCount ?? 0,
-      NetworkSettings: { IPAddress: r.IPAddress ?? '', Ports: Object.fromEntries((r.Ports ?? []).map((p) => [`${p.containerPort}/${p.protocol}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])) },
-      State: { Status: s.Status, Running: s.Running, Paused: s.Paused, Pid: s.Pid, ExitCode: s.ExitCode, OOMKilled: oom, StartedAt: s.StartedAt ?? '', FinishedAt: s.FinishedAt ?? '' },
-      Config: { Image: r.Image, Cmd: r.Options.cmd, Entrypoint: r.Options.entrypoint, Env: r.Options.env, Tty: r.Options.tty },
-      HostConfig: { AutoRemove: r.Options.rm, Memory: r.Options.memory ?? 0, PidsLimit: r.Options.pidsLimit ?? 0, RestartPolicy: { Name: r.Options.restart } },
-    };
   });
   process.stdout.write(JSON.stringify(out, null, 4) + '\n');
   return code;
@@ -331,45 +272,45 @@ export const inspectCommand: Command = async (argv, g) => {
 
 export const waitCommand: Command = async (argv, g) => {
   const a = args(argv, {});
-  for (const ref of a.positionals) {
-    const r = mustFind(g.root, ref);
-    while (liveState(g.root, r).Running) await sleep(50);
-    process.stdout.write(`${liveState(g.root, r).ExitCode}\n`);
-  }
+  for (const ref of a.positionals) process.stdout.write(`${(await engineOf(g).containers.wait(ref)).StatusCode}\n`);
   return 0;
 };
 
 export const pauseCommand: Command = async (argv, g) => {
-  for (const ref of args(argv, {}).positionals) ops.pause(stateRoot(g.root), mustFind(g.root, ref).Id);
+  for (const ref of args(argv, {}).positionals) engineOf(g).containers.pause(ref);
   return 0;
 };
 
 export const unpauseCommand: Command = async (argv, g) => {
-  for (const ref of args(argv, {}).positionals) ops.resume(stateRoot(g.root), mustFind(g.root, ref).Id);
+  for (const ref of args(argv, {}).positionals) engineOf(g).containers.unpause(ref);
   return 0;
 };
+
+/** Columns as docker's CLI aligns them (text/tabwriter: minimum width 20, padding 3); the last one unpadded. */
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(20, ...rows.map((r) => (r[i] ?? '').length + 3)));
+  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c)).join('') + '\n').join('');
+}
 
 export const topCommand: Command = async (argv, g) => {
   const [ref, ...psArgs] = argv;
   if (!ref) throw new UsageError('top: want CONTAINER [ps OPTIONS]');
-  return runtimeMain(['--root', stateRoot(g.root), 'ps', mustFind(g.root, ref).Id, ...psArgs]);
+  const t = engineOf(g).containers.top(ref, psArgs.length ? psArgs : undefined);
+  process.stdout.write(table([t.Titles, ...t.Processes]));
+  return 0;
 };
 
 export const statsCommand: Command = async (argv, g) => {
   const a = args(argv, { 'no-stream': { type: 'boolean' }, format: { type: 'string' } });
   if (!a.values['no-stream']) throw new UsageError('stats: only --no-stream is supported in this version');
-  const refs = a.positionals.length ? a.positionals : listRecords(g.root).filter((r) => liveState(g.root, r).Running).map((r) => r.Id);
+  const c = engineOf(g).containers;
+  const refs = a.positionals.length ? a.positionals : c.list().filter((s) => s.State === 'running' || s.State === 'paused').map((s) => s.Id);
   const rows = [];
   for (const ref of refs) {
-    const r = mustFind(g.root, ref);
-    const cg = containerCgroup(readState(stateRoot(g.root), r.Id));
-    const s1 = cg.stats();
-    const t0 = process.hrtime.bigint();
-    await sleep(200);
-    const s2 = cg.stats();
-    const ns = Number(process.hrtime.bigint() - t0);
-    const cpu = ((s2.cpu.usageNs - s1.cpu.usageNs) / ns) * 100;
-    rows.push({ ID: r.Id.slice(0, 12), Name: r.Name, CPUPerc: `${cpu.toFixed(2)}%`, MemUsage: `${s2.memory.usage} / ${s2.memory.limit ?? 'unlimited'}`, PIDs: String(s2.pids.current) });
+    const s = await c.stats(ref);
+    // A limit at or above the host's memory is no limit (docker shows the host's memory then).
+    const limit = s.memory_stats.limit >= totalmem() ? 'unlimited' : s.memory_stats.limit;
+    rows.push({ ID: s.id.slice(0, 12), Name: s.name.slice(1), CPUPerc: `${cpuPercent(s).toFixed(2)}%`, MemUsage: `${s.memory_stats.usage} / ${limit}`, PIDs: String(s.pids_stats.current) });
   }
   if (a.values.format === 'json') for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
   else {
@@ -384,8 +325,7 @@ export const startCommand: Command = async (argv, g) => {
   if (!a.positionals.length) throw new UsageError('start: want at least one container');
   if (a.values.attach) throw new UsageError('start: --attach is not supported yet');
   for (const ref of a.positionals) {
-    const r = mustFind(g.root, ref);
-    if (!liveState(g.root, r).Running) await launchRecord(g.root, r, undefined, stderrHooks);
+    await engineOf(g).containers.start(ref);
     process.stdout.write(`${ref}\n`);
   }
   return 0;
@@ -394,12 +334,18 @@ export const startCommand: Command = async (argv, g) => {
 export const restartCommand: Command = async (argv, g) => {
   const a = args(argv, { time: { type: 'string', short: 't' } });
   if (!a.positionals.length) throw new UsageError('restart: want at least one container');
+  const timeout = timeFlag('restart', a.values.time);
   for (const ref of a.positionals) {
-    const r = mustFind(g.root, ref);
-    await stopOne(g.root, r, Number(a.values.time ?? r.Options.stopTimeout ?? 10));
-    await launchRecord(g.root, mustFind(g.root, ref), undefined, stderrHooks);
+    await engineOf(g).containers.restart(ref, { timeout });
     process.stdout.write(`${ref}\n`);
   }
+  return 0;
+};
+
+export const renameCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (a.positionals.length !== 2) throw new UsageError('rename: want CONTAINER NEW_NAME');
+  engineOf(g).containers.rename(a.positionals[0], a.positionals[1]);
   return 0;
 };
 
@@ -414,7 +360,7 @@ export const containerCommand: Command = async (argv, g) => {
   const subs: Record<string, Command> = {
     ls: psCommand, list: psCommand, ps: psCommand, run: runCommand, start: startCommand, stop: stopCommand, restart: restartCommand, kill: killCommand,
     rm: rmCommand, logs: logsCommand, exec: execCommand, inspect: inspectCommand, wait: waitCommand, pause: pauseCommand, unpause: unpauseCommand,
-    top: topCommand, stats: statsCommand, prune: containerPruneCommand, cp: cpCommand,
+    top: topCommand, stats: statsCommand, prune: containerPruneCommand, cp: cpCommand, rename: renameCommand,
   };
   const c = sub ? subs[sub] : undefined;
   if (!c) throw new UsageError(`container: unknown subcommand ${JSON.stringify(sub ?? '')}`);

@@ -1,10 +1,9 @@
 // Image commands: pull, images (image ls), tag, rmi (image rm), image inspect, image verify, save, load,
 // import, login, logout.
 import { readFileSync } from 'node:fs';
-import { pull } from '../../images/pull.js';
-import { Store } from '../../images/store.js';
-import { findImage, imageSize, removeImage, tagImage } from '../../images/manage.js';
 import { familiarName, parseReference } from '../../images/reference.js';
+import { Engine } from '../../engine/engine.js';
+import { EngineError } from '../../engine/containers.js';
 import { saveCredentials } from '../../images/auth.js';
 import { RegistryClient } from '../../images/registry.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
@@ -19,6 +18,16 @@ async function orExit1(fn: () => Promise<void>): Promise<number> {
     if (e instanceof UsageError) throw e;
     process.stderr.write(`Error: ${(e as Error).message.split('\n')[0]}\n`);
     return 1;
+  }
+}
+
+/** tag and image inspect have always reported a missing image as a tsbox error (exit 125), not docker's 1. */
+function asTsboxError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof EngineError) throw new Error(e.message);
+    throw e;
   }
 }
 
@@ -46,29 +55,31 @@ export const pullCommand: Command = async (argv, g) => {
   if (a.positionals.length !== 1) throw new UsageError('pull: want exactly one image name (tsbox pull [--platform OS/ARCH] NAME)');
   const name = a.positionals[0];
   const quiet = a.values.quiet ?? false;
-  const rec = await pull(name, {
-    root: g.root,
+  const rec = await new Engine({ root: g.root }).images.pull(name, {
     platform: a.values.platform,
     insecureRegistries: a.values['insecure-registry'],
-    events: quiet ? undefined : progress(),
+    onProgress: quiet ? undefined : progress().status,
   });
-  if (!quiet) process.stdout.write(`Digest: ${rec.manifest}\nStatus: Downloaded newer image for ${rec.name}\n`);
+  if (!quiet) process.stdout.write(`Digest: ${rec.digest}\nStatus: Downloaded newer image for ${rec.name}\n`);
   process.stdout.write(`${rec.name}\n`);
   return 0;
 };
 
 export const imagesCommand: Command = async (argv, g) => {
   const a = args(argv, { format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } });
-  const store = new Store(g.root);
-  const list = store.images();
+  const list = new Engine({ root: g.root }).images.list();
   if (a.values.quiet) {
-    for (const id of new Set(list.map((i) => i.config.slice(7, 19)))) process.stdout.write(`${id}\n`);
+    for (const i of list) process.stdout.write(`${i.Id.slice(7, 19)}\n`);
     return 0;
   }
-  const rows = list.map((i) => {
-    const r = parseReference(i.name);
-    return { Repository: familiarName(r), Tag: r.tag ?? '<none>', ID: i.config.slice(7, 19), CreatedAt: i.created, CreatedSince: ago(i.created), Size: human(imageSize(store, i)) };
-  });
+  // One row per tag, as docker's CLI shows them.
+  const rows = list.flatMap((i) =>
+    i.RepoTags.map((tag) => {
+      const r = parseReference(tag);
+      const created = new Date(i.Created * 1000).toISOString();
+      return { Repository: familiarName(r), Tag: r.tag ?? '<none>', ID: i.Id.slice(7, 19), CreatedAt: created, CreatedSince: ago(created), Size: human(i.Size) };
+    }),
+  );
   if (a.values.format === 'json') {
     for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
     return 0;
@@ -84,7 +95,7 @@ export const imagesCommand: Command = async (argv, g) => {
 export const tagCommand: Command = async (argv, g) => {
   const a = args(argv, {});
   if (a.positionals.length !== 2) throw new UsageError('tag: want SOURCE TARGET');
-  tagImage(new Store(g.root), a.positionals[0], a.positionals[1]);
+  asTsboxError(() => new Engine({ root: g.root }).images.tag(a.positionals[0], a.positionals[1]));
   return 0;
 };
 
@@ -94,7 +105,9 @@ export const rmiCommand: Command = async (argv, g) => {
   let code = 0;
   for (const n of a.positionals) {
     try {
-      for (const line of removeImage(g.root, n, a.values.force ?? false)) process.stdout.write(line + '\n');
+      for (const item of new Engine({ root: g.root }).images.remove(n, { force: a.values.force })) {
+        process.stdout.write('Untagged' in item ? `Untagged: ${item.Untagged}\n` : `Deleted: ${item.Deleted}\n`);
+      }
     } catch (e) {
       process.stderr.write(`Error: ${(e as Error).message}\n`);
       code = 1;
@@ -105,13 +118,8 @@ export const rmiCommand: Command = async (argv, g) => {
 
 const inspect = async (argv: string[], g: GlobalOptions) => {
   const a = args(argv, {});
-  const store = new Store(g.root);
-  const out = a.positionals.map((n) => {
-    const rec = findImage(store, n);
-    if (!rec) throw new Error(`No such image: ${n}`);
-    const config = store.readJson<Record<string, unknown>>(rec.config, 'config');
-    return { Id: rec.config, RepoTags: store.images().filter((i) => i.config === rec.config).map((i) => i.name), RepoDigests: [`${rec.name.replace(/:[^:/]+$/, '')}@${rec.manifest}`], Created: config.created, Architecture: config.architecture, Os: config.os, Config: config.config, RootFS: config.rootfs };
-  });
+  const images = new Engine({ root: g.root }).images;
+  const out = a.positionals.map((n) => asTsboxError(() => images.inspect(n)));
   process.stdout.write(JSON.stringify(out, null, 4) + '\n');
   return 0;
 };

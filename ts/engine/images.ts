@@ -1,0 +1,255 @@
+// Images as docker's API shows them: list (one entry per image id, with all its tags), inspect, history,
+// pull, tag and remove, over the image store. What the CLI and the library share.
+import { lstatSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pull as pullImage, type PullEvents } from '../images/pull.js';
+import { Store, type ImageRecord } from '../images/store.js';
+import { findImage, removeImage, tagImage } from '../images/manage.js';
+import { familiarName, parseReference } from '../images/reference.js';
+import type { Credentials } from '../images/registry.js';
+import { snapshotKind } from '../images/snapshot.js';
+import { EngineError } from './containers.js';
+
+interface ConfigBlob {
+  created?: string;
+  author?: string;
+  architecture?: string;
+  variant?: string;
+  os?: string;
+  config?: ImageConfigFields;
+  rootfs?: { type?: string; diff_ids?: string[] };
+  history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean; author?: string }[];
+}
+
+/** The image's run configuration, as docker stores it (only the fields are typed; the values pass through). */
+export interface ImageConfigFields {
+  User?: string;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  ExposedPorts?: Record<string, object> | null;
+  Volumes?: Record<string, object> | null;
+  StopSignal?: string;
+  [k: string]: unknown;
+}
+
+/** One row of docker's image list (GET /images/json). */
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  /** Unix seconds, from the image config. */
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  Labels: Record<string, string>;
+  Containers: number;
+}
+
+export interface HistoryEntry {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+/** docker image inspect's object. */
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Parent: string;
+  Comment: string;
+  Created: string;
+  DockerVersion: string;
+  Author: string;
+  Config: ImageConfigFields | null;
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  Size: number;
+  /** The same as Size (docker's API kept it until 1.44). */
+  VirtualSize: number;
+  /** docker's legacy build fields, empty. */
+  Container: string;
+  ContainerConfig: null;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  RootFS: { Type: string; Layers: string[] };
+  Metadata: { LastTagTime: string };
+  /** The config's build history (docker shows it with `docker history`). */
+  History: NonNullable<ConfigBlob['history']>;
+}
+
+/**
+ * Bytes of the regular files of the image's unpacked layers, each file once: hard links (within a layer,
+ * or layers sharing inodes) are counted once, as the kernel stores them once.
+ */
+export function imageDiskSize(store: Store, rec: ImageRecord): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const st = lstatSync(p, { bigint: true });
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        total += Number(st.size);
+      }
+    }
+  };
+  for (const d of rec.diffIds) if (existsSync(store.layerPath(d))) walk(store.layerPath(d));
+  return total;
+}
+
+const unixSeconds = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(iso)) ? Math.floor(Date.parse(iso) / 1000) : 0);
+
+/** repo@digest for names that came from a registry (an imported or loaded image has none, as with docker). */
+function repoDigests(recs: ImageRecord[]): string[] {
+  const out = new Set<string>();
+  for (const r of recs) if (r.manifest) out.add(`${r.name.replace(/:[^:/]+$/, '')}@${r.manifest}`);
+  return [...out];
+}
+
+export interface ImageFilters {
+  /** docker's reference filter: a name pattern with * wildcards ("busy*", "localhost/app:1*"). */
+  reference?: string | string[];
+  /** true: untagged images only (tsbox keeps none: an image without a tag is deleted). */
+  dangling?: boolean;
+  /** "key" or "key=value" of the image config's Labels. */
+  label?: string | string[];
+}
+
+const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function globMatch(pattern: string, name: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  return re.test(name);
+}
+
+function referenceMatches(pattern: string, rec: ImageRecord): boolean {
+  const r = parseReference(rec.name);
+  const familiar = familiarName(r);
+  const candidates = [rec.name, familiar, `${familiar}:${r.tag ?? ''}`];
+  return candidates.some((c) => globMatch(pattern, c));
+}
+
+export class Images {
+  constructor(readonly root: string) {}
+
+  private store(): Store {
+    return new Store(this.root);
+  }
+
+  private find(store: Store, nameOrId: string): ImageRecord {
+    const rec = findImage(store, nameOrId);
+    if (!rec) throw new EngineError(`No such image: ${nameOrId}`, 'ERR_NO_SUCH_IMAGE');
+    return rec;
+  }
+
+  /** docker images: one entry per image id, newest first. */
+  list(o: { filters?: ImageFilters } = {}): ImageSummary[] {
+    const store = this.store();
+    const refs = list(o.filters?.reference);
+    const labels = list(o.filters?.label);
+    if (o.filters?.dangling) return [];
+    const byId = new Map<string, ImageRecord[]>();
+    for (const i of store.images()) {
+      if (refs.length && !refs.some((p) => referenceMatches(p, i))) continue;
+      byId.set(i.config, [...(byId.get(i.config) ?? []), i]);
+    }
+    const out: ImageSummary[] = [];
+    for (const [id, recs] of byId) {
+      let config: ConfigBlob = {};
+      try {
+        config = store.readJson<ConfigBlob>(id, 'config');
+      } catch {
+        // A corrupt config still lists (inspect and run name the blob; image verify finds it).
+      }
+      const l = config.config?.Labels ?? {};
+      if (!labels.every((x) => {
+        const [k, v] = x.split(/=(.*)/s);
+        return k in l && (v === undefined || l[k] === v);
+      })) continue;
+      out.push({ Id: id, ParentId: '', RepoTags: recs.map((r) => r.name), RepoDigests: repoDigests(recs), Created: unixSeconds(config.created), Size: imageDiskSize(store, recs[0]), SharedSize: -1, Labels: l, Containers: -1 });
+    }
+    return out.sort((a, b) => b.Created - a.Created);
+  }
+
+  /** docker image inspect. */
+  inspect(nameOrId: string): ImageInspect {
+    const store = this.store();
+    const rec = this.find(store, nameOrId);
+    const config = store.readJson<ConfigBlob>(rec.config, 'config');
+    const recs = store.images().filter((i) => i.config === rec.config);
+    const size = imageDiskSize(store, rec);
+    return {
+      Id: rec.config,
+      RepoTags: recs.map((i) => i.name),
+      RepoDigests: repoDigests(recs),
+      Parent: '',
+      Comment: '',
+      Created: config.created ?? '',
+      DockerVersion: '',
+      Author: config.author ?? '',
+      Config: config.config ?? null,
+      Architecture: config.architecture ?? '',
+      ...(config.variant ? { Variant: config.variant } : {}),
+      Os: config.os ?? '',
+      Size: size,
+      VirtualSize: size,
+      Container: '',
+      ContainerConfig: null,
+      GraphDriver: { Name: snapshotKind(), Data: null },
+      RootFS: { Type: config.rootfs?.type ?? 'layers', Layers: config.rootfs?.diff_ids ?? rec.diffIds },
+      Metadata: { LastTagTime: recs.map((r) => r.created).sort().at(-1) ?? '' },
+      History: config.history ?? [],
+    };
+  }
+
+  /** docker history: newest step first; the layers' sizes are their unpacked bytes. */
+  history(nameOrId: string): HistoryEntry[] {
+    const store = this.store();
+    const rec = this.find(store, nameOrId);
+    const config = store.readJson<ConfigBlob>(rec.config, 'config');
+    const layers = [...rec.diffIds];
+    const steps = (config.history?.length ? config.history : rec.diffIds.map(() => ({}) as NonNullable<ConfigBlob['history']>[number])).map((h, i, all) => {
+      const diff = h.empty_layer ? undefined : layers.shift();
+      return {
+        Id: i === all.length - 1 ? rec.config : '<missing>',
+        Created: unixSeconds(h.created),
+        CreatedBy: h.created_by ?? '',
+        Tags: i === all.length - 1 ? store.images().filter((x) => x.config === rec.config).map((x) => x.name) : null,
+        Size: diff ? imageDiskSize(store, { ...rec, diffIds: [diff] }) : 0,
+        Comment: h.comment ?? '',
+      };
+    });
+    return steps.reverse();
+  }
+
+  /** docker pull: the image named (a tag or a digest) from its registry into the store. */
+  async pull(name: string, o: { platform?: string; insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status'] } = {}): Promise<{ name: string; id: string; digest: string }> {
+    const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
+    return { name: rec.name, id: rec.config, digest: rec.manifest };
+  }
+
+  /** docker tag: target names the same image as source. */
+  tag(source: string, target: string): void {
+    const store = this.store();
+    this.find(store, source);
+    tagImage(store, source, target);
+  }
+
+  /** docker rmi: untags, and deletes the layers no other image uses once no tag is left. Refuses an image in use unless force. */
+  remove(nameOrId: string, o: { force?: boolean } = {}): ({ Untagged: string } | { Deleted: string })[] {
+    this.find(this.store(), nameOrId);
+    return removeImage(this.root, nameOrId, o.force ?? false).map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.replace(/^Deleted: /, '') }));
+  }
+}

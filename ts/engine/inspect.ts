@@ -1,0 +1,517 @@
+// Containers as docker's API shows them: the inspect object and the list summary, built from the engine's
+// record, the runtime's state and the image config. Fields tsbox does not have get docker's zero values.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store } from '../images/store.js';
+import { findImage } from '../images/manage.js';
+import { snapshotDir, snapshotKind } from '../images/snapshot.js';
+import { parsePublish } from '../net/ports.js';
+import { findNetwork } from '../net/networks.js';
+import { parseSubnet } from '../net/bridge.js';
+import { containerCgroup, readState } from '../runtime/state.js';
+import { containerDir, EngineError, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
+import { shouldRestart } from './monitor.js';
+import type { ImageConfig } from './spec.js';
+
+/** docker's zero time.Time, what it shows for a time that never happened. */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export interface PortBinding {
+  HostIp: string;
+  HostPort: string;
+}
+
+export interface ContainerState {
+  Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface ContainerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  ExposedPorts: Record<string, Record<string, never>>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Image: string;
+  Volumes: Record<string, Record<string, never>> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+  OnBuild: null;
+}
+
+export interface HostConfig {
+  /** docker's other HostConfig fields, at their zero values: tsbox has no setting for them (yet). */
+  [other: string]: unknown;
+  Binds: string[] | null;
+  NetworkMode: string;
+  PortBindings: Record<string, PortBinding[]>;
+  RestartPolicy: { Name: string; MaximumRetryCount: number };
+  AutoRemove: boolean;
+  CapAdd: string[] | null;
+  CapDrop: string[] | null;
+  Dns: string[];
+  DnsSearch: string[];
+  ExtraHosts: string[] | null;
+  Privileged: boolean;
+  PublishAllPorts: boolean;
+  ReadonlyRootfs: boolean;
+  SecurityOpt: string[] | null;
+  Tmpfs?: Record<string, string>;
+  Init: boolean;
+  Memory: number;
+  MemorySwap: number;
+  NanoCpus: number;
+  CpuShares: number;
+  CpuPeriod: number;
+  CpuQuota: number;
+  CpusetCpus: string;
+  PidsLimit: number | null;
+  Ulimits: { Name: string; Soft: number; Hard: number }[] | null;
+  Sysctls?: Record<string, string>;
+  LogConfig: { Type: string; Config: Record<string, string> };
+}
+
+export interface EndpointSettings {
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  MacAddress: string;
+  Aliases: string[] | null;
+}
+
+export interface NetworkSettings {
+  /** docker's other NetworkSettings fields (IPv6, hairpin, sandbox id), at their zero values. */
+  [other: string]: unknown;
+  SandboxKey: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  MacAddress: string;
+  Ports: Record<string, PortBinding[] | null>;
+  Networks: Record<string, EndpointSettings>;
+}
+
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** docker inspect's object for a container. */
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: HostConfig;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  Mounts: MountPoint[];
+  Config: ContainerConfig;
+  NetworkSettings: NetworkSettings;
+}
+
+/** One row of docker's container list (GET /containers/json). */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  /** Unix seconds. */
+  Created: number;
+  State: ContainerState['Status'];
+  /** "Up 4 seconds", "Exited (3) 2 minutes ago", "Created". */
+  Status: string;
+  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+  Labels: Record<string, string>;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, EndpointSettings> };
+  Mounts: MountPoint[];
+}
+
+function imageConfigOf(root: string, r: ContainerRecord): ImageConfig & { ExposedPorts?: Record<string, object>; Labels?: Record<string, string>; Volumes?: Record<string, object> } {
+  try {
+    const store = new Store(root);
+    const image = findImage(store, r.ImageId) ?? store.images().find((i) => i.config === r.ImageId);
+    if (!image) return {};
+    return store.readJson<{ config?: ImageConfig }>(image.config, 'config').config ?? {};
+  } catch {
+    return {}; // the image is gone: what the record says is all there is
+  }
+}
+
+// docker's zero values of the HostConfig and NetworkSettings fields tsbox does not set.
+const HOST_CONFIG_ZERO = {
+  ContainerIDFile: '', VolumeDriver: '', VolumesFrom: null, CgroupnsMode: '', DnsOptions: [], GroupAdd: null, IpcMode: 'private', Cgroup: '', Links: null,
+  OomScoreAdj: 0, PidMode: '', UTSMode: '', UsernsMode: '', ShmSize: 67108864, Runtime: 'tsbox', ConsoleSize: [0, 0], Isolation: '', CgroupParent: '',
+  BlkioWeight: 0, BlkioWeightDevice: null, BlkioDeviceReadBps: null, BlkioDeviceWriteBps: null, BlkioDeviceReadIOps: null, BlkioDeviceWriteIOps: null,
+  CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0, CpusetMems: '', Devices: null, DeviceCgroupRules: null, DeviceRequests: null, KernelMemory: 0, KernelMemoryTCP: 0,
+  MemoryReservation: 0, MemorySwappiness: null, OomKillDisable: null, CpuCount: 0, CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null,
+  ReadonlyPaths: null,
+};
+
+const NETWORK_SETTINGS_ZERO = {
+  Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+  EndpointID: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPv6Gateway: '',
+};
+
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  for (const kv of extra) {
+    if (!kv.includes('=')) continue;
+    const k = kv.slice(0, kv.indexOf('=') + 1);
+    const i = out.findIndex((x) => x.startsWith(k));
+    if (i >= 0) out[i] = kv;
+    else out.push(kv);
+  }
+  return out;
+}
+
+function portBindings(publish: string[]): Record<string, PortBinding[]> {
+  const out: Record<string, PortBinding[]> = {};
+  for (const p of publish) {
+    try {
+      const m = parsePublish(p);
+      (out[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIp === '0.0.0.0' ? '' : m.hostIp, HostPort: m.hostPort ? String(m.hostPort) : '' });
+    } catch {
+      // checked when the container was made
+    }
+  }
+  return out;
+}
+
+function mountsOf(root: string, r: ContainerRecord): MountPoint[] {
+  const o = r.Options;
+  const out: MountPoint[] = [];
+  const volumes = join(root, 'volumes');
+  for (const v of o.volumes) {
+    const [src, dst, mode = 'rw'] = v.split(':');
+    const named = !src.startsWith('/') && !src.startsWith('.');
+    out.push(named
+      ? { Type: 'volume', Name: src, Source: join(volumes, src), Destination: dst, Driver: 'local', Mode: mode === 'rw' ? 'z' : mode, RW: mode !== 'ro', Propagation: '' }
+      : { Type: 'bind', Source: src, Destination: dst, Mode: mode === 'rw' ? '' : mode, RW: mode !== 'ro', Propagation: 'rprivate' });
+  }
+  for (const m of o.mounts) {
+    const kv = Object.fromEntries(m.split(',').map((p) => (p.includes('=') ? p.split(/=(.*)/s).slice(0, 2) : [p, 'true'])));
+    const type = (kv.type ?? 'volume') as MountPoint['Type'];
+    const ro = kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1';
+    const src = kv.source ?? kv.src ?? '';
+    const dst = kv.target ?? kv.destination ?? kv.dst ?? '';
+    if (type === 'volume') out.push({ Type: 'volume', Name: src, Source: join(volumes, src), Destination: dst, Driver: 'local', Mode: 'z', RW: !ro, Propagation: '' });
+    else out.push({ Type: type, Source: type === 'tmpfs' ? '' : src, Destination: dst, Mode: '', RW: !ro, Propagation: type === 'bind' ? 'rprivate' : '' });
+  }
+  for (const t of o.tmpfs) out.push({ Type: 'tmpfs', Source: '', Destination: t.split(':')[0], Mode: '', RW: true, Propagation: '' });
+  return out;
+}
+
+function networkName(r: ContainerRecord): string {
+  const n = r.Options.network;
+  if (n === 'default') return process.getuid?.() === 0 ? 'bridge' : 'none';
+  return n === 'slirp' ? 'slirp4netns' : n;
+}
+
+function endpoints(root: string, r: ContainerRecord, running: boolean): Record<string, EndpointSettings> {
+  const name = networkName(r);
+  if (name === 'host' || name.startsWith('container:')) return { [name.split(':')[0]]: endpoint('', 0, '') };
+  const net = name === 'none' || name === 'slirp4netns' ? undefined : findNetwork(root, name);
+  const ip = running ? r.IPAddress ?? '' : '';
+  let bits = 0;
+  let gateway = '';
+  if (net && ip) ({ bits, gateway } = parseSubnet(net.subnet));
+  return { [name]: endpoint(ip, bits, gateway) };
+}
+
+function endpoint(ip: string, bits: number, gateway: string): EndpointSettings {
+  return { NetworkID: '', EndpointID: '', Gateway: gateway, IPAddress: ip, IPPrefixLen: bits, MacAddress: '', Aliases: null };
+}
+
+function oomKilled(root: string, r: ContainerRecord): boolean {
+  try {
+    return containerCgroup(readState(stateRoot(root), r.Id)).stats().memory.oomKills > 0;
+  } catch {
+    return false; // no cgroup any more
+  }
+}
+
+function stateOf(root: string, r: ContainerRecord, s: LiveState): ContainerState {
+  // Stopped, not by the user, with a policy that brings it back: its supervisor is about to restart it.
+  const restarting = !s.Running && s.Status === 'exited' && r.Options.detach && !r.StoppedByUser && r.Options.restart !== 'no' && shouldRestart(r.Options.restart, s.ExitCode, r.RestartCount ?? 0);
+  return {
+    Status: restarting ? 'restarting' : s.Status,
+    Running: s.Running,
+    Paused: s.Paused,
+    Restarting: restarting,
+    OOMKilled: oomKilled(root, r),
+    Dead: false,
+    Pid: s.Pid,
+    ExitCode: s.ExitCode,
+    Error: '',
+    StartedAt: s.StartedAt ?? ZERO_TIME,
+    FinishedAt: s.FinishedAt ?? ZERO_TIME,
+  };
+}
+
+function restartPolicy(policy: string): { Name: string; MaximumRetryCount: number } {
+  const m = /^on-failure(?::(\d+))?$/.exec(policy);
+  return m ? { Name: 'on-failure', MaximumRetryCount: Number(m[1] ?? 0) } : { Name: policy, MaximumRetryCount: 0 };
+}
+
+export function inspectRecord(root: string, r: ContainerRecord): ContainerInspect {
+  const o = r.Options;
+  const s = liveState(root, r);
+  const image = imageConfigOf(root, r);
+  const dir = containerDir(root, r.Id);
+  const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : null) : image.Entrypoint ?? null;
+  const cmd = o.cmd.length ? o.cmd : o.entrypoint !== undefined ? null : image.Cmd ?? null;
+  const mounts = mountsOf(root, r);
+  const etc = (f: string) => (existsSync(join(dir, f)) ? join(dir, f) : '');
+  const exposed: Record<string, Record<string, never>> = {};
+  for (const k of [...Object.keys(image.ExposedPorts ?? {}), ...Object.keys(portBindings(o.publish))]) exposed[k] = {};
+  const ports: Record<string, PortBinding[] | null> = Object.fromEntries(Object.keys(exposed).map((k) => [k, null]));
+  if (s.Running) for (const p of r.Ports ?? []) (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+  const nets = endpoints(root, r, s.Running);
+  const main = Object.values(nets)[0] ?? endpoint('', 0, '');
+  return {
+    Id: r.Id,
+    Created: r.Created,
+    Path: r.Args[0] ?? '',
+    Args: r.Args.slice(1),
+    State: stateOf(root, r, s),
+    Image: r.ImageId,
+    ResolvConfPath: etc('resolv.conf'),
+    HostnamePath: etc('hostname'),
+    HostsPath: etc('hosts'),
+    LogPath: existsSync(join(dir, 'container.log')) ? join(dir, 'container.log') : '',
+    Name: `/${r.Name}`,
+    RestartCount: r.RestartCount ?? 0,
+    Driver: snapshotKind(),
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      ...HOST_CONFIG_ZERO,
+      Binds: o.volumes.length ? [...o.volumes] : null,
+      NetworkMode: networkName(r),
+      PortBindings: portBindings(o.publish),
+      RestartPolicy: restartPolicy(o.restart),
+      AutoRemove: o.rm,
+      CapAdd: o.capAdd.length ? o.capAdd : null,
+      CapDrop: o.capDrop.length ? o.capDrop : null,
+      Dns: o.dns,
+      DnsSearch: o.dnsSearch,
+      ExtraHosts: o.addHost.length ? o.addHost : null,
+      Privileged: o.privileged,
+      PublishAllPorts: o.publishAll,
+      ReadonlyRootfs: o.readOnly,
+      SecurityOpt: o.securityOpt.length ? o.securityOpt : null,
+      ...(o.tmpfs.length ? { Tmpfs: Object.fromEntries(o.tmpfs.map((t) => [t.split(':')[0], t.split(/:(.*)/s)[1] ?? ''])) } : {}),
+      Init: o.init,
+      Memory: o.memory ?? 0,
+      MemorySwap: o.memorySwap ?? 0,
+      NanoCpus: o.cpus ? Math.round(o.cpus * 1e9) : 0,
+      CpuShares: o.cpuShares ?? 0,
+      CpuPeriod: o.cpuPeriod ?? 0,
+      CpuQuota: o.cpuQuota ?? 0,
+      CpusetCpus: o.cpusetCpus ?? '',
+      PidsLimit: o.pidsLimit ?? null,
+      Ulimits: o.ulimits.length
+        ? o.ulimits.map((u) => {
+            const [name, v = ''] = u.split('=');
+            const [soft, hard = soft] = v.split(':');
+            return { Name: name, Soft: Number(soft), Hard: Number(hard) };
+          })
+        : null,
+      ...(o.sysctls.length ? { Sysctls: Object.fromEntries(o.sysctls.map((x) => x.split(/=(.*)/s).slice(0, 2))) } : {}),
+      LogConfig: { Type: 'json-file', Config: {} },
+    },
+    GraphDriver: { Name: snapshotKind(), Data: { MergedDir: join(snapshotDir(root, r.Id), 'rootfs') } },
+    Mounts: mounts,
+    Config: {
+      Hostname: o.hostname ?? r.Id.slice(0, 12),
+      Domainname: '',
+      User: o.user ?? image.User ?? '',
+      AttachStdin: o.interactive && !o.detach,
+      AttachStdout: !o.detach,
+      AttachStderr: !o.detach,
+      ExposedPorts: exposed,
+      Tty: o.tty,
+      OpenStdin: o.interactive,
+      StdinOnce: o.interactive && !o.detach,
+      Env: mergeEnv(image.Env ?? [], o.env),
+      Cmd: cmd,
+      Image: r.Image,
+      Volumes: image.Volumes ? Object.fromEntries(Object.keys(image.Volumes).map((k) => [k, {}])) : null,
+      WorkingDir: o.workdir ?? image.WorkingDir ?? '',
+      Entrypoint: entrypoint,
+      OnBuild: null,
+      Labels: image.Labels ?? {},
+      ...(o.stopSignal ?? image.StopSignal ? { StopSignal: o.stopSignal ?? image.StopSignal } : {}),
+      ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
+    },
+    NetworkSettings: {
+      ...NETWORK_SETTINGS_ZERO,
+      SandboxKey: s.Pid ? `/proc/${s.Pid}/ns/net` : '',
+      Gateway: main.Gateway,
+      IPAddress: main.IPAddress,
+      IPPrefixLen: main.IPPrefixLen,
+      MacAddress: main.MacAddress,
+      Ports: ports,
+      Networks: nets,
+    },
+  };
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  return `${Math.round(h / 24)} days`;
+}
+
+/** docker ps's STATUS: "Up 4 seconds", "Up 4 seconds (Paused)", "Exited (3) 2 minutes ago", "Created". */
+export function statusText(s: ContainerState, now = Date.now()): string {
+  if (s.Running) return `Up ${ago(now - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${ago(now - Date.parse(s.FinishedAt))} ago`;
+  if (s.Status === 'exited') return s.FinishedAt === ZERO_TIME ? `Exited (${s.ExitCode})` : `Exited (${s.ExitCode}) ${ago(now - Date.parse(s.FinishedAt))} ago`;
+  return 'Created';
+}
+
+export function summaryOf(root: string, r: ContainerRecord): ContainerSummary {
+  const i = inspectRecord(root, r);
+  return {
+    Id: r.Id,
+    Names: [`/${r.Name}`],
+    Image: r.Image,
+    ImageID: r.ImageId,
+    Command: r.Args.join(' '),
+    Created: Math.floor(Date.parse(r.Created) / 1000),
+    State: i.State.Status,
+    Status: statusText(i.State),
+    Ports: Object.entries(i.NetworkSettings.Ports).flatMap(([k, b]) => {
+      const [port, type] = k.split('/');
+      return b?.length ? b.map((x) => ({ IP: x.HostIp, PrivatePort: Number(port), PublicPort: Number(x.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
+    }),
+    Labels: i.Config.Labels,
+    HostConfig: { NetworkMode: i.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: i.NetworkSettings.Networks },
+    Mounts: i.Mounts,
+  };
+}
+
+/** docker ps's filters: each key's values are alternatives, different keys must all match. */
+export type ContainerFilters = Partial<Record<'id' | 'name' | 'label' | 'status' | 'ancestor' | 'exited' | 'network' | 'volume', string | string[]>>;
+
+const FILTER_KEYS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'network', 'volume']);
+const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+
+function matches(root: string, r: ContainerRecord, s: ContainerSummary, key: string, value: string): boolean {
+  switch (key) {
+    case 'id':
+      return r.Id.startsWith(value);
+    case 'name': {
+      // docker matches the name as a regular expression, anywhere in "/name".
+      try {
+        return new RegExp(value).test(`/${r.Name}`);
+      } catch {
+        return `/${r.Name}`.includes(value);
+      }
+    }
+    case 'label': {
+      const [k, v] = value.split(/=(.*)/s);
+      return k in s.Labels && (v === undefined || s.Labels[k] === v);
+    }
+    case 'status':
+      return s.State === value;
+    case 'ancestor':
+      return r.Image === value || r.ImageId === value || r.ImageId.replace(/^sha256:/, '').startsWith(value.replace(/^sha256:/, '')) || findImageName(root, value) === r.ImageId;
+    case 'exited':
+      return s.State === 'exited' && inspectRecord(root, r).State.ExitCode === Number(value);
+    case 'network':
+      return value in s.NetworkSettings.Networks;
+    case 'volume':
+      return s.Mounts.some((m) => m.Name === value || m.Destination === value || m.Source === value);
+    default:
+      return false;
+  }
+}
+
+function findImageName(root: string, ref: string): string | undefined {
+  try {
+    return findImage(new Store(root), ref)?.config;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ListOptions {
+  /** Stopped and created containers too (docker ps -a); a status filter implies it. */
+  all?: boolean;
+  filters?: ContainerFilters;
+  /** The n most recently created only (docker ps -n); -1 for all. */
+  limit?: number;
+}
+
+/** docker ps: newest first. */
+export function listContainers(root: string, o: ListOptions = {}): ContainerSummary[] {
+  const filters = Object.entries(o.filters ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as [string, string[]]);
+  for (const [k, vs] of filters) {
+    if (!FILTER_KEYS.has(k)) throw new EngineError(`invalid filter '${k}'`, 'ERR_INVALID_FILTER');
+    if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new EngineError(`invalid filter 'status=${v}'`, 'ERR_INVALID_FILTER');
+  }
+  const all = o.all || filters.some(([k]) => k === 'status' || k === 'exited') || (o.limit !== undefined && o.limit > 0);
+  let out = listRecords(root).map((r) => [r, summaryOf(root, r)] as const);
+  if (o.limit !== undefined && o.limit > 0) out = out.slice(0, o.limit);
+  return out
+    .filter(([, s]) => all || s.State === 'running' || s.State === 'paused' || s.State === 'restarting')
+    .filter(([r, s]) => filters.every(([k, vs]) => vs.some((v) => matches(root, r, s, k, v))))
+    .map(([, s]) => s);
+}

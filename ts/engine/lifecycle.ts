@@ -1,0 +1,317 @@
+// Container lifecycle on engine records, with docker's names and typed options: start, stop, kill,
+// restart, remove, wait, rename, pause, unpause, logs, top, stats. What the CLI and the library share.
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import * as ops from '../runtime/operations.js';
+import { containerCgroup, readState } from '../runtime/state.js';
+import { signalNumber } from '../runtime/signals.js';
+import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, type ContainerRecord } from './containers.js';
+import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
+import { refreshPeers } from './network.js';
+import { parseLogLines, parseSince, type LogLine } from './logs.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitStopped(root: string, r: ContainerRecord, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!liveState(root, r).Running) return true;
+    await sleep(20);
+  }
+  return !liveState(root, r).Running;
+}
+
+export interface StopOptions {
+  /** Seconds to wait after the stop signal before SIGKILL (default: the container's --stop-timeout, else 10). */
+  timeout?: number;
+  /** Instead of the container's stop signal (--stop-signal, else SIGTERM). */
+  signal?: string;
+}
+
+/** docker stop: the stop signal, then SIGKILL after the timeout; the restart policy leaves it stopped. */
+export async function stopContainer(root: string, ref: string, o: StopOptions = {}): Promise<void> {
+  const r = mustFind(root, ref);
+  const timeout = o.timeout ?? r.Options.stopTimeout ?? 10;
+  if (!Number.isFinite(timeout)) throw new RangeError(`stop: invalid timeout ${timeout}`);
+  const sig = o.signal ?? r.Options.stopSignal ?? 'SIGTERM';
+  signalNumber(sig);
+  saveRecord(root, { ...r, StoppedByUser: true });
+  if (!liveState(root, r).Running) return;
+  try {
+    ops.kill(stateRoot(root), r.Id, sig);
+  } catch {
+    return; // exited meanwhile
+  }
+  if (await waitStopped(root, r, timeout * 1000)) return;
+  try {
+    ops.kill(stateRoot(root), r.Id, 'SIGKILL', true);
+  } catch {
+    // exited meanwhile
+  }
+  await waitStopped(root, r, 10000);
+}
+
+/** docker kill: one signal (default SIGKILL) to a running container. */
+export function killContainer(root: string, ref: string, signal: string | number = 'SIGKILL'): void {
+  signalNumber(signal);
+  const r = mustFind(root, ref);
+  if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`, 'ERR_NOT_RUNNING');
+  saveRecord(root, { ...r, StoppedByUser: true });
+  ops.kill(stateRoot(root), r.Id, signal);
+}
+
+/** docker start: a created or stopped container runs again (detached, its output to its log); a running one is left as it is. */
+export async function startContainerRecord(root: string, ref: string, hooks: EngineHooks = {}): Promise<void> {
+  const r = mustFind(root, ref);
+  if (!liveState(root, r).Running) await launchRecord(root, r, undefined, hooks);
+}
+
+export async function restartContainer(root: string, ref: string, o: { timeout?: number } = {}, hooks: EngineHooks = {}): Promise<void> {
+  await stopContainer(root, ref, o);
+  await launchRecord(root, mustFind(root, ref), undefined, hooks);
+}
+
+export interface RemoveOptions {
+  /** Kill a running container first (docker rm -f). */
+  force?: boolean;
+  /**
+   * docker rm -v: also anonymous volumes. tsbox makes no anonymous volumes yet (every -v names a host
+   * path or a named volume, which outlive their containers as with docker), so there is nothing more to remove.
+   */
+  volumes?: boolean;
+}
+
+export function removeContainer(root: string, ref: string, o: RemoveOptions = {}): void {
+  const r = mustFind(root, ref);
+  if (liveState(root, r).Running && !o.force) {
+    throw new EngineError(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`, 'ERR_CONFLICT');
+  }
+  removeContainerFiles(root, r.Id);
+}
+
+export function pauseContainer(root: string, ref: string): void {
+  ops.pause(stateRoot(root), mustFind(root, ref).Id);
+}
+
+export function unpauseContainer(root: string, ref: string): void {
+  ops.resume(stateRoot(root), mustFind(root, ref).Id);
+}
+
+/** docker rename: the new name is reserved as a run reserves one (docker's conflict error when taken). */
+export function renameContainer(root: string, ref: string, newName: string): void {
+  const r = mustFind(root, ref);
+  const name = reserveName(root, newName, r.Id);
+  if (name === r.Name) return;
+  const fresh = loadRecord(root, r.Id) ?? r;
+  saveRecord(root, { ...fresh, Name: name });
+  releaseName(root, r.Name, r.Id);
+  // Peers on a user network find each other by name in /etc/hosts.
+  if (r.IPAddress) refreshPeers(root, r.Options.network);
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface WaitResult {
+  StatusCode: number;
+  Error?: { Message: string };
+}
+
+/** docker wait: resolves when the condition holds, with the exit code (polls the record; no daemon to tell us). */
+export async function waitContainer(root: string, ref: string, o: { condition?: WaitCondition; signal?: AbortSignal } = {}): Promise<WaitResult> {
+  const condition = o.condition ?? 'not-running';
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new RangeError(`wait: invalid condition ${JSON.stringify(condition)} (not-running, next-exit, removed)`);
+  const first = mustFind(root, ref);
+  const startedAt = liveState(root, first).StartedAt;
+  let seenRunning = false;
+  let last = 0;
+  for (;;) {
+    o.signal?.throwIfAborted();
+    const r = loadRecord(root, first.Id);
+    if (!r) {
+      if (condition === 'removed' || condition === 'not-running') return { StatusCode: last };
+      throw new EngineError(`No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
+    }
+    const s = liveState(root, r);
+    last = s.ExitCode;
+    if (s.Running) seenRunning = true;
+    else if (condition === 'not-running') return { StatusCode: s.ExitCode };
+    else if (condition === 'next-exit' && (seenRunning || (s.StartedAt !== startedAt && s.Status === 'exited'))) return { StatusCode: s.ExitCode };
+    await sleep(50);
+  }
+}
+
+export interface LogsOptions {
+  /** Keep reading as the container writes, until it stops (or signal aborts). */
+  follow?: boolean;
+  /** Only lines written at or after this time: a Date, Unix seconds, or docker's strings (RFC 3339, "10m"). */
+  since?: Date | number | string;
+  /** Only lines written before this time (same forms). */
+  until?: Date | number | string;
+  /** The last n lines only (before following); 'all' (default) for every line. */
+  tail?: number | 'all';
+  /** Each entry's text starts with its RFC 3339 time, as docker logs -t prints it. */
+  timestamps?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds, as written. */
+  time: string;
+  /** The line as written (with its newline), prefixed with the time when timestamps was asked. */
+  text: string;
+}
+
+function timeOf(t: Date | number | string, what: string): number {
+  if (t instanceof Date) return t.getTime();
+  if (typeof t === 'number') return t * 1000;
+  try {
+    return parseSince(t);
+  } catch {
+    throw new RangeError(`logs: invalid ${what} ${JSON.stringify(t)}: want a time, a timestamp or a duration like 10m`);
+  }
+}
+
+/** The json-file log of a container started detached. */
+export function logFile(root: string, ref: string): string {
+  const r = mustFind(root, ref);
+  const file = join(containerDir(root, r.Id), 'container.log');
+  if (!existsSync(file)) throw new Error(`logs: container ${ref} was not started detached: its output went to the terminal`);
+  return file;
+}
+
+/** docker logs, as an async iterator of entries; with follow it ends when the container stops. */
+export async function* containerLogs(root: string, ref: string, o: LogsOptions = {}): AsyncGenerator<LogEntry> {
+  const file = logFile(root, ref);
+  const r = mustFind(root, ref);
+  const since = o.since !== undefined ? timeOf(o.since, 'since') : undefined;
+  const until = o.until !== undefined ? timeOf(o.until, 'until') : undefined;
+  const tail = o.tail ?? 'all';
+  if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw new RangeError(`logs: invalid tail ${JSON.stringify(tail)}`);
+  const wanted = (l: LogLine) => {
+    if (l.stream === 'stdout' && o.stdout === false) return false;
+    if (l.stream === 'stderr' && o.stderr === false) return false;
+    const t = Date.parse(l.time);
+    return !(since !== undefined && t < since) && !(until !== undefined && t >= until);
+  };
+  const entry = (l: LogLine): LogEntry => ({ stream: l.stream, time: l.time, text: o.timestamps ? `${l.time} ${l.log}` : l.log });
+  let lines = parseLogLines(readFileSync(file, 'utf8'));
+  if (tail !== 'all') lines = tail === 0 ? [] : lines.slice(-tail);
+  for (const l of lines) if (wanted(l)) yield entry(l);
+  if (!o.follow) return;
+  let pos = statSync(file).size;
+  let rest = '';
+  const fd = openSync(file, 'r');
+  try {
+    for (;;) {
+      if (o.signal?.aborted) return;
+      const size = statSync(file).size;
+      while (pos < size) {
+        const buf = Buffer.alloc(Math.min(65536, size - pos));
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        pos += n;
+        const text = rest + buf.toString('utf8', 0, n);
+        const cut = text.lastIndexOf('\n') + 1;
+        for (const l of parseLogLines(text.slice(0, cut))) if (wanted(l)) yield entry(l);
+        rest = text.slice(cut);
+      }
+      if (!liveState(root, r).Running && statSync(file).size === pos) return;
+      if (until !== undefined && Date.now() >= until) return;
+      await sleep(50);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface TopResult {
+  Titles: string[];
+  Processes: string[][];
+}
+
+/** docker top: ps(1) run with psArgs (default -ef), keeping the container's processes; the last column keeps its spaces. */
+export function topContainer(root: string, ref: string, psArgs: string[] = ['-ef']): TopResult {
+  const r = mustFind(root, ref);
+  if (!liveState(root, r).Running) throw new EngineError(`Container ${ref} is not running`, 'ERR_NOT_RUNNING');
+  const pids = new Set(ops.pids(stateRoot(root), r.Id));
+  const out = execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
+  const titles = (out[0] ?? '').trim().split(/\s+/);
+  const col = titles.indexOf('PID');
+  if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);
+  const processes = out.slice(1).flatMap((line) => {
+    const f = line.trim().split(/\s+/);
+    if (!pids.has(Number(f[col]))) return [];
+    return [[...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')]];
+  });
+  return { Titles: titles, Processes: processes };
+}
+
+export interface CpuStats {
+  cpu_usage: { total_usage: number; usage_in_kernelmode: number; usage_in_usermode: number };
+  /** The host's CPU time in ns (all CPUs), from /proc/stat as docker reads it. */
+  system_cpu_usage: number;
+  online_cpus: number;
+}
+
+/** docker's stats object (the fields tsbox measures; the network and block I/O ones are not measured yet). */
+export interface ContainerStats {
+  id: string;
+  name: string;
+  read: string;
+  preread: string;
+  cpu_stats: CpuStats;
+  precpu_stats: CpuStats;
+  memory_stats: { usage: number; max_usage?: number; limit: number; stats: Record<string, number> };
+  pids_stats: { current: number; limit?: number };
+}
+
+function systemCpuNs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const ticks = line.trim().split(/\s+/).slice(1, 8).reduce((n, v) => n + Number(v), 0);
+  return ticks * (1e9 / 100); // USER_HZ is 100 on Linux
+}
+
+/** docker stats --no-stream for one container: two samples, interval ms apart (default 200). */
+export async function containerStats(root: string, ref: string, o: { interval?: number } = {}): Promise<ContainerStats> {
+  const r = mustFind(root, ref);
+  const cg = containerCgroup(readState(stateRoot(root), r.Id));
+  const sample = () => {
+    const s = cg.stats();
+    return {
+      at: new Date().toISOString(),
+      raw: s,
+      cpu: { cpu_usage: { total_usage: s.cpu.usageNs, usage_in_kernelmode: s.cpu.systemNs ?? 0, usage_in_usermode: s.cpu.userNs ?? 0 }, system_cpu_usage: systemCpuNs(), online_cpus: cpus().length } satisfies CpuStats,
+    };
+  };
+  const a = sample();
+  await sleep(o.interval ?? 200);
+  const b = sample();
+  const m = b.raw.memory;
+  const stats: Record<string, number> = {};
+  if (m.rss !== undefined) stats.rss = m.rss;
+  if (m.cache !== undefined) stats.cache = m.cache;
+  if (m.swap !== undefined) stats.swap = m.swap;
+  return {
+    id: r.Id,
+    name: `/${r.Name}`,
+    read: b.at,
+    preread: a.at,
+    cpu_stats: b.cpu,
+    precpu_stats: a.cpu,
+    // docker reports the host's memory as the limit of a container without one.
+    memory_stats: { usage: m.usage, ...(m.maxUsage !== undefined ? { max_usage: m.maxUsage } : {}), limit: Math.min(m.limit ?? Infinity, totalmem()), stats },
+    pids_stats: { current: b.raw.pids.current, ...(b.raw.pids.limit !== undefined ? { limit: b.raw.pids.limit } : {}) },
+  };
+}
+
+/** docker's CPU %: the container's share of the host's CPU time between the two samples, times the CPUs. */
+export function cpuPercent(s: ContainerStats): number {
+  const cpu = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+  const sys = s.cpu_stats.system_cpu_usage - s.precpu_stats.system_cpu_usage;
+  return sys > 0 && cpu > 0 ? (cpu / sys) * s.cpu_stats.online_cpus * 100 : 0;
+}
