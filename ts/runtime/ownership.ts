@@ -76,7 +76,9 @@ const handlers = new Map<string, () => void>(SIGNALS.map((s) => [s, () => onSign
 
 function signalsOn(): void {
   // Signals reach the main thread only; a worker's containers are cleaned up by its 'exit' and teardown.
-  if (signalHooks || !isMainThread) return;
+  // Electron's main process quits gracefully on these signals itself (its 'exit' cleans up): a Node
+  // listener would replace that handler.
+  if (signalHooks || !isMainThread || process.versions.electron) return;
   signalHooks = true;
   for (const s of SIGNALS) process.on(s, handlers.get(s)!);
 }
