@@ -48,7 +48,11 @@ export interface LaunchOptions {
   beforeStart?: (pid: number) => void;
   /** Told what could not be done as asked (limits without a cgroup when rootless); default: process.emitWarning. */
   onWarning?: (message: string) => void;
-  /** An owned container dies with this process: the read end of its owner pipe, and the stamp recorded in the state. */
+  /**
+   * An owned container dies with this process: the read end of its owner pipe, and the stamp recorded in
+   * the state. launchAsync only: the parent-death signal follows the thread that cloned, and the addon's
+   * spawner thread lives as long as the process (a JS thread calling launch() may not).
+   */
   owner?: { fd: number; stamp: string };
 }
 
@@ -295,6 +299,7 @@ function failLaunch(opts: LaunchOptions, made: Made): void {
  * everything created so far is undone.
  */
 export function launch(opts: LaunchOptions): Launched {
+  if (opts.owner) throw new Error('launch: an owned container is cloned by launchAsync (the spawner thread)');
   // The reservation names the cgroup before it exists: a create killed from there on leaves a cgroup
   // that delete --force finds.
   const place = placement(opts.spec, opts.id);
