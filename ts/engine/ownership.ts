@@ -5,7 +5,8 @@
 // - layers: the owner stamp is in the directory's name, /dev/shm/tsbox-sandbox-api.<stamp>-XXXXXX.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { addEntry, atOwnerExit, cancelAtOwnerExit, disownContainer, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';
+import { addEntry, disownContainer, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';
+import { atOwnerExit, cancelAtOwnerExit } from '../runtime/owner-exit.js';
 import { defaultStateRoot } from '../runtime/state.js';
 import { removeContainerFiles } from './run.js';
 import { stateRoot } from './containers.js';

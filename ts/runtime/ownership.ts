@@ -1,9 +1,6 @@
 // Ownership: what a process starts through the library (containers, and what goes with them) dies and is
 // removed when that process ends, whichever way it ends.
-// - Normal end, process.exit(), an uncaught exception: the 'exit' listener cleans up synchronously.
-// - SIGINT, SIGTERM, SIGHUP with no other listener: cleaned up, then the signal is raised again with its
-//   default effect, so the process dies of it as it would have without tsbox (an app that listens
-//   decides itself; the 'exit' listener still cleans up when it exits).
+// - Whenever JavaScript still runs (an end, process.exit, a throw, SIGINT/SIGTERM/SIGHUP): owner-exit.ts.
 // - SIGKILL, a crash: no JavaScript runs. The kernel kills each container's first process (tsbox-init
 //   sets a parent-death signal, csrc/init/owner.c); its state, cgroup, records and layers are reaped by
 //   the next process that starts a container there: each owned thing is indexed by its owner's pid and
@@ -11,9 +8,9 @@
 // Detached containers are nobody's: they are never indexed, killed or reaped.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { native } from '../native.js';
 import * as ops from './operations.js';
+import { atOwnerExit, cancelAtOwnerExit } from './owner-exit.js';
 import { NotFoundError, procStartTime, readState, stateDir } from './state.js';
 
 /** "<pid>-<start time>": a pid the kernel gave again to another process has another start time. */
@@ -38,73 +35,6 @@ export function ownerAlive(stamp: OwnerStamp): boolean {
 export function parseStamped(name: string): { stamp: OwnerStamp; rest: string } | undefined {
   const m = /^(\d+-\d+)-(.+)$/.exec(name);
   return m ? { stamp: m[1], rest: m[2] } : undefined;
-}
-
-// --- What runs when this process ends ------------------------------------------------------------------
-
-type Cleanup = () => void;
-// Containers are killed first, then what went with them (engine records, sandbox layers).
-const stages: [Map<string, Cleanup>, Map<string, Cleanup>] = [new Map(), new Map()];
-let exitHook = false;
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-let signalHooks = false;
-
-function cleanupAll(): void {
-  for (const stage of stages) {
-    for (const [key, fn] of [...stage]) {
-      stage.delete(key);
-      try {
-        fn();
-      } catch {
-        // gone already, or nothing more to do at this point: the next start reaps what is left
-      }
-    }
-  }
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  // Another listener makes the signal the app's to act on (save work on ^C, or ignore it): never
-  // swallowed by us, never decided by us. The 'exit' listener still cleans up when it does exit.
-  if (process.listenerCount(sig) > 1) return;
-  cleanupAll();
-  signalsOff();
-  // No listener is left: the signal has its default effect again, and the process dies of it.
-  process.kill(process.pid, sig);
-}
-
-const handlers = new Map<string, () => void>(SIGNALS.map((s) => [s, () => onSignal(s)]));
-
-function signalsOn(): void {
-  // Signals reach the main thread only; a worker's containers are cleaned up by its 'exit' and teardown.
-  // Electron's main process quits gracefully on these signals itself (its 'exit' cleans up): a Node
-  // listener would replace that handler.
-  if (signalHooks || !isMainThread || process.versions.electron) return;
-  signalHooks = true;
-  for (const s of SIGNALS) process.on(s, handlers.get(s)!);
-}
-
-function signalsOff(): void {
-  if (!signalHooks) return;
-  signalHooks = false;
-  for (const s of SIGNALS) process.removeListener(s, handlers.get(s)!);
-}
-
-/**
- * Runs fn synchronously when this process ends (stage 0: containers, killed first; stage 1: what goes
- * with them). The SIGINT/SIGTERM/SIGHUP handlers are installed only while something is owned.
- */
-export function atOwnerExit(key: string, fn: Cleanup, stage: 0 | 1 = 1): void {
-  stages[stage].set(key, fn);
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', cleanupAll);
-  }
-  signalsOn();
-}
-
-export function cancelAtOwnerExit(key: string): void {
-  for (const stage of stages) stage.delete(key);
-  if (!stages[0].size && !stages[1].size) signalsOff();
 }
 
 // --- The kernel's part --------------------------------------------------------------------------------
