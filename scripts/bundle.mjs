@@ -14,19 +14,23 @@ const importMeta = {
   'import.meta.dirname': '__dirname',
   'import.meta.filename': '__filename',
 };
+// One CommonJS file for Node 20, with import.meta's uses replaced.
+const cjs = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  define: importMeta,
+  banner: { js: "const __tsbox_url = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+};
 
 for (const [entry, out] of [['dist/cli/bin.js', 'dist/tsbox.cjs'], ['dist/runtime/cli/bin.js', 'dist/tsbox-runtime.cjs']]) {
   const r = await build({
     entryPoints: [join(root, entry)],
     outfile: join(root, out),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    define: importMeta,
-    banner: { js: "const __tsbox_url = require('node:url').pathToFileURL(__filename).href;" },
+    ...cjs,
     metafile: true,
-    logLevel: 'warning',
   });
   // The inputs, for the test that keeps the runtime's bundle free of engine code.
   writeFileSync(join(root, out.replace(/\.cjs$/, '.inputs.json')), JSON.stringify(Object.keys(r.metafile.inputs), null, 1) + '\n');
@@ -38,13 +42,7 @@ for (const [entry, out] of [['dist/cli/bin.js', 'dist/tsbox.cjs'], ['dist/runtim
 await build({
   entryPoints: [join(root, 'dist/index.js')],
   outfile: join(root, 'dist/index.cjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  define: importMeta,
-  banner: { js: "const __tsbox_url = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
+  ...cjs,
 });
 const cjsTypes = join(root, 'dist/cjs');
 rmSync(cjsTypes, { recursive: true, force: true });
