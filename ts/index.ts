@@ -17,3 +17,8 @@ export type { ContainerInspect, ContainerSummary, ContainerState, ContainerConfi
 export type { StopOptions, RemoveOptions, LogsOptions, LogEntry, WaitCondition, WaitResult, TopResult, ContainerStats, CpuStats } from './engine/lifecycle.js';
 export { EngineError } from './engine/containers.js';
 export { defaultRoot } from './engine/root.js';
+export type { EngineEvent, EventsOptions, EventFilters, EventType } from './engine/events.js';
+export type { Change } from './engine/changes.js';
+export type { CopyInResult } from './engine/archive.js';
+export type { UpdateOptions } from './engine/update.js';
+export type { AttachOptions } from './engine/attach.js';

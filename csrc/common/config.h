@@ -107,7 +107,7 @@ enum tsbox_tag {
   TSBOX_T_CONSOLE_SIZE = 52,   /* u16 rows, u16 cols: with TSBOX_FD_CONSOLE */
   TSBOX_T_SETGROUPS_DENY = 53, /* empty: the parent wrote "deny" to setgroups; skip setgroups() */
   TSBOX_T_LO_UP = 55,          /* empty: bring the loopback interface of the (new) network namespace up */
-  TSBOX_T_LOG_JSON = 54,       /* empty, init mode or monitor: the process's stdout/stderr go through init
+  TSBOX_T_LOG_JSON = 54,       /* empty, or u64 max size + u32 max files (the monitor rotates); init mode or monitor: the process's stdout/stderr go through init
                                   (the monitor) into its own stdout as docker json-file lines ({"log","stream","time"}) */
   TSBOX_T_PRESERVE_FDS = 56,   /* u32 N: extra fds TSBOX_FD_EXTRA.. become fds 3..3+N-1 of the process (runc --preserve-fds) */
   TSBOX_T_OWNER = 57,          /* u32 fd (one of the extra fds): the read end of a pipe whose write end only the owning

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,40 @@ void logger_open(struct logger *l) {
   /* The log file is init's stdout; the process gets the pipes instead. */
   l->out = high(fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
   l->active = 1;
+  struct stat st;
+  l->written = fstat(l->out, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+void logger_limits(struct logger *l, const uint8_t *p, uint32_t len) {
+  if (len < 12) return;
+  memcpy(&l->max_size, p, 8);
+  memcpy(&l->max_files, p + 8, 4);
+  if (l->max_files < 1) l->max_files = 1;
+}
+
+/* The file is found again by its name (the monitor stays in the caller's mount namespace): older files
+ * shift up, the current one becomes .1, a new one takes its name. Any failure: the file starts over. */
+static void rotate(struct logger *l) {
+  char link[64], path[4096], from[4200], to[4200];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", l->out);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  l->written = 0;
+  if (n > 0 && l->max_files > 1) {
+    path[n] = 0;
+    for (uint32_t i = l->max_files - 1; i >= 1; i--) {
+      if (i == 1) snprintf(from, sizeof from, "%s", path);
+      else snprintf(from, sizeof from, "%s.%u", path, i - 1);
+      snprintf(to, sizeof to, "%s.%u", path, i);
+      rename(from, to);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      dup3(fd, l->out, O_CLOEXEC);
+      close(fd);
+      return;
+    }
+  }
+  if (ftruncate(l->out, 0) < 0) { /* nothing more to do: the lines still go on */ }
 }
 
 void logger_child(struct logger *l) {
@@ -87,7 +123,9 @@ static void emit(struct logger *l, int s, const char *line, size_t n) {
     if (w <= 0) return; /* a full disk loses log lines, never the container */
     p += w;
     left -= (size_t)w;
+    l->written += (uint64_t)w;
   }
+  if (l->max_size && l->written >= l->max_size) rotate(l);
 }
 
 int logger_read(struct logger *l, int s) {

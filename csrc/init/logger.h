@@ -4,6 +4,7 @@
 #ifndef TSBOX_INIT_LOGGER_H
 #define TSBOX_INIT_LOGGER_H
 #include <stddef.h>
+#include <stdint.h>
 
 struct logger {
   int active;
@@ -11,9 +12,16 @@ struct logger {
   int out;          /* the log file */
   char buf[2][16384];
   size_t len[2];
+  /* docker's --log-opt max-size/max-file: past max_size bytes the file becomes <file>.1 (older ones
+   * shift up to <file>.<max_files-1>); with one file it starts again empty. 0: no limit. */
+  uint64_t max_size;
+  uint32_t max_files;
+  uint64_t written;
 };
 
 void logger_open(struct logger *l);
+/* The rotation limits from the TSBOX_T_LOG_JSON record's payload (u64 max size, u32 max files), if any. */
+void logger_limits(struct logger *l, const uint8_t *p, uint32_t len);
 /* In the forked process: its stdout/stderr become the pipes. */
 void logger_child(struct logger *l);
 /* In init after the fork: keep the read ends. */

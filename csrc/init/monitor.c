@@ -47,7 +47,10 @@ void monitor_start(unsigned long flags, struct blob *b) {
   system_join(b, CLONE_NEWPID);
   struct blob_rec r;
   struct logger log = {0};
-  if (blob_find(b, TSBOX_T_LOG_JSON, &r)) logger_open(&log);
+  if (blob_find(b, TSBOX_T_LOG_JSON, &r)) {
+    logger_open(&log);
+    logger_limits(&log, r.p, r.len);
+  }
   /* The child reports on the same pipe ("P" once placed, "E" on failure): it waits until "C" is out, so
    * that the parent reads the container's pid first. Closed in both before any fd number means more. */
   int held[2];

@@ -6,7 +6,7 @@ export const VERSION = '0.1.0';
 
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
-Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, container prune, sandbox
+Containers:  run, create, ps, start, attach, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, update, diff, export, events, container prune, sandbox
 Networks:    network create, network ls, network rm, network inspect
 System:      info, system df, system prune, system info, unshare
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
@@ -43,6 +43,12 @@ const COMMANDS: Record<string, Loader> = {
   _monitor: async () => (await import('./commands/containers.js')).monitorCommand,
   _proxy: async () => (await import('./commands/containers.js')).proxyCommand,
   port: async () => (await import('./commands/containers.js')).portCommand,
+  create: async () => (await import('./commands/lifecycle.js')).createCommand,
+  attach: async () => (await import('./commands/lifecycle.js')).attachCommand,
+  events: async () => (await import('./commands/lifecycle.js')).eventsCommand,
+  diff: async () => (await import('./commands/lifecycle.js')).diffCommand,
+  export: async () => (await import('./commands/lifecycle.js')).exportCommand,
+  update: async () => (await import('./commands/lifecycle.js')).updateCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,

@@ -2,8 +2,8 @@
 // docker's objects out. The CLI is one user of it; an embedder or an HTTP API server is another.
 import type { RunOptions } from './options.js';
 import { defaultRoot } from './root.js';
-import { mustFind } from './containers.js';
-import { startContainer, type EngineHooks, type PullPolicy } from './run.js';
+import { EngineError, liveState, mustFind, saveRecord } from './containers.js';
+import { removeContainerFiles, startContainer, type EngineHooks, type PullPolicy } from './run.js';
 import { inspectRecord, listContainers, type ContainerInspect, type ContainerSummary, type ListOptions } from './inspect.js';
 import {
   containerLogs, containerStats, killContainer, pauseContainer, removeContainer, renameContainer, restartContainer, startContainerRecord, stopContainer,
@@ -11,6 +11,15 @@ import {
   type WaitCondition, type WaitResult,
 } from './lifecycle.js';
 import { Images } from './images.js';
+import { createContainer, launchRecord } from './run.js';
+import { attachContainer, type AttachOptions } from './attach.js';
+import { containerChanges, type Change } from './changes.js';
+import { copyIn, copyOut, exportContainer, type CopyInResult } from './archive.js';
+import { updateContainer, type UpdateOptions } from './update.js';
+import { readEvents, type EngineEvent, type EventsOptions } from './events.js';
+import { recordExit, recordExits } from './container-events.js';
+import type { Container, StdioOption } from '../runtime/api.js';
+import type { Readable, Writable } from 'node:stream';
 
 export interface EngineOptions extends Omit<EngineHooks, 'pull'> {
   /** Where images, containers and networks live (default: $TSBOX_ROOT, /var/lib/tsbox as root, else the XDG data dir). */
@@ -56,6 +65,61 @@ export class Containers {
   async run(o: CreateOptions): Promise<string> {
     const { record } = await startContainer(this.root, runOptions(o), undefined, { ...this.hooks, pull: o.pull });
     return record.Id;
+  }
+
+  /** docker create: the container, not started ("created"); resolves with its id. */
+  async create(o: CreateOptions): Promise<string> {
+    return (await createContainer(this.root, runOptions(o), { ...this.hooks, pull: o.pull })).Id;
+  }
+
+  /**
+   * docker start -a: starts a created or stopped container with its stdio given here (pipes, fds),
+   * instead of its log; resolves with the process once it runs. The caller waits for it and records
+   * its exit with exited().
+   */
+  startAttached(idOrName: string, stdio: [StdioOption, StdioOption, StdioOption]): Promise<Container> {
+    const r = mustFind(this.root, idOrName);
+    if (liveState(this.root, r).Running) throw new EngineError(`container ${r.Name} is already running`, 'ERR_CONFLICT');
+    return launchRecord(this.root, r, stdio, this.hooks);
+  }
+
+  /** After a process started attached (run in the foreground, start -a) exited: its exit code kept, its die event, --rm applied. */
+  exited(idOrName: string, exitCode: number): void {
+    const r = mustFind(this.root, idOrName);
+    const at = Date.now();
+    saveRecord(this.root, { ...r, ExitCode: exitCode, FinishedAt: new Date(at).toISOString() });
+    recordExit(this.root, r, exitCode, at);
+    if (r.Options.rm) removeContainerFiles(this.root, r.Id);
+  }
+
+  /** docker attach: the running container's output from now on (its input is not served yet). */
+  attach(idOrName: string, o: AttachOptions = {}): AsyncGenerator<LogEntry> {
+    return attachContainer(this.root, idOrName, o);
+  }
+
+  /** docker diff: the changes of the container's writable layer against its image. */
+  changes(idOrName: string): Change[] {
+    return containerChanges(this.root, idOrName);
+  }
+
+  /** docker export: the container's filesystem as a tar stream written to out. */
+  export(idOrName: string, out: Writable): Promise<void> {
+    return exportContainer(this.root, idOrName, out);
+  }
+
+  /** docker cp CONTAINER:PATH -: PATH as a tar stream written to out. */
+  copyOut(idOrName: string, path: string, out: Writable, o: { followLink?: boolean } = {}): Promise<void> {
+    return copyOut(this.root, idOrName, path, out, o);
+  }
+
+  /** docker cp - CONTAINER:PATH: a tar stream extracted into the directory PATH (safely: nothing outside it, no devices). */
+  copyIn(idOrName: string, path: string, input: Readable): Promise<CopyInResult> {
+    return copyIn(this.root, idOrName, path, input);
+  }
+
+  /** docker update (the restart policy). */
+  update(idOrName: string, o: UpdateOptions): void {
+    updateContainer(this.root, idOrName, o);
   }
 
   list(o: ListOptions = {}): ContainerSummary[] {
@@ -125,6 +189,11 @@ export class Engine {
     this.root = o.root ?? defaultRoot();
     this.containers = new Containers(this.root, { onWarning: o.onWarning, onProgress: o.onProgress });
     this.images = new Images(this.root);
+  }
+
+  /** docker events: what the engine recorded, since/until/filters, then (follow, the default) what happens next. */
+  events(o: EventsOptions = {}): AsyncGenerator<EngineEvent> {
+    return readEvents(this.root, { ...o, poll: () => recordExits(this.root) });
   }
 }
 

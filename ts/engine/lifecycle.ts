@@ -11,6 +11,7 @@ import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName
 import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
 import { refreshPeers } from './network.js';
 import { parseLogLines, parseSince, type LogLine } from './logs.js';
+import { containerEvent, recordExits } from './container-events.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,16 +42,22 @@ export async function stopContainer(root: string, ref: string, o: StopOptions = 
   if (!liveState(root, r).Running) return;
   try {
     ops.kill(stateRoot(root), r.Id, sig);
+    containerEvent(root, r, 'kill', { signal: String(signalNumber(sig)) });
   } catch {
     return; // exited meanwhile
   }
-  if (await waitStopped(root, r, timeout * 1000)) return;
-  try {
-    ops.kill(stateRoot(root), r.Id, 'SIGKILL', true);
-  } catch {
-    // exited meanwhile
+  if (!(await waitStopped(root, r, timeout * 1000))) {
+    try {
+      ops.kill(stateRoot(root), r.Id, 'SIGKILL', true);
+      containerEvent(root, r, 'kill', { signal: '9' });
+    } catch {
+      // exited meanwhile
+    }
+    await waitStopped(root, r, 10000);
   }
-  await waitStopped(root, r, 10000);
+  // docker's order: kill, die, stop.
+  recordExits(root);
+  containerEvent(root, r, 'stop');
 }
 
 /** docker kill: one signal (default SIGKILL) to a running container. */
@@ -60,6 +67,7 @@ export function killContainer(root: string, ref: string, signal: string | number
   if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`, 'ERR_NOT_RUNNING');
   saveRecord(root, { ...r, StoppedByUser: true });
   ops.kill(stateRoot(root), r.Id, signal);
+  containerEvent(root, r, 'kill', { signal: String(signalNumber(signal)) });
 }
 
 /** docker start: a created or stopped container runs again (detached, its output to its log); a running one is left as it is. */
@@ -70,7 +78,9 @@ export async function startContainerRecord(root: string, ref: string, hooks: Eng
 
 export async function restartContainer(root: string, ref: string, o: { timeout?: number } = {}, hooks: EngineHooks = {}): Promise<void> {
   await stopContainer(root, ref, o);
-  await launchRecord(root, mustFind(root, ref), undefined, hooks);
+  const r = mustFind(root, ref);
+  await launchRecord(root, r, undefined, hooks);
+  containerEvent(root, r, 'restart');
 }
 
 export interface RemoveOptions {
@@ -92,11 +102,15 @@ export function removeContainer(root: string, ref: string, o: RemoveOptions = {}
 }
 
 export function pauseContainer(root: string, ref: string): void {
-  ops.pause(stateRoot(root), mustFind(root, ref).Id);
+  const r = mustFind(root, ref);
+  ops.pause(stateRoot(root), r.Id);
+  containerEvent(root, r, 'pause');
 }
 
 export function unpauseContainer(root: string, ref: string): void {
-  ops.resume(stateRoot(root), mustFind(root, ref).Id);
+  const r = mustFind(root, ref);
+  ops.resume(stateRoot(root), r.Id);
+  containerEvent(root, r, 'unpause');
 }
 
 /** docker rename: the new name is reserved as a run reserves one (docker's conflict error when taken). */
@@ -107,6 +121,7 @@ export function renameContainer(root: string, ref: string, newName: string): voi
   const fresh = loadRecord(root, r.Id) ?? r;
   saveRecord(root, { ...fresh, Name: name });
   releaseName(root, r.Name, r.Id);
+  containerEvent(root, { ...fresh, Name: name }, 'rename', { oldName: `/${r.Name}` });
   // Peers on a user network find each other by name in /etc/hosts.
   if (r.IPAddress) refreshPeers(root, r.Options.network);
 }
@@ -179,6 +194,7 @@ function timeOf(t: Date | number | string, what: string): number {
 /** The json-file log of a container started detached. */
 export function logFile(root: string, ref: string): string {
   const r = mustFind(root, ref);
+  if (r.Options.logDriver === 'none') throw new EngineError('configured logging driver does not support reading', 'ERR_ENGINE');
   const file = join(containerDir(root, r.Id), 'container.log');
   if (!existsSync(file)) throw new Error(`logs: container ${ref} was not started detached: its output went to the terminal`);
   return file;
@@ -199,7 +215,10 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
     return !(since !== undefined && t < since) && !(until !== undefined && t >= until);
   };
   const entry = (l: LogLine): LogEntry => ({ stream: l.stream, time: l.time, text: o.timestamps ? `${l.time} ${l.log}` : l.log });
-  let lines = parseLogLines(readFileSync(file, 'utf8'));
+  // Rotated files first (--log-opt max-file): container.log.N is the oldest.
+  const rotated: string[] = [];
+  for (let i = 1; existsSync(`${file}.${i}`); i++) rotated.unshift(`${file}.${i}`);
+  let lines = [...rotated, file].flatMap((f) => parseLogLines(readFileSync(f, 'utf8')));
   if (tail !== 'all') lines = tail === 0 ? [] : lines.slice(-tail);
   for (const l of lines) if (wanted(l)) yield entry(l);
   if (!o.follow) return;

@@ -1,7 +1,8 @@
-// The restart policy's supervisor: one small detached process per container that has a policy.
+// The restart policy's supervisor: one small detached process per container that has a policy (or --rm,
+// which it removes once it exited).
 // It waits for the container to stop and starts it again as --restart says, counting restarts.
 import { liveState, loadRecord, saveRecord } from './containers.js';
-import { launchRecord } from './run.js';
+import { launchRecord, removeContainerFiles } from './run.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,6 +22,11 @@ export async function monitor(root: string, id: string): Promise<void> {
     if (s.Running) {
       await sleep(100);
       continue;
+    }
+    // docker run -d --rm: gone once it exited.
+    if (r.Options.rm) {
+      removeContainerFiles(root, id);
+      return;
     }
     if (r.StoppedByUser || !shouldRestart(r.Options.restart, s.ExitCode, r.RestartCount ?? 0)) return;
     // docker backs off between restarts; so do we (capped), so a crash loop does not spin.

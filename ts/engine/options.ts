@@ -44,6 +44,12 @@ export interface RunOptions {
   dns: string[];
   dnsSearch: string[];
   addHost: string[];
+  /** --log-driver: json-file (default) or none. */
+  logDriver?: string;
+  /** --log-opt KEY=VALUE (json-file: max-size, max-file). */
+  logOpts?: string[];
+  /** --detach-keys: docker's key sequence (default ctrl-p,ctrl-q). */
+  detachKeys?: string;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -57,6 +63,7 @@ const FLAGS: Record<string, [Kind, string?]> = {
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
+  'log-driver': ['str'], 'log-opt': ['list'], 'detach-keys': ['str'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -171,6 +178,9 @@ export function parseRunArgs(argv: string[]): RunOptions {
     dns: list('dns'),
     dnsSearch: list('dns-search'),
     addHost: list('add-host'),
+    ...(str('log-driver') !== undefined ? { logDriver: str('log-driver') } : {}),
+    ...(list('log-opt').length ? { logOpts: list('log-opt') } : {}),
+    ...(str('detach-keys') !== undefined ? { detachKeys: str('detach-keys') } : {}),
   };
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);

@@ -19,6 +19,8 @@ import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
 import { removeTree } from '../images/tree.js';
+import { containerEvent, recordExits } from './container-events.js';
+import { logConfig } from './logging.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -104,13 +106,20 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   const detached = !stdio;
   // docker's semantics: the command is pid 1 unless --init asks for the reaper. A detached container's
   // exit status and log are kept by its monitor, outside the container.
-  spec.annotations = { ...spec.annotations, 'run.tsbox.init': String(o.init), ...(detached ? { 'run.tsbox.log': 'json-file' } : {}) };
+  const logs = logConfig(o);
+  const logging = detached && logs.driver === 'json-file';
+  spec.annotations = {
+    ...spec.annotations,
+    'run.tsbox.init': String(o.init),
+    ...(logging ? { 'run.tsbox.log': 'json-file' } : {}),
+    ...(logging && logs.maxSize ? { 'run.tsbox.log-rotate': `${logs.maxSize}:${logs.maxFile}` } : {}),
+  };
   // A detached container has nobody to hold its terminal: its output goes to the log instead.
   if (detached) spec.process!.terminal = false;
   // Not truncated: until this run ends (the monitor overwrites it then), the last run's exit code stays,
   // as docker shows a restarting container's.
   const statusFd = detached ? openSync(statusFile(root, id), fsc.O_WRONLY | fsc.O_CREAT, 0o600) : undefined;
-  const logFd = detached ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
+  const logFd = logging ? openSync(join(dir, 'container.log'), 'a', 0o600) : undefined;
   try {
     let ip: string | undefined;
     const ownUserns = spec.linux!.namespaces!.some((n) => n.type === 'user' && !n.path);
@@ -118,7 +127,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
       mode === 'bridge' ? (pid: number) => (ip = plugBridge(root, id, pid, hostname, netOf(root, o))) : mode === 'slirp4netns' ? (pid: number) => startSlirp(dir, pid, ownUserns) : undefined;
     // An earlier run's address and proxies go first (restart, start after stop).
     if (mode === 'bridge') unplugAll(root, id);
-    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? ['ignore', logFd!, logFd!], init: o.init, monitor: detached, remove: false, detached: !hooks.own, statusFd, beforeStart, onWarning: hooks.onWarning ?? (() => undefined) });
+    const container = await runContainer({ id, spec, bundle: dir, root: stateRoot(root), stdio: stdio ?? (logFd !== undefined ? ['ignore', logFd, logFd] : ['ignore', 'ignore', 'ignore']), init: o.init, monitor: detached, remove: false, detached: !hooks.own, statusFd, beforeStart, onWarning: hooks.onWarning ?? (() => undefined) });
     const exposed = (config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts;
     if (ip) {
       record.IPAddress = ip;
@@ -132,8 +141,9 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
     delete record.FinishedAt;
     delete record.StoppedByUser;
     saveRecord(root, record);
+    containerEvent(root, record, 'start');
     if (ip) refreshPeers(root, o.network);
-    if (detached && o.restart !== 'no') startMonitor(root, id);
+    if (detached && (o.restart !== 'no' || o.rm)) startMonitor(root, id);
     return container;
   } finally {
     if (statusFd !== undefined) closeSync(statusFd);
@@ -142,14 +152,26 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
 }
 
 /** A detached supervisor (tsbox _monitor ID) that applies the restart policy; only for containers that have one. */
-function startMonitor(root: string, id: string): void {
+export function startMonitor(root: string, id: string): void {
   const [node, args] = selfArgv('--root', root, '_monitor', id);
   spawn(node, args, { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** Creates and starts a container. */
 export async function startContainer(root: string, o: RunOptions, stdio?: [StdioOption, StdioOption, StdioOption], hooks: EngineHooks = {}): Promise<Started> {
+  const record = await createContainer(root, o, hooks);
+  try {
+    return { record, container: await launchRecord(root, record, stdio, hooks) };
+  } catch (e) {
+    removeContainerFiles(root, record.Id);
+    throw e;
+  }
+}
+
+/** docker create: the record, name and snapshot of a container that has not run yet ("created"). */
+export async function createContainer(root: string, o: RunOptions, hooks: EngineHooks = {}): Promise<ContainerRecord> {
   networkMode(o, root);
+  logConfig(o);
   const id = newId();
   hooks.own?.(id);
   // The name first, before any pull or snapshot: two runs asking for one name cannot both get it.
@@ -173,7 +195,8 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
     const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
-    return { record, container: await launchRecord(root, record, stdio, hooks) };
+    containerEvent(root, record, 'create');
+    return record;
   } catch (e) {
     if (made) removeContainerFiles(root, id);
     releaseName(root, name, id);
@@ -212,6 +235,12 @@ function formatReferenceSafe(image: string): string {
 
 /** Everything of a container on the host: runtime state and cgroup, network, snapshot mount, record. */
 export function removeContainerFiles(root: string, id: string): void {
+  const before = loadRecord(root, id);
+  if (before) {
+    // Its exit first, if nobody recorded it yet: die comes before destroy.
+    recordExits(root);
+    containerEvent(root, before, 'destroy');
+  }
   try {
     ops.remove(stateRoot(root), id, true);
   } catch (e) {

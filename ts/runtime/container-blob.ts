@@ -115,7 +115,12 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   if (!spec.process) throw new SpecError('config.json: process missing');
   // The engine's detached containers: their monitor (or tsbox-init as a reaper) writes their output as
   // json-file log lines. Without either, nobody stays to write them: the annotation means nothing then.
-  if (spec.annotations?.['run.tsbox.log'] === 'json-file') w.flag(Tag.LOG_JSON);
+  if (spec.annotations?.['run.tsbox.log'] === 'json-file') {
+    // docker's --log-opt max-size/max-file, as "SIZE:FILES" in bytes: the monitor rotates the file.
+    const rot = /^(\d+):(\d+)$/.exec(spec.annotations['run.tsbox.log-rotate'] ?? '');
+    if (rot) w.add(Tag.LOG_JSON, { u64: BigInt(rot[1]) }, { u32: Number(rot[2]) });
+    else w.flag(Tag.LOG_JSON);
+  }
   addProcess(w, spec.process, spec, opts);
   if (opts.ownerFd !== undefined) w.u32(Tag.OWNER, opts.ownerFd);
   return w.toBuffer();

@@ -60,8 +60,8 @@ export const runCommand: Command = async (argv, g) => {
   relay.start();
   const { record, container: c } = started;
   const code = exitCode(await foreground(c, relay, o.interactive));
-  if (o.rm) removeContainerFiles(g.root, record.Id);
-  else saveRecord(g.root, { ...record, ExitCode: code, FinishedAt: new Date().toISOString() });
+  // Its exit code kept, its die event recorded, --rm applied.
+  engineOf(g).containers.exited(record.Id, code);
   return code;
 };
 
@@ -320,16 +320,7 @@ export const statsCommand: Command = async (argv, g) => {
   return 0;
 };
 
-export const startCommand: Command = async (argv, g) => {
-  const a = args(argv, { attach: { type: 'boolean', short: 'a' } });
-  if (!a.positionals.length) throw new UsageError('start: want at least one container');
-  if (a.values.attach) throw new UsageError('start: --attach is not supported yet');
-  for (const ref of a.positionals) {
-    await engineOf(g).containers.start(ref);
-    process.stdout.write(`${ref}\n`);
-  }
-  return 0;
-};
+export const startCommand: Command = async (argv, g) => (await import('./lifecycle.js')).startAttachedCommand(argv, g);
 
 export const restartCommand: Command = async (argv, g) => {
   const a = args(argv, { time: { type: 'string', short: 't' } });
@@ -361,6 +352,9 @@ export const containerCommand: Command = async (argv, g) => {
     ls: psCommand, list: psCommand, ps: psCommand, run: runCommand, start: startCommand, stop: stopCommand, restart: restartCommand, kill: killCommand,
     rm: rmCommand, logs: logsCommand, exec: execCommand, inspect: inspectCommand, wait: waitCommand, pause: pauseCommand, unpause: unpauseCommand,
     top: topCommand, stats: statsCommand, prune: containerPruneCommand, cp: cpCommand, rename: renameCommand,
+    create: async (a, gg) => (await import('./lifecycle.js')).createCommand(a, gg), attach: async (a, gg) => (await import('./lifecycle.js')).attachCommand(a, gg),
+    diff: async (a, gg) => (await import('./lifecycle.js')).diffCommand(a, gg), export: async (a, gg) => (await import('./lifecycle.js')).exportCommand(a, gg),
+    update: async (a, gg) => (await import('./lifecycle.js')).updateCommand(a, gg),
   };
   const c = sub ? subs[sub] : undefined;
   if (!c) throw new UsageError(`container: unknown subcommand ${JSON.stringify(sub ?? '')}`);
@@ -385,7 +379,7 @@ export const cpCommand: Command = async (argv, g) => {
   const a = args(argv, { archive: { type: 'boolean', short: 'a' }, 'follow-link': { type: 'boolean', short: 'L' } });
   if (a.positionals.length !== 2) throw new UsageError('cp: want SRC DEST, one of them CONTAINER:PATH');
   const [src, dst] = a.positionals;
-  if (src === '-' || dst === '-') throw new UsageError('cp: copying a tar stream from or to "-" is not supported');
+  if (src === '-' || dst === '-') return (await import('./lifecycle.js')).cpStream(g, src, dst, a.values['follow-link'] === true);
   const split = (p: string) => {
     const i = p.indexOf(':');
     return i > 0 && !p.startsWith('/') && !p.startsWith('.') ? { ref: p.slice(0, i), path: p.slice(i + 1) } : undefined;

@@ -1,0 +1,221 @@
+// docker's container lifecycle beyond run: create, start -a/-i, attach (detach keys), events, diff,
+// export, cp with tar streams, update --restart. Flags become the Engine's options; output is docker's.
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { parseRunArgs } from '../../engine/options.js';
+import { Engine } from '../../engine/engine.js';
+import { parseSince } from '../../engine/logs.js';
+import { checkEventFilters, formatEvent } from '../../engine/events.js';
+import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../../engine/detach-keys.js';
+import { mustFind } from '../../engine/containers.js';
+import type { EngineHooks } from '../../engine/run.js';
+import { exitCode, foreground, relayStdio } from '../relay.js';
+import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+
+const hooks: EngineHooks = {
+  onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
+  onProgress: (p) => {
+    if (p.status === 'missing') process.stderr.write(`Unable to find image '${p.image}' locally\n`);
+  },
+};
+const engineOf = (g: GlobalOptions) => new Engine({ root: g.root, ...hooks });
+
+/** docker create: run's flags; prints the id of the container, which is "Created". */
+export const createCommand: Command = async (argv, g) => {
+  const o = parseRunArgs(argv);
+  if (o.detachKeys !== undefined) parseDetachKeys(o.detachKeys);
+  const { image, ...rest } = o;
+  const id = await engineOf(g).containers.create({ ...rest, image });
+  process.stdout.write(`${id}\n`);
+  return 0;
+};
+
+/** docker start [-a] [-i]: with -a the CLI stays with the container (its output here, its exit code returned). */
+export const startAttachedCommand: Command = async (argv, g) => {
+  const a = args(argv, { attach: { type: 'boolean', short: 'a' }, interactive: { type: 'boolean', short: 'i' }, 'detach-keys': { type: 'string' } });
+  if (!a.positionals.length) throw new UsageError('"tsbox start" requires at least 1 argument: CONTAINER [CONTAINER...]');
+  const c = engineOf(g).containers;
+  if (!a.values.attach && !a.values.interactive) {
+    let code = 0;
+    for (const ref of a.positionals) {
+      try {
+        await c.start(ref);
+        process.stdout.write(`${ref}\n`);
+      } catch (e) {
+        process.stderr.write(`Error: ${(e as Error).message}\n`);
+        code = 1;
+      }
+    }
+    return code;
+  }
+  if (a.positionals.length > 1) throw new UsageError('you cannot start and attach multiple containers at once');
+  const ref = a.positionals[0];
+  const r = mustFind(g.root, ref);
+  const interactive = a.values.interactive === true;
+  const relay = relayStdio({ interactive, none: r.Options.tty });
+  let p;
+  try {
+    p = await c.startAttached(ref, relay.fds);
+  } catch (e) {
+    relay.close();
+    throw e;
+  }
+  relay.start();
+  const code = exitCode(await foreground(p, relay, interactive));
+  c.exited(r.Id, code);
+  return code;
+};
+
+/** docker attach: the container's output from now on; the detach keys (default ctrl-p,ctrl-q) leave it running. */
+export const attachCommand: Command = async (argv, g) => {
+  const a = args(argv, { 'detach-keys': { type: 'string' }, 'no-stdin': { type: 'boolean' }, 'sig-proxy': { type: 'string' } });
+  if (a.positionals.length !== 1) throw new UsageError('"tsbox attach" requires exactly 1 argument: CONTAINER');
+  const ref = a.positionals[0];
+  const r = mustFind(g.root, ref);
+  let keys;
+  try {
+    keys = parseDetachKeys(a.values['detach-keys'] ?? r.Options.detachKeys ?? DEFAULT_DETACH_KEYS);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const sigProxy = a.values['sig-proxy'] !== 'false';
+  const engine = engineOf(g);
+  const ac = new AbortController();
+  const stdin = process.stdin;
+  const raw = !a.values['no-stdin'] && stdin.isTTY === true;
+  const matcher = new DetachMatcher(keys);
+  const onInput = (d: Buffer) => {
+    const { pass, detach } = matcher.feed(d);
+    // Raw, ^C arrives as a byte: docker's --sig-proxy passes it on as SIGINT.
+    if (sigProxy && pass.includes(3)) engine.containers.kill(r.Id, 'SIGINT');
+    if (detach) ac.abort();
+  };
+  const onSignal = (s: NodeJS.Signals) => {
+    try {
+      engine.containers.kill(r.Id, s);
+    } catch {
+      // exited meanwhile
+    }
+  };
+  if (raw) {
+    stdin.setRawMode(true);
+    stdin.on('data', onInput);
+  }
+  const signals: NodeJS.Signals[] = sigProxy ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] : [];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    for await (const e of engine.containers.attach(ref, { signal: ac.signal })) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    if (raw) {
+      stdin.off('data', onInput);
+      stdin.setRawMode(false);
+      stdin.pause();
+    }
+  }
+  if (ac.signal.aborted) {
+    process.stderr.write('read escape sequence\n');
+    return 0;
+  }
+  return (await engine.containers.wait(r.Id)).StatusCode;
+};
+
+/** docker events: --since, --until, --filter KEY=VALUE, --format (json or {{json .}}). */
+export const eventsCommand: Command = async (argv, g) => {
+  const a = args(argv, { since: { type: 'string' }, until: { type: 'string' }, filter: { type: 'string', short: 'f', multiple: true }, format: { type: 'string' } });
+  const filters: Record<string, string[]> = {};
+  for (const f of a.values.filter ?? []) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new UsageError(`bad format of filter (expected name=value): ${f}`);
+    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  }
+  const time = (flag: string, v: string | undefined) => {
+    try {
+      return v !== undefined ? new Date(parseSince(v)) : undefined;
+    } catch {
+      throw new UsageError(`invalid --${flag} ${JSON.stringify(v)}: want a time, a timestamp or a duration like 10m`);
+    }
+  };
+  const fmt = a.values.format;
+  if (fmt !== undefined && fmt !== 'json' && fmt !== '{{json .}}') throw new UsageError(`events: unsupported --format ${JSON.stringify(fmt)} (json)`);
+  let checked;
+  try {
+    checked = checkEventFilters(filters);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    for await (const e of engineOf(g).events({ since: time('since', a.values.since), until: time('until', a.values.until), filters: checked, signal: ac.signal })) {
+      process.stdout.write((fmt ? JSON.stringify(e) : formatEvent(e)) + '\n');
+    }
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+  }
+  return 0;
+};
+
+/** docker diff: A/C/D lines. */
+export const diffCommand: Command = async (argv, g) => {
+  const a = args(argv, {});
+  if (a.positionals.length !== 1) throw new UsageError('"tsbox diff" requires exactly 1 argument: CONTAINER');
+  for (const c of engineOf(g).containers.changes(a.positionals[0])) process.stdout.write(`${'CAD'[c.Kind]} ${c.Path}\n`);
+  return 0;
+};
+
+function output(file: string | undefined, what: string): Writable {
+  if (file !== undefined && file !== '-') return createWriteStream(file, { mode: 0o644 });
+  if (process.stdout.isTTY) throw new UsageError(`cowardly refusing to save to a terminal. Use the -o flag or redirect (${what})`);
+  return process.stdout;
+}
+
+/** docker export [-o FILE] CONTAINER. */
+export const exportCommand: Command = async (argv, g) => {
+  const a = args(argv, { output: { type: 'string', short: 'o' } });
+  if (a.positionals.length !== 1) throw new UsageError('"tsbox export" requires exactly 1 argument: CONTAINER');
+  const out = output(a.values.output, 'export');
+  await engineOf(g).containers.export(a.positionals[0], out);
+  if (out !== process.stdout) await new Promise((r) => (out.writableFinished ? r(undefined) : out.once('finish', r)));
+  return 0;
+};
+
+/** cp with "-" on one side: a tar stream on stdout (CONTAINER:PATH -) or from stdin (- CONTAINER:PATH). */
+export async function cpStream(g: GlobalOptions, src: string, dst: string, followLink: boolean): Promise<number> {
+  const split = (p: string) => {
+    const i = p.indexOf(':');
+    if (i <= 0) throw new UsageError('cp: with "-", the other side must be CONTAINER:PATH');
+    return { ref: p.slice(0, i), path: p.slice(i + 1) };
+  };
+  const c = engineOf(g).containers;
+  if (dst === '-') {
+    const s = split(src);
+    await c.copyOut(s.ref, s.path, output(undefined, 'cp'), { followLink });
+    return 0;
+  }
+  const d = split(dst);
+  const { skipped } = await c.copyIn(d.ref, d.path, process.stdin);
+  if (skipped) process.stderr.write(`WARNING: cp: ${skipped} device node(s), fifo(s) or socket(s) in the archive not extracted\n`);
+  return 0;
+}
+
+/** docker update --restart POLICY CONTAINER...; the resource flags are not taken yet. */
+export const updateCommand: Command = async (argv, g) => {
+  const a = args(argv, { restart: { type: 'string' } });
+  if (!a.positionals.length) throw new UsageError('"tsbox update" requires at least 1 argument: CONTAINER [CONTAINER...]');
+  if (a.values.restart === undefined) throw new UsageError('update: you must provide one or more flags when using this command (--restart)');
+  let code = 0;
+  for (const ref of a.positionals) {
+    try {
+      engineOf(g).containers.update(ref, { restart: a.values.restart });
+      process.stdout.write(`${ref}\n`);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      code = 1;
+    }
+  }
+  return code;
+};
+

@@ -1,0 +1,47 @@
+// Container events with docker's attributes (name, image, the container's labels), and the exits of
+// detached containers, which nobody watches: recorded when an engine call first sees them, with the time
+// their monitor wrote the exit status.
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { containerDir, listRecords, liveState, statusFile, type ContainerRecord } from './containers.js';
+import { recordEvent } from './events.js';
+import { inspectRecord } from './inspect.js';
+
+function attributesOf(root: string, r: ContainerRecord): Record<string, string> {
+  let labels: Record<string, string> = {};
+  try {
+    labels = inspectRecord(root, r).Config.Labels ?? {};
+  } catch {
+    // the image is gone: no labels
+  }
+  return { ...labels, image: r.Image, name: r.Name };
+}
+
+export function containerEvent(root: string, r: ContainerRecord, action: string, extra: Record<string, string> = {}, when?: number): void {
+  recordEvent(root, 'container', action, r.Id, { ...attributesOf(root, r), ...extra }, when);
+}
+
+/** Records "die" once per exit: the marker file's name is the exit's time, created exclusively. */
+export function recordExit(root: string, r: ContainerRecord, exitCode: number, at: number): void {
+  const marker = join(containerDir(root, r.Id), `.died-${at}`);
+  try {
+    writeFileSync(marker, '', { flag: 'wx', mode: 0o600 });
+  } catch {
+    return; // recorded already (or the container is gone)
+  }
+  containerEvent(root, r, 'die', { exitCode: String(exitCode) }, at);
+}
+
+/** The exits the engine has not recorded yet (detached containers, whose monitor writes only the status). */
+export function recordExits(root: string): void {
+  for (const r of listRecords(root)) {
+    const f = statusFile(root, r.Id);
+    if (!r.StartedAt || !existsSync(f)) continue;
+    const s = liveState(root, r);
+    if (s.Running) continue;
+    const at = statSync(f).mtimeMs;
+    // A status older than the current run's start is the previous run's (already recorded, or before events existed).
+    if (Math.round(at) < Date.parse(r.StartedAt) - 1000) continue;
+    recordExit(root, r, s.ExitCode, Math.round(at));
+  }
+}
