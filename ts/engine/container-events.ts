@@ -1,10 +1,10 @@
 // Container events with docker's attributes (name, image, the container's labels), and the exits of
 // detached containers, which nobody watches: recorded when an engine call first sees them, with the time
 // their monitor wrote the exit status.
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerDir, listRecords, liveState, statusFile, type ContainerRecord } from './containers.js';
-import { recordEvent } from './events.js';
+import { eventsFile, recordEvent } from './events.js';
 import { inspectRecord } from './inspect.js';
 
 function attributesOf(root: string, r: ContainerRecord): Record<string, string> {
@@ -21,9 +21,33 @@ export function containerEvent(root: string, r: ContainerRecord, action: string,
   recordEvent(root, 'container', action, r.Id, { ...attributesOf(root, r), ...extra }, when);
 }
 
-/** Records "die" once per exit: the marker file's name is the exit's time, created exclusively. */
+/** The time of the last event recorded for id, from the end of the record (0 when none is there). */
+function lastEventAt(root: string, id: string): number {
+  let fd: number | undefined;
+  try {
+    fd = openSync(eventsFile(root), 'r');
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, 65536));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    const lines = buf.toString('utf8').split('\n').reverse();
+    for (const l of lines) if (l.includes(id)) return Math.round((JSON.parse(l) as { timeNano: number }).timeNano / 1e6);
+  } catch {
+    // no record yet, or a cut line
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return 0;
+}
+
+/**
+ * Records "die" once per exit: the marker file's name is the exit's time, created exclusively. A file's
+ * mtime comes from the kernel's coarse clock, a tick behind: the die never goes before the kill that
+ * caused it.
+ */
 export function recordExit(root: string, r: ContainerRecord, exitCode: number, at: number): void {
   const marker = join(containerDir(root, r.Id), `.died-${at}`);
+  if (existsSync(marker)) return;
+  at = Math.max(at, lastEventAt(root, r.Id) + 1);
   try {
     writeFileSync(marker, '', { flag: 'wx', mode: 0o600 });
   } catch {

@@ -9,6 +9,7 @@ import { familiarName, parseReference } from '../images/reference.js';
 import type { Credentials } from '../images/registry.js';
 import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
+import { recordEvent } from './events.js';
 
 interface ConfigBlob {
   created?: string;
@@ -237,19 +238,27 @@ export class Images {
   /** docker pull: the image named (a tag or a digest) from its registry into the store. */
   async pull(name: string, o: { platform?: string; insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status'] } = {}): Promise<{ name: string; id: string; digest: string }> {
     const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
+    recordEvent(this.root, 'image', 'pull', rec.name, { name: rec.name });
     return { name: rec.name, id: rec.config, digest: rec.manifest };
   }
 
   /** docker tag: target names the same image as source. */
   tag(source: string, target: string): void {
     const store = this.store();
-    this.find(store, source);
+    const image = this.find(store, source);
     tagImage(store, source, target);
+    recordEvent(this.root, 'image', 'tag', image.config, { name: target });
   }
 
   /** docker rmi: untags, and deletes the layers no other image uses once no tag is left. Refuses an image in use unless force. */
   remove(nameOrId: string, o: { force?: boolean } = {}): ({ Untagged: string } | { Deleted: string })[] {
-    this.find(this.store(), nameOrId);
-    return removeImage(this.root, nameOrId, o.force ?? false).map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.replace(/^Deleted: /, '') }));
+    const image = this.find(this.store(), nameOrId);
+    const out: ({ Untagged: string } | { Deleted: string })[] = removeImage(this.root, nameOrId, o.force ?? false).map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.replace(/^Deleted: /, '') }));
+    for (const item of out) {
+      // docker names the image by its id in these two.
+      if ('Untagged' in item) recordEvent(this.root, 'image', 'untag', image.config, { name: image.config });
+      else if (item.Deleted === image.config) recordEvent(this.root, 'image', 'delete', image.config, { name: image.config });
+    }
+    return out;
   }
 }

@@ -40,16 +40,17 @@ export async function stopContainer(root: string, ref: string, o: StopOptions = 
   signalNumber(sig);
   saveRecord(root, { ...r, StoppedByUser: true });
   if (!liveState(root, r).Running) return;
+  // Recorded before it is sent: the die it causes may be recorded (by anyone watching) at once.
+  containerEvent(root, r, 'kill', { signal: String(signalNumber(sig)) });
   try {
     ops.kill(stateRoot(root), r.Id, sig);
-    containerEvent(root, r, 'kill', { signal: String(signalNumber(sig)) });
   } catch {
     return; // exited meanwhile
   }
   if (!(await waitStopped(root, r, timeout * 1000))) {
+    containerEvent(root, r, 'kill', { signal: '9' });
     try {
       ops.kill(stateRoot(root), r.Id, 'SIGKILL', true);
-      containerEvent(root, r, 'kill', { signal: '9' });
     } catch {
       // exited meanwhile
     }
@@ -66,8 +67,8 @@ export function killContainer(root: string, ref: string, signal: string | number
   const r = mustFind(root, ref);
   if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`, 'ERR_NOT_RUNNING');
   saveRecord(root, { ...r, StoppedByUser: true });
-  ops.kill(stateRoot(root), r.Id, signal);
   containerEvent(root, r, 'kill', { signal: String(signalNumber(signal)) });
+  ops.kill(stateRoot(root), r.Id, signal);
 }
 
 /** docker start: a created or stopped container runs again (detached, its output to its log); a running one is left as it is. */

@@ -21,6 +21,7 @@ import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '
 import { removeTree } from '../images/tree.js';
 import { containerEvent, recordExits } from './container-events.js';
 import { logConfig } from './logging.js';
+import { recordEvent } from './events.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -214,7 +215,9 @@ async function imageFor(root: string, o: RunOptions, hooks: EngineHooks) {
   if (policy === 'missing') hooks.onProgress?.({ image: o.image, status: 'missing' });
   const progress = hooks.onProgress;
   try {
-    return await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status) => progress({ image: o.image, id, status }) } });
+    const rec = await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status) => progress({ image: o.image, id, status }) } });
+    recordEvent(root, 'image', 'pull', rec.name, { name: rec.name });
+    return rec;
   } catch (e) {
     if (e instanceof ImageNotFoundError) throw new ImageNotFoundError(e.message, o.image, { cause: e });
     if (e instanceof RegistryError && e.code === 'ERR_REGISTRY_UNREACHABLE') {
