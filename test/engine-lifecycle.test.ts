@@ -375,3 +375,36 @@ test.serial('update --restart: a running container without a policy gets one, an
   tsbox(['stop', '-t', '0', 'upd']);
   tsbox(['rm', '-f', 'upd', 'updrm']);
 });
+
+test.serial('a foreground container keeps its json-file log too: pipes, a pty, start -a; --log-driver none does not', async (t) => {
+  const r = tsbox(['run', '--name', 'fg', 'busybox', 'sh', '-c', 'echo out; echo err >&2; printf partial']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'out\npartial');
+  t.is(r.stderr, 'err\n');
+  const l = tsbox(['logs', 'fg']);
+  t.is(l.stdout, 'out\npartial');
+  t.is(l.stderr, 'err\n');
+  // The lines as docker's json-file writes them.
+  const id = JSON.parse(tsbox(['inspect', 'fg']).stdout)[0].Id;
+  const lines = readFileSync(join(e.root, 'containers', id, 'container.log'), 'utf8').split('\n').filter(Boolean).map((x) => JSON.parse(x));
+  t.deepEqual(lines.map((x) => [x.stream, x.log]).sort(), [['stderr', 'err\n'], ['stdout', 'out\n'], ['stdout', 'partial']]);
+  for (const x of lines) t.regex(x.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  // A lot of output, all of it both here and in the log.
+  const big = tsbox(['run', '--name', 'fgbig', 'busybox', 'seq', '1', '50000']);
+  t.is(big.stdout.split('\n').length, 50001);
+  t.is(tsbox(['logs', 'fgbig']).stdout, big.stdout);
+  // start -a of a created one.
+  t.is(tsbox(['create', '--name', 'fgc', 'busybox', 'echo', 'created-then-attached']).code, 0);
+  t.is(tsbox(['start', '-a', 'fgc']).stdout, 'created-then-attached\n');
+  t.is(tsbox(['logs', 'fgc']).stdout, 'created-then-attached\n');
+  // -t on a real pty: what the pty gave.
+  if (spawnSync('sh', ['-c', 'command -v script']).status === 0) {
+    const s = spawnSync('script', ['-qfec', `${process.execPath} ${CLI} --root ${e.root} run -t --name fgt busybox echo on-a-tty`, '/dev/null'], { encoding: 'utf8', timeout: 60000 });
+    t.regex(s.stdout, /on-a-tty/);
+    t.is(tsbox(['logs', 'fgt']).stdout, 'on-a-tty\r\n');
+  }
+  const n = tsbox(['run', '--name', 'fgn', '--log-driver', 'none', 'busybox', 'echo', 'unlogged']);
+  t.is(n.stdout, 'unlogged\n');
+  t.is(tsbox(['logs', 'fgn']).stderr, 'Error: configured logging driver does not support reading\n');
+  tsbox(['rm', 'fg', 'fgbig', 'fgc', 'fgt', 'fgn']);
+});

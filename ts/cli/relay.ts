@@ -9,6 +9,9 @@ import { native, type ExitStatus } from '../native.js';
 import { closeQuietly } from '../runtime/report.js';
 import type { ContainerProcess, Pty } from '../runtime/api.js';
 
+/** A copy of what the container writes (its log). */
+export type Tee = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
 export interface Relay {
   /** fds 0-2 for the container's process. */
   readonly fds: [number, number, number];
@@ -29,14 +32,15 @@ const DRAIN_MAX_MS = 3000;
  * stdin: a terminal only with interactive, through a pipe, otherwise /dev/null (docker without -i);
  * stdout, stderr: a terminal through a pipe. none: /dev/null for all three (-d, or a pty).
  */
-export function relayStdio(o: { interactive: boolean; none?: boolean }): Relay {
+export function relayStdio(o: { interactive: boolean; none?: boolean; tee?: Tee }): Relay {
   const theirs: number[] = [];
   const ours: (number | undefined)[] = [];
   let devNull: number | undefined;
   const nullFd = () => (devNull ??= openSync('/dev/null', 'r+'));
   const fds = [0, 1, 2].map((fd) => {
     if (o.none || (fd === 0 && !o.interactive)) return nullFd();
-    if (!isatty(fd)) return fd;
+    // With a tee (the container's json-file log) output always comes through here.
+    if (!isatty(fd) && !(o.tee && fd > 0)) return fd;
     const [r, w] = native().pipe();
     ours[fd] = fd === 0 ? w : r;
     theirs.push(fd === 0 ? r : w);
@@ -86,8 +90,9 @@ export function relayStdio(o: { interactive: boolean; none?: boolean }): Relay {
               clearTimeout(idle);
               idle = setTimeout(done, DRAIN_IDLE_MS);
             };
-            s.on('data', (d) => {
+            s.on('data', (d: Buffer) => {
               sink.write(d);
+              o.tee?.(fd === 1 ? 'stdout' : 'stderr', d);
               arm();
             });
             s.on('end', done).on('close', done).on('error', done);
@@ -117,7 +122,7 @@ export function relayStdio(o: { interactive: boolean; none?: boolean }): Relay {
 }
 
 /** Copies between the caller's terminal (raw) and the container's own pty; returns the undo. */
-function attachPty(pty: Pty, interactive: boolean): () => Promise<void> {
+function attachPty(pty: Pty, interactive: boolean, tee?: Tee): () => Promise<void> {
   // Raw only when the keys go to the container (docker: -it); with -t alone ^C stays the CLI's, forwarded.
   const raw = interactive && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
@@ -129,10 +134,13 @@ function attachPty(pty: Pty, interactive: boolean): () => Promise<void> {
   const input = (d: Buffer) => pty.write(d);
   if (interactive) process.stdin.on('data', input);
   pty.output.pipe(process.stdout, { end: false });
+  const copy = (d: Buffer) => tee?.('stdout', d);
+  if (tee) pty.output.on('data', copy);
   return async () => {
     // The pty keeps what the process wrote last until it is read: drain it (EIO ends it) first.
     await Promise.race([new Promise((r) => pty.output.once('end', r).once('close', r)), new Promise((r) => setTimeout(r, 500))]);
     process.stdin.off('data', input);
+    pty.output.off('data', copy);
     process.off('SIGWINCH', resize);
     if (raw) process.stdin.setRawMode(false);
     if (interactive) process.stdin.pause();
@@ -145,10 +153,10 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const
  * Waits for a process in the foreground: docker's sig-proxy (what the CLI receives, the process gets),
  * its pty or its relayed stdio; resolves once it exited and its output is through.
  */
-export async function foreground(p: ContainerProcess, relay: Relay, interactive: boolean): Promise<ExitStatus> {
+export async function foreground(p: ContainerProcess, relay: Relay, interactive: boolean, tee?: Tee): Promise<ExitStatus> {
   const handlers = FORWARDED.map((s) => [s, () => p.kill(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
-  const detachPty = p.pty ? attachPty(p.pty, interactive) : undefined;
+  const detachPty = p.pty ? attachPty(p.pty, interactive, tee) : undefined;
   try {
     return await p.exitStatus;
   } finally {

@@ -16,7 +16,8 @@ import { ContainerProcess, Pty } from '../../runtime/api.js';
 import { execLaunch, execProcess } from '../../runtime/exec.js';
 import { closeQuietly, watchLaunched } from '../../runtime/report.js';
 import { native } from '../../native.js';
-import { exitCode, foreground, relayStdio } from '../relay.js';
+import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
+import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
 import { dirReader, resolveUser } from '../../engine/spec.js';
 import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
@@ -45,8 +46,11 @@ export const runCommand: Command = async (argv, g) => {
     process.stdout.write(`${record.Id}\n`);
     return 0;
   }
-  // Never the caller's terminal itself: pipes, or /dev/null with the container's own pty (-t).
-  const relay = relayStdio({ interactive: o.interactive, none: o.tty });
+  // Never the caller's terminal itself: pipes, or /dev/null with the container's own pty (-t). What it
+  // writes is kept in its json-file log too, as for a detached one.
+  let log: JsonLogWriter | undefined;
+  const tee: Tee = (stream, d) => log?.write(stream, d);
+  const relay = relayStdio({ interactive: o.interactive, none: o.tty, tee });
   let started;
   try {
     started = await startContainer(g.root, { ...o }, relay.fds, stderrHooks);
@@ -57,9 +61,15 @@ export const runCommand: Command = async (argv, g) => {
     process.stderr.write(`tsbox: ${(e as Error).message}\n`);
     return code;
   }
-  relay.start();
   const { record, container: c } = started;
-  const code = exitCode(await foreground(c, relay, o.interactive));
+  log = relayedLog(g.root, record.Id);
+  relay.start();
+  let code;
+  try {
+    code = exitCode(await foreground(c, relay, o.interactive, tee));
+  } finally {
+    log?.close();
+  }
   // Its exit code kept, its die event recorded, --rm applied.
   engineOf(g).containers.exited(record.Id, code);
   return code;

@@ -9,7 +9,8 @@ import { checkEventFilters, formatEvent } from '../../engine/events.js';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../../engine/detach-keys.js';
 import { mustFind } from '../../engine/containers.js';
 import type { EngineHooks } from '../../engine/run.js';
-import { exitCode, foreground, relayStdio } from '../relay.js';
+import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
+import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 
 const hooks: EngineHooks = {
@@ -52,7 +53,9 @@ export const startAttachedCommand: Command = async (argv, g) => {
   const ref = a.positionals[0];
   const r = mustFind(g.root, ref);
   const interactive = a.values.interactive === true;
-  const relay = relayStdio({ interactive, none: r.Options.tty });
+  let log: JsonLogWriter | undefined;
+  const tee: Tee = (stream, d) => log?.write(stream, d);
+  const relay = relayStdio({ interactive, none: r.Options.tty, tee });
   let p;
   try {
     p = await c.startAttached(ref, relay.fds);
@@ -60,8 +63,14 @@ export const startAttachedCommand: Command = async (argv, g) => {
     relay.close();
     throw e;
   }
+  log = relayedLog(g.root, r.Id);
   relay.start();
-  const code = exitCode(await foreground(p, relay, interactive));
+  let code;
+  try {
+    code = exitCode(await foreground(p, relay, interactive, tee));
+  } finally {
+    log?.close();
+  }
   c.exited(r.Id, code);
   return code;
 };
