@@ -81,7 +81,7 @@ test.serial('create leaves the container Created; start -a runs it with its outp
 });
 
 test.serial('events: what the engine did, with --since/--until, filters and json, followed while commands run', async (t) => {
-  const t0 = new Date(Date.now() - 1000).toISOString();
+  const t0 = new Date().toISOString();
   // Followed: a client started before the commands sees them as they happen.
   const follow = spawn(process.execPath, [CLI, '--root', e.root, 'events', '--format', 'json', '--filter', 'container=evt'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let live = '';
@@ -313,39 +313,56 @@ test.serial('--log-driver none: no log file; logs says docker\'s error; an unkno
   tsbox(['rm', 'quiet']);
 });
 
-test.serial('attach: output from now on; ctrl-p ctrl-q (and --detach-keys) detach on a real pty, the container runs on', async (t) => {
+test.serial('attach: output from now on, input to its stdin (-i); ctrl-p ctrl-q (and --detach-keys) detach on a real pty, the container runs on', async (t) => {
   if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.pass('no script(1)');
-  t.is(tsbox(['run', '-d', '--name', 'att', 'busybox', 'sh', '-c', 'i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done']).code, 0);
+  t.is(tsbox(['run', '-d', '-i', '--name', 'att', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 3 ]; do echo tick-$i; i=$((i+1)); done; while read l; do echo "got: $l"; done; echo stdin-closed; exit 5']).code, 0);
   await sleep(1000);
-  const attach = async (extra: string, keys: Buffer) => {
-    // script(1) gives the client a pty of its own; what we write to script's stdin is typed on it.
+  /** A client on a pty of its own (script(1)): what we write to script's stdin is typed on that pty, step by step. */
+  const attach = async (extra: string, steps: Buffer[]) => {
     const p = spawn('script', ['-qfec', `${process.execPath} ${CLI} --root ${e.root} attach ${extra} att; echo rc=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
-    await sleep(2500);
-    p.stdin.write(keys);
     const closed = new Promise((r) => p.once('close', r));
+    await sleep(2000);
+    for (const s of steps) {
+      p.stdin.write(s);
+      await sleep(700);
+    }
     const done = await Promise.race([closed.then(() => true), sleep(10000).then(() => false)]);
     if (!done) p.kill('SIGKILL');
     return { out, done };
   };
-  const a = await attach('', Buffer.from([0x10, 0x11]));
+  // Typed lines (Enter is \r on a raw terminal) reach its stdin; its answers come back; then the keys.
+  const a = await attach('', [Buffer.from('hello\r'), Buffer.from('world\r'), Buffer.from([0x10, 0x11])]);
   t.true(a.done, a.out);
-  t.regex(a.out, /tick-\d+/);
-  // Only new output: not the first lines, written before the client came.
-  t.notRegex(a.out, /tick-0\r?\n/);
+  t.regex(a.out, /got: hello\r?\n/);
+  t.regex(a.out, /got: world\r?\n/);
+  // Only output from the moment of attaching: not the first lines, written before the client came.
+  t.notRegex(a.out, /tick-0/);
   t.regex(a.out, /read escape sequence/);
   t.regex(a.out, /rc=0/);
   t.regex(tsbox(['ps']).stdout, /Up\s+att/);
   // Other keys: ctrl-x,a; a ctrl-x followed by something else is input, not a detach.
-  const b = await attach('--detach-keys ctrl-x,a', Buffer.from([0x18, 0x62, 0x18, 0x61]));
+  const b = await attach('--detach-keys ctrl-x,a', [Buffer.from([0x18, 0x62, 0x0d]), Buffer.from([0x18, 0x61])]);
   t.true(b.done, b.out);
+  t.regex(b.out, /got: \x18b/);
   t.regex(b.out, /read escape sequence/);
   t.regex(tsbox(['ps']).stdout, /Up\s+att/);
+  // Input from a pipe too; the client ends with the container, with its exit code.
+  // (It stays attached: ended with SIGKILL, as SIGTERM would be passed on to the container.)
+  const p = spawnSync(process.execPath, [CLI, '--root', e.root, 'attach', 'att'], { input: 'piped\n', encoding: 'utf8', timeout: 4000, killSignal: 'SIGKILL' });
+  t.regex(p.stdout ?? '', /got: piped/);
+  t.is(tsbox(['logs', 'att']).stdout, 'tick-0\ntick-1\ntick-2\ngot: hello\ngot: world\ngot: \x18b\ngot: piped\n');
   const ev = tsbox(['events', '--since', '1m', '--until', '0s', '--filter', 'container=att', '--filter', 'event=attach', '--filter', 'event=detach', '--format', 'json']).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).Action);
-  t.deepEqual(ev, ['attach', 'detach', 'attach', 'detach']);
-  // A stopped container: docker's error.
+  t.deepEqual(ev.slice(0, 4), ['attach', 'detach', 'attach', 'detach']);
   tsbox(['rm', '-f', 'att']);
+  // The container's exit ends the client with its code.
+  t.is(tsbox(['run', '-d', '--name', 'att2', 'busybox', 'sh', '-c', 'sleep 2; echo bye; exit 4']).code, 0);
+  const end = tsbox(['attach', 'att2']);
+  t.is(end.code, 4, end.stderr);
+  t.is(end.stdout, 'bye\n');
+  tsbox(['rm', 'att2']);
+  // A stopped container: docker's error.
   t.is(tsbox(['create', '--name', 'idle', 'busybox', 'true']).code, 0);
   const s = tsbox(['attach', 'idle']);
   t.is(s.code, 1);

@@ -21,4 +21,4 @@ export type { EngineEvent, EventsOptions, EventFilters, EventType } from './engi
 export type { Change } from './engine/changes.js';
 export type { CopyInResult } from './engine/archive.js';
 export type { UpdateOptions } from './engine/update.js';
-export type { AttachOptions } from './engine/attach.js';
+export type { AttachOptions, Attachment, AttachChunk } from './engine/attach.js';

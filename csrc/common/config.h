@@ -114,6 +114,8 @@ enum tsbox_tag {
                                   process holds. The container dies with its owner: tsbox-init sets
                                   PR_SET_PDEATHSIG(SIGKILL) and exits if the pipe has hung up already (the owner died
                                   before that); again right before the exec, after every credential change. */
+  TSBOX_T_ATTACH = 58,         /* str socket path, u32 flags (1: an open stdin): with TSBOX_T_LOG_JSON, the monitor serves
+                                  its output (docker's multiplexed frames) and the stdin on that unix socket */
 };
 
 /* tsbox_mount_flags for TSBOX_T_MOUNT */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "logger.h"
 #include "report.h"
+#include "attach.h"
 #include "../common/config.h"
 
 #include <errno.h>
@@ -134,6 +135,7 @@ int logger_read(struct logger *l, int s) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return 1; /* EAGAIN: for now that is all */
     if (n == 0) return 0;
+    attach_broadcast(l->att, s, l->buf[s] + l->len[s], (size_t)n);
     l->len[s] += (size_t)n;
     size_t start = 0;
     for (size_t i = 0; i < l->len[s]; i++) {

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct attach;
+
 struct logger {
   int active;
   int rd[2], wr[2]; /* pipe ends per stream: 0 stdout, 1 stderr */
@@ -17,6 +19,8 @@ struct logger {
   uint64_t max_size;
   uint32_t max_files;
   uint64_t written;
+  /* The monitor's attach socket, whose clients get the output as it is read (NULL: none). */
+  struct attach *att;
 };
 
 void logger_open(struct logger *l);

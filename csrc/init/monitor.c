@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "monitor.h"
 #include "logger.h"
+#include "attach.h"
 #include "reaper.h"
 #include "system.h"
 #include "report.h"
@@ -47,9 +48,13 @@ void monitor_start(unsigned long flags, struct blob *b) {
   system_join(b, CLONE_NEWPID);
   struct blob_rec r;
   struct logger log = {0};
+  static struct attach att;
   if (blob_find(b, TSBOX_T_LOG_JSON, &r)) {
     logger_open(&log);
     logger_limits(&log, r.p, r.len);
+    /* The attach socket's clients get what the log pipes bring. */
+    attach_open(&att, b);
+    if (att.active) log.att = &att;
   }
   /* The child reports on the same pipe ("P" once placed, "E" on failure): it waits until "C" is out, so
    * that the parent reads the container's pid first. Closed in both before any fd number means more. */
@@ -65,6 +70,7 @@ void monitor_start(unsigned long flags, struct blob *b) {
     close(held[0]);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (log.active) logger_child(&log);
+    if (att.active) attach_child(&att);
     monitored = 1;
     return;
   }
@@ -73,7 +79,8 @@ void monitor_start(unsigned long flags, struct blob *b) {
   report_line(line);
   close(held[0]);
   close(held[1]); /* EOF: the child goes on */
-  int keep[5], n = 0;
+  if (att.active) attach_parent(&att);
+  int keep[8], n = 0;
   keep[n++] = report_fd();
   if (fcntl(TSBOX_FD_STATUS, F_GETFD) >= 0) keep[n++] = TSBOX_FD_STATUS;
   if (log.active) {
@@ -81,6 +88,7 @@ void monitor_start(unsigned long flags, struct blob *b) {
     keep[n++] = log.rd[1];
     keep[n++] = log.out;
   }
+  if (att.active) n += attach_fds(&att, keep + n);
   close_all_but(keep, n);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {

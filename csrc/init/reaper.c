@@ -4,6 +4,7 @@
 #include "reaper.h"
 #include "report.h"
 #include "logger.h"
+#include "attach.h"
 #include "../common/config.h"
 
 #include <errno.h>
@@ -91,8 +92,11 @@ _Noreturn void supervise(pid_t pid, struct logger *log, int forward) {
   int sfd = signalfd(-1, &all, SFD_CLOEXEC);
   if (sfd < 0) die(errno, "signalfd");
   for (;;) {
-    struct pollfd pf[3] = {{.fd = sfd, .events = POLLIN}, {.fd = log->active ? log->rd[0] : -1, .events = POLLIN}, {.fd = log->active ? log->rd[1] : -1, .events = POLLIN}};
-    if (poll(pf, 3, -1) < 0) continue;
+    struct pollfd pf[3 + 1 + ATTACH_MAX_CLIENTS] = {{.fd = sfd, .events = POLLIN}, {.fd = log->active ? log->rd[0] : -1, .events = POLLIN}, {.fd = log->active ? log->rd[1] : -1, .events = POLLIN}};
+    int n = 3;
+    if (log->att && log->att->active) n = attach_poll(log->att, pf, n);
+    if (poll(pf, (nfds_t)n, -1) < 0) continue;
+    if (n > 3) attach_events(log->att, pf, 3, n);
     for (int s = 0; s < 2; s++) {
       if (pf[s + 1].revents && !logger_read(log, s)) {
         close(log->rd[s]);
@@ -121,6 +125,7 @@ _Noreturn void supervise(pid_t pid, struct logger *log, int forward) {
         snprintf(line, sizeof line, "X %d", st);
         report_line(line);
         record_status(st);
+        attach_close(log->att);
         /* As pid 1, exiting takes every other process of the namespace down with us. */
         _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
       }

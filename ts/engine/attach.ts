@@ -1,27 +1,96 @@
-// docker attach to a detached container: its output from now on, read from the json-file log the
-// monitor writes. The monitor serves no terminal or stdin to later clients yet, so input is not passed on
-// (only the detach keys and the signals docker's --sig-proxy forwards are acted on, by the client).
-import { containerLogs, logFile, type LogEntry } from './lifecycle.js';
-import { EngineError, liveState, mustFind } from './containers.js';
+// docker attach to a detached container: the monitor's attach socket gives its output from now on
+// (docker's multiplexed frames) and takes input for its stdin (open when it was started with -i). A
+// container whose monitor serves no socket (a root too deep for a socket's path) is followed through its
+// json-file log instead, output only.
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { containerLogs, logFile } from './lifecycle.js';
+import { attachSocket, EngineError, liveState, mustFind } from './containers.js';
 import { containerEvent } from './container-events.js';
 
+export interface AttachChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+export interface Attachment {
+  /** The container's output from the moment of attaching; ends when it exits or close() is called. */
+  output: AsyncGenerator<AttachChunk>;
+  /** Input for the container's stdin (nothing happens when it has none open, or without a socket). */
+  write(data: Buffer): void;
+  /** Whether input reaches the container (a socket, and the container started with -i). */
+  readonly stdin: boolean;
+  /** Detaches: the container goes on. */
+  close(): void;
+}
+
 export interface AttachOptions {
-  /** Ends the stream (the client detached). */
-  signal?: AbortSignal;
   stdout?: boolean;
   stderr?: boolean;
 }
 
-/** The container's output from now until it stops or signal aborts; records attach and detach events. */
-export async function* attachContainer(root: string, ref: string, o: AttachOptions = {}): AsyncGenerator<LogEntry> {
+/** Splits docker's multiplexed stream (8-byte header: stream, 0, 0, 0, big-endian length) into chunks. */
+async function* frames(sock: Socket, o: AttachOptions): AsyncGenerator<AttachChunk> {
+  let buf: Buffer = Buffer.alloc(0);
+  const chunks = async function* () {
+    try {
+      for await (const d of sock) yield d as Buffer;
+    } catch {
+      // destroyed by close(), or the monitor went: the stream ends either way
+    }
+  };
+  for await (const d of chunks()) {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    while (buf.length >= 8) {
+      const n = buf.readUInt32BE(4);
+      if (buf.length < 8 + n) break;
+      const stream = buf[0] === 2 ? 'stderr' : 'stdout';
+      const data = buf.subarray(8, 8 + n);
+      buf = buf.subarray(8 + n);
+      if ((stream === 'stdout' && o.stdout === false) || (stream === 'stderr' && o.stderr === false)) continue;
+      yield { stream, data };
+    }
+  }
+}
+
+export async function attachContainer(root: string, ref: string, o: AttachOptions = {}): Promise<Attachment> {
   const r = mustFind(root, ref);
   if (!liveState(root, r).Running) throw new EngineError('You cannot attach to a stopped container, start it first', 'ERR_NOT_RUNNING');
   logFile(root, ref); // a container without a log (--log-driver none) has nothing to attach to
-  containerEvent(root, r, 'attach');
-  try {
-    // The log's lines from this moment on: tail 0, then follow.
-    yield* containerLogs(root, ref, { follow: true, tail: 0, signal: o.signal, stdout: o.stdout, stderr: o.stderr });
-  } finally {
-    if (o.signal?.aborted) containerEvent(root, r, 'detach');
+  const path = attachSocket(root, r.Id);
+  let detached = false;
+  const detach = () => {
+    if (detached) return;
+    detached = true;
+    containerEvent(root, r, 'detach');
+  };
+  if (existsSync(path)) {
+    const sock = connect(path);
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', (e) => reject(new EngineError(`attach: connect ${path}: ${e.message}`, 'ERR_ENGINE'))));
+    sock.on('error', () => undefined);
+    containerEvent(root, r, 'attach');
+    return {
+      output: frames(sock, o),
+      stdin: r.Options.interactive,
+      write: (d) => void sock.write(d),
+      close: () => {
+        detach();
+        sock.destroy();
+      },
+    };
   }
+  const ac = new AbortController();
+  containerEvent(root, r, 'attach');
+  async function* fromLog(): AsyncGenerator<AttachChunk> {
+    for await (const e of containerLogs(root, ref, { follow: true, tail: 0, signal: ac.signal, stdout: o.stdout, stderr: o.stderr })) yield { stream: e.stream, data: Buffer.from(e.text) };
+  }
+  return {
+    output: fromLog(),
+    stdin: false,
+    write: () => undefined,
+    close: () => {
+      detach();
+      ac.abort();
+    },
+  };
 }

@@ -197,6 +197,11 @@ export interface LiveState {
   FinishedAt?: string;
 }
 
+/** The monitor's attach socket: short, as a unix socket's path must be. */
+export function attachSocket(root: string, id: string): string {
+  return join(root, 'attach', `${id.slice(0, 32)}.sock`);
+}
+
 export function statusFile(root: string, id: string): string {
   return join(containerDir(root, id), 'exit-status');
 }

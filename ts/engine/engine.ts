@@ -12,7 +12,7 @@ import {
 } from './lifecycle.js';
 import { Images } from './images.js';
 import { createContainer, launchRecord } from './run.js';
-import { attachContainer, type AttachOptions } from './attach.js';
+import { attachContainer, type AttachOptions, type Attachment } from './attach.js';
 import { containerChanges, type Change } from './changes.js';
 import { copyIn, copyOut, exportContainer, type CopyInResult } from './archive.js';
 import { updateContainer, type UpdateOptions } from './update.js';
@@ -92,8 +92,8 @@ export class Containers {
     if (r.Options.rm) removeContainerFiles(this.root, r.Id);
   }
 
-  /** docker attach: the running container's output from now on (its input is not served yet). */
-  attach(idOrName: string, o: AttachOptions = {}): AsyncGenerator<LogEntry> {
+  /** docker attach: the running container's output from now on, and its stdin when it has one open (-i). */
+  attach(idOrName: string, o: AttachOptions = {}): Promise<Attachment> {
     return attachContainer(this.root, idOrName, o);
   }
 

@@ -21,6 +21,7 @@ import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '
 import { removeTree } from '../images/tree.js';
 import { containerEvent, recordExits } from './container-events.js';
 import { logConfig } from './logging.js';
+import { attachSocket } from './containers.js';
 import { recordEvent } from './events.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
@@ -114,6 +115,7 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
     'run.tsbox.init': String(o.init),
     ...(logging ? { 'run.tsbox.log': 'json-file' } : {}),
     ...(logging && logs.maxSize ? { 'run.tsbox.log-rotate': `${logs.maxSize}:${logs.maxFile}` } : {}),
+    ...(logging ? attachAnnotations(root, id, o.interactive) : {}),
   };
   // A detached container has nobody to hold its terminal: its output goes to the log instead.
   if (detached) spec.process!.terminal = false;
@@ -150,6 +152,15 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
     if (statusFd !== undefined) closeSync(statusFd);
     if (logFd !== undefined) closeSync(logFd);
   }
+}
+
+/** Where the monitor serves attach clients; -i keeps the container's stdin open behind it. */
+function attachAnnotations(root: string, id: string, stdin: boolean): Record<string, string> {
+  const sock = attachSocket(root, id);
+  // A unix socket's path has 107 bytes at most: a root that deep gets no attach socket.
+  if (Buffer.byteLength(sock) > 107) return {};
+  mkdirSync(join(root, 'attach'), { recursive: true, mode: 0o700 });
+  return { 'run.tsbox.attach': sock, ...(stdin ? { 'run.tsbox.stdin': 'open' } : {}) };
 }
 
 /** A detached supervisor (tsbox _monitor ID) that applies the restart policy; only for containers that have one. */
@@ -259,6 +270,8 @@ export function removeContainerFiles(root: string, id: string): void {
     // not mounted
   }
   const name = loadRecord(root, id)?.Name;
+  // A monitor killed before it could remove its socket leaves it.
+  rmSync(attachSocket(root, id), { force: true });
   removeTree(containerDir(root, id));
   if (name) releaseName(root, name, id);
   if (network) refreshPeers(root, network);

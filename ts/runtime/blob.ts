@@ -38,6 +38,7 @@ export const Tag = {
   LO_UP: 55,
   PRESERVE_FDS: 56,
   OWNER: 57,
+  ATTACH: 58,
 } as const;
 
 /** config.h TSBOX_FD_EXTRA (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS): where passed-through fds start in tsbox-init. */

@@ -120,6 +120,9 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
     const rot = /^(\d+):(\d+)$/.exec(spec.annotations['run.tsbox.log-rotate'] ?? '');
     if (rot) w.add(Tag.LOG_JSON, { u64: BigInt(rot[1]) }, { u32: Number(rot[2]) });
     else w.flag(Tag.LOG_JSON);
+    // The monitor's attach socket (and, with run.tsbox.stdin=open, the process's stdin behind it).
+    const sock = spec.annotations['run.tsbox.attach'];
+    if (sock) w.add(Tag.ATTACH, { str: sock }, { u32: spec.annotations['run.tsbox.stdin'] === 'open' ? 1 : 0 });
   }
   addProcess(w, spec.process, spec, opts);
   if (opts.ownerFd !== undefined) w.u32(Tag.OWNER, opts.ownerFd);

@@ -75,7 +75,7 @@ export const startAttachedCommand: Command = async (argv, g) => {
   return code;
 };
 
-/** docker attach: the container's output from now on; the detach keys (default ctrl-p,ctrl-q) leave it running. */
+/** docker attach: the container's output from now on, input to its stdin (-i); the detach keys (default ctrl-p,ctrl-q) leave it running. */
 export const attachCommand: Command = async (argv, g) => {
   const a = args(argv, { 'detach-keys': { type: 'string' }, 'no-stdin': { type: 'boolean' }, 'sig-proxy': { type: 'string' } });
   if (a.positionals.length !== 1) throw new UsageError('"tsbox attach" requires exactly 1 argument: CONTAINER');
@@ -89,15 +89,27 @@ export const attachCommand: Command = async (argv, g) => {
   }
   const sigProxy = a.values['sig-proxy'] !== 'false';
   const engine = engineOf(g);
-  const ac = new AbortController();
+  const att = await engine.containers.attach(ref);
   const stdin = process.stdin;
-  const raw = !a.values['no-stdin'] && stdin.isTTY === true;
+  const reading = !a.values['no-stdin'];
+  // On a terminal the keys come raw, one by one, as docker's client reads them.
+  const raw = reading && stdin.isTTY === true;
   const matcher = new DetachMatcher(keys);
+  let detached = false;
   const onInput = (d: Buffer) => {
     const { pass, detach } = matcher.feed(d);
-    // Raw, ^C arrives as a byte: docker's --sig-proxy passes it on as SIGINT.
-    if (sigProxy && pass.includes(3)) engine.containers.kill(r.Id, 'SIGINT');
-    if (detach) ac.abort();
+    // Raw, ^C arrives as a byte: a container without stdin gets it as SIGINT (--sig-proxy), as docker's.
+    if (raw && sigProxy && pass.includes(3)) engine.containers.kill(r.Id, 'SIGINT');
+    // The container has no terminal to echo and translate what is typed: the terminal's line discipline
+    // would have (Enter is \r raw), so it is done here.
+    const line = raw ? Buffer.from(pass.toString('latin1').replace(/\x03/g, '').replace(/\r/g, '\n'), 'latin1') : pass;
+    // (Output processing stays on in Node's raw mode: \n is shown as \r\n already.)
+    if (raw && att.stdin && line.length) process.stdout.write(line);
+    if (line.length) att.write(line);
+    if (detach) {
+      detached = true;
+      att.close();
+    }
   };
   const onSignal = (s: NodeJS.Signals) => {
     try {
@@ -106,23 +118,21 @@ export const attachCommand: Command = async (argv, g) => {
       // exited meanwhile
     }
   };
-  if (raw) {
-    stdin.setRawMode(true);
-    stdin.on('data', onInput);
-  }
+  if (raw) stdin.setRawMode(true);
+  if (reading) stdin.on('data', onInput);
   const signals: NodeJS.Signals[] = sigProxy ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] : [];
   for (const s of signals) process.on(s, onSignal);
   try {
-    for await (const e of engine.containers.attach(ref, { signal: ac.signal })) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+    for await (const c of att.output) (c.stream === 'stderr' ? process.stderr : process.stdout).write(c.data);
   } finally {
     for (const s of signals) process.off(s, onSignal);
-    if (raw) {
+    if (reading) {
       stdin.off('data', onInput);
-      stdin.setRawMode(false);
+      if (raw) stdin.setRawMode(false);
       stdin.pause();
     }
   }
-  if (ac.signal.aborted) {
+  if (detached) {
     process.stderr.write('read escape sequence\n');
     return 0;
   }
