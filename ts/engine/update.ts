@@ -1,24 +1,70 @@
-// docker update --restart: the policy changes in the record; a running container that had none gets
-// the supervisor that applies it (one with a policy already has one, which reads the record each time).
-import { EngineError, liveState, loadRecord, mustFind, saveRecord } from './containers.js';
+// docker update: resources (written to a running container's cgroup, as runc update does, and kept in
+// its record for its next start) and the restart policy (a running container that had none gets the
+// supervisor that applies it; one with a policy already has one, which reads the record each time).
+import * as ops from '../runtime/operations.js';
+import { EngineError, liveState, loadRecord, mustFind, saveRecord, stateRoot } from './containers.js';
 import { startMonitor } from './run.js';
 import { containerEvent } from './container-events.js';
+import type { RunOptions } from './options.js';
 
 const RESTART = /^(no|always|unless-stopped|on-failure(:\d+)?)$/;
 
-export interface UpdateOptions {
+export interface UpdateOptions extends Partial<Pick<RunOptions, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'pidsLimit'>> {
   /** docker's restart policy: no, always, unless-stopped, on-failure[:N]. */
   restart?: string;
 }
 
+const RESOURCE_KEYS = ['memory', 'memorySwap', 'cpus', 'cpuShares', 'cpuQuota', 'cpuPeriod', 'cpusetCpus', 'pidsLimit'] as const;
+
+/** The OCI resources of the fields given (as spec.ts builds them at create). */
+function resourcesOf(o: UpdateOptions, current: RunOptions): Record<string, unknown> {
+  const r: Record<string, unknown> = {};
+  if (o.memory !== undefined || o.memorySwap !== undefined) {
+    const limit = o.memory ?? current.memory;
+    if (limit === undefined) throw new EngineError('Cannot update container: memory-swap needs a memory limit too', 'ERR_CONFLICT');
+    const swap = o.memorySwap ?? (o.memory !== undefined ? o.memory * 2 : current.memorySwap);
+    if (swap !== undefined && swap !== -1 && swap < limit) throw new EngineError('Cannot update container: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time', 'ERR_CONFLICT');
+    r.memory = { limit, ...(swap !== undefined ? { swap } : {}) };
+  }
+  if (o.cpus !== undefined || o.cpuShares !== undefined || o.cpuQuota !== undefined || o.cpuPeriod !== undefined || o.cpusetCpus !== undefined) {
+    r.cpu = {
+      ...(o.cpus !== undefined ? { quota: Math.round(o.cpus * 100000), period: 100000 } : {}),
+      ...(o.cpuQuota !== undefined ? { quota: o.cpuQuota } : {}),
+      ...(o.cpuPeriod !== undefined ? { period: o.cpuPeriod } : {}),
+      ...(o.cpuShares !== undefined ? { shares: o.cpuShares } : {}),
+      ...(o.cpusetCpus !== undefined ? { cpus: o.cpusetCpus } : {}),
+    };
+  }
+  if (o.pidsLimit !== undefined) r.pids = { limit: o.pidsLimit };
+  return r;
+}
+
 export function updateContainer(root: string, ref: string, o: UpdateOptions): void {
   const r = mustFind(root, ref);
-  if (o.restart === undefined) return;
-  if (!RESTART.test(o.restart)) throw new RangeError(`invalid restart policy ${JSON.stringify(o.restart)}: want no, always, unless-stopped or on-failure[:N]`);
-  if (r.Options.rm && o.restart !== 'no') throw new EngineError('Cannot update container: Restart policy cannot be updated because AutoRemove is enabled for the container', 'ERR_CONFLICT');
-  const had = r.Options.restart;
+  if (o.restart !== undefined) {
+    if (!RESTART.test(o.restart)) throw new RangeError(`invalid restart policy ${JSON.stringify(o.restart)}: want no, always, unless-stopped or on-failure[:N]`);
+    if (r.Options.rm && o.restart !== 'no') throw new EngineError('Cannot update container: Restart policy cannot be updated because AutoRemove is enabled for the container', 'ERR_CONFLICT');
+  }
+  const resources = resourcesOf(o, r.Options);
+  // The running container's cgroup first: what it refuses (a limit below its usage) changes nothing.
+  if (Object.keys(resources).length && liveState(root, r).Running) {
+    try {
+      ops.update(stateRoot(root), r.Id, { ...resources });
+    } catch (e) {
+      throw new EngineError(`Cannot update container ${r.Id}: ${(e as Error).message}`, 'ERR_ENGINE');
+    }
+  }
   const fresh = loadRecord(root, r.Id) ?? r;
-  saveRecord(root, { ...fresh, Options: { ...fresh.Options, restart: o.restart } });
-  if (had === 'no' && o.restart !== 'no' && fresh.Options.detach && liveState(root, fresh).Running) startMonitor(root, r.Id);
+  const options: RunOptions = { ...fresh.Options };
+  for (const k of RESOURCE_KEYS) if (o[k] !== undefined) (options as unknown as Record<string, unknown>)[k] = o[k];
+  if (o.memory !== undefined && o.memorySwap === undefined) options.memorySwap = undefined;
+  if (o.cpus !== undefined) {
+    options.cpuQuota = undefined;
+    options.cpuPeriod = undefined;
+  }
+  const had = fresh.Options.restart;
+  if (o.restart !== undefined) options.restart = o.restart;
+  saveRecord(root, { ...fresh, Options: options });
+  if (o.restart !== undefined && had === 'no' && o.restart !== 'no' && fresh.Options.detach && liveState(root, fresh).Running) startMonitor(root, r.Id);
   containerEvent(root, fresh, 'update');
 }

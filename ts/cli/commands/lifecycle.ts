@@ -2,7 +2,8 @@
 // export, cp with tar streams, update --restart. Flags become the Engine's options; output is docker's.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseRunArgs } from '../../engine/options.js';
+import { parseBytes, parseRunArgs } from '../../engine/options.js';
+import type { UpdateOptions } from '../../engine/update.js';
 import { Engine } from '../../engine/engine.js';
 import { parseSince } from '../../engine/logs.js';
 import { checkEventFilters, formatEvent } from '../../engine/events.js';
@@ -219,15 +220,36 @@ export async function cpStream(g: GlobalOptions, src: string, dst: string, follo
   return 0;
 }
 
-/** docker update --restart POLICY CONTAINER...; the resource flags are not taken yet. */
+/** docker update: --restart and the resource flags, for one or more containers. */
 export const updateCommand: Command = async (argv, g) => {
-  const a = args(argv, { restart: { type: 'string' } });
+  const a = args(argv, {
+    restart: { type: 'string' }, memory: { type: 'string', short: 'm' }, 'memory-swap': { type: 'string' }, cpus: { type: 'string' },
+    'cpu-shares': { type: 'string', short: 'c' }, 'cpu-quota': { type: 'string' }, 'cpu-period': { type: 'string' }, 'cpuset-cpus': { type: 'string' }, 'pids-limit': { type: 'string' },
+  });
   if (!a.positionals.length) throw new UsageError('"tsbox update" requires at least 1 argument: CONTAINER [CONTAINER...]');
-  if (a.values.restart === undefined) throw new UsageError('update: you must provide one or more flags when using this command (--restart)');
+  const v = a.values;
+  const int = (flag: string, s: string | undefined) => {
+    if (s === undefined) return undefined;
+    if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid argument ${JSON.stringify(s)} for "--${flag}" flag: not an integer`);
+    return Number(s);
+  };
+  if (v.cpus !== undefined && !(Number(v.cpus) > 0)) throw new UsageError(`invalid argument ${JSON.stringify(v.cpus)} for "--cpus" flag: want a positive number`);
+  const o: UpdateOptions = {
+    ...(v.restart !== undefined ? { restart: v.restart } : {}),
+    ...(v.memory !== undefined ? { memory: parseBytes(v.memory, '--memory') } : {}),
+    ...(v['memory-swap'] !== undefined ? { memorySwap: v['memory-swap'] === '-1' ? -1 : parseBytes(v['memory-swap'], '--memory-swap') } : {}),
+    ...(v.cpus !== undefined ? { cpus: Number(v.cpus) } : {}),
+    ...(v['cpu-shares'] !== undefined ? { cpuShares: int('cpu-shares', v['cpu-shares']) } : {}),
+    ...(v['cpu-quota'] !== undefined ? { cpuQuota: int('cpu-quota', v['cpu-quota']) } : {}),
+    ...(v['cpu-period'] !== undefined ? { cpuPeriod: int('cpu-period', v['cpu-period']) } : {}),
+    ...(v['cpuset-cpus'] !== undefined ? { cpusetCpus: v['cpuset-cpus'] } : {}),
+    ...(v['pids-limit'] !== undefined ? { pidsLimit: int('pids-limit', v['pids-limit']) } : {}),
+  };
+  if (!Object.keys(o).length) throw new UsageError('update: you must provide one or more flags when using this command');
   let code = 0;
   for (const ref of a.positionals) {
     try {
-      engineOf(g).containers.update(ref, { restart: a.values.restart });
+      engineOf(g).containers.update(ref, o);
       process.stdout.write(`${ref}\n`);
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(e.message);
