@@ -59,7 +59,10 @@ test.serial('create leaves the container Created; start -a runs it with its outp
   const st = JSON.parse(tsbox(['inspect', 'made']).stdout)[0].State;
   t.is(st.Status, 'created');
   t.false(st.Running);
-  t.regex(tsbox(['ps', '-a']).stdout, /Created\s+made/);
+  t.regex(tsbox(['ps', '-a']).stdout, /"sh -c echo out; ech.*Created\s+made/);
+  const made = JSON.parse(tsbox(['inspect', 'made']).stdout)[0];
+  t.is(made.Path, 'sh');
+  t.deepEqual(made.Args, ['-c', 'echo out; echo err >&2; exit 3']);
   const s = tsbox(['start', '-a', 'made']);
   t.is(s.code, 3, s.stderr);
   t.is(s.stdout, 'out\n');

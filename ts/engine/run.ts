@@ -204,7 +204,12 @@ export async function createContainer(root: string, o: RunOptions, hooks: Engine
     const image = await imageFor(root, o, hooks);
     made = true;
     mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
-    const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
+    // Its command as the spec will have it, for ps and inspect before it first runs (docker's Path/Args).
+    const config = imageConfig(new Store(root), image.config);
+    const entrypoint = o.entrypoint !== undefined ? (o.entrypoint ? [o.entrypoint] : []) : config.Entrypoint ?? [];
+    const args = [...entrypoint, ...(o.cmd.length ? o.cmd : o.entrypoint !== undefined ? [] : config.Cmd ?? [])];
+    if (!args.length) throw new UsageError('no command specified: the image has no Entrypoint or Cmd');
+    const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: args, Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
     containerEvent(root, record, 'create');
