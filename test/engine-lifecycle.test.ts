@@ -294,12 +294,17 @@ test.serial('--log-opt max-size/max-file rotates the json-file log; logs reads a
   const dir1 = join(e.root, 'containers', one.stdout.trim());
   t.deepEqual(readdirSync(dir1).filter((f) => f.startsWith('container.log')), ['container.log']);
   t.true(statSync(join(dir1, 'container.log')).size <= 1024 + 200);
+  // logs -f follows the file across rotations: every line, in order.
+  const slow = tsbox(['run', '-d', '--name', 'rotf', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=5', 'busybox', 'sh', '-c', 'sleep 1; i=0; while [ $i -lt 300 ]; do echo follow-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); [ $((i % 20)) -eq 0 ] && sleep 0.2; done']);
+  t.is(slow.code, 0, slow.stderr);
+  const followed = tsbox(['logs', '-f', 'rotf']).stdout.split('\n').filter(Boolean);
+  t.deepEqual(followed.map((l) => Number(l.split('-')[1])), [...Array(300).keys()]);
   // Bad options: docker's errors, exit 125.
   const bad = tsbox(['run', '--log-opt', 'max-file=x', 'busybox', 'true']);
   t.is(bad.code, 125);
   t.regex(bad.stderr, /max-file/);
   t.is(tsbox(['run', '--log-opt', 'colour=red', 'busybox', 'true']).code, 125);
-  tsbox(['rm', 'rot', 'rot1']);
+  tsbox(['rm', 'rot', 'rot1', 'rotf']);
 });
 
 test.serial('--log-driver none: no log file; logs says docker\'s error; an unknown driver is refused', async (t) => {
@@ -320,6 +325,13 @@ test.serial('attach: output from now on, input to its stdin (-i); ctrl-p ctrl-q 
   if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.pass('no script(1)');
   t.is(tsbox(['run', '-d', '-i', '--name', 'att', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 3 ]; do echo tick-$i; i=$((i+1)); done; while read l; do echo "got: $l"; done; echo stdin-closed; exit 5']).code, 0);
   await sleep(1000);
+  // The socket is its owner's only: it is the container's stdin.
+  const sockDir = join(e.root, 'attach');
+  t.is(statSync(sockDir).mode & 0o777, 0o700);
+  const socks = readdirSync(sockDir);
+  t.is(socks.length, 1);
+  t.is(statSync(join(sockDir, socks[0])).mode & 0o777, 0o600);
+  t.true(statSync(join(sockDir, socks[0])).isSocket());
   /** A client on a pty of its own (script(1)): what we write to script's stdin is typed on that pty, step by step. */
   const attach = async (extra: string, steps: Buffer[]) => {
     const p = spawn('script', ['-qfec', `${process.execPath} ${CLI} --root ${e.root} attach ${extra} att; echo rc=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -359,6 +371,7 @@ test.serial('attach: output from now on, input to its stdin (-i); ctrl-p ctrl-q 
   const ev = tsbox(['events', '--since', '1m', '--until', '0s', '--filter', 'container=att', '--filter', 'event=attach', '--filter', 'event=detach', '--format', 'json']).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).Action);
   t.deepEqual(ev.slice(0, 4), ['attach', 'detach', 'attach', 'detach']);
   tsbox(['rm', '-f', 'att']);
+  t.deepEqual(readdirSync(sockDir), []);
   // The container's exit ends the client with its code.
   t.is(tsbox(['run', '-d', '--name', 'att2', 'busybox', 'sh', '-c', 'sleep 2; echo bye; exit 4']).code, 0);
   const end = tsbox(['attach', 'att2']);

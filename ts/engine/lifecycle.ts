@@ -1,6 +1,6 @@
 // Container lifecycle on engine records, with docker's names and typed options: start, stop, kill,
 // restart, remove, wait, rename, pause, unpause, logs, top, stats. What the CLI and the library share.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -225,21 +225,43 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
   if (!o.follow) return;
   let pos = statSync(file).size;
   let rest = '';
-  const fd = openSync(file, 'r');
+  let fd = openSync(file, 'r');
+  // Reads what fd has past pos, up to size.
+  async function* drain(size: number): AsyncGenerator<LogEntry> {
+    while (pos < size) {
+      const buf = Buffer.alloc(Math.min(65536, size - pos));
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      pos += n;
+      const text = rest + buf.toString('utf8', 0, n);
+      const cut = text.lastIndexOf('\n') + 1;
+      for (const l of parseLogLines(text.slice(0, cut))) if (wanted(l)) yield entry(l);
+      rest = text.slice(cut);
+    }
+  }
   try {
     for (;;) {
       if (o.signal?.aborted) return;
-      const size = statSync(file).size;
-      while (pos < size) {
-        const buf = Buffer.alloc(Math.min(65536, size - pos));
-        const n = readSync(fd, buf, 0, buf.length, pos);
-        if (n <= 0) break;
-        pos += n;
-        const text = rest + buf.toString('utf8', 0, n);
-        const cut = text.lastIndexOf('\n') + 1;
-        for (const l of parseLogLines(text.slice(0, cut))) if (wanted(l)) yield entry(l);
-        rest = text.slice(cut);
+      const now = statSync(file, { throwIfNoEntry: false });
+      const mine = fstatSync(fd);
+      if (now && now.ino !== mine.ino) {
+        // Rotated (--log-opt max-file): the rest of the old file, the files rotated after it (more than
+        // one rotation may happen between two looks), then the new one from its start.
+        yield* drain(mine.size);
+        let k = 1;
+        while (existsSync(`${file}.${k}`) && statSync(`${file}.${k}`).ino !== mine.ino) k++;
+        const newer: string[] = [];
+        if (existsSync(`${file}.${k}`)) for (let j = k - 1; j >= 1; j--) newer.push(`${file}.${j}`);
+        for (const f of newer) for (const l of parseLogLines(readFileSync(f, 'utf8'))) if (wanted(l)) yield entry(l);
+        closeSync(fd);
+        fd = openSync(file, 'r');
+        pos = 0;
+        rest = '';
+      } else if (mine.size < pos) {
+        pos = 0; // started over (max-file=1)
+        rest = '';
       }
+      yield* drain(fstatSync(fd).size);
       if (!liveState(root, r).Running && statSync(file).size === pos) return;
       if (until !== undefined && Date.now() >= until) return;
       await sleep(50);
