@@ -129,6 +129,20 @@ static void emit(struct logger *l, int s, const char *line, size_t n) {
   if (l->max_size && l->written >= l->max_size) rotate(l);
 }
 
+/* Splits what arrived in buf[s] (len[s] bytes) into records. */
+static void split(struct logger *l, int s) {
+  size_t start = 0;
+  for (size_t i = 0; i < l->len[s]; i++) {
+    if (l->buf[s][i] != '\n') continue;
+    emit(l, s, l->buf[s] + start, i + 1 - start);
+    start = i + 1;
+  }
+  /* A line longer than the buffer goes out in pieces, as docker splits at 16 KiB. */
+  if (start == 0 && l->len[s] == sizeof l->buf[s]) start = l->len[s], emit(l, s, l->buf[s], l->len[s]);
+  memmove(l->buf[s], l->buf[s] + start, l->len[s] - start);
+  l->len[s] -= start;
+}
+
 int logger_read(struct logger *l, int s) {
   for (;;) {
     ssize_t n = read(l->rd[s], l->buf[s] + l->len[s], sizeof l->buf[s] - l->len[s]);
@@ -137,16 +151,19 @@ int logger_read(struct logger *l, int s) {
     if (n == 0) return 0;
     attach_broadcast(l->att, s, l->buf[s] + l->len[s], (size_t)n);
     l->len[s] += (size_t)n;
-    size_t start = 0;
-    for (size_t i = 0; i < l->len[s]; i++) {
-      if (l->buf[s][i] != '\n') continue;
-      emit(l, s, l->buf[s] + start, i + 1 - start);
-      start = i + 1;
-    }
-    /* A line longer than the buffer goes out in pieces, as docker splits at 16 KiB. */
-    if (start == 0 && l->len[s] == sizeof l->buf[s]) start = l->len[s], emit(l, s, l->buf[s], l->len[s]);
-    memmove(l->buf[s], l->buf[s] + start, l->len[s] - start);
-    l->len[s] -= start;
+    split(l, s);
+  }
+}
+
+int logger_read_fd(struct logger *l, int fd) {
+  for (;;) {
+    ssize_t n = read(fd, l->buf[0] + l->len[0], sizeof l->buf[0] - l->len[0]);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return 1;
+    if (n <= 0) return 0; /* EIO: the terminal's last process is gone */
+    attach_broadcast(l->att, 0, l->buf[0] + l->len[0], (size_t)n);
+    l->len[0] += (size_t)n;
+    split(l, 0);
   }
 }
 

@@ -32,6 +32,8 @@ void logger_child(struct logger *l);
 void logger_parent(struct logger *l);
 /* Reads what stream s has (nonblocking) and writes whole lines; returns 0 at EOF. */
 int logger_read(struct logger *l, int s);
+/* The same for a terminal's master (its output is stdout): nonblocking fd; returns 0 at EOF or EIO. */
+int logger_read_fd(struct logger *l, int fd);
 /* Before exit: everything still in the pipes, then the unterminated rests. */
 void logger_flush(struct logger *l);
 #endif

@@ -80,7 +80,7 @@ void monitor_start(unsigned long flags, struct blob *b) {
   close(held[0]);
   close(held[1]); /* EOF: the child goes on */
   if (att.active) attach_parent(&att);
-  int keep[8], n = 0;
+  int keep[9], n = 0;
   keep[n++] = report_fd();
   if (fcntl(TSBOX_FD_STATUS, F_GETFD) >= 0) keep[n++] = TSBOX_FD_STATUS;
   if (log.active) {

@@ -92,11 +92,11 @@ _Noreturn void supervise(pid_t pid, struct logger *log, int forward) {
   int sfd = signalfd(-1, &all, SFD_CLOEXEC);
   if (sfd < 0) die(errno, "signalfd");
   for (;;) {
-    struct pollfd pf[3 + 1 + ATTACH_MAX_CLIENTS] = {{.fd = sfd, .events = POLLIN}, {.fd = log->active ? log->rd[0] : -1, .events = POLLIN}, {.fd = log->active ? log->rd[1] : -1, .events = POLLIN}};
+    struct pollfd pf[3 + 3 + ATTACH_MAX_CLIENTS] = {{.fd = sfd, .events = POLLIN}, {.fd = log->active ? log->rd[0] : -1, .events = POLLIN}, {.fd = log->active ? log->rd[1] : -1, .events = POLLIN}};
     int n = 3;
     if (log->att && log->att->active) n = attach_poll(log->att, pf, n);
     if (poll(pf, (nfds_t)n, -1) < 0) continue;
-    if (n > 3) attach_events(log->att, pf, 3, n);
+    if (n > 3) attach_events(log->att, log, pf, 3, n);
     for (int s = 0; s < 2; s++) {
       if (pf[s + 1].revents && !logger_read(log, s)) {
         close(log->rd[s]);
@@ -121,6 +121,7 @@ _Noreturn void supervise(pid_t pid, struct logger *log, int forward) {
       if (w <= 0) break;
       if (w == pid) {
         char line[32];
+        attach_drain(log->att, log);
         logger_flush(log);
         snprintf(line, sizeof line, "X %d", st);
         report_line(line);

@@ -16,10 +16,14 @@ export interface AttachChunk {
 export interface Attachment {
   /** The container's output from the moment of attaching; ends when it exits or close() is called. */
   output: AsyncGenerator<AttachChunk>;
-  /** Input for the container's stdin (nothing happens when it has none open, or without a socket). */
+  /** Input for the container's stdin or terminal (nothing happens when it has neither, or without a socket). */
   write(data: Buffer): void;
+  /** The terminal's size (when it has one held by its monitor). */
+  resize(rows: number, columns: number): void;
   /** Whether input reaches the container (a socket, and the container started with -i). */
   readonly stdin: boolean;
+  /** Whether it has a terminal (-t): the output is the terminal's, the input goes to it. */
+  readonly tty: boolean;
   /** Detaches: the container goes on. */
   close(): void;
 }
@@ -69,10 +73,26 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
     await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', (e) => reject(new EngineError(`attach: connect ${path}: ${e.message}`, 'ERR_ENGINE'))));
     sock.on('error', () => undefined);
     containerEvent(root, r, 'attach');
+    // Our frames have docker's header too: type 0 input, type 1 a terminal size.
+    const send = (type: number, payload: Buffer) => {
+      const h = Buffer.alloc(8);
+      h[0] = type;
+      h.writeUInt32BE(payload.length, 4);
+      sock.write(Buffer.concat([h, payload]));
+    };
     return {
       output: frames(sock, o),
       stdin: r.Options.interactive,
-      write: (d) => void sock.write(d),
+      tty: r.Options.tty,
+      write: (d) => {
+        for (let i = 0; i < d.length; i += 4096) send(0, d.subarray(i, i + 4096));
+      },
+      resize: (rows, columns) => {
+        const p = Buffer.alloc(4);
+        p.writeUInt16BE(rows, 0);
+        p.writeUInt16BE(columns, 2);
+        send(1, p);
+      },
       close: () => {
         detach();
         sock.destroy();
@@ -87,7 +107,9 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
   return {
     output: fromLog(),
     stdin: false,
+    tty: false,
     write: () => undefined,
+    resize: () => undefined,
     close: () => {
       detach();
       ac.abort();

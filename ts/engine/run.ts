@@ -117,8 +117,11 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
     ...(logging && logs.maxSize ? { 'run.tsbox.log-rotate': `${logs.maxSize}:${logs.maxFile}` } : {}),
     ...(logging ? attachAnnotations(root, id, o.interactive) : {}),
   };
-  // A detached container has nobody to hold its terminal: its output goes to the log instead.
-  if (detached) spec.process!.terminal = false;
+  // A detached container's terminal is held by its monitor (attach.c), which logs its output and serves it
+  // to attach clients; without a log (--log-driver none) nobody holds it: no terminal then.
+  const ttyHeld = detached && logging && o.tty && !!spec.annotations['run.tsbox.attach'];
+  if (detached && !ttyHeld) spec.process!.terminal = false;
+  if (ttyHeld) spec.annotations['run.tsbox.tty'] = 'monitor';
   // Not truncated: until this run ends (the monitor overwrites it then), the last run's exit code stays,
   // as docker shows a restarting container's.
   const statusFd = detached ? openSync(statusFile(root, id), fsc.O_WRONLY | fsc.O_CREAT, 0o600) : undefined;

@@ -482,7 +482,9 @@ export async function runContainer(opts: RuntimeOptions): Promise<Container> {
   markCreated(root, id);
   c.watchKill(opts);
   c.feed(opts.input);
-  if (ptyPair) {
+  // A monitor that holds the terminal itself (run.tsbox.tty=monitor, attach.c) sends us no master.
+  if (ptyPair && opts.monitor && spec.annotations?.['run.tsbox.tty'] === 'monitor') closeQuietly(ptyPair[0]);
+  else if (ptyPair) {
     const master = native().recvFd(ptyPair[0]);
     closeQuietly(ptyPair[0]);
     c.pty = new Pty(master);

@@ -122,7 +122,9 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
     else w.flag(Tag.LOG_JSON);
     // The monitor's attach socket (and, with run.tsbox.stdin=open, the process's stdin behind it).
     const sock = spec.annotations['run.tsbox.attach'];
-    if (sock) w.add(Tag.ATTACH, { str: sock }, { u32: spec.annotations['run.tsbox.stdin'] === 'open' ? 1 : 0 });
+    // run.tsbox.tty=monitor: the monitor, not the caller, gets the terminal's master (flag 2).
+    const flags = (spec.annotations['run.tsbox.stdin'] === 'open' ? 1 : 0) | (spec.process?.terminal && spec.annotations['run.tsbox.tty'] === 'monitor' ? 2 : 0);
+    if (sock) w.add(Tag.ATTACH, { str: sock }, { u32: flags });
   }
   addProcess(w, spec.process, spec, opts);
   if (opts.ownerFd !== undefined) w.u32(Tag.OWNER, opts.ownerFd);

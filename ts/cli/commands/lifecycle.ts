@@ -76,36 +76,39 @@ export const startAttachedCommand: Command = async (argv, g) => {
   return code;
 };
 
-/** docker attach: the container's output from now on, input to its stdin (-i); the detach keys (default ctrl-p,ctrl-q) leave it running. */
+/** docker attach: the container's output from now on, input to its stdin (-i) or terminal (-t); the detach keys (default ctrl-p,ctrl-q) leave it running. */
 export const attachCommand: Command = async (argv, g) => {
   const a = args(argv, { 'detach-keys': { type: 'string' }, 'no-stdin': { type: 'boolean' }, 'sig-proxy': { type: 'string' } });
   if (a.positionals.length !== 1) throw new UsageError('"tsbox attach" requires exactly 1 argument: CONTAINER');
-  const ref = a.positionals[0];
+  return attachClient(g, a.positionals[0], { detachKeys: a.values['detach-keys'], stdin: !a.values['no-stdin'], sigProxy: a.values['sig-proxy'] !== 'false' });
+};
+
+/** The attached client of attach and run -t: returns the container's exit code, or 0 once detached. */
+export async function attachClient(g: GlobalOptions, ref: string, o: { detachKeys?: string; stdin: boolean; sigProxy: boolean; wait?: Promise<{ StatusCode: number }> }): Promise<number> {
   const r = mustFind(g.root, ref);
   let keys;
   try {
-    keys = parseDetachKeys(a.values['detach-keys'] ?? r.Options.detachKeys ?? DEFAULT_DETACH_KEYS);
+    keys = parseDetachKeys(o.detachKeys ?? r.Options.detachKeys ?? DEFAULT_DETACH_KEYS);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const sigProxy = a.values['sig-proxy'] !== 'false';
   const engine = engineOf(g);
   const att = await engine.containers.attach(ref);
   const stdin = process.stdin;
-  const reading = !a.values['no-stdin'];
+  const reading = o.stdin && att.stdin;
   // On a terminal the keys come raw, one by one, as docker's client reads them.
   const raw = reading && stdin.isTTY === true;
+  // With a terminal of its own (-t) the container's pty echoes, translates and signals (^C); without,
+  // this client does what the line discipline would have.
+  const own = raw && !att.tty;
   const matcher = new DetachMatcher(keys);
   let detached = false;
   const onInput = (d: Buffer) => {
     const { pass, detach } = matcher.feed(d);
-    // Raw, ^C arrives as a byte: a container without stdin gets it as SIGINT (--sig-proxy), as docker's.
-    if (raw && sigProxy && pass.includes(3)) engine.containers.kill(r.Id, 'SIGINT');
-    // The container has no terminal to echo and translate what is typed: the terminal's line discipline
-    // would have (Enter is \r raw), so it is done here.
-    const line = raw ? Buffer.from(pass.toString('latin1').replace(/\x03/g, '').replace(/\r/g, '\n'), 'latin1') : pass;
+    if (own && o.sigProxy && pass.includes(3)) engine.containers.kill(r.Id, 'SIGINT');
     // (Output processing stays on in Node's raw mode: \n is shown as \r\n already.)
-    if (raw && att.stdin && line.length) process.stdout.write(line);
+    const line = own ? Buffer.from(pass.toString('latin1').replace(/\x03/g, '').replace(/\r/g, '\n'), 'latin1') : pass;
+    if (own && line.length) process.stdout.write(line);
     if (line.length) att.write(line);
     if (detach) {
       detached = true;
@@ -119,14 +122,22 @@ export const attachCommand: Command = async (argv, g) => {
       // exited meanwhile
     }
   };
+  const resize = () => {
+    if (process.stdout.isTTY) att.resize(process.stdout.rows, process.stdout.columns);
+  };
+  if (att.tty) {
+    resize();
+    process.on('SIGWINCH', resize);
+  }
   if (raw) stdin.setRawMode(true);
   if (reading) stdin.on('data', onInput);
-  const signals: NodeJS.Signals[] = sigProxy ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] : [];
+  const signals: NodeJS.Signals[] = o.sigProxy && !att.tty ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] : [];
   for (const s of signals) process.on(s, onSignal);
   try {
     for await (const c of att.output) (c.stream === 'stderr' ? process.stderr : process.stdout).write(c.data);
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    process.off('SIGWINCH', resize);
     if (reading) {
       stdin.off('data', onInput);
       if (raw) stdin.setRawMode(false);
@@ -137,8 +148,8 @@ export const attachCommand: Command = async (argv, g) => {
     process.stderr.write('read escape sequence\n');
     return 0;
   }
-  return (await engine.containers.wait(r.Id)).StatusCode;
-};
+  return (await (o.wait ?? engine.containers.wait(r.Id))).StatusCode;
+}
 
 /** docker events: --since, --until, --filter KEY=VALUE, --format (json or {{json .}}). */
 export const eventsCommand: Command = async (argv, g) => {
