@@ -106,7 +106,11 @@ int attach_poll(const struct attach *a, struct pollfd *pf, int n) {
 
 
 /* One whole frame from a client: input, or a terminal size. */
-static void frame(struct attach *a, int type, const unsigned char *p, size_t n) {
+static void frame(struct attach *a, int i, int type, const unsigned char *p, size_t n) {
+  if (type == 2) {
+    if (a->ring_len && send(a->client[i], a->ring, a->ring_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)a->ring_len) drop(a, i);
+    return;
+  }
   if (type == 1 && n == 4 && a->master >= 0) {
     struct winsize ws = {.ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3])};
     ioctl(a->master, TIOCSWINSZ, &ws);
@@ -177,7 +181,8 @@ void attach_events(struct attach *a, struct logger *log, const struct pollfd *pf
         break;
       }
       if (a->inlen[i] < 8 + len) break;
-      frame(a, h[0], h + 8, len);
+      frame(a, i, h[0], h + 8, len);
+      if (a->client[i] < 0) break;
       memmove(a->in[i], a->in[i] + 8 + len, a->inlen[i] - 8 - len);
       a->inlen[i] -= 8 + len;
     }
@@ -191,6 +196,17 @@ void attach_drain(struct attach *a, struct logger *log) {
 void attach_broadcast(struct attach *a, int s, const char *data, size_t n) {
   if (!a || !a->active || !n) return;
   unsigned char h[8] = {(unsigned char)(s + 1), 0, 0, 0, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+  /* Kept for later clients: whole frames, the oldest dropped to make room. */
+  if (n + 8 <= sizeof a->ring) {
+    while (a->ring_len + n + 8 > sizeof a->ring) {
+      size_t first = 8 + ((size_t)a->ring[4] << 24 | (size_t)a->ring[5] << 16 | (size_t)a->ring[6] << 8 | a->ring[7]);
+      memmove(a->ring, a->ring + first, a->ring_len - first);
+      a->ring_len -= first;
+    }
+    memcpy(a->ring + a->ring_len, h, 8);
+    memcpy(a->ring + a->ring_len + 8, data, n);
+    a->ring_len += n + 8;
+  }
   for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
     if (a->client[i] < 0) continue;
     struct iovec v[2] = {{h, 8}, {(void *)data, n}};

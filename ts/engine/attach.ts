@@ -31,6 +31,8 @@ export interface Attachment {
 export interface AttachOptions {
   stdout?: boolean;
   stderr?: boolean;
+  /** Also the output from before attaching that its monitor still keeps (the last 32 KiB): for a client that starts the container and attaches right after, as run -t. */
+  replay?: boolean;
 }
 
 /** Splits docker's multiplexed stream (8-byte header: stream, 0, 0, 0, big-endian length) into chunks. */
@@ -80,6 +82,7 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
       h.writeUInt32BE(payload.length, 4);
       sock.write(Buffer.concat([h, payload]));
     };
+    if (o.replay) send(2, Buffer.alloc(0));
     return {
       output: frames(sock, o),
       stdin: r.Options.interactive,

@@ -1,7 +1,7 @@
 // Container events with docker's attributes (name, image, the container's labels), and the exits of
 // detached containers, which nobody watches: recorded when an engine call first sees them, with the time
 // their monitor wrote the exit status.
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerDir, listRecords, liveState, statusFile, type ContainerRecord } from './containers.js';
 import { eventsFile, recordEvent } from './events.js';
@@ -68,4 +68,27 @@ export function recordExits(root: string): void {
     if (Math.round(at) < Date.parse(r.StartedAt) - 1000) continue;
     recordExit(root, r, s.ExitCode, Math.round(at));
   }
+}
+
+/** The exit code of id's last recorded die, for a container removed meanwhile (--rm); undefined when none is recorded. */
+export function lastExitCode(root: string, id: string): number | undefined {
+  for (const f of [eventsFile(root), `${eventsFile(root)}.1`]) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n').reverse();
+    for (const l of lines) {
+      if (!l.includes(id) || !l.includes('"die"')) continue;
+      try {
+        const e = JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } };
+        if (e.Action === 'die' && e.Actor.ID === id) return Number(e.Actor.Attributes.exitCode);
+      } catch {
+        // a cut line
+      }
+    }
+  }
+  return undefined;
 }

@@ -11,7 +11,7 @@ import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName
 import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
 import { refreshPeers } from './network.js';
 import { parseLogLines, parseSince, type LogLine } from './logs.js';
-import { containerEvent, recordExits } from './container-events.js';
+import { containerEvent, lastExitCode, recordExits } from './container-events.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -141,16 +141,19 @@ export async function waitContainer(root: string, ref: string, o: { condition?: 
   const first = mustFind(root, ref);
   const startedAt = liveState(root, first).StartedAt;
   let seenRunning = false;
+  let seenExit = false;
   let last = 0;
   for (;;) {
     o.signal?.throwIfAborted();
     const r = loadRecord(root, first.Id);
     if (!r) {
-      if (condition === 'removed' || condition === 'not-running') return { StatusCode: last };
+      // Removed (--rm) before we saw it stop: its exit is in the engine's record of events.
+      if (condition === 'removed' || condition === 'not-running') return { StatusCode: seenExit ? last : (lastExitCode(root, first.Id) ?? last) };
       throw new EngineError(`No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
     }
     const s = liveState(root, r);
     last = s.ExitCode;
+    seenExit = !s.Running;
     if (s.Running) seenRunning = true;
     else if (condition === 'not-running') return { StatusCode: s.ExitCode };
     else if (condition === 'next-exit' && (seenRunning || (s.StartedAt !== startedAt && s.Status === 'exited'))) return { StatusCode: s.ExitCode };

@@ -12,6 +12,8 @@ const RESTART = /^(no|always|unless-stopped|on-failure(:\d+)?)$/;
 export interface UpdateOptions extends Partial<Pick<RunOptions, 'memory' | 'memorySwap' | 'cpus' | 'cpuShares' | 'cpuQuota' | 'cpuPeriod' | 'cpusetCpus' | 'pidsLimit'>> {
   /** docker's restart policy: no, always, unless-stopped, on-failure[:N]. */
   restart?: string;
+  /** Removed once it exits (--rm), from now on: run -t's client detached before the exit. */
+  autoRemove?: boolean;
 }
 
 const RESOURCE_KEYS = ['memory', 'memorySwap', 'cpus', 'cpuShares', 'cpuQuota', 'cpuPeriod', 'cpusetCpus', 'pidsLimit'] as const;
@@ -64,7 +66,14 @@ export function updateContainer(root: string, ref: string, o: UpdateOptions): vo
   }
   const had = fresh.Options.restart;
   if (o.restart !== undefined) options.restart = o.restart;
+  if (o.autoRemove !== undefined) {
+    if (o.autoRemove && options.restart !== 'no') throw new EngineError('Cannot update container: conflicting options: restart and rm', 'ERR_CONFLICT');
+    options.rm = o.autoRemove;
+  }
   saveRecord(root, { ...fresh, Options: options });
-  if (o.restart !== undefined && had === 'no' && o.restart !== 'no' && fresh.Options.detach && liveState(root, fresh).Running) startMonitor(root, r.Id);
+  const supervised = had !== 'no' || fresh.Options.rm;
+  // The supervisor removes an exited --rm container too: one that exited already goes now.
+  if (o.autoRemove && !supervised) startMonitor(root, r.Id);
+  else if (o.restart !== undefined && had === 'no' && o.restart !== 'no' && fresh.Options.detach && liveState(root, fresh).Running && !supervised) startMonitor(root, r.Id);
   containerEvent(root, fresh, 'update');
 }

@@ -2,13 +2,15 @@
 // export, cp with tar streams, update --restart. Flags become the Engine's options; output is docker's.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { parseBytes, parseRunArgs } from '../../engine/options.js';
+import { parseBytes, parseRunArgs, type RunOptions } from '../../engine/options.js';
+import { logConfig } from '../../engine/logging.js';
+import { startContainer } from '../../engine/run.js';
 import type { UpdateOptions } from '../../engine/update.js';
 import { Engine } from '../../engine/engine.js';
 import { parseSince } from '../../engine/logs.js';
 import { checkEventFilters, formatEvent } from '../../engine/events.js';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../../engine/detach-keys.js';
-import { mustFind } from '../../engine/containers.js';
+import { attachSocket, mustFind } from '../../engine/containers.js';
 import type { EngineHooks } from '../../engine/run.js';
 import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
 import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
@@ -84,7 +86,11 @@ export const attachCommand: Command = async (argv, g) => {
 };
 
 /** The attached client of attach and run -t: returns the container's exit code, or 0 once detached. */
-export async function attachClient(g: GlobalOptions, ref: string, o: { detachKeys?: string; stdin: boolean; sigProxy: boolean; wait?: Promise<{ StatusCode: number }> }): Promise<number> {
+export async function attachClient(
+  g: GlobalOptions,
+  ref: string,
+  o: { detachKeys?: string; stdin: boolean; sigProxy: boolean; replay?: boolean; wait?: Promise<{ StatusCode: number }>; seen?: { bytes: number; detached: boolean } },
+): Promise<number> {
   const r = mustFind(g.root, ref);
   let keys;
   try {
@@ -93,7 +99,7 @@ export async function attachClient(g: GlobalOptions, ref: string, o: { detachKey
     throw new UsageError((e as Error).message);
   }
   const engine = engineOf(g);
-  const att = await engine.containers.attach(ref);
+  const att = await engine.containers.attach(ref, { replay: o.replay });
   const stdin = process.stdin;
   const reading = o.stdin && att.stdin;
   // On a terminal the keys come raw, one by one, as docker's client reads them.
@@ -134,7 +140,10 @@ export async function attachClient(g: GlobalOptions, ref: string, o: { detachKey
   const signals: NodeJS.Signals[] = o.sigProxy && !att.tty ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] : [];
   for (const s of signals) process.on(s, onSignal);
   try {
-    for await (const c of att.output) (c.stream === 'stderr' ? process.stderr : process.stdout).write(c.data);
+    for await (const c of att.output) {
+      if (o.seen) o.seen.bytes += c.data.length;
+      (c.stream === 'stderr' ? process.stderr : process.stdout).write(c.data);
+    }
   } finally {
     for (const s of signals) process.off(s, onSignal);
     process.off('SIGWINCH', resize);
@@ -145,10 +154,45 @@ export async function attachClient(g: GlobalOptions, ref: string, o: { detachKey
     }
   }
   if (detached) {
+    if (o.seen) o.seen.detached = true;
     process.stderr.write('read escape sequence\n');
     return 0;
   }
   return (await (o.wait ?? engine.containers.wait(r.Id))).StatusCode;
+}
+
+/** Whether run -t can leave the terminal to the container's monitor: it needs the log (and a socket path short enough). */
+export function monitorCanHoldTty(root: string, o: RunOptions): boolean {
+  return logConfig(o).driver === 'json-file' && Buffer.byteLength(attachSocket(root, 'f'.repeat(64))) <= 107;
+}
+
+/**
+ * docker run -t: the container starts detached with its terminal held by its monitor, and this client
+ * attaches to it at once (with what it wrote meanwhile): the detach keys (default ctrl-p,ctrl-q) leave it
+ * running, its terminal with it.
+ */
+export async function runWithTerminal(g: GlobalOptions, o: RunOptions): Promise<number> {
+  const engine = engineOf(g);
+  // --rm is applied here once the exit code is known, or by the supervisor if the client detaches.
+  const { record } = await startContainer(g.root, { ...o, rm: false }, undefined, hooks);
+  const id = record.Id;
+  const wait = engine.containers.wait(id);
+  const seen = { bytes: 0, detached: false };
+  let code: number;
+  try {
+    code = await attachClient(g, id, { detachKeys: o.detachKeys, stdin: o.interactive, sigProxy: true, replay: true, wait, seen });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_NOT_RUNNING') throw e;
+    code = (await wait).StatusCode; // exited before the client came
+  }
+  if (seen.detached) {
+    if (o.rm) engine.containers.update(id, { autoRemove: true });
+    return code;
+  }
+  // Gone before the client could read anything: its log has what it wrote.
+  if (!seen.bytes) for await (const e of engine.containers.logs(id)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+  if (o.rm) engine.containers.remove(id, { force: true });
+  return code;
 }
 
 /** docker events: --since, --until, --filter KEY=VALUE, --format (json or {{json .}}). */
