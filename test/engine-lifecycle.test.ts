@@ -483,3 +483,52 @@ test.serial('a foreground container keeps its json-file log too: pipes, a pty, s
   t.is(tsbox(['logs', 'fgn']).stderr, 'Error: configured logging driver does not support reading\n');
   tsbox(['rm', 'fg', 'fgbig', 'fgc', 'fgt', 'fgn']);
 });
+
+test.serial('run -it: the detach keys leave the container running with its terminal; attach finds it again; --rm applies after', async (t) => {
+  if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.pass('no script(1)');
+  const client = async (cmd: string, steps: Buffer[]) => {
+    const p = spawn('script', ['-qfec', `stty cols 91 rows 27; ${cmd}; echo rc=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    const closed = new Promise((r) => p.once('close', r));
+    await sleep(2000);
+    for (const s of steps) {
+      p.stdin.write(s);
+      await sleep(800);
+    }
+    const done = await Promise.race([closed.then(() => true), sleep(10000).then(() => false)]);
+    if (!done) p.kill('SIGKILL');
+    return { out, done };
+  };
+  const cli = `${process.execPath} ${CLI} --root ${e.root}`;
+  const a = await client(`${cli} run -it --rm --name itd busybox sh`, [Buffer.from('echo in-$((6*7)); tty; stty size\r'), Buffer.from([0x10, 0x11])]);
+  t.true(a.done, a.out);
+  t.regex(a.out, /in-42/);
+  t.regex(a.out, /\/dev\/pts\/\d+/);
+  // The client's terminal size reached the container's.
+  t.regex(a.out, /27 91/);
+  t.regex(a.out, /rc=0/);
+  t.regex(tsbox(['ps']).stdout, /Up\s+itd/);
+  t.true(JSON.parse(tsbox(['inspect', 'itd']).stdout)[0].HostConfig.AutoRemove);
+  // Attached again: the same shell (its variable), and its exit ends the client with its code.
+  const b = await client(`${cli} attach itd`, [Buffer.from('echo again-$((1+1)); exit 9\r')]);
+  t.true(b.done, b.out);
+  t.regex(b.out, /again-2/);
+  t.regex(b.out, /rc=9/);
+  // --rm: gone once it exited.
+  for (let i = 0; i < 50 && tsbox(['ps', '-a', '-q', '--filter', 'name=itd']).stdout; i++) await sleep(100);
+  t.is(tsbox(['ps', '-a', '-q', '--filter', 'name=itd']).stdout, '');
+  // A quick one: all its output, its code, and --rm, though it may end before the client attaches.
+  for (let i = 0; i < 3; i++) {
+    const q = spawnSync('script', ['-qfec', `${cli} run -t --rm --name quick${i} busybox sh -c 'echo fast-${i}; exit 5'; echo rc=$?`, '/dev/null'], { encoding: 'utf8', timeout: 60000 });
+    t.regex(q.stdout, new RegExp(`fast-${i}\\r*\\n`));
+    t.regex(q.stdout, /rc=5/);
+  }
+  t.is(tsbox(['ps', '-a', '-q', '--filter', 'name=quick']).stdout, '');
+  // Without a terminal on our side, -t still gives the container one, and its log keeps the output.
+  const n = tsbox(['run', '-t', '--name', 'tlog', 'busybox', 'sh', '-c', 'tty; exit 3']);
+  t.is(n.code, 3, n.stderr);
+  t.regex(n.stdout, /^\/dev\/pts\/\d+\r\n$/);
+  t.regex(tsbox(['logs', 'tlog']).stdout, /^\/dev\/pts\/\d+\r\n$/);
+  tsbox(['rm', 'tlog']);
+});

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as ops from '../runtime/operations.js';
 import { containerCgroup, readState } from '../runtime/state.js';
 import { signalNumber } from '../runtime/signals.js';
-import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, type ContainerRecord } from './containers.js';
+import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
 import { refreshPeers } from './network.js';
 import { parseLogLines, parseSince, type LogLine } from './logs.js';
@@ -127,6 +127,15 @@ export function renameContainer(root: string, ref: string, newName: string): voi
   if (r.IPAddress) refreshPeers(root, r.Options.network);
 }
 
+/** Whether this run's exit is recorded: by the engine (foreground), or by its monitor since it started. */
+function statusWritten(root: string, r: ContainerRecord): boolean {
+  if (r.ExitCode !== undefined) return true;
+  const st = statSync(statusFile(root, r.Id), { throwIfNoEntry: false });
+  // None: a run the engine watched itself (foreground). One from before this run says nothing.
+  if (!st) return true;
+  return st.size > 0 && st.mtimeMs >= Date.parse(r.StartedAt ?? '') - 1000;
+}
+
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 export interface WaitResult {
@@ -142,6 +151,7 @@ export async function waitContainer(root: string, ref: string, o: { condition?: 
   const startedAt = liveState(root, first).StartedAt;
   let seenRunning = false;
   let seenExit = false;
+  let unsettledSince: number | undefined;
   let last = 0;
   for (;;) {
     o.signal?.throwIfAborted();
@@ -152,6 +162,12 @@ export async function waitContainer(root: string, ref: string, o: { condition?: 
       throw new EngineError(`No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
     }
     const s = liveState(root, r);
+    // The process is gone a moment before its monitor has flushed its log and written its status: until
+    // then the code would read as 137 (or the last run's). A short wait for it.
+    if (!s.Running && s.Status === 'exited' && !statusWritten(root, r) && Date.now() < (unsettledSince ??= Date.now()) + 2000) {
+      await sleep(20);
+      continue;
+    }
     last = s.ExitCode;
     seenExit = !s.Running;
     if (s.Running) seenRunning = true;
