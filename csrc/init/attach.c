@@ -28,7 +28,7 @@ static int high(int fd) {
 void attach_open(struct attach *a, const struct blob *b) {
   a->active = 0;
   a->lsock = a->stdin_r = a->stdin_w = a->cons_mine = a->cons_child = a->master = -1;
-  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) a->client[i] = -1, a->inlen[i] = 0;
+  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) a->client[i] = -1, a->inlen[i] = 0, a->started[i] = 0;
   struct blob_rec r;
   if (!blob_find(b, TSBOX_T_ATTACH, &r)) return;
   struct blob_cur c = blob_cur(&r);
@@ -94,6 +94,7 @@ static void drop(struct attach *a, int i) {
   close(a->client[i]);
   a->client[i] = -1;
   a->inlen[i] = 0;
+  a->started[i] = 0;
 }
 
 int attach_poll(const struct attach *a, struct pollfd *pf, int n) {
@@ -107,8 +108,10 @@ int attach_poll(const struct attach *a, struct pollfd *pf, int n) {
 
 /* One whole frame from a client: input, or a terminal size. */
 static void frame(struct attach *a, int i, int type, const unsigned char *p, size_t n) {
-  if (type == 2) {
-    if (a->ring_len && send(a->client[i], a->ring, a->ring_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)a->ring_len) drop(a, i);
+  if (type == 2 || type == 3) {
+    /* Under one poll iteration: nothing is broadcast between the kept output and the live one. */
+    a->started[i] = 1;
+    if (type == 2 && a->ring_len && send(a->client[i], a->ring, a->ring_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)a->ring_len) drop(a, i);
     return;
   }
   if (type == 1 && n == 4 && a->master >= 0) {
@@ -160,7 +163,7 @@ void attach_events(struct attach *a, struct logger *log, const struct pollfd *pf
       int i = 0;
       while (i < ATTACH_MAX_CLIENTS && a->client[i] >= 0) i++;
       if (i == ATTACH_MAX_CLIENTS) close(c);
-      else a->client[i] = high(c), a->inlen[i] = 0;
+      else a->client[i] = high(c), a->inlen[i] = 0, a->started[i] = 0;
     }
   }
   for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
@@ -208,7 +211,7 @@ void attach_broadcast(struct attach *a, int s, const char *data, size_t n) {
     a->ring_len += n + 8;
   }
   for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
-    if (a->client[i] < 0) continue;
+    if (a->client[i] < 0 || !a->started[i]) continue;
     struct iovec v[2] = {{h, 8}, {(void *)data, n}};
     struct msghdr m = {.msg_iov = v, .msg_iovlen = 2};
     /* A client too slow to take a whole frame now loses the stream (its frames would be cut). */

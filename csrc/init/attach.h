@@ -2,8 +2,9 @@
  * the monitor serves; they get its output from then on, framed as docker's multiplexed stream (8-byte
  * header: stream 1 stdout / 2 stderr, three zero bytes, big-endian length). They send frames of the same
  * shape: type 0 input (to the container's stdin, when it was started with one open, -i, or to its
- * terminal), type 1 a terminal size (u16 rows, u16 columns, big-endian), type 2 (empty) the output kept
- * from before the client came (the last 32 KiB, whole frames). With a terminal the monitor
+ * terminal), type 1 a terminal size (u16 rows, u16 columns, big-endian), type 2 (empty, first) the output
+ * kept from before (the last 32 KiB, whole frames) and then on, type 3 (empty, first) the output from now
+ * on: a client gets none before either. With a terminal the monitor
  * holds its master (the container's console socket is the monitor's): the terminal outlives every client. */
 #ifndef TSBOX_INIT_ATTACH_H
 #define TSBOX_INIT_ATTACH_H
@@ -20,6 +21,7 @@ struct attach {
   int client[ATTACH_MAX_CLIENTS];   /* -1: free */
   unsigned char in[ATTACH_MAX_CLIENTS][8 + 4096]; /* a client's frame, until it is whole */
   size_t inlen[ATTACH_MAX_CLIENTS];
+  char started[ATTACH_MAX_CLIENTS]; /* output goes to a client once it said from when (type 2 or 3) */
   int cons_mine, cons_child;        /* the console socket pair, with a terminal (-1 without) */
   int master;                       /* the terminal's master once the container sent it (-1 before, or without) */
   /* The last output as frames, for a client that asks (type 2): run -t connects just after the start. */

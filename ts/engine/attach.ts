@@ -82,7 +82,8 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
       h.writeUInt32BE(payload.length, 4);
       sock.write(Buffer.concat([h, payload]));
     };
-    if (o.replay) send(2, Buffer.alloc(0));
+    // From when: the output the monitor kept, or from now on (it sends none before either).
+    send(o.replay ? 2 : 3, Buffer.alloc(0));
     return {
       output: frames(sock, o),
       stdin: r.Options.interactive,
