@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { copyPath } from '../../engine/copy.js';
 import { parseRunArgs } from '../../engine/options.js';
 import { removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
-import { EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot } from '../../engine/containers.js';
+import { EngineError, listRecords, liveState, mustFind, stateRoot } from '../../engine/containers.js';
 import { Engine } from '../../engine/engine.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
