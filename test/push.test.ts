@@ -253,6 +253,24 @@ test('push of an image stored as an index: every platform and the index, with th
   t.is((await pm.run(['image', 'inspect', '--format', '{{.Digest}}', p.stdout.trim()])).stdout.trim(), sha(index));
 });
 
+test('push of a loaded docker-archive (uncompressed layers, as stored): the registry has the local digests, podman runs it', async (t) => {
+  const archive = join(work, 'saved.tar');
+  t.is(engine.tsbox(['save', '-o', archive, `${src.addr}/lib/busybox:latest`]).code, 0);
+  const other = engineRoot('tsbox-push-load-');
+  t.teardown(() => other.remove());
+  t.is(other.tsbox(['load', '-i', archive]).code, 0);
+  const name = `${reg.addr}/loaded/busybox:l`;
+  t.is(other.tsbox(['tag', `${src.addr}/lib/busybox:latest`, name]).code, 0);
+  const want = local(other.root, name);
+  t.is(want.manifest.layers.length, 1);
+  const r = other.tsbox(['push', name]);
+  t.is(r.code, 0, r.stderr);
+  t.true(r.stdout.endsWith(`l: digest: ${want.rec.manifest} size: ${readFileSync(new Store(other.root).blobPath(want.rec.manifest)).length}\n`), r.stdout);
+  t.is(sha(Buffer.from(await ok('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${name}`]))), want.rec.manifest);
+  const p = await pm.run(['run', '--rm', ...RUN, '--tls-verify=false', name, 'busybox', 'echo', 'loaded ok']);
+  t.is(p.stdout, 'loaded ok\n', p.stderr);
+});
+
 test('push of a missing image or a digest: clear errors', async (t) => {
   let r = engine.tsbox(['push', `${reg.addr}/nothing/here:1`]);
   t.is(r.code, 1);
