@@ -271,6 +271,18 @@ test('push of a loaded docker-archive (uncompressed layers, as stored): the regi
   t.is(p.stdout, 'loaded ok\n', p.stderr);
 });
 
+test('push -a: every tag of the repository', async (t) => {
+  for (const tag of ['x', 'y']) t.is(engine.tsbox(['tag', `${src.addr}/lib/busybox:latest`, `${reg.addr}/alltags/bb:${tag}`]).code, 0);
+  const want = local(engine.root, `${reg.addr}/alltags/bb:x`);
+  const r = engine.tsbox(['push', '-a', `${reg.addr}/alltags/bb`]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`^x: digest: ${want.rec.manifest} size: \\d+\\n[^]*^y: digest: ${want.rec.manifest} size: \\d+\\n$`, 'm'));
+  t.regex(r.stdout, /: Layer already exists$/m);
+  const tags = JSON.parse(await ok('skopeo', ['list-tags', '--tls-verify=false', `docker://${reg.addr}/alltags/bb`])) as { Tags: string[] };
+  t.deepEqual(tags.Tags.sort(), ['x', 'y']);
+  t.is(engine.tsbox(['push', '-a', `${reg.addr}/alltags/bb:x`]).code, 125);
+});
+
 test('push of a missing image or a digest: clear errors', async (t) => {
   let r = engine.tsbox(['push', `${reg.addr}/nothing/here:1`]);
   t.is(r.code, 1);

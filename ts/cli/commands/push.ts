@@ -8,8 +8,8 @@ import { args, UsageError, type Command } from '../common.js';
 import { progress } from '../progress.js';
 
 export const pushCommand: Command = async (argv, g) => {
-  const a = args(argv, { quiet: { type: 'boolean', short: 'q' }, 'insecure-registry': { type: 'string', multiple: true } });
-  if (a.positionals.length !== 1) throw new UsageError('push: want exactly one image name (tsbox push NAME[:TAG])');
+  const a = args(argv, { quiet: { type: 'boolean', short: 'q' }, 'all-tags': { type: 'boolean', short: 'a' }, 'insecure-registry': { type: 'string', multiple: true } });
+  if (a.positionals.length !== 1) throw new UsageError('push: want exactly one image name (tsbox push [-a] NAME[:TAG])');
   const name = a.positionals[0];
   const quiet = a.values.quiet ?? false;
   let ref;
@@ -18,17 +18,30 @@ export const pushCommand: Command = async (argv, g) => {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (!quiet) process.stdout.write(`The push refers to repository [${ref.registry === 'docker.io' ? `docker.io/${ref.repository}` : familiarName(ref)}]\n`);
-  try {
-    const r = await new Engine({ root: g.root }).images.push(name, { insecureRegistries: a.values['insecure-registry'], onProgress: quiet ? undefined : progress().status });
-    process.stdout.write(quiet ? `${name}\n` : `${r.tag}: digest: ${r.digest} size: ${r.size}\n`);
-    return 0;
-  } catch (e) {
-    // docker's daemon-side failures: "Error ...", exit 1.
-    if (e instanceof PushImageNotFoundError) process.stderr.write(`Error response from daemon: ${e.message}\n`);
-    else process.stderr.write(`Error: ${(e as Error).message.split('\n')[0]}\n`);
-    return 1;
+  const engine = new Engine({ root: g.root });
+  let names = [name];
+  if (a.values['all-tags']) {
+    if (/:[^/]+$/.test(name)) throw new UsageError('push: tag can\'t be used with --all-tags/-a');
+    const repo = `${ref.registry}/${ref.repository}:`;
+    names = engine.images.list().flatMap((i) => i.RepoTags.filter((t) => t.startsWith(repo))).sort();
+    if (!names.length) {
+      process.stderr.write(`Error response from daemon: An image does not exist locally with the tag: ${name}\n`);
+      return 1;
+    }
   }
+  if (!quiet) process.stdout.write(`The push refers to repository [${ref.registry === 'docker.io' ? `docker.io/${ref.repository}` : familiarName(ref)}]\n`);
+  for (const n of names) {
+    try {
+      const r = await engine.images.push(n, { insecureRegistries: a.values['insecure-registry'], onProgress: quiet ? undefined : progress().status });
+      process.stdout.write(quiet ? `${n}\n` : `${r.tag}: digest: ${r.digest} size: ${r.size}\n`);
+    } catch (e) {
+      // docker's daemon-side failures: "Error ...", exit 1.
+      if (e instanceof PushImageNotFoundError) process.stderr.write(`Error response from daemon: ${e.message}\n`);
+      else process.stderr.write(`Error: ${(e as Error).message.split('\n')[0]}\n`);
+      return 1;
+    }
+  }
+  return 0;
 };
 
 /** go-units' HumanDuration, as docker's CREATED column says it. */
