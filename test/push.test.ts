@@ -348,6 +348,14 @@ test('lying registry: redirects and upload locations to another host are refused
   t.false(x.leaked());
 });
 
+test('lying registry: an error answer that never ends is cut short', async (t) => {
+  const x = await lying(t);
+  x.lr.lie = 'endless-error';
+  const before = process.memoryUsage().rss;
+  await t.throwsAsync(x.images.push(x.name, { credentials: x.credentials }), { message: new RegExp(`^POST http://${x.lr.addr}/v2/l/busybox/blobs/uploads/: 400 Bad Request$`) });
+  t.true(process.memoryUsage().rss - before < 256 << 20);
+});
+
 test('history: docker columns, values as podman shows them', async (t) => {
   const name = `${src.addr}/lib/multi:latest`;
   const want = local(engine.root, name);

@@ -20,7 +20,9 @@ export type Lie =
   /** The upload location is on the catcher. */
   | 'location-elsewhere'
   /** HEAD of a blob redirects to the catcher. */
-  | 'redirect-head';
+  | 'redirect-head'
+  /** POST of an upload answers 400 with a body that never ends. */
+  | 'endless-error';
 
 export interface Seen {
   method: string;
@@ -100,6 +102,17 @@ export async function startLyingPushRegistry(): Promise<LyingPushRegistry> {
       }
       m = /^\/v2\/(.+)\/blobs\/uploads\/$/.exec(url.pathname);
       if (m && method === 'POST') {
+        if (reg.lie === 'endless-error') {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          let closed = false;
+          res.on('close', () => (closed = true));
+          const junk = Buffer.alloc(64 << 10, 0x61);
+          const pump = () => {
+            while (!closed) if (!res.write(junk)) return void res.once('drain', pump);
+          };
+          res.write('{"errors":[{"code":"DENIED","message":"');
+          return pump();
+        }
         if (reg.lie === 'redirect-post') return send(307, { location: `http://${catcherAddr}/v2/${m[1]}/blobs/uploads/` });
         const id = String(nextId++);
         uploads.set(id, []);

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { lookupCredentials } from './auth.js';
 import { findImage } from './manage.js';
 import { formatReference, parseReference, type Reference } from './reference.js';
-import { MEDIA, RegistryClient, type Credentials } from './registry.js';
+import { discard, MEDIA, readAtMost, RegistryClient, type Credentials } from './registry.js';
 import { Store, type ImageRecord } from './store.js';
 import { RegistryError, TsboxError } from '../errors.js';
 
@@ -118,7 +118,8 @@ const fileStream = (path: string, start: number, end: number) => Readable.toWeb(
 
 /** The registry's error, one line: "PUT <url>: 400 Bad Request (DIGEST_INVALID)". */
 async function failure(method: string, url: string, res: Response): Promise<RegistryError> {
-  const text = await res.text().catch(() => '');
+  // At most 64 KiB of it: a hostile registry's error may never end.
+  const text = (await readAtMost(res, 64 << 10, 'error').catch(() => Buffer.alloc(0))).toString();
   const code = /"code":"(\w+)"/.exec(text)?.[1];
   return new RegistryError(`${method} ${url}: ${res.status} ${res.statusText}${code ? ` (${code})` : ''}`, res.status);
 }
@@ -170,12 +171,12 @@ class Pusher {
   private async start(d: Descriptor, from?: string): Promise<string | undefined> {
     const path = `${this.repo}/blobs/uploads/${from ? `?mount=${encodeURIComponent(d.digest)}&from=${encodeURIComponent(from)}` : ''}`;
     const res = await this.client.send('POST', path, { headers: { 'content-length': '0' } });
-    await res.arrayBuffer().catch(() => undefined);
-    if (from && res.status === 201) {
+    if (res.status !== 202 && !(from && res.status === 201)) throw await failure('POST', `${this.client.origin}/v2/${path}`, res);
+    await discard(res);
+    if (res.status === 201) {
       this.checkDigest(res, d, `mount of blob ${d.digest} from ${from}`);
       return undefined;
     }
-    if (res.status !== 202) throw await failure('POST', `${this.client.origin}/v2/${path}`, res);
     return this.location(res, `POST ${this.client.origin}/v2/${path}`);
   }
 
@@ -201,7 +202,7 @@ class Pusher {
         body: () => (size ? fileStream(path, 0, size - 1) : Buffer.alloc(0)),
       });
       if (res.status !== 201) throw await failure('PUT', url.replace(/\?.*/, ''), res);
-      await res.arrayBuffer().catch(() => undefined);
+      await discard(res);
       this.checkDigest(res, d, `upload of blob ${d.digest}`);
       onBytes(size);
       return;
@@ -213,13 +214,13 @@ class Pusher {
         body: () => fileStream(path, off, end),
       });
       if (res.status !== 202) throw await failure('PATCH', url.replace(/\?.*/, ''), res);
-      await res.arrayBuffer().catch(() => undefined);
+      await discard(res);
       url = this.location(res, `PATCH ${url.replace(/\?.*/, '')}`);
       onBytes(end - off + 1);
     }
     const res = await this.client.send('PUT', this.withDigest(url, d.digest), { headers: { 'content-length': '0' }, body: () => Buffer.alloc(0) });
     if (res.status !== 201) throw await failure('PUT', url.replace(/\?.*/, ''), res);
-    await res.arrayBuffer().catch(() => undefined);
+    await discard(res);
     this.checkDigest(res, d, `upload of blob ${d.digest}`);
   }
 
@@ -278,7 +279,7 @@ class Pusher {
     for (let attempt = 1; ; attempt++) {
       const res = await this.client.send('PUT', `${this.repo}/manifests/${reference}`, { headers: { 'content-type': mediaTypeOf(doc) }, body: () => body });
       if (res.status === 201 || res.status === 200) {
-        await res.arrayBuffer().catch(() => undefined);
+        await discard(res);
         this.checkDigest(res, { digest }, `PUT ${url}`);
         return { size: body.length };
       }

@@ -162,7 +162,7 @@ export class RegistryClient {
         continue;
       }
       if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
-        await res.arrayBuffer().catch(() => undefined);
+        await discard(res);
         const next = new URL(res.headers.get('location')!, url);
         if (++redirects > 5) throw new RegistryError(`${method} ${url}: too many redirects`);
         if (next.origin !== this.base) {
@@ -174,7 +174,7 @@ export class RegistryClient {
         continue;
       }
       if (res.status === 401 && !authed && withAuth) {
-        await res.arrayBuffer().catch(() => undefined);
+        await discard(res);
         authed = true;
         await this.authenticate(res.headers.get('www-authenticate'), url);
         attempt--;
@@ -182,7 +182,7 @@ export class RegistryClient {
       }
       // A request with a body may have been half taken: the caller starts over with a new upload.
       if (res.status >= 500 && attempt < tries && init.body === undefined) {
-        await res.arrayBuffer().catch(() => undefined);
+        await discard(res);
         await sleep(200 * 2 ** attempt);
         continue;
       }
@@ -234,8 +234,13 @@ export class RegistryClient {
   }
 }
 
+/** Drops a response's body unread (a hostile registry's answer may never end). */
+export async function discard(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}
+
 /** A response body, refused as soon as it passes max bytes. */
-async function readAtMost(res: Response, max: number, what: string): Promise<Buffer> {
+export async function readAtMost(res: Response, max: number, what: string): Promise<Buffer> {
   if (Number(res.headers.get('content-length') ?? NaN) > max) {
     await res.body?.cancel().catch(() => undefined);
     throw new RegistryError(`${what}: more than ${max} bytes`);
