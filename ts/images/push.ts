@@ -127,7 +127,7 @@ async function failure(method: string, url: string, res: Response): Promise<Regi
 class Pusher {
   private readonly client: RegistryClient;
   private readonly sources: Map<string, string[]>;
-  private readonly done = new Set<string>();
+  private readonly done = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -192,7 +192,7 @@ class Pusher {
   }
 
   /** Uploads one blob from the store: one PUT, or PATCH chunks then PUT. */
-  private async upload(d: Descriptor, url: string, onBytes: (n: number) => void): Promise<void> {
+  private async upload(d: Descriptor, url: string): Promise<void> {
     const path = this.store.blobPath(d.digest);
     const size = statSync(path).size;
     const chunk = this.opts.chunkSize ?? DEFAULT_CHUNK;
@@ -204,7 +204,6 @@ class Pusher {
       if (res.status !== 201) throw await failure('PUT', url.replace(/\?.*/, ''), res);
       await discard(res);
       this.checkDigest(res, d, `upload of blob ${d.digest}`);
-      onBytes(size);
       return;
     }
     for (let off = 0; off < size; off += chunk) {
@@ -216,7 +215,6 @@ class Pusher {
       if (res.status !== 202) throw await failure('PATCH', url.replace(/\?.*/, ''), res);
       await discard(res);
       url = this.location(res, `PATCH ${url.replace(/\?.*/, '')}`);
-      onBytes(end - off + 1);
     }
     const res = await this.client.send('PUT', this.withDigest(url, d.digest), { headers: { 'content-length': '0' }, body: () => Buffer.alloc(0) });
     if (res.status !== 201) throw await failure('PUT', url.replace(/\?.*/, ''), res);
@@ -224,28 +222,22 @@ class Pusher {
     this.checkDigest(res, d, `upload of blob ${d.digest}`);
   }
 
-  /** One blob: skipped when the registry has it, mounted when another repository does, else uploaded. */
-  async blob(d: Descriptor, layer: boolean): Promise<void> {
-    if (this.done.has(d.digest)) return;
+  /** One blob: skipped when the registry has it, mounted when another repository does, else uploaded (each once per push). */
+  blob(d: Descriptor, layer: boolean): Promise<void> {
+    let p = this.done.get(d.digest);
+    if (!p) this.done.set(d.digest, (p = this.blobOnce(d, layer)));
+    return p;
+  }
+
+  private async blobOnce(d: Descriptor, layer: boolean): Promise<void> {
     if (!this.store.hasBlob(d.digest)) throw new RegistryError(`blob ${d.digest} is not in the store (an image unpacked without its layer blobs): pull or load the image again`, undefined, 'ERR_BLOB_MISSING');
     await this.store.checkBlob(d.digest);
-    if (await this.exists(d)) {
-      this.status(d, 'Layer already exists', layer);
-      this.done.add(d.digest);
-      return;
-    }
-    for (const from of this.sources.get(d.digest) ?? []) {
-      const url = await this.start(d, from);
-      if (url === undefined) {
-        this.status(d, `Mounted from ${from}`, layer);
-        this.done.add(d.digest);
-        return;
-      }
-      // Not mountable (the registry lacks it there, or forbids it): the session it opened takes the upload.
-      await this.uploadWithRetries(d, layer, url);
-      return;
-    }
-    await this.uploadWithRetries(d, layer);
+    if (await this.exists(d)) return this.status(d, 'Layer already exists', layer);
+    const from = this.sources.get(d.digest)?.[0];
+    const url = from ? await this.start(d, from) : undefined;
+    if (from && url === undefined) return this.status(d, `Mounted from ${from}`, layer);
+    // Not mountable (the registry lacks it there, or forbids it): the session the POST opened takes the upload.
+    await this.uploadWithRetries(d, layer, url);
   }
 
   private async uploadWithRetries(d: Descriptor, layer: boolean, first?: string): Promise<void> {
@@ -255,10 +247,8 @@ class Pusher {
       first = undefined;
       this.status(d, 'Pushing', layer);
       try {
-        let sent = 0;
-        await this.upload(d, url!, (n) => (sent += n));
+        await this.upload(d, url!);
         this.status(d, 'Pushed', layer);
-        this.done.add(d.digest);
         return;
       } catch (e) {
         const err = e as RegistryError;
