@@ -9,7 +9,7 @@ const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, container prune, sandbox
 Networks:    network create, network ls, network rm, network inspect
 System:      info, system df, system prune, system info, unshare
-Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
+Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -55,6 +55,8 @@ const COMMANDS: Record<string, Loader> = {
   save: async () => (await import('./commands/images.js')).saveCommand,
   load: async () => (await import('./commands/images.js')).loadCommand,
   import: async () => (await import('./commands/images.js')).importCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  history: async () => (await import('./commands/push.js')).historyCommand,
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,

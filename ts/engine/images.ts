@@ -3,6 +3,7 @@
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pull as pullImage, type PullEvents } from '../images/pull.js';
+import { push as pushImage, type PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
 import { familiarName, parseReference } from '../images/reference.js';
@@ -13,6 +14,8 @@ import { EngineError } from './containers.js';
 interface ConfigBlob {
   created?: string;
   author?: string;
+  comment?: string;
+  docker_version?: string;
   architecture?: string;
   variant?: string;
   os?: string;
@@ -195,9 +198,9 @@ export class Images {
       RepoTags: recs.map((i) => i.name),
       RepoDigests: repoDigests(recs),
       Parent: '',
-      Comment: '',
+      Comment: config.comment ?? '',
       Created: config.created ?? '',
-      DockerVersion: '',
+      DockerVersion: config.docker_version ?? '',
       Author: config.author ?? '',
       Config: config.config ?? null,
       Architecture: config.architecture ?? '',
@@ -238,6 +241,14 @@ export class Images {
   async pull(name: string, o: { platform?: string; insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status'] } = {}): Promise<{ name: string; id: string; digest: string }> {
     const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
     return { name: rec.name, id: rec.config, digest: rec.manifest };
+  }
+
+  /**
+   * docker push: the image's stored blobs and manifest (or index) to its registry, so that the pushed digest
+   * is the local one. onProgress gets docker's per-layer lines (Pushing, Pushed, Layer already exists, Mounted from REPO).
+   */
+  async push(name: string, o: { insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status']; chunkSize?: number } = {}): Promise<PushResult> {
+    return pushImage(name, { root: this.root, insecureRegistries: o.insecureRegistries, credentials: o.credentials, chunkSize: o.chunkSize, events: o.onProgress ? { status: o.onProgress } : undefined });
   }
 
   /** docker tag: target names the same image as source. */

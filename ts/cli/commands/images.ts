@@ -127,6 +127,7 @@ const inspect = async (argv: string[], g: GlobalOptions) => {
 export const imageCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
   const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect, save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand, verify: verifyCommand };
+  if (sub === 'push' || sub === 'history') return (await import('./push.js'))[sub === 'push' ? 'pushCommand' : 'historyCommand'](rest, g);
   const c = sub ? subs[sub] : undefined;
   if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect, save, load, import, prune, verify)`);
   return c(rest, g);
