@@ -17,3 +17,4 @@ export type { ContainerInspect, ContainerSummary, ContainerState, ContainerConfi
 export type { StopOptions, RemoveOptions, LogsOptions, LogEntry, WaitCondition, WaitResult, TopResult, ContainerStats, CpuStats } from './engine/lifecycle.js';
 export { EngineError } from './engine/containers.js';
 export { defaultRoot } from './engine/root.js';
+export { Volumes, type VolumeInspect, type VolumeCreateOptions, type VolumeFilters, type VolumePruneResult } from './engine/volumes.js';

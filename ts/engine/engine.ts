@@ -11,6 +11,7 @@ import {
   type WaitCondition, type WaitResult,
 } from './lifecycle.js';
 import { Images } from './images.js';
+import { Volumes } from './volumes.js';
 
 export interface EngineOptions extends Omit<EngineHooks, 'pull'> {
   /** Where images, containers and networks live (default: $TSBOX_ROOT, /var/lib/tsbox as root, else the XDG data dir). */
@@ -120,11 +121,13 @@ export class Engine {
   readonly root: string;
   readonly containers: Containers;
   readonly images: Images;
+  readonly volumes: Volumes;
 
   constructor(o: EngineOptions = {}) {
     this.root = o.root ?? defaultRoot();
     this.containers = new Containers(this.root, { onWarning: o.onWarning, onProgress: o.onProgress });
     this.images = new Images(this.root);
+    this.volumes = new Volumes(this.root);
   }
 }
 

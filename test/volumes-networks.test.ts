@@ -1,0 +1,223 @@
+// Volumes and networks as docker has them: volume create/ls/inspect/rm/prune, a new volume seeded with
+// the image's content (compared with podman's for the same image), VOLUME from the image config, tmpfs
+// volumes, --mount forms, hostile names; network connect/disconnect on a running container with traffic
+// by alias, and the default bridge's subnet kept off what the host already routes.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chownSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { engineRoot } from './helpers/engine-root.js';
+import { havePodman, podmanRef, type PodmanRef } from './helpers/podman-ref.js';
+
+const engine = engineRoot('tsbox-volnet-');
+const { root, tsbox } = engine;
+const uniq = process.pid.toString(36);
+let ref: PodmanRef | undefined;
+
+/** The busybox rootfs plus /data as a hostile or careful image would ship it. */
+function imageTarball(name: string, extra: (dir: string) => void): string {
+  const dir = join(root, `rootfs-${name}`);
+  cpSync(busyboxRootfs(), dir, { recursive: true, verbatimSymlinks: true });
+  extra(dir);
+  const tarball = join(root, `${name}.tar`);
+  execFileSync('tar', ['--numeric-owner', '-C', dir, '-cf', tarball, '.']);
+  rmSync(dir, { recursive: true, force: true });
+  return tarball;
+}
+
+const seeded = imageTarball('seeded', (d) => {
+  mkdirSync(join(d, 'data/sub'), { recursive: true });
+  writeFileSync(join(d, 'data/f'), 'seed content\n');
+  chownSync(join(d, 'data/f'), 42, 43);
+  chmodSync(join(d, 'data/f'), 0o640);
+  chownSync(join(d, 'data/sub'), 7, 8);
+  chmodSync(join(d, 'data/sub'), 0o2711);
+  symlinkSync('f', join(d, 'data/link'));
+  chownSync(join(d, 'data'), 1234, 5678);
+  chmodSync(join(d, 'data'), 0o750);
+});
+// /data is a link to the host's idea of /etc: the seed must come from the image's /etc.
+const hostile = imageTarball('hostile', (d) => {
+  symlinkSync('/../../../etc', join(d, 'data'));
+  writeFileSync(join(d, 'etc/marker'), 'image etc\n');
+});
+
+test.before(() => {
+  engine.importBusybox();
+  for (const [img, tar] of [['seeded', seeded], ['hostile', hostile]]) {
+    const r = tsbox(['import', '-c', 'VOLUME /data', tar, img]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+});
+
+test.after.always(async () => {
+  engine.remove();
+  await ref?.cleanup();
+});
+
+const STAT = 'stat -c "%n %u %g %a %F" /data /data/f /data/sub /data/link && cat /data/f';
+
+test.serial('volume create/ls/inspect/rm/prune as docker', (t) => {
+  const c = tsbox(['volume', 'create', '--label', 'team=a', `v1${uniq}`]);
+  t.is(c.code, 0, c.stderr);
+  t.is(c.stdout, `v1${uniq}\n`);
+  t.is(tsbox(['volume', 'create', `v2${uniq}`]).code, 0);
+  const anon = tsbox(['volume', 'create']).stdout.trim();
+  t.regex(anon, /^[0-9a-f]{64}$/);
+  const insp = JSON.parse(tsbox(['volume', 'inspect', `v1${uniq}`]).stdout);
+  t.deepEqual(Object.keys(insp[0]).sort(), ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
+  t.is(insp[0].Driver, 'local');
+  t.is(insp[0].Scope, 'local');
+  t.deepEqual(insp[0].Labels, { team: 'a' });
+  t.is(insp[0].Mountpoint, join(root, 'volumes', `v1${uniq}`, '_data'));
+  t.true(existsSync(insp[0].Mountpoint));
+  const ls = tsbox(['volume', 'ls']);
+  t.regex(ls.stdout, /^DRIVER {4}VOLUME NAME\n/);
+  t.regex(ls.stdout, new RegExp(`\nlocal {5}v1${uniq}\n`));
+  t.deepEqual(tsbox(['volume', 'ls', '-q', '--filter', 'label=team=a']).stdout.split('\n').filter(Boolean), [`v1${uniq}`]);
+  t.deepEqual(tsbox(['volume', 'ls', '-q', '--filter', `name=v2${uniq}`]).stdout.split('\n').filter(Boolean), [`v2${uniq}`]);
+  t.is(tsbox(['volume', 'ls', '-q', '--filter', 'driver=other']).stdout, '');
+  t.not(tsbox(['volume', 'ls', '--filter', 'bogus=1']).code, 0);
+  // In use by a container (even a stopped one): refused, -f too.
+  t.is(tsbox(['run', '--name', `user${uniq}`, '--network', 'none', '-v', `v2${uniq}:/v`, 'busybox', 'true']).code, 0);
+  t.deepEqual(tsbox(['volume', 'ls', '-q', '--filter', 'dangling=false']).stdout.split('\n').filter(Boolean), [`v2${uniq}`]);
+  const busy = tsbox(['volume', 'rm', `v2${uniq}`]);
+  t.is(busy.code, 1);
+  t.regex(busy.stderr, /volume is in use - \[[0-9a-f]{64}\]/);
+  t.is(tsbox(['volume', 'rm', '-f', `v2${uniq}`]).code, 1);
+  t.is(tsbox(['rm', `user${uniq}`]).code, 0);
+  // prune asks; no answer is no.
+  const asked = tsbox(['volume', 'prune'], 'n\n');
+  t.regex(asked.stdout, /WARNING! This will remove anonymous local volumes not used by at least one container\.\nAre you sure you want to continue\? \[y\/N\] /);
+  t.true(existsSync(join(root, 'volumes', anon)));
+  // docker 23: only anonymous volumes unless -a.
+  const p = tsbox(['volume', 'prune', '-f']);
+  t.is(p.code, 0, p.stderr);
+  t.is(p.stdout, `Deleted Volumes:\n${anon}\n\nTotal reclaimed space: 0B\n`);
+  t.is(tsbox(['volume', 'inspect', `v1${uniq}`]).code, 0);
+  t.regex(tsbox(['volume', 'prune', '-f', '-a', '--filter', 'label=team=a']).stdout, new RegExp(`^Deleted Volumes:\nv1${uniq}\n`));
+  t.is(tsbox(['volume', 'rm', `v2${uniq}`]).stdout, `v2${uniq}\n`);
+  const none = tsbox(['volume', 'rm', `v2${uniq}`]);
+  t.is(none.code, 1);
+  t.is(none.stderr, `Error: No such volume: v2${uniq}\n`);
+  t.is(tsbox(['volume', 'inspect', 'nonesuch']).code, 1);
+});
+
+test.serial('hostile volume names are refused and never reach a path', (t) => {
+  for (const name of ['../../etc', '..', 'a/b', '.hidden', '/abs']) {
+    const r = tsbox(['volume', 'create', name]);
+    t.not(r.code, 0, name);
+    t.regex(r.stderr, /includes invalid characters for a local volume name/, name);
+  }
+  const m = tsbox(['run', '--rm', '--network', 'none', '--mount', 'type=volume,src=../../etc,dst=/x', 'busybox', 'true']);
+  t.not(m.code, 0);
+  t.regex(m.stderr, /invalid characters for a local volume name/);
+  t.is(tsbox(['volume', 'rm', '../../etc']).code, 1);
+  t.false(existsSync(join(root, 'etc')));
+  // A volume's Mountpoint stays under the root.
+  for (const v of JSON.parse(tsbox(['volume', 'inspect', ...tsbox(['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean), 'x']).stdout || '[]')) {
+    t.true(v.Mountpoint.startsWith(join(root, 'volumes') + '/'));
+  }
+});
+
+test.serial('a new volume is seeded with the image content (owner, mode, links), as podman does', async (t) => {
+  const forms = [['-v', `seedv${uniq}:/data`], ['-v', '/data'], ['--mount', `type=volume,src=seedm${uniq},dst=/data`], []];
+  const ours = forms.map((f) => {
+    const r = tsbox(['run', '--rm', '--network', 'none', ...f, 'seeded', 'sh', '-c', STAT]);
+    t.is(r.code, 0, r.stderr);
+    return r.stdout;
+  });
+  t.is(ours[0], '/data 1234 5678 750 directory\n/data/f 42 43 640 regular file\n/data/sub 7 8 2711 directory\n/data/link 0 0 777 symbolic link\nseed content\n');
+  for (const o of ours) t.is(o, ours[0]);
+  // The volume itself holds the copy.
+  const mp = JSON.parse(tsbox(['volume', 'inspect', `seedv${uniq}`]).stdout)[0].Mountpoint;
+  t.is(readFileSync(join(mp, 'f'), 'utf8'), 'seed content\n');
+  // Content is never copied over: a changed volume stays as it is.
+  t.is(tsbox(['run', '--rm', '--network', 'none', '-v', `seedv${uniq}:/data`, 'seeded', 'sh', '-c', 'rm /data/f && echo mine > /data/g']).code, 0);
+  t.is(tsbox(['run', '--rm', '--network', 'none', '-v', `seedv${uniq}:/data`, 'seeded', 'ls', '/data']).stdout, 'g\nlink\nsub\n');
+  if (!havePodman()) return t.log('podman not installed: the reference comparison was skipped');
+  ref = podmanRef('volnet');
+  const podman = (a: string[]) => spawnSync('podman', [...ref!.base, ...a], { encoding: 'utf8', timeout: 120000 });
+  const imp = podman(['import', '--change', 'VOLUME=/data', seeded, 'seeded']);
+  t.is(imp.status, 0, imp.stderr);
+  for (const [i, f] of [['-v', `seedv${uniq}:/data`], ['-v', '/data'], []].entries()) {
+    const r = podman(['run', '--rm', ...ref.runFlags, ...f, 'seeded', 'sh', '-c', STAT]);
+    t.is(r.status, 0, r.stderr);
+    t.is(ours[i], r.stdout, `podman ${f.join(' ')}`);
+  }
+  t.log('podman (runc) gave the same owners, modes, links and content for -v NAME:/data, -v /data and the image VOLUME');
+});
+
+test.serial("VOLUME from the image config: an anonymous volume, removed by rm -v; a link in the image stays in the image's tree", (t) => {
+  const r = tsbox(['run', '-d', '--name', `anon${uniq}`, '--network', 'none', 'seeded', 'sleep', '60']);
+  t.is(r.code, 0, r.stderr);
+  const mounts = JSON.parse(tsbox(['inspect', `anon${uniq}`]).stdout)[0].Mounts;
+  const m = mounts.find((x: { Destination: string }) => x.Destination === '/data');
+  t.is(m?.Type, 'volume');
+  t.regex(m.Name, /^[0-9a-f]{64}$/);
+  const v = JSON.parse(tsbox(['volume', 'inspect', m.Name]).stdout)[0];
+  t.true('com.docker.volume.anonymous' in v.Labels);
+  t.is(readFileSync(join(v.Mountpoint, 'f'), 'utf8'), 'seed content\n');
+  // The named one beside it survives rm -v.
+  t.is(tsbox(['run', '--name', `anon2${uniq}`, '--network', 'none', '-v', `keep${uniq}:/k`, '-v', '/other', 'busybox', 'true']).code, 0);
+  const other = JSON.parse(tsbox(['inspect', `anon2${uniq}`]).stdout)[0].Mounts.find((x: { Destination: string }) => x.Destination === '/other').Name;
+  t.is(tsbox(['rm', '-f', '-v', `anon${uniq}`]).code, 0);
+  t.is(tsbox(['rm', '-v', `anon2${uniq}`]).code, 0);
+  t.false(existsSync(join(root, 'volumes', m.Name)));
+  t.false(existsSync(join(root, 'volumes', other)));
+  t.true(existsSync(join(root, 'volumes', `keep${uniq}`)));
+  // rm without -v keeps them.
+  t.is(tsbox(['run', '--name', `anon3${uniq}`, '--network', 'none', 'seeded', 'true']).code, 0);
+  const kept = JSON.parse(tsbox(['inspect', `anon3${uniq}`]).stdout)[0].Mounts[0].Name;
+  t.is(tsbox(['rm', `anon3${uniq}`]).code, 0);
+  t.true(existsSync(join(root, 'volumes', kept)));
+  // /data -> /../../../etc in the image: the seed is the image's /etc, never the host's.
+  const h = tsbox(['run', '--rm', '--network', 'none', '-v', `hostile${uniq}:/data`, 'hostile', 'cat', '/data/marker']);
+  t.is(h.code, 0, h.stderr);
+  const hv = JSON.parse(tsbox(['volume', 'inspect', `hostile${uniq}`]).stdout)[0].Mountpoint;
+  t.is(readFileSync(join(hv, 'marker'), 'utf8'), 'image etc\n');
+  t.false(existsSync(join(hv, 'shadow')) || readFileSync(join(hv, 'passwd'), 'utf8') === readFileSync('/etc/passwd', 'utf8'));
+});
+
+test.serial('tmpfs volumes, --mount forms, -v creating a missing host directory', (t) => {
+  t.is(tsbox(['volume', 'create', '--driver', 'local', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=64m', `tmp${uniq}`]).code, 0);
+  const insp = JSON.parse(tsbox(['volume', 'inspect', `tmp${uniq}`]).stdout)[0];
+  t.deepEqual(insp.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=64m' });
+  const df = tsbox(['run', '--rm', '--network', 'none', '-v', `tmp${uniq}:/t`, 'busybox', 'sh', '-c', 'grep " /t " /proc/mounts']);
+  t.is(df.code, 0, df.stderr);
+  t.regex(df.stdout, /^tmpfs \/t tmpfs rw,.*size=65536k/);
+  t.not(tsbox(['volume', 'create', '--opt', 'type=nfs', `bad${uniq}`]).code, 0);
+  // --mount with docker's keys.
+  const host = join(root, 'bindsrc');
+  mkdirSync(host);
+  writeFileSync(join(host, 'x'), 'x\n');
+  const r = tsbox([
+    'run', '--rm', '--network', 'none',
+    '--mount', `type=bind,source=${host},target=/b,readonly`,
+    '--mount', `type=bind,src=${host},dst=/b2,bind-propagation=rslave`,
+    '--mount', 'type=tmpfs,destination=/tm,tmpfs-size=1m,tmpfs-mode=1770',
+    '--mount', `type=volume,src=mv${uniq},dst=/mv,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m`,
+    '--mount', `type=volume,source=ro${uniq},target=/ro,ro=true`,
+    'busybox', 'sh', '-c', 'cat /b/x; touch /b/y 2>/dev/null && echo wrote; stat -c %a /tm; grep -E " /(tm|mv|ro|b2) " /proc/mounts | cut -d" " -f2-4; touch /ro/z 2>/dev/null || echo ro-refused',
+  ]);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  t.is(lines[0], 'x');
+  t.false(r.stdout.includes('wrote'));
+  t.is(lines[1], '1770');
+  t.regex(r.stdout, /\/tm tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k/);
+  t.regex(r.stdout, /\/mv tmpfs rw,.*size=2048k/);
+  t.regex(r.stdout, /\/ro \S+ ro,/);
+  t.regex(r.stdout, /ro-refused/);
+  t.deepEqual(JSON.parse(tsbox(['volume', 'inspect', `mv${uniq}`]).stdout)[0].Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=2m' });
+  const missing = tsbox(['run', '--rm', '--network', 'none', '--mount', `type=bind,src=${join(root, 'nope')},dst=/n`, 'busybox', 'true']);
+  t.is(missing.code, 125);
+  t.regex(missing.stderr, /bind source path does not exist/);
+  t.regex(tsbox(['run', '--rm', '--network', 'none', '--mount', 'type=tmpfs,dst=/x,bogus=1', 'busybox', 'true']).stderr, /unexpected key 'bogus'/);
+  // -v /missing:/x makes the host directory, as docker does.
+  const made = join(root, 'made', 'deep');
+  const v = tsbox(['run', '--rm', '--network', 'none', '-v', `${made}:/m`, 'busybox', 'sh', '-c', 'echo hi > /m/f']);
+  t.is(v.code, 0, v.stderr);
+  t.is(readFileSync(join(made, 'f'), 'utf8'), 'hi\n');
+});
