@@ -4,15 +4,22 @@
 // by alias, and the default bridge's subnet kept off what the host already routes.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chownSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readdirSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chownSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
+import { CLI } from './helpers/bins.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { havePodman, podmanRef, type PodmanRef } from './helpers/podman-ref.js';
 
+// The default bridge, its lock and leases are private to this file: other files use theirs meanwhile.
+const uniq = process.pid.toString(36);
+const BRIDGE = `tsbt${uniq}`;
+process.env.TSBOX_BRIDGE_NAME = BRIDGE;
+process.env.TSBOX_NET_DIR = mkdtempSync(join(tmpdir(), 'tsbox-volnet-net-'));
+delete process.env.TSBOX_BRIDGE_SUBNET;
 const engine = engineRoot('tsbox-volnet-');
 const { root, tsbox } = engine;
-const uniq = process.pid.toString(36);
 let ref: PodmanRef | undefined;
 
 /** The busybox rootfs plus /data as a hostile or careful image would ship it. */
@@ -51,9 +58,20 @@ test.before(() => {
   }
 });
 
-test.after.always(async () => {
+const links: string[] = [];
+/** A link of the test's own, removed after. */
+function link(name: string, ...setup: string[][]): void {
+  links.push(name);
+  execFileSync('ip', ['link', 'add', name, ...setup[0]]);
+  for (const a of setup.slice(1)) execFileSync('ip', a);
+}
+
+test.after.always(async (t) => {
   engine.remove();
   await ref?.cleanup();
+  for (const l of links) spawnSync('ip', ['link', 'del', l]);
+  rmSync(process.env.TSBOX_NET_DIR!, { recursive: true, force: true });
+  t.deepEqual(readdirSync('/sys/class/net').filter((n) => n.includes(uniq)), [], 'no link of ours left');
 });
 
 const STAT = 'stat -c "%n %u %g %a %F" /data /data/f /data/sub /data/link && cat /data/f';
@@ -220,4 +238,132 @@ test.serial('tmpfs volumes, --mount forms, -v creating a missing host directory'
   const v = tsbox(['run', '--rm', '--network', 'none', '-v', `${made}:/m`, 'busybox', 'sh', '-c', 'echo hi > /m/f']);
   t.is(v.code, 0, v.stderr);
   t.is(readFileSync(join(made, 'f'), 'utf8'), 'hi\n');
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Networks
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const inNet = (cidr: string, ip: string) => {
+  const [base, bits] = cidr.split('/');
+  const n = (a: string) => a.split('.').reduce((x, o) => x * 256 + Number(o), 0);
+  return Math.floor(n(ip) / 2 ** (32 - Number(bits))) === Math.floor(n(base) / 2 ** (32 - Number(bits)));
+};
+
+test.serial("the default bridge takes a subnet nothing on the host uses, and keeps it; --subnet overlaps are docker's error", (t) => {
+  // 172.17.0.0/16 on a dummy link of the test's own: docker's first pool is taken.
+  const dummy = `tsbd${uniq}`;
+  // (a veth pair: this kernel has no dummy links; both ends up, so the route is a live one)
+  link(dummy, ['type', 'veth', 'peer', 'name', `${dummy}p`], ['addr', 'add', '172.17.0.1/16', 'dev', dummy], ['link', 'set', dummy, 'up'], ['link', 'set', `${dummy}p`, 'up']);
+  const r = tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\'; ip route | grep default']);
+  t.is(r.code, 0, r.stderr);
+  const [addr, route] = r.stdout.trim().split('\n');
+  const subnet = JSON.parse(tsbox(['network', 'inspect', 'bridge']).stdout)[0].IPAM.Config[0].Subnet as string;
+  t.log(`default bridge subnet with 172.17.0.0/16 taken: ${subnet}`);
+  t.false(inNet('172.17.0.0/16', addr.split('/')[0]), addr);
+  t.true(inNet(subnet, addr.split('/')[0]), `${addr} in ${subnet}`);
+  t.regex(subnet, /^(172\.(1[89]|2\d|3[01])\.0\.0\/16|192\.168\.\d+\.0\/20)$/);
+  t.is(route.trim(), `default via ${subnet.replace(/0\/\d+$/, '1')} dev eth0`);
+  // Nothing else on the host routes it.
+  const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(subnet.split('/')[0]));
+  t.deepEqual(routes, [], 'the bridge is gone with its last container, and no other device had the subnet');
+  // --subnet overlapping the host's or the default network's: docker's words, exit 1.
+  for (const s of ['172.17.8.0/24', subnet.replace(/\.0\.0\/16$|\.0\/20$/, (m) => (m === '.0.0/16' ? '.9.0/24' : '.0/24'))]) {
+    const o = tsbox(['network', 'create', '--subnet', s, `ov${uniq}`]);
+    t.is(o.code, 1, s);
+    t.regex(o.stderr, /Pool overlaps with other one on this address space/, s);
+  }
+  t.is(tsbox(['network', 'create', '--subnet', '10.213.0.0/24', `n1${uniq}`]).code, 0);
+  t.regex(tsbox(['network', 'create', '--subnet', '10.213.0.128/25', `n2${uniq}`]).stderr, /Pool overlaps/);
+  t.is(tsbox(['network', 'rm', `n1${uniq}`]).code, 0);
+  // Stable: with 172.17 free again, the choice stays.
+  execFileSync('ip', ['link', 'del', dummy]);
+  const again = tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\'']);
+  t.true(inNet(subnet, again.stdout.trim().split('/')[0]), again.stdout);
+});
+
+test.serial('an existing bridge keeps its subnet (migration from 10.88-style defaults)', (t) => {
+  const old = `tsbm${uniq}`;
+  link(old, ['type', 'bridge'], ['addr', 'add', '10.87.0.1/16', 'dev', old], ['link', 'set', old, 'up']);
+  const env = { ...process.env, TSBOX_BRIDGE_NAME: old, TSBOX_NET_DIR: mkdtempSync(join(root, 'netdir-')) };
+  const r = spawnSync(process.execPath, [CLI, '--root', root, 'run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\''], { env, encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout.trim(), /^10\.87\.0\.\d+\/16$/, r.stderr);
+});
+
+test.serial('network connect/disconnect on a running container: a new veth, traffic by alias, hosts updated', async (t) => {
+  const a = `na${uniq}`;
+  const b = `nb${uniq}`;
+  t.is(tsbox(['network', 'create', '--label', `owner=${uniq}`, a]).code, 0);
+  t.is(tsbox(['network', 'create', b]).code, 0);
+  const www = join(root, 'www');
+  mkdirSync(www);
+  writeFileSync(join(www, 'index.html'), 'by alias\n');
+  const web = tsbox(['run', '-d', '--name', `web${uniq}`, '--network', a, '--network-alias', 'webalias', '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']);
+  t.is(web.code, 0, web.stderr);
+  const cli = tsbox(['run', '-d', '--name', `cli${uniq}`, '--network', b, 'busybox', 'sleep', '120']);
+  t.is(cli.code, 0, cli.stderr);
+  const ex = (name: string, cmd: string) => tsbox(['exec', name, 'sh', '-c', cmd]);
+  // busybox-static has no NSS: the name is looked up in /etc/hosts by hand, which is what tsbox keeps.
+  const fetchAlias = `ip=$(awk '$2 == "webalias" {print $1}' /etc/hosts); [ -n "$ip" ] && ping -c1 -W2 $ip >/dev/null && timeout 5 wget -qO- http://$ip/`;
+  t.not(ex(`cli${uniq}`, fetchAlias).stdout, 'by alias\n', 'not reachable before connect');
+  const c = tsbox(['network', 'connect', '--alias', 'cl2', a, `cli${uniq}`]);
+  t.is(c.code, 0, c.stderr);
+  t.is(ex(`cli${uniq}`, 'ip -o link show | grep -c "eth[01]@"').stdout.trim(), '2');
+  let got = '';
+  for (let i = 0; i < 20 && got !== 'by alias\n'; i++) {
+    got = ex(`cli${uniq}`, fetchAlias).stdout;
+    if (got !== 'by alias\n') await sleep(100);
+  }
+  t.is(got, 'by alias\n', JSON.stringify(ex(`cli${uniq}`, `cat /etc/hosts; ${fetchAlias}`)));
+  t.regex(ex(`web${uniq}`, 'cat /etc/hosts').stdout, new RegExp(`\tcli${uniq}\n[^]*\tcl2\n`));
+  // inspect: both networks, docker's MAC; network inspect: both containers.
+  const nets = JSON.parse(tsbox(['inspect', `cli${uniq}`]).stdout)[0].NetworkSettings.Networks;
+  t.deepEqual(Object.keys(nets).sort(), [a, b].sort());
+  t.regex(nets[a].MacAddress, /^02:42(:[0-9a-f]{2}){4}$/);
+  t.deepEqual(nets[a].Aliases, [nets[a].Aliases[0], 'cl2']);
+  const ni = JSON.parse(tsbox(['network', 'inspect', a]).stdout)[0];
+  t.deepEqual(Object.keys(ni).sort(), ['Attachable', 'ConfigFrom', 'ConfigOnly', 'Containers', 'Created', 'Driver', 'EnableIPv6', 'IPAM', 'Id', 'Ingress', 'Internal', 'Labels', 'Name', 'Options', 'Scope'].sort());
+  t.regex(ni.Id, /^[0-9a-f]{64}$/);
+  t.deepEqual(ni.Labels, { owner: uniq });
+  t.truthy(ni.IPAM.Config[0].Gateway);
+  const members = Object.values(ni.Containers as Record<string, { Name: string; IPv4Address: string; MacAddress: string }>);
+  t.deepEqual(members.map((m) => m.Name).sort(), [`cli${uniq}`, `web${uniq}`]);
+  t.true(members.every((m) => /\/\d+$/.test(m.IPv4Address) && m.MacAddress.startsWith('02:42:')));
+  t.is(tsbox(['network', 'connect', a, `cli${uniq}`]).code, 1, 'already connected');
+  t.not(tsbox(['network', 'connect', '--alias', 'x 1.2.3.4', a, `web${uniq}`]).code, 0, 'an alias that would add a hosts entry');
+  // ls in docker's columns, filters.
+  t.regex(tsbox(['network', 'ls']).stdout, new RegExp(`^NETWORK ID +NAME +DRIVER +SCOPE\n[^]*\n[0-9a-f]{12} +${a} +bridge +local\n`));
+  t.deepEqual(tsbox(['network', 'ls', '-q', '--filter', `label=owner=${uniq}`]).stdout.trim(), ni.Id.slice(0, 12));
+  // rm while in use: refused.
+  const rm = tsbox(['network', 'rm', a]);
+  t.is(rm.code, 1);
+  t.regex(rm.stderr, /has active endpoints/);
+  // disconnect: the veth goes, the peers forget it, no more traffic.
+  t.is(tsbox(['network', 'disconnect', a, `cli${uniq}`]).code, 0);
+  t.is(ex(`cli${uniq}`, 'ip -o link show | grep -c "eth[01]@"').stdout.trim(), '1');
+  t.notRegex(ex(`web${uniq}`, 'cat /etc/hosts').stdout, new RegExp(`cli${uniq}|cl2`));
+  t.deepEqual(Object.keys(JSON.parse(tsbox(['inspect', `cli${uniq}`]).stdout)[0].NetworkSettings.Networks), [b]);
+  t.is(tsbox(['network', 'disconnect', a, `cli${uniq}`]).code, 1);
+  // --ip on a user network; not on the default bridge; one address once.
+  const fixed = tsbox(['run', '-d', '--name', `fix${uniq}`, '--network', b, '--ip', JSON.parse(tsbox(['network', 'inspect', b]).stdout)[0].IPAM.Config[0].Gateway.replace(/\.1$/, '.77'), 'busybox', 'sleep', '60']);
+  t.is(fixed.code, 0, fixed.stderr);
+  const fixedIp = JSON.parse(tsbox(['inspect', `fix${uniq}`]).stdout)[0].NetworkSettings.Networks[b].IPAddress;
+  t.regex(fixedIp, /\.77$/);
+  t.is(tsbox(['run', '--rm', '--ip', '172.30.0.9', 'busybox', 'true']).code, 125);
+  t.not(tsbox(['run', '--rm', '--network', b, '--ip', fixedIp, 'busybox', 'true']).code, 0, 'an address in use');
+  for (const n of [`web${uniq}`, `cli${uniq}`, `fix${uniq}`]) t.is(tsbox(['rm', '-f', n]).code, 0);
+  t.deepEqual(readdirSync('/sys/class/net').filter((l) => l.startsWith('tsb') && !links.includes(l) && l !== BRIDGE).filter((l) => {
+    try {
+      return readdirSync(`/sys/class/net/${l}/brif`).length >= 0 && JSON.parse(tsbox(['network', 'inspect', a, b]).stdout).some((x: { Options: Record<string, string> }) => x.Options['com.docker.network.bridge.name'] === l);
+    } catch {
+      return false;
+    }
+  }), [], 'the networks\' bridges went with their last container');
+  // prune asks, then removes unused custom networks.
+  t.is(tsbox(['network', 'prune'], 'n\n').code, 0);
+  t.is(tsbox(['network', 'inspect', a]).code, 0);
+  const p = tsbox(['network', 'prune', '-f']);
+  t.regex(p.stdout, new RegExp(`^Deleted Networks:\n(.*\n)*${a}\n`));
+  t.is(tsbox(['network', 'inspect', b]).code, 1);
 });
