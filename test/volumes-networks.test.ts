@@ -190,6 +190,10 @@ test.serial("VOLUME from the image config: an anonymous volume, removed by rm -v
   const kept = JSON.parse(tsbox(['inspect', `anon3${uniq}`]).stdout)[0].Mounts[0].Name;
   t.is(tsbox(['rm', `anon3${uniq}`]).code, 0);
   t.true(existsSync(join(root, 'volumes', kept)));
+  // run --rm: the anonymous volumes go with the container (the named one stays).
+  const before = readdirSync(join(root, 'volumes')).length;
+  t.is(tsbox(['run', '--rm', '--network', 'none', '-v', '/x', '-v', `keep${uniq}:/k`, 'seeded', 'true']).code, 0);
+  t.is(readdirSync(join(root, 'volumes')).length, before);
   // /data -> /../../../etc in the image: the seed is the image's /etc, never the host's.
   const h = tsbox(['run', '--rm', '--network', 'none', '-v', `hostile${uniq}:/data`, 'hostile', 'cat', '/data/marker']);
   t.is(h.code, 0, h.stderr);

@@ -442,3 +442,4 @@ export class Volumes {
     return pruneVolumes(this.root, o);
   }
 }
+
