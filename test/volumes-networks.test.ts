@@ -237,6 +237,8 @@ test.serial('tmpfs volumes, --mount forms, -v creating a missing host directory'
   t.is(missing.code, 125);
   t.regex(missing.stderr, /bind source path does not exist/);
   t.regex(tsbox(['run', '--rm', '--network', 'none', '--mount', 'type=tmpfs,dst=/x,bogus=1', 'busybox', 'true']).stderr, /unexpected key 'bogus'/);
+  t.is(tsbox(['run', '--rm', '--network', 'none', '--mount', `type=bind,src=${host},dst=/x,bind-propagation=bogus`, 'busybox', 'true']).code, 125);
+  t.is(tsbox(['run', '--rm', '--network', 'none', '--mount', 'type=tmpfs,dst=/x,tmpfs-mode=999', 'busybox', 'true']).code, 125);
   // -v /missing:/x makes the host directory, as docker does.
   const made = join(root, 'made', 'deep');
   const v = tsbox(['run', '--rm', '--network', 'none', '-v', `${made}:/m`, 'busybox', 'sh', '-c', 'echo hi > /m/f']);
@@ -335,6 +337,10 @@ test.serial('network connect/disconnect on a running container: a new veth, traf
   t.deepEqual(members.map((m) => m.Name).sort(), [`cli${uniq}`, `web${uniq}`]);
   t.true(members.every((m) => /\/\d+$/.test(m.IPv4Address) && m.MacAddress.startsWith('02:42:')));
   t.is(tsbox(['network', 'connect', a, `cli${uniq}`]).code, 1, 'already connected');
+  // The connection is the container's: a restart plugs it again.
+  t.is(tsbox(['restart', '-t', '0', `cli${uniq}`]).code, 0);
+  t.is(ex(`cli${uniq}`, 'ip -o link show | grep -c "eth[01]@"').stdout.trim(), '2');
+  t.regex(ex(`cli${uniq}`, 'cat /etc/hosts').stdout, /\twebalias\n/);
   t.not(tsbox(['network', 'connect', '--alias', 'x 1.2.3.4', a, `web${uniq}`]).code, 0, 'an alias that would add a hosts entry');
   // ls in docker's columns, filters.
   t.regex(tsbox(['network', 'ls']).stdout, new RegExp(`^NETWORK ID +NAME +DRIVER +SCOPE\n[^]*\n[0-9a-f]{12} +${a} +bridge +local\n`));

@@ -174,30 +174,32 @@ export function defaultSubnet(): string {
   if (process.env.TSBOX_BRIDGE_SUBNET) return process.env.TSBOX_BRIDGE_SUBNET;
   if (chosenDefault) return chosenDefault;
   const net: Net = { name: 'bridge', bridge: DEFAULT_BRIDGE, subnet: '' };
-  chosenDefault = withNetworkLock(() => {
+  const file = join(NET_DIR, DEFAULT_BRIDGE, 'subnet');
+  const choose = (rw: boolean): string => {
     const host = hostSubnets([DEFAULT_BRIDGE]);
     const clear = (c: string) => !host.some((h) => overlaps(h, c));
-    const file = join(NET_DIR, DEFAULT_BRIDGE, 'subnet');
-    const choose = (): string => {
-      const live = bridgeSubnet(DEFAULT_BRIDGE);
-      if (live) {
-        if (clear(live) || Object.keys(readLeases({ ...net, subnet: live })).length) return live;
-        // A conflicting bridge nobody uses: made again on a free subnet.
-        removeBridgeIfUnused({ ...net, subnet: live });
-      }
-      let stored: string | undefined;
-      try {
-        stored = readFileSync(file, 'utf8').trim();
-        parseSubnet(stored);
-      } catch {
-        stored = undefined;
-      }
-      if (stored && clear(stored)) return stored;
-      const pick = pickSubnet(host);
-      if (!pick) throw new Error(`no free subnet for the default bridge ${DEFAULT_BRIDGE}: every pool of ${ADDRESS_POOLS[0]}... overlaps a host route; set TSBOX_BRIDGE_SUBNET`);
-      return pick;
-    };
-    const pick = choose();
+    const live = bridgeSubnet(DEFAULT_BRIDGE);
+    if (live) {
+      if (!rw || clear(live) || Object.keys(readLeases({ ...net, subnet: live })).length) return live;
+      // A conflicting bridge nobody uses: made again on a free subnet.
+      removeBridgeIfUnused({ ...net, subnet: live });
+    }
+    let stored: string | undefined;
+    try {
+      stored = readFileSync(file, 'utf8').trim();
+      parseSubnet(stored);
+    } catch {
+      stored = undefined;
+    }
+    if (stored && (clear(stored) || !rw)) return stored;
+    const pick = pickSubnet(host);
+    if (!pick) throw new Error(`no free subnet for the default bridge ${DEFAULT_BRIDGE}: every pool of ${ADDRESS_POOLS[0]}... overlaps a host route; set TSBOX_BRIDGE_SUBNET`);
+    return pick;
+  };
+  // Without root there is no bridge to make: what it would get is only reported, nothing kept.
+  if (process.getuid?.() !== 0) return choose(false);
+  chosenDefault = withNetworkLock(() => {
+    const pick = choose(true);
     // Kept: the bridge goes with its last container and comes back on the same subnet.
     mkdirSync(join(NET_DIR, DEFAULT_BRIDGE), { recursive: true, mode: 0o700 });
     writeFileSync(`${file}.tmp`, `${pick}\n`);
