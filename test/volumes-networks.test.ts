@@ -87,6 +87,7 @@ test.serial('volume create/ls/inspect/rm/prune as docker', (t) => {
   t.deepEqual(Object.keys(insp[0]).sort(), ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
   t.is(insp[0].Driver, 'local');
   t.is(insp[0].Scope, 'local');
+  t.regex(insp[0].CreatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   t.deepEqual(insp[0].Labels, { team: 'a' });
   t.is(insp[0].Mountpoint, join(root, 'volumes', `v1${uniq}`, '_data'));
   t.true(existsSync(insp[0].Mountpoint));
@@ -162,7 +163,7 @@ test.serial('a new volume is seeded with the image content (owner, mode, links),
   for (const [i, f] of [['-v', `seedv${uniq}:/data`], ['-v', '/data'], []].entries()) {
     const r = podman(['run', '--rm', ...ref.runFlags, ...f, 'seeded', 'sh', '-c', STAT]);
     t.is(r.status, 0, r.stderr);
-    t.is(ours[i], r.stdout, `podman ${f.join(' ')}`);
+    t.is(ours[[0, 1, 3][i]], r.stdout, `podman ${f.join(' ')}`);
   }
   t.log('podman (runc) gave the same owners, modes, links and content for -v NAME:/data, -v /data and the image VOLUME');
 });

@@ -111,7 +111,7 @@ export function createVolume(root: string, o: VolumeCreateOptions = {}): VolumeI
   // Made aside and renamed in: a half-made volume is never seen, two creates of one name make one.
   const tmp = join(volumesDir(root), `.${name}.${process.pid}`);
   mkdirSync(join(tmp, '_data'), { recursive: true, mode: 0o755 });
-  const meta: VolumeMeta = { driver, options: opts, labels: { ...((o.anonymous ?? o.name === undefined) ? { [ANON_LABEL]: '' } : {}), ...(o.labels ?? {}) }, created: new Date().toISOString() };
+  const meta: VolumeMeta = { driver, options: opts, labels: { ...((o.anonymous ?? o.name === undefined) ? { [ANON_LABEL]: '' } : {}), ...(o.labels ?? {}) }, created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }; // docker's RFC 3339, whole seconds
   writeFileSync(join(tmp, 'volume.json'), JSON.stringify(meta));
   try {
     renameSync(tmp, dir);
