@@ -378,3 +378,21 @@ test.serial('network connect/disconnect on a running container: a new veth, traf
   t.regex(p.stdout, new RegExp(`^Deleted Networks:\n(.*\n)*${a}\n`));
   t.is(tsbox(['network', 'inspect', b]).code, 1);
 });
+
+test.serial('the Engine: volumes and networks typed, docker errors as EngineError codes', async (t) => {
+  const { Engine } = await import('../ts/engine/engine.js');
+  const e = new Engine({ root });
+  const v = e.volumes.create({ name: `lib${uniq}`, labels: { k: 'v' } });
+  t.is(v.Mountpoint, join(root, 'volumes', `lib${uniq}`, '_data'));
+  t.deepEqual(e.volumes.list({ filters: { label: 'k=v' } }).map((x) => x.Name), [`lib${uniq}`]);
+  t.throws(() => e.volumes.list({ filters: { bogus: 'x' } as never }), { code: 'ERR_INVALID_FILTER' });
+  t.throws(() => e.volumes.inspect('nonesuch'), { code: 'ERR_NO_SUCH_VOLUME' });
+  t.throws(() => e.volumes.create({ name: '../x' }), { code: 'ERR_USAGE' });
+  e.volumes.remove(`lib${uniq}`);
+  t.deepEqual(e.networks.list({ filters: { type: 'builtin' } }).map((n) => n.Name), ['bridge', 'host', 'none']);
+  t.throws(() => e.networks.inspect('nonesuch'), { code: 'ERR_NO_SUCH_NETWORK' });
+  t.throws(() => e.networks.remove('bridge'), { code: 'ERR_FORBIDDEN' });
+  const n = e.networks.create({ name: `lib${uniq}`, labels: { k: 'v' } });
+  t.deepEqual(e.networks.list({ filters: { label: 'k=v' } }).map((x) => x.Id), [n.Id]);
+  t.deepEqual(e.networks.prune({ filters: { label: 'k=v' } }), { NetworksDeleted: [`lib${uniq}`] });
+});
