@@ -18,3 +18,5 @@ export type { StopOptions, RemoveOptions, LogsOptions, LogEntry, WaitCondition, 
 export { EngineError } from './engine/containers.js';
 export { defaultRoot } from './engine/root.js';
 export { push, PushImageNotFoundError, type PushOptions, type PushResult, type PushEvents } from './images/push.js';
+export { Volumes, type VolumeInspect, type VolumeCreateOptions, type VolumeFilters, type VolumePruneResult } from './engine/volumes.js';
+export { Networks, type NetworkInspect, type NetworkFilters, type NetworkCreateOptions } from './engine/networks.js';

@@ -7,7 +7,8 @@ export const VERSION = '0.1.0';
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, container prune, sandbox
-Networks:    network create, network ls, network rm, network inspect
+Networks:    network create, network ls, network rm, network inspect, network connect, network disconnect, network prune
+Volumes:     volume create, volume ls, volume inspect, volume rm, volume prune
 System:      info, system df, system prune, system info, unshare
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, Loader> = {
   port: async () => (await import('./commands/containers.js')).portCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
+  volume: async () => (await import('./commands/volume.js')).volumeCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,
   image: async () => (await import('./commands/images.js')).imageCommand,

@@ -7,6 +7,8 @@ import { findImage } from '../images/manage.js';
 import { snapshotDir, snapshotKind } from '../images/snapshot.js';
 import { parsePublish } from '../net/ports.js';
 import { findNetwork } from '../net/networks.js';
+import { endpointsOf } from './network.js';
+import { mountpoint } from './volumes.js';
 import { parseSubnet } from '../net/bridge.js';
 import { containerCgroup, readState } from '../runtime/state.js';
 import { containerDir, EngineError, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
@@ -220,15 +222,23 @@ function portBindings(publish: string[]): Record<string, PortBinding[]> {
   return out;
 }
 
+/** A named volume's content directory (its _data), as docker's Mounts show it. */
+function volumeSource(root: string, name: string): string {
+  try {
+    return mountpoint(root, name);
+  } catch {
+    return '';
+  }
+}
+
 function mountsOf(root: string, r: ContainerRecord): MountPoint[] {
   const o = r.Options;
   const out: MountPoint[] = [];
-  const volumes = join(root, 'volumes');
   for (const v of o.volumes) {
     const [src, dst, mode = 'rw'] = v.split(':');
     const named = !src.startsWith('/') && !src.startsWith('.');
     out.push(named
-      ? { Type: 'volume', Name: src, Source: join(volumes, src), Destination: dst, Driver: 'local', Mode: mode === 'rw' ? 'z' : mode, RW: mode !== 'ro', Propagation: '' }
+      ? { Type: 'volume', Name: src, Source: volumeSource(root, src), Destination: dst, Driver: 'local', Mode: mode === 'rw' ? 'z' : mode, RW: mode !== 'ro', Propagation: '' }
       : { Type: 'bind', Source: src, Destination: dst, Mode: mode === 'rw' ? '' : mode, RW: mode !== 'ro', Propagation: 'rprivate' });
   }
   for (const m of o.mounts) {
@@ -237,7 +247,7 @@ function mountsOf(root: string, r: ContainerRecord): MountPoint[] {
     const ro = kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1';
     const src = kv.source ?? kv.src ?? '';
     const dst = kv.target ?? kv.destination ?? kv.dst ?? '';
-    if (type === 'volume') out.push({ Type: 'volume', Name: src, Source: join(volumes, src), Destination: dst, Driver: 'local', Mode: 'z', RW: !ro, Propagation: '' });
+    if (type === 'volume') out.push({ Type: 'volume', Name: src, Source: volumeSource(root, src), Destination: dst, Driver: 'local', Mode: 'z', RW: !ro, Propagation: '' });
     else out.push({ Type: type, Source: type === 'tmpfs' ? '' : src, Destination: dst, Mode: '', RW: !ro, Propagation: type === 'bind' ? 'rprivate' : '' });
   }
   for (const t of o.tmpfs) out.push({ Type: 'tmpfs', Source: '', Destination: t.split(':')[0], Mode: '', RW: true, Propagation: '' });
@@ -258,7 +268,13 @@ function endpoints(root: string, r: ContainerRecord, running: boolean): Record<s
   let bits = 0;
   let gateway = '';
   if (net && ip) ({ bits, gateway } = parseSubnet(net.subnet));
-  return { [name]: endpoint(ip, bits, gateway) };
+  if (!net) return { [name]: endpoint(ip, bits, gateway) };
+  // Every bridge network it is on now (its own, and those of network connect), with MAC and aliases.
+  const live = running ? endpointsOf(root, r) : {};
+  const out: Record<string, EndpointSettings> = { [name]: endpoint(ip, bits, gateway) };
+  for (const [n, e] of Object.entries(live)) out[n] = { ...e, EndpointID: '', Aliases: e.Aliases.length ? e.Aliases : null };
+  if (running && !live[name]) delete out[name];
+  return out;
 }
 
 function endpoint(ip: string, bits: number, gateway: string): EndpointSettings {

@@ -44,6 +44,10 @@ export interface RunOptions {
   dns: string[];
   dnsSearch: string[];
   addHost: string[];
+  /** --network-alias: more names on a user network. */
+  networkAlias?: string[];
+  /** --ip: the address on a user network. */
+  ip?: string;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -57,6 +61,7 @@ const FLAGS: Record<string, [Kind, string?]> = {
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
+  'network-alias': ['list'], ip: ['str'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -171,10 +176,16 @@ export function parseRunArgs(argv: string[]): RunOptions {
     dns: list('dns'),
     dnsSearch: list('dns-search'),
     addHost: list('add-host'),
+    networkAlias: list('network-alias'),
+    ip: str('ip'),
   };
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
   }
+  for (const a of opts.networkAlias ?? []) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw new UsageError(`invalid --network-alias ${JSON.stringify(a)}: want a host name`);
+  }
+  if (opts.ip !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(opts.ip)) throw new UsageError(`invalid IPv4 address: ${opts.ip}`);
   for (const d of opts.dns) {
     if (!/^[0-9a-fA-F.:]+$/.test(d)) throw new UsageError(`invalid --dns ${JSON.stringify(d)}: want an IP address`);
   }

@@ -7,6 +7,7 @@ import { parseRunArgs } from '../../engine/options.js';
 import { removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
 import { EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot } from '../../engine/containers.js';
 import { Engine } from '../../engine/engine.js';
+import { removeAnonymousVolumes } from '../../engine/volumes.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
 import { ContainerError } from '../../runtime/report.js';
@@ -60,8 +61,11 @@ export const runCommand: Command = async (argv, g) => {
   relay.start();
   const { record, container: c } = started;
   const code = exitCode(await foreground(c, relay, o.interactive));
-  if (o.rm) removeContainerFiles(g.root, record.Id);
-  else saveRecord(g.root, { ...record, ExitCode: code, FinishedAt: new Date().toISOString() });
+  // docker run --rm: the container's anonymous volumes go with it.
+  if (o.rm) {
+    removeContainerFiles(g.root, record.Id);
+    removeAnonymousVolumes(g.root, record);
+  } else saveRecord(g.root, { ...record, ExitCode: code, FinishedAt: new Date().toISOString() });
   return code;
 };
 
