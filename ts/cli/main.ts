@@ -58,10 +58,7 @@ const COMMANDS: Record<string, Loader> = {
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
-  version: async () => async () => {
-    process.stdout.write(`tsbox version ${VERSION}\n`);
-    return 0;
-  },
+  version: async () => (await import('./commands/system.js')).versionCommand(VERSION),
 };
 
 /** Registers more commands (image, network and engine modules add theirs). */

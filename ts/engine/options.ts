@@ -44,6 +44,8 @@ export interface RunOptions {
   dns: string[];
   dnsSearch: string[];
   addHost: string[];
+  /** Config.Labels (--label, --label-file): docker filters and shows them. */
+  labels?: Record<string, string>;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -57,6 +59,7 @@ const FLAGS: Record<string, [Kind, string?]> = {
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
+  label: ['list', 'l'], 'label-file': ['list'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -171,6 +174,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     dns: list('dns'),
     dnsSearch: list('dns-search'),
     addHost: list('add-host'),
+    labels: parseLabels(list('label'), list('label-file')),
   };
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
@@ -181,6 +185,28 @@ export function parseRunArgs(argv: string[]): RunOptions {
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
   return opts;
+}
+
+/** --label k=v (or k, an empty value) over --label-file's lines, as docker reads them. */
+export function parseLabels(labels: string[], files: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of [...files.flatMap((f) => readLines(f)), ...labels]) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    if (!k.trim()) throw new UsageError(`invalid label ${JSON.stringify(kv)}: empty name`);
+    out[k] = i < 0 ? '' : kv.slice(i + 1);
+  }
+  return out;
+}
+
+function readLines(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  return text.split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#'));
 }
 
 function readEnvFile(file: string): string[] {
