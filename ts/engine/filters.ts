@@ -111,7 +111,8 @@ export function filterContainers<T>(items: [T, ContainerFacts][], filters: Filte
       case 'id':
         return c.id.startsWith(v);
       case 'name':
-        return nameMatches(`/${c.name}`, v);
+        // docker matches "/name" (the ^/name$ idiom), podman "name" (^name$): either form.
+        return nameMatches(`/${c.name}`, v) || nameMatches(c.name, v);
       case 'label':
         return labelMatches(c.labels, v);
       case 'status':

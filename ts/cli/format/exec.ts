@@ -71,7 +71,9 @@ class Exec {
     const line = 1 + (before.match(/\n/g)?.length ?? 0);
     const nl = before.lastIndexOf('\n');
     const col = nl < 0 ? pos : pos - nl - 1;
-    throw new TemplateError(`template: :${line}:${col}: executing "" at <${text}>: ${msg}`);
+    // Go shows at most 20 bytes of the node.
+    const context = text.length > 20 ? `${text.slice(0, 20)}...` : text;
+    throw new TemplateError(`template: :${line}:${col}: executing "" at <${context}>: ${msg}`);
   }
 
   private at(pos: number, text: string) {
@@ -143,7 +145,7 @@ class Exec {
     } else if (v !== null && v !== undefined && typeof v === 'object' && !isStruct(v)) {
       for (const k of Object.keys(v).sort()) items.push([k, (v as Record<string, unknown>)[k]]);
     } else if (v !== null && v !== undefined) {
-      this.at(n.pipe.pos, fmtPipe(n.pipe));
+      this.at(n.pipe.pos, `{{range ${fmtPipe(n.pipe)}}}${n.list.length ? '...' : ''}${n.else ? '{{else}}...' : ''}{{end}}`);
       this.fail(`range can't iterate over ${fmtValue(v)}`);
     }
     for (const [k, x] of items) {

@@ -92,7 +92,18 @@ function title(s: string): string {
 /** docker's json: encoding/json without HTML escaping, objects' own MarshalJSON (toJSON) honoured. */
 export function toJson(v: unknown): string {
   if (v === undefined) return 'null';
-  return JSON.stringify(v, (_k, x: unknown) => (x === undefined ? null : x)) ?? 'null';
+  return JSON.stringify(v, (_k, x: unknown) => (x === undefined ? null : isMap(x) ? sortedKeys(x as Record<string, unknown>) : x)) ?? 'null';
+}
+
+/** A plain object not shaped as a Go struct (some key not an exported Go name, or none): a map, whose JSON keys Go sorts. */
+function isMap(x: unknown): boolean {
+  if (x === null || typeof x !== 'object' || Array.isArray(x) || isStruct(x)) return false;
+  const keys = Object.keys(x);
+  return keys.length === 0 || !keys.every((k) => /^[A-Z][A-Za-z0-9]*$/.test(k));
+}
+
+function sortedKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
 }
 
 export const BUILTINS: Record<string, TemplateFunc> = {

@@ -223,7 +223,7 @@ export function parseTemplate(src: string, funcs: Set<string>, name = ''): Parse
           return { nodes, end: 'end', endPos: first.pos };
         case 'else':
           if (top) fail(first.pos, 'unexpected {{else}}');
-          return { nodes, end: 'else', elseToks: toks.slice(1).filter((t) => t.k !== 'space'), endPos: first.pos };
+          return { nodes, end: 'else', elseToks: toks.slice(1), endPos: first.pos };
         case 'if':
         case 'with':
         case 'range':
@@ -283,10 +283,12 @@ export function parseTemplate(src: string, funcs: Set<string>, name = ''): Parse
       vars.length = mark;
       // {{else if ...}} / {{else with ...}}: a nested control that consumes the same {{end}}.
       const et = body.elseToks!;
-      if (et.length && (et[0].k === 'if' || et[0].k === 'with') && kind !== 'range') {
-        elseList = [controlElse(et[0].k as 'if' | 'with', body.endPos, et)];
+      const head = et.find((x) => x.k !== 'space');
+      if (head && (head.k === 'if' || head.k === 'with') && kind !== 'range') {
+        const rest = et.slice(et.indexOf(head) + 1);
+        elseList = [control(head.k as 'if' | 'with', rest.filter((x, i) => !(x.k === 'space' && i === 0)), head.pos)];
       } else {
-        if (et.length) fail(body.endPos, `unexpected ${describe(et[0])} in else`);
+        if (head) fail(body.endPos, `unexpected ${describe(head)} in else`);
         const e = list(false);
         if (e.end === 'else') fail(e.endPos, 'expected end; found {{else}}');
         elseList = e.nodes;
@@ -294,16 +296,6 @@ export function parseTemplate(src: string, funcs: Set<string>, name = ''): Parse
     }
     vars.length = mark;
     return { t: kind, pos, pipe, list: body.nodes, else: elseList };
-  }
-
-  function controlElse(kind: 'if' | 'with', pos: number, et: Tok[]): Node {
-    // Re-tokenised from the filtered tokens: spaces between operands are implied.
-    const toks: Tok[] = [];
-    for (const t of et.slice(1)) {
-      if (toks.length) toks.push({ k: 'space', v: ' ', pos: t.pos });
-      toks.push(t);
-    }
-    return control(kind, toks, pos);
   }
 
   function pipeline(toks: Tok[], pos: number, context: string): Pipe {
@@ -330,6 +322,8 @@ export function parseTemplate(src: string, funcs: Set<string>, name = ''): Parse
       }
     }
     const rest = toks.slice(k);
+    // Go's pipeline position: its first token's.
+    pos = rest.find((t) => t.k !== 'space')?.pos ?? pos;
     const cmds: Cmd[] = [];
     let cur: Tok[] = [];
     const flush = (at: number) => {
