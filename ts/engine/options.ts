@@ -39,13 +39,13 @@ export interface RunOptions {
   stopTimeout?: number;
   restart: string;
   platform?: string;
+  /** Config.Labels (--label, --label-file): docker filters and shows them. */
+  labels?: Record<string, string>;
   publish: string[];
   publishAll: boolean;
   dns: string[];
   dnsSearch: string[];
   addHost: string[];
-  /** Config.Labels (--label, --label-file): docker filters and shows them. */
-  labels?: Record<string, string>;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -57,9 +57,9 @@ const FLAGS: Record<string, [Kind, string?]> = {
   privileged: ['bool'], 'cap-add': ['list'], 'cap-drop': ['list'], 'security-opt': ['list'], memory: ['str', 'm'],
   'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
+  label: ['list', 'l'], 'label-file': ['list'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
-  label: ['list', 'l'], 'label-file': ['list'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -169,12 +169,12 @@ export function parseRunArgs(argv: string[]): RunOptions {
     stopTimeout: int(str('stop-timeout'), '--stop-timeout'),
     restart,
     platform: str('platform'),
+    labels: parseLabels(list('label'), list('label-file')),
     publish: list('publish'),
     publishAll: v['publish-all'] === true,
     dns: list('dns'),
     dnsSearch: list('dns-search'),
     addHost: list('add-host'),
-    labels: parseLabels(list('label'), list('label-file')),
   };
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
