@@ -58,13 +58,19 @@ const COMMANDS: Record<string, Loader> = {
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
-  version: async () => (await import('./commands/system.js')).versionCommand(VERSION),
+  version: async () => async () => {
+    process.stdout.write(`tsbox version ${VERSION}\n`);
+    return 0;
+  },
 };
 
 /** Registers more commands (image, network and engine modules add theirs). */
 export function registerCommands(more: Record<string, Loader>): void {
   Object.assign(COMMANDS, more);
 }
+
+// version takes --format: docker's Client/Server object through the template formatter.
+registerCommands({ version: async () => (await import('./commands/system.js')).versionCommand(VERSION) });
 
 export async function main(argv: string[]): Promise<number> {
   const g: GlobalOptions = { root: defaultRoot(), debug: false };
