@@ -158,6 +158,11 @@ test('a hostile template fails with an error, never a crash or a hang', (t) => {
   t.throws(() => run('{{template "missing"}}', data), { message: /no such template "missing"/ });
   // Deep nesting of parentheses and blocks parses without exhausting the stack.
   t.is(run(`${'{{if 1}}'.repeat(200)}ok${'{{end}}'.repeat(200)}`, data), 'ok');
+  // A row's internals and Object's prototype are not fields.
+  const row = psFormat({ trunc: true }).context(summary({ Labels: JSON.parse('{"__proto__":"p","a":"1"}') as Record<string, string> }));
+  for (const f of ['c', 'constructor', 'goType', 'toJSON', 'hasOwnProperty']) t.throws(() => run(`{{.${f}}}`, row), { message: /can't evaluate field/ }, f);
+  t.is(run('{{.Label "__proto__"}}|{{.Label "toString"}}|{{.Labels}}', row), 'p||__proto__=p,a=1');
+  t.is(run('{{.__proto__}}|{{.constructor}}', { a: 1 }), '<no value>|<no value>');
   // Untrusted strings in the data are data: no re-parsing of what a field holds.
   t.is(run('{{.Names}}', { Names: '{{nope}}' }), '{{nope}}');
 });

@@ -194,7 +194,8 @@ export function parseLabels(labels: string[], files: string[] = []): Record<stri
     const i = kv.indexOf('=');
     const k = i < 0 ? kv : kv.slice(0, i);
     if (!k.trim()) throw new UsageError(`invalid label ${JSON.stringify(kv)}: empty name`);
-    out[k] = i < 0 ? '' : kv.slice(i + 1);
+    // defineProperty: a label named __proto__ is a label, not the object's prototype.
+    Object.defineProperty(out, k, { value: i < 0 ? '' : kv.slice(i + 1), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

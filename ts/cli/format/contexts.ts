@@ -119,7 +119,7 @@ export class ContainerContext {
     return Object.entries(this.c.Labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(',');
   }
   Label(name: string): string {
-    return this.c.Labels?.[name] ?? '';
+    return Object.prototype.hasOwnProperty.call(this.c.Labels ?? {}, name) ? this.c.Labels[name] : '';
   }
   get LocalVolumes(): string {
     return String(this.c.Mounts.filter((m) => m.Type === 'volume' && (m.Driver ?? 'local') === 'local').length);

@@ -248,7 +248,8 @@ class Exec {
       return undefined;
     }
     if (isStruct(receiver)) {
-      if (name in receiver) {
+      // Only exported (capitalised) names, as Go: never the object's own internals or its prototype's.
+      if (/^\p{Lu}/u.test(name) && name in receiver && !(name in Object.prototype)) {
         const m = (receiver as Record<string, unknown>)[name];
         if (typeof m === 'function') {
           const argv = args.map((a) => this.arg(dot, a));
