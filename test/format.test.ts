@@ -324,6 +324,8 @@ test.serial('ps: --format, filters, -l/-n, -q, --no-trunc, -s and labels on real
   const rows = tsbox(['ps', '-a', '--format', 'json']).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
   t.deepEqual(rows.map((x) => x.Names).sort(), ['fmt-job', 'fmt-ok', 'fmt-web']);
   t.is(rows.find((x) => x.Names === 'fmt-web')!.Labels, 'app=web,owner=ops,tier=front');
+  t.is(rows.find((x) => x.Names === 'fmt-web')!.Size, '0B', 'no size walk unless -s or a template naming .Size');
+  t.regex(tsbox(['ps', '--format', '{{.Names}} {{.Size}}']).stdout, /^fmt-web 1\.5MB \(virtual [\d.]+[kM]B\)\n$/);
   // Templates that fail: docker's error and exit code, nothing on stdout.
   r = tsbox(['ps', '--format', '{{range}}']);
   t.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'template parsing error: template: :1: missing value for range\n']);

@@ -84,7 +84,8 @@ export const psCommand: Command = async (argv, g) => {
     // As docker: -q is the ids alone; -s adds the SIZE column to the default table.
     if (a.values.quiet) format = '{{.ID}}';
     else if (!format && a.values.size) format = `${PS_FORMAT}\t{{.Size}}`;
-    const size = a.values.size === true || (format ?? '').includes('.Size') || format?.trim() === 'json';
+    // Sizes walk each container's files: only asked for with -s or a template naming .Size (as docker).
+    const size = a.values.size === true || /\.Size\b/.test(format ?? '');
     const list = engineOf(g).containers.list({ all: a.values.all, filters, limit, size });
     process.stdout.write(formatList(format, list, psFormat({ trunc: !a.values['no-trunc'] })));
     return 0;
