@@ -2,6 +2,7 @@
 // pull, tag and remove, over the image store. What the CLI and the library share.
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
 import { pull as pullImage, type PullEvents } from '../images/pull.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
@@ -9,7 +10,6 @@ import { familiarName, parseReference } from '../images/reference.js';
 import type { Credentials } from '../images/registry.js';
 import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
-import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
 
 interface ConfigBlob {
   created?: string;

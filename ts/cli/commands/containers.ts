@@ -7,6 +7,7 @@ import { parseRunArgs } from '../../engine/options.js';
 import { removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
 import { EngineError, listRecords, liveState, mustFind, saveRecord, stateRoot } from '../../engine/containers.js';
 import { Engine } from '../../engine/engine.js';
+import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
 import { ContainerError } from '../../runtime/report.js';
 import { readState } from '../../runtime/state.js';
@@ -86,7 +87,7 @@ export const psCommand: Command = async (argv, g) => {
     else if (!format && a.values.size) format = `${PS_FORMAT}\t{{.Size}}`;
     // Sizes walk each container's files: only asked for with -s or a template naming .Size (as docker).
     const size = a.values.size === true || /\.Size\b/.test(format ?? '');
-    const list = engineOf(g).containers.list({ all: a.values.all, filters, limit, size });
+    const list: ContainerSummary[] = engineOf(g).containers.list({ all: a.values.all, filters, limit, size });
     process.stdout.write(formatList(format, list, psFormat({ trunc: !a.values['no-trunc'] })));
     return 0;
   } catch (e) {
