@@ -73,6 +73,9 @@ export function registerCommands(more: Record<string, Loader>): void {
   Object.assign(COMMANDS, more);
 }
 
+// version takes --format: docker's Client/Server object through the template formatter.
+registerCommands({ version: async () => (await import('./commands/system.js')).versionCommand(VERSION) });
+
 export async function main(argv: string[]): Promise<number> {
   const g: GlobalOptions = { root: defaultRoot(), debug: false };
   let i = 0;

@@ -2,6 +2,7 @@
 // pull, tag and remove, over the image store. What the CLI and the library share.
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
 import { pull as pullImage, type PullEvents } from '../images/pull.js';
 import { push as pushImage, type PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
@@ -125,9 +126,12 @@ export interface ImageFilters {
   /** docker's reference filter: a name pattern with * wildcards ("busy*", "localhost/app:1*"). */
   reference?: string | string[];
   /** true: untagged images only (tsbox keeps none: an image without a tag is deleted). */
-  dangling?: boolean;
+  dangling?: boolean | string | string[];
   /** "key" or "key=value" of the image config's Labels. */
   label?: string | string[];
+  /** Images created before / after the one named (ts/engine/filters.ts). */
+  before?: string | string[];
+  since?: string | string[];
 }
 
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -162,7 +166,9 @@ export class Images {
     const store = this.store();
     const refs = list(o.filters?.reference);
     const labels = list(o.filters?.label);
-    if (o.filters?.dangling) return [];
+    normalizeFilters(o.filters as Filters, IMAGE_FILTERS);
+    const dangling = o.filters?.dangling;
+    if (dangling === true || (dangling !== undefined && typeof dangling !== 'boolean' && list(dangling).every(truthy))) return [];
     const byId = new Map<string, ImageRecord[]>();
     for (const i of store.images()) {
       if (refs.length && !refs.some((p) => referenceMatches(p, i))) continue;
@@ -183,7 +189,15 @@ export class Images {
       })) continue;
       out.push({ Id: id, ParentId: '', RepoTags: recs.map((r) => r.name), RepoDigests: repoDigests(recs), Created: unixSeconds(config.created), Size: imageDiskSize(store, recs[0]), SharedSize: -1, Labels: l, Containers: -1 });
     }
-    return out.sort((a, b) => b.Created - a.Created);
+    out.sort((a, b) => b.Created - a.Created);
+    if (!o.filters?.before && !o.filters?.since) return out;
+    const facts = (i: ImageSummary): ImageFacts => ({ references: i.RepoTags, tagged: i.RepoTags.length > 0, labels: i.Labels, created: i.Created, id: i.Id });
+    const resolve = (ref: string) => {
+      const rec = findImage(store, ref);
+      const hit = rec && this.list().find((i) => i.Id === rec.config);
+      return hit ? facts(hit) : undefined;
+    };
+    return filterImages(out.map((i) => [i, facts(i)] as [ImageSummary, ImageFacts]), { before: o.filters.before, since: o.filters.since }, resolve);
   }
 
   /** docker image inspect. */

@@ -39,6 +39,8 @@ export interface RunOptions {
   stopTimeout?: number;
   restart: string;
   platform?: string;
+  /** Config.Labels (--label, --label-file): docker filters and shows them. */
+  labels?: Record<string, string>;
   publish: string[];
   publishAll: boolean;
   dns: string[];
@@ -59,6 +61,7 @@ const FLAGS: Record<string, [Kind, string?]> = {
   privileged: ['bool'], 'cap-add': ['list'], 'cap-drop': ['list'], 'security-opt': ['list'], memory: ['str', 'm'],
   'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
+  label: ['list', 'l'], 'label-file': ['list'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
   'network-alias': ['list'], ip: ['str'],
@@ -171,6 +174,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     stopTimeout: int(str('stop-timeout'), '--stop-timeout'),
     restart,
     platform: str('platform'),
+    labels: parseLabels(list('label'), list('label-file')),
     publish: list('publish'),
     publishAll: v['publish-all'] === true,
     dns: list('dns'),
@@ -192,6 +196,29 @@ export function parseRunArgs(argv: string[]): RunOptions {
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
   return opts;
+}
+
+/** --label k=v (or k, an empty value) over --label-file's lines, as docker reads them. */
+export function parseLabels(labels: string[], files: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of [...files.flatMap((f) => readLines(f)), ...labels]) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    if (!k.trim()) throw new UsageError(`invalid label ${JSON.stringify(kv)}: empty name`);
+    // defineProperty: a label named __proto__ is a label, not the object's prototype.
+    Object.defineProperty(out, k, { value: i < 0 ? '' : kv.slice(i + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function readLines(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  return text.split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#'));
 }
 
 function readEnvFile(file: string): string[] {
