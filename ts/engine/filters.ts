@@ -1,5 +1,5 @@
-// docker's list filters (ps, images, network ls, volume ls): each key's values are alternatives, different
-// keys must all match; an unknown key or a bad value is the daemon's "invalid filter" error. The CLI only
+// docker's list filters (ps, images, network ls, volume ls): each key's values are alternatives (but every
+// label value must hold, as docker's MatchKVList has it), different keys must all match; an unknown key or a bad value is the daemon's "invalid filter" error. The CLI only
 // splits key=value; the same functions serve the library and an HTTP API.
 import { EngineError } from './containers.js';
 
@@ -23,9 +23,16 @@ export function normalizeFilters(f: Filters | undefined, known: readonly string[
     if (k === 'status') for (const s of vs) if (!STATUSES.has(s)) throw new EngineError(`invalid filter 'status=${s}'`, 'ERR_INVALID_FILTER');
     if (k === 'dangling') for (const s of vs) if (!/^(true|false|1|0)$/i.test(s)) throw new EngineError(`invalid filter 'dangling=${s}'`, 'ERR_INVALID_FILTER');
     if (k === 'exited') for (const s of vs) if (!/^-?\d+$/.test(s)) throw new EngineError(`invalid filter 'exited=${s}'`, 'ERR_INVALID_FILTER');
+    // network ls's type: docker's own words for it (daemon/network/filter.go).
+    if (k === 'type') for (const s of vs) if (s !== 'builtin' && s !== 'custom') throw new EngineError(`invalid filter: 'type'='${s}'`, 'ERR_INVALID_FILTER');
     out.push([k, vs]);
   }
   return out;
+}
+
+/** One key's values against an item: any of them, but all of label's. */
+function matchKey(k: string, vs: string[], one: (v: string) => boolean): boolean {
+  return k === 'label' ? vs.every(one) : vs.some(one);
 }
 
 /** label=key or label=key=value against a labels map. */
@@ -137,7 +144,7 @@ export function filterContainers<T>(items: [T, ContainerFacts][], filters: Filte
         return false;
     }
   };
-  return items.filter(([, c]) => f.every(([k, vs]) => (k === 'before' || k === 'since' ? one(c, k, '') : vs.some((v) => one(c, k, v))))).map(([t]) => t);
+  return items.filter(([, c]) => f.every(([k, vs]) => (k === 'before' || k === 'since' ? one(c, k, '') : matchKey(k, vs, (v) => one(c, k, v))))).map(([t]) => t);
 }
 
 /** What one image offers the images filters. */
@@ -174,7 +181,7 @@ export function filterImages<T>(items: [T, ImageFacts][], filters: Filters | und
     }
   };
   return items
-    .filter(([, i]) => f.every(([k, vs]) => k === 'before' || k === 'since' || vs.some((v) => one(i, k, v))))
+    .filter(([, i]) => f.every(([k, vs]) => k === 'before' || k === 'since' || matchKey(k, vs, (v) => one(i, k, v))))
     .filter(([, i]) => before.every((b) => i.created < b.created) && since.every((b) => i.created > b.created))
     .map(([t]) => t);
 }
@@ -192,13 +199,17 @@ export interface ObjectFacts {
   scope?: string;
 }
 
-/** network ls / volume ls --filter (name matches as a substring, as docker's do). */
+/**
+ * network ls / volume ls --filter. name is docker's filters.Match: the value itself or a regular expression
+ * anywhere in the name (so a plain value matches as a substring); id a prefix; dangling is !inUse (a list
+ * marks a builtin network as in use: docker never calls bridge, host or none dangling).
+ */
 export function filterObjects<T>(kind: 'network' | 'volume', items: [T, ObjectFacts][], filters: Filters | undefined): T[] {
   const f = normalizeFilters(filters, kind === 'network' ? NETWORK_FILTERS : VOLUME_FILTERS);
   const one = (o: ObjectFacts, k: string, v: string): boolean => {
     switch (k) {
       case 'name':
-        return o.name.includes(v);
+        return o.name === v || nameMatches(o.name, v);
       case 'id':
         return (o.id ?? o.name).startsWith(v);
       case 'label':
@@ -215,5 +226,5 @@ export function filterObjects<T>(kind: 'network' | 'volume', items: [T, ObjectFa
         return false;
     }
   };
-  return items.filter(([, o]) => f.every(([k, vs]) => vs.some((v) => one(o, k, v)))).map(([t]) => t);
+  return items.filter(([, o]) => f.every(([k, vs]) => matchKey(k, vs, (v) => one(o, k, v)))).map(([t]) => t);
 }

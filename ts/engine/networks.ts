@@ -3,6 +3,7 @@
 import { DEFAULT_NET, macOf, parseSubnet, readLeases, removeBridgeIfUnused, withNetworkLock, type Net } from '../net/bridge.js';
 import { createNetwork, findNetwork, listNetworks, networkId, removeNetworkConfig, type NetworkConfig } from '../net/networks.js';
 import { EngineError, listRecords } from './containers.js';
+import { filterObjects, type ObjectFacts } from './filters.js';
 import { connections, connectNetwork, disconnectNetwork } from './network.js';
 
 export interface NetworkInspect {
@@ -35,7 +36,7 @@ export interface NetworkCreateOptions {
 }
 
 const EPOCH = '1970-01-01T00:00:00Z';
-const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const BUILTIN = ['bridge', 'host', 'none'];
 
 function fixed(name: 'host' | 'none'): NetworkInspect {
   return {
@@ -77,30 +78,17 @@ export class Networks {
   }
 
   list(o: { filters?: NetworkFilters } = {}): NetworkInspect[] {
-    const f = o.filters ?? {};
-    for (const k of Object.keys(f)) if (!['name', 'id', 'label', 'driver', 'type', 'scope', 'dangling'].includes(k)) throw new EngineError(`invalid filter '${k}'`, 'ERR_INVALID_FILTER');
     const all = [inspectNet(this.root, DEFAULT_NET), fixed('host'), fixed('none'), ...listNetworks(this.root).map((n) => inspectNet(this.root, n))];
-    return all.filter((n) => {
-      const names = asList(f.name);
-      if (names.length && !names.some((p) => n.Name.includes(p))) return false;
-      const ids = asList(f.id);
-      if (ids.length && !ids.some((p) => n.Id.startsWith(p))) return false;
-      const drivers = asList(f.driver);
-      if (drivers.length && !drivers.includes(n.Driver)) return false;
-      const scopes = asList(f.scope);
-      if (scopes.length && !scopes.includes(n.Scope)) return false;
-      const builtin = ['bridge', 'host', 'none'].includes(n.Name);
-      for (const t of asList(f.type)) {
-        if (t !== 'custom' && t !== 'builtin') throw new EngineError(`invalid filter: 'type'='${t}'`, 'ERR_INVALID_FILTER');
-        if ((t === 'builtin') !== builtin) return false;
-      }
-      for (const l of asList(f.label)) {
-        const [k, v] = l.split(/=(.*)/s);
-        if (!(k in n.Labels) || (v !== undefined && n.Labels[k] !== v)) return false;
-      }
-      for (const d of asList(f.dangling)) if ((d === 'true' || d === '1') !== (!builtin && !users(this.root, n.Name).length)) return false;
-      return true;
-    });
+    return filterObjects(
+      'network',
+      all.map((n): [NetworkInspect, ObjectFacts] => {
+        const builtin = BUILTIN.includes(n.Name);
+        const root = this.root;
+        // Who uses it is read only when a dangling filter asks.
+        return [n, { name: n.Name, id: n.Id, driver: n.Driver, labels: n.Labels, scope: n.Scope, type: builtin ? 'builtin' : 'custom', get inUse() { return builtin || users(root, n.Name).length > 0; } }];
+      }),
+      o.filters,
+    );
   }
 
   inspect(ref: string): NetworkInspect {
@@ -112,7 +100,7 @@ export class Networks {
 
   /** docker network rm: refused while a container is on it (running or not), and for the predefined ones. */
   remove(ref: string): void {
-    if (['bridge', 'host', 'none'].includes(ref)) throw new EngineError(`${ref} is a pre-defined network and cannot be removed`, 'ERR_FORBIDDEN');
+    if (BUILTIN.includes(ref)) throw new EngineError(`${ref} is a pre-defined network and cannot be removed`, 'ERR_FORBIDDEN');
     const n = findNetwork(this.root, ref);
     if (!n || n.name === 'bridge') throw new EngineError(`network ${ref} not found`, 'ERR_NO_SUCH_NETWORK');
     const using = users(this.root, n.name);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listRecords, EngineError, type ContainerRecord } from './containers.js';
+import { filterObjects, type ObjectFacts } from './filters.js';
 import { UsageError } from '../errors.js';
 
 export interface VolumeInspect {
@@ -162,11 +163,7 @@ export function volumeUsers(root: string, name: string): ContainerRecord[] {
   return listRecords(root).filter((r) => volumesOf(r).includes(name));
 }
 
-const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
 export function listVolumes(root: string, o: { filters?: VolumeFilters } = {}): VolumeInspect[] {
-  const f = o.filters ?? {};
-  for (const k of Object.keys(f)) if (!['name', 'label', 'driver', 'dangling'].includes(k)) throw new EngineError(`invalid filter '${k}'`, 'ERR_INVALID_FILTER');
   let names: string[] = [];
   try {
     names = readdirSync(volumesDir(root)).filter((n) => NAME.test(n) && volumeExists(root, n));
@@ -174,24 +171,8 @@ export function listVolumes(root: string, o: { filters?: VolumeFilters } = {}): 
     // none yet
   }
   const used = new Set(listRecords(root).flatMap(volumesOf));
-  return names
-    .map((n) => findVolume(root, n)!)
-    .filter((v) => {
-      const names = asList(f.name);
-      if (names.length && !names.some((p) => v.Name.includes(p))) return false;
-      const drivers = asList(f.driver);
-      if (drivers.length && !drivers.includes(v.Driver)) return false;
-      for (const l of asList(f.label)) {
-        const [k, val] = l.split(/=(.*)/s);
-        if (!(k in v.Labels) || (val !== undefined && v.Labels[k] !== val)) return false;
-      }
-      for (const d of asList(f.dangling)) {
-        if (!['true', 'false', '1', '0'].includes(d)) throw new EngineError(`invalid filter 'dangling=${d}'`, 'ERR_INVALID_FILTER');
-        if ((d === 'true' || d === '1') === used.has(v.Name)) return false;
-      }
-      return true;
-    })
-    .sort((a, b) => a.Name.localeCompare(b.Name));
+  const all = names.map((n) => findVolume(root, n)!).sort((a, b) => a.Name.localeCompare(b.Name));
+  return filterObjects('volume', all.map((v): [VolumeInspect, ObjectFacts] => [v, { name: v.Name, driver: v.Driver, labels: v.Labels, scope: v.Scope, inUse: used.has(v.Name) }]), o.filters);
 }
 
 /** docker volume rm: refused while a container uses it, even with force (as docker does). */

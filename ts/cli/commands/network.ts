@@ -1,6 +1,8 @@
 // tsbox network create / ls / inspect / rm / prune / connect / disconnect, as docker's.
 import { Networks, type NetworkFilters } from '../../engine/networks.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { networkFormat } from '../format/contexts.js';
+import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
 import { confirm } from './volume.js';
 
 function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
@@ -38,18 +40,16 @@ export const networkCommand: Command = async (argv, g) => {
     }
     case 'ls':
     case 'list': {
-      const a = args(rest, { quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true }, 'no-trunc': { type: 'boolean' } });
-      const list = networks(g).list({ filters: filtersOf(a.values.filter) });
-      const id = (s: string) => (a.values['no-trunc'] ? s : s.slice(0, 12));
-      if (a.values.quiet) {
-        process.stdout.write(list.map((n) => `${id(n.Id)}\n`).join(''));
+      const a = args(rest, { quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true }, 'no-trunc': { type: 'boolean' }, format: { type: 'string' } });
+      try {
+        const list = networks(g).list({ filters: parseFilters(a.values.filter) as NetworkFilters });
+        // As docker: -q is the ids alone unless a template of one's own is given.
+        const format = a.values.quiet && (!a.values.format || a.values.format === 'table') ? '{{.ID}}' : a.values.format;
+        process.stdout.write(formatList(format, list, networkFormat({ trunc: !a.values['no-trunc'] })));
         return 0;
+      } catch (e) {
+        return formatFailure(e);
       }
-      const w = Math.max(4, ...list.map((n) => n.Name.length)) + 3;
-      const iw = a.values['no-trunc'] ? 67 : 15;
-      process.stdout.write(`${'NETWORK ID'.padEnd(iw)}${'NAME'.padEnd(w)}DRIVER    SCOPE\n`);
-      for (const n of list) process.stdout.write(`${id(n.Id).padEnd(iw)}${n.Name.padEnd(w)}${n.Driver.padEnd(10)}${n.Scope}\n`);
-      return 0;
     }
     case 'rm':
     case 'remove': {
@@ -69,8 +69,9 @@ export const networkCommand: Command = async (argv, g) => {
       return code;
     }
     case 'inspect': {
-      const a = args(rest, {});
-      if (!a.positionals.length) throw new UsageError('"network inspect" requires at least 1 argument.\nUsage:  tsbox network inspect NETWORK [NETWORK...]');
+      // -v adds only swarm services in docker: a local network's inspect is the same with it.
+      const a = args(rest, { format: { type: 'string', short: 'f' }, verbose: { type: 'boolean', short: 'v' } });
+      if (!a.positionals.length) throw new UsageError('"network inspect" requires at least 1 argument.\nUsage:  tsbox network inspect [OPTIONS] NETWORK [NETWORK...]');
       const out = [];
       let code = 0;
       for (const name of a.positionals) {
@@ -81,7 +82,15 @@ export const networkCommand: Command = async (argv, g) => {
           code = 1;
         }
       }
-      process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      if (a.values.format === undefined) {
+        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+        return code;
+      }
+      try {
+        process.stdout.write(formatInspect(a.values.format, out));
+      } catch (e) {
+        return formatFailure(e);
+      }
       return code;
     }
     case 'prune': {

@@ -2,6 +2,8 @@
 import { createInterface } from 'node:readline';
 import { Volumes, type VolumeFilters } from '../../engine/volumes.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { volumeFormat } from '../format/contexts.js';
+import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
 
 /** KEY=VALUE flags (--label, --opt, --filter) into a record; a bare KEY has the value "". */
 function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
@@ -62,14 +64,19 @@ export const volumeCommand: Command = async (argv, g) => {
     }
     case 'ls':
     case 'list': {
-      const a = args(rest, { quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true } });
-      const list = volumes(g).list({ filters: filtersOf(a.values.filter) });
-      if (a.values.quiet) process.stdout.write(list.map((v) => `${v.Name}\n`).join(''));
-      else process.stdout.write(`DRIVER    VOLUME NAME\n${list.map((v) => `${v.Driver.padEnd(10)}${v.Name}\n`).join('')}`);
-      return 0;
+      const a = args(rest, { quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true }, format: { type: 'string' } });
+      try {
+        const list = volumes(g).list({ filters: parseFilters(a.values.filter) as VolumeFilters });
+        // As docker: -q is the names alone unless a template of one's own is given.
+        const format = a.values.quiet && (!a.values.format || a.values.format === 'table') ? '{{.Name}}' : a.values.format;
+        process.stdout.write(formatList(format, list, volumeFormat()));
+        return 0;
+      } catch (e) {
+        return formatFailure(e);
+      }
     }
     case 'inspect': {
-      const a = args(rest, {});
+      const a = args(rest, { format: { type: 'string', short: 'f' } });
       if (!a.positionals.length) throw new UsageError('"volume inspect" requires at least 1 argument.\nUsage:  tsbox volume inspect [OPTIONS] VOLUME [VOLUME...]');
       const out = [];
       let code = 0;
@@ -82,7 +89,15 @@ export const volumeCommand: Command = async (argv, g) => {
           void e;
         }
       }
-      process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      if (a.values.format === undefined) {
+        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+        return code;
+      }
+      try {
+        process.stdout.write(formatInspect(a.values.format, out));
+      } catch (e) {
+        return formatFailure(e);
+      }
       return code;
     }
     case 'rm':

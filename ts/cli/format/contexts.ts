@@ -3,7 +3,9 @@
 // Each is a class, so a field docker does not have is the same error as docker's.
 import type { ContainerSummary } from '../../engine/inspect.js';
 import type { ImageSummary } from '../../engine/images.js';
-import { bytesSize, humanDuration, humanSizeWithPrecision } from '../../engine/units.js';
+import type { NetworkInspect } from '../../engine/networks.js';
+import type { VolumeInspect } from '../../engine/volumes.js';
+import { bytesSize, humanDuration, humanSize, humanSizeWithPrecision } from '../../engine/units.js';
 import { goQuote } from './gofmt.js';
 import type { ListFormat } from './index.js';
 
@@ -288,17 +290,152 @@ export const STATS_FORMAT = {
 } satisfies ListFormat<StatsRow>;
 
 /**
- * network ls / volume ls rows for their commands: plain objects of docker's field names (strings), shown
- * through the same formatter. A missing field is "<no value>" there.
+ * Go's time.Time.String() of a time docker's CLI decoded from the daemon's RFC 3339 text
+ * ("2026-12-06T23:34:18.123456789Z" -> "2026-12-06 23:34:18.123456789 +0000 UTC"): the fraction without
+ * trailing zeros, Z as UTC, an offset the local zone has then under that zone's name, any other as Go's
+ * fabricated zone (named by its offset, "+0100 +0100"). Not RFC 3339: the text as it is.
  */
-export const NETWORK_FORMAT = {
-  defaultFormat: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
-  headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', Label: 'LABEL', CreatedAt: 'CREATED AT' },
-  context: (n: Record<string, unknown>) => n,
-} satisfies ListFormat<Record<string, unknown>>;
+export function goTimeOfRfc3339(s: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/i.exec(s);
+  if (!m) return s;
+  const frac = (m[3] ?? '').slice(0, 9).replace(/0+$/, '');
+  const time = `${m[1]} ${m[2]}${frac ? `.${frac}` : ''}`;
+  if (m[4].toUpperCase() === 'Z') return `${time} +0000 UTC`;
+  const offset = m[4].replace(':', '');
+  const minutes = (offset[0] === '-' ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(3)));
+  const local = goTime(Date.parse(s) / 1000);
+  // The local zone at that instant has this offset: Go names it as the local zone.
+  if (-new Date(Date.parse(s)).getTimezoneOffset() === minutes) return `${time} ${local.split(' ').slice(2).join(' ')}`;
+  return `${time} ${offset} ${offset}`;
+}
 
-export const VOLUME_FORMAT = {
-  defaultFormat: 'table {{.Driver}}\t{{.Name}}',
-  headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Label: 'LABEL', Links: 'LINKS', Size: 'SIZE' },
-  context: (v: Record<string, unknown>) => v,
-} satisfies ListFormat<Record<string, unknown>>;
+/** docker's Labels column of networks and volumes: k=v joined by commas ("" for none), keys sorted. */
+function joinLabels(labels: Record<string, string> | null | undefined): string {
+  return Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+const labelOf = (labels: Record<string, string> | null | undefined, name: string) => (labels && Object.prototype.hasOwnProperty.call(labels, name) ? labels[name] : '');
+
+/** A row of docker network ls as its templates see it (docker's formatter networkContext). */
+export class NetworkContext {
+  declare readonly goType: string;
+
+  constructor(
+    private readonly n: NetworkInspect,
+    private readonly trunc: boolean,
+  ) {
+    Object.defineProperty(this, 'goType', { value: '*network.networkContext', enumerable: false });
+  }
+
+  get ID(): string {
+    return this.trunc ? shortId(this.n.Id) : this.n.Id;
+  }
+  get Name(): string {
+    return this.n.Name;
+  }
+  get Driver(): string {
+    return this.n.Driver;
+  }
+  get Scope(): string {
+    return this.n.Scope;
+  }
+  get IPv6(): string {
+    return String(this.n.EnableIPv6);
+  }
+  get Internal(): string {
+    return String(this.n.Internal);
+  }
+  get Labels(): string {
+    return joinLabels(this.n.Labels);
+  }
+  Label(name: string): string {
+    return labelOf(this.n.Labels, name);
+  }
+  get CreatedAt(): string {
+    return goTimeOfRfc3339(this.n.Created);
+  }
+  toJSON(): Record<string, string> {
+    return marshal(this, ['CreatedAt', 'Driver', 'ID', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
+  }
+}
+
+export const NETWORK_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
+
+export function networkFormat(o: { trunc: boolean }): ListFormat<NetworkInspect> {
+  return {
+    defaultFormat: NETWORK_FORMAT,
+    headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', Label: 'LABEL', CreatedAt: 'CREATED AT' },
+    context: (n) => new NetworkContext(n, o.trunc),
+  };
+}
+
+/** What docker system df -v would add to a volume: how many containers use it and its size. */
+export interface VolumeUsage {
+  RefCount: number;
+  Size: number;
+}
+
+/**
+ * A row of docker volume ls (docker's formatter volumeContext). Links and Size are "N/A" unless usage was
+ * computed; Availability, Group and Status belong to cluster volumes, "N/A" for local ones as in docker.
+ */
+export class VolumeContext {
+  declare readonly goType: string;
+
+  constructor(
+    private readonly v: VolumeInspect,
+    private readonly usage?: VolumeUsage,
+  ) {
+    Object.defineProperty(this, 'goType', { value: '*formatter.volumeContext', enumerable: false });
+  }
+
+  get Name(): string {
+    return this.v.Name;
+  }
+  get Driver(): string {
+    return this.v.Driver;
+  }
+  get Scope(): string {
+    return this.v.Scope;
+  }
+  get Mountpoint(): string {
+    return this.v.Mountpoint;
+  }
+  get Labels(): string {
+    return joinLabels(this.v.Labels);
+  }
+  Label(name: string): string {
+    return labelOf(this.v.Labels, name);
+  }
+  get Links(): string {
+    return this.usage ? String(this.usage.RefCount) : 'N/A';
+  }
+  get Size(): string {
+    return this.usage ? humanSize(this.usage.Size) : 'N/A';
+  }
+  get Availability(): string {
+    return 'N/A';
+  }
+  get Group(): string {
+    return 'N/A';
+  }
+  get Status(): string {
+    return 'N/A';
+  }
+  toJSON(): Record<string, string> {
+    return marshal(this, ['Availability', 'Driver', 'Group', 'Labels', 'Links', 'Mountpoint', 'Name', 'Scope', 'Size', 'Status']);
+  }
+}
+
+export const VOLUME_FORMAT = 'table {{.Driver}}\t{{.Name}}';
+
+export function volumeFormat(o: { usage?: (v: VolumeInspect) => VolumeUsage | undefined } = {}): ListFormat<VolumeInspect> {
+  return {
+    defaultFormat: VOLUME_FORMAT,
+    headers: {
+      Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Label: 'LABEL', Links: 'LINKS', Size: 'SIZE',
+      Availability: 'AVAILABILITY', Group: 'GROUP', Status: 'STATUS',
+    },
+    context: (v) => new VolumeContext(v, o.usage?.(v)),
+  };
+}
