@@ -9,7 +9,7 @@ const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, container prune, sandbox
 Networks:    network create, network ls, network rm, network inspect
 System:      info, system df, system prune, system info, unshare
-Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
+Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, build, commit
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -58,6 +58,8 @@ const COMMANDS: Record<string, Loader> = {
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  commit: async () => (await import('./commands/build.js')).commitCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;
