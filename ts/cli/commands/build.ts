@@ -126,7 +126,7 @@ export const buildCommand: Command = async (argv, g) => {
     if (a.values.iidfile) writeFileSync(a.values.iidfile, r.id);
     if (quiet) process.stdout.write(`${r.id}\n`);
     else {
-      process.stderr.write(`writing image ${r.id} done\n`);
+      process.stderr.write(`exporting manifest ${r.digest} done\nwriting image ${r.id} done\n`);
       for (const t of r.names) process.stderr.write(`naming to ${t} done\n`);
     }
     return 0;

@@ -1,0 +1,270 @@
+// tsbox build and commit: Dockerfiles built by tsbox, run in tsbox, and compared file by file with the
+// same Dockerfile built by buildah (Debian's) from the same base image; the cache, SOURCE_DATE_EPOCH,
+// commit, and what a hostile base image or Dockerfile must not reach.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { dockerArchive } from './helpers/archive.js';
+import { engineRoot, type EngineRoot } from './helpers/engine-root.js';
+import { unmountBelow } from './helpers/leftovers.js';
+
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+let e: EngineRoot;
+let archive: string;
+let work: string;
+
+test.before(() => {
+  e = engineRoot('tsbox-build-');
+  work = mkdtempSync(join(tmpdir(), 'tsbox-build-work-'));
+  archive = join(work, 'busybox.tar');
+  // One base image for both builders: the docker-archive tsbox loads and buildah reads.
+  dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
+  const r = e.tsbox(['load', '-i', archive]);
+  if (r.code !== 0) throw new Error(r.stderr);
+});
+
+test.after.always(() => {
+  e?.remove();
+  if (work) {
+    unmountBelow(work);
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+function context(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(work, 'ctx-'));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
+  return dir;
+}
+
+// Every path but the kernel's filesystems: owner, group, mode, type, link count (files), link target,
+// content hash. Directory link counts depend on how layers split, not on the tree: left out; so is the
+// content of the files each container gets from its engine (hostname, hosts, resolv.conf).
+const TREE = `find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -print | sort | while read f; do
+  if [ -d "$f" ] && [ ! -L "$f" ]; then stat -c '%n %u %g %a %F' "$f"; else stat -c '%n %u %g %a %F %h' "$f"; fi
+  case "$f" in /etc/hostname|/etc/hosts|/etc/resolv.conf) continue;; esac
+  if [ -L "$f" ]; then readlink "$f"; elif [ -f "$f" ]; then md5sum < "$f"; fi
+done`;
+
+function tree(image: string): string {
+  const r = e.tsbox(['run', '--rm', '-u', '0', '--entrypoint', 'sh', image, '-c', TREE]);
+  if (r.code !== 0) throw new Error(`tree of ${image}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const MULTI = `# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM $BASE AS builder
+ARG WHO=world
+ENV GREETING="hello $WHO" DIR=/opt/app
+RUN mkdir -p $DIR/bin && echo "$GREETING" > $DIR/greeting && echo unused > /unused
+
+FROM $BASE
+ENV DIR=/opt/app
+COPY --from=builder \${DIR} /opt/app
+RUN rm -rf /etc/group /root && mkdir -p /srv/d/sub && echo in > /srv/d/sub/f && echo old > /srv/keep
+RUN rm -rf /srv/d && echo file > /srv/d && echo new > /srv/keep
+RUN echo h > /srv/h1 && ln /srv/h1 /srv/h2 && cp /bin/busybox /srv/suid && chmod 4755 /srv/suid && chown 65534:65534 /srv/h1
+WORKDIR /work
+COPY *.txt ./
+COPY --chown=65534:65534 dir/ /work/dir/
+COPY --chmod=600 a.txt /work/private.txt
+USER nobody
+RUN <<EOF
+id -u > /tmp/who
+echo "$DIR" >> /tmp/who
+EOF
+USER root
+RUN ln -s /opt/app/greeting /work/link
+CMD ["cat", "/opt/app/greeting", "/srv/d", "/srv/keep", "/tmp/who"]
+`;
+
+const MULTI_CTX = {
+  Dockerfile: MULTI,
+  'a.txt': 'a\n',
+  'b.txt': 'b\n',
+  'debug.log': 'ignored\n',
+  'dir/one': '1\n',
+  'dir/sub/two': '2\n',
+  'dir/skip.log': 'ignored\n',
+  'dir/keep.log': 'kept\n',
+  '.dockerignore': '*.log\ndir/*.log\n!dir/keep.log\n',
+};
+
+test.serial('a multi-stage build runs in tsbox with the expected results, and buildah builds the same tree', (t) => {
+  const ctx = context(MULTI_CTX);
+  const r = e.tsbox(['build', '--build-arg', 'WHO=tsbox', '-t', 'multi:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /naming to multi:1 done/);
+  const run = e.tsbox(['run', '--rm', 'multi:1']);
+  t.is(run.code, 0, run.stderr);
+  t.is(run.stdout, 'hello tsbox\nfile\nnew\n65534\n/opt/app\n');
+  // Deleted lower files stay deleted; the setuid bit, owners, hardlinks and .dockerignore hold.
+  const check = e.tsbox(['run', '--rm', 'multi:1', 'sh', '-c', 'ls /etc/group /root 2>&1; stat -c "%a %u %h" /srv/suid /srv/h1 /srv/h2; ls /work /work/dir; cat /work/dir/keep.log; stat -c "%a" /work/private.txt; ls /unused 2>&1; readlink /work/link']);
+  t.is(check.code, 0, check.stderr);
+  t.regex(check.stdout, /\/etc\/group: No such file or directory/);
+  t.regex(check.stdout, /\/root: No such file or directory/);
+  t.regex(check.stdout, /^4755 0 1$/m);
+  t.regex(check.stdout, /^644 65534 2\n644 65534 2$/m);
+  t.notRegex(check.stdout, /debug\.log|skip\.log/);
+  t.regex(check.stdout, /kept/);
+  t.regex(check.stdout, /^600$/m);
+  t.regex(check.stdout, /\/unused: No such file or directory/);
+  const hist = JSON.parse(e.tsbox(['image', 'inspect', 'multi:1']).stdout)[0];
+  t.is(hist.Config.WorkingDir, '/work');
+  t.deepEqual(hist.Config.Cmd, ['cat', '/opt/app/greeting', '/srv/d', '/srv/keep', '/tmp/who']);
+  t.true(hist.Config.Env.includes('DIR=/opt/app'));
+
+  if (!have('buildah')) {
+    t.log('buildah is not installed (apt-get install buildah): the reference comparison is skipped');
+    return;
+  }
+  const bdir = mkdtempSync(join(work, 'buildah-'));
+  const buildah = (args: string[]) => spawnSync('buildah', ['--root', join(bdir, 'root'), '--runroot', join(bdir, 'runroot'), '--storage-driver', 'vfs', ...args], { encoding: 'utf8', timeout: 300000 });
+  try {
+    // chroot isolation (the host's network, no namespace): buildah makes no CNI bridge, nothing stays on the host.
+    // Debian's buildah (imagebuilder) has no heredocs: its Dockerfile spells that step as one RUN line.
+    const plain = MULTI.replace(/RUN <<EOF\n([\s\S]*?)\nEOF\n/, (_, body: string) => `RUN ${body.split('\n').join(' && ')}\n`);
+    t.notRegex(plain, /<<EOF/);
+    writeFileSync(join(bdir, 'Dockerfile'), plain);
+    let b = buildah(['bud', '--isolation', 'chroot', '-f', join(bdir, 'Dockerfile'), '--build-arg', `BASE=docker-archive:${archive}`, '--build-arg', 'WHO=tsbox', '-t', 'ref', ctx]);
+    t.is(b.status, 0, b.stderr);
+    const out = join(bdir, 'ref.tar');
+    b = buildah(['push', 'ref', `docker-archive:${out}:localhost/ref:latest`]);
+    t.is(b.status, 0, b.stderr);
+    const l = e.tsbox(['load', '-i', out]);
+    t.is(l.code, 0, l.stderr);
+    const mine = tree('multi:1');
+    // buildah leaves the /run its RUN steps mount on in the image (docker's builder does not).
+    const theirs = tree('localhost/ref:latest').replace(/^\/run 0 0 755 directory\n/m, '');
+    t.true(mine.split('\n').length > 400);
+    t.is(mine, theirs);
+  } finally {
+    buildah(['rmi', '--all', '--force']);
+    unmountBelow(bdir);
+    rmSync(bdir, { recursive: true, force: true });
+  }
+});
+
+test.serial('a rebuild of an unchanged context runs no RUN step; a changed file reruns from its COPY on', (t) => {
+  const ctx = context({
+    Dockerfile: 'FROM busybox\nRUN --mount=type=cache,target=/cache echo run >> /cache/runs; cat /cache/runs | wc -l > /first\nCOPY a.txt /\nRUN --mount=type=cache,target=/cache echo run >> /cache/runs; cat /cache/runs | wc -l > /second\n',
+    'a.txt': 'one\n',
+  });
+  let r = e.tsbox(['build', '-t', 'cached:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  const first = e.tsbox(['run', '--rm', 'cached:1', 'cat', '/first', '/second']);
+  t.is(first.stdout.replace(/ /g, ''), '1\n2\n');
+  const started = Date.now();
+  r = e.tsbox(['build', '-t', 'cached:1', ctx]);
+  const took = Date.now() - started;
+  t.is(r.code, 0, r.stderr);
+  t.is((r.stderr.match(/CACHED/g) ?? []).length, 3);
+  t.log(`cached rebuild: ${took} ms`);
+  // The cache mount is the witness: a RUN that ran would have added a line.
+  const cacheDir = join(e.root, 'build-cache');
+  const runs = readdirSync(cacheDir).map((d) => readFileSync(join(cacheDir, d, 'runs'), 'utf8'));
+  t.deepEqual(runs, ['run\nrun\n']);
+  writeFileSync(join(ctx, 'a.txt'), 'two\n');
+  r = e.tsbox(['build', '-t', 'cached:2', ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.is((r.stderr.match(/CACHED/g) ?? []).length, 1);
+  const after = e.tsbox(['run', '--rm', 'cached:2', 'cat', '/first', '/second', '/a.txt']);
+  t.is(after.stdout.replace(/ /g, ''), '1\n3\ntwo\n');
+});
+
+test.serial('SOURCE_DATE_EPOCH: two builds without the cache give the same digest', (t) => {
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo data > /data && mkdir /d && touch /d/f\nCOPY a.txt /\nENV X=1\n', 'a.txt': 'a\n' });
+  const build = () => {
+    const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/tsbox.cjs'), '--root', e.root, 'build', '--no-cache', ctx], { encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+    t.is(r.status, 0, r.stderr);
+    return /exporting manifest (sha256:\w+)/.exec(r.stderr)?.[1];
+  };
+  const a = build();
+  const b = build();
+  t.truthy(a);
+  t.is(a, b);
+  const plain = e.tsbox(['build', '--no-cache', ctx]);
+  t.not(/exporting manifest (sha256:\w+)/.exec(plain.stderr)?.[1], a);
+});
+
+test.serial('commit: a container with changes becomes an image that runs them', (t) => {
+  let r = e.tsbox(['run', '-d', '--name', 'tocommit', 'busybox', 'sh', '-c', 'echo made > /made; rm /etc/group; mkdir -p /var/x && ln -s /made /var/x/l; sleep 1000']);
+  t.is(r.code, 0, r.stderr);
+  for (let i = 0; i < 50 && e.tsbox(['exec', 'tocommit', 'test', '-e', '/var/x/l']).code !== 0; i++) spawnSync('sleep', ['0.1']);
+  r = e.tsbox(['commit', '-c', 'CMD ["cat", "/made"]', '-c', 'ENV COMMITTED=yes', '-m', 'a message', 'tocommit', 'committed:1']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^sha256:[a-f0-9]{64}\n$/);
+  // Still running: the pause was undone.
+  t.is(e.tsbox(['exec', 'tocommit', 'true']).code, 0);
+  e.tsbox(['rm', '-f', 'tocommit']);
+  const run = e.tsbox(['run', '--rm', 'committed:1']);
+  t.is(run.code, 0, run.stderr);
+  t.is(run.stdout, 'made\n');
+  const more = e.tsbox(['run', '--rm', 'committed:1', 'sh', '-c', 'echo $COMMITTED; ls /etc/group 2>&1; readlink /var/x/l; ls /etc/hosts']);
+  t.regex(more.stdout, /^yes\n.*No such file or directory\n\/made\n/);
+  const inspect = JSON.parse(e.tsbox(['image', 'inspect', 'committed:1']).stdout)[0];
+  t.is(inspect.RootFS?.Layers?.length ?? 2, 2);
+});
+
+test.serial('a parse error names its line; a failing RUN fails the build with exit code 1', (t) => {
+  let ctx = context({ Dockerfile: 'FROM busybox\nRUN true\nBOGUS thing\n' });
+  let r = e.tsbox(['build', ctx]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /Dockerfile:3: unknown instruction: BOGUS/);
+  ctx = context({ Dockerfile: 'FROM busybox\nRUN exit 3\n' });
+  r = e.tsbox(['build', ctx]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /Dockerfile:2: .*exit code: 3/);
+  ctx = context({ Dockerfile: 'FROM busybox\nADD http://127.0.0.1:9/x /x\n' });
+  r = e.tsbox(['build', ctx]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /needs the network/);
+  ctx = context({ Dockerfile: 'FROM busybox\nCOPY missing /x\n' });
+  r = e.tsbox(['build', ctx]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /file not found in build context/);
+});
+
+test.serial('a hostile base image or Dockerfile cannot write or read the host through symlinks or ..', (t) => {
+  const outside = join(work, `escape-${process.pid}`);
+  const ctx = context({
+    Dockerfile: `FROM busybox\nRUN ln -s ${outside} /evil && ln -s ../../../../../../${outside} /evil2\nCOPY a.txt /evil/\nCOPY a.txt /evil2/b.txt\nCOPY ../../../etc/passwd /stolen\n`,
+    'a.txt': 'a\n',
+  });
+  const r = e.tsbox(['build', '-t', 'hostile:1', ctx]);
+  // COPY of ../ stays in the context (as docker: the path is cleaned to the context's root).
+  t.is(r.code, 1);
+  t.false(existsSync(outside));
+  const ctx2 = context({ Dockerfile: `FROM busybox\nRUN ln -s ${outside} /evil && ln -s ../../../../../../${outside} /evil2\nCOPY a.txt /evil/\nCOPY a.txt /evil2/b.txt\n`, 'a.txt': 'a\n' });
+  const r2 = e.tsbox(['build', '-t', 'hostile:2', ctx2]);
+  t.is(r2.code, 0, r2.stderr);
+  t.false(existsSync(outside));
+  const inside = e.tsbox(['run', '--rm', 'hostile:2', 'cat', `${outside}/a.txt`, `${outside}/b.txt`]);
+  t.is(inside.stdout, 'a\na\n');
+});
+
+test.serial('ONBUILD triggers run in the child build; HEALTHCHECK, EXPOSE, LABEL, STOPSIGNAL are stored', (t) => {
+  let ctx = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /trig\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80 53/udp\nLABEL a=b "c d"=e\nSTOPSIGNAL SIGINT\nVOLUME /data\nENTRYPOINT ["sh", "-c"]\n' });
+  let r = e.tsbox(['build', '-t', 'parent:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  const c = JSON.parse(e.tsbox(['image', 'inspect', 'parent:1']).stdout)[0].Config;
+  t.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9 });
+  t.deepEqual(Object.keys(c.ExposedPorts).sort(), ['53/udp', '80/tcp']);
+  t.deepEqual(c.Labels, { a: 'b', 'c d': 'e' });
+  t.is(c.StopSignal, 'SIGINT');
+  t.deepEqual(c.OnBuild, ['RUN echo triggered > /trig']);
+  ctx = context({ Dockerfile: 'FROM parent:1\nCMD ["cat /trig"]\n' });
+  r = e.tsbox(['build', '-t', 'child:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  const run = e.tsbox(['run', '--rm', 'child:1']);
+  t.is(run.stdout, 'triggered\n');
+  t.falsy(JSON.parse(e.tsbox(['image', 'inspect', 'child:1']).stdout)[0].Config.OnBuild);
+});
