@@ -268,3 +268,106 @@ test.serial('ONBUILD triggers run in the child build; HEALTHCHECK, EXPOSE, LABEL
   t.is(run.stdout, 'triggered\n');
   t.falsy(JSON.parse(e.tsbox(['image', 'inspect', 'child:1']).stdout)[0].Config.OnBuild);
 });
+
+test.serial('an overlay upper dir becomes an OCI layer: whiteouts, opaque dirs, owners, modes, xattrs, capabilities, hardlinks', async (t) => {
+  const { upperToTar } = await import('../ts/images/layer-tar.js');
+  const { readTar } = await import('../ts/images/tar.js');
+  const { createReadStream } = await import('node:fs');
+  const up = mkdtempSync(join(work, 'upper-'));
+  const sh = (cmd: string) => {
+    const r = spawnSync('sh', ['-ec', cmd], { cwd: up, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  };
+  // What overlayfs writes: a 0/0 char device for a deleted file, trusted.overlay.opaque on a directory
+  // that replaced a lower one.
+  sh('mknod gone c 0 0; mkdir -p opq/sub && setfattr -n trusted.overlay.opaque -v y opq && echo x > opq/sub/f');
+  sh('echo data > f && chown 1000:2000 f && chmod 4751 f && ln f f2 && setfattr -n user.note -v hello f && cp /bin/busybox capbin && setcap cap_net_raw+ep capbin');
+  sh('ln -s /target link && mkfifo fifo && mkdir -p dir/with/a/very/long/path/that/goes/beyond/the/hundred/bytes/of/ustar/names/for/sure && touch dir/with/a/very/long/path/that/goes/beyond/the/hundred/bytes/of/ustar/names/for/sure/leaf');
+  const file = join(work, 'layer.tar');
+  const lt = await upperToTar(up, file, { clamp: 1000 });
+  const entries: Record<string, { type: string; mode: number; uid: number; gid: number; linkname: string; mtime: number; xattrs: string[]; data: string }> = {};
+  for await (const { entry, body } of readTar(createReadStream(file))) {
+    let data = '';
+    await body((b) => {
+      data += b.toString('latin1');
+    });
+    entries[entry.name.replace(/\/$/, '')] = { type: entry.type, mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid, linkname: entry.linkname, mtime: entry.mtime, xattrs: Object.keys(entry.xattrs).sort(), data };
+  }
+  t.is(entries['.wh.gone']?.type, 'file');
+  t.false('gone' in entries);
+  t.is(entries['opq/.wh..wh..opq']?.type, 'file');
+  t.deepEqual(entries.opq.xattrs, []); // overlay's own attribute is not carried
+  t.like(entries.f, { type: 'file', mode: 0o4751, uid: 1000, gid: 2000, data: 'data\n', xattrs: ['user.note'] });
+  t.like(entries.f2, { type: 'hardlink', linkname: 'f' });
+  t.deepEqual(entries.capbin.xattrs, ['security.capability']);
+  t.like(entries.link, { type: 'symlink', linkname: '/target' });
+  t.is(entries.fifo.type, 'fifo');
+  t.truthy(entries['dir/with/a/very/long/path/that/goes/beyond/the/hundred/bytes/of/ustar/names/for/sure/leaf']);
+  t.true(Object.values(entries).every((x) => x.mtime <= 1000));
+  // Same tree, same bytes.
+  const again = await upperToTar(up, join(work, 'layer2.tar'), { clamp: 1000 });
+  t.is(again.digest, lt.digest);
+  rmSync(up, { recursive: true, force: true });
+});
+
+test.serial('--target builds only the stages it needs; -q and --iidfile give the id; a context and a Dockerfile on stdin', (t) => {
+  const ctx = context({ Dockerfile: 'FROM busybox AS broken\nRUN exit 1\nFROM busybox AS good\nRUN echo good > /g\nFROM broken\n', 'a.txt': 'a\n' });
+  const iid = join(work, 'iid');
+  let r = e.tsbox(['build', '-q', '--iidfile', iid, '--target', 'good', '-t', 'target:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^sha256:[a-f0-9]{64}\n$/);
+  t.is(readFileSync(iid, 'utf8'), r.stdout.trim());
+  t.is(e.tsbox(['run', '--rm', 'target:1', 'cat', '/g']).stdout, 'good\n');
+  r = e.tsbox(['build', '-t', 'whole:1', ctx]);
+  t.is(r.code, 1);
+  // A tar on stdin is the context; text on stdin is the Dockerfile alone.
+  const tarball = join(work, 'ctx.tar');
+  spawnSync('tar', ['-C', context({ Dockerfile: 'FROM busybox\nCOPY a.txt /from-tar\n', 'a.txt': 'tar\n' }), '-cf', tarball, '.']);
+  const viaTar = spawnSync('sh', ['-c', `node ${join(process.cwd(), 'dist/tsbox.cjs')} --root ${e.root} build -t stdin:1 - < ${tarball}`], { encoding: 'utf8' });
+  t.is(viaTar.status, 0, viaTar.stderr);
+  t.is(e.tsbox(['run', '--rm', 'stdin:1', 'cat', '/from-tar']).stdout, 'tar\n');
+  r = e.tsbox(['build', '-t', 'stdin:2', '-'], 'FROM busybox\nRUN echo df > /df\n');
+  t.is(r.code, 0, r.stderr);
+  t.is(e.tsbox(['run', '--rm', 'stdin:2', 'cat', '/df']).stdout, 'df\n');
+});
+
+test.serial('ADD extracts a local tar; COPY --from an image; SHELL; ARG before FROM; an opaque directory; buildah builds the same tree', (t) => {
+  const ctx = context({ 'a.txt': 'a\n' });
+  mkdirSync(join(ctx, 'payload/inner'), { recursive: true });
+  writeFileSync(join(ctx, 'payload/inner/file'), 'payload\n');
+  spawnSync('tar', ['--owner=123', '--group=456', '-C', join(ctx, 'payload'), '-czf', join(ctx, 'payload.tar.gz'), 'inner']);
+  rmSync(join(ctx, 'payload'), { recursive: true });
+  const dockerfile = (base: string) => `ARG BASE=${base}
+FROM \${BASE}
+ADD payload.tar.gz /opt/
+ADD a.txt /opt/a-added.txt
+COPY --from=${base} /bin/busybox /copied-busybox
+SHELL ["/bin/sh", "-ec"]
+RUN rm -rf /usr && mkdir /usr && echo only > /usr/only
+RUN mkdir -p /var/lib/x && chmod 2770 /var/lib/x && chown 1:2 /var/lib/x
+`;
+  writeFileSync(join(ctx, 'Dockerfile'), dockerfile('busybox'));
+  const r = e.tsbox(['build', '-t', 'second:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  const check = e.tsbox(['run', '--rm', 'second:1', 'sh', '-c', 'stat -c "%u %g" /opt/inner/file; cat /opt/inner/file /opt/a-added.txt; ls /usr; cmp /bin/busybox /copied-busybox && echo same']);
+  t.is(check.code, 0, check.stderr);
+  t.regex(check.stdout, /^123 456\npayload\na\n/);
+  t.regex(check.stdout, /\nonly\n/);
+  t.regex(check.stdout, /same\n$/);
+  if (!have('buildah')) return;
+  const bdir = mkdtempSync(join(work, 'buildah-'));
+  const buildah = (args: string[]) => spawnSync('buildah', ['--root', join(bdir, 'root'), '--runroot', join(bdir, 'runroot'), '--storage-driver', 'vfs', ...args], { encoding: 'utf8', timeout: 300000 });
+  try {
+    writeFileSync(join(bdir, 'Dockerfile'), dockerfile(`docker-archive:${archive}`));
+    let b = buildah(['bud', '--isolation', 'chroot', '-f', join(bdir, 'Dockerfile'), '-t', 'ref2', ctx]);
+    t.is(b.status, 0, b.stderr);
+    b = buildah(['push', 'ref2', `docker-archive:${join(bdir, 'ref2.tar')}:localhost/ref2:latest`]);
+    t.is(b.status, 0, b.stderr);
+    t.is(e.tsbox(['load', '-i', join(bdir, 'ref2.tar')]).code, 0);
+    t.is(tree('second:1'), tree('localhost/ref2:latest').replace(/^\/run 0 0 755 directory\n/m, ''));
+  } finally {
+    buildah(['rmi', '--all', '--force']);
+    unmountBelow(bdir);
+    rmSync(bdir, { recursive: true, force: true });
+  }
+});
