@@ -2,7 +2,7 @@
 // same Dockerfile built by buildah (Debian's) from the same base image; the cache, SOURCE_DATE_EPOCH,
 // commit, and what a hostile base image or Dockerfile must not reach.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -370,4 +370,30 @@ RUN mkdir -p /var/lib/x && chmod 2770 /var/lib/x && chown 1:2 /var/lib/x
     unmountBelow(bdir);
     rmSync(bdir, { recursive: true, force: true });
   }
+});
+
+test.serial('ADD of a URL: refused without a network, downloaded (mode 0600, not extracted) with --network host', async (t) => {
+  const { createServer } = await import('node:http');
+  const { gzipSync } = await import('node:zlib');
+  const body = gzipSync(Buffer.from('not extracted\n'));
+  const server = createServer((req, res) => {
+    if (req.url === '/file.gz') res.end(body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const ctx = context({ Dockerfile: `FROM busybox\nADD http://127.0.0.1:${port}/file.gz /dl/\n` });
+  let r = e.tsbox(['build', '-t', 'url:1', ctx]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /ADD http:\/\/127\.0\.0\.1:\d+\/file\.gz: downloading needs the network/);
+  r = await new Promise((resolve) => {
+    const c = spawn(process.execPath, [join(process.cwd(), 'dist/tsbox.cjs'), '--root', e.root, 'build', '--network', 'host', '-t', 'url:1', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    c.stderr.on('data', (b) => (stderr += b));
+    c.on('close', (code) => resolve({ code, stdout: '', stderr }));
+  });
+  t.is(r.code, 0, r.stderr);
+  const run = e.tsbox(['run', '--rm', 'url:1', 'sh', '-c', 'stat -c %a /dl/file.gz; gunzip -c /dl/file.gz']);
+  t.is(run.stdout, '600\nnot extracted\n');
 });
