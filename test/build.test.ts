@@ -344,15 +344,17 @@ ADD a.txt /opt/a-added.txt
 COPY --from=${base} /bin/busybox /copied-busybox
 SHELL ["/bin/sh", "-ec"]
 RUN rm -rf /usr && mkdir /usr && echo only > /usr/only
+RUN mkdir -p /opt/lower/sub && echo a > /opt/lower/a && echo b > /opt/lower/sub/b
+RUN rm -rf /opt/lower && mkdir /opt/lower && echo only > /opt/lower/only
 RUN mkdir -p /var/lib/x && chmod 2770 /var/lib/x && chown 1:2 /var/lib/x
 `;
   writeFileSync(join(ctx, 'Dockerfile'), dockerfile('busybox'));
   const r = e.tsbox(['build', '-t', 'second:1', ctx]);
   t.is(r.code, 0, r.stderr);
-  const check = e.tsbox(['run', '--rm', 'second:1', 'sh', '-c', 'stat -c "%u %g" /opt/inner/file; cat /opt/inner/file /opt/a-added.txt; ls /usr; cmp /bin/busybox /copied-busybox && echo same']);
+  const check = e.tsbox(['run', '--rm', 'second:1', 'sh', '-c', 'stat -c "%u %g" /opt/inner/file; cat /opt/inner/file /opt/a-added.txt; ls /usr /opt/lower; cmp /bin/busybox /copied-busybox && echo same']);
   t.is(check.code, 0, check.stderr);
   t.regex(check.stdout, /^123 456\npayload\na\n/);
-  t.regex(check.stdout, /\nonly\n/);
+  t.regex(check.stdout, /\/opt\/lower:\nonly\n/);
   t.regex(check.stdout, /same\n$/);
   if (!have('buildah')) return;
   const bdir = mkdtempSync(join(work, 'buildah-'));
