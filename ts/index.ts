@@ -17,3 +17,6 @@ export type { ContainerInspect, ContainerSummary, ContainerState, ContainerConfi
 export type { StopOptions, RemoveOptions, LogsOptions, LogEntry, WaitCondition, WaitResult, TopResult, ContainerStats, CpuStats } from './engine/lifecycle.js';
 export { EngineError } from './engine/containers.js';
 export { defaultRoot } from './engine/root.js';
+export { build, BuildError, type BuildOptions, type BuildResult } from './engine/build/builder.js';
+export { DockerfileError } from './engine/build/parse.js';
+export { commitContainer, type CommitOptions } from './engine/commit.js';
