@@ -399,3 +399,24 @@ test.serial('ADD of a URL: refused without a network, downloaded (mode 0600, not
   const run = e.tsbox(['run', '--rm', 'url:1', 'sh', '-c', 'stat -c %a /dl/file.gz; gunzip -c /dl/file.gz']);
   t.is(run.stdout, '600\nnot extracted\n');
 });
+
+test.serial('an interrupted build (SIGINT during a RUN) leaves no mount, container or temp dir behind', async (t) => {
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo started && sleep 67.4321\n' });
+  const c = spawn(process.execPath, [join(process.cwd(), 'dist/tsbox.cjs'), '--root', e.root, 'build', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  await new Promise<void>((resolve) => {
+    c.stderr.on('data', (b) => {
+      stderr += b;
+      if (stderr.includes('started\n')) resolve();
+    });
+  });
+  c.kill('SIGINT');
+  const code = await new Promise((r) => c.on('close', (code, sig) => r(code ?? sig)));
+  t.not(code, 0);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.root));
+  t.deepEqual(mounts, []);
+  t.deepEqual(readdirSync(join(e.root, 'images', 'tmp')).filter((n) => n.startsWith('build-')), []);
+  const left = () => spawnSync('sh', ['-c', "ps -eo args= | grep -c '[s]leep 67.4321'"], { encoding: 'utf8' }).stdout.trim();
+  for (let i = 0; i < 40 && left() !== '0'; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(left(), '0');
+});
