@@ -420,3 +420,21 @@ test.serial('an interrupted build (SIGINT during a RUN) leaves no mount, contain
   for (let i = 0; i < 40 && left() !== '0'; i++) await new Promise((r) => setTimeout(r, 50));
   t.is(left(), '0');
 });
+
+test.serial('RUN --mount: a secret is readable in its step and absent from the image; a bind mount of the context is read-only', (t) => {
+  const secret = join(work, 'token');
+  writeFileSync(secret, 's3cr3t\n');
+  const ctx = context({
+    Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=token cat /run/secrets/token > /seen-len && wc -c < /run/secrets/token > /seen-len\nRUN --mount=type=bind,target=/ctx cat /ctx/data > /from-bind && (echo x > /ctx/data) 2>/dev/null || echo ro > /bind-ro\n',
+    data: 'bound\n',
+  });
+  const r = e.tsbox(['build', '--secret', `id=token,src=${secret}`, '-t', 'secret:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  const run = e.tsbox(['run', '--rm', 'secret:1', 'sh', '-c', 'cat /seen-len /from-bind /bind-ro; ls /run/secrets /ctx 2>&1; grep -r s3cr3t / --exclude-dir=proc --exclude-dir=sys -l 2>/dev/null | head -1']);
+  t.is(run.code, 0, run.stderr);
+  t.regex(run.stdout, /^\s*7\nbound\nro\n/);
+  t.regex(run.stdout, /\/run\/secrets: No such file or directory/);
+  t.regex(run.stdout, /\/ctx: No such file or directory/);
+  t.notRegex(run.stdout, /s3cr3t|\/seen/);
+  t.is(readFileSync(join(ctx, 'data'), 'utf8'), 'bound\n');
+});
