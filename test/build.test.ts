@@ -81,6 +81,7 @@ RUN <<EOF
 id -u > /tmp/who
 echo "$DIR" >> /tmp/who
 EOF
+WORKDIR /home/nobody/sub
 USER root
 RUN ln -s /opt/app/greeting /work/link
 CMD ["cat", "/opt/app/greeting", "/srv/d", "/srv/keep", "/tmp/who"]
@@ -118,7 +119,7 @@ test.serial('a multi-stage build runs in tsbox with the expected results, and bu
   t.regex(check.stdout, /^600$/m);
   t.regex(check.stdout, /\/unused: No such file or directory/);
   const hist = JSON.parse(e.tsbox(['image', 'inspect', 'multi:1']).stdout)[0];
-  t.is(hist.Config.WorkingDir, '/work');
+  t.is(hist.Config.WorkingDir, '/home/nobody/sub');
   t.deepEqual(hist.Config.Cmd, ['cat', '/opt/app/greeting', '/srv/d', '/srv/keep', '/tmp/who']);
   t.true(hist.Config.Env.includes('DIR=/opt/app'));
 
