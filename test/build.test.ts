@@ -254,12 +254,15 @@ test.serial('a hostile base image or Dockerfile cannot write or read the host th
 
 test.serial('ONBUILD triggers run in the child build; HEALTHCHECK, EXPOSE, LABEL, STOPSIGNAL are stored', (t) => {
   let ctx = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /trig\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80 53/udp\nLABEL a=b "c d"=e\nSTOPSIGNAL SIGINT\nVOLUME /data\nENTRYPOINT ["sh", "-c"]\n' });
-  let r = e.tsbox(['build', '-t', 'parent:1', ctx]);
+  let r = e.tsbox(['build', '--label', 'from=cli', '-t', 'parent:1', ctx]);
   t.is(r.code, 0, r.stderr);
   const c = JSON.parse(e.tsbox(['image', 'inspect', 'parent:1']).stdout)[0].Config;
+  // ENTRYPOINT clears the CMD the base image had (busybox's sh), as docker does.
+  t.falsy(c.Cmd);
+  t.deepEqual(c.Entrypoint, ['sh', '-c']);
   t.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9 });
   t.deepEqual(Object.keys(c.ExposedPorts).sort(), ['53/udp', '80/tcp']);
-  t.deepEqual(c.Labels, { a: 'b', 'c d': 'e' });
+  t.deepEqual(c.Labels, { a: 'b', 'c d': 'e', from: 'cli' });
   t.is(c.StopSignal, 'SIGINT');
   t.deepEqual(c.OnBuild, ['RUN echo triggered > /trig']);
   ctx = context({ Dockerfile: 'FROM parent:1\nCMD ["cat /trig"]\n' });
@@ -438,4 +441,20 @@ test.serial('RUN --mount: a secret is readable in its step and absent from the i
   t.regex(run.stdout, /\/ctx: No such file or directory/);
   t.notRegex(run.stdout, /s3cr3t|\/seen/);
   t.is(readFileSync(join(ctx, 'data'), 'utf8'), 'bound\n');
+});
+
+test.serial('the cache: a changed build arg reruns the steps after its ARG, --no-cache reruns everything', (t) => {
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo before > /before\nARG V=1\nRUN echo $V > /v\n' });
+  const steps = (r: { stderr: string }) => (r.stderr.match(/CACHED/g) ?? []).length;
+  let r = e.tsbox(['build', '-t', 'args:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  r = e.tsbox(['build', '--build-arg', 'V=2', '-t', 'args:2', ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.is(steps(r), 1); // the RUN before the ARG only
+  t.is(e.tsbox(['run', '--rm', 'args:2', 'cat', '/v']).stdout, '2\n');
+  r = e.tsbox(['build', '--build-arg', 'V=2', '-t', 'args:2', ctx]);
+  t.is(steps(r), 2);
+  r = e.tsbox(['build', '--no-cache', '--build-arg', 'V=2', '-t', 'args:2', ctx]);
+  t.is(r.code, 0, r.stderr);
+  t.is(steps(r), 0);
 });
