@@ -458,3 +458,14 @@ test.serial('the cache: a changed build arg reruns the steps after its ARG, --no
   t.is(r.code, 0, r.stderr);
   t.is(steps(r), 0);
 });
+
+test.serial('COPY <<EOF writes the heredoc as a file; a cache mount takes uid, gid and mode', (t) => {
+  const ctx = context({
+    Dockerfile: 'FROM busybox\nENV WHO=heredoc\nCOPY --chmod=755 <<EOF /usr/bin/hello\n#!/bin/sh\necho "hello from $WHO"\nEOF\nCOPY <<"EOT" /literal\n$WHO\nEOT\nUSER nobody\nRUN --mount=type=cache,target=/home/c,uid=65534,gid=65534,mode=0700 id -u > /tmp/u && touch /home/c/x && stat -c "%u %a" /home/c > /tmp/c\n',
+  });
+  const r = e.tsbox(['build', '-t', 'heredoc:1', ctx]);
+  t.is(r.code, 0, r.stderr);
+  const run = e.tsbox(['run', '--rm', 'heredoc:1', 'sh', '-c', 'hello; cat /literal /tmp/c; stat -c %a /usr/bin/hello; ls /home 2>&1; true']);
+  t.is(run.code, 0, run.stderr);
+  t.is(run.stdout, 'hello from heredoc\n$WHO\n65534 700\n755\nls: /home: No such file or directory\n');
+});
