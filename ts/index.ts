@@ -17,6 +17,9 @@ export type { ContainerInspect, ContainerSummary, ContainerState, ContainerConfi
 export type { StopOptions, RemoveOptions, LogsOptions, LogEntry, WaitCondition, WaitResult, TopResult, ContainerStats, CpuStats } from './engine/lifecycle.js';
 export { EngineError } from './engine/containers.js';
 export { defaultRoot } from './engine/root.js';
+export { push, PushImageNotFoundError, type PushOptions, type PushResult, type PushEvents } from './images/push.js';
+export { Volumes, type VolumeInspect, type VolumeCreateOptions, type VolumeFilters, type VolumePruneResult } from './engine/volumes.js';
+export { Networks, type NetworkInspect, type NetworkFilters, type NetworkCreateOptions } from './engine/networks.js';
 export { build, BuildError, type BuildOptions, type BuildResult } from './engine/build/builder.js';
 export { DockerfileError } from './engine/build/parse.js';
 export { commitContainer, type CommitOptions } from './engine/commit.js';

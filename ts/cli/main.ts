@@ -7,9 +7,10 @@ export const VERSION = '0.1.0';
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, container prune, sandbox
-Networks:    network create, network ls, network rm, network inspect
+Networks:    network create, network ls, network rm, network inspect, network connect, network disconnect, network prune
+Volumes:     volume create, volume ls, volume inspect, volume rm, volume prune
 System:      info, system df, system prune, system info, unshare
-Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, build, commit
+Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history, build, commit
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, Loader> = {
   port: async () => (await import('./commands/containers.js')).portCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
+  volume: async () => (await import('./commands/volume.js')).volumeCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,
   image: async () => (await import('./commands/images.js')).imageCommand,
@@ -55,6 +57,8 @@ const COMMANDS: Record<string, Loader> = {
   save: async () => (await import('./commands/images.js')).saveCommand,
   load: async () => (await import('./commands/images.js')).loadCommand,
   import: async () => (await import('./commands/images.js')).importCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  history: async () => (await import('./commands/push.js')).historyCommand,
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
@@ -70,6 +74,9 @@ const COMMANDS: Record<string, Loader> = {
 export function registerCommands(more: Record<string, Loader>): void {
   Object.assign(COMMANDS, more);
 }
+
+// version takes --format: docker's Client/Server object through the template formatter.
+registerCommands({ version: async () => (await import('./commands/system.js')).versionCommand(VERSION) });
 
 export async function main(argv: string[]): Promise<number> {
   const g: GlobalOptions = { root: defaultRoot(), debug: false };

@@ -11,6 +11,8 @@ import {
   type WaitCondition, type WaitResult,
 } from './lifecycle.js';
 import { Images } from './images.js';
+import { Volumes } from './volumes.js';
+import { Networks } from './networks.js';
 
 export interface EngineOptions extends Omit<EngineHooks, 'pull'> {
   /** Where images, containers and networks live (default: $TSBOX_ROOT, /var/lib/tsbox as root, else the XDG data dir). */
@@ -120,11 +122,15 @@ export class Engine {
   readonly root: string;
   readonly containers: Containers;
   readonly images: Images;
+  readonly volumes: Volumes;
+  readonly networks: Networks;
 
   constructor(o: EngineOptions = {}) {
     this.root = o.root ?? defaultRoot();
     this.containers = new Containers(this.root, { onWarning: o.onWarning, onProgress: o.onProgress });
     this.images = new Images(this.root);
+    this.volumes = new Volumes(this.root);
+    this.networks = new Networks(this.root);
   }
 }
 

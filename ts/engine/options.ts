@@ -39,11 +39,17 @@ export interface RunOptions {
   stopTimeout?: number;
   restart: string;
   platform?: string;
+  /** Config.Labels (--label, --label-file): docker filters and shows them. */
+  labels?: Record<string, string>;
   publish: string[];
   publishAll: boolean;
   dns: string[];
   dnsSearch: string[];
   addHost: string[];
+  /** --network-alias: more names on a user network. */
+  networkAlias?: string[];
+  /** --ip: the address on a user network. */
+  ip?: string;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -55,8 +61,10 @@ const FLAGS: Record<string, [Kind, string?]> = {
   privileged: ['bool'], 'cap-add': ['list'], 'cap-drop': ['list'], 'security-opt': ['list'], memory: ['str', 'm'],
   'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
+  label: ['list', 'l'], 'label-file': ['list'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
+  'network-alias': ['list'], ip: ['str'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
@@ -166,21 +174,51 @@ export function parseRunArgs(argv: string[]): RunOptions {
     stopTimeout: int(str('stop-timeout'), '--stop-timeout'),
     restart,
     platform: str('platform'),
+    labels: parseLabels(list('label'), list('label-file')),
     publish: list('publish'),
     publishAll: v['publish-all'] === true,
     dns: list('dns'),
     dnsSearch: list('dns-search'),
     addHost: list('add-host'),
+    networkAlias: list('network-alias'),
+    ip: str('ip'),
   };
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
   }
+  for (const a of opts.networkAlias ?? []) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw new UsageError(`invalid --network-alias ${JSON.stringify(a)}: want a host name`);
+  }
+  if (opts.ip !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(opts.ip)) throw new UsageError(`invalid IPv4 address: ${opts.ip}`);
   for (const d of opts.dns) {
     if (!/^[0-9a-fA-F.:]+$/.test(d)) throw new UsageError(`invalid --dns ${JSON.stringify(d)}: want an IP address`);
   }
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
   return opts;
+}
+
+/** --label k=v (or k, an empty value) over --label-file's lines, as docker reads them. */
+export function parseLabels(labels: string[], files: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of [...files.flatMap((f) => readLines(f)), ...labels]) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    if (!k.trim()) throw new UsageError(`invalid label ${JSON.stringify(kv)}: empty name`);
+    // defineProperty: a label named __proto__ is a label, not the object's prototype.
+    Object.defineProperty(out, k, { value: i < 0 ? '' : kv.slice(i + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function readLines(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  return text.split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#'));
 }
 
 function readEnvFile(file: string): string[] {

@@ -13,6 +13,7 @@ import { containerDir, findContainer, liveState, loadRecord, newId, newName, rel
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
+import { nameAnonymousVolumes, removeAnonymousVolumes } from './volumes.js';
 import { UsageError } from '../errors.js';
 import { ImageNotFoundError, RegistryError } from '../errors.js';
 import { formatReference, parseReference } from '../images/reference.js';
@@ -169,13 +170,17 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
   try {
     const image = await imageFor(root, o, hooks);
     made = true;
+    o = nameAnonymousVolumes(root, o, (imageConfig(new Store(root), image.config) as { Volumes?: Record<string, unknown> | null }).Volumes);
     mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
     const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
     return { record, container: await launchRecord(root, record, stdio, hooks) };
   } catch (e) {
-    if (made) removeContainerFiles(root, id);
+    if (made) {
+      removeContainerFiles(root, id);
+      removeAnonymousVolumes(root, { Id: id, Options: o });
+    }
     releaseName(root, name, id);
     throw e;
   }

@@ -7,6 +7,7 @@ import { prune } from '../../images/archive.js';
 import { listRecords, liveState, containerDir } from '../../engine/containers.js';
 import { containerPruneCommand } from './containers.js';
 import { args, UsageError, type Command } from '../common.js';
+import { formatFailure, formatInspect } from '../format/index.js';
 
 export const systemCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
@@ -44,11 +45,37 @@ export const infoCommand: Command = async (argv, g) => {
   const a = args(argv, { format: { type: 'string', short: 'f' } });
   const { hostInfo } = await import('../../engine/info.js');
   const info = hostInfo(g.root);
-  if (a.values.format === 'json' || a.values.format === '{{json .}}') {
-    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  if (a.values.format === 'json') {
+    process.stdout.write(`${JSON.stringify(info)}\n`);
     return 0;
   }
-  if (a.values.format) throw new UsageError(`info: --format ${a.values.format}: only json is supported`);
+  if (a.values.format) {
+    try {
+      process.stdout.write(formatInspect(a.values.format, [info]));
+      return 0;
+    } catch (e) {
+      return formatFailure(e);
+    }
+  }
   for (const [k, v] of Object.entries(info)) process.stdout.write(`${k}: ${v}\n`);
   return 0;
+};
+
+/** tsbox version [--format]: docker's shape (Client, Server), the engine in this process as the server. */
+export const versionCommand = (version: string): Command => async (argv) => {
+  const a = args(argv, { format: { type: 'string', short: 'f' } });
+  const { arch, platform } = process;
+  const goArch = arch === 'x64' ? 'amd64' : arch;
+  const side = { Platform: { Name: 'tsbox' }, Version: version, ApiVersion: '1.41', NodeVersion: process.versions.node, Os: platform, Arch: goArch, BuildTime: '', GitCommit: '' };
+  const v = { Client: side, Server: { ...side, Components: [{ Name: 'Engine', Version: version, Details: { ApiVersion: '1.41', Os: platform, Arch: goArch } }] } };
+  if (a.values.format === undefined) {
+    process.stdout.write(`tsbox version ${version}\n`);
+    return 0;
+  }
+  try {
+    process.stdout.write(formatInspect(a.values.format, [v]));
+    return 0;
+  } catch (e) {
+    return formatFailure(e);
+  }
 };
