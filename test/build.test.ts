@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
 import { dockerArchive } from './helpers/archive.js';
 import { engineRoot, type EngineRoot } from './helpers/engine-root.js';
-import { unmountBelow } from './helpers/leftovers.js';
+import { removeCgroupTree, unmountBelow } from './helpers/leftovers.js';
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
@@ -468,4 +468,34 @@ test.serial('COPY <<EOF writes the heredoc as a file; a cache mount takes uid, g
   const run = e.tsbox(['run', '--rm', 'heredoc:1', 'sh', '-c', 'hello; cat /literal /tmp/c; stat -c %a /usr/bin/hello; ls /home 2>&1; true']);
   t.is(run.code, 0, run.stderr);
   t.is(run.stdout, 'hello from heredoc\n$WHO\n65534 700\n755\nls: /home: No such file or directory\n');
+});
+
+test.serial('a built image pushed to a registry keeps its digest; podman pulls and runs it (files and whiteouts as built)', async (t) => {
+  const { startRegistry } = await import('./helpers/registry.js');
+  const reg = await startRegistry();
+  t.teardown(() => reg.stop());
+  const name = `${reg.addr}/built/app:1`;
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo pushed > /pushed && rm /etc/group\nCOPY a.txt /\nCMD ["cat", "/pushed"]\n', 'a.txt': 'a\n' });
+  let r = e.tsbox(['build', '-t', name, ctx]);
+  t.is(r.code, 0, r.stderr);
+  const local = /exporting manifest (sha256:\w+)/.exec(r.stderr)?.[1];
+  r = e.tsbox(['push', name]);
+  t.is(r.code, 0, r.stderr);
+  const sk = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${name}`], { encoding: 'utf8' });
+  t.is(sk.status, 0, sk.stderr);
+  const { createHash } = await import('node:crypto');
+  t.is(`sha256:${createHash('sha256').update(sk.stdout).digest('hex')}`, local);
+  const { podman, havePodman } = await import('./helpers/podman.js');
+  if (!havePodman) return;
+  const pm = podman(work);
+  const cgroup = `tsbox-test-build-podman-${process.pid}`;
+  try {
+    // Limits this VM allows, a cgroup of this test's own (removed below).
+    const p = await pm.run(['run', '--rm', '--network', 'none', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768', '--cgroup-parent', `/${cgroup}`, '--tls-verify=false', name, 'sh', '-c', 'cat /pushed /a.txt; ls /etc/group 2>&1; true']);
+    t.is(p.code, 0, p.stderr);
+    t.regex(p.stdout, /^pushed\na\n.*No such file or directory/);
+  } finally {
+    pm.remove();
+    removeCgroupTree(cgroup);
+  }
 });
