@@ -499,3 +499,22 @@ test.serial('a built image pushed to a registry keeps its digest; podman pulls a
     removeCgroupTree(cgroup);
   }
 });
+
+test.serial('the library: engine.images.build reports its steps and output; engine.containers.commit', async (t) => {
+  const { Engine } = await import('../ts/engine/engine.js');
+  const engine = new Engine({ root: e.root });
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo from-the-step\nRUN echo lib > /lib-made\n' });
+  const steps: string[] = [];
+  let output = '';
+  const r = await engine.images.build({ context: ctx, dockerfile: readFileSync(join(ctx, 'Dockerfile'), 'utf8'), tags: ['lib:1'], noCache: true, onStep: (s) => steps.push(`${s.step}/${s.steps} ${s.text}`), onOutput: (b) => (output += b) });
+  t.deepEqual(steps, ['1/3 FROM busybox', '2/3 RUN echo from-the-step', '3/3 RUN echo lib > /lib-made']);
+  t.is(output, 'from-the-step\n');
+  t.is(r.ran, 2);
+  t.regex(r.id, /^sha256:/);
+  const id = await engine.containers.run({ image: 'lib:1', cmd: ['sh', '-c', 'echo more >> /lib-made; sleep 1000'] });
+  t.teardown(() => engine.containers.remove(id, { force: true }));
+  for (let i = 0; i < 50 && e.tsbox(['exec', id, 'grep', '-q', 'more', '/lib-made']).code !== 0; i++) await new Promise((res) => setTimeout(res, 100));
+  const c = await engine.containers.commit(id, { name: 'lib:2', changes: ['CMD ["cat", "/lib-made"]'] });
+  t.regex(c.id, /^sha256:/);
+  t.is(e.tsbox(['run', '--rm', 'lib:2']).stdout, 'lib\nmore\n');
+});
