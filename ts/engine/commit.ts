@@ -11,7 +11,6 @@ import { Store } from '../images/store.js';
 import { UsageError } from '../errors.js';
 import { EngineError, liveState, mustFind, stateRoot } from './containers.js';
 import { applyMeta, type ImageDoc } from './build/config.js';
-import { parseDockerfile } from './build/parse.js';
 
 export interface CommitOptions {
   /** Dockerfile instructions applied to the config (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, ...). */
@@ -41,6 +40,8 @@ export async function commitContainer(root: string, ref: string, o: CommitOption
   if (!existsSync(upper)) throw new UsageError(`commit ${ref}: the container has no writable layer (${upper}); the copy snapshotter cannot commit`);
   const doc = structuredClone(store.readJson<ImageDoc>(image.config, 'config'));
   doc.history ??= [];
+  // The Dockerfile parser loads on use: a library import of tsbox does not pull it in.
+  const { parseDockerfile } = await import('./build/parse.js');
   const instrs = parseDockerfile(`FROM scratch\n${(o.changes ?? []).join('\n')}\n`, 'commit --change').stages[0].steps;
   const vars: Record<string, string | undefined> = {};
   for (const e of doc.config.Env ?? []) vars[e.slice(0, e.indexOf('='))] = e.slice(e.indexOf('=') + 1);

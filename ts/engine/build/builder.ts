@@ -10,7 +10,6 @@ import { imageLayers, saveImage, storeLayer, type LayerDescriptor } from '../../
 import { findImage } from '../../images/manage.js';
 import { hostPlatform, pull } from '../../images/pull.js';
 import { Store, type ImageRecord } from '../../images/store.js';
-import { UsageError } from '../../errors.js';
 import { isRootless } from '../../runtime/rootless.js';
 import { resolveUser } from '../spec.js';
 import { loadContext, type BuildContext, type Source } from './context.js';
@@ -19,7 +18,11 @@ import { resolveSources, type Sources } from './sources.js';
 import { applyMeta, command, getEnv, type ImageDoc } from './config.js';
 import { inRootReader } from './inroot.js';
 import { mountLayers, type WorkMount } from './mount.js';
-import { DockerfileError, flag, parseDockerfile, type Instruction, type Stage } from './parse.js';
+import { parseDockerfile } from './parse.js';
+import { flag, type Instruction, type Stage } from './instruction.js';
+import { BuildError, DockerfileError } from './errors.js';
+
+export { BuildError };
 import { runStep, type BuildNetwork } from './run-step.js';
 import { addArchive, isArchive } from './add.js';
 import { expand, pairs, split } from './words.js';
@@ -73,10 +76,6 @@ function h(...parts: string[]): string {
   return x.digest('hex');
 }
 
-/** A build that failed: docker's exit code 1. */
-export class BuildError extends UsageError {
-  readonly exitCode = 1;
-}
 
 /** Stages the target needs: FROM of an earlier stage, COPY --from, RUN --mount from=. */
 function neededStages(stages: Stage[], target: Stage, metaVars: Record<string, string | undefined>): Set<number> {

@@ -1,7 +1,7 @@
 // The image config as the Dockerfile's metadata instructions change it (ENV, LABEL, CMD, HEALTHCHECK...),
 // and the history entries docker writes.
 import { UsageError } from '../../errors.js';
-import { flag, type Instruction } from './parse.js';
+import { flag, type Instruction } from './instruction.js';
 import { execForm, pairs, split } from './words.js';
 
 export interface ContainerConfig {

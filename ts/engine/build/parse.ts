@@ -1,46 +1,13 @@
 // A Dockerfile as stages of instructions. dockerfile-ast does the lexing (line continuations, the escape
 // directive, comments, heredoc bodies); this checks what the builder needs and names the line of an error.
 import { DockerfileParser } from 'dockerfile-ast';
-import { UsageError } from '../../errors.js';
+import { DockerfileError } from './errors.js';
+import { flag, type Dockerfile, type Instruction } from './instruction.js';
 
-export interface Instruction {
-  keyword: string;
-  /** 1-based line of the Dockerfile. */
-  line: number;
-  /** --name=value flags (BuildKit's --mount may repeat). */
-  flags: [string, string | undefined][];
-  /** The arguments after the flags, continuations joined (heredoc bodies included). */
-  args: string;
-  /** The instruction as written (history's created_by, the cache key). */
-  text: string;
-}
-
-export interface Stage {
-  index: number;
-  name?: string;
-  /** FROM's image (variables not yet expanded), `scratch` or an earlier stage's name. */
-  base: string;
-  platform?: string;
-  line: number;
-  steps: Instruction[];
-}
-
-export interface Dockerfile {
-  /** ARGs before the first FROM. */
-  metaArgs: Instruction[];
-  stages: Stage[];
-}
+export { DockerfileError };
+export type { Dockerfile, Instruction, Stage } from './instruction.js';
 
 const KNOWN = new Set(['FROM', 'RUN', 'CMD', 'LABEL', 'MAINTAINER', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT', 'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL']);
-
-/** A Dockerfile that cannot be read: docker build's exit code 1. */
-export class DockerfileError extends UsageError {
-  readonly exitCode = 1;
-}
-
-export function flag(ins: Instruction, name: string): string | undefined {
-  return ins.flags.find(([n]) => n === name)?.[1];
-}
 
 /** An instruction line of its own (ONBUILD triggers are parsed through this too). */
 export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {

@@ -7,7 +7,7 @@ import type { Store } from '../../images/store.js';
 import { contextSources, hashSources, type BuildContext, type Source } from './context.js';
 import { download } from './download.js';
 import { resolveInRoot } from './inroot.js';
-import { flag, type Instruction } from './parse.js';
+import { flag, type Instruction } from './instruction.js';
 import type { BuildNetwork } from './run-step.js';
 import { split } from './words.js';
 
