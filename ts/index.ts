@@ -20,3 +20,5 @@ export { defaultRoot } from './engine/root.js';
 export { push, PushImageNotFoundError, type PushOptions, type PushResult, type PushEvents } from './images/push.js';
 export { Volumes, type VolumeInspect, type VolumeCreateOptions, type VolumeFilters, type VolumePruneResult } from './engine/volumes.js';
 export { Networks, type NetworkInspect, type NetworkFilters, type NetworkCreateOptions } from './engine/networks.js';
+export { build, BuildError, DockerfileError, type BuildOptions, type BuildResult } from './engine/build/index.js';
+export { commitContainer, type CommitOptions } from './engine/commit.js';

@@ -10,7 +10,7 @@ Containers:  run, ps, start, stop, restart, kill, rm, logs, exec, inspect, wait,
 Networks:    network create, network ls, network rm, network inspect, network connect, network disconnect, network prune
 Volumes:     volume create, volume ls, volume inspect, volume rm, volume prune
 System:      info, system df, system prune, system info, unshare
-Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history
+Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history, build, commit
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -62,6 +62,8 @@ const COMMANDS: Record<string, Loader> = {
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  commit: async () => (await import('./commands/build.js')).commitCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;

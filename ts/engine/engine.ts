@@ -10,6 +10,7 @@ import {
   topContainer, unpauseContainer, waitContainer, type ContainerStats, type LogEntry, type LogsOptions, type RemoveOptions, type StopOptions, type TopResult,
   type WaitCondition, type WaitResult,
 } from './lifecycle.js';
+import type { CommitOptions } from './commit.js';
 import { Images } from './images.js';
 import { Volumes } from './volumes.js';
 import { Networks } from './networks.js';
@@ -111,6 +112,12 @@ export class Containers {
 
   top(idOrName: string, psArgs?: string[]): TopResult {
     return topContainer(this.root, idOrName, psArgs);
+  }
+
+  /** docker commit: the container's changes as a new image over its own; resolves with its id and manifest digest. */
+  async commit(idOrName: string, o: CommitOptions = {}): Promise<{ id: string; digest: string }> {
+    const { commitContainer } = await import('./commit.js');
+    return commitContainer(this.root, idOrName, o);
   }
 
   stats(idOrName: string, o: { interval?: number } = {}): Promise<ContainerStats> {

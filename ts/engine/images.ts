@@ -4,6 +4,7 @@ import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
 import { pull as pullImage, type PullEvents } from '../images/pull.js';
+import type { BuildOptions, BuildResult } from './build/builder.js';
 import { push as pushImage, type PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
@@ -263,6 +264,12 @@ export class Images {
    */
   async push(name: string, o: { insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status']; chunkSize?: number } = {}): Promise<PushResult> {
     return pushImage(name, { root: this.root, insecureRegistries: o.insecureRegistries, credentials: o.credentials, chunkSize: o.chunkSize, events: o.onProgress ? { status: o.onProgress } : undefined });
+  }
+
+  /** docker build: a Dockerfile into the store (engine/build/); onStep and onOutput report its progress. */
+  async build(o: BuildOptions): Promise<BuildResult> {
+    const { build } = await import('./build/builder.js');
+    return build(this.root, o);
   }
 
   /** docker tag: target names the same image as source. */
