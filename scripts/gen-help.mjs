@@ -19,12 +19,12 @@ const CMDS = {
   pull: ['platform', 'quiet'], push: ['quiet', 'all-tags'], images: ['format', 'quiet', 'filter', 'no-trunc', 'digests', 'all'],
   tag: [], rmi: ['force'], login: ['username', 'password', 'password-stdin'], logout: [], save: ['output'], load: ['input', 'quiet'],
   import: ['change'], history: ['no-trunc', 'quiet', 'format', 'human'], build: ALL,
-  'image inspect': ['format'], 'image prune': ['force', 'all', 'filter'],
+  'image inspect': ['format'], 'image prune': ['force', 'all'],
   'network create': ['subnet', 'driver', 'label'], 'network ls': ['quiet', 'filter', 'no-trunc', 'format'], 'network rm': [],
   'network inspect': ['format', 'verbose'], 'network prune': ['force', 'filter'], 'network connect': ['alias', 'ip'], 'network disconnect': ['force'],
   'volume create': ['driver', 'opt', 'label', 'name'], 'volume ls': ['quiet', 'filter', 'format'], 'volume inspect': ['format'],
   'volume rm': ['force'], 'volume prune': ['force', 'filter'],
-  'system df': ['format', 'verbose'], 'system prune': ['force', 'all', 'volumes'], info: ['format'], version: ['format'],
+  'system df': [], 'system prune': ['force', 'all'], info: ['format'], version: ['format'],
 };
 // Group commands: docker's subcommand names -> the top-level command whose flags they share.
 const GROUPS = {

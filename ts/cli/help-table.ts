@@ -533,7 +533,6 @@ export const DOCKER_HELP: Record<string, HelpEntry> = { "run": { "usage": ["run 
    ["q", "quiet", "", "Only show image IDs" ] ], "args": [0, 1 ]
  }, "image prune": { "usage": ["image prune [OPTIONS]" ], "desc": "Remove unused images", "flags": [
    ["a", "all", "", "Remove all unused images, not just dangling ones" ],
-   ["", "filter", "filter", "Provide filter values (e.g. 'until=<timestamp>')" ],
    ["f", "force", "", "Do not prompt for confirmation" ] ], "args": [0, 0 ]
  }, "image pull": { "usage": ["image pull [OPTIONS] NAME[:TAG|@DIGEST]" ], "desc": "Pull an image or a repository from a registry", "flags": [
    ["", "insecure-registry", "list", "Use plain HTTP and unverified TLS for this registry (tsbox)" ],
@@ -604,9 +603,7 @@ export const DOCKER_HELP: Record<string, HelpEntry> = { "run": { "usage": ["run 
    ["events", "Get real time events from the server" ],
    ["info", "Display system-wide information" ],
    ["prune", "Remove unused data" ] ]
- }, "system df": { "usage": ["system df [OPTIONS]" ], "desc": "Show tsbox disk usage", "flags": [
-   ["", "format", "string", "Pretty-print images using a Go template" ],
-   ["v", "verbose", "", "Show detailed information on space usage" ] ], "args": [0, 0 ]
+ }, "system df": { "usage": ["system df [OPTIONS]" ], "desc": "Show tsbox disk usage", "flags": [], "args": [0, 0 ]
  }, "system events": { "usage": ["system events [OPTIONS]" ], "desc": "Get real time events from the server", "flags": [
    ["f", "filter", "filter", "Filter output based on conditions provided" ],
    ["", "format", "string", "Format the output using the given Go template" ],
@@ -616,7 +613,6 @@ export const DOCKER_HELP: Record<string, HelpEntry> = { "run": { "usage": ["run 
    ["f", "format", "string", "Format the output using the given Go template" ] ], "args": [0, 0 ]
  }, "system prune": { "usage": ["system prune [OPTIONS]" ], "desc": "Remove unused data", "flags": [
    ["a", "all", "", "Remove all unused images not just dangling ones" ],
-   ["f", "force", "", "Do not prompt for confirmation" ],
-   ["", "volumes", "", "Prune volumes" ] ], "args": [0, 0 ]
+   ["f", "force", "", "Do not prompt for confirmation" ] ], "args": [0, 0 ]
  }
 };
