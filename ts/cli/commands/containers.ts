@@ -23,6 +23,7 @@ import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
 import { parseSince } from '../../engine/logs.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { progress, type Progress } from '../progress.js';
 import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
 import { PS_FORMAT, psFormat, STATS_FORMAT, type StatsRow } from '../format/contexts.js';
 
@@ -34,10 +35,13 @@ function execFailureCode(e: unknown): number | undefined {
 }
 
 /** What the engine reports goes to stderr, as docker prints it. */
+let pullProgress: Progress | undefined;
 const stderrHooks: EngineHooks = {
   onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
   onProgress: (p) => {
     if (p.status === 'missing') process.stderr.write(`Unable to find image '${p.image}' locally\n`);
+    // run's implicit pull shows its layers as tsbox pull does (on stderr, as docker run).
+    else if (p.id) (pullProgress ??= progress(process.stderr)).status(p.id, p.status, p.progressDetail);
   },
 };
 
