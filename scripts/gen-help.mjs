@@ -48,7 +48,7 @@ const EXTRA = {
 const ARGS = { top: [1, -1], 'system df': [0, 0], build: [1, 1] };
 
 function dockerHelp(path) {
-  return execFileSync(DOCKER, [...path.split(' '), '--help'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent', COLUMNS: '1000' } });
+  return execFileSync(DOCKER, [...path.split(' ').filter(Boolean), '--help'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent', COLUMNS: '1000' } });
 }
 
 function parse(path, text) {
@@ -69,7 +69,7 @@ function parse(path, text) {
       const m = /^\s+(?:-(\w), )?\s*--([\w-]+)(?: (\w+))?\s{2,}(.*)$/.exec(l);
       if (m) flags.push([m[1] ?? '', m[2], m[3] ?? '', m[4].trim()]);
       else if (l.trim() && flags.length) flags[flags.length - 1][3] += ` ${l.trim()}`;
-    } else if (section === 'Commands:') {
+    } else if (section === 'Commands:' || section === 'Management Commands:') {
       const m = /^\s+(\S+)\s+(.*)$/.exec(l);
       if (m) subs.push([m[1], m[2]]);
     }
@@ -92,6 +92,9 @@ function argCount(tail) {
   return [min, max];
 }
 
+// docker's one-line descriptions (a command's help may show a longer one; its errors show this).
+const SHORT = {};
+for (const [n, d] of parse('', dockerHelp('')).subs) SHORT[n] = d;
 const out = {};
 function add(path, impl) {
   const p = parse(path, dockerHelp(path));
@@ -102,6 +105,7 @@ function add(path, impl) {
   for (const f of EXTRA[impl] ?? EXTRA[path] ?? []) if (!flags.some((x) => x[1] === f[1])) flags.push(f);
   flags.sort((a, b) => a[1].localeCompare(b[1]));
   const e = { usage: p.usage, desc: p.desc, flags, args: ARGS[impl] ?? argCount(first.slice(path.length)) };
+  if (SHORT[path] && SHORT[path] !== p.desc.split('\n')[0]) e.short = SHORT[path];
   if (NOT_INTERSPERSED.has(impl)) e.interspersed = false;
   if (missing.length) e.missingFromDocker = missing;
   out[path] = e;
@@ -110,6 +114,7 @@ for (const c of Object.keys(CMDS)) if (!c.includes(' ')) add(c, c);
 for (const [g, subs] of Object.entries(GROUPS)) {
   const p = parse(g, dockerHelp(g));
   out[g] = { usage: p.usage, desc: p.desc, flags: [], args: [0, -1], subs: p.subs.filter(([s]) => subs[s] || CMDS[`${g} ${s}`]).map(([s, d]) => [s, d]) };
+  for (const [s, d] of p.subs) SHORT[`${g} ${s}`] = d;
   for (const [s] of out[g].subs) add(`${g} ${s}`, subs[s] ?? `${g} ${s}`);
 }
 for (const e of Object.values(out)) if (e.missingFromDocker) { process.stderr.write(`not in docker's help: ${JSON.stringify(e.missingFromDocker)} (${e.usage[0]})\n`); delete e.missingFromDocker; }

@@ -32,7 +32,7 @@ export function args<const T extends Options>(argv: string[], options: T): Parse
 
 /**
  * Checks argv as docker's flag parser does and rewrites it for parseArgs: "unknown flag: --x",
- * "unknown shorthand flag: 'z' in -z", "flag needs an argument: --name" / "'e' in -e"; a value may
+ * "unknown shorthand flag: 'z' in -z" (pflag names the rest of the bundle), "flag needs an argument: --name" / "'e' in -e"; a value may
  * start with a dash (-e -x) and a boolean may be given as --flag=false, as pflag allows.
  */
 function pflagArgs(argv: string[], options: Options): string[] {
@@ -64,7 +64,7 @@ function pflagArgs(argv: string[], options: Options): string[] {
     }
     for (let j = 1; j < a.length; j++) {
       const name = short.get(a[j]);
-      if (!name) throw new UsageError(`unknown shorthand flag: '${a[j]}' in ${a}`);
+      if (!name) throw new UsageError(`unknown shorthand flag: '${a[j]}' in -${a.slice(j)}`);
       if (options[name].type === 'boolean') {
         out.push(`--${name}`);
         continue;
@@ -73,7 +73,7 @@ function pflagArgs(argv: string[], options: Options): string[] {
       let v = a.slice(j + 1);
       if (v.startsWith('=')) v = v.slice(1);
       else if (!v) {
-        if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: '${a[j]}' in ${a}`);
+        if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: '${a[j]}' in -${a.slice(j)}`);
         v = argv[++i];
       }
       out.push(`--${name}=${v}`);

@@ -210,8 +210,8 @@ export const DOCKER_HELP: Record<string, HelpEntry> = { "run": { "usage": ["run 
  }, "login": { "usage": ["login [OPTIONS] [SERVER]" ], "desc": "Log in to a Docker registry.\nIf no server is specified, the default is defined by the daemon.", "flags": [
    ["p", "password", "string", "Password" ],
    ["", "password-stdin", "", "Take the password from stdin" ],
-   ["u", "username", "string", "Username" ] ], "args": [0, 1 ]
- }, "logout": { "usage": ["logout [SERVER]" ], "desc": "Log out from a Docker registry.\nIf no server is specified, the default is defined by the daemon.", "flags": [], "args": [0, 1 ]
+   ["u", "username", "string", "Username" ] ], "args": [0, 1 ], "short": "Log in to a Docker registry"
+ }, "logout": { "usage": ["logout [SERVER]" ], "desc": "Log out from a Docker registry.\nIf no server is specified, the default is defined by the daemon.", "flags": [], "args": [0, 1 ], "short": "Log out from a Docker registry"
  }, "save": { "usage": ["save [OPTIONS] IMAGE [IMAGE...]" ], "desc": "Save one or more images to a tar archive (streamed to STDOUT by default)", "flags": [
    ["o", "output", "string", "Write to a file, instead of STDOUT" ] ], "args": [1, -1 ]
  }, "load": { "usage": ["load [OPTIONS]" ], "desc": "Load an image from a tar archive or STDIN", "flags": [
@@ -597,7 +597,7 @@ export const DOCKER_HELP: Record<string, HelpEntry> = { "run": { "usage": ["run 
    ["", "filter", "filter", "Provide filter values (e.g. 'label=<label>')" ],
    ["f", "force", "", "Do not prompt for confirmation" ] ], "args": [0, 0 ]
  }, "volume rm": { "usage": ["volume rm [OPTIONS] VOLUME [VOLUME...]" ], "desc": "Remove one or more volumes. You cannot remove a volume that is in use by a container.", "flags": [
-   ["f", "force", "", "Force the removal of one or more volumes" ] ], "args": [1, -1 ]
+   ["f", "force", "", "Force the removal of one or more volumes" ] ], "args": [1, -1 ], "short": "Remove one or more volumes"
  }, "system": { "usage": ["system COMMAND" ], "desc": "Manage Docker", "flags": [], "args": [0, -1 ], "subs": [
    ["df", "Show tsbox disk usage" ],
    ["events", "Get real time events from the server" ],

@@ -9,6 +9,8 @@ export interface HelpEntry {
   /** Usage lines after "tsbox ": the first is docker's UseLine, the rest alternatives. */
   usage: string[];
   desc: string;
+  /** docker's one-line description where --help shows a longer one (argument errors show this). */
+  short?: string;
   flags: HelpFlag[];
   /** [min, max] arguments; max -1 for no limit. */
   args: [number, number] | number[];
@@ -87,9 +89,11 @@ export function resolveCommand(argv: string[]): { path: string; entry?: HelpEntr
   return { path: name, entry: group, rest: argv.slice(1) };
 }
 
+const useLine = (e: HelpEntry) => e.usage.map((u, i) => (i ? `\ttsbox ${u}` : `tsbox ${u}`)).join('\n');
+
 /** docker's help text: the usage line, the description, the flags in pflag's columns, a group's commands. */
 export function renderHelp(path: string, e: HelpEntry): string {
-  let s = `\nUsage:  ${e.usage.map((u, i) => (i ? `\ttsbox ${u}` : `tsbox ${u}`)).join('\n')}\n\n${e.desc}\n`;
+  let s = `\nUsage:  ${useLine(e)}\n\n${e.desc}\n`;
   if (e.flags.length) {
     const left = e.flags.map(([sh, long, type]) => `${sh ? `  -${sh}, ` : '      '}--${long}${type ? ` ${type}` : ''}`);
     const width = Math.max(...left.map((l) => l.length)) + 3;
@@ -124,7 +128,7 @@ export function scanArgs(e: HelpEntry, argv: string[]): { help: boolean; count?:
     if (a.startsWith('--')) {
       const f = long.get(a.slice(2).split('=')[0]);
       if (!f) known = false;
-      else if (f[2] && !a.includes('=')) i++;
+      else if (f[2] && !a.includes('=') && ++i >= argv.length) known = false; // docker words the missing value first
       continue;
     }
     for (let j = 1; j < a.length; j++) {
@@ -134,7 +138,7 @@ export function scanArgs(e: HelpEntry, argv: string[]): { help: boolean; count?:
         break;
       }
       if (f[2]) {
-        if (j === a.length - 1) i++;
+        if (j === a.length - 1 && ++i >= argv.length) known = false;
         break;
       }
     }
@@ -153,7 +157,7 @@ export function argCountError(path: string, e: HelpEntry, n: number): string | u
   else if (n < min) msg = `"tsbox ${path}" requires at least ${min} ${word(min)}.`;
   else if (max !== -1 && n > max) msg = `"tsbox ${path}" requires at most ${max} ${word(max)}.`;
   if (!msg) return undefined;
-  return `${msg}\nSee 'tsbox ${path} --help'.\n\nUsage:  tsbox ${e.usage[0]}\n\n${e.desc.split('\n')[0]}\n`;
+  return `${msg}\nSee 'tsbox ${path} --help'.\n\nUsage:  ${useLine(e)}\n\n${e.short ?? e.desc.split('\n')[0]}\n`;
 }
 
 /** Flag errors docker words itself (pflag's), printed with its pointer to --help. */

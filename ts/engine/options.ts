@@ -105,7 +105,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       names = [];
       for (let j = 1; j < a.length; j++) {
         const n = SHORT.get(a[j]);
-        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in ${a}`);
+        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in -${a.slice(j)}`);
         names.push(n);
         if (FLAGS[n][0] !== 'bool' && j < a.length - 1) {
           inline = a.slice(j + 1);
@@ -122,7 +122,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       }
       let val = inline;
       if (val === undefined) {
-        if (++i >= argv.length) throw new UsageError(a.startsWith('--') ? `flag needs an argument: --${n}` : `flag needs an argument: '${a[a.length - 1]}' in ${a}`);
+        if (++i >= argv.length) throw new UsageError(a.startsWith('--') ? `flag needs an argument: --${n}` : `flag needs an argument: '${a[a.length - 1]}' in -${a[a.length - 1]}`);
         val = argv[i];
       }
       if (def[0] === 'list') ((v[n] as string[] | undefined) ?? (v[n] = [] as string[]) as string[]).push(val);

@@ -20,6 +20,7 @@ import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
 import { removeTree } from '../images/tree.js';
+import { platformMismatch } from './platform.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -66,8 +67,6 @@ export interface Started {
   record: ContainerRecord;
   container: Container;
 }
-
-import { platformMismatch } from './platform.js';
 
 function imageConfig(store: Store, configDigest: string): ImageConfig {
   return (JSON.parse(store.readBlob(configDigest).toString()) as { config?: ImageConfig }).config ?? {};

@@ -195,7 +195,7 @@ export const importCommand: Command = async (argv, g) => {
 
 export const pruneCommand: Command = async (argv, g) => {
   const a = args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
-  const warning = a.values.all ? 'WARNING! This will remove all images without at least one container associated to them.' : 'WARNING! This will remove all dangling images.';
+  const warning = `WARNING! This will remove all ${a.values.all ? 'images without at least one container associated to them' : 'dangling images'}.\nAre you sure you want to continue?`;
   if (!a.values.force && !(await (await import('./volume.js')).confirm(warning))) {
     process.stdout.write('Total reclaimed space: 0B\n');
     return 0;

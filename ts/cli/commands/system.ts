@@ -46,7 +46,7 @@ export const systemCommand: Command = async (argv, g) => {
     const a = args(rest, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
     // docker's warning, naming what this prune removes; no answer (no stdin, its end) is no.
     const what = ['all stopped containers', 'all networks not used by at least one container', a.values.all ? 'all images without at least one container associated to them' : 'all dangling images'];
-    if (!a.values.force && !(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return 0;
+    if (!a.values.force && !(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}\nAre you sure you want to continue?`))) return 0;
     await containerPruneCommand([], g);
     await (await import('./network.js')).networkCommand(['prune', '--force'], g);
     const removed = prune(g.root);
