@@ -31,9 +31,12 @@ test.before(async () => {
   writeFileSync(join(big, 'noise'), randomBytes(4 << 20));
   l.image([busyboxRootfs(), big], { tag: 'big' });
   l.image([busyboxRootfs()], { tag: 'arm', arch: 'arm64' });
+  // A hostile config: terminal escapes in its architecture.
+  l.image([busyboxRootfs()], { tag: 'evil', arch: 'arm\u001b]0;owned\u0007\u001b[2J' });
   l.write();
   await push(layout, 'big', `${reg.addr}/ux/big:latest`);
   await push(layout, 'arm', `${reg.addr}/ux/arm:latest`);
+  await push(layout, 'evil', `${reg.addr}/ux/evil:latest`);
 });
 
 test.after.always(async () => {
@@ -237,6 +240,10 @@ test('pull on a terminal shows bytes per layer (pull and run), plain lines other
   );
   const asked = await tsbox(['run', '--rm', '--network', 'none', '--platform', 'linux/arm64', arm, 'true']);
   t.false(asked.stderr.includes('WARNING'), asked.stderr);
+  // An image's architecture reaches the terminal quoted, never as escapes.
+  const evil = await tsbox(['run', '--rm', '--network', 'none', `${reg.addr}/ux/evil:latest`, 'true']);
+  t.true(evil.stderr.includes(String.raw`WARNING: The requested image's platform (linux/"arm\u001b]0;owned\u0007\u001b[2J") does not match`), evil.stderr);
+  t.false(evil.stderr.includes('\x1b'), evil.stderr);
   const native = await tsbox(['run', '--rm', '--network', 'none', 'busybox', 'true']);
   t.false(native.stderr.includes('WARNING'), native.stderr);
 });

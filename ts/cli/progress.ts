@@ -17,6 +17,9 @@ export function progressText(current: number, total: number | undefined, columns
   return bar + numbers;
 }
 
+/** What a registry's manifest put in a line is shown without its control characters (no terminal escapes). */
+const clean = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
+
 export function progress(out: NodeJS.WriteStream = process.stdout): Progress {
   if (!out.isTTY) {
     const last = new Map<string, string>();
@@ -24,7 +27,7 @@ export function progress(out: NodeJS.WriteStream = process.stdout): Progress {
       status: (id, st) => {
         if (last.get(id) === st) return;
         last.set(id, st);
-        out.write(`${id}: ${st}\n`);
+        out.write(`${clean(id)}: ${clean(st)}\n`);
       },
       done: () => undefined,
     };
@@ -40,7 +43,7 @@ export function progress(out: NodeJS.WriteStream = process.stdout): Progress {
     lastDraw = Date.now();
     // Move up over what we drew last time, then redraw every layer's line.
     if (drawn) out.write(`\x1b[${drawn}A`);
-    for (const id of order) out.write(`\x1b[2K${id}: ${state.get(id)}\n`);
+    for (const id of order) out.write(`\x1b[2K${clean(id)}: ${clean(state.get(id)!)}\n`);
     drawn = order.length;
   };
   return {
