@@ -182,6 +182,20 @@ test("system df: docker's columns with human sizes; stats: docker's columns, --n
     t.deepEqual(rest, []);
     t.deepEqual(head.split(/ {2,}/), ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS']);
     t.regex(row, /^[0-9a-f]{12} +cliux-stats +\d+\.\d\d% +\d+(\.\d+)?(B|KiB|MiB) \/ 64MiB +\d+\.\d\d% +\S+ \/ \S+ +\S+ \/ \S+ +[12]$/);
+    // 3MB written to its /dev/shm counts in its memory (docker's binary units).
+    t.regex(row, / (2\.\d+|3\.\d+|[4-9]\.\d+)MiB \/ 64MiB /, row);
+    // On a network of its own, NET I/O counts what went through its interface (docker's decimal units).
+    const netName = `cliux${randomBytes(3).toString('hex')}`;
+    const made = await tsbox(['network', 'create', netName]);
+    t.is(made.code, 0, made.stderr);
+    const net = await tsbox(['run', '-d', '--network', netName, '--name', 'cliux-net', 'busybox', 'sh', '-c', 'ping -c 3 -i 0.2 -s 1000 $(ip route | awk "/default/ {print \\$3}"); sleep 60']);
+    t.is(net.code, 0, net.stderr);
+    await new Promise((r) => setTimeout(r, 1500));
+    const io = await tsbox(['stats', '--no-stream', '--format', '{{.NetIO}}|{{.BlockIO}}', 'cliux-net']);
+    await tsbox(['rm', '-f', 'cliux-net']);
+    await tsbox(['network', 'rm', netName]);
+    t.is(io.code, 0, io.stderr);
+    t.regex(io.stdout, /^\d+(\.\d+)?kB \/ \d+(\.\d+)?kB\|\S+ \/ \S+\n$/, io.stdout);
     // Streaming by default: without a terminal, the table again every second.
     const c = spawn(process.execPath, [CLI, '--root', engine.root, 'stats', 'cliux-stats'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -192,14 +206,19 @@ test("system df: docker's columns with human sizes; stats: docker's columns, --n
     const tables = out.split('\n').filter((l) => l.startsWith('CONTAINER ID')).length;
     t.true(tables >= 2 && tables <= 4, `${tables} tables in 3.2s: ${out}`);
     t.false(out.includes('\x1b'), 'no terminal escapes off a terminal');
+    // On a terminal, the screen cleared and the table drawn again from the top, every second.
+    const tty = onTty(['stats', 'cliux-stats'], 2.6);
+    const frames = tty.out.split('\x1b[2J\x1b[H').slice(1);
+    t.true(frames.length >= 2 && frames.length <= 4, `${frames.length} frames: ${JSON.stringify(tty.out)}`);
+    for (const f of frames) t.regex(f, /^CONTAINER ID +NAME +CPU % +MEM USAGE \/ LIMIT +MEM % +NET I\/O +BLOCK I\/O +PIDS\r?\n[0-9a-f]{12} +cliux-stats /);
   } finally {
     await tsbox(['rm', '-f', 'cliux-stats']);
   }
 });
 
 /** argv run on a pseudo-terminal 120 columns wide (script from bsdutils); what the terminal showed. */
-function onTty(argv: string[]): { code: number | null; out: string } {
-  const cmd = ['stty cols 120;', ...[process.execPath, CLI, '--root', engine.root, ...argv].map((a) => `'${a}'`)].join(' ');
+function onTty(argv: string[], seconds?: number): { code: number | null; out: string } {
+  const cmd = ['stty cols 120;', ...(seconds ? ['timeout', String(seconds)] : []), ...[process.execPath, CLI, '--root', engine.root, ...argv].map((a) => `'${a}'`)].join(' ');
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120000, stdio: ['ignore', 'pipe', 'pipe'] });
   return { code: r.status, out: r.stdout };
 }

@@ -37,6 +37,7 @@ export function progress(out: NodeJS.WriteStream = process.stdout): Progress {
   let drawn = 0;
   let lastDraw = 0;
   let pending: NodeJS.Timeout | undefined;
+  const counted = new Set<string>();
   const draw = () => {
     clearTimeout(pending);
     pending = undefined;
@@ -50,8 +51,11 @@ export function progress(out: NodeJS.WriteStream = process.stdout): Progress {
     status(id, st, detail) {
       if (!state.has(id)) order.push(id);
       state.set(id, detail ? `${st} ${progressText(detail.current, detail.total, out.columns ?? 80)}` : st);
-      // Byte counts come per chunk: redrawn at most ten times a second; a new status at once.
-      if (!detail || Date.now() - lastDraw >= 100) draw();
+      // Byte counts come per chunk: redrawn at most ten times a second (a layer's first at once, so a
+      // fast download still shows its size); a new status at once.
+      const first = detail !== undefined && !counted.has(id);
+      if (first) counted.add(id);
+      if (!detail || first || Date.now() - lastDraw >= 100) draw();
       else pending ??= setTimeout(draw, 100);
     },
     done: () => {

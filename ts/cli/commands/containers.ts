@@ -10,6 +10,7 @@ import { Engine } from '../../engine/engine.js';
 import { removeAnonymousVolumes } from '../../engine/volumes.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
+import { containerIo } from '../../engine/io-stats.js';
 import { ContainerError } from '../../runtime/report.js';
 import { readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
@@ -313,7 +314,7 @@ export const statsCommand: Command = async (argv, g) => {
       if (!s) continue;
       // A limit at or above the host's memory is no limit: docker shows the host's memory then.
       const limit = s.memory_stats.limit > 0 && s.memory_stats.limit < totalmem() ? s.memory_stats.limit : totalmem();
-      rows.push({ container: ref, id: a.values['no-trunc'] ? s.id : s.id.slice(0, 12), name: s.name, cpuPercent: cpuPercent(s), memUsage: s.memory_stats.usage, memLimit: limit, pids: s.pids_stats.current });
+      rows.push({ container: ref, id: a.values['no-trunc'] ? s.id : s.id.slice(0, 12), name: s.name, cpuPercent: cpuPercent(s), memUsage: s.memory_stats.usage, memLimit: limit, pids: s.pids_stats.current, ...containerIo(g.root, s.id) });
     }
     return rows;
   };
