@@ -193,7 +193,7 @@ test("system df: docker's columns with human sizes; stats: docker's columns, --n
     await new Promise((r) => setTimeout(r, 1500));
     const io = await tsbox(['stats', '--no-stream', '--format', '{{.NetIO}}|{{.BlockIO}}', 'cliux-net']);
     await tsbox(['rm', '-f', 'cliux-net']);
-    await tsbox(['network', 'rm', netName]);
+    t.is((await tsbox(['network', 'rm', netName])).code, 0);
     t.is(io.code, 0, io.stderr);
     t.regex(io.stdout, /^\d+(\.\d+)?kB \/ \d+(\.\d+)?kB\|\S+ \/ \S+\n$/, io.stdout);
     // Streaming by default: without a terminal, the table again every second.
