@@ -1,6 +1,7 @@
 // tsbox: the engine CLI. Commands are looked up lazily so that each loads only what it needs.
 import { UsageError, type Command, type GlobalOptions } from './common.js';
 import { defaultRoot } from '../engine/root.js';
+import { argCountError, FLAG_ERROR, flagErrorText, renderHelp, resolveCommand, scanArgs } from './help.js';
 
 export const VERSION = '0.1.0';
 
@@ -78,9 +79,15 @@ export function registerCommands(more: Record<string, Loader>): void {
 // version takes --format: docker's Client/Server object through the template formatter.
 registerCommands({ version: async () => (await import('./commands/system.js')).versionCommand(VERSION) });
 
+/** The names main dispatches (every one but the internal _ ones has a help entry). */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const g: GlobalOptions = { root: defaultRoot(), debug: false };
   let i = 0;
+  let path = '';
   try {
     for (; i < argv.length && argv[i].startsWith('-'); i++) {
       const a = argv[i];
@@ -98,12 +105,37 @@ export async function main(argv: string[]): Promise<number> {
       } else throw new UsageError(`unknown flag: ${a}`);
     }
     const name = argv[i];
+    if (name === 'help' && argv[i + 1]) {
+      const h = resolveCommand(argv.slice(i + 1));
+      if (!h.entry) throw new UsageError(`unknown help topic ${JSON.stringify(argv.slice(i + 1).join(' '))}`);
+      process.stdout.write(renderHelp(h.path, h.entry));
+      return 0;
+    }
     if (!name || name === 'help') {
       process.stdout.write(USAGE);
       return name ? 0 : 125;
     }
     const load = COMMANDS[name];
     if (!load) throw new UsageError(`unknown command "${name}" (see "tsbox help")`);
+    const r = resolveCommand(argv.slice(i));
+    path = r.path;
+    if (r.entry && !r.entry.own) {
+      // A group alone (tsbox network) shows its commands, as docker does.
+      if (r.entry.subs && path === name && (!r.rest.length || r.rest[0] === '--help' || r.rest[0] === '-h')) {
+        process.stdout.write(renderHelp(path, r.entry));
+        return 0;
+      }
+      const scan = scanArgs(r.entry, r.rest);
+      if (scan.help) {
+        process.stdout.write(renderHelp(path, r.entry));
+        return 0;
+      }
+      const bad = scan.count === undefined || r.entry.subs ? undefined : argCountError(path, r.entry, scan.count);
+      if (bad) {
+        process.stderr.write(bad);
+        return 1;
+      }
+    }
     return await (await load())(argv.slice(i + 1), g);
   } catch (e) {
     // What docker's daemon would refuse (no such container, not running): "Error: ..." and its code (1).
@@ -111,6 +143,11 @@ export async function main(argv: string[]): Promise<number> {
     if (typeof code === 'number') {
       process.stderr.write(`Error: ${(e as Error).message}\n`);
       return code;
+    }
+    // Bad flags in docker's words, with its pointer to the command's help.
+    if (e instanceof UsageError && path && FLAG_ERROR.test(e.message)) {
+      process.stderr.write(flagErrorText(path, e.message));
+      return 125;
     }
     process.stderr.write(`tsbox: ${(e as Error).message}\n`);
     if (g.debug && !(e instanceof UsageError)) process.stderr.write(`${(e as Error).stack}\n`);

@@ -71,14 +71,15 @@ const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v])
 /** "512m", "1g", "1024" (bytes) as docker reads them. */
 export function parseBytes(s: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(s.trim());
-  if (!m) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}: want a size like 512m or 1g`);
+  // A flag ("-m, --memory") gets docker's (pflag's) words for a bad value.
+  if (!m) throw new UsageError(flag.startsWith('-') ? `invalid argument ${JSON.stringify(s)} for "${flag}" flag: invalid size: '${s}'` : `invalid ${flag} ${JSON.stringify(s)}: want a size like 512m or 1g`);
   const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
   return Math.round(Number(m[1]) * mult);
 }
 
 function int(s: string | undefined, flag: string): number | undefined {
   if (s === undefined) return undefined;
-  if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}: not an integer`);
+  if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid argument ${JSON.stringify(s)} for "${flag}" flag: strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax`);
   return Number(s);
 }
 
@@ -104,7 +105,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       names = [];
       for (let j = 1; j < a.length; j++) {
         const n = SHORT.get(a[j]);
-        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in ${a}`);
+        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in -${a.slice(j)}`);
         names.push(n);
         if (FLAGS[n][0] !== 'bool' && j < a.length - 1) {
           inline = a.slice(j + 1);
@@ -121,7 +122,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       }
       let val = inline;
       if (val === undefined) {
-        if (++i >= argv.length) throw new UsageError(`flag needs an argument: --${n}`);
+        if (++i >= argv.length) throw new UsageError(a.startsWith('--') ? `flag needs an argument: --${n}` : `flag needs an argument: '${a[a.length - 1]}' in -${a[a.length - 1]}`);
         val = argv[i];
       }
       if (def[0] === 'list') ((v[n] as string[] | undefined) ?? (v[n] = [] as string[]) as string[]).push(val);
@@ -159,10 +160,10 @@ export function parseRunArgs(argv: string[]): RunOptions {
     capAdd: list('cap-add'),
     capDrop: list('cap-drop'),
     securityOpt: list('security-opt'),
-    memory: str('memory') !== undefined ? parseBytes(str('memory')!, '--memory') : undefined,
+    memory: str('memory') !== undefined ? parseBytes(str('memory')!, '-m, --memory') : undefined,
     memorySwap: str('memory-swap') === '-1' ? -1 : str('memory-swap') !== undefined ? parseBytes(str('memory-swap')!, '--memory-swap') : undefined,
     cpus: cpus !== undefined ? Number(cpus) : undefined,
-    cpuShares: int(str('cpu-shares'), '--cpu-shares'),
+    cpuShares: int(str('cpu-shares'), '-c, --cpu-shares'),
     cpuQuota: int(str('cpu-quota'), '--cpu-quota'),
     cpuPeriod: int(str('cpu-period'), '--cpu-period'),
     cpusetCpus: str('cpuset-cpus'),

@@ -20,6 +20,7 @@ import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
 import { removeTree } from '../images/tree.js';
+import { platformMismatch } from './platform.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -43,6 +44,8 @@ export interface PullProgress {
   /** The layer (12 hex digits) the status is about; absent for the image as a whole. */
   id?: string;
   status: string;
+  /** Bytes so far of a layer being downloaded. */
+  progressDetail?: { current: number; total?: number };
 }
 
 /** What the engine tells its caller instead of writing to stdout/stderr (the CLI writes it there). */
@@ -169,6 +172,8 @@ export async function startContainer(root: string, o: RunOptions, stdio?: [Stdio
   let made = false;
   try {
     const image = await imageFor(root, o, hooks);
+    const mismatch = platformMismatch(new Store(root), image.config, o.platform);
+    if (mismatch) hooks.onWarning?.(mismatch);
     made = true;
     o = nameAnonymousVolumes(root, o, (imageConfig(new Store(root), image.config) as { Volumes?: Record<string, unknown> | null }).Volumes);
     mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
@@ -196,7 +201,7 @@ async function imageFor(root: string, o: RunOptions, hooks: EngineHooks) {
   if (policy === 'missing') hooks.onProgress?.({ image: o.image, status: 'missing' });
   const progress = hooks.onProgress;
   try {
-    return await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status) => progress({ image: o.image, id, status }) } });
+    return await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status, progressDetail) => progress({ image: o.image, id, status, ...(progressDetail ? { progressDetail } : {}) }) } });
   } catch (e) {
     if (e instanceof ImageNotFoundError) throw new ImageNotFoundError(e.message, o.image, { cause: e });
     if (e instanceof RegistryError && e.code === 'ERR_REGISTRY_UNREACHABLE') {

@@ -10,6 +10,7 @@ import { Engine } from '../../engine/engine.js';
 import { removeAnonymousVolumes } from '../../engine/volumes.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
+import { containerIo } from '../../engine/io-stats.js';
 import { ContainerError } from '../../runtime/report.js';
 import { readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
@@ -23,6 +24,7 @@ import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
 import { parseSince } from '../../engine/logs.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { progress, type Progress } from '../progress.js';
 import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
 import { PS_FORMAT, psFormat, STATS_FORMAT, type StatsRow } from '../format/contexts.js';
 
@@ -34,10 +36,13 @@ function execFailureCode(e: unknown): number | undefined {
 }
 
 /** What the engine reports goes to stderr, as docker prints it. */
+let pullProgress: Progress | undefined;
 const stderrHooks: EngineHooks = {
   onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
   onProgress: (p) => {
     if (p.status === 'missing') process.stderr.write(`Unable to find image '${p.image}' locally\n`);
+    // run's implicit pull shows its layers as tsbox pull does (on stderr, as docker run).
+    else if (p.id) (pullProgress ??= progress(process.stderr)).status(p.id, p.status, p.progressDetail);
   },
 };
 
@@ -299,22 +304,36 @@ export const topCommand: Command = async (argv, g) => {
 
 export const statsCommand: Command = async (argv, g) => {
   const a = args(argv, { 'no-stream': { type: 'boolean' }, format: { type: 'string' }, all: { type: 'boolean', short: 'a' }, 'no-trunc': { type: 'boolean' } });
-  if (!a.values['no-stream']) throw new UsageError('stats: only --no-stream is supported in this version');
   const c = engineOf(g).containers;
-  const refs = a.positionals.length ? a.positionals : c.list({ all: a.values.all }).filter((s) => a.values.all || s.State === 'running' || s.State === 'paused').map((s) => s.Id);
-  const rows: StatsRow[] = [];
-  for (const ref of refs) {
-    const s = await c.stats(ref);
-    // A limit at or above the host's memory is no limit: docker shows the host's memory then.
-    const limit = s.memory_stats.limit > 0 && s.memory_stats.limit < totalmem() ? s.memory_stats.limit : totalmem();
-    rows.push({ container: ref, id: a.values['no-trunc'] ? s.id : s.id.slice(0, 12), name: s.name, cpuPercent: cpuPercent(s), memUsage: s.memory_stats.usage, memLimit: limit, pids: s.pids_stats.current });
-  }
+  const collect = async (): Promise<StatsRow[]> => {
+    const refs = a.positionals.length ? a.positionals : c.list({ all: a.values.all }).filter((s) => a.values.all || s.State === 'running' || s.State === 'paused').map((s) => s.Id);
+    const rows: StatsRow[] = [];
+    for (const ref of refs) {
+      // A container that stopped (or went) since the listing shows no row, as docker drops it.
+      const s = await c.stats(ref).catch((e) => (a.positionals.length ? Promise.reject(e) : undefined));
+      if (!s) continue;
+      // A limit at or above the host's memory is no limit: docker shows the host's memory then.
+      const limit = s.memory_stats.limit > 0 && s.memory_stats.limit < totalmem() ? s.memory_stats.limit : totalmem();
+      rows.push({ container: ref, id: a.values['no-trunc'] ? s.id : s.id.slice(0, 12), name: s.name, cpuPercent: cpuPercent(s), memUsage: s.memory_stats.usage, memLimit: limit, pids: s.pids_stats.current, ...containerIo(g.root, s.id) });
+    }
+    return rows;
+  };
   try {
-    process.stdout.write(formatList(a.values.format, rows, STATS_FORMAT));
+    if (a.values['no-stream']) {
+      process.stdout.write(formatList(a.values.format, await collect(), STATS_FORMAT));
+      return 0;
+    }
+    // Streaming, as docker: every second, the table redrawn from the top on a terminal, appended otherwise.
+    const tty = process.stdout.isTTY === true;
+    for (;;) {
+      const t0 = Date.now();
+      const text = formatList(a.values.format, await collect(), STATS_FORMAT);
+      process.stdout.write(tty ? `\x1b[2J\x1b[H${text}` : text);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
+    }
   } catch (e) {
     return formatFailure(e);
   }
-  return 0;
 };
 
 export const startCommand: Command = async (argv, g) => {

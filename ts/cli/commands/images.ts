@@ -194,7 +194,12 @@ export const importCommand: Command = async (argv, g) => {
 };
 
 export const pruneCommand: Command = async (argv, g) => {
-  args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
+  const a = args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
+  const warning = `WARNING! This will remove all ${a.values.all ? 'images without at least one container associated to them' : 'dangling images'}.\nAre you sure you want to continue?`;
+  if (!a.values.force && !(await (await import('./volume.js')).confirm(warning))) {
+    process.stdout.write('Total reclaimed space: 0B\n');
+    return 0;
+  }
   const { prune } = await import('../../images/archive.js');
   const removed = prune(g.root);
   for (const d of removed) process.stdout.write(`deleted: ${d}\n`);
