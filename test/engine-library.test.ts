@@ -247,7 +247,7 @@ test.serial('the CLI sees, renames and removes what the library made; library er
   t.regex(badName, /Invalid container name/);
   t.deepEqual(waited, { StatusCode: 137 });
   t.true(restarted.Running);
-  t.regex(tsbox(['ps']).stdout, new RegExp(`${id.slice(0, 12)}\\s+busybox.*Up\\s+lib-renamed\\n`));
+  t.regex(tsbox(['ps']).stdout, new RegExp(`${id.slice(0, 12)}\\s+busybox.*Up [^\\n]*lib-renamed\\n`));
   t.is(tsbox(['logs', 'lib-renamed']).stdout, 'from-lib\nfrom-lib\n');
   const info = JSON.parse(tsbox(['inspect', 'lib-renamed']).stdout)[0];
   t.is(info.Name, '/lib-renamed');

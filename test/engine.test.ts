@@ -47,7 +47,7 @@ test('exit codes: the container\'s own, 125 for tsbox errors, 126 not executable
   t.is(tsbox(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'kill -TERM $$']).code, 143);
   let r = tsbox(['run', '--rm', '--bogus', 'busybox', 'true']);
   t.is(r.code, 125);
-  t.regex(r.stderr, /^tsbox: unknown flag: --bogus\n$/);
+  t.is(r.stderr, "unknown flag: --bogus\nSee 'tsbox run --help'.\n");
   t.is(tsbox(['run', '--rm', 'no-such-image-here:latest', 'true']).code, 125);
   r = tsbox(['run', '--rm', 'busybox', '/bin']);
   t.is(r.code, 126, r.stderr);
@@ -89,7 +89,7 @@ test('detached: ps, logs after the CLI exited, exec, stop of a process that igno
   const id = r.stdout.trim();
   t.regex(id, /^[a-f0-9]{64}$/);
   await sleep(300);
-  t.regex(tsbox(['ps']).stdout, new RegExp(`${id.slice(0, 12)}\\s+busybox.*Up\\s+stubborn`));
+  t.regex(tsbox(['ps']).stdout, new RegExp(`${id.slice(0, 12)}\\s+busybox.*Up [^\\n]*stubborn`));
   t.is(tsbox(['logs', 'stubborn']).stdout, 'started\n');
   r = tsbox(['exec', 'stubborn', 'sh', '-c', 'echo from exec; cat /proc/1/comm']);
   // docker's semantics: the command is pid 1, and nothing of tsbox is in the container.
@@ -103,7 +103,7 @@ test('detached: ps, logs after the CLI exited, exec, stop of a process that igno
   t.like(info.State, { Status: 'exited', Running: false, ExitCode: 137, OOMKilled: false });
   t.truthy(info.State.StartedAt);
   t.notRegex(tsbox(['ps']).stdout, /stubborn/);
-  t.regex(tsbox(['ps', '-a']).stdout, /Exited \(137\)\s+stubborn/);
+  t.regex(tsbox(['ps', '-a']).stdout, /Exited \(137\) [^\n]* ago +stubborn/);
   t.is(tsbox(['rm', 'stubborn']).code, 0);
   t.is(tsbox(['inspect', 'stubborn']).code, 1);
 });
@@ -184,7 +184,7 @@ test('--restart on-failure:2 restarts twice; start, restart, cp, container prune
   writeFileSync(join(host, 'in.txt'), 'copied in\n');
   t.is(tsbox(['cp', join(host, 'in.txt'), 'keeper:/tmp/']).code, 0);
   t.is(tsbox(['exec', 'keeper', 'cat', '/tmp/in.txt']).stdout, 'copied in\n');
-  t.regex(tsbox(['system', 'df']).stdout, /Images\s+[1-9]\d*\s+[1-9]\d*\s+\d+B\nContainers\s+[1-9]/);
+  t.regex(tsbox(['system', 'df']).stdout, /Images\s+[1-9]\d*\s+[1-9]\d*\s+\d+(\.\d+)?[kMG]?B\s+\S+( \(\d+%\))?\nContainers\s+[1-9]/);
   tsbox(['stop', '-t', '1', 'keeper']);
   r = tsbox(['container', 'prune', '-f']);
   t.regex(r.stdout, /Deleted Containers: [1-9]/);
@@ -216,7 +216,7 @@ test('pause/unpause, top, stats --no-stream, exec with -e -w -u', async (t) => {
   await sleep(200);
   t.is(tsbox(['pause', id]).code, 0);
   t.is(JSON.parse(tsbox(['inspect', id]).stdout)[0].State.Status, 'paused');
-  t.regex(tsbox(['ps']).stdout, /Up \(Paused\)/);
+  t.regex(tsbox(['ps']).stdout, /Up [^\n]*\(Paused\)/);
   t.is(tsbox(['unpause', id]).code, 0);
   t.is(JSON.parse(tsbox(['inspect', id]).stdout)[0].State.Status, 'running');
   const top = tsbox(['top', id]);
@@ -227,7 +227,7 @@ test('pause/unpause, top, stats --no-stream, exec with -e -w -u', async (t) => {
   const stats = JSON.parse(tsbox(['stats', '--no-stream', '--format', 'json', id]).stdout);
   t.regex(stats.CPUPerc, /^\d+\.\d\d%$/);
   t.true(Number(stats.PIDs) >= 2);
-  t.regex(stats.MemUsage, /^\d+ \/ /);
+  t.regex(stats.MemUsage, /^[\d.]+[KMG]?i?B \/ [\d.]+[KMG]?i?B$/);
   const ex = tsbox(['exec', '-e', 'X=42', '-w', '/tmp', '-u', 'nobody', id, 'sh', '-c', 'echo $X $(pwd) $(id -u)']);
   t.is(ex.stdout, '42 /tmp 65534\n', ex.stderr);
 });

@@ -286,7 +286,7 @@ test('CLI: bad flags and missing images are one-line errors', (t) => {
   const root = newRoot();
   let r = tsbox(root, ['pull', '--bogus', 'x']);
   t.is(r.code, 125);
-  t.regex(r.stderr, /^tsbox: .*bogus.*\n$/);
+  t.is(r.stderr, "unknown flag: --bogus\nSee 'tsbox pull --help'.\n");
   r = tsbox(root, ['pull', `${reg.addr}/does-not-exist:latest`]);
   t.is(r.code, 125);
   t.regex(r.stderr, /^tsbox: GET http:\/\/127\.0\.0\.1:\d+\/v2\/does-not-exist\/manifests\/latest: 404 Not Found \(MANIFEST_UNKNOWN\)\n$/);
@@ -337,7 +337,7 @@ test('save then load round-trips; skopeo reads the archive; OCI archives and roo
   t.is(out.stdout, 'imported ok\n', out.stderr);
   // Untag, then prune drops what nothing refers to.
   t.is(tsbox(other, ['rmi', 'fromoci:1']).code, 0);
-  r = tsbox(other, ['image', 'prune']);
+  r = tsbox(other, ['image', 'prune', '-f']);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /Total reclaimed: [1-9]\d* objects/);
   const store = new Store(other);

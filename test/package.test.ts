@@ -110,7 +110,8 @@ test('webpack bundle of an app with tsbox in it, run after the tree it was built
   const buildDir = join(root, 'build');
   mkdirSync(join(buildDir, 'node_modules'), { recursive: true });
   writeFileSync(join(buildDir, 'package.json'), '{ "type": "module" }\n');
-  cpSync(p.dir, join(buildDir, 'node_modules', 'tsbox'), { recursive: true });
+  // The package with its dependencies, as npm installed them next to it (webpack resolves them all).
+  cpSync(join(p.project, 'node_modules'), join(buildDir, 'node_modules'), { recursive: true });
   writeFileSync(join(buildDir, 'app.mjs'), APP);
   const run = linkedProject(join(root, 'run'), 'commonjs');
   const stats = await new Promise<webpack.Stats>((resolve, reject) =>

@@ -22,3 +22,8 @@ export type { Change } from './engine/changes.js';
 export type { CopyInResult } from './engine/archive.js';
 export type { UpdateOptions } from './engine/update.js';
 export type { AttachOptions, Attachment, AttachChunk } from './engine/attach.js';
+export { push, PushImageNotFoundError, type PushOptions, type PushResult, type PushEvents } from './images/push.js';
+export { Volumes, type VolumeInspect, type VolumeCreateOptions, type VolumeFilters, type VolumePruneResult } from './engine/volumes.js';
+export { Networks, type NetworkInspect, type NetworkFilters, type NetworkCreateOptions } from './engine/networks.js';
+export { build, BuildError, DockerfileError, type BuildOptions, type BuildResult } from './engine/build/index.js';
+export { commitContainer, type CommitOptions } from './engine/commit.js';

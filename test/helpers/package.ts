@@ -23,13 +23,17 @@ export interface InstalledPackage {
 // What a machine without build tools lacks: a source build must not be what makes a test pass.
 const compilers = /^(cc|c\+\+|gcc|g\+\+|cpp|clang|clang\+\+|make|gmake|cmake|ld|ld\.\w+|as|musl-gcc|node-gyp|.*-linux-gnu-(gcc|g\+\+|cc|ld)(-\d+)?|(gcc|g\+\+|cpp|cc)-\d+|x86_64-linux-musl-gcc)$/;
 
-/** A directory of links to every program on PATH except compilers, linkers and make. */
-function compilerFreeBin(root: string): string {
-  const bin = join(root, 'bin');
+/**
+ * A directory of links to every program on PATH except compilers, linkers and make. It lives in /var/tmp,
+ * not beside the checkout: a sandbox gets a fresh /tmp (and /run), and a checkout under /tmp would leave
+ * a sandboxed command with a PATH it cannot see.
+ */
+function compilerFreeBin(): string {
+  const dirs = [dirname(process.execPath), ...(process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)];
+  const bin = join('/var/tmp', `tsbox-test-bin-nocc-${createHash('sha256').update(dirs.join('\0')).digest('hex').slice(0, 12)}`);
   if (existsSync(bin)) return bin;
   const tmp = `${bin}.${process.pid}`;
   mkdirSync(tmp, { recursive: true });
-  const dirs = [dirname(process.execPath), ...(process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)];
   for (const d of dirs) {
     let names: string[];
     try {
@@ -50,8 +54,8 @@ function compilerFreeBin(root: string): string {
   return bin;
 }
 
-export function packageEnv(root: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: compilerFreeBin(root), npm_config_update_notifier: 'false', ...extra };
+export function packageEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: compilerFreeBin(), npm_config_update_notifier: 'false', ...extra };
 }
 
 let installed: InstalledPackage | undefined;
@@ -70,7 +74,7 @@ export function installedPackage(): InstalledPackage {
     if (!existsSync(join(project, 'node_modules', 'tsbox', 'package.json'))) {
       const tmp = mkdtempSync(join(cache, 'install.'));
       writeFileSync(join(tmp, 'package.json'), JSON.stringify({ name: 'tsbox-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2) + '\n');
-      const env = packageEnv(cache);
+      const env = packageEnv();
       execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tgz], { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         renameSync(tmp, project);
@@ -79,7 +83,7 @@ export function installedPackage(): InstalledPackage {
       }
     }
     const dir = join(project, 'node_modules', 'tsbox');
-    installed = { project, dir, bin: join(project, 'node_modules', '.bin', 'tsbox'), env: packageEnv(cache) };
+    installed = { project, dir, bin: join(project, 'node_modules', '.bin', 'tsbox'), env: packageEnv() };
     return installed;
   } finally {
     rmSync(packDir, { recursive: true, force: true });
@@ -89,11 +93,12 @@ export function installedPackage(): InstalledPackage {
 /** Imports the installed package's ESM entry (what `import 'tsbox'` gives the fresh project). */
 export async function importInstalled<T = typeof import('../../ts/index.js')>(): Promise<T> {
   const p = installedPackage();
-  const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) as { main?: string; exports?: unknown };
-  const exp = pkg.exports as Record<string, unknown> | undefined;
-  const dot = exp?.['.'] as Record<string, unknown> | string | undefined;
-  const entry = typeof dot === 'string' ? dot : ((dot?.import as { default?: string } | string | undefined) ?? dot?.default ?? pkg.main ?? 'index.js');
-  const rel = typeof entry === 'string' ? entry : (entry.default ?? 'index.js');
+  // The "import" condition of the exports map, as Node resolves `import 'tsbox'` in the project.
+  type Target = string | { types?: string; default?: string };
+  const pkg = JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) as { main?: string; exports?: Record<string, string | { import?: Target; default?: Target }> };
+  const dot = pkg.exports?.['.'];
+  const target: Target | undefined = typeof dot === 'string' ? dot : (dot?.import ?? dot?.default);
+  const rel = (typeof target === 'string' ? target : target?.default) ?? pkg.main ?? 'index.js';
   return (await import(join(p.dir, rel))) as T;
 }
 

@@ -18,13 +18,67 @@ export type Command = (argv: string[], g: GlobalOptions) => Promise<number>;
 // The engine owns the default root; re-exported for modules that still import it from here.
 export { defaultRoot } from '../engine/root.js';
 
-/** parseArgs (strict, positionals allowed), with bad flags reported as UsageError. */
+/** parseArgs (strict, positionals allowed), with bad flags reported in docker's (pflag's) words. */
 type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
 
 export function args<const T extends Options>(argv: string[], options: T): Parsed<T> {
+  const normal = pflagArgs(argv, options);
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: normal, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/**
+ * Checks argv as docker's flag parser does and rewrites it for parseArgs: "unknown flag: --x",
+ * "unknown shorthand flag: 'z' in -z" (pflag names the rest of the bundle), "flag needs an argument: --name" / "'e' in -e"; a value may
+ * start with a dash (-e -x) and a boolean may be given as --flag=false, as pflag allows.
+ */
+function pflagArgs(argv: string[], options: Options): string[] {
+  const short = new Map(Object.entries(options).filter(([, o]) => o.short).map(([k, o]) => [o.short!, k]));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      out.push(a);
+      continue;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      const o = options[name];
+      if (!o) throw new UsageError(`unknown flag: --${name}`);
+      if (o.type === 'boolean') {
+        const v = eq > 0 ? a.slice(eq + 1) : 'true';
+        if (!/^(1|t|T|true|TRUE|True|0|f|F|false|FALSE|False)$/.test(v)) throw new UsageError(`invalid argument ${JSON.stringify(v)} for "${o.short ? `-${o.short}, ` : ''}--${name}" flag: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
+        if (/^(1|t|true)$/i.test(v)) out.push(`--${name}`);
+      } else if (eq > 0) out.push(a);
+      else if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: --${name}`);
+      else out.push(`--${name}=${argv[++i]}`);
+      continue;
+    }
+    for (let j = 1; j < a.length; j++) {
+      const name = short.get(a[j]);
+      if (!name) throw new UsageError(`unknown shorthand flag: '${a[j]}' in -${a.slice(j)}`);
+      if (options[name].type === 'boolean') {
+        out.push(`--${name}`);
+        continue;
+      }
+      // -eFOO, -e=FOO, or -e FOO.
+      let v = a.slice(j + 1);
+      if (v.startsWith('=')) v = v.slice(1);
+      else if (!v) {
+        if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: '${a[j]}' in -${a.slice(j)}`);
+        v = argv[++i];
+      }
+      out.push(`--${name}=${v}`);
+      break;
+    }
+  }
+  return out;
 }

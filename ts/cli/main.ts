@@ -1,15 +1,17 @@
 // tsbox: the engine CLI. Commands are looked up lazily so that each loads only what it needs.
 import { UsageError, type Command, type GlobalOptions } from './common.js';
 import { defaultRoot } from '../engine/root.js';
+import { argCountError, FLAG_ERROR, flagErrorText, renderHelp, resolveCommand, scanArgs } from './help.js';
 
 export const VERSION = '0.1.0';
 
 const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 
 Containers:  run, create, ps, start, attach, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, update, diff, export, events, container prune, sandbox
-Networks:    network create, network ls, network rm, network inspect
+Networks:    network create, network ls, network rm, network inspect, network connect, network disconnect, network prune
+Volumes:     volume create, volume ls, volume inspect, volume rm, volume prune
 System:      info, system df, system prune, system info, unshare
-Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout
+Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history, build, commit
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
 `;
@@ -51,6 +53,7 @@ const COMMANDS: Record<string, Loader> = {
   update: async () => (await import('./commands/lifecycle.js')).updateCommand,
   system: async () => (await import('./commands/system.js')).systemCommand,
   network: async () => (await import('./commands/network.js')).networkCommand,
+  volume: async () => (await import('./commands/volume.js')).volumeCommand,
   pull: async () => (await import('./commands/images.js')).pullCommand,
   images: async () => (await import('./commands/images.js')).imagesCommand,
   image: async () => (await import('./commands/images.js')).imageCommand,
@@ -61,9 +64,13 @@ const COMMANDS: Record<string, Loader> = {
   save: async () => (await import('./commands/images.js')).saveCommand,
   load: async () => (await import('./commands/images.js')).loadCommand,
   import: async () => (await import('./commands/images.js')).importCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  history: async () => (await import('./commands/push.js')).historyCommand,
   info: async () => (await import('./commands/system.js')).infoCommand,
   unshare: async () => (await import('./commands/rootless.js')).unshareCommand,
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  commit: async () => (await import('./commands/build.js')).commitCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;
@@ -75,9 +82,18 @@ export function registerCommands(more: Record<string, Loader>): void {
   Object.assign(COMMANDS, more);
 }
 
+// version takes --format: docker's Client/Server object through the template formatter.
+registerCommands({ version: async () => (await import('./commands/system.js')).versionCommand(VERSION) });
+
+/** The names main dispatches (every one but the internal _ ones has a help entry). */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const g: GlobalOptions = { root: defaultRoot(), debug: false };
   let i = 0;
+  let path = '';
   try {
     for (; i < argv.length && argv[i].startsWith('-'); i++) {
       const a = argv[i];
@@ -95,12 +111,37 @@ export async function main(argv: string[]): Promise<number> {
       } else throw new UsageError(`unknown flag: ${a}`);
     }
     const name = argv[i];
+    if (name === 'help' && argv[i + 1]) {
+      const h = resolveCommand(argv.slice(i + 1));
+      if (!h.entry) throw new UsageError(`unknown help topic ${JSON.stringify(argv.slice(i + 1).join(' '))}`);
+      process.stdout.write(renderHelp(h.path, h.entry));
+      return 0;
+    }
     if (!name || name === 'help') {
       process.stdout.write(USAGE);
       return name ? 0 : 125;
     }
     const load = COMMANDS[name];
     if (!load) throw new UsageError(`unknown command "${name}" (see "tsbox help")`);
+    const r = resolveCommand(argv.slice(i));
+    path = r.path;
+    if (r.entry && !r.entry.own) {
+      // A group alone (tsbox network) shows its commands, as docker does.
+      if (r.entry.subs && path === name && (!r.rest.length || r.rest[0] === '--help' || r.rest[0] === '-h')) {
+        process.stdout.write(renderHelp(path, r.entry));
+        return 0;
+      }
+      const scan = scanArgs(r.entry, r.rest);
+      if (scan.help) {
+        process.stdout.write(renderHelp(path, r.entry));
+        return 0;
+      }
+      const bad = scan.count === undefined || r.entry.subs ? undefined : argCountError(path, r.entry, scan.count);
+      if (bad) {
+        process.stderr.write(bad);
+        return 1;
+      }
+    }
     return await (await load())(argv.slice(i + 1), g);
   } catch (e) {
     // What docker's daemon would refuse (no such container, not running): "Error: ..." and its code (1).
@@ -108,6 +149,11 @@ export async function main(argv: string[]): Promise<number> {
     if (typeof code === 'number') {
       process.stderr.write(`Error: ${(e as Error).message}\n`);
       return code;
+    }
+    // Bad flags in docker's words, with its pointer to the command's help.
+    if (e instanceof UsageError && path && FLAG_ERROR.test(e.message)) {
+      process.stderr.write(flagErrorText(path, e.message));
+      return 125;
     }
     process.stderr.write(`tsbox: ${(e as Error).message}\n`);
     if (g.debug && !(e instanceof UsageError)) process.stderr.write(`${(e as Error).stack}\n`);

@@ -10,6 +10,7 @@ import {
   topContainer, unpauseContainer, waitContainer, type ContainerStats, type LogEntry, type LogsOptions, type RemoveOptions, type StopOptions, type TopResult,
   type WaitCondition, type WaitResult,
 } from './lifecycle.js';
+import type { CommitOptions } from './commit.js';
 import { Images } from './images.js';
 import { createContainer, launchRecord } from './run.js';
 import { attachContainer, type AttachOptions, type Attachment } from './attach.js';
@@ -20,6 +21,8 @@ import { readEvents, type EngineEvent, type EventsOptions } from './events.js';
 import { recordExit, recordExits } from './container-events.js';
 import type { Container, StdioOption } from '../runtime/api.js';
 import type { Readable, Writable } from 'node:stream';
+import { removeAnonymousVolumes, Volumes } from './volumes.js';
+import { Networks } from './networks.js';
 
 export interface EngineOptions extends Omit<EngineHooks, 'pull'> {
   /** Where images, containers and networks live (default: $TSBOX_ROOT, /var/lib/tsbox as root, else the XDG data dir). */
@@ -89,7 +92,11 @@ export class Containers {
     const at = Date.now();
     saveRecord(this.root, { ...r, ExitCode: exitCode, FinishedAt: new Date(at).toISOString() });
     recordExit(this.root, r, exitCode, at);
-    if (r.Options.rm) removeContainerFiles(this.root, r.Id);
+    // docker run --rm: the container's anonymous volumes go with it.
+    if (r.Options.rm) {
+      removeContainerFiles(this.root, r.Id);
+      removeAnonymousVolumes(this.root, r);
+    }
   }
 
   /** docker attach: the running container's output from now on, and its stdin when it has one open (-i). */
@@ -175,6 +182,12 @@ export class Containers {
     return topContainer(this.root, idOrName, psArgs);
   }
 
+  /** docker commit: the container's changes as a new image over its own; resolves with its id and manifest digest. */
+  async commit(idOrName: string, o: CommitOptions = {}): Promise<{ id: string; digest: string }> {
+    const { commitContainer } = await import('./commit.js');
+    return commitContainer(this.root, idOrName, o);
+  }
+
   stats(idOrName: string, o: { interval?: number } = {}): Promise<ContainerStats> {
     return containerStats(this.root, idOrName, o);
   }
@@ -184,11 +197,15 @@ export class Engine {
   readonly root: string;
   readonly containers: Containers;
   readonly images: Images;
+  readonly volumes: Volumes;
+  readonly networks: Networks;
 
   constructor(o: EngineOptions = {}) {
     this.root = o.root ?? defaultRoot();
     this.containers = new Containers(this.root, { onWarning: o.onWarning, onProgress: o.onProgress });
     this.images = new Images(this.root);
+    this.volumes = new Volumes(this.root);
+    this.networks = new Networks(this.root);
   }
 
   /** docker events: what the engine recorded, since/until/filters, then (follow, the default) what happens next. */

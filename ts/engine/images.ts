@@ -2,7 +2,10 @@
 // pull, tag and remove, over the image store. What the CLI and the library share.
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
 import { pull as pullImage, type PullEvents } from '../images/pull.js';
+import type { BuildOptions, BuildResult } from './build/builder.js';
+import { push as pushImage, type PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
 import { familiarName, parseReference } from '../images/reference.js';
@@ -14,6 +17,8 @@ import { recordEvent } from './events.js';
 interface ConfigBlob {
   created?: string;
   author?: string;
+  comment?: string;
+  docker_version?: string;
   architecture?: string;
   variant?: string;
   os?: string;
@@ -123,9 +128,12 @@ export interface ImageFilters {
   /** docker's reference filter: a name pattern with * wildcards ("busy*", "localhost/app:1*"). */
   reference?: string | string[];
   /** true: untagged images only (tsbox keeps none: an image without a tag is deleted). */
-  dangling?: boolean;
+  dangling?: boolean | string | string[];
   /** "key" or "key=value" of the image config's Labels. */
   label?: string | string[];
+  /** Images created before / after the one named (ts/engine/filters.ts). */
+  before?: string | string[];
+  since?: string | string[];
 }
 
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -160,7 +168,9 @@ export class Images {
     const store = this.store();
     const refs = list(o.filters?.reference);
     const labels = list(o.filters?.label);
-    if (o.filters?.dangling) return [];
+    normalizeFilters(o.filters as Filters, IMAGE_FILTERS);
+    const dangling = o.filters?.dangling;
+    if (dangling === true || (dangling !== undefined && typeof dangling !== 'boolean' && list(dangling).every(truthy))) return [];
     const byId = new Map<string, ImageRecord[]>();
     for (const i of store.images()) {
       if (refs.length && !refs.some((p) => referenceMatches(p, i))) continue;
@@ -181,7 +191,15 @@ export class Images {
       })) continue;
       out.push({ Id: id, ParentId: '', RepoTags: recs.map((r) => r.name), RepoDigests: repoDigests(recs), Created: unixSeconds(config.created), Size: imageDiskSize(store, recs[0]), SharedSize: -1, Labels: l, Containers: -1 });
     }
-    return out.sort((a, b) => b.Created - a.Created);
+    out.sort((a, b) => b.Created - a.Created);
+    if (!o.filters?.before && !o.filters?.since) return out;
+    const facts = (i: ImageSummary): ImageFacts => ({ references: i.RepoTags, tagged: i.RepoTags.length > 0, labels: i.Labels, created: i.Created, id: i.Id });
+    const resolve = (ref: string) => {
+      const rec = findImage(store, ref);
+      const hit = rec && this.list().find((i) => i.Id === rec.config);
+      return hit ? facts(hit) : undefined;
+    };
+    return filterImages(out.map((i) => [i, facts(i)] as [ImageSummary, ImageFacts]), { before: o.filters.before, since: o.filters.since }, resolve);
   }
 
   /** docker image inspect. */
@@ -196,9 +214,9 @@ export class Images {
       RepoTags: recs.map((i) => i.name),
       RepoDigests: repoDigests(recs),
       Parent: '',
-      Comment: '',
+      Comment: config.comment ?? '',
       Created: config.created ?? '',
-      DockerVersion: '',
+      DockerVersion: config.docker_version ?? '',
       Author: config.author ?? '',
       Config: config.config ?? null,
       Architecture: config.architecture ?? '',
@@ -240,6 +258,20 @@ export class Images {
     const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
     recordEvent(this.root, 'image', 'pull', rec.name, { name: rec.name });
     return { name: rec.name, id: rec.config, digest: rec.manifest };
+  }
+
+  /**
+   * docker push: the image's stored blobs and manifest (or index) to its registry, so that the pushed digest
+   * is the local one. onProgress gets docker's per-layer lines (Pushing, Pushed, Layer already exists, Mounted from REPO).
+   */
+  async push(name: string, o: { insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status']; chunkSize?: number } = {}): Promise<PushResult> {
+    return pushImage(name, { root: this.root, insecureRegistries: o.insecureRegistries, credentials: o.credentials, chunkSize: o.chunkSize, events: o.onProgress ? { status: o.onProgress } : undefined });
+  }
+
+  /** docker build: a Dockerfile into the store (engine/build/); onStep and onOutput report its progress. */
+  async build(o: BuildOptions): Promise<BuildResult> {
+    const { build } = await import('./build/builder.js');
+    return build(this.root, o);
   }
 
   /** docker tag: target names the same image as source. */

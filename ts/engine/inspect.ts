@@ -1,17 +1,21 @@
 // Containers as docker's API shows them: the inspect object and the list summary, built from the engine's
 // record, the runtime's state and the image config. Fields tsbox does not have get docker's zero values.
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../images/store.js';
 import { findImage } from '../images/manage.js';
 import { snapshotDir, snapshotKind } from '../images/snapshot.js';
 import { parsePublish } from '../net/ports.js';
 import { findNetwork } from '../net/networks.js';
+import { endpointsOf } from './network.js';
+import { mountpoint } from './volumes.js';
 import { parseSubnet } from '../net/bridge.js';
 import { containerCgroup, readState } from '../runtime/state.js';
 import { containerDir, EngineError, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
 import { shouldRestart } from './monitor.js';
 import type { ImageConfig } from './spec.js';
+import { CONTAINER_FILTERS, filterContainers, type ContainerFacts } from './filters.js';
+import { humanDuration } from './units.js';
 
 /** docker's zero time.Time, what it shows for a time that never happened. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -164,6 +168,11 @@ export interface ContainerSummary {
   Status: string;
   Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
   Labels: Record<string, string>;
+  /** The exit code of a stopped container (not in docker's API; its filters use it). */
+  ExitCode: number;
+  /** The writable layer's size in bytes (docker ps -s), when asked for. */
+  SizeRw?: number;
+  SizeRootFs?: number;
   HostConfig: { NetworkMode: string };
   NetworkSettings: { Networks: Record<string, EndpointSettings> };
   Mounts: MountPoint[];
@@ -220,15 +229,23 @@ function portBindings(publish: string[]): Record<string, PortBinding[]> {
   return out;
 }
 
+/** A named volume's content directory (its _data), as docker's Mounts show it. */
+function volumeSource(root: string, name: string): string {
+  try {
+    return mountpoint(root, name);
+  } catch {
+    return '';
+  }
+}
+
 function mountsOf(root: string, r: ContainerRecord): MountPoint[] {
   const o = r.Options;
   const out: MountPoint[] = [];
-  const volumes = join(root, 'volumes');
   for (const v of o.volumes) {
     const [src, dst, mode = 'rw'] = v.split(':');
     const named = !src.startsWith('/') && !src.startsWith('.');
     out.push(named
-      ? { Type: 'volume', Name: src, Source: join(volumes, src), Destination: dst, Driver: 'local', Mode: mode === 'rw' ? 'z' : mode, RW: mode !== 'ro', Propagation: '' }
+      ? { Type: 'volume', Name: src, Source: volumeSource(root, src), Destination: dst, Driver: 'local', Mode: mode === 'rw' ? 'z' : mode, RW: mode !== 'ro', Propagation: '' }
       : { Type: 'bind', Source: src, Destination: dst, Mode: mode === 'rw' ? '' : mode, RW: mode !== 'ro', Propagation: 'rprivate' });
   }
   for (const m of o.mounts) {
@@ -237,7 +254,7 @@ function mountsOf(root: string, r: ContainerRecord): MountPoint[] {
     const ro = kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1';
     const src = kv.source ?? kv.src ?? '';
     const dst = kv.target ?? kv.destination ?? kv.dst ?? '';
-    if (type === 'volume') out.push({ Type: 'volume', Name: src, Source: join(volumes, src), Destination: dst, Driver: 'local', Mode: 'z', RW: !ro, Propagation: '' });
+    if (type === 'volume') out.push({ Type: 'volume', Name: src, Source: volumeSource(root, src), Destination: dst, Driver: 'local', Mode: 'z', RW: !ro, Propagation: '' });
     else out.push({ Type: type, Source: type === 'tmpfs' ? '' : src, Destination: dst, Mode: '', RW: !ro, Propagation: type === 'bind' ? 'rprivate' : '' });
   }
   for (const t of o.tmpfs) out.push({ Type: 'tmpfs', Source: '', Destination: t.split(':')[0], Mode: '', RW: true, Propagation: '' });
@@ -258,7 +275,13 @@ function endpoints(root: string, r: ContainerRecord, running: boolean): Record<s
   let bits = 0;
   let gateway = '';
   if (net && ip) ({ bits, gateway } = parseSubnet(net.subnet));
-  return { [name]: endpoint(ip, bits, gateway) };
+  if (!net) return { [name]: endpoint(ip, bits, gateway) };
+  // Every bridge network it is on now (its own, and those of network connect), with MAC and aliases.
+  const live = running ? endpointsOf(root, r) : {};
+  const out: Record<string, EndpointSettings> = { [name]: endpoint(ip, bits, gateway) };
+  for (const [n, e] of Object.entries(live)) out[n] = { ...e, EndpointID: '', Aliases: e.Aliases.length ? e.Aliases : null };
+  if (running && !live[name]) delete out[name];
+  return out;
 }
 
 function endpoint(ip: string, bits: number, gateway: string): EndpointSettings {
@@ -386,7 +409,7 @@ export function inspectRecord(root: string, r: ContainerRecord): ContainerInspec
       WorkingDir: o.workdir ?? image.WorkingDir ?? '',
       Entrypoint: entrypoint,
       OnBuild: null,
-      Labels: image.Labels ?? {},
+      Labels: { ...(image.Labels ?? {}), ...(o.labels ?? {}) },
       ...(o.stopSignal ?? image.StopSignal ? { StopSignal: o.stopSignal ?? image.StopSignal } : {}),
       ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
     },
@@ -403,19 +426,7 @@ export function inspectRecord(root: string, r: ContainerRecord): ContainerInspec
   };
 }
 
-function ago(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  return `${Math.round(h / 24)} days`;
-}
+const ago = humanDuration;
 
 /** docker ps's STATUS: "Up 4 seconds", "Up 4 seconds (Paused)", "Exited (3) 2 minutes ago", "Created". */
 export function statusText(s: ContainerState, now = Date.now()): string {
@@ -425,9 +436,55 @@ export function statusText(s: ContainerState, now = Date.now()): string {
   return 'Created';
 }
 
-export function summaryOf(root: string, r: ContainerRecord): ContainerSummary {
+/**
+ * Bytes of the regular files below dir, each inode once. Iterative: a container may nest directories
+ * deeper than a recursive walk's stack.
+ */
+export function treeSize(dir: string): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      continue; // gone, or not a directory
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) {
+        const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+        if (!st || seen.has(`${st.ino}`)) continue;
+        seen.add(`${st.ino}`);
+        total += Number(st.size);
+      }
+    }
+  }
+  return total;
+}
+
+/** docker ps -s: the writable layer (overlay's upper; a copied rootfs is all writable) and the image under it. */
+function sizes(root: string, r: ContainerRecord): { SizeRw: number; SizeRootFs: number } {
+  const dir = snapshotDir(root, r.Id);
+  const rw = treeSize(join(dir, snapshotKind() === 'copy' ? 'rootfs' : 'upper'));
+  let image = 0;
+  try {
+    const store = new Store(root);
+    const rec = findImage(store, r.ImageId) ?? store.images().find((i) => i.config === r.ImageId);
+    if (rec) image = rec.diffIds.reduce((n, d) => n + treeSize(store.layerPath(d)), 0);
+  } catch {
+    // the image is gone
+  }
+  return { SizeRw: rw, SizeRootFs: snapshotKind() === 'copy' ? rw : rw + image };
+}
+
+export function summaryOf(root: string, r: ContainerRecord, o: { size?: boolean } = {}): ContainerSummary {
   const i = inspectRecord(root, r);
   return {
+    ...(o.size ? sizes(root, r) : {}),
     Id: r.Id,
     Names: [`/${r.Name}`],
     Image: r.Image,
@@ -441,48 +498,15 @@ export function summaryOf(root: string, r: ContainerRecord): ContainerSummary {
       return b?.length ? b.map((x) => ({ IP: x.HostIp, PrivatePort: Number(port), PublicPort: Number(x.HostPort), Type: type })) : [{ PrivatePort: Number(port), Type: type }];
     }),
     Labels: i.Config.Labels,
+    ExitCode: i.State.ExitCode,
     HostConfig: { NetworkMode: i.HostConfig.NetworkMode },
     NetworkSettings: { Networks: i.NetworkSettings.Networks },
     Mounts: i.Mounts,
   };
 }
 
-/** docker ps's filters: each key's values are alternatives, different keys must all match. */
-export type ContainerFilters = Partial<Record<'id' | 'name' | 'label' | 'status' | 'ancestor' | 'exited' | 'network' | 'volume', string | string[]>>;
-
-const FILTER_KEYS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'network', 'volume']);
-const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
-
-function matches(root: string, r: ContainerRecord, s: ContainerSummary, key: string, value: string): boolean {
-  switch (key) {
-    case 'id':
-      return r.Id.startsWith(value);
-    case 'name': {
-      // docker matches the name as a regular expression, anywhere in "/name".
-      try {
-        return new RegExp(value).test(`/${r.Name}`);
-      } catch {
-        return `/${r.Name}`.includes(value);
-      }
-    }
-    case 'label': {
-      const [k, v] = value.split(/=(.*)/s);
-      return k in s.Labels && (v === undefined || s.Labels[k] === v);
-    }
-    case 'status':
-      return s.State === value;
-    case 'ancestor':
-      return r.Image === value || r.ImageId === value || r.ImageId.replace(/^sha256:/, '').startsWith(value.replace(/^sha256:/, '')) || findImageName(root, value) === r.ImageId;
-    case 'exited':
-      return s.State === 'exited' && inspectRecord(root, r).State.ExitCode === Number(value);
-    case 'network':
-      return value in s.NetworkSettings.Networks;
-    case 'volume':
-      return s.Mounts.some((m) => m.Name === value || m.Destination === value || m.Source === value);
-    default:
-      return false;
-  }
-}
+/** docker ps's filters: each key's values are alternatives, different keys must all match (ts/engine/filters.ts). */
+export type ContainerFilters = Partial<Record<(typeof CONTAINER_FILTERS)[number], string | string[]>>;
 
 function findImageName(root: string, ref: string): string | undefined {
   try {
@@ -498,20 +522,27 @@ export interface ListOptions {
   filters?: ContainerFilters;
   /** The n most recently created only (docker ps -n); -1 for all. */
   limit?: number;
+  /** SizeRw and SizeRootFs (docker ps -s): walks each container's files. */
+  size?: boolean;
 }
 
 /** docker ps: newest first. */
 export function listContainers(root: string, o: ListOptions = {}): ContainerSummary[] {
-  const filters = Object.entries(o.filters ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as [string, string[]]);
-  for (const [k, vs] of filters) {
-    if (!FILTER_KEYS.has(k)) throw new EngineError(`invalid filter '${k}'`, 'ERR_INVALID_FILTER');
-    if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new EngineError(`invalid filter 'status=${v}'`, 'ERR_INVALID_FILTER');
-  }
-  const all = o.all || filters.some(([k]) => k === 'status' || k === 'exited') || (o.limit !== undefined && o.limit > 0);
-  let out = listRecords(root).map((r) => [r, summaryOf(root, r)] as const);
+  const f = o.filters ?? {};
+  const all = o.all || f.status !== undefined || f.exited !== undefined || (o.limit !== undefined && o.limit > 0);
+  const items = listRecords(root).map((r) => {
+    const s = summaryOf(root, r);
+    const facts: ContainerFacts = {
+      id: r.Id, name: r.Name, labels: s.Labels, state: s.State, exitCode: s.ExitCode, image: r.Image, imageId: r.ImageId,
+      networks: Object.keys(s.NetworkSettings.Networks), mounts: s.Mounts, created: Date.parse(r.Created),
+    };
+    return [s, facts] as [ContainerSummary, ContainerFacts];
+  });
+  // Newest first, as docker lists them; -n counts after the filters.
+  items.sort((a, b) => b[1].created - a[1].created);
+  let out = filterContainers(items, f, (ref) => findImageName(root, ref)).filter((s) => all || s.State === 'running' || s.State === 'paused' || s.State === 'restarting');
   if (o.limit !== undefined && o.limit > 0) out = out.slice(0, o.limit);
-  return out
-    .filter(([, s]) => all || s.State === 'running' || s.State === 'paused' || s.State === 'restarting')
-    .filter(([r, s]) => filters.every(([k, vs]) => vs.some((v) => matches(root, r, s, k, v))))
-    .map(([, s]) => s);
+  if (!o.size) return out;
+  const records = new Map(listRecords(root).map((r) => [r.Id, r]));
+  return out.map((s) => (records.has(s.Id) ? { ...s, ...sizes(root, records.get(s.Id)!) } : s));
 }

@@ -10,6 +10,7 @@ import { signalNumber } from '../runtime/signals.js';
 import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
 import { refreshPeers } from './network.js';
+import { removeAnonymousVolumes } from './volumes.js';
 import { parseLogLines, parseSince, type LogLine } from './logs.js';
 import { containerEvent, lastExitCode, recordExits } from './container-events.js';
 
@@ -87,10 +88,7 @@ export async function restartContainer(root: string, ref: string, o: { timeout?:
 export interface RemoveOptions {
   /** Kill a running container first (docker rm -f). */
   force?: boolean;
-  /**
-   * docker rm -v: also anonymous volumes. tsbox makes no anonymous volumes yet (every -v names a host
-   * path or a named volume, which outlive their containers as with docker), so there is nothing more to remove.
-   */
+  /** docker rm -v: also the container's anonymous volumes (-v /path, the image's VOLUMEs) no other container uses. */
   volumes?: boolean;
 }
 
@@ -100,6 +98,7 @@ export function removeContainer(root: string, ref: string, o: RemoveOptions = {}
     throw new EngineError(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`, 'ERR_CONFLICT');
   }
   removeContainerFiles(root, r.Id);
+  if (o.volumes) removeAnonymousVolumes(root, r);
 }
 
 export function pauseContainer(root: string, ref: string): void {

@@ -3,6 +3,7 @@
 // It waits for the container to stop and starts it again as --restart says, counting restarts.
 import { liveState, loadRecord, saveRecord } from './containers.js';
 import { launchRecord, removeContainerFiles } from './run.js';
+import { removeAnonymousVolumes } from './volumes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,6 +27,7 @@ export async function monitor(root: string, id: string): Promise<void> {
     // docker run -d --rm: gone once it exited.
     if (r.Options.rm) {
       removeContainerFiles(root, id);
+      removeAnonymousVolumes(root, r);
       return;
     }
     if (r.StoppedByUser || !shouldRestart(r.Options.restart, s.ExitCode, r.RestartCount ?? 0)) return;

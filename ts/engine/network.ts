@@ -1,13 +1,13 @@
 // The engine's side of networking: which network a container gets, plugging it into its bridge before it
 // runs, name resolution between containers of one network, published ports, and undoing all of it.
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { allocate, DEFAULT_NET, ensureBridge, plug, readLeases, release, removeBridgeIfUnused, unplug, withNetworkLock, type Net } from '../net/bridge.js';
-import { findNetwork, listNetworks } from '../net/networks.js';
+import { allocate, DEFAULT_NET, ensureBridge, freeIfname, leaseOf, macOf, parseSubnet, plug, readLeases, release, removeBridgeIfUnused, unplug, withNetworkLock, type Net } from '../net/bridge.js';
+import { findNetwork, listNetworks, networkId } from '../net/networks.js';
 import { parsePublish, startProxies, stopProxies, type PortMapping } from '../net/ports.js';
 import { UsageError } from '../errors.js';
 import { isRootless } from '../runtime/rootless.js';
-import { containerDir, loadRecord, type ContainerRecord } from './containers.js';
+import { containerDir, EngineError, liveState, loadRecord, mustFind, type ContainerRecord } from './containers.js';
 import type { RunOptions } from './options.js';
 
 export type NetworkMode = 'none' | 'host' | 'bridge' | 'container' | 'slirp4netns';
@@ -23,7 +23,17 @@ export function networkMode(o: RunOptions, root?: string): NetworkMode {
   if (n === 'bridge' && isRootless()) throw new UsageError(`--network ${o.network}: bridge networks need root; without root use --network slirp4netns (with -p) or none`);
   if (n !== 'bridge' && n !== 'slirp4netns' && (o.publish.length || o.publishAll)) throw new UsageError(`-p needs a bridge or slirp4netns network (not --network ${o.network})`);
   o.publish.forEach(parsePublish); // bad -p is a usage error before anything is created
+  const user = n === 'bridge' && o.network !== 'default' && o.network !== 'bridge';
+  for (const a of o.networkAlias ?? []) checkAlias(a);
+  if (o.networkAlias?.length && !user) throw new UsageError('network-scoped aliases are only supported for user-defined networks');
+  if (o.ip !== undefined && !user) throw new UsageError('user specified IP address is supported on user defined networks only');
   return n as NetworkMode;
+}
+
+/** A name in /etc/hosts: nothing that could end the line or add another entry. */
+export function checkAlias(a: string): string {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a) || a.length > 253) throw new UsageError(`invalid network alias ${JSON.stringify(a)}: want a host name`);
+  return a;
 }
 
 export function netOf(root: string, o: RunOptions): Net {
@@ -63,10 +73,36 @@ export function resolvConf(hostResolv: string, dns: string[], search: string[]):
   return text ? text + '\n' : '# no usable nameserver on the host\n';
 }
 
-/**
- * Rewrites the hosts file of every running container on a user network so that each finds the others by
- * name (and by container id prefix). The files are bind-mounted: rewritten in place, seen at once.
- */
+/** What a container asked for on the networks it was connected to after it was made (network connect). */
+export interface Connection {
+  aliases: string[];
+  ip?: string;
+}
+
+function connectionsFile(root: string, id: string): string {
+  return join(containerDir(root, id), 'networks.json');
+}
+
+export function connections(root: string, id: string): Record<string, Connection> {
+  try {
+    return JSON.parse(readFileSync(connectionsFile(root, id), 'utf8')) as Record<string, Connection>;
+  } catch {
+    return {};
+  }
+}
+
+function saveConnections(root: string, id: string, c: Record<string, Connection>): void {
+  const f = connectionsFile(root, id);
+  writeFileSync(`${f}.tmp`, JSON.stringify(c));
+  renameSync(`${f}.tmp`, f);
+}
+
+/** The container's names on a network: its name, short id and aliases there (--network-alias, connect --alias). */
+function namesOn(root: string, r: ContainerRecord, netName: string): string[] {
+  const aliases = netName === r.Options.network ? r.Options.networkAlias ?? [] : connections(root, r.Id)[netName]?.aliases ?? [];
+  return [r.Name, r.Id.slice(0, 12), ...aliases];
+}
+
 /** The containers holding an address on a user network (from its leases, written before they start). */
 function peersOf(root: string, netName: string): { members: ContainerRecord[]; peers: [string, string][] } {
   if (netName === 'bridge' || netName === 'default') return { members: [], peers: [] }; // as docker: names resolve on user networks only
@@ -78,17 +114,36 @@ function peersOf(root: string, netName: string): { members: ContainerRecord[]; p
     const r = o.root === root ? loadRecord(root, o.id) : undefined;
     if (!r) continue;
     members.push({ ...r, IPAddress: ip });
-    peers.push([r.Name, ip], [r.Id.slice(0, 12), ip]);
+    for (const n of namesOn(root, r, net.name)) peers.push([n, ip]);
   }
   return { members, peers };
 }
 
-export function refreshPeers(root: string, netName: string): void {
-  const { members, peers } = peersOf(root, netName);
-  for (const r of members) {
+/** The user networks (of this root) a container holds an address on. */
+function netsWith(root: string, id: string): Net[] {
+  return listNetworks(root).filter((n) => leaseOf(n, { root, id }));
+}
+
+/** Its /etc/hosts: its own address (eth0's), and the names of its peers on every user network it is on. */
+function hostsOf(root: string, r: ContainerRecord, ownIp: string | undefined): string {
+  const own = new Set([ownIp, ...netsWith(root, r.Id).map((n) => leaseOf(n, { root, id: r.Id }))]);
+  const peers = netsWith(root, r.Id).flatMap((n) => peersOf(root, n.name).peers.filter(([, ip]) => !own.has(ip)));
+  return hostsFile(r.Options.hostname ?? r.Id.slice(0, 12), ownIp, r.Options.addHost, peers);
+}
+
+/**
+ * Rewrites the hosts file of every running container on a user network (and of `also`, which just left
+ * one) so that each finds the others by name, short id and alias. The files are bind-mounted: rewritten
+ * in place, seen at once.
+ */
+export function refreshPeers(root: string, netName: string, also: string[] = []): void {
+  const { members } = peersOf(root, netName);
+  const rs = [...members, ...also.map((id) => loadRecord(root, id)).filter((r): r is ContainerRecord => !!r && !members.some((m) => m.Id === r.Id))];
+  for (const r of rs) {
     const hosts = join(containerDir(root, r.Id), 'hosts');
     if (!existsSync(hosts)) continue;
-    rewriteInPlace(hosts, hostsFile(r.Options.hostname ?? r.Id.slice(0, 12), r.IPAddress, r.Options.addHost, peers.filter(([, ip]) => ip !== r.IPAddress)));
+    const primary = r.Options.network === 'default' || r.Options.network === 'bridge' ? DEFAULT_NET : findNetwork(root, r.Options.network);
+    rewriteInPlace(hosts, hostsOf(root, r, primary ? leaseOf(primary, { root, id: r.Id }) : undefined));
   }
 }
 
@@ -110,20 +165,40 @@ function rewriteInPlace(file: string, text: string): void {
 }
 
 /**
- * Before the container runs: an address, a veth into its namespace, its name in its /etc/hosts. Only the
- * bridge and the lease need the host-wide lock; the veth is the container's own and is made after it.
+ * Before the container runs: an address (the one --ip asks for, if any), a veth into its namespace, its
+ * name in its /etc/hosts; then the networks it was connected to later (network connect), as eth1....
+ * Only the bridge and the lease need the host-wide lock; the veth is the container's own and is made after.
  */
 export function plugBridge(root: string, id: string, pid: number, hostname: string, net: Net): string {
+  const o = loadRecord(root, id)?.Options;
   const ip = withNetworkLock(() => {
     ensureBridge(net);
-    const addr = allocate(net, { root, id }, (o) => loadRecord(o.root, o.id) !== undefined);
+    const addr = allocate(net, { root, id }, (x) => loadRecord(x.root, x.id) !== undefined, o?.ip);
     // The peers already running are in the file before the process starts; they learn of us right after.
-    const o = loadRecord(root, id)?.Options;
     writeFileSync(join(containerDir(root, id), 'hosts'), hostsFile(hostname, addr, o?.addHost ?? [], o ? peersOf(root, o.network).peers.filter(([, p]) => p !== addr) : []));
     return addr;
   });
   try {
     plug(net, pid, id, ip);
+    for (const [name, c] of Object.entries(connections(root, id))) {
+      const other = findNetwork(root, name);
+      if (other && other.name !== net.name) plugOther(root, id, pid, other, c);
+    }
+  } catch (e) {
+    unplugAll(root, id);
+    throw e;
+  }
+  return ip;
+}
+
+/** One more network in a running container's namespace: the next ethN, without a default route. */
+function plugOther(root: string, id: string, pid: number, net: Net, c: Connection): string {
+  const ip = withNetworkLock(() => {
+    ensureBridge(net);
+    return allocate(net, { root, id }, (x) => loadRecord(x.root, x.id) !== undefined, c.ip);
+  });
+  try {
+    plug(net, pid, id, ip, freeIfname(pid));
   } catch (e) {
     withNetworkLock(() => {
       release(net, { root, id });
@@ -132,6 +207,76 @@ export function plugBridge(root: string, id: string, pid: number, hostname: stri
     throw e;
   }
   return ip;
+}
+
+function primaryName(r: ContainerRecord): string {
+  return r.Options.network === 'default' ? 'bridge' : r.Options.network;
+}
+
+/** docker network connect: kept in the container's config; plugged at once when it runs. */
+export function connectNetwork(root: string, netRef: string, ref: string, o: { aliases?: string[]; ip?: string } = {}): void {
+  const net = findNetwork(root, netRef);
+  if (!net) throw new EngineError(`network ${netRef} not found`, 'ERR_NO_SUCH_NETWORK');
+  const r = mustFind(root, ref);
+  const mode = networkMode(r.Options, root);
+  if (mode !== 'bridge') throw new EngineError(`container ${r.Name} cannot be connected to another network: its network mode is ${primaryName(r)}`, 'ERR_CONFLICT');
+  const cs = connections(root, r.Id);
+  if (primaryName(r) === net.name || net.name in cs) throw new EngineError(`endpoint with name ${r.Name} already exists in network ${net.name}`, 'ERR_CONFLICT');
+  for (const a of o.aliases ?? []) checkAlias(a);
+  if (net.name === 'bridge' && o.aliases?.length) throw new EngineError('network-scoped aliases are only supported for user-defined networks', 'ERR_INVALID');
+  const c: Connection = { aliases: o.aliases ?? [], ...(o.ip ? { ip: o.ip } : {}) };
+  const pid = liveState(root, r).Pid;
+  if (pid) {
+    try {
+      plugOther(root, r.Id, pid, net, c);
+    } catch (e) {
+      throw new EngineError((e as Error).message, /already in use/.test((e as Error).message) ? 'ERR_CONFLICT' : 'ERR_ENGINE');
+    }
+  }
+  saveConnections(root, r.Id, { ...cs, [net.name]: c });
+  if (pid) refreshPeers(root, net.name, [r.Id]);
+}
+
+/**
+ * docker network disconnect: its veth and address on that network go at once when it runs. The network
+ * it was made with (--network) comes back when it starts again: it stays in its options.
+ */
+export function disconnectNetwork(root: string, netRef: string, ref: string, o: { force?: boolean } = {}): void {
+  const net = findNetwork(root, netRef);
+  if (!net) throw new EngineError(`network ${netRef} not found`, 'ERR_NO_SUCH_NETWORK');
+  const r = mustFind(root, ref);
+  const cs = connections(root, r.Id);
+  const primary = primaryName(r) === net.name;
+  const holds = leaseOf(net, { root, id: r.Id }) !== undefined;
+  if (!primary && !(net.name in cs)) {
+    if (o.force) return;
+    throw new EngineError(`container ${r.Id} is not connected to network ${net.name}`, 'ERR_CONFLICT');
+  }
+  if (!primary) {
+    delete cs[net.name];
+    saveConnections(root, r.Id, cs);
+  }
+  if (holds) {
+    unplug(r.Id, primary ? undefined : net);
+    withNetworkLock(() => {
+      release(net, { root, id: r.Id });
+      removeBridgeIfUnused(net);
+    });
+    refreshPeers(root, net.name, [r.Id]);
+  }
+}
+
+/** Where a container is on each bridge network it holds an address on now: for inspect. */
+export function endpointsOf(root: string, r: ContainerRecord): Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; Aliases: string[]; NetworkID: string }> {
+  const out: ReturnType<typeof endpointsOf> = {};
+  for (const net of netsOfRoot(root)) {
+    const ip = leaseOf(net, { root, id: r.Id });
+    if (!ip) continue;
+    const { bits, gateway } = parseSubnet(net.subnet);
+    const aliases = net.name === 'bridge' ? [] : namesOn(root, r, net.name).slice(1);
+    out[net.name] = { IPAddress: ip, IPPrefixLen: bits, Gateway: gateway, MacAddress: macOf(ip), Aliases: aliases, NetworkID: networkId(net) };
+  }
+  return out;
 }
 
 export async function publish(root: string, id: string, ip: string, maps: PortMapping[]): Promise<PortMapping[]> {
@@ -147,10 +292,11 @@ export function mayHaveNetwork(root: string, id: string): boolean {
   return existsSync(join(containerDir(root, id), 'ports.json')) || netsOfRoot(root).some((n) => Object.values(readLeases(n)).some((o) => o.root === root && o.id === id));
 }
 
-/** Everything a container had on the network: proxies, veth, address, and its bridge when it was the last. */
+/** Everything a container had on the network: proxies, veths, addresses, and bridges it was the last on. */
 export function unplugAll(root: string, id: string): void {
   stopProxies(containerDir(root, id));
   unplug(id);
+  for (const net of listNetworks(root)) if (leaseOf(net, { root, id })) unplug(id, net);
   withNetworkLock(() => {
     for (const net of netsOfRoot(root)) {
       release(net, { root, id });

@@ -39,6 +39,8 @@ export interface RunOptions {
   stopTimeout?: number;
   restart: string;
   platform?: string;
+  /** Config.Labels (--label, --label-file): docker filters and shows them. */
+  labels?: Record<string, string>;
   publish: string[];
   publishAll: boolean;
   dns: string[];
@@ -50,6 +52,10 @@ export interface RunOptions {
   logOpts?: string[];
   /** --detach-keys: docker's key sequence (default ctrl-p,ctrl-q). */
   detachKeys?: string;
+  /** --network-alias: more names on a user network. */
+  networkAlias?: string[];
+  /** --ip: the address on a user network. */
+  ip?: string;
 }
 
 type Kind = 'bool' | 'str' | 'list';
@@ -61,23 +67,26 @@ const FLAGS: Record<string, [Kind, string?]> = {
   privileged: ['bool'], 'cap-add': ['list'], 'cap-drop': ['list'], 'security-opt': ['list'], memory: ['str', 'm'],
   'memory-swap': ['str'], cpus: ['str'], 'cpu-shares': ['str', 'c'], 'cpu-quota': ['str'], 'cpu-period': ['str'],
   'cpuset-cpus': ['str'], 'pids-limit': ['str'], ulimit: ['list'], sysctl: ['list'], network: ['str'], net: ['str'],
+  label: ['list', 'l'], 'label-file': ['list'],
   'stop-signal': ['str'], 'stop-timeout': ['str'], restart: ['str'], platform: ['str'], publish: ['list', 'p'], 'publish-all': ['bool', 'P'],
   dns: ['list'], 'dns-search': ['list'], 'add-host': ['list'],
   'log-driver': ['str'], 'log-opt': ['list'], 'detach-keys': ['str'],
+  'network-alias': ['list'], ip: ['str'],
 };
 const SHORT = new Map(Object.entries(FLAGS).filter(([, v]) => v[1]).map(([k, v]) => [v[1]!, k]));
 
 /** "512m", "1g", "1024" (bytes) as docker reads them. */
 export function parseBytes(s: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)([bkmg]?)b?$/i.exec(s.trim());
-  if (!m) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}: want a size like 512m or 1g`);
+  // A flag ("-m, --memory") gets docker's (pflag's) words for a bad value.
+  if (!m) throw new UsageError(flag.startsWith('-') ? `invalid argument ${JSON.stringify(s)} for "${flag}" flag: invalid size: '${s}'` : `invalid ${flag} ${JSON.stringify(s)}: want a size like 512m or 1g`);
   const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'b' | 'k' | 'm' | 'g'];
   return Math.round(Number(m[1]) * mult);
 }
 
 function int(s: string | undefined, flag: string): number | undefined {
   if (s === undefined) return undefined;
-  if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid ${flag} ${JSON.stringify(s)}: not an integer`);
+  if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid argument ${JSON.stringify(s)} for "${flag}" flag: strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax`);
   return Number(s);
 }
 
@@ -103,7 +112,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       names = [];
       for (let j = 1; j < a.length; j++) {
         const n = SHORT.get(a[j]);
-        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in ${a}`);
+        if (!n) throw new UsageError(`unknown shorthand flag: '${a[j]}' in -${a.slice(j)}`);
         names.push(n);
         if (FLAGS[n][0] !== 'bool' && j < a.length - 1) {
           inline = a.slice(j + 1);
@@ -120,7 +129,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       }
       let val = inline;
       if (val === undefined) {
-        if (++i >= argv.length) throw new UsageError(`flag needs an argument: --${n}`);
+        if (++i >= argv.length) throw new UsageError(a.startsWith('--') ? `flag needs an argument: --${n}` : `flag needs an argument: '${a[a.length - 1]}' in -${a[a.length - 1]}`);
         val = argv[i];
       }
       if (def[0] === 'list') ((v[n] as string[] | undefined) ?? (v[n] = [] as string[]) as string[]).push(val);
@@ -158,10 +167,10 @@ export function parseRunArgs(argv: string[]): RunOptions {
     capAdd: list('cap-add'),
     capDrop: list('cap-drop'),
     securityOpt: list('security-opt'),
-    memory: str('memory') !== undefined ? parseBytes(str('memory')!, '--memory') : undefined,
+    memory: str('memory') !== undefined ? parseBytes(str('memory')!, '-m, --memory') : undefined,
     memorySwap: str('memory-swap') === '-1' ? -1 : str('memory-swap') !== undefined ? parseBytes(str('memory-swap')!, '--memory-swap') : undefined,
     cpus: cpus !== undefined ? Number(cpus) : undefined,
-    cpuShares: int(str('cpu-shares'), '--cpu-shares'),
+    cpuShares: int(str('cpu-shares'), '-c, --cpu-shares'),
     cpuQuota: int(str('cpu-quota'), '--cpu-quota'),
     cpuPeriod: int(str('cpu-period'), '--cpu-period'),
     cpusetCpus: str('cpuset-cpus'),
@@ -173,6 +182,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     stopTimeout: int(str('stop-timeout'), '--stop-timeout'),
     restart,
     platform: str('platform'),
+    labels: parseLabels(list('label'), list('label-file')),
     publish: list('publish'),
     publishAll: v['publish-all'] === true,
     dns: list('dns'),
@@ -181,16 +191,45 @@ export function parseRunArgs(argv: string[]): RunOptions {
     ...(str('log-driver') !== undefined ? { logDriver: str('log-driver') } : {}),
     ...(list('log-opt').length ? { logOpts: list('log-opt') } : {}),
     ...(str('detach-keys') !== undefined ? { detachKeys: str('detach-keys') } : {}),
+    networkAlias: list('network-alias'),
+    ip: str('ip'),
   };
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
   }
+  for (const a of opts.networkAlias ?? []) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw new UsageError(`invalid --network-alias ${JSON.stringify(a)}: want a host name`);
+  }
+  if (opts.ip !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(opts.ip)) throw new UsageError(`invalid IPv4 address: ${opts.ip}`);
   for (const d of opts.dns) {
     if (!/^[0-9a-fA-F.:]+$/.test(d)) throw new UsageError(`invalid --dns ${JSON.stringify(d)}: want an IP address`);
   }
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
   return opts;
+}
+
+/** --label k=v (or k, an empty value) over --label-file's lines, as docker reads them. */
+export function parseLabels(labels: string[], files: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of [...files.flatMap((f) => readLines(f)), ...labels]) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    if (!k.trim()) throw new UsageError(`invalid label ${JSON.stringify(kv)}: empty name`);
+    // defineProperty: a label named __proto__ is a label, not the object's prototype.
+    Object.defineProperty(out, k, { value: i < 0 ? '' : kv.slice(i + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function readLines(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  return text.split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#'));
 }
 
 function readEnvFile(file: string): string[] {

@@ -13,6 +13,7 @@ import { containerDir, findContainer, liveState, loadRecord, newId, newName, rel
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
+import { nameAnonymousVolumes, removeAnonymousVolumes } from './volumes.js';
 import { UsageError } from '../errors.js';
 import { ImageNotFoundError, RegistryError } from '../errors.js';
 import { formatReference, parseReference } from '../images/reference.js';
@@ -23,6 +24,7 @@ import { containerEvent, recordExits } from './container-events.js';
 import { logConfig } from './logging.js';
 import { attachSocket } from './containers.js';
 import { recordEvent } from './events.js';
+import { platformMismatch } from './platform.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -46,6 +48,8 @@ export interface PullProgress {
   /** The layer (12 hex digits) the status is about; absent for the image as a whole. */
   id?: string;
   status: string;
+  /** Bytes so far of a layer being downloaded. */
+  progressDetail?: { current: number; total?: number };
 }
 
 /** What the engine tells its caller instead of writing to stdout/stderr (the CLI writes it there). */
@@ -205,7 +209,10 @@ export async function createContainer(root: string, o: RunOptions, hooks: Engine
   let made = false;
   try {
     const image = await imageFor(root, o, hooks);
+    const mismatch = platformMismatch(new Store(root), image.config, o.platform);
+    if (mismatch) hooks.onWarning?.(mismatch);
     made = true;
+    o = nameAnonymousVolumes(root, o, (imageConfig(new Store(root), image.config) as { Volumes?: Record<string, unknown> | null }).Volumes);
     mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
     // Its command as the spec will have it, for ps and inspect before it first runs (docker's Path/Args).
     const config = imageConfig(new Store(root), image.config);
@@ -218,7 +225,10 @@ export async function createContainer(root: string, o: RunOptions, hooks: Engine
     containerEvent(root, record, 'create');
     return record;
   } catch (e) {
-    if (made) removeContainerFiles(root, id);
+    if (made) {
+      removeContainerFiles(root, id);
+      removeAnonymousVolumes(root, { Id: id, Options: o });
+    }
     releaseName(root, name, id);
     throw e;
   }
@@ -234,7 +244,7 @@ async function imageFor(root: string, o: RunOptions, hooks: EngineHooks) {
   if (policy === 'missing') hooks.onProgress?.({ image: o.image, status: 'missing' });
   const progress = hooks.onProgress;
   try {
-    const rec = await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status) => progress({ image: o.image, id, status }) } });
+    const rec = await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status, progressDetail) => progress({ image: o.image, id, status, ...(progressDetail ? { progressDetail } : {}) }) } });
     recordEvent(root, 'image', 'pull', rec.name, { name: rec.name });
     return rec;
   } catch (e) {

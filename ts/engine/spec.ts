@@ -1,6 +1,6 @@
 // docker run semantics → an OCI spec: the image's Entrypoint/Cmd/Env/WorkingDir/User, then the flags.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { allCaps, DEFAULT_CAPS, normalizeCap } from '../runtime/caps.js';
 import { defaultMounts, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
 import { parseUlimit } from '../runtime/rlimits.js';
@@ -11,7 +11,8 @@ import { DOCKER_DEVICE_RULES, PRIVILEGED_DEVICE_RULES } from '../runtime/cgroup/
 import { UsageError } from '../errors.js';
 import type { Snapshot } from '../images/snapshot.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
-import type { RunOptions } from './options.js';
+import { parseBytes, type RunOptions } from './options.js';
+import { checkVolumeName, createVolume, findVolume, parseMountSpec, seedVolume, type VolumeCreateOptions } from './volumes.js';
 
 export interface ImageConfig {
   Entrypoint?: string[] | null;
@@ -93,37 +94,70 @@ function tmpfsOptions(user: string[]): string[] {
   return ['noexec', 'nosuid', 'nodev', 'rprivate', ...user];
 }
 
-/** -v host:ctr[:ro], --mount type=bind|tmpfs,source=,target=,readonly, --tmpfs /path[:opts]. */
-function userMounts(o: RunOptions, volumesDir: string): OciMount[] {
+const PROPAGATION = ['shared', 'slave', 'private', 'rshared', 'rslave', 'rprivate'];
+
+/** A named volume at dst: its content bound in (seeded from the image first), or its tmpfs or bind as made. */
+function volumeMount(root: string, name: string, dst: string, ro: boolean, rootfs: string | undefined, o: { create?: VolumeCreateOptions; nocopy?: boolean; propagation?: string } = {}): OciMount {
+  checkVolumeName(name);
+  const v = findVolume(root, name) ?? createVolume(root, { ...o.create, name });
+  const t = v.Options.type;
+  if (t === 'tmpfs') return { destination: dst, type: 'tmpfs', source: v.Options.device || 'tmpfs', options: tmpfsOptions([...(v.Options.o ? v.Options.o.split(',') : []), ...(ro ? ['ro'] : [])]) };
+  if (t === 'none') return { destination: dst, type: 'bind', source: v.Options.device, options: ['rbind', ro ? 'ro' : 'rw', o.propagation ?? 'rprivate'] };
+  if (rootfs && !o.nocopy) seedVolume(rootfs, dst, v.Mountpoint);
+  return { destination: dst, type: 'bind', source: v.Mountpoint, options: ['rbind', ro ? 'ro' : 'rw', o.propagation ?? 'rprivate'] };
+}
+
+/**
+ * -v host:ctr[:opts] (a missing host directory is made, as docker does), -v name:ctr (a named volume),
+ * -v /ctr (an anonymous one), --mount type=bind|volume|tmpfs with docker's keys, --tmpfs /path[:opts].
+ * rootfs: the image's content, which a new volume is seeded with (undefined: not visible here, no seed).
+ */
+function userMounts(o: RunOptions, volumesDir: string, rootfs?: string): OciMount[] {
+  const root = dirname(volumesDir);
   const out: OciMount[] = [];
   for (const v of o.volumes) {
     const parts = v.split(':');
+    if (parts.length === 1 && isAbsolute(v)) {
+      out.push(volumeMount(root, createVolume(root, { anonymous: true }).Name, v, false, rootfs));
+      continue;
+    }
     if (parts.length < 2 || parts.length > 3) throw new UsageError(`invalid volume ${JSON.stringify(v)}: want HOST:CONTAINER[:ro|rw]`);
     const [src, dst, mode = 'rw'] = parts;
     if (!isAbsolute(dst)) throw new UsageError(`invalid volume ${JSON.stringify(v)}: the container path must be absolute`);
-    if (!['ro', 'rw'].includes(mode)) throw new UsageError(`invalid volume ${JSON.stringify(v)}: mode must be ro or rw`);
-    // A bare name is a named volume: a directory tsbox keeps under its root.
-    const host = src.startsWith('/') || src.startsWith('.') ? resolve(src) : join(volumesDir, src);
-    if (!src.startsWith('/') && !src.startsWith('.')) mkdirSync(host, { recursive: true });
-    else if (!existsSync(host)) throw new UsageError(`invalid volume ${JSON.stringify(v)}: ${host} does not exist`);
-    out.push({ destination: dst, type: 'bind', source: host, options: ['rbind', mode, 'rprivate'] });
+    const flags = mode.split(',');
+    if (flags.some((f) => !['ro', 'rw', 'z', 'Z', 'nocopy', ...PROPAGATION].includes(f))) throw new UsageError(`invalid volume ${JSON.stringify(v)}: invalid mode: ${mode}`);
+    const ro = flags.includes('ro');
+    const propagation = flags.find((f) => PROPAGATION.includes(f));
+    if (src.startsWith('/') || src.startsWith('.')) {
+      const host = resolve(src);
+      // docker makes a missing bind source (as root, mode 0755) for -v, though not for --mount.
+      if (!existsSync(host)) mkdirSync(host, { recursive: true, mode: 0o755 });
+      out.push({ destination: dst, type: 'bind', source: host, options: ['rbind', ro ? 'ro' : 'rw', propagation ?? 'rprivate'] });
+    } else out.push(volumeMount(root, src, dst, ro, rootfs, { nocopy: flags.includes('nocopy'), propagation }));
   }
   for (const m of o.mounts) {
-    const kv = Object.fromEntries(m.split(',').map((p) => (p.includes('=') ? p.split(/=(.*)/s).slice(0, 2) : [p, 'true'])));
+    const kv = parseMountSpec(m);
     const type = kv.type ?? 'volume';
-    const dst = kv.target ?? kv.destination ?? kv.dst;
+    const dst = kv.target;
     if (!dst || !isAbsolute(dst)) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: target must be an absolute path`);
-    const ro = kv.readonly === 'true' || kv.ro === 'true' || kv.readonly === '1';
+    const ro = kv.readonly === true;
+    if (kv.bindPropagation !== undefined && (type !== 'bind' || !PROPAGATION.includes(kv.bindPropagation))) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: invalid bind-propagation ${kv.bindPropagation}`);
+    if (Object.keys(kv.volumeOpts).length && type !== 'volume') throw new UsageError(`invalid --mount ${JSON.stringify(m)}: cannot mix 'volume-*' options with mount type '${type}'`);
+    if ((kv.tmpfsSize || kv.tmpfsMode) && type !== 'tmpfs') throw new UsageError(`invalid --mount ${JSON.stringify(m)}: cannot mix 'tmpfs-*' options with mount type '${type}'`);
     if (type === 'tmpfs') {
-      const extra = [...(ro ? ['ro'] : []), ...(kv['tmpfs-size'] ? [`size=${kv['tmpfs-size']}`] : []), ...(kv['tmpfs-mode'] ? [`mode=${kv['tmpfs-mode']}`] : [])];
+      if (kv.source) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: source is not supported for tmpfs mounts`);
+      if (kv.tmpfsMode !== undefined && !/^[0-7]{1,4}$/.test(kv.tmpfsMode)) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: invalid tmpfs-mode ${kv.tmpfsMode}`);
+      const size = kv.tmpfsSize !== undefined ? String(parseBytes(kv.tmpfsSize, 'tmpfs-size')) : undefined;
+      const extra = [...(ro ? ['ro'] : []), ...(size ? [`size=${size}`] : []), ...(kv.tmpfsMode ? [`mode=${kv.tmpfsMode}`] : [])];
       out.push({ destination: dst, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(extra) });
-    } else if (type === 'bind' || type === 'volume') {
-      const src = kv.source ?? kv.src;
-      if (!src) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: source is required`);
-      const host = type === 'bind' ? resolve(src) : join(volumesDir, src);
-      if (type === 'volume') mkdirSync(host, { recursive: true });
-      else if (!existsSync(host)) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: bind source path does not exist: ${host}`);
-      out.push({ destination: dst, type: 'bind', source: host, options: ['rbind', ro ? 'ro' : 'rw', 'rprivate'] });
+    } else if (type === 'bind') {
+      if (!kv.source) throw new UsageError(`invalid --mount ${JSON.stringify(m)}: source is required when specifying bind mounts`);
+      const host = resolve(kv.source);
+      if (!existsSync(host)) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${host}`);
+      out.push({ destination: dst, type: 'bind', source: host, options: ['rbind', ro ? 'ro' : 'rw', kv.bindPropagation ?? 'rprivate'] });
+    } else if (type === 'volume') {
+      const name = kv.source ?? createVolume(root, { anonymous: true }).Name;
+      out.push(volumeMount(root, name, dst, ro, rootfs, { nocopy: kv.volumeNocopy, create: { driverOpts: kv.volumeOpts } }));
     } else throw new UsageError(`invalid --mount ${JSON.stringify(m)}: type must be bind, volume or tmpfs`);
   }
   for (const t of o.tmpfs) {
@@ -214,7 +248,8 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
       if (existsSync(join(etcDir, f))) mounts.push({ destination: `/etc/${f}`, type: 'bind', source: join(etcDir, f), options: ['rbind', 'rprivate'] });
     }
   }
-  mounts.push(...userMounts(o, volumesDir));
+  // The merged rootfs is visible here as root only (rootless, the container mounts it itself).
+  mounts.push(...userMounts(o, volumesDir, snapshot.rootMount ? undefined : snapshot.rootfs));
   const namespaces: NonNullable<OciSpec['linux']>['namespaces'] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
   // container:NAME joins the other's namespace (by path, added by the caller); host shares ours.
   if (o.network !== 'host' && o.network !== 'container') namespaces.push({ type: 'network' });

@@ -249,9 +249,9 @@ export async function load(root: string, file: string): Promise<ImageRecord[]> {
   }
 }
 
-/** docker import --change: EXPOSE, ENV, CMD and ENTRYPOINT (JSON form), WORKDIR, USER. */
+/** docker import --change: EXPOSE, ENV, CMD and ENTRYPOINT (JSON form), WORKDIR, USER, VOLUME. */
 export function applyChanges(changes: string[]): Record<string, unknown> {
-  const c: { ExposedPorts?: Record<string, object>; Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string } = {};
+  const c: { ExposedPorts?: Record<string, object>; Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string; Volumes?: Record<string, object> } = {};
   for (const ch of changes) {
     const m = /^\s*(\w+)\s+(.+?)\s*$/.exec(ch);
     if (!m) throw new Error(`import --change ${JSON.stringify(ch)}: want INSTRUCTION ARGS`);
@@ -284,8 +284,11 @@ export function applyChanges(changes: string[]): Record<string, unknown> {
       case 'USER':
         c.User = arg;
         break;
+      case 'VOLUME':
+        for (const p of arg.startsWith('[') ? json() : arg.split(/\s+/)) (c.Volumes ??= {})[p] = {};
+        break;
       default:
-        throw new Error(`import --change ${JSON.stringify(ch)}: ${ins} is not supported (EXPOSE, ENV, CMD, ENTRYPOINT, WORKDIR, USER)`);
+        throw new Error(`import --change ${JSON.stringify(ch)}: ${ins} is not supported (EXPOSE, ENV, CMD, ENTRYPOINT, WORKDIR, USER, VOLUME)`);
     }
   }
   return c;

@@ -20,7 +20,8 @@ import { lookupCredentials } from './auth.js';
 import { Store, type ImageRecord } from './store.js';
 
 export interface PullEvents {
-  status?(id: string, status: string): void;
+  /** detail: bytes so far of the layer being downloaded, as docker's progressDetail. */
+  status?(id: string, status: string, detail?: { current: number; total?: number }): void;
 }
 
 export interface PullOptions {
@@ -138,7 +139,9 @@ async function fetchBlob(client: RegistryClient, store: Store, repo: string, d: 
   events?.status?.(short, 'Downloading');
   try {
     const st = statfsSync(store.dir);
-    await client.blobToFile(repo, d.digest, tmp, { declared: Number.isSafeInteger(d.size) && d.size! >= 0 ? d.size : undefined, limit: st.bavail * st.bsize });
+    const total = Number.isSafeInteger(d.size) && d.size! >= 0 ? d.size : undefined;
+    let current = 0;
+    await client.blobToFile(repo, d.digest, tmp, { declared: total, limit: st.bavail * st.bsize }, (n) => events?.status?.(short, 'Downloading', { current: (current += n), total }));
     store.commitBlob(tmp, d.digest);
     events?.status?.(short, 'Download complete');
   } catch (e) {

@@ -28,6 +28,8 @@ export interface RegistryOptions {
   credentials?: Credentials;
   insecureRegistries?: string[];
   retries?: number;
+  /** Scopes asked for with every token besides the challenge's (a push mounting from another repository needs pull there). */
+  scopes?: string[];
 }
 
 export { RegistryError };
@@ -74,6 +76,7 @@ export class RegistryClient {
     const q = new URL(c.params.realm);
     if (c.params.service) q.searchParams.set('service', c.params.service);
     if (c.params.scope) q.searchParams.set('scope', c.params.scope);
+    for (const sc of this.opts.scopes ?? []) if (!q.searchParams.getAll('scope').includes(sc)) q.searchParams.append('scope', sc);
     const headers: Record<string, string> = {};
     if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     const res = await fetch(q, { headers });
@@ -123,6 +126,70 @@ export class RegistryClient {
     }
   }
 
+  /** The origin (scheme://host:port) every request with credentials goes to. */
+  get origin(): string {
+    return this.base;
+  }
+
+  /**
+   * Any request of the upload API (HEAD, POST, PATCH, PUT) with auth and retries of network errors and 5xx.
+   * Credentials go only to the registry's own origin: a URL or redirect elsewhere is refused, except a
+   * GET or HEAD redirect, followed without them. Non-2xx answers other than 401 are returned to the caller.
+   */
+  async send(method: string, pathOrUrl: string, init: { headers?: Record<string, string>; body?: () => Buffer | ReadableStream<Uint8Array> } = {}): Promise<Response> {
+    let url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.base}/v2/${pathOrUrl.replace(/^\/v2\//, '')}`;
+    if (pathOrUrl.startsWith('/') && !pathOrUrl.startsWith('/v2/')) url = `${this.base}${pathOrUrl}`;
+    if (new URL(url).origin !== this.base) throw new RegistryError(`${method} ${url}: not on the registry ${this.base}, refused`, undefined, 'ERR_REGISTRY_ELSEWHERE');
+    const tries = this.opts.retries ?? 4;
+    let authed = false;
+    let redirects = 0;
+    let withAuth = true;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        const body = init.body?.();
+        res = await fetch(url, {
+          method,
+          headers: { ...(withAuth ? this.authHeader() : {}), ...init.headers },
+          body,
+          redirect: 'manual',
+          ...(body && !(body instanceof Buffer) ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (e) {
+        const cause = (e as Error & { cause?: { code?: string } }).cause?.code;
+        if (attempt >= tries || cause === 'ENOTFOUND') throw new RegistryError(`${method} ${url}: ${cause ?? (e as Error).message}`, undefined, 'ERR_REGISTRY_UNREACHABLE');
+        await sleep(200 * 2 ** attempt);
+        continue;
+      }
+      if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
+        await discard(res);
+        const next = new URL(res.headers.get('location')!, url);
+        if (++redirects > 5) throw new RegistryError(`${method} ${url}: too many redirects`);
+        if (next.origin !== this.base) {
+          if (method !== 'GET' && method !== 'HEAD') throw new RegistryError(`${method} ${url}: the registry redirects to another host (${next.origin}), refused`, res.status, 'ERR_REGISTRY_ELSEWHERE');
+          withAuth = false;
+        }
+        url = next.href;
+        attempt--;
+        continue;
+      }
+      if (res.status === 401 && !authed && withAuth) {
+        await discard(res);
+        authed = true;
+        await this.authenticate(res.headers.get('www-authenticate'), url);
+        attempt--;
+        continue;
+      }
+      // A request with a body may have been half taken: the caller starts over with a new upload.
+      if (res.status >= 500 && attempt < tries && init.body === undefined) {
+        await discard(res);
+        await sleep(200 * 2 ** attempt);
+        continue;
+      }
+      return res;
+    }
+  }
+
   async manifest(repository: string, reference: string): Promise<{ mediaType: string; body: Buffer; digest: string }> {
     const res = await this.get(`${repository}/manifests/${reference}`, ACCEPT);
     const body = await readAtMost(res, MAX_MANIFEST, `manifest ${repository}:${reference}`);
@@ -167,8 +234,13 @@ export class RegistryClient {
   }
 }
 
+/** Drops a response's body unread (a hostile registry's answer may never end). */
+export async function discard(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}
+
 /** A response body, refused as soon as it passes max bytes. */
-async function readAtMost(res: Response, max: number, what: string): Promise<Buffer> {
+export async function readAtMost(res: Response, max: number, what: string): Promise<Buffer> {
   if (Number(res.headers.get('content-length') ?? NaN) > max) {
     await res.body?.cancel().catch(() => undefined);
     throw new RegistryError(`${what}: more than ${max} bytes`);

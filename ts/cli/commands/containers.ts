@@ -9,6 +9,7 @@ import { EngineError, listRecords, liveState, mustFind, stateRoot } from '../../
 import { Engine } from '../../engine/engine.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
+import { containerIo } from '../../engine/io-stats.js';
 import { ContainerError } from '../../runtime/report.js';
 import { readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
@@ -23,6 +24,9 @@ import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
 import { parseSince } from '../../engine/logs.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { progress, type Progress } from '../progress.js';
+import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
+import { PS_FORMAT, psFormat, STATS_FORMAT, type StatsRow } from '../format/contexts.js';
 
 /** Exit codes as docker's: 125 tsbox failed, 126 not executable, 127 not found. */
 function execFailureCode(e: unknown): number | undefined {
@@ -32,10 +36,13 @@ function execFailureCode(e: unknown): number | undefined {
 }
 
 /** What the engine reports goes to stderr, as docker prints it. */
-const stderrHooks: EngineHooks = {
+let pullProgress: Progress | undefined;
+export const stderrHooks: EngineHooks = {
   onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
   onProgress: (p) => {
     if (p.status === 'missing') process.stderr.write(`Unable to find image '${p.image}' locally\n`);
+    // run's implicit pull shows its layers as tsbox pull does (on stderr, as docker run).
+    else if (p.id) (pullProgress ??= progress(process.stderr)).status(p.id, p.status, p.progressDetail);
   },
 };
 
@@ -80,47 +87,30 @@ export const runCommand: Command = async (argv, g) => {
 
 const engineOf = (g: GlobalOptions) => new Engine({ root: g.root, ...stderrHooks });
 
-/** ps's STATUS column as tsbox prints it: "Up", "Up (Paused)", "Exited (CODE)", "Created". */
-function psStatus(c: ContainerSummary): string {
-  if (c.State === 'running') return 'Up';
-  if (c.State === 'paused') return 'Up (Paused)';
-  const code = /^(?:Exited|Restarting) \((-?\d+)\)/.exec(c.Status)?.[1];
-  return code !== undefined ? `Exited (${code})` : 'Created';
-}
-
-function psRow(c: ContainerSummary) {
-  return { ID: c.Id.slice(0, 12), Image: c.Image, Command: JSON.stringify(c.Command), CreatedAt: new Date(c.Created * 1000).toISOString(), Status: psStatus(c), State: c.State, Names: c.Names[0].slice(1) };
-}
-
 export const psCommand: Command = async (argv, g) => {
   const a = args(argv, {
-    all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' },
-    filter: { type: 'string', short: 'f', multiple: true }, last: { type: 'string', short: 'n' }, latest: { type: 'boolean', short: 'l' },
+    all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, format: { type: 'string' }, 'no-trunc': { type: 'boolean' },
+    filter: { type: 'string', short: 'f', multiple: true }, last: { type: 'string', short: 'n' }, latest: { type: 'boolean', short: 'l' }, size: { type: 'boolean', short: 's' },
   });
-  const filters: Record<string, string[]> = {};
-  for (const f of a.values.filter ?? []) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new UsageError(`ps: bad format of filter (expected name=value): ${f}`);
-    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  try {
+    const filters = parseFilters(a.values.filter);
+    let limit = a.values.latest ? 1 : undefined;
+    if (a.values.last !== undefined) {
+      limit = Number(a.values.last);
+      if (!/^-?\d+$/.test(a.values.last)) throw new UsageError(`invalid argument ${JSON.stringify(a.values.last)} for "-n, --last" flag: strconv.ParseInt: parsing ${JSON.stringify(a.values.last)}: invalid syntax`);
+    }
+    let format = a.values.format;
+    // As docker: -q is the ids alone; -s adds the SIZE column to the default table.
+    if (a.values.quiet) format = '{{.ID}}';
+    else if (!format && a.values.size) format = `${PS_FORMAT}\t{{.Size}}`;
+    // Sizes walk each container's files: only asked for with -s or a template naming .Size (as docker).
+    const size = a.values.size === true || /\.Size\b/.test(format ?? '');
+    const list: ContainerSummary[] = engineOf(g).containers.list({ all: a.values.all, filters, limit, size });
+    process.stdout.write(formatList(format, list, psFormat({ trunc: !a.values['no-trunc'] })));
+    return 0;
+  } catch (e) {
+    return formatFailure(e);
   }
-  let limit = a.values.latest ? 1 : undefined;
-  if (a.values.last !== undefined) {
-    limit = Number(a.values.last);
-    if (!Number.isInteger(limit)) throw new UsageError(`ps: invalid --last ${JSON.stringify(a.values.last)}: want a number`);
-  }
-  const rows = engineOf(g).containers.list({ all: a.values.all, filters, limit }).map(psRow);
-  if (a.values.quiet) {
-    for (const r of rows) process.stdout.write(`${r.ID}\n`);
-  } else if (a.values.format === 'json') {
-    for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
-  } else if (a.values.format) {
-    throw new UsageError(`ps: unsupported --format ${JSON.stringify(a.values.format)} (json)`);
-  } else {
-    const w = (s: string, n: number) => s.padEnd(n);
-    process.stdout.write(`${w('CONTAINER ID', 15)}${w('IMAGE', 24)}${w('COMMAND', 24)}${w('STATUS', 16)}NAMES\n`);
-    for (const r of rows) process.stdout.write(`${w(r.ID, 15)}${w(r.Image.slice(0, 22), 24)}${w(r.Command.slice(0, 22), 24)}${w(r.Status, 16)}${r.Names}\n`);
-  }
-  return 0;
 };
 
 /** -t/--time: whole seconds, as docker takes them. */
@@ -265,7 +255,7 @@ export const execCommand: Command = async (argv, g) => {
 };
 
 export const inspectCommand: Command = async (argv, g) => {
-  const a = args(argv, {});
+  const a = args(argv, { format: { type: 'string', short: 'f' }, size: { type: 'boolean', short: 's' }, type: { type: 'string' } });
   if (!a.positionals.length) throw new UsageError('inspect: want at least one container');
   let code = 0;
   const out = a.positionals.flatMap((ref) => {
@@ -279,7 +269,15 @@ export const inspectCommand: Command = async (argv, g) => {
       return [];
     }
   });
-  process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+  if (a.values.format === undefined) {
+    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+    return code;
+  }
+  try {
+    process.stdout.write(formatInspect(a.values.format, out));
+  } catch (e) {
+    return formatFailure(e);
+  }
   return code;
 };
 
@@ -314,23 +312,37 @@ export const topCommand: Command = async (argv, g) => {
 };
 
 export const statsCommand: Command = async (argv, g) => {
-  const a = args(argv, { 'no-stream': { type: 'boolean' }, format: { type: 'string' } });
-  if (!a.values['no-stream']) throw new UsageError('stats: only --no-stream is supported in this version');
+  const a = args(argv, { 'no-stream': { type: 'boolean' }, format: { type: 'string' }, all: { type: 'boolean', short: 'a' }, 'no-trunc': { type: 'boolean' } });
   const c = engineOf(g).containers;
-  const refs = a.positionals.length ? a.positionals : c.list().filter((s) => s.State === 'running' || s.State === 'paused').map((s) => s.Id);
-  const rows = [];
-  for (const ref of refs) {
-    const s = await c.stats(ref);
-    // A limit at or above the host's memory is no limit (docker shows the host's memory then).
-    const limit = s.memory_stats.limit >= totalmem() ? 'unlimited' : s.memory_stats.limit;
-    rows.push({ ID: s.id.slice(0, 12), Name: s.name.slice(1), CPUPerc: `${cpuPercent(s).toFixed(2)}%`, MemUsage: `${s.memory_stats.usage} / ${limit}`, PIDs: String(s.pids_stats.current) });
+  const collect = async (): Promise<StatsRow[]> => {
+    const refs = a.positionals.length ? a.positionals : c.list({ all: a.values.all }).filter((s) => a.values.all || s.State === 'running' || s.State === 'paused').map((s) => s.Id);
+    const rows: StatsRow[] = [];
+    for (const ref of refs) {
+      // A container that stopped (or went) since the listing shows no row, as docker drops it.
+      const s = await c.stats(ref).catch((e) => (a.positionals.length ? Promise.reject(e) : undefined));
+      if (!s) continue;
+      // A limit at or above the host's memory is no limit: docker shows the host's memory then.
+      const limit = s.memory_stats.limit > 0 && s.memory_stats.limit < totalmem() ? s.memory_stats.limit : totalmem();
+      rows.push({ container: ref, id: a.values['no-trunc'] ? s.id : s.id.slice(0, 12), name: s.name, cpuPercent: cpuPercent(s), memUsage: s.memory_stats.usage, memLimit: limit, pids: s.pids_stats.current, ...containerIo(g.root, s.id) });
+    }
+    return rows;
+  };
+  try {
+    if (a.values['no-stream']) {
+      process.stdout.write(formatList(a.values.format, await collect(), STATS_FORMAT));
+      return 0;
+    }
+    // Streaming, as docker: every second, the table redrawn from the top on a terminal, appended otherwise.
+    const tty = process.stdout.isTTY === true;
+    for (;;) {
+      const t0 = Date.now();
+      const text = formatList(a.values.format, await collect(), STATS_FORMAT);
+      process.stdout.write(tty ? `\x1b[2J\x1b[H${text}` : text);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
+    }
+  } catch (e) {
+    return formatFailure(e);
   }
-  if (a.values.format === 'json') for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
-  else {
-    process.stdout.write('CONTAINER ID   NAME                 CPU %     MEM USAGE / LIMIT          PIDS\n');
-    for (const r of rows) process.stdout.write(`${r.ID.padEnd(15)}${r.Name.padEnd(21)}${r.CPUPerc.padEnd(10)}${r.MemUsage.padEnd(27)}${r.PIDs}\n`);
-  }
-  return 0;
 };
 
 export const startCommand: Command = async (argv, g) => (await import('./lifecycle.js')).startAttachedCommand(argv, g);

@@ -8,6 +8,8 @@ import { saveCredentials } from '../../images/auth.js';
 import { RegistryClient } from '../../images/registry.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress } from '../progress.js';
+import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
+import { imagesFormat, type ImageRow } from '../format/contexts.js';
 
 /** docker's daemon-side failures (save, load, ...) exit 1 with "Error: ...", one line. */
 async function orExit1(fn: () => Promise<void>): Promise<number> {
@@ -31,25 +33,6 @@ function asTsboxError<T>(fn: () => T): T {
   }
 }
 
-function human(bytes: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let n = bytes;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n < 10 && i ? n.toFixed(2) : n < 100 && i ? n.toFixed(1) : Math.round(n)}${u[i]}`;
-}
-
-function ago(iso: string): string {
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (s < 60) return `${Math.round(s)} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
-}
-
 export const pullCommand: Command = async (argv, g) => {
   const a = args(argv, { platform: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, 'insecure-registry': { type: 'string', multiple: true } });
   if (a.positionals.length !== 1) throw new UsageError('pull: want exactly one image name (tsbox pull [--platform OS/ARCH] NAME)');
@@ -66,30 +49,36 @@ export const pullCommand: Command = async (argv, g) => {
 };
 
 export const imagesCommand: Command = async (argv, g) => {
-  const a = args(argv, { format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } });
-  const list = new Engine({ root: g.root }).images.list();
-  if (a.values.quiet) {
-    for (const i of list) process.stdout.write(`${i.Id.slice(7, 19)}\n`);
+  const a = args(argv, {
+    format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true }, 'no-trunc': { type: 'boolean' },
+    digests: { type: 'boolean' }, all: { type: 'boolean', short: 'a' },
+  });
+  try {
+    const filters = parseFilters(a.values.filter);
+    // docker images REPOSITORY[:TAG]: a reference filter.
+    if (a.positionals.length > 1) throw new UsageError('"images" requires at most 1 argument: [REPOSITORY[:TAG]]');
+    if (a.positionals[0]) (filters.reference ??= []).push(a.positionals[0]);
+    const list = new Engine({ root: g.root }).images.list({ filters });
+    // One row per name, as docker's CLI shows them.
+    const rows: ImageRow[] = list.flatMap((image) => {
+      if (!image.RepoTags.length) return [{ image, repository: '<none>', tag: '<none>', digest: '<none>' }];
+      return image.RepoTags.map((name) => {
+        const r = parseReference(name);
+        const repo = familiarName(r);
+        const digest = image.RepoDigests.find((d) => d.startsWith(`${name.replace(/:[^:/]+$/, '')}@`))?.split('@')[1] ?? '<none>';
+        return { image, repository: repo, tag: r.tag ?? '<none>', digest };
+      });
+    });
+    if (a.values.quiet) {
+      const ids = [...new Set(rows.map((r) => (a.values['no-trunc'] ? r.image.Id : r.image.Id.replace(/^sha256:/, '').slice(0, 12))))];
+      process.stdout.write(ids.map((i) => `${i}\n`).join(''));
+      return 0;
+    }
+    process.stdout.write(formatList(a.values.format, rows, imagesFormat({ trunc: !a.values['no-trunc'], digests: a.values.digests })));
     return 0;
+  } catch (e) {
+    return formatFailure(e);
   }
-  // One row per tag, as docker's CLI shows them.
-  const rows = list.flatMap((i) =>
-    i.RepoTags.map((tag) => {
-      const r = parseReference(tag);
-      const created = new Date(i.Created * 1000).toISOString();
-      return { Repository: familiarName(r), Tag: r.tag ?? '<none>', ID: i.Id.slice(7, 19), CreatedAt: created, CreatedSince: ago(created), Size: human(i.Size) };
-    }),
-  );
-  if (a.values.format === 'json') {
-    for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
-    return 0;
-  }
-  if (a.values.format) throw new UsageError(`images: unsupported --format ${JSON.stringify(a.values.format)} (json)`);
-  const w = (s: string, n: number) => s.padEnd(n);
-  const repoW = Math.max(10, ...rows.map((r) => r.Repository.length)) + 3;
-  process.stdout.write(`${w('REPOSITORY', repoW)}${w('TAG', 12)}${w('IMAGE ID', 15)}${w('CREATED', 18)}SIZE\n`);
-  for (const r of rows) process.stdout.write(`${w(r.Repository, repoW)}${w(r.Tag, 12)}${w(r.ID, 15)}${w(r.CreatedSince, 18)}${r.Size}\n`);
-  return 0;
 };
 
 export const tagCommand: Command = async (argv, g) => {
@@ -117,16 +106,25 @@ export const rmiCommand: Command = async (argv, g) => {
 };
 
 const inspect = async (argv: string[], g: GlobalOptions) => {
-  const a = args(argv, {});
+  const a = args(argv, { format: { type: 'string', short: 'f' } });
   const images = new Engine({ root: g.root }).images;
   const out = a.positionals.map((n) => asTsboxError(() => images.inspect(n)));
-  process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-  return 0;
+  if (a.values.format === undefined) {
+    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+    return 0;
+  }
+  try {
+    process.stdout.write(formatInspect(a.values.format, out));
+    return 0;
+  } catch (e) {
+    return formatFailure(e);
+  }
 };
 
 export const imageCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
   const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect, save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand, verify: verifyCommand };
+  if (sub === 'push' || sub === 'history') return (await import('./push.js'))[sub === 'push' ? 'pushCommand' : 'historyCommand'](rest, g);
   const c = sub ? subs[sub] : undefined;
   if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect, save, load, import, prune, verify)`);
   return c(rest, g);
@@ -196,7 +194,12 @@ export const importCommand: Command = async (argv, g) => {
 };
 
 export const pruneCommand: Command = async (argv, g) => {
-  args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
+  const a = args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
+  const warning = `WARNING! This will remove all ${a.values.all ? 'images without at least one container associated to them' : 'dangling images'}.\nAre you sure you want to continue?`;
+  if (!a.values.force && !(await (await import('./volume.js')).confirm(warning))) {
+    process.stdout.write('Total reclaimed space: 0B\n');
+    return 0;
+  }
   const { prune } = await import('../../images/archive.js');
   const removed = prune(g.root);
   for (const d of removed) process.stdout.write(`deleted: ${d}\n`);

@@ -12,16 +12,13 @@ import { checkEventFilters, formatEvent } from '../../engine/events.js';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../../engine/detach-keys.js';
 import { attachSocket, mustFind } from '../../engine/containers.js';
 import type { EngineHooks } from '../../engine/run.js';
+import { stderrHooks } from './containers.js';
 import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
 import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 
-const hooks: EngineHooks = {
-  onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`),
-  onProgress: (p) => {
-    if (p.status === 'missing') process.stderr.write(`Unable to find image '${p.image}' locally\n`);
-  },
-};
+// What the engine reports goes to stderr, as run's (pull progress included).
+const hooks: EngineHooks = stderrHooks;
 const engineOf = (g: GlobalOptions) => new Engine({ root: g.root, ...hooks });
 
 /** docker create: run's flags; prints the id of the container, which is "Created". */
@@ -191,7 +188,7 @@ export async function runWithTerminal(g: GlobalOptions, o: RunOptions): Promise<
   }
   // Gone before the client could read anything: its log has what it wrote.
   if (!seen.bytes) for await (const e of engine.containers.logs(id)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
-  if (o.rm) engine.containers.remove(id, { force: true });
+  if (o.rm) engine.containers.remove(id, { force: true, volumes: true });
   return code;
 }
 

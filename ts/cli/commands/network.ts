@@ -1,59 +1,120 @@
-// tsbox network create / ls / rm / inspect.
-import { DEFAULT_NET, readLeases, removeBridgeIfUnused, withNetworkLock } from '../../net/bridge.js';
-import { createNetwork, findNetwork, listNetworks, removeNetworkConfig } from '../../net/networks.js';
-import { listRecords } from '../../engine/containers.js';
-import { args, UsageError, type Command } from '../common.js';
+// tsbox network create / ls / inspect / rm / prune / connect / disconnect, as docker's.
+import { Networks, type NetworkFilters } from '../../engine/networks.js';
+import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { networkFormat } from '../format/contexts.js';
+import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
+import { confirm } from './volume.js';
+
+function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const [k, v] = kv.split(/=(.*)/s);
+    if (!k) throw new UsageError(`invalid argument "${kv}" for "--${flag}" flag: want KEY=VALUE`);
+    out[k] = v ?? '';
+  }
+  return out;
+}
+
+function filtersOf(list: string[] | undefined): NetworkFilters {
+  const out: Record<string, string[]> = {};
+  for (const f of list ?? []) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new UsageError('bad format of filter (expected name=value)');
+    (out[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+  }
+  return out as NetworkFilters;
+}
+
+const networks = (g: GlobalOptions) => new Networks(g.root);
 
 export const networkCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'create': {
-      const a = args(rest, { subnet: { type: 'string' }, driver: { type: 'string', short: 'd' } });
-      if (a.positionals.length !== 1) throw new UsageError('network create: want [--subnet CIDR] NAME');
+      const a = args(rest, { subnet: { type: 'string' }, driver: { type: 'string', short: 'd' }, label: { type: 'string', multiple: true } });
+      if (a.positionals.length !== 1) throw new UsageError('"network create" requires exactly 1 argument.\nUsage:  tsbox network create [OPTIONS] NETWORK');
       if (a.values.driver && a.values.driver !== 'bridge') throw new UsageError(`network create: driver ${a.values.driver} is not supported (bridge)`);
-      const n = createNetwork(g.root, a.positionals[0], a.values.subnet);
-      process.stdout.write(`${n.bridge}\n`);
+      const n = networks(g).create({ name: a.positionals[0], subnet: a.values.subnet, labels: keyValues(a.values.label, 'label') });
+      process.stdout.write(`${n.Id}\n`);
       return 0;
     }
     case 'ls':
     case 'list': {
-      args(rest, {});
-      process.stdout.write('NAME                 DRIVER    SUBNET\n');
-      for (const n of [DEFAULT_NET, ...listNetworks(g.root)]) process.stdout.write(`${n.name.padEnd(21)}bridge    ${n.subnet}\n`);
-      process.stdout.write(`${'host'.padEnd(21)}host\n${'none'.padEnd(21)}null\n`);
-      return 0;
+      const a = args(rest, { quiet: { type: 'boolean', short: 'q' }, filter: { type: 'string', short: 'f', multiple: true }, 'no-trunc': { type: 'boolean' }, format: { type: 'string' } });
+      try {
+        const list = networks(g).list({ filters: parseFilters(a.values.filter) as NetworkFilters });
+        // As docker: -q is the ids alone unless a template of one's own is given.
+        const format = a.values.quiet && (!a.values.format || a.values.format === 'table') ? '{{.ID}}' : a.values.format;
+        process.stdout.write(formatList(format, list, networkFormat({ trunc: !a.values['no-trunc'] })));
+        return 0;
+      } catch (e) {
+        return formatFailure(e);
+      }
     }
     case 'rm':
     case 'remove': {
-      const a = args(rest, {});
-      if (!a.positionals.length) throw new UsageError('network rm: want NAME...');
+      const a = args(rest, { force: { type: 'boolean', short: 'f' } });
+      if (!a.positionals.length) throw new UsageError('"network rm" requires at least 1 argument.\nUsage:  tsbox network rm NETWORK [NETWORK...]');
+      let code = 0;
       for (const name of a.positionals) {
-        const n = findNetwork(g.root, name);
-        if (!n || name === 'bridge') throw new Error(`network ${name} not found${name === 'bridge' ? ' (the default network cannot be removed)' : ''}`);
-        const users = listRecords(g.root).filter((r) => r.Options.network === name);
-        if (users.length) throw new Error(`error while removing network: network ${name} has active endpoints (${users.map((u) => u.Name).join(', ')})`);
-        withNetworkLock(() => removeBridgeIfUnused(n));
-        removeNetworkConfig(g.root, name);
-        process.stdout.write(`${name}\n`);
+        try {
+          networks(g).remove(name);
+          process.stdout.write(`${name}\n`);
+        } catch (e) {
+          if (a.values.force && (e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK') continue;
+          process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
+          code = 1;
+        }
       }
-      return 0;
+      return code;
     }
     case 'inspect': {
-      const a = args(rest, {});
-      const out = a.positionals.map((name) => {
-        const n = findNetwork(g.root, name);
-        if (!n) throw new Error(`network ${name} not found`);
-        const containers = Object.fromEntries(
-          Object.entries(readLeases(n))
-            .filter(([, o]) => o.root === g.root)
-            .map(([ip, o]) => [o.id, { Name: listRecords(g.root).find((r) => r.Id === o.id)?.Name ?? '', IPv4Address: ip }]),
-        );
-        return { Name: n.name, Driver: 'bridge', IPAM: { Config: [{ Subnet: n.subnet }] }, Options: { 'com.docker.network.bridge.name': n.bridge }, Containers: containers };
-      });
-      process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+      // -v adds only swarm services in docker: a local network's inspect is the same with it.
+      const a = args(rest, { format: { type: 'string', short: 'f' }, verbose: { type: 'boolean', short: 'v' } });
+      if (!a.positionals.length) throw new UsageError('"network inspect" requires at least 1 argument.\nUsage:  tsbox network inspect [OPTIONS] NETWORK [NETWORK...]');
+      const out = [];
+      let code = 0;
+      for (const name of a.positionals) {
+        try {
+          out.push(networks(g).inspect(name));
+        } catch (e) {
+          process.stderr.write(`Error: ${(e as Error).message}\n`);
+          code = 1;
+        }
+      }
+      if (a.values.format === undefined) {
+        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+        return code;
+      }
+      try {
+        process.stdout.write(formatInspect(a.values.format, out));
+      } catch (e) {
+        return formatFailure(e);
+      }
+      return code;
+    }
+    case 'prune': {
+      const a = args(rest, { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } });
+      const filters = filtersOf(a.values.filter);
+      for (const k of Object.keys(filters)) if (k !== 'label') throw new UsageError(`invalid filter '${k}' for network prune (label)`);
+      if (!a.values.force && !(await confirm('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return 0;
+      const r = networks(g).prune({ filters: filters as Pick<NetworkFilters, 'label'> });
+      if (r.NetworksDeleted.length) process.stdout.write(`Deleted Networks:\n${r.NetworksDeleted.map((n) => `${n}\n`).join('')}`);
+      return 0;
+    }
+    case 'connect': {
+      const a = args(rest, { alias: { type: 'string', multiple: true }, ip: { type: 'string' } });
+      if (a.positionals.length !== 2) throw new UsageError('"network connect" requires exactly 2 arguments.\nUsage:  tsbox network connect [OPTIONS] NETWORK CONTAINER');
+      networks(g).connect(a.positionals[0], a.positionals[1], { aliases: a.values.alias, ip: a.values.ip });
+      return 0;
+    }
+    case 'disconnect': {
+      const a = args(rest, { force: { type: 'boolean', short: 'f' } });
+      if (a.positionals.length !== 2) throw new UsageError('"network disconnect" requires exactly 2 arguments.\nUsage:  tsbox network disconnect [OPTIONS] NETWORK CONTAINER');
+      networks(g).disconnect(a.positionals[0], a.positionals[1], { force: a.values.force });
       return 0;
     }
     default:
-      throw new UsageError(`network: unknown subcommand ${JSON.stringify(sub ?? '')} (create, ls, rm, inspect)`);
+      throw new UsageError(`network: unknown subcommand ${JSON.stringify(sub ?? '')} (create, ls, inspect, rm, prune, connect, disconnect)`);
   }
 };

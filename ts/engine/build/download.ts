@@ -1,0 +1,24 @@
+// ADD of a URL: the file downloaded (only when the build has a network), mode 0600 as docker gives it;
+// its content goes into the step's cache key.
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { Store } from '../../images/store.js';
+
+export async function download(store: Store, url: string, what: string): Promise<{ dir: string; file: string; name: string; sha: string }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow' });
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${res.statusText}`);
+  const data = Buffer.from(await res.arrayBuffer());
+  const dir = store.tempPath('add');
+  mkdirSync(dir, { mode: 0o700 });
+  const name = posix.basename(new URL(url).pathname) || 'index.html';
+  const file = join(dir, name);
+  writeFileSync(file, data);
+  chmodSync(file, 0o600);
+  return { dir, file, name, sha: createHash('sha256').update(data).digest('hex') };
+}
