@@ -16,6 +16,8 @@ const CONFIG_FIELDS = [
   'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce', 'Env', 'Cmd',
   'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Labels', 'StopSignal',
   'StopTimeout', 'Shell', 'HostConfig', 'NetworkingConfig', 'Platform',
+  // dockerode sends its ?name= in the body too
+  'name',
 ] as const;
 
 const HOST_FIELDS = [

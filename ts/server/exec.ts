@@ -38,7 +38,7 @@ interface ExecInstance {
   created: number;
 }
 
-const CREATE_FIELDS = ['AttachStdin', 'AttachStdout', 'AttachStderr', 'ConsoleSize', 'DetachKeys', 'Tty', 'Env', 'Cmd', 'Privileged', 'User', 'WorkingDir'];
+const CREATE_FIELDS = ['Detach', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ConsoleSize', 'DetachKeys', 'Tty', 'Env', 'Cmd', 'Privileged', 'User', 'WorkingDir'];
 
 /** Exec instances live as long as this server (docker keeps them in its daemon too); finished ones are dropped after a while. */
 const instances = new Map<string, ExecInstance>();
@@ -160,7 +160,8 @@ async function launch(c: Ctx, e: ExecInstance, attached: boolean, tty: boolean):
 async function start(c: Ctx): Promise<void> {
   const e = find(c.params[0]);
   const body = await jsonBody(c);
-  checkFields('exec start', body, ['Detach', 'Tty', 'ConsoleSize']);
+  // hijack and stdin are dockerode's own options, sent in the body as well.
+  checkFields('exec start', body, ['Detach', 'Tty', 'ConsoleSize', 'hijack', 'stdin']);
   if (e.started) throw conflict(`exec ${e.ID} has already run`);
   e.started = true;
   const detach = body.Detach === true;

@@ -50,12 +50,21 @@ async function create(c: Ctx): Promise<void> {
   // A client that goes away does not stop the pull: the store gets the whole image or none of it.
   try {
     const suffix = /[:@][^/:@]+$/.exec(name)?.[0] ?? ':latest';
-    send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
-    const r = await c.engine.images.pull(name, { platform: q.get('platform') || undefined, credentials, onProgress: (id, status) => send({ status, progressDetail: {}, id }) });
+    // Nothing is sent before the registry answered: an early error (no such image, denied) keeps its status.
+    const r = await c.engine.images.pull(name, {
+      platform: q.get('platform') || undefined,
+      credentials,
+      onProgress: (id, status) => {
+        if (!started) send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
+        send({ status, progressDetail: {}, id });
+      },
+    });
+    if (!started) send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
     send({ status: `Digest: ${r.digest}` });
     send({ status: `Status: Downloaded newer image for ${repo}${suffix}` });
     c.res!.end();
   } catch (e) {
+    if (!started) throw e;
     const { message } = statusOf(e);
     send({ errorDetail: { message }, error: message });
     c.res!.end();

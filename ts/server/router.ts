@@ -106,7 +106,24 @@ const MAX_BODY = 16 << 20;
 export async function jsonBody<T = Record<string, unknown>>(c: Ctx): Promise<T> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const b of c.req) {
+  if (c.socket) {
+    // An upgraded request's body came with the head (and maybe after it on the socket): take exactly
+    // Content-Length bytes; what follows is the client's stdin.
+    const len = Number(c.req.headers['content-length'] ?? 0);
+    if (len > MAX_BODY) throw badRequest(`request body over ${MAX_BODY} bytes`);
+    let buf = c.head ?? Buffer.alloc(0);
+    while (buf.length < len) {
+      const more = await new Promise<Buffer | null>((resolve) => {
+        c.socket!.once('data', (d: Buffer) => resolve(d));
+        c.socket!.once('end', () => resolve(null));
+      });
+      if (!more) break;
+      c.socket.pause();
+      buf = Buffer.concat([buf, more]);
+    }
+    c.head = buf.subarray(len);
+    chunks.push(buf.subarray(0, len));
+  } else for await (const b of c.req) {
     n += (b as Buffer).length;
     if (n > MAX_BODY) throw badRequest(`request body over ${MAX_BODY} bytes`);
     chunks.push(b as Buffer);

@@ -1,7 +1,7 @@
 // /_ping, /version, /info, and the endpoints whose engine parts are still to come (501 with a message).
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import { hostInfo } from '../engine/info.js';
-import { notImplemented } from './errors.js';
+import { notFound, notImplemented } from './errors.js';
 import { MAX_VERSION, MIN_VERSION, sendJson, type Ctx, type Router } from './router.js';
 
 const VERSION = '0.1.0';
@@ -86,6 +86,12 @@ export function systemRoutes(r: Router): void {
     .on('GET', '/info', info)
     .on('GET', '/events', later('events'))
     .on('GET', '/system/df', later('system df'));
+  // docker inspect without --type asks every kind in turn: a 404 lets it go on (and say "No such object").
+  r.on('GET', '/networks/{}', (c) => {
+    throw notFound(`network ${c.params[0]} not found (networks are not served through the API yet)`);
+  }).on('GET', '/volumes/{}', (c) => {
+    throw notFound(`get ${c.params[0]}: no such volume (volumes are not served through the API yet)`);
+  });
   for (const m of ['GET', 'POST', 'DELETE']) {
     r.on(m, '/networks', later('networks'))
       .on(m, '/networks/{*}', later('networks'))
