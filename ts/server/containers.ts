@@ -1,7 +1,8 @@
 // /containers/...: the engine's containers as docker's daemon answers for them.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { containerDir, liveState, mustFind, loadRecord } from '../engine/containers.js';
+import { containerDir, liveState, mustFind, loadRecord, statusFile } from '../engine/containers.js';
 import type { WaitCondition } from '../engine/lifecycle.js';
 import { CommandNotFoundError, NotExecutableError } from '../errors.js';
 import { badRequest, conflict, notImplemented, notModified } from './errors.js';
@@ -11,6 +12,8 @@ import { hijack, STDERR, STDOUT } from './stdcopy.js';
 import { jsonBody, qBool, qFilters, qInt, sendEmpty, sendJson, type Ctx, type Router } from './router.js';
 
 const AUTO_REMOVE = 'auto-remove';
+/** Attach streams open per container: an auto-remove waits for them to drain its log first. */
+const attachers = new Map<string, number>();
 /** Exit codes of auto-removed containers, for a wait with condition=removed that asks after the removal. */
 const removedCodes = new Map<string, number>();
 
@@ -20,12 +23,34 @@ function watchAutoRemove(c: Ctx, id: string): void {
   if (!existsSync(join(containerDir(root, id), AUTO_REMOVE))) return;
   void c.engine.containers
     .wait(id, { condition: 'not-running' })
-    .then((w) => {
-      removedCodes.set(id, w.StatusCode);
+    .then(async (w) => {
+      removedCodes.set(id, await settledCode(root, id, w.StatusCode));
+      for (let i = 0; i < 500 && (attachers.get(id) ?? 0) > 0; i++) await sleep(20);
       setTimeout(() => removedCodes.delete(id), 60_000).unref();
       if (loadRecord(root, id)) c.engine.containers.remove(id, { force: true });
     })
     .catch(() => undefined);
+}
+
+/**
+ * The exit code once the monitor has written it: between the process's end and that write, the engine
+ * reads a container as exited without a status (137). Waits a moment for the status before answering.
+ */
+async function settledCode(root: string, id: string, code: number): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    let size = 0;
+    try {
+      size = statSync(statusFile(root, id)).size;
+    } catch {
+      return code; // removed: what we have is all there is
+    }
+    if (size > 0) {
+      const r = loadRecord(root, id);
+      return r ? liveState(root, r).ExitCode : code;
+    }
+    await sleep(20);
+  }
+  return code;
 }
 
 function ref(c: Ctx): string {
@@ -104,6 +129,7 @@ async function wait(c: Ctx): Promise<void> {
   try {
     const w = await c.engine.containers.wait(r.Id, { condition, signal: ac.signal });
     if (condition === 'removed' && removedCodes.has(r.Id)) w.StatusCode = removedCodes.get(r.Id)!;
+    else if (condition !== 'removed') w.StatusCode = await settledCode(c.engine.root, r.Id, w.StatusCode);
     c.res!.end(JSON.stringify({ StatusCode: w.StatusCode, Error: w.Error ?? null }) + '\n');
   } catch (e) {
     if (!ac.signal.aborted) c.res!.end(JSON.stringify({ StatusCode: -1, Error: { Message: (e as Error).message } }) + '\n');
@@ -129,7 +155,8 @@ async function logs(c: Ctx): Promise<void> {
   if (!stdout && !stderr) throw badRequest('you must choose at least one stream');
   const r = mustFind(c.engine.root, ref(c));
   const tailQ = q.get('tail');
-  const tail = !tailQ || tailQ === 'all' ? 'all' : Number(tailQ);
+  // docker reads a negative tail (testcontainers sends -1) as all.
+  const tail = !tailQ || tailQ === 'all' || /^-\d+$/.test(tailQ) ? 'all' : Number(tailQ);
   if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`invalid tail ${JSON.stringify(tailQ)}`);
   const num = (k: string) => {
     const v = q.get(k);
@@ -148,9 +175,13 @@ async function logs(c: Ctx): Promise<void> {
     c.res!.write(tty ? b : frameOf(e.stream === 'stderr' ? STDERR : STDOUT, b));
   };
   if (!first.done) put(first.value);
-  for await (const e of it) {
-    if (ac.signal.aborted) break;
-    put(e);
+  try {
+    for await (const e of it) {
+      if (ac.signal.aborted) break;
+      put(e);
+    }
+  } catch {
+    // The container was removed while followed: its log ends there.
   }
   c.res!.end();
 }
@@ -172,7 +203,19 @@ async function attach(c: Ctx): Promise<void> {
   const want = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
   const stream = q.get('stream') === null ? true : qBool(q, 'stream');
   const offset = qBool(q, 'logs') ? 0 : logSize(c.engine.root, r.Id);
-  const h = hijack(c, r.Options.tty);
+  attachers.set(r.Id, (attachers.get(r.Id) ?? 0) + 1);
+  try {
+    await attachStreams(c, r.Id, r.Options.tty, want, stream, offset);
+  } finally {
+    const n = (attachers.get(r.Id) ?? 1) - 1;
+    if (n > 0) attachers.set(r.Id, n);
+    else attachers.delete(r.Id);
+  }
+}
+
+async function attachStreams(c: Ctx, id: string, tty: boolean, want: { stdout: boolean; stderr: boolean }, stream: boolean, offset: number): Promise<void> {
+  const q = c.query;
+  const h = hijack(c, tty);
   let gone = false;
   void h.gone.then(() => (gone = true));
   // Whatever the client sends is drained (stdin is not connected to the container).
@@ -181,8 +224,8 @@ async function attach(c: Ctx): Promise<void> {
   const put = (l: { stream: string; log: string }) => {
     if ((l.stream === 'stdout' && want.stdout) || (l.stream === 'stderr' && want.stderr)) h.write(l.stream === 'stderr' ? STDERR : STDOUT, Buffer.from(l.log));
   };
-  if (stream) for await (const l of followLog(c.engine.root, r.Id, offset, () => gone)) put(l);
-  else if (qBool(q, 'logs') && existsSync(logPath(c.engine.root, r.Id))) for await (const e of c.engine.containers.logs(r.Id)) put({ stream: e.stream, log: e.text });
+  if (stream) for await (const l of followLog(c.engine.root, id, offset, () => gone)) put(l);
+  else if (qBool(q, 'logs') && existsSync(logPath(c.engine.root, id))) for await (const e of c.engine.containers.logs(id)) put({ stream: e.stream, log: e.text });
   h.end();
 }
 
