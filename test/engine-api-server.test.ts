@@ -308,7 +308,10 @@ test.serial('testcontainers: GenericContainer with an exposed port, mapped port,
   try {
     const port = c.getMappedPort(8080);
     t.true(port > 0);
-    t.is(await (await fetch(`http://${c.getHost()}:${port}/index.html`)).text(), 'from testcontainers\n');
+    // "ready" is printed just before httpd starts listening.
+    let page = '';
+    for (let i = 0; i < 50 && !page; i++) page = await fetch(`http://${c.getHost()}:${port}/index.html`).then((r) => r.text(), () => sleep(100).then(() => ''));
+    t.is(page, 'from testcontainers\n');
     const ex = await c.exec(['sh', '-c', 'echo $GREETING']);
     t.is(ex.exitCode, 0);
     t.is(ex.output, 'hi there\n');
