@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { busyboxRootfs } from './helpers/bundle.js';
-import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+import { startRegistry, Layout, push, rawTar, type Registry } from './helpers/registry.js';
 import { CLI } from './helpers/bins.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf } from './helpers/cli.js';
@@ -383,4 +383,46 @@ test.serial('a client that goes away mid-attach or mid-wait leaves nothing behin
   await settledFds(before);
   t.true(serverFds() <= before + 2, `server fds ${before} → ${serverFds()}`);
   t.deepEqual(readdirSync(join(root, 'containers')), []);
+});
+
+test.serial('a hostile container or tar: PUT archive never writes outside the container, GET never reads the host through its symlinks', async (t) => {
+  const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'ln -s / /tmp/hostroot; ln -s /etc /tmp/etc-link; sleep 60'] });
+  await c.start();
+  await sleep(300);
+  const marker = join(root, `escape-${process.pid}`);
+  // An entry that climbs out, a symlink then a file through it, an absolute path.
+  const evil = rawTar([
+    { name: `../../../../../..${marker}-dotdot`, data: 'x' },
+    { name: 'lnk', type: '2', linkname: root },
+    { name: `lnk/escape-${process.pid}-through-link`, data: 'x' },
+    { name: `${marker}-abs`, data: 'x' },
+  ]);
+  const put = await raw('PUT', `/containers/${c.id}/archive?path=/tmp`, evil.toString('latin1'), { 'Content-Type': 'application/x-tar' });
+  t.true([200, 400].includes(put.status), put.body);
+  for (const f of ['-dotdot', '-abs']) t.false(existsSync(marker + f), `nothing at ${marker}${f}`);
+  t.false(existsSync(join(root, `escape-${process.pid}-through-link`)));
+  // Through the container's own symlink to /: its root, not the host's.
+  await c.putArchive(rawTar([{ name: 'planted', data: 'y' }]), { path: '/tmp/hostroot/tmp' });
+  t.false(existsSync('/tmp/planted'), 'the container\'s / is its own');
+  const got: Buffer[] = [];
+  for await (const b of await c.getArchive({ path: '/tmp/etc-link/passwd' })) got.push(b as Buffer);
+  const text = Buffer.concat(got).toString('latin1');
+  t.regex(text, /root:x:0:0:root:\/root:\/bin\/sh/, 'the container\'s /etc/passwd');
+  t.notRegex(text, new RegExp(readFileSync('/etc/passwd', 'utf8').split('\n')[1].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'not the host\'s');
+  await c.remove({ force: true });
+});
+
+test.serial('--timeout N: the server exits after N seconds idle; --timeout 0 runs on', async (t) => {
+  const s2 = join(root, 'idle.sock');
+  const p = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', s2, '--timeout', '1'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => p.on('exit', r));
+  for (let i = 0; i < 100 && !existsSync(s2); i++) await sleep(50);
+  const t0 = Date.now();
+  t.is(await exited, 0);
+  t.true(Date.now() - t0 < 5000);
+  t.false(existsSync(s2), 'the socket goes with the server');
+  const bad = outputOf(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', s2, '--timeout', 'soon'], { tmp: root });
+  t.is(bad.code, 125);
+  t.regex(bad.stderr, /invalid --timeout/);
+  t.is((await raw('GET', '/_ping')).status, 200, 'the test server (--timeout 0) still answers');
 });
