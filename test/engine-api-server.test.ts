@@ -13,6 +13,7 @@ import { startRegistry, Layout, push, rawTar, type Registry } from './helpers/re
 import { CLI } from './helpers/bins.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf } from './helpers/cli.js';
+import { haveDockerd, startDockerd } from './helpers/dockerd.js';
 
 const engine = engineRoot('tsbox-apisrv-');
 const { root } = engine;
@@ -425,4 +426,50 @@ test.serial('--timeout N: the server exits after N seconds idle; --timeout 0 run
   t.is(bad.code, 125);
   t.regex(bad.stderr, /invalid --timeout/);
   t.is((await raw('GET', '/_ping')).status, 200, 'the test server (--timeout 0) still answers');
+});
+
+test.serial('the docker CLI against tsbox and against dockerd (the reference): the same exit codes and output', async (t) => {
+  if (!haveDockerd()) return t.pass('dockerd is not installed');
+  const ref = await startDockerd();
+  try {
+    // The reference gets our busybox through our own save.
+    const tar = join(root, 'ref-busybox.tar');
+    t.is(outputOf('sh', ['-c', `docker save busybox > ${tar}`], { tmp: root }).code, 0);
+    t.is(ref.docker(['load', '-i', tar]).code, 0);
+    const both = (args: string[]) => ({ ours: dockerCli(args), theirs: ref.docker(args) });
+    const cases: [string[], RegExp?][] = [
+      [['run', '--rm', 'busybox', 'sh', '-c', 'echo out; exit 3']],
+      [['run', '--rm', 'busybox', 'not-a-command'], /executable file not found/],
+      [['run', '-d', '--name', 'ref-a', 'busybox', 'sleep', '30']],
+      [['run', '-d', '--name', 'ref-a', 'busybox', 'true'], /Conflict\. The container name "\/ref-a" is already in use/],
+      [['exec', 'ref-a', 'sh', '-c', 'echo x; exit 5']],
+      [['exec', 'ref-a', 'not-a-command']],
+      [['rm', 'ref-a'], /running/],
+      [['inspect', '-f', '{{.State.Status}} {{.Name}} {{.Config.Cmd}}', 'ref-a']],
+      [['ps', '--format', '{{.Names}} {{.Command}}', '--filter', 'name=ref-a']],
+      [['stop', '-t', '1', 'ref-a']],
+      [['stop', 'ref-a']],
+      [['kill', 'ref-a'], /is not running/],
+      [['exec', 'ref-a', 'true'], /is not running/],
+      [['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'ref-a']],
+      [['rm', 'ref-a']],
+      [['inspect', 'ref-a'], /No such object: ref-a/],
+      [['logs', 'ref-a'], /No such container: ref-a/],
+      [['rmi', 'no-such:image'], /No such image: no-such:image/],
+      [['tag', 'busybox', 'ref-copy:1']],
+      [['rmi', 'ref-copy:1']],
+    ];
+    for (const [args, err] of cases) {
+      const { ours, theirs } = both(args);
+      const what = `docker ${args.join(' ')}`;
+      t.is(ours.code, theirs.code, `${what}: exit code (ours: ${ours.stdout.trim()} ${ours.stderr.trim()} | dockerd: ${theirs.stdout.trim()} ${theirs.stderr.trim()})`);
+      t.is(ours.stdout.replace(/[0-9a-f]{64}/g, 'ID'), theirs.stdout.replace(/[0-9a-f]{64}/g, 'ID'), `${what}: stdout`);
+      if (err) {
+        t.regex(ours.stderr, err, `${what}: stderr (tsbox)`);
+        t.regex(theirs.stderr, err, `${what}: stderr (dockerd)`);
+      }
+    }
+  } finally {
+    t.deepEqual(await ref.stop(), [], 'dockerd left cgroups behind');
+  }
 });

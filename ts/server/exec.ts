@@ -145,7 +145,9 @@ async function launch(c: Ctx, e: ExecInstance, attached: boolean, tty: boolean):
     closeQuietly(l.spawned.pidfd);
     const notFoundCmd = setup.errno === 2 || setup.errno === 20;
     // docker's exec reports a missing command as output and exit code 126/127, not as an API error.
-    throw Object.assign(new Error(setup.message), { exitCode: notFoundCmd ? 127 : 126 });
+    // dockerd sets 126 for any exec that could not start (a missing command too), and says why on its stdout.
+    void notFoundCmd;
+    throw Object.assign(new Error(setup.message), { exitCode: 126, notFound: notFoundCmd });
   }
   let pty: Pty | undefined;
   if (ptyPair) {
@@ -175,7 +177,9 @@ async function start(c: Ctx): Promise<void> {
     e.ExitCode = code;
     if (detach) return sendEmpty(c, 200);
     const h = hijack(c, tty);
-    h.write(STDERR, Buffer.from(`OCI runtime exec failed: exec failed: ${(err as Error).message}: unknown\r\n`));
+    // dockerd's words, on the exec's stdout.
+    const why = (err as { notFound?: boolean }).notFound ? 'executable file not found in $PATH' : (err as Error).message;
+    h.write(STDOUT, Buffer.from(`OCI runtime exec failed: exec failed: unable to start container process: exec: ${JSON.stringify(e.config.Cmd[0])}: ${why}: unknown\r\n`));
     h.end();
     return;
   }

@@ -9,6 +9,10 @@ import type { Credentials } from '../images/registry.js';
 import { badRequest, notImplemented, statusOf } from './errors.js';
 import { qBool, qFilters, sendJson, type Ctx, type Router } from './router.js';
 
+/** docker's API names Docker Hub images the short way: busybox:latest, not docker.io/library/busybox:latest. */
+const familiar = (n: string) => n.replace(/^docker\.io\/(library\/)?/, '');
+const familiarTags = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => ({ ...i, RepoTags: i.RepoTags.map(familiar), RepoDigests: i.RepoDigests.map(familiar) });
+
 /** X-Registry-Auth: base64url of {"username","password","serveraddress"} (or an identitytoken). */
 function registryAuth(c: Ctx): Credentials | undefined {
   const h = c.req.headers['x-registry-auth'];
@@ -75,11 +79,11 @@ function list(c: Ctx): void {
   const f = qFilters(c.query);
   for (const k of Object.keys(f)) if (!['reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw badRequest(`invalid filter '${k}'`);
   const filters = { reference: f.reference, label: f.label, dangling: f.dangling?.[0] === 'true' };
-  sendJson(c, 200, c.engine.images.list({ filters }));
+  sendJson(c, 200, c.engine.images.list({ filters }).map(familiarTags));
 }
 
 function remove(c: Ctx): void {
-  sendJson(c, 200, c.engine.images.remove(c.params[0], { force: qBool(c.query, 'force') }));
+  sendJson(c, 200, c.engine.images.remove(c.params[0], { force: qBool(c.query, 'force') }).map((x) => ('Untagged' in x ? { Untagged: familiar(x.Untagged) } : x)));
 }
 
 function tag(c: Ctx): void {
@@ -140,7 +144,7 @@ export function imageRoutes(r: Router): void {
     .on('POST', '/images/load', loadImages)
     .on('POST', '/images/prune', prune)
     .on('GET', '/images/get', (c) => get(c, c.query.getAll('names')))
-    .on('GET', '/images/{*}/json', (c) => sendJson(c, 200, c.engine.images.inspect(c.params[0])))
+    .on('GET', '/images/{*}/json', (c) => sendJson(c, 200, familiarTags(c.engine.images.inspect(c.params[0]))))
     .on('GET', '/images/{*}/history', (c) => sendJson(c, 200, c.engine.images.history(c.params[0])))
     .on('GET', '/images/{*}/get', (c) => get(c, [c.params[0]]))
     .on('POST', '/images/{*}/tag', tag)
