@@ -147,6 +147,7 @@ test.serial('docker CLI: run --rm (output, exit codes 0/3/127), CLI sees what th
 });
 
 test.serial('docker CLI: run -d -p with a TCP connection, logs -f, exec, inspect -f, stats --no-stream, cp both ways, stop, kill, rm -f', async (t) => {
+  t.teardown(() => void dockerCli(['rm', '-f', 'web']));
   let r = dockerCli(['run', '-d', '--name', 'web', '-p', '127.0.0.1::8080', 'busybox', 'sh', '-c', 'echo started; exec httpd -f -p 8080 -h /etc']);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^[0-9a-f]{64}\n$/);
@@ -159,7 +160,7 @@ test.serial('docker CLI: run -d -p with a TCP connection, logs -f, exec, inspect
   t.is(r.code, 5);
   t.is(r.stdout, 'in-exec\n');
   t.is(r.stderr, 'e2\n');
-  t.is(dockerCli(['exec', 'web', 'not-a-command']).code, 127);
+  t.is(dockerCli(['exec', 'web', 'not-a-command']).code, 126, 'as dockerd (the reference test below)');
   t.is(dockerCli(['exec', '-i', 'web', 'cat'], 'from stdin\n').stdout, 'from stdin\n');
   t.is(dockerCli(['inspect', '-f', '{{.State.Status}} {{.Name}}', 'web']).stdout, 'running /web\n');
   r = dockerCli(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'web']);
@@ -436,16 +437,26 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
     const tar = join(root, 'ref-busybox.tar');
     t.is(outputOf('sh', ['-c', `docker save busybox > ${tar}`], { tmp: root }).code, 0);
     t.is(ref.docker(['load', '-i', tar]).code, 0);
-    const both = (args: string[]) => ({ ours: dockerCli(args), theirs: ref.docker(args) });
-    const cases: [string[], RegExp?][] = [
+    const both = (args: string[], input?: string) => ({ ours: dockerCli(args, input), theirs: ref.docker(args, input) });
+    const cases: [string[], RegExp?, string?][] = [
       [['run', '--rm', 'busybox', 'sh', '-c', 'echo out; exit 3']],
       [['run', '--rm', 'busybox', 'not-a-command'], /executable file not found/],
+      [['run', '--rm', '-e', 'A=1', '-w', '/tmp', '-u', 'nobody', 'busybox', 'sh', '-c', 'echo $A; pwd; id -u; echo e >&2']],
+      [['run', '--rm', '--entrypoint', 'echo', 'busybox', 'from', 'entrypoint']],
+      [['run', '--rm', '--read-only', 'busybox', 'touch', '/x']],
+      [['run', '--rm', '--tmpfs', '/scratch', 'busybox', 'sh', '-c', 'touch /scratch/x && echo ok']],
+      [['run', '--rm', '--name', 'ref-n', 'busybox', 'hostname']],
+      [['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'chown', 'nobody', '/tmp'], /Operation not permitted/],
       [['run', '-d', '--name', 'ref-a', 'busybox', 'sleep', '30']],
       [['run', '-d', '--name', 'ref-a', 'busybox', 'true'], /Conflict\. The container name "\/ref-a" is already in use/],
       [['exec', 'ref-a', 'sh', '-c', 'echo x; exit 5']],
       [['exec', 'ref-a', 'not-a-command']],
       [['rm', 'ref-a'], /running/],
       [['inspect', '-f', '{{.State.Status}} {{.Name}} {{.Config.Cmd}}', 'ref-a']],
+      [['exec', '-i', 'ref-a', 'sh', '-c', 'cat; echo done'], undefined, 'piped in\n'],
+      [['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'B=2', 'ref-a', 'sh', '-c', 'id -u; pwd; echo $B']],
+      // dockerd's CLI words it "No such container:path", ours passes the server's message on: the same 404 and exit code.
+      [['cp', 'ref-a:/nope', join(root, 'nope')], /No such container:path: ref-a:\/nope|Could not find the file \/nope in container ref-a/],
       [['ps', '--format', '{{.Names}} {{.Command}}', '--filter', 'name=ref-a']],
       [['stop', '-t', '1', 'ref-a']],
       [['stop', 'ref-a']],
@@ -459,11 +470,12 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
       [['tag', 'busybox', 'ref-copy:1']],
       [['rmi', 'ref-copy:1']],
     ];
-    for (const [args, err] of cases) {
-      const { ours, theirs } = both(args);
+    for (const [args, err, input] of cases) {
+      const { ours, theirs } = both(args, input);
       const what = `docker ${args.join(' ')}`;
       t.is(ours.code, theirs.code, `${what}: exit code (ours: ${ours.stdout.trim()} ${ours.stderr.trim()} | dockerd: ${theirs.stdout.trim()} ${theirs.stderr.trim()})`);
-      t.is(ours.stdout.replace(/[0-9a-f]{64}/g, 'ID'), theirs.stdout.replace(/[0-9a-f]{64}/g, 'ID'), `${what}: stdout`);
+      const ids = (x: string) => x.replace(/\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b/g, 'ID');
+      t.is(ids(ours.stdout), ids(theirs.stdout), `${what}: stdout`);
       if (err) {
         t.regex(ours.stderr, err, `${what}: stderr (tsbox)`);
         t.regex(theirs.stderr, err, `${what}: stderr (dockerd)`);

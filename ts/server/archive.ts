@@ -38,13 +38,13 @@ const GO_DIR = 2 ** 31;
 const GO_SYMLINK = 2 ** 27;
 
 /** lstat of a path inside the container's root (resolved inside it). */
-function statIn(rootfs: string, path: string): { name: string; size: number; mode: number; mtime: string; linkTarget: string } {
+function statIn(rootfs: string, path: string, ref: string): { name: string; size: number; mode: number; mtime: string; linkTarget: string } {
   const dir = native().openat2(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY, 0);
   let fd: number;
   try {
     fd = native().openat2(dir, posix.normalize(`/${path}`).replace(/\/+$/, '') || '/', O_PATH | O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || /ENOENT/.test((e as Error).message)) throw notFound(`Could not find the file ${path} in container`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || /ENOENT/.test((e as Error).message)) throw notFound(`Could not find the file ${path} in container ${ref}`);
     throw e;
   } finally {
     closeSync(dir);
@@ -70,7 +70,7 @@ function pathOf(c: Ctx): string {
 
 function head(c: Ctx): void {
   const r = mustFind(c.engine.root, c.params[0]);
-  const s = statIn(rootfsOf(c.engine.root, r), pathOf(c));
+  const s = statIn(rootfsOf(c.engine.root, r), pathOf(c), c.params[0]);
   c.res!.setHeader('X-Docker-Container-Path-Stat', statHeader(s));
   sendEmpty(c, 200);
 }
@@ -79,7 +79,7 @@ async function get(c: Ctx): Promise<void> {
   const r = mustFind(c.engine.root, c.params[0]);
   const rootfs = rootfsOf(c.engine.root, r);
   const path = pathOf(c);
-  const s = statIn(rootfs, path);
+  const s = statIn(rootfs, path, c.params[0]);
   const tmp = mkdtempSync(join(tmpdir(), 'tsbox-archive-'));
   try {
     copyPath({ root: rootfs, path, label: `${r.Name}:${path}` }, { path: `${tmp}/` }, { archive: true });
@@ -96,7 +96,7 @@ async function put(c: Ctx): Promise<void> {
   const r = mustFind(c.engine.root, c.params[0]);
   const rootfs = rootfsOf(c.engine.root, r);
   const path = pathOf(c);
-  const s = statIn(rootfs, path);
+  const s = statIn(rootfs, path, c.params[0]);
   if (!(s.mode & GO_DIR)) throw badRequest(`extraction point is not a directory: ${path}`);
   const tmp = mkdtempSync(join(tmpdir(), 'tsbox-archive-'));
   try {
