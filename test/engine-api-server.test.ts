@@ -485,3 +485,68 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
     t.deepEqual(await ref.stop(), [], 'dockerd left cgroups behind');
   }
 });
+
+test.serial('dockerode: restart, rename, top, pause/unpause, logs with tail and timestamps, stats one-shot and streamed, exec with a TTY, container prune', async (t) => {
+  const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'echo one; echo two; echo three; exec sleep 60'], name: 'misc' });
+  await c.start();
+  await sleep(300);
+  const logs = (await c.logs({ stdout: true, stderr: true, tail: 2, timestamps: true })) as unknown as Buffer;
+  const lines = logs.toString('latin1').split('\n').filter(Boolean);
+  t.is(lines.length, 2);
+  t.regex(lines[1], /\d{4}-\d\d-\d\dT[\d:.]+Z three$/);
+  const top = await c.top();
+  t.true(top.Processes.some((p: string[]) => p.join(' ').includes('sleep 60')));
+  await c.pause();
+  t.is((await c.inspect()).State.Status, 'paused');
+  await c.unpause();
+  t.is((await c.inspect()).State.Status, 'running');
+  const started = (await c.inspect()).State.StartedAt;
+  await c.restart({ t: 1 });
+  t.not((await c.inspect()).State.StartedAt, started);
+  await c.rename({ name: 'misc2' });
+  t.is((await c.inspect()).Name, '/misc2');
+  const one = await c.stats({ stream: false });
+  t.true(one.memory_stats.usage > 0);
+  t.is(one.name, '/misc2');
+  const streamed = (await c.stats({ stream: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  const first = await new Promise<string>((r) => streamed.once('data', (d: Buffer) => r(d.toString())));
+  streamed.destroy();
+  t.is(JSON.parse(first.split('\n')[0]).id, c.id);
+  // A TTY exec: raw bytes, no framing.
+  const ex = await c.exec({ Cmd: ['sh', '-c', 'tty; echo x'], AttachStdout: true, AttachStderr: true, Tty: true });
+  const s = await ex.start({ hijack: true, stdin: false, Tty: true });
+  let out = '';
+  s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  await new Promise((r) => s.on('end', r));
+  t.regex(out, /^\/dev\/pts\/\d+\r\nx\r\n$/);
+  await c.kill();
+  await c.wait();
+  const stopped = await docker.createContainer({ Image: 'busybox', Cmd: ['true'] });
+  const pruned = await docker.pruneContainers();
+  t.true(pruned.ContainersDeleted.includes(c.id));
+  t.true(pruned.ContainersDeleted.includes(stopped.id));
+  await t.throwsAsync(c.inspect(), { message: /No such container/ });
+});
+
+test.serial('a client that goes away mid-pull: the server goes on, the store has the whole image or none of it', async (t) => {
+  await docker.getImage(`${remote}:latest`).remove().catch(() => undefined);
+  await new Promise<void>((resolve) => {
+    const req = request({ socketPath: sock, method: 'POST', path: `/images/create?fromImage=${encodeURIComponent(remote)}&tag=latest` }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => resolve());
+    req.end();
+  });
+  await sleep(1500);
+  t.is((await raw('GET', '/_ping')).status, 200);
+  const found = await raw('GET', `/images/${encodeURIComponent(`${remote}:latest`)}/json`);
+  if (found.status === 200) t.true(JSON.parse(found.body).RootFS.Layers.length > 0);
+  else t.is(found.status, 404);
+  // And a new pull completes and runs.
+  const r = dockerCli(['run', '--rm', `${remote}:latest`, 'echo', 'pulled']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'pulled\n');
+});
