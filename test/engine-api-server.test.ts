@@ -416,9 +416,12 @@ test.serial('a hostile container or tar: PUT archive never writes outside the co
 
 test.serial('--timeout N: the server exits after N seconds idle; --timeout 0 runs on', async (t) => {
   const s2 = join(root, 'idle.sock');
-  const p = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', s2, '--timeout', '1'], { stdio: 'ignore' });
+  const p = spawn(process.execPath, [CLI, '--root', root, 'serve', '--socket', s2, '--timeout', '1', '--group', '65534'], { stdio: 'ignore' });
   const exited = new Promise<number | null>((r) => p.on('exit', r));
   for (let i = 0; i < 100 && !existsSync(s2); i++) await sleep(50);
+  const { statSync } = await import('node:fs');
+  t.like(statSync(s2), { uid: 0, gid: 65534 }, 'root and the --group only');
+  t.is(statSync(s2).mode & 0o777, 0o660);
   const t0 = Date.now();
   t.is(await exited, 0);
   t.true(Date.now() - t0 < 5000);
