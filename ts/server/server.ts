@@ -95,7 +95,8 @@ export async function serve(o: ServeOptions): Promise<ApiServer> {
   // Streams (logs -f, attach, wait) may be quiet for long: no request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // Long: a client reusing a kept-alive connection just as the server closes it gets ECONNRESET.
+  server.keepAliveTimeout = 60_000;
 
   mkdirSync(dirname(o.socket), { recursive: true, mode: 0o755 });
   if (existsSync(o.socket) && lstatSync(o.socket).isSocket()) unlinkSync(o.socket);
