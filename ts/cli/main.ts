@@ -10,7 +10,7 @@ const USAGE = `usage: tsbox [--root DIR] [--debug] COMMAND [ARGS...]
 Containers:  run, create, ps, start, attach, stop, restart, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, cp, port, rename, update, diff, export, events, container prune, sandbox
 Networks:    network create, network ls, network rm, network inspect, network connect, network disconnect, network prune
 Volumes:     volume create, volume ls, volume inspect, volume rm, volume prune
-System:      info, system df, system prune, system info, unshare
+System:      info, system df, system prune, system info, system service (serve: the Docker API), unshare
 Images:      pull, images, image (ls, inspect, rm, tag, save, load, import, prune), tag, rmi, save, load, import, login, logout, push, history, build, commit
 Runtime:     runtime COMMAND   (runc-compatible: create, start, run, state, kill, delete, exec, ps, ...)
 Other:       version, help
@@ -71,6 +71,7 @@ const COMMANDS: Record<string, Loader> = {
   _unpack: async () => (await import('./commands/rootless.js')).unpackCommand,
   build: async () => (await import('./commands/build.js')).buildCommand,
   commit: async () => (await import('./commands/build.js')).commitCommand,
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
   version: async () => async () => {
     process.stdout.write(`tsbox version ${VERSION}\n`);
     return 0;

@@ -54,6 +54,7 @@ export const systemCommand: Command = async (argv, g) => {
     return 0;
   }
   if (sub === 'info') return infoCommand(rest, g);
+  if (sub === 'service') return (await import('./serve.js')).serveCommand(rest, g);
   if (sub === 'check') return (await import('./images.js')).verifyCommand(rest, g);
   throw new UsageError(`system: unknown subcommand ${JSON.stringify(sub ?? '')} (df, prune, info, check)`);
 };

@@ -1,0 +1,341 @@
+// /containers/...: the engine's containers as docker's daemon answers for them.
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { containerDir, liveState, mustFind, loadRecord, statusFile } from '../engine/containers.js';
+import type { WaitCondition } from '../engine/lifecycle.js';
+import { CommandNotFoundError, NotExecutableError } from '../errors.js';
+import { badRequest, conflict, notImplemented, notModified } from './errors.js';
+import { createContainer, createOptions } from './create.js';
+import { followLog, logPath, logSize } from './logstream.js';
+import { hijack, STDERR, STDOUT } from './stdcopy.js';
+import { jsonBody, qBool, qFilters, qInt, sendEmpty, sendJson, type Ctx, type Router } from './router.js';
+
+const AUTO_REMOVE = 'auto-remove';
+/** Attach streams open per container: an auto-remove waits for them to drain its log first. */
+const attachers = new Map<string, number>();
+/** Exit codes of auto-removed containers, for a wait with condition=removed that asks after the removal. */
+const removedCodes = new Map<string, number>();
+
+/** AutoRemove: the container goes once it stops, while this server runs (a marker keeps the wish). */
+function watchAutoRemove(c: Ctx, id: string): void {
+  const root = c.engine.root;
+  if (!existsSync(join(containerDir(root, id), AUTO_REMOVE))) return;
+  void c.engine.containers
+    .wait(id, { condition: 'not-running' })
+    .then(async (w) => {
+      removedCodes.set(id, await settledCode(root, id, w.StatusCode));
+      for (let i = 0; i < 500 && (attachers.get(id) ?? 0) > 0; i++) await sleep(20);
+      setTimeout(() => removedCodes.delete(id), 60_000).unref();
+      if (loadRecord(root, id)) c.engine.containers.remove(id, { force: true });
+    })
+    .catch(() => undefined);
+}
+
+/**
+ * The exit code once the monitor has written it: between the process's end and that write, the engine
+ * reads a container as exited without a status (137). Waits a moment for the status before answering.
+ */
+async function settledCode(root: string, id: string, code: number): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    let size = 0;
+    try {
+      size = statSync(statusFile(root, id)).size;
+    } catch {
+      return code; // removed: what we have is all there is
+    }
+    if (size > 0) {
+      const r = loadRecord(root, id);
+      return r ? liveState(root, r).ExitCode : code;
+    }
+    await sleep(20);
+  }
+  return code;
+}
+
+function ref(c: Ctx): string {
+  return c.params[0];
+}
+
+async function create(c: Ctx): Promise<void> {
+  const body = await jsonBody(c);
+  const name = c.query.get('name') || undefined;
+  if (name !== undefined && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  const req = createOptions(body, name);
+  if (c.query.get('platform')) req.options.platform = c.query.get('platform')!;
+  req.options.rm = req.autoRemove;
+  const rec = createContainer(c.engine.root, req.options);
+  if (req.autoRemove) writeFileSync(join(containerDir(c.engine.root, rec.Id), AUTO_REMOVE), '');
+  sendJson(c, 201, { Id: rec.Id, Warnings: req.warnings });
+}
+
+async function start(c: Ctx): Promise<void> {
+  const r = mustFind(c.engine.root, ref(c));
+  if (liveState(c.engine.root, r).Running) throw notModified();
+  try {
+    await c.engine.containers.start(r.Id);
+  } catch (e) {
+    // An auto-remove container that cannot start goes at once, as docker's daemon removes it.
+    if (existsSync(join(containerDir(c.engine.root, r.Id), AUTO_REMOVE))) {
+      try {
+        c.engine.containers.remove(r.Id, { force: true });
+      } catch {
+        // removed meanwhile
+      }
+    }
+    // docker's wording, which its CLI turns into exit codes 127 and 126.
+    if (e instanceof CommandNotFoundError) throw badRequest(`failed to create task: OCI runtime create failed: exec: ${e.message}: executable file not found in $PATH: unknown`);
+    if (e instanceof NotExecutableError) throw badRequest(`failed to create task: OCI runtime create failed: exec: ${e.message}: permission denied: unknown`);
+    throw e;
+  }
+  watchAutoRemove(c, r.Id);
+  sendEmpty(c, 204);
+}
+
+async function stop(c: Ctx): Promise<void> {
+  const r = mustFind(c.engine.root, ref(c));
+  if (!liveState(c.engine.root, r).Running) throw notModified();
+  await c.engine.containers.stop(r.Id, { timeout: qInt(c.query, 't') ?? qInt(c.query, 'timeout'), signal: c.query.get('signal') || undefined });
+  sendEmpty(c, 204);
+}
+
+function kill(c: Ctx): void {
+  const r = mustFind(c.engine.root, ref(c));
+  const sig = c.query.get('signal') || 'SIGKILL';
+  try {
+    c.engine.containers.kill(r.Id, /^\d+$/.test(sig) ? Number(sig) : sig.startsWith('SIG') ? sig : `SIG${sig}`);
+  } catch (e) {
+    if (e instanceof RangeError || /signal/i.test((e as Error).message)) throw badRequest((e as Error).message);
+    throw e;
+  }
+  sendEmpty(c, 204);
+}
+
+async function restart(c: Ctx): Promise<void> {
+  const r = mustFind(c.engine.root, ref(c));
+  await c.engine.containers.restart(r.Id, { timeout: qInt(c.query, 't') });
+  sendEmpty(c, 204);
+}
+
+async function wait(c: Ctx): Promise<void> {
+  const condition = (c.query.get('condition') || 'not-running') as WaitCondition;
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`);
+  const r = mustFind(c.engine.root, ref(c));
+  // The headers go at once (docker's clients wait for them before starting the container); the body when it stops.
+  c.res!.writeHead(200, { 'Content-Type': 'application/json' });
+  c.res!.flushHeaders();
+  const ac = new AbortController();
+  c.res!.on('close', () => ac.abort());
+  try {
+    const w = await c.engine.containers.wait(r.Id, { condition, signal: ac.signal });
+    if (condition === 'removed' && removedCodes.has(r.Id)) w.StatusCode = removedCodes.get(r.Id)!;
+    else if (condition !== 'removed') w.StatusCode = await settledCode(c.engine.root, r.Id, w.StatusCode);
+    c.res!.end(JSON.stringify({ StatusCode: w.StatusCode, Error: w.Error ?? null }) + '\n');
+  } catch (e) {
+    if (!ac.signal.aborted) c.res!.end(JSON.stringify({ StatusCode: -1, Error: { Message: (e as Error).message } }) + '\n');
+  }
+}
+
+function remove(c: Ctx): void {
+  if (qBool(c.query, 'link')) throw notImplemented('removing links is not supported (tsbox has no legacy links)');
+  c.engine.containers.remove(ref(c), { force: qBool(c.query, 'force'), volumes: qBool(c.query, 'v') });
+  sendEmpty(c, 204);
+}
+
+function list(c: Ctx): void {
+  const limit = qInt(c.query, 'limit');
+  const out = c.engine.containers.list({ all: qBool(c.query, 'all'), filters: qFilters(c.query), limit });
+  sendJson(c, 200, out);
+}
+
+async function logs(c: Ctx): Promise<void> {
+  const q = c.query;
+  const stdout = qBool(q, 'stdout');
+  const stderr = qBool(q, 'stderr');
+  if (!stdout && !stderr) throw badRequest('you must choose at least one stream');
+  const r = mustFind(c.engine.root, ref(c));
+  const tailQ = q.get('tail');
+  // docker reads a negative tail (testcontainers sends -1) as all.
+  const tail = !tailQ || tailQ === 'all' || /^-\d+$/.test(tailQ) ? 'all' : Number(tailQ);
+  if (tail !== 'all' && (!Number.isInteger(tail) || tail < 0)) throw badRequest(`invalid tail ${JSON.stringify(tailQ)}`);
+  const num = (k: string) => {
+    const v = q.get(k);
+    return v && v !== '0' ? Number(v) : undefined;
+  };
+  const ac = new AbortController();
+  c.res!.on('close', () => ac.abort());
+  const it = c.engine.containers.logs(r.Id, { follow: qBool(q, 'follow'), since: num('since'), until: num('until'), tail, timestamps: qBool(q, 'timestamps'), stdout, stderr, signal: ac.signal });
+  // Errors before the first line (no log, a bad time) are still a status of their own.
+  const first = await it.next();
+  const tty = r.Options.tty;
+  c.res!.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+  c.res!.flushHeaders();
+  const put = (e: { stream: string; text: string }) => {
+    const b = Buffer.from(e.text);
+    c.res!.write(tty ? b : frameOf(e.stream === 'stderr' ? STDERR : STDOUT, b));
+  };
+  if (!first.done) put(first.value);
+  try {
+    for await (const e of it) {
+      if (ac.signal.aborted) break;
+      put(e);
+    }
+  } catch {
+    // The container was removed while followed: its log ends there.
+  }
+  c.res!.end();
+}
+
+function frameOf(stream: number, b: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = stream;
+  h.writeUInt32BE(b.length, 4);
+  return Buffer.concat([h, b]);
+}
+
+/**
+ * Attach: the container's output from now (logs=1: from its start), framed; until it stops or the
+ * client goes. Its stdin is not served: the container reads /dev/null (no daemon holds its pipe).
+ */
+async function attach(c: Ctx): Promise<void> {
+  const r = mustFind(c.engine.root, ref(c));
+  const q = c.query;
+  const want = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
+  const stream = q.get('stream') === null ? true : qBool(q, 'stream');
+  const offset = qBool(q, 'logs') ? 0 : logSize(c.engine.root, r.Id);
+  attachers.set(r.Id, (attachers.get(r.Id) ?? 0) + 1);
+  try {
+    await attachStreams(c, r.Id, r.Options.tty, want, stream, offset);
+  } finally {
+    const n = (attachers.get(r.Id) ?? 1) - 1;
+    if (n > 0) attachers.set(r.Id, n);
+    else attachers.delete(r.Id);
+  }
+}
+
+async function attachStreams(c: Ctx, id: string, tty: boolean, want: { stdout: boolean; stderr: boolean }, stream: boolean, offset: number): Promise<void> {
+  const q = c.query;
+  const h = hijack(c, tty);
+  let gone = false;
+  void h.gone.then(() => (gone = true));
+  // Whatever the client sends is drained (stdin is not connected to the container).
+  h.input?.on('data', () => undefined);
+  h.input?.on('error', () => undefined);
+  const put = (l: { stream: string; log: string }) => {
+    if ((l.stream === 'stdout' && want.stdout) || (l.stream === 'stderr' && want.stderr)) h.write(l.stream === 'stderr' ? STDERR : STDOUT, Buffer.from(l.log));
+  };
+  if (stream) for await (const l of followLog(c.engine.root, id, offset, () => gone)) put(l);
+  else if (qBool(q, 'logs') && existsSync(logPath(c.engine.root, id))) for await (const e of c.engine.containers.logs(id)) put({ stream: e.stream, log: e.text });
+  h.end();
+}
+
+function resize(c: Ctx): void {
+  mustFind(c.engine.root, ref(c));
+  // No container started through the API has a terminal: nothing to resize, as docker does for one without.
+  sendEmpty(c, 200);
+}
+
+function top(c: Ctx): void {
+  const ps = c.query.get('ps_args');
+  sendJson(c, 200, c.engine.containers.top(ref(c), ps ? ps.split(/\s+/).filter(Boolean) : undefined));
+}
+
+async function stats(c: Ctx): Promise<void> {
+  const r = mustFind(c.engine.root, ref(c));
+  const streamQ = c.query.get('stream');
+  const stream = streamQ === null ? true : qBool(c.query, 'stream');
+  const oneShot = qBool(c.query, 'one-shot');
+  const running = () => liveState(c.engine.root, r).Running;
+  const snap = async (interval: number) => {
+    if (!running()) return zeroStats(r.Id, r.Name);
+    try {
+      return { ...(await c.engine.containers.stats(r.Id, { interval })), networks: {}, blkio_stats: {}, num_procs: 0, storage_stats: {} };
+    } catch {
+      return zeroStats(r.Id, r.Name);
+    }
+  };
+  if (!stream) return sendJson(c, 200, await snap(oneShot ? 0 : 200));
+  c.res!.writeHead(200, { 'Content-Type': 'application/json' });
+  let closed = false;
+  c.res!.on('close', () => (closed = true));
+  while (!closed) {
+    c.res!.write(JSON.stringify(await snap(1000)) + '\n');
+    if (!running()) break;
+  }
+  c.res!.end();
+}
+
+function zeroStats(id: string, name: string) {
+  const cpu = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, system_cpu_usage: 0, online_cpus: 0 };
+  const now = new Date().toISOString();
+  return { id, name: `/${name}`, read: now, preread: '0001-01-01T00:00:00Z', cpu_stats: cpu, precpu_stats: cpu, memory_stats: {}, pids_stats: {}, networks: {}, blkio_stats: {}, num_procs: 0, storage_stats: {} };
+}
+
+function rename(c: Ctx): void {
+  const name = c.query.get('name');
+  if (!name) throw badRequest('rename: want ?name=NEW');
+  c.engine.containers.rename(ref(c), name.replace(/^\//, ''));
+  sendEmpty(c, 204);
+}
+
+function pause(c: Ctx): void {
+  const r = mustFind(c.engine.root, ref(c));
+  if (!liveState(c.engine.root, r).Running) throw conflict(`Container ${r.Id} is not running`);
+  c.engine.containers.pause(r.Id);
+  sendEmpty(c, 204);
+}
+
+function unpause(c: Ctx): void {
+  const r = mustFind(c.engine.root, ref(c));
+  if (!liveState(c.engine.root, r).Paused) throw conflict(`Container ${r.Id} is not paused`);
+  c.engine.containers.unpause(r.Id);
+  sendEmpty(c, 204);
+}
+
+function prune(c: Ctx): void {
+  const f = qFilters(c.query);
+  for (const k of Object.keys(f)) if (k !== 'until' && k !== 'label') throw badRequest(`invalid filter '${k}'`);
+  if (f.label) throw notImplemented('prune: label filters are not supported (tsbox containers have no labels yet)');
+  const until = f.until?.[0];
+  const before = until ? (/^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : Infinity;
+  const deleted: string[] = [];
+  for (const s of c.engine.containers.list({ all: true })) {
+    if (s.State === 'running' || s.State === 'paused' || s.Created * 1000 >= before) continue;
+    try {
+      c.engine.containers.remove(s.Id);
+      deleted.push(s.Id);
+    } catch {
+      // started or removed meanwhile
+    }
+  }
+  sendJson(c, 200, { ContainersDeleted: deleted, SpaceReclaimed: 0 });
+}
+
+const later = (what: string) => () => {
+  throw notImplemented(`${what} is not implemented by tsbox's engine yet`);
+};
+
+export function containerRoutes(r: Router): void {
+  r.on('GET', '/containers/json', list)
+    .on('POST', '/containers/create', create)
+    .on('POST', '/containers/prune', prune)
+    .on('GET', '/containers/{}/json', (c) => sendJson(c, 200, c.engine.containers.inspect(ref(c))))
+    .on('POST', '/containers/{}/start', start)
+    .on('POST', '/containers/{}/stop', stop)
+    .on('POST', '/containers/{}/kill', kill)
+    .on('POST', '/containers/{}/restart', restart)
+    .on('POST', '/containers/{}/pause', pause)
+    .on('POST', '/containers/{}/unpause', unpause)
+    .on('POST', '/containers/{}/wait', wait)
+    .on('DELETE', '/containers/{}', remove)
+    .on('GET', '/containers/{}/logs', logs)
+    .on('POST', '/containers/{}/attach', attach)
+    .on('POST', '/containers/{}/resize', resize)
+    .on('GET', '/containers/{}/top', top)
+    .on('GET', '/containers/{}/stats', stats)
+    .on('POST', '/containers/{}/rename', rename)
+    .on('POST', '/containers/{}/update', later('update (changing a container\'s limits)'))
+    .on('GET', '/containers/{}/changes', later('changes (the container\'s filesystem diff)'))
+    .on('GET', '/containers/{}/export', later('export (the container\'s filesystem as a tar)'))
+    .on('GET', '/containers/{}/attach/ws', later('attach over a websocket'));
+}

@@ -1,0 +1,164 @@
+// /images/...: pull (docker's JSON progress stream), list, inspect, history, tag, remove, save, load, prune.
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { familiarName, parseReference } from '../images/reference.js';
+import { load, prune as pruneStore, save } from '../images/archive.js';
+import type { Credentials } from '../images/registry.js';
+import { badRequest, notImplemented, statusOf } from './errors.js';
+import { qBool, qFilters, sendJson, type Ctx, type Router } from './router.js';
+
+/** docker's API names Docker Hub images the short way: busybox:latest, not docker.io/library/busybox:latest. */
+const familiar = (n: string) => n.replace(/^docker\.io\/(library\/)?/, '');
+const familiarTags = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => ({ ...i, RepoTags: i.RepoTags.map(familiar), RepoDigests: i.RepoDigests.map(familiar) });
+
+/** X-Registry-Auth: base64url of {"username","password","serveraddress"} (or an identitytoken). */
+function registryAuth(c: Ctx): Credentials | undefined {
+  const h = c.req.headers['x-registry-auth'];
+  if (!h || Array.isArray(h)) return undefined;
+  let o: { username?: string; password?: string; identitytoken?: string };
+  try {
+    o = JSON.parse(Buffer.from(h.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as typeof o;
+  } catch {
+    throw badRequest('X-Registry-Auth: not base64 JSON');
+  }
+  if (!o || typeof o !== 'object') return undefined;
+  if (o.identitytoken) throw notImplemented('X-Registry-Auth: identity tokens are not supported; send a username and password');
+  return o.username ? { username: o.username, password: o.password ?? '' } : undefined;
+}
+
+/** docker pull: a progress stream of JSON objects; an error before any progress is a status of its own. */
+async function create(c: Ctx): Promise<void> {
+  const q = c.query;
+  if (q.get('fromSrc')) throw notImplemented('importing an image through the API (fromSrc) is not supported: use tsbox import');
+  const from = q.get('fromImage');
+  if (!from) throw badRequest('image create: want fromImage');
+  const tag = q.get('tag');
+  const name = tag ? (tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`) : /:[^/]+$|@/.test(from) ? from : `${from}:latest`;
+  const credentials = registryAuth(c);
+  let started = false;
+  const send = (o: object) => {
+    if (!started) {
+      started = true;
+      c.res!.writeHead(200, { 'Content-Type': 'application/json' });
+    }
+    if (!c.res!.writableEnded && !c.res!.destroyed) c.res!.write(JSON.stringify(o) + '\n');
+  };
+  let repo: string;
+  try {
+    repo = familiarName(parseReference(name));
+  } catch {
+    throw badRequest(`invalid reference format: ${name}`);
+  }
+  // A client that goes away does not stop the pull: the store gets the whole image or none of it.
+  try {
+    const suffix = /[:@][^/:@]+$/.exec(name)?.[0] ?? ':latest';
+    // Nothing is sent before the registry answered: an early error (no such image, denied) keeps its status.
+    const r = await c.engine.images.pull(name, {
+      platform: q.get('platform') || undefined,
+      credentials,
+      onProgress: (id, status) => {
+        if (!started) send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
+        send({ status, progressDetail: {}, id });
+      },
+    });
+    if (!started) send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
+    send({ status: `Digest: ${r.digest}` });
+    send({ status: `Status: Downloaded newer image for ${repo}${suffix}` });
+    c.res!.end();
+  } catch (e) {
+    if (!started) throw e;
+    const { message } = statusOf(e);
+    send({ errorDetail: { message }, error: message });
+    c.res!.end();
+  }
+}
+
+function list(c: Ctx): void {
+  const f = qFilters(c.query);
+  for (const k of Object.keys(f)) if (!['reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+  const filters = { reference: f.reference, label: f.label, dangling: f.dangling?.[0] === 'true' };
+  sendJson(c, 200, c.engine.images.list({ filters }).map(familiarTags));
+}
+
+function remove(c: Ctx): void {
+  sendJson(c, 200, c.engine.images.remove(c.params[0], { force: qBool(c.query, 'force') }).map((x) => ('Untagged' in x ? { Untagged: familiar(x.Untagged) } : x)));
+}
+
+function tag(c: Ctx): void {
+  const repo = c.query.get('repo');
+  if (!repo) throw badRequest('tag: want ?repo=');
+  const t = c.query.get('tag');
+  c.engine.images.tag(c.params[0], t ? `${repo}:${t}` : repo);
+  c.res!.writeHead(201).end();
+}
+
+/** docker save: one image (GET /images/NAME/get) or many (GET /images/get?names=...). */
+async function get(c: Ctx, names: string[]): Promise<void> {
+  if (!names.length) throw badRequest('save: want at least one image');
+  for (const n of names) c.engine.images.inspect(n); // 404 before the stream starts
+  const tmp = mkdtempSync(join(tmpdir(), 'tsbox-save-'));
+  try {
+    const file = join(tmp, 'images.tar');
+    await save(c.engine.root, names, file);
+    c.res!.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(createReadStream(file), c.res!);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function loadImages(c: Ctx): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'tsbox-load-'));
+  try {
+    const file = join(tmp, 'images.tar');
+    await pipeline(c.req, createWriteStream(file));
+    let recs;
+    try {
+      recs = await load(c.engine.root, file);
+    } catch (e) {
+      throw badRequest((e as Error).message.replace(file, 'the archive'));
+    }
+    c.res!.writeHead(200, { 'Content-Type': 'application/json' });
+    for (const r of recs) c.res!.write(JSON.stringify({ stream: `Loaded image: ${r.name}\n` }) + '\n');
+    c.res!.end();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function prune(c: Ctx): void {
+  const f = qFilters(c.query);
+  for (const k of Object.keys(f)) if (!['dangling', 'until', 'label'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+  const deleted = pruneStore(c.engine.root);
+  sendJson(c, 200, { ImagesDeleted: deleted.map((d) => ({ Deleted: d })), SpaceReclaimed: 0 });
+}
+
+export function imageRoutes(r: Router): void {
+  r.on('POST', '/images/create', create)
+    .on('GET', '/images/json', list)
+    .on('GET', '/images/search', () => {
+      throw notImplemented('image search is not supported by tsbox');
+    })
+    .on('POST', '/images/load', loadImages)
+    .on('POST', '/images/prune', prune)
+    .on('GET', '/images/get', (c) => get(c, c.query.getAll('names')))
+    .on('GET', '/images/{*}/json', (c) => sendJson(c, 200, familiarTags(c.engine.images.inspect(c.params[0]))))
+    .on('GET', '/images/{*}/history', (c) => sendJson(c, 200, c.engine.images.history(c.params[0])))
+    .on('GET', '/images/{*}/get', (c) => get(c, [c.params[0]]))
+    .on('POST', '/images/{*}/tag', tag)
+    .on('POST', '/images/{*}/push', () => {
+      throw notImplemented('image push is not implemented by tsbox\'s engine yet');
+    })
+    .on('DELETE', '/images/{*}', remove)
+    .on('POST', '/build', () => {
+      throw notImplemented('building images (/build) is not supported by tsbox yet');
+    })
+    .on('POST', '/build/prune', () => {
+      throw notImplemented('the build cache (/build/prune) is not supported by tsbox yet');
+    })
+    .on('POST', '/commit', () => {
+      throw notImplemented('commit is not supported by tsbox yet');
+    });
+}
