@@ -22,6 +22,18 @@ export interface HelpEntry {
   own?: boolean;
 }
 
+// tsbox system service and its alias serve (podman's name; the socket is root-equivalent: docs/api.md).
+const SERVICE = {
+  usage: ['system service [OPTIONS] [unix:///PATH]'],
+  desc: "Serve docker's Engine API on a unix socket (default unix:///run/tsbox/docker.sock)",
+  flags: [
+    ['', 'socket', 'string', 'Path of the unix socket to serve'],
+    ['t', 'timeout', 'int', 'Seconds of idle time after which the service exits; 0 for never (default 5)'],
+    ['', 'group', 'string', 'Group that owns the socket (mode 0660)'],
+  ] as [string, string, string, string][],
+  args: [0, 1] as [number, number],
+};
+
 const TSBOX_HELP: Record<string, HelpEntry> = {
   sandbox: {
     usage: ['sandbox [OPTIONS] [--] COMMAND [ARG...]'],
@@ -50,12 +62,8 @@ const TSBOX_HELP: Record<string, HelpEntry> = {
     args: [0, -1],
     own: true,
   },
-  'system service': {
-    usage: ['system service [OPTIONS] [URI]'],
-    desc: "Serve docker's Engine API on a unix socket (default unix:///run/tsbox/tsbox.sock)",
-    flags: [['t', 'time', 'int', 'Time until the service exits when idle, in seconds; 0 for never (default 5)']],
-    args: [0, 1],
-  },
+  'system service': SERVICE,
+  serve: { ...SERVICE, usage: ['serve [OPTIONS] [unix:///PATH]'], desc: `${SERVICE.desc}: an alias of system service` },
   'system check': {
     usage: ['system check [OPTIONS] [IMAGE...]'],
     desc: 'Check every image: blobs re-hashed, unpacked layers compared with their records',
