@@ -27,3 +27,7 @@ export { Volumes, type VolumeInspect, type VolumeCreateOptions, type VolumeFilte
 export { Networks, type NetworkInspect, type NetworkFilters, type NetworkCreateOptions } from './engine/networks.js';
 export { build, BuildError, DockerfileError, type BuildOptions, type BuildResult } from './engine/build/index.js';
 export { commitContainer, type CommitOptions } from './engine/commit.js';
+export type { ExecOptions } from './engine/exec.js';
+export type { ArchiveSource, ArchiveTarget, ImagePruneOptions, ImagePruneResult } from './engine/image-archive.js';
+export { System, ENGINE_VERSION, type VersionInfo, type VersionSide, type DiskUsage, type DiskUsageRow, type SystemPruneResult } from './engine/system.js';
+export type { HostInfo } from './engine/info.js';

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { defaultRoot } from './root.js';
 import { apiSignal, envList, runContainer, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
 import { defaultStateRoot } from '../runtime/state.js';
-import { parseRunArgs, type RunOptions } from './options.js';
+import { checkRunOptions, defaultRunOptions, type RunOptions } from './options.js';
+import { UsageError } from '../errors.js';
 import { removeContainerFiles, startContainer, type PullPolicy, type PullProgress } from './run.js';
 import { sandboxSpec } from './sandbox.js';
 import { saveRecord } from './containers.js';
@@ -65,21 +66,25 @@ export async function run(o: RunImageOptions): Promise<EngineContainer> {
   const stdio = stdioTriple(o.stdio);
   if (o.killSignal !== undefined) apiSignal(o.killSignal);
   if (o.input !== undefined && stdio[0] !== 'pipe') throw new TypeError('input needs stdin to be a pipe (stdio[0] = "pipe")');
-  const argv = [
-    ...env.flatMap((e) => ['-e', e]),
-    ...volumes.flatMap((v) => ['-v', v]),
-    ...(o.limits?.memory ? ['--memory', String(o.limits.memory)] : []),
-    ...(o.limits?.cpus ? ['--cpus', String(o.limits.cpus)] : []),
-    ...(o.limits?.pids ? ['--pids-limit', String(o.limits.pids)] : []),
-    ...(workdir ? ['-w', workdir] : []),
-    ...(o.user ? ['-u', o.user] : []),
-    ...(o.init ? ['--init'] : []),
-    '--network', o.network ?? 'none',
-    '-i',
-    o.image,
-    ...(o.cmd ?? []),
-  ];
-  const opts: RunOptions = parseRunArgs(argv);
+  // The engine's typed options, as `tsbox run -i --network none IMAGE` with these flags would give them.
+  const opts: RunOptions = {
+    ...defaultRunOptions(o.image),
+    cmd: o.cmd ?? [],
+    interactive: true,
+    env,
+    volumes,
+    ...(o.limits?.memory ? { memory: Math.round(o.limits.memory) } : {}),
+    ...(o.limits?.cpus ? { cpus: o.limits.cpus } : {}),
+    ...(o.limits?.pids ? { pidsLimit: o.limits.pids } : {}),
+    ...(workdir ? { workdir } : {}),
+    ...(o.user ? { user: o.user } : {}),
+    init: o.init === true,
+    network: o.network ?? 'none',
+    labels: {},
+    networkAlias: [],
+  };
+  if (!opts.image) throw new UsageError('"tsbox run" requires at least 1 argument: IMAGE [COMMAND] [ARG...]');
+  checkRunOptions(opts);
   reapRecords(root);
   let owned: string | undefined;
   const own = o.detached ? undefined : (id: string) => ownRecord(root, (owned = id));

@@ -1,6 +1,6 @@
 // The engine as a library: containers and images with docker's names and object shapes, typed options in,
 // docker's objects out. The CLI is one user of it; an embedder or an HTTP API server is another.
-import type { RunOptions } from './options.js';
+import { defaultRunOptions, type RunOptions } from './options.js';
 import { defaultRoot } from './root.js';
 import { EngineError, liveState, mustFind, saveRecord } from './containers.js';
 import { removeContainerFiles, startContainer, type EngineHooks, type PullPolicy } from './run.js';
@@ -23,6 +23,9 @@ import type { Container, StdioOption } from '../runtime/api.js';
 import type { Readable, Writable } from 'node:stream';
 import { removeAnonymousVolumes, Volumes } from './volumes.js';
 import { Networks } from './networks.js';
+import { execContainer, type ExecOptions } from './exec.js';
+import type { ContainerProcess } from '../runtime/api.js';
+import { System } from './system.js';
 
 export interface EngineOptions extends Omit<EngineHooks, 'pull'> {
   /** Where images, containers and networks live (default: $TSBOX_ROOT, /var/lib/tsbox as root, else the XDG data dir). */
@@ -44,8 +47,7 @@ function runOptions({ pull: _, ...o }: CreateOptions): RunOptions {
   if (!RESTART.test(restart)) throw new RangeError(`invalid restart policy ${JSON.stringify(restart)}: want no, always, unless-stopped or on-failure[:N]`);
   if (o.rm && restart !== 'no') throw new RangeError('conflicting options: restart and rm');
   return {
-    cmd: [], rm: false, tty: false, env: [], volumes: [], mounts: [], tmpfs: [], readOnly: false, init: false, privileged: false, capAdd: [], capDrop: [],
-    securityOpt: [], ulimits: [], sysctls: [], network: 'default', publish: [], publishAll: false, dns: [], dnsSearch: [], addHost: [],
+    ...defaultRunOptions(o.image),
     ...o,
     restart,
     detach: true,
@@ -102,6 +104,14 @@ export class Containers {
   /** docker attach: the running container's output from now on, and its stdin when it has one open (-i). */
   attach(idOrName: string, o: AttachOptions = {}): Promise<Attachment> {
     return attachContainer(this.root, idOrName, o);
+  }
+
+  /**
+   * docker exec: cmd in the running container (its namespaces, cgroup, caps, seccomp); resolves once it
+   * runs with the process (its streams per stdio, its pty with tty; await exitStatus for the code).
+   */
+  exec(idOrName: string, o: ExecOptions): Promise<ContainerProcess> {
+    return execContainer(this.root, idOrName, o);
   }
 
   /** docker diff: the changes of the container's writable layer against its image. */
@@ -199,6 +209,7 @@ export class Engine {
   readonly images: Images;
   readonly volumes: Volumes;
   readonly networks: Networks;
+  readonly system: System;
 
   constructor(o: EngineOptions = {}) {
     this.root = o.root ?? defaultRoot();
@@ -206,6 +217,7 @@ export class Engine {
     this.images = new Images(this.root);
     this.volumes = new Volumes(this.root);
     this.networks = new Networks(this.root);
+    this.system = new System(this.root, this.images, this.networks);
   }
 
   /** docker events: what the engine recorded, since/until/filters, then (follow, the default) what happens next. */

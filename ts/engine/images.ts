@@ -13,6 +13,7 @@ import type { Credentials } from '../images/registry.js';
 import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
 import { recordEvent } from './events.js';
+import { importImage, loadImages, pruneImages, saveImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
 
 interface ConfigBlob {
   created?: string;
@@ -292,5 +293,25 @@ export class Images {
       else if (item.Deleted === image.config) recordEvent(this.root, 'image', 'delete', image.config, { name: image.config });
     }
     return out;
+  }
+
+  /** docker save: one or more images as one docker-archive tar, to a path or a stream. */
+  save(names: string | string[], out: ArchiveTarget): Promise<void> {
+    return saveImages(this.root, Array.isArray(names) ? names : [names], out);
+  }
+
+  /** docker load: a docker-archive or OCI archive (gzip, zstd or plain) from a path or a stream; the names loaded. */
+  load(input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+    return loadImages(this.root, input);
+  }
+
+  /** docker import: a rootfs tarball as a one-layer image, with Dockerfile-style changes (ENV, CMD, ...). */
+  import(input: ArchiveSource, o: { name?: string; changes?: string[] } = {}): Promise<{ name: string; id: string }> {
+    return importImage(this.root, input, o.name ?? `localhost/imported:${Date.now()}`, o.changes ?? []);
+  }
+
+  /** docker image prune: dangling images (tsbox keeps none), every unused one with all; then unreferenced blobs. */
+  prune(o: ImagePruneOptions = {}): ImagePruneResult {
+    return pruneImages(this.root, o, this);
   }
 }

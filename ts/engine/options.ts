@@ -194,6 +194,21 @@ export function parseRunArgs(argv: string[]): RunOptions {
     networkAlias: list('network-alias'),
     ip: str('ip'),
   };
+  checkRunOptions(opts);
+  return opts;
+}
+
+/** docker's defaults for what a typed caller leaves out (the library's run(), the Engine's create): what `run IMAGE` alone means. */
+export function defaultRunOptions(image: string): RunOptions {
+  return {
+    image, cmd: [], detach: false, rm: false, interactive: false, tty: false, env: [], volumes: [], mounts: [], tmpfs: [], readOnly: false, init: false, privileged: false,
+    capAdd: [], capDrop: [], securityOpt: [], ulimits: [], sysctls: [], network: 'default', restart: 'no', publish: [], publishAll: false, dns: [], dnsSearch: [], addHost: [],
+  };
+}
+
+/** The checks of values that argv and typed callers share (the flags' own syntax is parseRunArgs's). */
+export function checkRunOptions(opts: RunOptions): void {
+  if (opts.cpus !== undefined && !(opts.cpus > 0)) throw new UsageError(`invalid --cpus ${JSON.stringify(String(opts.cpus))}: want a positive number`);
   for (const h of opts.addHost) {
     if (!/^[\w.-]+:[0-9a-fA-F.:]+$/.test(h)) throw new UsageError(`invalid --add-host ${JSON.stringify(h)}: want HOST:IP`);
   }
@@ -206,7 +221,6 @@ export function parseRunArgs(argv: string[]): RunOptions {
   }
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
-  return opts;
 }
 
 /** --label k=v (or k, an empty value) over --label-file's lines, as docker reads them. */

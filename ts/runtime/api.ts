@@ -143,14 +143,14 @@ export class Pty {
   }
 }
 
-interface StdioSetup {
+export interface StdioSetup {
   childFds: [number, number, number];
   /** Our ends of the 'pipe' entries, wrapped in streams by openEnds once the process runs. */
   parentFds: (number | undefined)[];
   toClose: number[];
 }
 
-function setupStdio(stdio: [StdioOption, StdioOption, StdioOption]): StdioSetup {
+export function setupStdio(stdio: [StdioOption, StdioOption, StdioOption]): StdioSetup {
   const childFds: number[] = [];
   const parentFds: (number | undefined)[] = [];
   const toClose: number[] = [];
@@ -173,7 +173,7 @@ function setupStdio(stdio: [StdioOption, StdioOption, StdioOption]): StdioSetup 
  * moment it exists, and one of a process that exited at once would end (and emit 'end') before the
  * caller could listen. The caller's continuation runs before any I/O is read.
  */
-function openEnds(io: StdioSetup): (Socket | undefined)[] {
+export function openEnds(io: StdioSetup): (Socket | undefined)[] {
   return io.parentFds.map((fd, i) => (fd === undefined ? undefined : new Socket({ fd, readable: i !== 0, writable: i === 0 })));
 }
 

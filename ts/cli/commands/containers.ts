@@ -4,22 +4,16 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { copyPath } from '../../engine/copy.js';
 import { parseRunArgs } from '../../engine/options.js';
-import { removeContainerFiles, startContainer, type EngineHooks } from '../../engine/run.js';
-import { EngineError, listRecords, liveState, mustFind, stateRoot } from '../../engine/containers.js';
+import { startContainer, type EngineHooks } from '../../engine/run.js';
+import { EngineError, liveState, mustFind } from '../../engine/containers.js';
 import { Engine } from '../../engine/engine.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
 import { containerIo } from '../../engine/io-stats.js';
 import { ContainerError } from '../../runtime/report.js';
-import { readState } from '../../runtime/state.js';
 import { signalNumber } from '../../runtime/signals.js';
-import { ContainerProcess, Pty } from '../../runtime/api.js';
-import { execLaunch, execProcess } from '../../runtime/exec.js';
-import { closeQuietly, watchLaunched } from '../../runtime/report.js';
-import { native } from '../../native.js';
 import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
 import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
-import { dirReader, resolveUser } from '../../engine/spec.js';
 import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
 import { parseSince } from '../../engine/logs.js';
@@ -199,53 +193,23 @@ export const execCommand: Command = async (argv, g) => {
   const a = args(flags, { interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' }, detach: { type: 'boolean', short: 'd' }, env: { type: 'string', short: 'e', multiple: true }, workdir: { type: 'string', short: 'w' }, user: { type: 'string', short: 'u' } });
   const [ref, ...cmd] = argv.slice(i);
   if (!ref || !cmd.length) throw new UsageError('exec: want CONTAINER COMMAND [ARG...]');
-  const r = mustFind(g.root, ref);
-  const live = liveState(g.root, r);
-  if (!live.Running) throw new EngineError(`Container ${ref} is not running`);
-  let user;
-  if (a.values.user) {
-    const u = resolveUser(dirReader(`/proc/${live.Pid}/root`), a.values.user);
-    user = { uid: u.uid, gid: u.gid, additionalGids: [] };
-  }
-  const root = stateRoot(g.root);
   const detach = a.values.detach === true;
   const interactive = a.values.interactive === true && !detach;
   // A detached exec has nobody to hold a terminal (docker -dt gives it one nobody reads).
   const tty = a.values.tty === true && !detach;
-  const proc = execProcess(readState(root, r.Id).spec.process, { args: cmd, env: a.values.env, cwd: a.values.workdir, user, terminal: tty });
   // Never the caller's terminal itself: pipes, or /dev/null with a pty of its own (-t), or nothing (-d).
   const relay = relayStdio({ interactive, none: tty || detach });
-  const ptyPair = tty ? native().socketpair() : undefined;
-  let l;
+  let p;
   try {
-    l = execLaunch({ root, id: r.Id, process: proc, stdio: relay.fds, consoleFd: ptyPair?.[1] });
+    p = await engineOf(g).containers.exec(ref, { cmd, env: a.values.env, workdir: a.values.workdir, user: a.values.user, tty, stdio: relay.fds });
   } catch (e) {
     relay.close();
-    ptyPair?.forEach(closeQuietly);
-    throw e;
-  } finally {
-    if (ptyPair) closeQuietly(ptyPair[1]);
-  }
-  relay.start();
-  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd);
-  const setup = await w.setup;
-  if (setup.kind === 'error') {
-    if (ptyPair) closeQuietly(ptyPair[0]);
-    await w.exit;
-    await relay.finish();
-    closeQuietly(l.spawned.pidfd);
-    const e = new ContainerError(setup.message, setup.errno);
     const code = execFailureCode(e);
     if (code === undefined) throw e;
-    process.stderr.write(`tsbox: ${e.message}\n`);
+    process.stderr.write(`tsbox: ${(e as Error).message}\n`);
     return code;
   }
-  let pty: Pty | null = null;
-  if (ptyPair) {
-    pty = new Pty(native().recvFd(ptyPair[0]));
-    closeQuietly(ptyPair[0]);
-  }
-  const p = new ContainerProcess(l.spawned, [], w.exit, () => undefined, pty);
+  relay.start();
   if (detach) {
     // The process goes on without us; its pidfd is the addon's watch until this CLI exits.
     await relay.finish();
@@ -388,14 +352,8 @@ export const containerCommand: Command = async (argv, g) => {
 
 export const containerPruneCommand: Command = async (argv, g) => {
   args(argv, { force: { type: 'boolean', short: 'f' } });
-  let n = 0;
-  for (const r of listRecords(g.root)) {
-    if (liveState(g.root, r).Running) continue;
-    removeContainerFiles(g.root, r.Id);
-    process.stdout.write(`${r.Id}\n`);
-    n++;
-  }
-  process.stdout.write(`Deleted Containers: ${n}\n`);
+  const ids = new Engine({ root: g.root }).system.pruneContainers();
+  process.stdout.write(ids.map((id) => `${id}\n`).join('') + `Deleted Containers: ${ids.length}\n`);
   return 0;
 };
 

@@ -155,16 +155,14 @@ export const logoutCommand: Command = async (argv, g) => {
 export const saveCommand: Command = async (argv, g) => {
   const a = args(argv, { output: { type: 'string', short: 'o' } });
   if (!a.values.output || a.positionals.length === 0) throw new UsageError('save: want -o FILE IMAGE...');
-  const { save } = await import('../../images/archive.js');
-  return orExit1(() => save(g.root, a.positionals, a.values.output!));
+  return orExit1(() => new Engine({ root: g.root }).images.save(a.positionals, a.values.output!));
 };
 
 export const loadCommand: Command = async (argv, g) => {
   const a = args(argv, { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' } });
   if (!a.values.input) throw new UsageError('load: want -i FILE');
-  const { load } = await import('../../images/archive.js');
   return orExit1(async () => {
-    for (const r of await load(g.root, a.values.input!)) process.stdout.write(`Loaded image: ${r.name}\n`);
+    for (const r of await new Engine({ root: g.root }).images.load(a.values.input!)) process.stdout.write(`Loaded image: ${r.name}\n`);
   });
 };
 
@@ -186,10 +184,9 @@ export const verifyCommand: Command = async (argv, g) => {
 export const importCommand: Command = async (argv, g) => {
   const a = args(argv, { change: { type: 'string', short: 'c', multiple: true } });
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UsageError('import: want FILE [REPOSITORY[:TAG]]');
-  const { importRootfs } = await import('../../images/archive.js');
   return orExit1(async () => {
-    const r = await importRootfs(g.root, a.positionals[0], a.positionals[1] ?? `localhost/imported:${Date.now()}`, a.values.change ?? []);
-    process.stdout.write(`${r.config}\n`);
+    const r = await new Engine({ root: g.root }).images.import(a.positionals[0], { name: a.positionals[1], changes: a.values.change ?? [] });
+    process.stdout.write(`${r.id}\n`);
   });
 };
 
@@ -200,9 +197,9 @@ export const pruneCommand: Command = async (argv, g) => {
     process.stdout.write('Total reclaimed space: 0B\n');
     return 0;
   }
-  const { prune } = await import('../../images/archive.js');
-  const removed = prune(g.root);
-  for (const d of removed) process.stdout.write(`deleted: ${d}\n`);
-  process.stdout.write(`Total reclaimed: ${removed.length} objects\n`);
+  const r = new Engine({ root: g.root }).images.prune({ all: a.values.all });
+  for (const i of r.ImagesDeleted) process.stdout.write('Untagged' in i ? `untagged: ${i.Untagged}\n` : `deleted: ${i.Deleted}\n`);
+  for (const d of r.BlobsDeleted) process.stdout.write(`deleted: ${d}\n`);
+  process.stdout.write(`Total reclaimed: ${r.ImagesDeleted.length + r.BlobsDeleted.length} objects\n`);
   return 0;
 };

@@ -1,0 +1,99 @@
+// docker save / load / import / image prune over the image store, with files or streams: what the CLI and
+// the library share (the formats themselves are ts/images/archive.ts's).
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { importRootfs, load, prune as pruneBlobs, save } from '../images/archive.js';
+import { Store } from '../images/store.js';
+import { listRecords } from './containers.js';
+import { recordEvent } from './events.js';
+
+/** A path, or a stream (spooled through the store's temp dir: the formats need to seek). */
+export type ArchiveSource = string | Readable;
+export type ArchiveTarget = string | Writable;
+
+/** What image prune removed, docker's shape (POST /images/prune), with the store's unreferenced blobs. */
+export interface ImagePruneResult {
+  ImagesDeleted: ({ Untagged: string } | { Deleted: string })[];
+  /** Blobs and unpacked layers no image refers to any more (sha256:...). */
+  BlobsDeleted: string[];
+}
+
+export interface ImagePruneOptions {
+  /** docker image prune -a: also every image no container uses (default: dangling only, and tsbox keeps none). */
+  all?: boolean;
+  /** label / label! (KEY or KEY=VALUE) on the images -a removes. */
+  filters?: { label?: string[]; 'label!'?: string[] };
+}
+
+async function spool<T>(root: string, what: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const tmp = new Store(root).tempPath(what);
+  try {
+    return await fn(tmp);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** docker save: one or more images (names or ids) as one docker-archive tar, to a file or a stream. */
+export async function saveImages(root: string, names: string[], out: ArchiveTarget): Promise<void> {
+  if (!names.length) throw new TypeError('save: want at least one image');
+  if (typeof out === 'string') await save(root, names, out);
+  else {
+    await spool(root, 'save-out', async (tmp) => {
+      await save(root, names, tmp);
+      await pipeline(createReadStream(tmp), out);
+    });
+  }
+  recordEvent(root, 'image', 'save', names.join(','), { name: names.join(',') });
+}
+
+/** docker load: a docker-archive or OCI archive (maybe compressed) from a file or a stream; the names loaded. */
+export async function loadImages(root: string, input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+  const recs = typeof input === 'string' ? await load(root, input) : await spool(root, 'load-in', async (tmp) => {
+    await pipeline(input, createWriteStream(tmp, { mode: 0o600 }));
+    return load(root, tmp);
+  });
+  for (const r of recs) recordEvent(root, 'image', 'load', r.config, { name: r.name });
+  return recs.map((r) => ({ name: r.name, id: r.config }));
+}
+
+/** docker import: a rootfs tarball (maybe compressed) as a one-layer image named `name`, with Dockerfile-style changes. */
+export async function importImage(root: string, input: ArchiveSource, name: string, changes: string[] = []): Promise<{ name: string; id: string }> {
+  const rec = typeof input === 'string' ? await importRootfs(root, input, name, changes) : await spool(root, 'import-in', async (tmp) => {
+    await pipeline(input, createWriteStream(tmp, { mode: 0o600 }));
+    return importRootfs(root, tmp, name, changes);
+  });
+  recordEvent(root, 'image', 'import', rec.config, { name: rec.name });
+  return { name: rec.name, id: rec.config };
+}
+
+function labelsMatch(labels: Record<string, string>, want: string[], negate: boolean): boolean {
+  return want.every((x) => {
+    const [k, v] = x.split(/=(.*)/s);
+    const has = k in labels && (v === undefined || labels[k] === v);
+    return negate ? !has : has;
+  });
+}
+
+/**
+ * docker image prune: with all, each image no container (running or not) uses is removed through
+ * `remove` (untag, then delete); then the blobs and layers nothing refers to any more.
+ */
+export function pruneImages(
+  root: string,
+  o: ImagePruneOptions,
+  images: { list(): { Id: string; RepoTags: string[]; Labels: Record<string, string> }[]; remove(n: string): ({ Untagged: string } | { Deleted: string })[] },
+): ImagePruneResult {
+  for (const k of Object.keys(o.filters ?? {})) if (k !== 'label' && k !== 'label!') throw new TypeError(`invalid filter '${k}' for image prune (label, label!)`);
+  const deleted: ImagePruneResult['ImagesDeleted'] = [];
+  if (o.all) {
+    const used = new Set(listRecords(root).map((r) => r.ImageId));
+    for (const i of images.list()) {
+      if (used.has(i.Id)) continue;
+      if (!labelsMatch(i.Labels, o.filters?.label ?? [], false) || !labelsMatch(i.Labels, o.filters?.['label!'] ?? [], true)) continue;
+      for (const name of i.RepoTags) deleted.push(...images.remove(name));
+    }
+  }
+  return { ImagesDeleted: deleted, BlobsDeleted: pruneBlobs(root) };
+}
