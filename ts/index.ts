@@ -29,5 +29,5 @@ export { build, BuildError, DockerfileError, type BuildOptions, type BuildResult
 export { commitContainer, type CommitOptions } from './engine/commit.js';
 export type { ExecOptions } from './engine/exec.js';
 export type { ArchiveSource, ArchiveTarget, ImagePruneOptions, ImagePruneResult } from './engine/image-archive.js';
-export { System, ENGINE_VERSION, type VersionInfo, type VersionSide, type DiskUsage, type DiskUsageRow, type SystemPruneResult } from './engine/system.js';
+export { System, ENGINE_VERSION, type SystemInfo, type VersionInfo, type VersionSide, type DiskUsage, type DiskUsageRow, type SystemPruneResult } from './engine/system.js';
 export type { HostInfo } from './engine/info.js';

@@ -387,7 +387,8 @@ export function inspectRecord(root: string, r: ContainerRecord): ContainerInspec
           })
         : null,
       ...(o.sysctls.length ? { Sysctls: Object.fromEntries(o.sysctls.map((x) => x.split(/=(.*)/s).slice(0, 2))) } : {}),
-      LogConfig: { Type: 'json-file', Config: {} },
+      // As given (docker keeps --log-opt's strings).
+      LogConfig: { Type: o.logDriver ?? 'json-file', Config: Object.fromEntries((o.logOpts ?? []).map((x) => [x.split('=')[0], x.slice(x.indexOf('=') + 1)])) },
     },
     GraphDriver: { Name: snapshotKind(), Data: { MergedDir: join(snapshotDir(root, r.Id), 'rootfs') } },
     Mounts: mounts,

@@ -1,5 +1,6 @@
 // docker system info / version / df / prune: what the engine is, runs on and keeps on disk, and clearing
 // what nothing uses. Typed results; the CLI formats them.
+import { cpus, hostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../images/store.js';
 import { dirSize, imageSize } from '../images/manage.js';
@@ -28,6 +29,26 @@ export interface VersionSide {
   Arch: string;
   BuildTime: string;
   GitCommit: string;
+}
+
+/** docker info's object (GET /info): its counts and host facts under docker's keys, and tsbox's own report. */
+export interface SystemInfo extends HostInfo {
+  Containers: number;
+  ContainersRunning: number;
+  ContainersPaused: number;
+  ContainersStopped: number;
+  Images: number;
+  Driver: string;
+  DockerRootDir: string;
+  ServerVersion: string;
+  KernelVersion: string;
+  OperatingSystem: string;
+  OSType: string;
+  Architecture: string;
+  NCPU: number;
+  MemTotal: number;
+  Name: string;
+  CgroupDriver: string;
 }
 
 /** One line of docker system df: how many, how many in use, their bytes, the bytes nothing uses. */
@@ -59,8 +80,30 @@ export class System {
   ) {}
 
   /** docker info: the mode, cgroups, id mapping, storage, seccomp and networking as they will be used here. */
-  info(): HostInfo {
-    return hostInfo(this.root);
+  info(): SystemInfo {
+    const host = hostInfo(this.root);
+    const states = listRecords(this.root).map((r) => liveState(this.root, r));
+    const running = states.filter((s) => s.Running && !s.Paused).length;
+    const paused = states.filter((s) => s.Paused).length;
+    return {
+      ...host,
+      Containers: states.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: states.length - running - paused,
+      Images: new Set(new Store(this.root).images().map((i) => i.config)).size,
+      Driver: host.StorageDriver,
+      DockerRootDir: this.root,
+      ServerVersion: ENGINE_VERSION,
+      KernelVersion: release(),
+      OperatingSystem: 'tsbox',
+      OSType: 'linux',
+      Architecture: process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch,
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      Name: hostname(),
+      CgroupDriver: 'cgroupfs',
+    };
   }
 
   /** docker version (version: the caller's, as client; default the engine's). */
