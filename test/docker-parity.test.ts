@@ -1,4 +1,4 @@
-// The docker commands issue #16 names, in one table, each run against tsbox with a private root and checked
+// The docker commands the engine issue (#16) names, in one table, each run against tsbox with a private root and checked
 // against the output shape docker documents (docs.docker.com/engine/reference/commandline/*, the Engine
 // API's objects): table headers, JSON keys, exit codes, error words. Ids and times are normalised before
 // any comparison of text. Rows share their containers and run in order (later rows see what earlier made).
