@@ -197,9 +197,8 @@ export const pruneCommand: Command = async (argv, g) => {
     process.stdout.write('Total reclaimed space: 0B\n');
     return 0;
   }
-  // -a asks docker's question but, as before, removes only what no image refers to: test/cli-ux.test.ts keeps
-  // its images through `image prune -a` (the Engine's prune({ all }) removes unused images as docker's).
-  const r = new Engine({ root: g.root }).images.prune();
+  // -a: every image no container uses, as docker's; otherwise the dangling ones.
+  const r = new Engine({ root: g.root }).images.prune({ all: a.values.all });
   for (const i of r.ImagesDeleted) process.stdout.write('Untagged' in i ? `untagged: ${i.Untagged}\n` : `deleted: ${i.Deleted}\n`);
   for (const d of r.BlobsDeleted) process.stdout.write(`deleted: ${d}\n`);
   process.stdout.write(`Total reclaimed: ${r.ImagesDeleted.length + r.BlobsDeleted.length} objects\n`);

@@ -24,8 +24,7 @@ export const systemCommand: Command = async (argv, g) => {
     // docker's warning, naming what this prune removes; no answer (no stdin, its end) is no.
     const what = ['all stopped containers', 'all networks not used by at least one container', a.values.all ? 'all images without at least one container associated to them' : 'all dangling images'];
     if (!a.values.force && !(await confirm(`WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}\nAre you sure you want to continue?`))) return 0;
-    // As image prune -a (images.ts): -a changes the question only.
-    const r = new Engine({ root: g.root }).system.prune();
+    const r = new Engine({ root: g.root }).system.prune({ all: a.values.all });
     // As the three prunes print their parts.
     process.stdout.write(r.ContainersDeleted.map((id) => `${id}\n`).join('') + `Deleted Containers: ${r.ContainersDeleted.length}\n`);
     if (r.NetworksDeleted.length) process.stdout.write(`Deleted Networks:\n${r.NetworksDeleted.map((n) => `${n}\n`).join('')}`);
