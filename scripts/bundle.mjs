@@ -36,6 +36,9 @@ for (const [entry, out] of [['dist/cli/bin.js', 'dist/tsbox.cjs'], ['dist/runtim
   writeFileSync(join(root, out.replace(/\.cjs$/, '.inputs.json')), JSON.stringify(Object.keys(r.metafile.inputs), null, 1) + '\n');
   chmodSync(join(root, out), 0o755);
 }
+// Code caches of the bundles' commands (bin/cached.cjs) from before: V8 would reject them, a run would
+// write new ones; gone now so that a rebuilt dist/ holds none.
+for (const f of readdirSync(join(root, 'dist'))) if (f.endsWith('.cache')) rmSync(join(root, 'dist', f), { force: true });
 
 // The library for require(): one file, and its declarations as CommonJS ones (dist/cjs/, whose
 // package.json says so), which TypeScript wants for a CommonJS consumer under nodenext.
