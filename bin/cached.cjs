@@ -35,8 +35,9 @@ function run(file) {
   } catch {
     // none yet
   }
-  // A dynamic import() in the bundle (a builtin loaded on first use) goes to Node's own loader.
-  const script = new Script(wrap(source), { filename: file, cachedData, importModuleDynamically: (specifier) => import(specifier) });
+  // No importModuleDynamically: Node 20 drops it from a script made from a cache, so the bundles have no
+  // import() (scripts/bundle.mjs turns each into a require).
+  const script = new Script(wrap(source), { filename: file, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
     // Only after a success: a mistyped command makes no file.
     process.on('exit', (code) => {
