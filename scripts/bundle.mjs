@@ -43,6 +43,22 @@ for (const [entry, out] of [['dist/cli/bin.js', 'dist/tsbox.cjs'], ['dist/runtim
 // write new ones; gone now so that a rebuilt dist/ holds none.
 for (const f of readdirSync(join(root, 'dist'))) if (f.endsWith('.cache')) rmSync(join(root, 'dist', f), { force: true });
 
+// The library for import: one ES module file too (package.json "exports"), which Node loads in about half
+// the time of dist/index.js's tree of some ninety modules (docs/performance.md). A bundled dependency
+// written as CommonJS asks for `require`: one made for this file.
+const esm = await build({
+  entryPoints: [join(root, 'dist/index.js')],
+  outfile: join(root, 'dist/index.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  banner: { js: "import { createRequire as __tsbox_createRequire } from 'node:module'; const require = __tsbox_createRequire(import.meta.url);" },
+  logLevel: 'warning',
+  metafile: true,
+});
+writeFileSync(join(root, 'dist/index.inputs.json'), JSON.stringify(Object.keys(esm.metafile.inputs), null, 1) + '\n');
+
 // The library for require(): one file, and its declarations as CommonJS ones (dist/cjs/, whose
 // package.json says so), which TypeScript wants for a CommonJS consumer under nodenext.
 await build({
