@@ -45,7 +45,8 @@ for (const f of readdirSync(join(root, 'dist'))) if (f.endsWith('.cache')) rmSyn
 
 // The library for import: one ES module file too (package.json "exports"), which Node loads in about half
 // the time of dist/index.js's tree of some ninety modules (docs/performance.md). A bundled dependency
-// written as CommonJS asks for `require`: one made for this file.
+// written as CommonJS asks for `require`: one made for this file (or, where an application bundles this
+// file into a CommonJS one, which has no import.meta.url, for that file).
 const esm = await build({
   entryPoints: [join(root, 'dist/index.js')],
   outfile: join(root, 'dist/index.mjs'),
@@ -53,7 +54,7 @@ const esm = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  banner: { js: "import { createRequire as __tsbox_createRequire } from 'node:module'; const require = __tsbox_createRequire(import.meta.url);" },
+  banner: { js: "import { createRequire as __tsbox_createRequire } from 'node:module'; const require = __tsbox_createRequire(import.meta.url || __filename);" },
   logLevel: 'warning',
   metafile: true,
 });
