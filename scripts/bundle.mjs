@@ -30,12 +30,35 @@ for (const [entry, out] of [['dist/cli/bin.js', 'dist/tsbox.cjs'], ['dist/runtim
     entryPoints: [join(root, entry)],
     outfile: join(root, out),
     ...cjs,
+    // bin/cached.cjs runs these from V8's code cache, where Node 20 has no loader for an import(): a
+    // require in its place (builtins only: everything else is in the bundle).
+    supported: { 'dynamic-import': false },
     metafile: true,
   });
   // The inputs, for the test that keeps the runtime's bundle free of engine code.
   writeFileSync(join(root, out.replace(/\.cjs$/, '.inputs.json')), JSON.stringify(Object.keys(r.metafile.inputs), null, 1) + '\n');
   chmodSync(join(root, out), 0o755);
 }
+// Code caches of the bundles' commands (bin/cached.cjs) from before: V8 would reject them, a run would
+// write new ones; gone now so that a rebuilt dist/ holds none.
+for (const f of readdirSync(join(root, 'dist'))) if (f.endsWith('.cache')) rmSync(join(root, 'dist', f), { force: true });
+
+// The library for import: one ES module file too (package.json "exports"), which Node loads in about half
+// the time of dist/index.js's tree of some ninety modules (docs/performance.md). A bundled dependency
+// written as CommonJS asks for `require`: one made for this file (or, where an application bundles this
+// file into a CommonJS one, which has no import.meta.url, for that file).
+const esm = await build({
+  entryPoints: [join(root, 'dist/index.js')],
+  outfile: join(root, 'dist/index.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  banner: { js: "import { createRequire as __tsbox_createRequire } from 'node:module'; const require = __tsbox_createRequire(import.meta.url || __filename);" },
+  logLevel: 'warning',
+  metafile: true,
+});
+writeFileSync(join(root, 'dist/index.inputs.json'), JSON.stringify(Object.keys(esm.metafile.inputs), null, 1) + '\n');
 
 // The library for require(): one file, and its declarations as CommonJS ones (dist/cjs/, whose
 // package.json says so), which TypeScript wants for a CommonJS consumer under nodenext.
