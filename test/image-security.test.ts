@@ -249,7 +249,8 @@ test('a corrupted config blob: one line naming the blob, from run, image inspect
   const r = await tsbox(root, ['image', 'verify']);
   t.is(r.code, 1);
   t.regex(r.stdout + r.stderr, new RegExp(`blob ${cfg}.*corrupt`));
-  t.deepEqual(readdirSync(join(root, 'containers')), [], 'the failed run left no container');
+  // No containers directory at all is no container either (the engine makes it with the first one).
+  t.deepEqual(existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [], [], 'the failed run left no container');
 });
 
 // ---------------------------------------------------------------------------------------------------
