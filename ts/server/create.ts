@@ -69,7 +69,14 @@ const IGNORED_HOST = ['ContainerIDFile', 'VolumeDriver', 'VolumesFrom', 'Annotat
   'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems',
   'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'MemorySwappiness', 'OomKillDisable',
   'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth', 'MaskedPaths', 'ReadonlyPaths'];
-const IGNORED_CONFIG = ['Domainname', 'Healthcheck', 'Volumes', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Labels', 'Shell'];
+const IGNORED_CONFIG = ['Domainname', 'Healthcheck', 'Volumes', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Shell'];
+
+/** NetworkingConfig.EndpointsConfig[the container's network].Aliases: compose names services this way. */
+function endpointAliases(nc: unknown, net: string | undefined): string[] | undefined {
+  const eps = (nc as { EndpointsConfig?: Record<string, { Aliases?: string[] | null }> } | undefined)?.EndpointsConfig;
+  const a = net && eps?.[net]?.Aliases;
+  return a && a.length ? strList(a, 'Aliases') : undefined;
+}
 
 export interface CreateRequest {
   options: RunOptions;
@@ -170,6 +177,8 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
     dns: strList(h.Dns, 'Dns'),
     dnsSearch: strList(h.DnsSearch, 'DnsSearch'),
     addHost: strList(h.ExtraHosts, 'ExtraHosts'),
+    labels: (body.Labels ?? undefined) as Record<string, string> | undefined,
+    networkAlias: endpointAliases(body.NetworkingConfig, net),
   };
   if (!/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(restart)) throw badRequest(`invalid restart policy ${JSON.stringify(rp.Name)}`);
   const autoRemove = h.AutoRemove === true;
