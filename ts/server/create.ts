@@ -6,6 +6,7 @@ import type { RunOptions } from '../engine/options.js';
 import { containerDir, newId, newName, releaseName, reserveName, saveRecord, type ContainerRecord } from '../engine/containers.js';
 import { removeContainerFiles } from '../engine/run.js';
 import { networkMode } from '../engine/network.js';
+import { containerEvent } from '../engine/container-events.js';
 import { prepareSnapshot } from '../images/snapshot.js';
 import { findImage } from '../images/manage.js';
 import { Store } from '../images/store.js';
@@ -213,6 +214,7 @@ export function createContainer(root: string, o: RunOptions): ContainerRecord {
     const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
+    containerEvent(root, record, 'create');
     return record;
   } catch (e) {
     removeContainerFiles(root, id);
