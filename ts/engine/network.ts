@@ -182,7 +182,11 @@ export function plugBridge(root: string, id: string, pid: number, hostname: stri
     plug(net, pid, id, ip);
     for (const [name, c] of Object.entries(connections(root, id))) {
       const other = findNetwork(root, name);
-      if (other && other.name !== net.name) plugOther(root, id, pid, other, c);
+      if (other && other.name !== net.name) {
+        plugOther(root, id, pid, other, c);
+        // Names on a network connected before the start: the peers there and this one learn of each other.
+        refreshPeers(root, other.name);
+      }
     }
   } catch (e) {
     unplugAll(root, id);
