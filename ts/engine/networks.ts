@@ -129,17 +129,9 @@ export class Networks {
 
   connect(network: string, container: string, o: { aliases?: string[]; ip?: string } = {}): void {
     connectNetwork(this.root, network, container, o);
-    this.record('connect', network, container);
   }
 
   disconnect(network: string, container: string, o: { force?: boolean } = {}): void {
     disconnectNetwork(this.root, network, container, o);
-    this.record('disconnect', network, container);
-  }
-
-  private record(action: string, network: string, container: string): void {
-    const n = findNetwork(this.root, network);
-    const id = listRecords(this.root).find((r) => r.Id === container || r.Name === container || r.Id.startsWith(container))?.Id ?? container;
-    if (n) recordEvent(this.root, 'network', action, networkId(n), { container: id, name: n.name, type: 'bridge' });
   }
 }

@@ -73,17 +73,18 @@ function inspect(c: Ctx): void {
 }
 
 /** The network's name, for an id, an id prefix or a name (the engine's calls take names). */
-function nameOf(c: Ctx, ref: string): string {
+function nameOf(c: Ctx, ref: string, missing = `network ${ref} not found`): string {
   const all = c.engine.networks.list();
   const n = all.find((x) => x.Name === ref) ?? all.find((x) => x.Id === ref) ?? (all.filter((x) => x.Id.startsWith(ref)).length === 1 ? all.find((x) => x.Id.startsWith(ref)) : undefined);
-  if (!n) throw notFound(`network ${ref} not found`);
+  if (!n) throw notFound(missing);
   return n.Name;
 }
 
 function remove(c: Ctx): void {
   const ref = c.params[0];
   if (['bridge', 'host', 'none'].includes(ref)) throw new ForbiddenError(`${ref} is a pre-defined network and cannot be removed`);
-  c.engine.networks.remove(nameOf(c, ref));
+  // dockerd's words for DELETE, which the docker CLI prints as they are
+  c.engine.networks.remove(nameOf(c, ref, `No such network: ${ref}`));
   sendEmpty(c, 204);
 }
 

@@ -33,7 +33,8 @@ async function create(c: Ctx): Promise<void> {
 
 function list(c: Ctx): void {
   const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['name', 'label', 'driver', 'dangling'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+  // dockerd's words for volumes (capitalized, unlike its other filters)
+  for (const k of Object.keys(f)) if (!['name', 'label', 'driver', 'dangling'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
   sendJson(c, 200, { Volumes: c.engine.volumes.list({ filters: f }), Warnings: [] });
 }
 
@@ -64,7 +65,10 @@ export function volumeRoutes(r: Router): void {
     .on('POST', '/volumes/prune', wrap(prune))
     .on('GET', '/volumes/{}', wrap((c) => sendJson(c, 200, c.engine.volumes.inspect(c.params[0]))))
     .on('DELETE', '/volumes/{}', wrap((c) => {
-      c.engine.volumes.remove(c.params[0], { force: qBool(c.query, 'force') });
+      const force = qBool(c.query, 'force');
+      // dockerd's words for a missing one, as the docker CLI prints them
+      if (!force) c.engine.volumes.inspect(c.params[0]);
+      c.engine.volumes.remove(c.params[0], { force });
       sendEmpty(c, 204);
     }));
 }
