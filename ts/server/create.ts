@@ -97,6 +97,7 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
   if (log?.Type && log.Type !== 'json-file') warnings.push(`log driver ${log.Type} is not supported: json-file is used`);
   if (body.StdinOnce || body.OpenStdin) warnings.push('stdin of a container is not served: it reads /dev/null');
 
+  if (body.Labels != null && (typeof body.Labels !== 'object' || Array.isArray(body.Labels) || Object.values(body.Labels).some((v) => typeof v !== 'string'))) throw badRequest('Labels: want an object of strings');
   const image = str(body.Image, 'Image');
   if (!image) throw badRequest('config: Image is required');
   const entrypoint = body.Entrypoint === undefined || body.Entrypoint === null ? undefined : strList(body.Entrypoint, 'Entrypoint');

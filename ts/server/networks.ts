@@ -43,6 +43,10 @@ async function create(c: Ctx): Promise<void> {
   const cfg = ipam.Config ?? [];
   if (cfg.length > 1) throw badRequest('network create: one IPAM config (one IPv4 subnet) at most');
   if (cfg[0]?.IPRange || cfg[0]?.Gateway) throw badRequest('network create: IPAM Gateway and IPRange are not supported (the gateway is the first address of the subnet)');
+  // A bridge on these would take the host's loopback, link-local or multicast routes from it.
+  const first = Number(/^(\d+)\./.exec(cfg[0]?.Subnet ?? '')?.[1]);
+  const second = Number(/^\d+\.(\d+)\./.exec(cfg[0]?.Subnet ?? '')?.[1]);
+  if (first === 0 || first === 127 || first >= 224 || (first === 169 && second === 254)) throw badRequest(`invalid subnet ${JSON.stringify(cfg[0]!.Subnet)}: a loopback, link-local, multicast or reserved range`);
   const driver = typeof b.Driver === 'string' && b.Driver ? b.Driver : 'bridge';
   if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found (only the bridge driver is supported)`);
   let n;
