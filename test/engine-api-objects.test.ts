@@ -72,6 +72,7 @@ test.serial('networks: create, list with filters, inspect with Containers, conne
   t.is((await json('POST', '/networks/create', { Name: `${tag}-x`, Bogus: 1 })).status, 400);
   // hostile: a name that is a path, subnets that would take the host's own routes, labels that are not strings
   t.is((await json('POST', '/networks/create', { Name: '../../etc' })).status, 400);
+  t.is((await json('POST', '/networks/create', { Name: `${tag}-h`, Options: { 'com.docker.network.bridge.name': 'eth0' } })).status, 400);
   for (const sn of ['127.0.0.0/8', '0.0.0.0/0', '169.254.0.0/16', '224.0.0.0/4', 'nonsense']) t.is((await json('POST', '/networks/create', { Name: `${tag}-h`, IPAM: { Config: [{ Subnet: sn }] } })).status, 400, sn);
   t.is((await json('POST', '/networks/create', { Name: `${tag}-h`, Labels: { a: { b: 1 } } })).status, 400);
   t.is((await json('POST', `/containers/create?name=${tag}-h`, { Image: 'busybox', Labels: { a: 1 } })).status, 400);
@@ -133,7 +134,10 @@ test.serial('networks: create, list with filters, inspect with Containers, conne
   t.is((await raw('POST', `/networks/${name}/disconnect`, ({ Container: `${tag}-cli` }))).status, 409, 'not connected');
   t.is((await raw('POST', `/networks/${name}/disconnect`, ({ Container: `${tag}-cli`, Force: true }))).status, 200, 'Force');
   t.is(Object.keys((await json('GET', `/networks/${name}`)).body.Containers).length, 1);
-  for (const n of ['srv', 'cli']) t.is((await raw('DELETE', `/containers/${tag}-${n}?force=true`)).status, 204);
+  for (const n of ['srv', 'cli']) {
+    const d = await raw('DELETE', `/containers/${tag}-${n}?force=true`);
+    t.is(d.status, 204, d.body);
+  }
   t.is((await raw('DELETE', `/networks/${name}`)).status, 204);
   t.is((await raw('GET', `/networks/${name}`)).status, 404);
   t.is((await raw('DELETE', `/networks/${name}`)).status, 404);

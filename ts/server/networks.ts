@@ -38,6 +38,8 @@ async function create(c: Ctx): Promise<void> {
   if (typeof b.Name !== 'string' || !b.Name) throw badRequest('network create: Name is required');
   if (b.EnableIPv6 === true) throw badRequest('network create: IPv6 networks are not supported by tsbox');
   if (b.Internal === true) throw badRequest('network create: internal networks are not supported by tsbox');
+  const opts = strMap(b.Options, 'Options');
+  if (opts && Object.keys(opts).length) throw badRequest(`network create: driver options are not supported by tsbox (${Object.keys(opts).join(', ')})`);
   const ipam = (b.IPAM ?? {}) as { Driver?: string; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] | null };
   if (ipam.Driver && ipam.Driver !== 'default') throw badRequest(`IPAM driver ${JSON.stringify(ipam.Driver)} is not supported (default)`);
   const cfg = ipam.Config ?? [];
