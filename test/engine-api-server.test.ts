@@ -293,9 +293,8 @@ test.serial('dockerode: pull with followProgress from the registry, X-Registry-A
 
 test.serial('testcontainers: GenericContainer with an exposed port, mapped port, command, environment, files, exec, logs, wait strategies, stop', async (t) => {
   process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
-  // This machine has /.dockerenv, which sends testcontainers to the bridge network's gateway (a network
-  // endpoint not served yet) to find the host: it is this one.
-  process.env.TESTCONTAINERS_HOST_OVERRIDE = '127.0.0.1';
+  // This machine has /.dockerenv: testcontainers asks GET /networks/bridge for the host (its gateway).
+  delete process.env.TESTCONTAINERS_HOST_OVERRIDE;
   process.env.DOCKER_HOST = `unix://${sock}`;
   const { GenericContainer, Wait } = await import('testcontainers');
   const dir = mkdtempSync(join(root, 'tc-'));

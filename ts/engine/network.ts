@@ -9,6 +9,12 @@ import { UsageError } from '../errors.js';
 import { isRootless } from '../runtime/rootless.js';
 import { containerDir, EngineError, liveState, loadRecord, mustFind, type ContainerRecord } from './containers.js';
 import type { RunOptions } from './options.js';
+import { recordEvent } from './events.js';
+
+/** docker's network connect/disconnect events: when a container's endpoint is made or goes (start, stop, connect, disconnect). */
+function netEvent(root: string, action: 'connect' | 'disconnect', net: Net, id: string): void {
+  recordEvent(root, 'network', action, networkId(net), { container: id, name: net.name, type: 'bridge' });
+}
 
 export type NetworkMode = 'none' | 'host' | 'bridge' | 'container' | 'slirp4netns';
 
@@ -180,9 +186,14 @@ export function plugBridge(root: string, id: string, pid: number, hostname: stri
   });
   try {
     plug(net, pid, id, ip);
+    netEvent(root, 'connect', net, id);
     for (const [name, c] of Object.entries(connections(root, id))) {
       const other = findNetwork(root, name);
-      if (other && other.name !== net.name) plugOther(root, id, pid, other, c);
+      if (other && other.name !== net.name) {
+        plugOther(root, id, pid, other, c);
+        // Names on a network connected before the start: the peers there and this one learn of each other.
+        refreshPeers(root, other.name);
+      }
     }
   } catch (e) {
     unplugAll(root, id);
@@ -199,6 +210,7 @@ function plugOther(root: string, id: string, pid: number, net: Net, c: Connectio
   });
   try {
     plug(net, pid, id, ip, freeIfname(pid));
+    netEvent(root, 'connect', net, id);
   } catch (e) {
     withNetworkLock(() => {
       release(net, { root, id });
@@ -258,6 +270,7 @@ export function disconnectNetwork(root: string, netRef: string, ref: string, o: 
   }
   if (holds) {
     unplug(r.Id, primary ? undefined : net);
+    netEvent(root, 'disconnect', net, r.Id);
     withNetworkLock(() => {
       release(net, { root, id: r.Id });
       removeBridgeIfUnused(net);
@@ -299,6 +312,7 @@ export function unplugAll(root: string, id: string): void {
   for (const net of listNetworks(root)) if (leaseOf(net, { root, id })) unplug(id, net);
   withNetworkLock(() => {
     for (const net of netsOfRoot(root)) {
+      if (leaseOf(net, { root, id })) netEvent(root, 'disconnect', net, id);
       release(net, { root, id });
       removeBridgeIfUnused(net);
     }

@@ -5,6 +5,7 @@ import { createNetwork, findNetwork, listNetworks, networkId, removeNetworkConfi
 import { EngineError, listRecords } from './containers.js';
 import { filterObjects, type ObjectFacts } from './filters.js';
 import { connections, connectNetwork, disconnectNetwork } from './network.js';
+import { recordEvent } from './events.js';
 
 export interface NetworkInspect {
   Name: string;
@@ -74,7 +75,9 @@ export class Networks {
 
   create(o: NetworkCreateOptions): NetworkInspect {
     if (o.driver && o.driver !== 'bridge') throw new EngineError(`plugin "${o.driver}" not found (only the bridge driver is supported)`, 'ERR_INVALID');
-    return inspectNet(this.root, createNetwork(this.root, o.name, { subnet: o.subnet, labels: o.labels }));
+    const n = inspectNet(this.root, createNetwork(this.root, o.name, { subnet: o.subnet, labels: o.labels }));
+    recordEvent(this.root, 'network', 'create', n.Id, { name: n.Name, type: n.Driver });
+    return n;
   }
 
   list(o: { filters?: NetworkFilters } = {}): NetworkInspect[] {
@@ -107,6 +110,7 @@ export class Networks {
     if (using.length) throw new EngineError(`error while removing network: network ${n.name} id ${networkId(n)} has active endpoints (${using.map((u) => u.Name).join(', ')})`, 'ERR_CONFLICT');
     withNetworkLock(() => removeBridgeIfUnused(n));
     removeNetworkConfig(this.root, n.name);
+    recordEvent(this.root, 'network', 'destroy', networkId(n), { name: n.name, type: 'bridge' });
   }
 
   /** docker network prune: every user network no container uses. */

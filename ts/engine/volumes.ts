@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { listRecords, EngineError, type ContainerRecord } from './containers.js';
 import { filterObjects, type ObjectFacts } from './filters.js';
 import { UsageError } from '../errors.js';
+import { recordEvent } from './events.js';
 
 export interface VolumeInspect {
   Name: string;
@@ -404,7 +405,9 @@ export class Volumes {
   constructor(readonly root: string) {}
 
   create(o: VolumeCreateOptions = {}): VolumeInspect {
-    return createVolume(this.root, o);
+    const v = createVolume(this.root, o);
+    recordEvent(this.root, 'volume', 'create', v.Name, { driver: v.Driver });
+    return v;
   }
 
   list(o: { filters?: VolumeFilters } = {}): VolumeInspect[] {
@@ -416,11 +419,15 @@ export class Volumes {
   }
 
   remove(name: string, o: { force?: boolean } = {}): void {
+    const had = volumeExists(this.root, name);
     removeVolume(this.root, name, o);
+    if (had) recordEvent(this.root, 'volume', 'destroy', name, { driver: 'local' });
   }
 
   prune(o: { all?: boolean; filters?: Pick<VolumeFilters, 'label'> } = {}): VolumePruneResult {
-    return pruneVolumes(this.root, o);
+    const r = pruneVolumes(this.root, o);
+    for (const name of r.VolumesDeleted) recordEvent(this.root, 'volume', 'destroy', name, { driver: 'local' });
+    return r;
   }
 }
 

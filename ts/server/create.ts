@@ -6,6 +6,7 @@ import type { RunOptions } from '../engine/options.js';
 import { containerDir, newId, newName, releaseName, reserveName, saveRecord, type ContainerRecord } from '../engine/containers.js';
 import { removeContainerFiles } from '../engine/run.js';
 import { networkMode } from '../engine/network.js';
+import { containerEvent } from '../engine/container-events.js';
 import { prepareSnapshot } from '../images/snapshot.js';
 import { findImage } from '../images/manage.js';
 import { Store } from '../images/store.js';
@@ -69,7 +70,14 @@ const IGNORED_HOST = ['ContainerIDFile', 'VolumeDriver', 'VolumesFrom', 'Annotat
   'BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems',
   'Devices', 'DeviceCgroupRules', 'DeviceRequests', 'KernelMemory', 'KernelMemoryTCP', 'MemoryReservation', 'MemorySwappiness', 'OomKillDisable',
   'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth', 'MaskedPaths', 'ReadonlyPaths'];
-const IGNORED_CONFIG = ['Domainname', 'Healthcheck', 'Volumes', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Labels', 'Shell'];
+const IGNORED_CONFIG = ['Domainname', 'Healthcheck', 'Volumes', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Shell'];
+
+/** NetworkingConfig.EndpointsConfig[the container's network].Aliases: compose names services this way. */
+function endpointAliases(nc: unknown, net: string | undefined): string[] | undefined {
+  const eps = (nc as { EndpointsConfig?: Record<string, { Aliases?: string[] | null }> } | undefined)?.EndpointsConfig;
+  const a = net && eps?.[net]?.Aliases;
+  return a && a.length ? strList(a, 'Aliases') : undefined;
+}
 
 export interface CreateRequest {
   options: RunOptions;
@@ -89,6 +97,7 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
   if (log?.Type && log.Type !== 'json-file') warnings.push(`log driver ${log.Type} is not supported: json-file is used`);
   if (body.StdinOnce || body.OpenStdin) warnings.push('stdin of a container is not served: it reads /dev/null');
 
+  if (body.Labels != null && (typeof body.Labels !== 'object' || Array.isArray(body.Labels) || Object.values(body.Labels).some((v) => typeof v !== 'string'))) throw badRequest('Labels: want an object of strings');
   const image = str(body.Image, 'Image');
   if (!image) throw badRequest('config: Image is required');
   const entrypoint = body.Entrypoint === undefined || body.Entrypoint === null ? undefined : strList(body.Entrypoint, 'Entrypoint');
@@ -170,6 +179,8 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
     dns: strList(h.Dns, 'Dns'),
     dnsSearch: strList(h.DnsSearch, 'DnsSearch'),
     addHost: strList(h.ExtraHosts, 'ExtraHosts'),
+    labels: (body.Labels ?? undefined) as Record<string, string> | undefined,
+    networkAlias: endpointAliases(body.NetworkingConfig, net),
   };
   if (!/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(restart)) throw badRequest(`invalid restart policy ${JSON.stringify(rp.Name)}`);
   const autoRemove = h.AutoRemove === true;
@@ -204,6 +215,7 @@ export function createContainer(root: string, o: RunOptions): ContainerRecord {
     const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
     saveRecord(root, record);
     prepareSnapshot(root, image, id);
+    containerEvent(root, record, 'create');
     return record;
   } catch (e) {
     removeContainerFiles(root, id);

@@ -12,6 +12,9 @@ import { containerRoutes } from './containers.js';
 import { archiveRoutes } from './archive.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
+import { volumeRoutes } from './volumes.js';
+import { eventRoutes } from './events.js';
 
 export interface ServeOptions {
   /** The unix socket to listen on (made 0660; an existing socket file there is replaced). */
@@ -39,6 +42,9 @@ function router(): Router {
   archiveRoutes(r);
   execRoutes(r);
   imageRoutes(r);
+  networkRoutes(r);
+  volumeRoutes(r);
+  eventRoutes(r);
   return r;
 }
 

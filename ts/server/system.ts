@@ -1,7 +1,6 @@
-// /_ping, /version, /info, and the endpoints whose engine parts are still to come (501 with a message).
+// /_ping, /version, /info.
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import { hostInfo } from '../engine/info.js';
-import { notFound, notImplemented } from './errors.js';
 import { MAX_VERSION, MIN_VERSION, sendJson, type Ctx, type Router } from './router.js';
 
 const VERSION = '0.1.0';
@@ -75,27 +74,9 @@ function info(c: Ctx): void {
   });
 }
 
-const later = (what: string) => () => {
-  throw notImplemented(`${what} through the API is not implemented by tsbox yet`);
-};
-
 export function systemRoutes(r: Router): void {
   r.on('GET', '/_ping', ping)
     .on('HEAD', '/_ping', ping)
     .on('GET', '/version', version)
-    .on('GET', '/info', info)
-    .on('GET', '/events', later('events'))
-    .on('GET', '/system/df', later('system df'));
-  // docker inspect without --type asks every kind in turn: a 404 lets it go on (and say "No such object").
-  r.on('GET', '/networks/{}', (c) => {
-    throw notFound(`network ${c.params[0]} not found (networks are not served through the API yet)`);
-  }).on('GET', '/volumes/{}', (c) => {
-    throw notFound(`get ${c.params[0]}: no such volume (volumes are not served through the API yet)`);
-  });
-  for (const m of ['GET', 'POST', 'DELETE']) {
-    r.on(m, '/networks', later('networks'))
-      .on(m, '/networks/{*}', later('networks'))
-      .on(m, '/volumes', later('volumes'))
-      .on(m, '/volumes/{*}', later('volumes'));
-  }
+    .on('GET', '/info', info);
 }
