@@ -13,7 +13,7 @@ import { startRegistry, Layout, push, rawTar, type Registry } from './helpers/re
 import { CLI } from './helpers/bins.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf } from './helpers/cli.js';
-import { haveDockerd, startDockerd } from './helpers/dockerd.js';
+import { DOCKER, haveDockerd, startDockerd } from './helpers/dockerd.js';
 
 const engine = engineRoot('tsbox-apisrv-');
 const { root } = engine;
@@ -25,7 +25,7 @@ const docker = new Docker({ socketPath: sock });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The docker CLI (Debian's docker.io 20.10) pointed at our socket. */
-const dockerCli = (argv: string[], input?: string) => outputOf('docker', argv, { tmp: root, input, timeout: 60_000 });
+const dockerCli = (argv: string[], input?: string) => outputOf(DOCKER, argv, { tmp: root, input, timeout: 60_000 });
 process.env.DOCKER_HOST = `unix://${sock}`;
 
 function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -174,7 +174,7 @@ test.serial('docker CLI: run -d -p with a TCP connection, logs -f, exec, inspect
   t.is(r.code, 0, r.stderr);
   t.is(dockerCli(['exec', 'web', 'cat', '/tmp/up.txt']).stdout, 'uploaded\n');
   // logs -f ends when the container stops.
-  const logs = spawn('docker', ['logs', '-f', 'web'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs = spawn(DOCKER, ['logs', '-f', 'web'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   logs.stdout.on('data', (d) => (out += d));
   const ended = new Promise<number | null>((res) => logs.on('close', res));
