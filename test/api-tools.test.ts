@@ -53,7 +53,8 @@ test('bridge networking without `ip` on PATH: MissingToolError naming ip and ipr
     [
       '--input-type=module',
       '-e',
-      `import { runtime, MissingToolError } from ${JSON.stringify(engine.entry)};
+      // dist/index.js, the unbundled module graph that dist/errors.js belongs to ('tsbox' itself is one bundle).
+      `import { runtime, MissingToolError } from ${JSON.stringify(join(p.dir, 'dist', 'index.js'))};
        const { missingTool } = await import(${JSON.stringify(join(p.dir, 'dist', 'errors.js'))});
        import { execFileSync } from 'node:child_process';
        let e; try { execFileSync('ip', ['link']); } catch (x) { e = missingTool('ip', x); }

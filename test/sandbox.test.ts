@@ -50,9 +50,12 @@ test('exit code and a missing command', (t) => {
   t.deepEqual(readdirSync('/dev/shm').filter((n) => n.startsWith('tsbox-sandbox-')), []);
 });
 
-test('bad usage is a clear error with exit 125', (t) => {
+test('bad usage is a clear error: 125 for a bad flag value, 1 for a missing command (docker\'s codes)', (t) => {
   const r = sandbox(['--network', 'bogus', '--', 'true'], tmpdir());
   t.is(r.code, 125);
   t.regex(r.stderr, /--network bogus/);
-  t.is(sandbox([], tmpdir()).code, 125);
+  // As docker's "requires at least 1 argument".
+  const none = sandbox([], tmpdir());
+  t.is(none.code, 1);
+  t.regex(none.stderr, /"tsbox sandbox" requires at least 1 argument/);
 });
