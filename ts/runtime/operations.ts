@@ -117,6 +117,9 @@ function signalPid(s: ContainerState, sig: number): void {
     // The pidfd pins the process: check it is still ours before signalling (pid reuse).
     if (!isAlive(s)) return;
     native().pidfdSignal(pidfd, sig);
+  } catch (e) {
+    // It exited between the check and the signal: nothing left to signal.
+    if (!/ESRCH/.test((e as Error).message)) throw e;
   } finally {
     closeQuietly(pidfd);
   }
