@@ -12,6 +12,7 @@ import { containerRoutes } from './containers.js';
 import { archiveRoutes } from './archive.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { buildRoutes } from './build.js';
 
 export interface ServeOptions {
   /** The unix socket to listen on (made 0660; an existing socket file there is replaced). */
@@ -39,6 +40,7 @@ function router(): Router {
   archiveRoutes(r);
   execRoutes(r);
   imageRoutes(r);
+  buildRoutes(r);
   return r;
 }
 
