@@ -10,7 +10,7 @@ import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/d
 import { badRequest, conflict } from './errors.js';
 import { followLog, logPath, logSize } from './logstream.js';
 import { hijack, STDERR, STDOUT } from './stdcopy.js';
-import { qBool, qInt, sendEmpty, type Ctx } from './router.js';
+import { jsonBody, qBool, qInt, sendEmpty, type Ctx } from './router.js';
 
 /** A marker in the container's directory: its stdin closes when the first attached client's input ends. */
 export const STDIN_ONCE = 'stdin-once';
@@ -52,6 +52,8 @@ export async function attach(c: Ctx): Promise<void> {
   const stream = q.get('stream') === null ? true : qBool(q, 'stream');
   const logs = qBool(q, 'logs');
   const tty = r.Options.tty;
+  // A body (dockerode sends its options as one) is not the container's input: read and dropped.
+  await jsonBody(c).catch(() => undefined);
   const set = attachments.get(r.Id) ?? new Set();
   attachments.set(r.Id, set);
   set.add(null);
@@ -71,8 +73,9 @@ export async function attach(c: Ctx): Promise<void> {
     if (!stream) return;
     const wasRunning = liveState(root, r).Running;
     if (!wasRunning && !(await started(root, r.Id, () => gone))) {
-      // It ran and stopped before we saw it running: its output is in the log.
-      if (!gone) for await (const l of followLog(root, r.Id, offset, () => gone)) put(l.stream, Buffer.from(l.log));
+      // It ran and stopped before we saw it running: its output is in the log, read once to its end.
+      let polls = 0;
+      if (!gone) for await (const l of followLog(root, r.Id, offset, () => gone || polls++ > 0)) put(l.stream, Buffer.from(l.log));
       return;
     }
     try {

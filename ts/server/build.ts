@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { mustFind } from '../engine/containers.js';
+import { BuildError } from '../engine/build/errors.js';
 import { familiarName, parseReference } from '../images/reference.js';
 import { badRequest, notImplemented, statusOf } from './errors.js';
 import { registryAuth } from './images.js';
@@ -107,6 +108,8 @@ async function build(c: Ctx): Promise<void> {
         onOutput: (b) => say(b.toString('utf8')),
       });
       out.send({ aux: { ID: r.id } });
+      // -q: docker's CLI prints what the stream says, which is then the id alone.
+      if (quiet) out.send({ stream: `${r.id}\n` });
       say(`Successfully built ${shortId(r.id)}\n`);
       for (const t of r.names) {
         const n = parseReference(t);
@@ -114,7 +117,9 @@ async function build(c: Ctx): Promise<void> {
       }
     } catch (e) {
       const { message } = statusOf(e);
-      out.send({ errorDetail: { message }, error: message });
+      // A RUN that failed: docker's daemon sends its exit code, which its CLI exits with.
+      const code = e instanceof BuildError ? Number(/exit code: (\d+)$/.exec(message)?.[1] ?? 0) : 0;
+      out.send({ errorDetail: { ...(code ? { code } : {}), message }, error: message });
     }
     c.res!.end();
   } finally {
