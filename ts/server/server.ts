@@ -13,6 +13,7 @@ import { archiveRoutes } from './archive.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { buildRoutes } from './build.js';
+import { authRoutes } from './auth.js';
 
 export interface ServeOptions {
   /** The unix socket to listen on (made 0660; an existing socket file there is replaced). */
@@ -41,6 +42,7 @@ function router(): Router {
   execRoutes(r);
   imageRoutes(r);
   buildRoutes(r);
+  authRoutes(r);
   return r;
 }
 
