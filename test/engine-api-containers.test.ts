@@ -256,3 +256,18 @@ test.serial('docker push (login, X-Registry-Auth) to a private registry; dockerd
   t.regex(pulled.stdout, new RegExp(`Digest: ${digest}`));
   t.is(theirs(['run', '--rm', name, 'echo', 'pushed-ok']).stdout, 'pushed-ok\n');
 });
+
+test.serial('testcontainers: GenericContainer.fromDockerfile builds through /build and runs the image', async (t) => {
+  process.env.DOCKER_HOST = `unix://${sock}`;
+  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  // This machine has /.dockerenv: testcontainers would ask the bridge network for the host's address.
+  process.env.TESTCONTAINERS_HOST_OVERRIDE = '127.0.0.1';
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const dir = join(root, 'tc-ctx');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo from-dockerfile > /msg\nCMD ["sh", "-c", "cat /msg; exec sleep 60"]\n');
+  const image = await GenericContainer.fromDockerfile(dir).build('tc-built:1', { deleteOnExit: false });
+  const c = await image.withWaitStrategy(Wait.forLogMessage('from-dockerfile')).start();
+  t.is((await c.exec(['cat', '/msg'])).output, 'from-dockerfile\n');
+  await c.stop();
+});
