@@ -87,7 +87,7 @@ test.serial('ping (GET and HEAD, Api-Version), version, info; versioned and bare
   t.regex(JSON.parse(tooNew.body).message, /too new/);
 });
 
-test.serial('errors as docker\'s: unknown endpoint 404 naming it, no such container/image 404, malformed body and unknown field 400, 304, 409, 501', async (t) => {
+test.serial('errors as docker\'s: unknown endpoint 404 naming it, no such container/image 404, malformed body and unknown field 400, 304, 409, 501 for search', async (t) => {
   let r = await raw('GET', '/v1.41/no/such/thing');
   t.is(r.status, 404);
   t.regex(JSON.parse(r.body).message, /GET \/no\/such\/thing/);
@@ -119,7 +119,10 @@ test.serial('errors as docker\'s: unknown endpoint 404 naming it, no such contai
   r = await raw('DELETE', `/containers/${id}`);
   t.is(r.status, 409, 'remove of a running one without force');
   t.is((await raw('DELETE', `/containers/${id}?force=1`)).status, 204);
-  for (const [m, p] of [['POST', '/build'], ['GET', '/images/search?term=x'], ['GET', '/networks'], ['GET', '/volumes'], ['GET', '/events']]) {
+  r = await raw('POST', '/build');
+  t.is(r.status, 400, 'a build without a context');
+  t.regex(JSON.parse(r.body).message, /Cannot locate specified Dockerfile/);
+  for (const [m, p] of [['GET', '/images/search?term=x']]) {
     r = await raw(m, p);
     t.is(r.status, 501, p);
     t.truthy(JSON.parse(r.body).message, p);

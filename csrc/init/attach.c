@@ -119,6 +119,12 @@ static void frame(struct attach *a, int i, int type, const unsigned char *p, siz
     ioctl(a->master, TIOCSWINSZ, &ws);
     return;
   }
+  if (type == 4) {
+    /* The client's input ended (docker's StdinOnce): the container reads EOF. A terminal has no EOF to give. */
+    if (a->stdin_w >= 0) close(a->stdin_w);
+    a->stdin_w = -1;
+    return;
+  }
   if (type != 0) return;
   /* To the terminal, or the container's stdin if it has one open; else nowhere. Never blocking the log. */
   int to = a->master >= 0 ? a->master : a->stdin_w;

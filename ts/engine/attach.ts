@@ -24,6 +24,8 @@ export interface Attachment {
   readonly stdin: boolean;
   /** Whether it has a terminal (-t): the output is the terminal's, the input goes to it. */
   readonly tty: boolean;
+  /** Ends the container's stdin (it reads EOF): docker's StdinOnce, once the client's input ended. */
+  closeStdin(): void;
   /** Detaches: the container goes on. */
   close(): void;
 }
@@ -97,6 +99,7 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
         p.writeUInt16BE(columns, 2);
         send(1, p);
       },
+      closeStdin: () => send(4, Buffer.alloc(0)),
       close: () => {
         detach();
         sock.destroy();
@@ -114,6 +117,7 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
     tty: false,
     write: () => undefined,
     resize: () => undefined,
+    closeStdin: () => undefined,
     close: () => {
       detach();
       ac.abort();

@@ -33,7 +33,7 @@ export interface EngineOptions extends Omit<EngineHooks, 'pull'> {
 }
 
 /** What `docker run -d` takes, as typed options; what is left out gets docker's default. */
-export type CreateOptions = Partial<Omit<RunOptions, 'image' | 'detach' | 'interactive'>> & {
+export type CreateOptions = Partial<Omit<RunOptions, 'image' | 'detach'>> & {
   image: string;
   /** When to pull the image (docker run --pull; default 'missing'). */
   pull?: PullPolicy;
@@ -51,7 +51,8 @@ function runOptions({ pull: _, ...o }: CreateOptions): RunOptions {
     ...o,
     restart,
     detach: true,
-    interactive: false,
+    // -i: its stdin stays open, fed through the attach socket.
+    interactive: o.interactive ?? false,
   };
 }
 

@@ -5,15 +5,14 @@ import { join } from 'node:path';
 import { containerDir, liveState, mustFind, loadRecord, statusFile } from '../engine/containers.js';
 import type { WaitCondition } from '../engine/lifecycle.js';
 import { CommandNotFoundError, NotExecutableError } from '../errors.js';
-import { badRequest, conflict, notImplemented, notModified } from './errors.js';
-import { createContainer, createOptions } from './create.js';
-import { followLog, logPath, logSize } from './logstream.js';
-import { hijack, STDERR, STDOUT } from './stdcopy.js';
-import { jsonBody, qBool, qFilters, qInt, sendEmpty, sendJson, type Ctx, type Router } from './router.js';
+import { ImageNotFoundError } from '../errors.js';
+import { badRequest, conflict, notFound, notImplemented, notModified } from './errors.js';
+import { createOptions } from './create.js';
+import { attach, attachments, markStdinOnce, resize } from './attach.js';
+import { STDERR, STDOUT } from './stdcopy.js';
+import { checkFields, jsonBody, qBool, qFilters, qInt, sendEmpty, sendJson, type Ctx, type Router } from './router.js';
 
 const AUTO_REMOVE = 'auto-remove';
-/** Attach streams open per container: an auto-remove waits for them to drain its log first. */
-const attachers = new Map<string, number>();
 /** Exit codes of auto-removed containers, for a wait with condition=removed that asks after the removal. */
 const removedCodes = new Map<string, number>();
 
@@ -25,7 +24,7 @@ function watchAutoRemove(c: Ctx, id: string): void {
     .wait(id, { condition: 'not-running' })
     .then(async (w) => {
       removedCodes.set(id, await settledCode(root, id, w.StatusCode));
-      for (let i = 0; i < 500 && (attachers.get(id) ?? 0) > 0; i++) await sleep(20);
+      for (let i = 0; i < 500 && (attachments.get(id)?.size ?? 0) > 0; i++) await sleep(20);
       setTimeout(() => removedCodes.delete(id), 60_000).unref();
       if (loadRecord(root, id)) c.engine.containers.remove(id, { force: true });
     })
@@ -64,9 +63,18 @@ async function create(c: Ctx): Promise<void> {
   const req = createOptions(body, name);
   if (c.query.get('platform')) req.options.platform = c.query.get('platform')!;
   req.options.rm = req.autoRemove;
-  const rec = createContainer(c.engine.root, req.options);
-  if (req.autoRemove) writeFileSync(join(containerDir(c.engine.root, rec.Id), AUTO_REMOVE), '');
-  sendJson(c, 201, { Id: rec.Id, Warnings: req.warnings });
+  const warnings = [...req.warnings];
+  let id: string;
+  try {
+    // Never pulled here: docker's clients pull when create answers 404, with their own progress and auth.
+    id = await c.engine.containers.create({ ...req.options, pull: 'never' });
+  } catch (e) {
+    if (e instanceof ImageNotFoundError) throw notFound(`No such image: ${req.options.image}`);
+    throw e;
+  }
+  if (req.autoRemove) writeFileSync(join(containerDir(c.engine.root, id), AUTO_REMOVE), '');
+  if (body.StdinOnce === true) markStdinOnce(c.engine.root, id);
+  sendJson(c, 201, { Id: id, Warnings: warnings });
 }
 
 async function start(c: Ctx): Promise<void> {
@@ -193,48 +201,6 @@ function frameOf(stream: number, b: Buffer): Buffer {
   return Buffer.concat([h, b]);
 }
 
-/**
- * Attach: the container's output from now (logs=1: from its start), framed; until it stops or the
- * client goes. Its stdin is not served: the container reads /dev/null (no daemon holds its pipe).
- */
-async function attach(c: Ctx): Promise<void> {
-  const r = mustFind(c.engine.root, ref(c));
-  const q = c.query;
-  const want = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
-  const stream = q.get('stream') === null ? true : qBool(q, 'stream');
-  const offset = qBool(q, 'logs') ? 0 : logSize(c.engine.root, r.Id);
-  attachers.set(r.Id, (attachers.get(r.Id) ?? 0) + 1);
-  try {
-    await attachStreams(c, r.Id, r.Options.tty, want, stream, offset);
-  } finally {
-    const n = (attachers.get(r.Id) ?? 1) - 1;
-    if (n > 0) attachers.set(r.Id, n);
-    else attachers.delete(r.Id);
-  }
-}
-
-async function attachStreams(c: Ctx, id: string, tty: boolean, want: { stdout: boolean; stderr: boolean }, stream: boolean, offset: number): Promise<void> {
-  const q = c.query;
-  const h = hijack(c, tty);
-  let gone = false;
-  void h.gone.then(() => (gone = true));
-  // Whatever the client sends is drained (stdin is not connected to the container).
-  h.input?.on('data', () => undefined);
-  h.input?.on('error', () => undefined);
-  const put = (l: { stream: string; log: string }) => {
-    if ((l.stream === 'stdout' && want.stdout) || (l.stream === 'stderr' && want.stderr)) h.write(l.stream === 'stderr' ? STDERR : STDOUT, Buffer.from(l.log));
-  };
-  if (stream) for await (const l of followLog(c.engine.root, id, offset, () => gone)) put(l);
-  else if (qBool(q, 'logs') && existsSync(logPath(c.engine.root, id))) for await (const e of c.engine.containers.logs(id)) put({ stream: e.stream, log: e.text });
-  h.end();
-}
-
-function resize(c: Ctx): void {
-  mustFind(c.engine.root, ref(c));
-  // No container started through the API has a terminal: nothing to resize, as docker does for one without.
-  sendEmpty(c, 200);
-}
-
 function top(c: Ctx): void {
   const ps = c.query.get('ps_args');
   sendJson(c, 200, c.engine.containers.top(ref(c), ps ? ps.split(/\s+/).filter(Boolean) : undefined));
@@ -295,12 +261,12 @@ function unpause(c: Ctx): void {
 function prune(c: Ctx): void {
   const f = qFilters(c.query);
   for (const k of Object.keys(f)) if (k !== 'until' && k !== 'label') throw badRequest(`invalid filter '${k}'`);
-  if (f.label) throw notImplemented('prune: label filters are not supported (tsbox containers have no labels yet)');
   const until = f.until?.[0];
   const before = until ? (/^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : Infinity;
   const deleted: string[] = [];
   for (const s of c.engine.containers.list({ all: true })) {
     if (s.State === 'running' || s.State === 'paused' || s.Created * 1000 >= before) continue;
+    if (f.label && !f.label.every((l) => labelMatches(s.Labels ?? {}, l))) continue;
     try {
       c.engine.containers.remove(s.Id);
       deleted.push(s.Id);
@@ -309,6 +275,61 @@ function prune(c: Ctx): void {
     }
   }
   sendJson(c, 200, { ContainersDeleted: deleted, SpaceReclaimed: 0 });
+}
+
+function labelMatches(labels: Record<string, string>, want: string): boolean {
+  const neg = want.includes('!=');
+  const [k, v] = want.split(neg ? /!=(.*)/s : /=(.*)/s);
+  const has = k in labels && (v === undefined || labels[k] === v);
+  return neg ? !has : has;
+}
+
+const UPDATE_FIELDS = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'RestartPolicy',
+  'MemoryReservation', 'KernelMemory', 'BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems', 'Devices', 'Ulimits'];
+
+/** POST /containers/{id}/update: resources and the restart policy (docker's zero values mean unchanged). */
+async function update(c: Ctx): Promise<void> {
+  const b = await jsonBody(c);
+  checkFields('update', b, UPDATE_FIELDS);
+  const n = (k: string): number | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw badRequest(`${k}: want a number`);
+    return v === 0 ? undefined : v;
+  };
+  const warnings: string[] = [];
+  for (const k of ['MemoryReservation', 'KernelMemory', 'BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems', 'Devices', 'Ulimits']) {
+    const v = b[k];
+    if (v !== undefined && v !== null && v !== 0 && v !== '' && !(Array.isArray(v) && !v.length)) warnings.push(`${k} is not supported by tsbox and was ignored`);
+  }
+  const rp = b.RestartPolicy as { Name?: string; MaximumRetryCount?: number } | undefined;
+  let restart: string | undefined;
+  if (rp?.Name) restart = rp.Name === 'on-failure' && rp.MaximumRetryCount ? `on-failure:${rp.MaximumRetryCount}` : rp.Name;
+  const nano = n('NanoCpus');
+  const cpuset = b.CpusetCpus;
+  if (cpuset !== undefined && cpuset !== null && typeof cpuset !== 'string') throw badRequest('CpusetCpus: want a string');
+  c.engine.containers.update(ref(c), {
+    memory: n('Memory'), memorySwap: n('MemorySwap'), cpus: nano ? nano / 1e9 : undefined, cpuShares: n('CpuShares'), cpuQuota: n('CpuQuota'), cpuPeriod: n('CpuPeriod'),
+    cpusetCpus: (cpuset as string | undefined) || undefined, pidsLimit: n('PidsLimit'), restart,
+  });
+  sendJson(c, 200, { Warnings: warnings });
+}
+
+/** GET /containers/{id}/changes: docker's Kind 0 modified, 1 added, 2 deleted. */
+function changes(c: Ctx): void {
+  sendJson(c, 200, c.engine.containers.changes(ref(c)));
+}
+
+/** GET /containers/{id}/export: its filesystem as a tar. */
+async function exportTar(c: Ctx): Promise<void> {
+  const r = mustFind(c.engine.root, ref(c));
+  c.res!.writeHead(200, { 'Content-Type': 'application/x-tar' });
+  try {
+    await c.engine.containers.export(r.Id, c.res!);
+  } finally {
+    // A failure half-way can only cut the tar short: the client sees a truncated archive.
+    if (!c.res!.writableEnded) c.res!.end();
+  }
 }
 
 const later = (what: string) => () => {
@@ -334,8 +355,8 @@ export function containerRoutes(r: Router): void {
     .on('GET', '/containers/{}/top', top)
     .on('GET', '/containers/{}/stats', stats)
     .on('POST', '/containers/{}/rename', rename)
-    .on('POST', '/containers/{}/update', later('update (changing a container\'s limits)'))
-    .on('GET', '/containers/{}/changes', later('changes (the container\'s filesystem diff)'))
-    .on('GET', '/containers/{}/export', later('export (the container\'s filesystem as a tar)'))
+    .on('POST', '/containers/{}/update', update)
+    .on('GET', '/containers/{}/changes', changes)
+    .on('GET', '/containers/{}/export', exportTar)
     .on('GET', '/containers/{}/attach/ws', later('attach over a websocket'));
 }

@@ -1,16 +1,8 @@
-// POST /containers/create: docker's ContainerConfig and HostConfig as the engine's typed run options,
-// and a container made without starting it ("created"), which /start then runs. Known fields the
-// engine has no equivalent for come back as docker's Warnings when set; unknown fields are a 400.
-import { mkdirSync } from 'node:fs';
+// POST /containers/create: docker's ContainerConfig and HostConfig as the engine's typed run options
+// (engine.containers.create makes the container, not started). Known fields the engine has no
+// equivalent for come back as docker's Warnings when set; unknown fields are a 400.
 import type { RunOptions } from '../engine/options.js';
-import { containerDir, newId, newName, releaseName, reserveName, saveRecord, type ContainerRecord } from '../engine/containers.js';
-import { removeContainerFiles } from '../engine/run.js';
-import { networkMode } from '../engine/network.js';
-import { containerEvent } from '../engine/container-events.js';
-import { prepareSnapshot } from '../images/snapshot.js';
-import { findImage } from '../images/manage.js';
-import { Store } from '../images/store.js';
-import { badRequest, notFound } from './errors.js';
+import { badRequest } from './errors.js';
 import { checkFields } from './router.js';
 
 const CONFIG_FIELDS = [
@@ -94,16 +86,17 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
   for (const k of IGNORED_CONFIG) if (isSet(body[k])) warnings.push(`${k} is not supported by tsbox and was ignored`);
   for (const k of IGNORED_HOST) if (isSet(h[k])) warnings.push(`HostConfig.${k} is not supported by tsbox and was ignored`);
   const log = h.LogConfig as { Type?: string } | undefined;
-  if (log?.Type && log.Type !== 'json-file') warnings.push(`log driver ${log.Type} is not supported: json-file is used`);
-  if (body.StdinOnce || body.OpenStdin) warnings.push('stdin of a container is not served: it reads /dev/null');
+  if (log?.Type && log.Type !== 'json-file' && log.Type !== 'none') warnings.push(`log driver ${log.Type} is not supported: json-file is used`);
 
   if (body.Labels != null && (typeof body.Labels !== 'object' || Array.isArray(body.Labels) || Object.values(body.Labels).some((v) => typeof v !== 'string'))) throw badRequest('Labels: want an object of strings');
   const image = str(body.Image, 'Image');
   if (!image) throw badRequest('config: Image is required');
   const entrypoint = body.Entrypoint === undefined || body.Entrypoint === null ? undefined : strList(body.Entrypoint, 'Entrypoint');
   const cmd = strList(body.Cmd, 'Cmd');
-  const tty = body.Tty === true;
-  if (tty) warnings.push('Tty: a container started through the API has no terminal; its output is logged');
+  const labels = body.Labels ?? undefined;
+  if (labels !== undefined && (labels === null || typeof labels !== 'object' || Array.isArray(labels) || !Object.values(labels).every((v) => typeof v === 'string'))) {
+    throw badRequest('Labels: want an object of strings');
+  }
 
   const mounts = ((h.Mounts ?? []) as Obj[]).map((m) => {
     checkFields('Mount', m, MOUNT_FIELDS);
@@ -144,8 +137,11 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
     name,
     detach: true,
     rm: false,
-    interactive: false,
-    tty: false,
+    // OpenStdin: the monitor keeps its stdin open for attach; Tty: the monitor holds its terminal.
+    interactive: body.OpenStdin === true,
+    tty: body.Tty === true,
+    labels: labels as Record<string, string> | undefined,
+    logDriver: log?.Type === 'none' ? 'none' : undefined,
     env: strList(body.Env, 'Env'),
     workdir: str(body.WorkingDir, 'WorkingDir'),
     user: str(body.User, 'User'),
@@ -179,47 +175,10 @@ export function createOptions(body: Obj, name: string | undefined): CreateReques
     dns: strList(h.Dns, 'Dns'),
     dnsSearch: strList(h.DnsSearch, 'DnsSearch'),
     addHost: strList(h.ExtraHosts, 'ExtraHosts'),
-    labels: (body.Labels ?? undefined) as Record<string, string> | undefined,
     networkAlias: endpointAliases(body.NetworkingConfig, net),
   };
   if (!/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(restart)) throw badRequest(`invalid restart policy ${JSON.stringify(rp.Name)}`);
   const autoRemove = h.AutoRemove === true;
   if (autoRemove && restart !== 'no') throw badRequest('conflicting options: AutoRemove and RestartPolicy');
   return { options, warnings, autoRemove };
-}
-
-/**
- * docker create: the record, its name and its snapshot, not started (inspect says "created"). The image
- * must be in the store: docker's clients pull first when create answers 404 "No such image".
- */
-export function createContainer(root: string, o: RunOptions): ContainerRecord {
-  networkMode(o, root);
-  const store = new Store(root);
-  const image = findImage(store, o.image);
-  if (!image) throw notFound(`No such image: ${o.image}`);
-  const id = newId();
-  let name: string;
-  if (o.name) name = reserveName(root, o.name.replace(/^\//, ''), id);
-  else {
-    for (;;) {
-      try {
-        name = reserveName(root, newName(root), id);
-        break;
-      } catch (e) {
-        if (!/^Conflict\./.test((e as Error).message)) throw e;
-      }
-    }
-  }
-  try {
-    mkdirSync(containerDir(root, id), { recursive: true, mode: 0o711 });
-    const record: ContainerRecord = { Id: id, Name: name, Image: o.image, ImageId: image.config, Created: new Date().toISOString(), Args: [], Options: o, RestartCount: 0 };
-    saveRecord(root, record);
-    prepareSnapshot(root, image, id);
-    containerEvent(root, record, 'create');
-    return record;
-  } catch (e) {
-    removeContainerFiles(root, id);
-    releaseName(root, name, id);
-    throw e;
-  }
 }

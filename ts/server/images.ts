@@ -14,7 +14,7 @@ const familiar = (n: string) => n.replace(/^docker\.io\/(library\/)?/, '');
 const familiarTags = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => ({ ...i, RepoTags: i.RepoTags.map(familiar), RepoDigests: i.RepoDigests.map(familiar) });
 
 /** X-Registry-Auth: base64url of {"username","password","serveraddress"} (or an identitytoken). */
-function registryAuth(c: Ctx): Credentials | undefined {
+export function registryAuth(c: Ctx): Credentials | undefined {
   const h = c.req.headers['x-registry-auth'];
   if (!h || Array.isArray(h)) return undefined;
   let o: { username?: string; password?: string; identitytoken?: string };
@@ -148,17 +148,5 @@ export function imageRoutes(r: Router): void {
     .on('GET', '/images/{*}/history', (c) => sendJson(c, 200, c.engine.images.history(c.params[0])))
     .on('GET', '/images/{*}/get', (c) => get(c, [c.params[0]]))
     .on('POST', '/images/{*}/tag', tag)
-    .on('POST', '/images/{*}/push', () => {
-      throw notImplemented('image push is not implemented by tsbox\'s engine yet');
-    })
-    .on('DELETE', '/images/{*}', remove)
-    .on('POST', '/build', () => {
-      throw notImplemented('building images (/build) is not supported by tsbox yet');
-    })
-    .on('POST', '/build/prune', () => {
-      throw notImplemented('the build cache (/build/prune) is not supported by tsbox yet');
-    })
-    .on('POST', '/commit', () => {
-      throw notImplemented('commit is not supported by tsbox yet');
-    });
+    .on('DELETE', '/images/{*}', remove);
 }

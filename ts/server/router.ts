@@ -78,7 +78,7 @@ export function sendJson(c: Ctx, status: number, body: unknown): void {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 501: 'Not Implemented' };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 501: 'Not Implemented' };
 
 export function sendEmpty(c: Ctx, status: number): void {
   if (c.res && !c.res.headersSent) c.res.writeHead(status).end();

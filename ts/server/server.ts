@@ -15,6 +15,8 @@ import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
 import { volumeRoutes } from './volumes.js';
 import { eventRoutes } from './events.js';
+import { buildRoutes } from './build.js';
+import { authRoutes } from './auth.js';
 
 export interface ServeOptions {
   /** The unix socket to listen on (made 0660; an existing socket file there is replaced). */
@@ -45,6 +47,8 @@ function router(): Router {
   networkRoutes(r);
   volumeRoutes(r);
   eventRoutes(r);
+  buildRoutes(r);
+  authRoutes(r);
   return r;
 }
 

@@ -1,0 +1,273 @@
+// The Engine API server's container I/O and image making, driven by real clients: docker CLI (run -it
+// under script, attach and detach with ctrl-p ctrl-q, build, commit, push) against tsbox and against a
+// private dockerd (the reference), and dockerode (attach with stdin, a TTY and its resize, labels,
+// update, changes, export).
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { startRegistry, rawTar, type Registry } from './helpers/registry.js';
+import { CLI } from './helpers/bins.js';
+import { engineRoot } from './helpers/engine-root.js';
+import { outputOf, type CliResult } from './helpers/cli.js';
+import { haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
+
+const engine = engineRoot('tsbox-apictr-');
+const { root } = engine;
+const sock = join(root, 'docker.sock');
+let server: ChildProcess;
+let reg: Registry;
+let ref: Dockerd | undefined;
+const docker = new Docker({ socketPath: sock });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const clientConfig = join(root, 'client');
+
+/** The docker CLI pointed at our socket (env), or at the reference dockerd. */
+const ours = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
+  outputOf('env', [`DOCKER_HOST=unix://${sock}`, `DOCKER_CONFIG=${clientConfig}`, 'docker', ...argv], { tmp: root, timeout: 60_000, ...o });
+const theirs = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
+  outputOf('env', [`DOCKER_HOST=unix://${ref!.sock}`, `DOCKER_CONFIG=${clientConfig}-ref`, 'docker', ...argv], { tmp: root, timeout: 60_000, ...o });
+
+/** A shell line run under script(1): the docker CLI gets a pty, input is fed by the shell with pauses. */
+const underScript = (host: string, line: string, feed: string): CliResult =>
+  outputOf('sh', ['-c', `(${feed}) | script -qefc "env DOCKER_HOST=${host} DOCKER_CONFIG=${clientConfig} ${line}" /dev/null`], { tmp: root, timeout: 60_000 });
+
+function raw(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: sock, method, path, headers }, (res) => {
+      let data = '';
+      res.on('data', (d) => (data += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test.before(async () => {
+  engine.importBusybox();
+  mkdirSync(clientConfig);
+  mkdirSync(`${clientConfig}-ref`);
+  reg = await startRegistry({ user: 'pusher', password: 'secret' });
+  server = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', sock, '--timeout', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  if (haveDockerd()) {
+    ref = await startDockerd();
+    const tar = join(root, 'ref-busybox.tar');
+    if (ours(['save', '-o', tar, 'busybox']).code !== 0 || theirs(['load', '-i', tar]).code !== 0) throw new Error('cannot give the reference dockerd our busybox');
+  }
+});
+
+test.after.always(async () => {
+  const left = await ref?.stop();
+  if (left?.length) console.error('dockerd left behind:', left);
+  server?.kill('SIGTERM');
+  await reg?.stop();
+  engine.remove();
+});
+
+test.serial('docker run -it (under script): input reaches the container, its terminal answers, the exit code comes back; as dockerd', async (t) => {
+  const line = "docker run -it --rm busybox sh -c 'read x; echo got:\\$x; [ -t 0 ] && echo tty; exit 3'";
+  const feed = 'sleep 1.5; printf "hello\\r"; sleep 1.5';
+  const a = underScript(`unix://${sock}`, line, feed);
+  t.is(a.code, 3, a.stdout + a.stderr);
+  t.regex(a.stdout, /got:hello/);
+  t.regex(a.stdout, /\btty\b/);
+  if (!ref) return;
+  const b = underScript(`unix://${ref.sock}`, line, feed);
+  t.is(b.code, 3, 'dockerd: the same');
+  t.regex(b.stdout, /got:hello/);
+});
+
+test.serial('docker attach to a run -dit container, then ctrl-p ctrl-q: detached ("read escape sequence"), the container goes on; as dockerd', async (t) => {
+  const codes: (number | null)[] = [];
+  for (const [host, run] of [[`unix://${sock}`, ours], ...(ref ? [[`unix://${ref.sock}`, theirs] as const] : [])] as const) {
+    t.is(run(['run', '-dit', '--name', 'att', 'busybox', 'sh']).code, 0);
+    const r = underScript(host, 'docker attach att', 'sleep 1.5; printf "echo hi-\\$((40+2))\\r"; sleep 1; printf "\\020\\021"; sleep 1.5');
+    codes.push(r.code);
+    t.regex(r.stdout, /hi-42/, host);
+    t.regex(r.stdout, /read escape sequence/, host);
+    t.is(run(['inspect', '-f', '{{.State.Running}}', 'att']).stdout.trim(), 'true', `${host}: still running after the detach`);
+    t.is(run(['rm', '-f', 'att']).code, 0);
+  }
+  if (ref) t.is(codes[0], codes[1], 'the exit code dockerd gives');
+});
+
+test.serial('docker run -i with piped input (StdinOnce): the container reads EOF when the input ends; as dockerd', async (t) => {
+  const args = ['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo end'];
+  const a = ours(args, { input: 'one\ntwo\n' });
+  t.is(a.code, 0, a.stderr);
+  t.is(a.stdout, 'one\ntwo\nend\n');
+  if (ref) t.is(theirs(args, { input: 'one\ntwo\n' }).stdout, a.stdout);
+});
+
+test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay; a TTY container: raw stream and resize', async (t) => {
+  const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'read x; echo got:$x; cat; echo err >&2'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
+  const s = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+  let o = '';
+  let e = '';
+  const out = new PassThrough().on('data', (d) => (o += d));
+  const err = new PassThrough().on('data', (d) => (e += d));
+  docker.modem.demuxStream(s, out, err);
+  const ended = new Promise((r) => s.on('end', r));
+  await c.start();
+  s.write('hello\nrest\n');
+  await sleep(300);
+  s.end();
+  t.deepEqual(await c.wait(), { StatusCode: 0, Error: null });
+  await ended;
+  t.is(o, 'got:hello\nrest\n');
+  t.is(e, 'err\n');
+  // logs=1, stream=0: what it wrote, framed.
+  const replay = await raw('POST', `/containers/${c.id}/attach?logs=1&stream=0&stdout=1&stderr=1`);
+  t.is(replay.status, 200);
+  t.true(replay.body.includes('got:hello'));
+  await c.remove();
+
+  const tty = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'read x; stty size; echo tty:$x'], Tty: true, OpenStdin: true });
+  const ts = await tty.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+  let to = '';
+  ts.on('data', (d: Buffer) => (to += d.toString()));
+  const tEnded = new Promise((r) => ts.on('end', r));
+  await tty.start();
+  await tty.resize({ h: 33, w: 77 });
+  ts.write('x\r');
+  t.is((await tty.wait()).StatusCode, 0);
+  await tEnded;
+  t.regex(to, /33 77/, 'the size reached its terminal');
+  t.regex(to, /tty:x/);
+  t.false(to.includes('\u0001\u0000\u0000\u0000'), 'a TTY stream is raw, not framed');
+  t.is((await raw('POST', `/containers/${tty.id}/resize?h=1&w=1`)).status, 409, 'a stopped container has no terminal to resize');
+  await tty.remove();
+});
+
+test.serial('labels on create (list filters, inspect, prune), update (resources, restart policy), changes, export', async (t) => {
+  const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'touch /made; rm /bin/true; sleep 60'], Labels: { team: 'core', 'x.y': '1' } });
+  const created = await docker.createContainer({ Image: 'busybox', Cmd: ['true'], Labels: { team: 'other' } });
+  t.deepEqual((await c.inspect()).Config.Labels, { team: 'core', 'x.y': '1' });
+  const ids = async (label: string) => (await docker.listContainers({ all: true, filters: { label: [label] } })).map((x) => x.Id);
+  t.deepEqual(await ids('team=core'), [c.id]);
+  t.deepEqual((await ids('team')).sort(), [c.id, created.id].sort());
+  t.deepEqual(await ids('team=none'), []);
+  const bad = await raw('POST', '/containers/create', JSON.stringify({ Image: 'busybox', Labels: ['a'] }), { 'Content-Type': 'application/json' });
+  t.is(bad.status, 400);
+  const pruned = JSON.parse((await raw('POST', `/containers/prune?filters=${encodeURIComponent(JSON.stringify({ label: ['team=other'] }))}`)).body);
+  t.deepEqual(pruned.ContainersDeleted, [created.id]);
+
+  await c.start();
+  await sleep(500);
+  await c.update({ Memory: 64 << 20, MemorySwap: 128 << 20, PidsLimit: 50, RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } });
+  const i = await c.inspect();
+  t.is(i.HostConfig.Memory, 64 << 20);
+  t.is(i.HostConfig.PidsLimit, 50);
+  t.deepEqual(i.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
+  const bogus = await raw('POST', `/containers/${c.id}/update`, JSON.stringify({ RestartPolicy: { Name: 'sometimes' } }), { 'Content-Type': 'application/json' });
+  t.is(bogus.status, 400, bogus.body);
+
+  const changes = (await c.changes()) as { Path: string; Kind: number }[];
+  t.true(changes.some((x) => x.Path === '/made' && x.Kind === 1), JSON.stringify(changes));
+  t.true(changes.some((x) => x.Path === '/bin/true' && x.Kind === 2));
+  const tarFile = join(root, 'export.tar');
+  t.is(outputOf('sh', ['-c', `curl -sf --unix-socket ${sock} http://d/containers/${c.id}/export -o ${tarFile}`], { tmp: root }).code, 0);
+  const names = outputOf('tar', ['-tf', tarFile], { tmp: root }).stdout.split('\n');
+  t.true(names.some((n) => n.replace(/^\.?\//, '') === 'made'));
+  t.false(names.some((n) => n.replace(/^\.?\//, '') === 'bin/true'));
+  await c.remove({ force: true });
+});
+
+test.serial('docker build -t (context as a tar), run of the result, -q, a bad Dockerfile; as dockerd', async (t) => {
+  const dir = join(root, 'ctx');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nARG WHO=nobody\nCOPY hello.txt /hello.txt\nRUN echo "built for $WHO" > /built\nLABEL made=by-build\nCMD ["cat", "/hello.txt", "/built"]\n');
+  writeFileSync(join(dir, 'hello.txt'), 'hello from the context\n');
+  const results: string[] = [];
+  for (const run of [ours, ...(ref ? [theirs] : [])]) {
+    const b = run(['build', '-t', 'built:1', '--build-arg', 'WHO=api', dir]);
+    t.is(b.code, 0, b.stderr);
+    t.regex(b.stdout, /Successfully built [0-9a-f]{12}/);
+    t.regex(b.stdout, /Successfully tagged built:1/);
+    const r = run(['run', '--rm', 'built:1']);
+    t.is(r.code, 0, r.stderr);
+    results.push(r.stdout);
+    t.is(run(['inspect', '-f', '{{.Config.Labels.made}}', 'built:1']).stdout.trim(), 'by-build');
+    const q = run(['build', '-q', dir]);
+    t.is(q.code, 0);
+    t.regex(q.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+    writeFileSync(join(dir, 'Bad'), 'FROM busybox\nRUN exit 7\n');
+    const bad = run(['build', '-f', join(dir, 'Bad'), dir]);
+    t.is(bad.code, 7, 'the RUN\'s exit code, as dockerd gives');
+    t.regex(bad.stderr + bad.stdout, /exit code: 7|non-zero code: 7/i);
+  }
+  t.is(results[0], 'hello from the context\nbuilt for api\n');
+  if (ref) t.is(results[1], results[0], 'the same as dockerd');
+});
+
+test.serial('a hostile build context: a symlink out of the context is no way to write or read outside it', async (t) => {
+  const tar = rawTar([
+    { name: 'esc', type: '2', linkname: '/etc' },
+    { name: 'esc/tsbox-api-pwned', data: 'x' },
+    { name: 'Dockerfile', data: 'FROM busybox\nCOPY esc/hostname /stolen\n' },
+  ]);
+  const r = await raw('POST', '/build?t=hostile', tar, { 'Content-Type': 'application/x-tar' });
+  t.false(existsSync('/etc/tsbox-api-pwned'), 'nothing written outside the context');
+  const stolen = ours(['run', '--rm', 'hostile', 'cat', '/stolen']);
+  t.not(stolen.code, 0, `${r.body} ${stolen.stdout}`);
+  const outside = await raw('POST', '/build?dockerfile=../../../../etc/passwd', rawTar([{ name: 'a', data: '' }]), { 'Content-Type': 'application/x-tar' });
+  t.is(outside.status, 400);
+  t.regex(outside.body, /outside the context/);
+});
+
+test.serial('docker commit (-c, -m) of a changed container, then run of the committed image; as dockerd', async (t) => {
+  const results: string[] = [];
+  for (const run of [ours, ...(ref ? [theirs] : [])]) {
+    t.is(run(['run', '--name', 'tocommit', 'busybox', 'sh', '-c', 'echo committed > /made']).code, 0);
+    const c = run(['commit', '-c', 'CMD ["cat", "/made"]', '-c', 'ENV K=V', '-m', 'a message', 'tocommit', 'committed:1']);
+    t.is(c.code, 0, c.stderr);
+    t.regex(c.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+    const r = run(['run', '--rm', 'committed:1']);
+    results.push(r.stdout);
+    t.is(run(['run', '--rm', 'committed:1', 'sh', '-c', 'echo $K']).stdout, 'V\n');
+    t.regex(run(['history', '--format', '{{.Comment}}', 'committed:1']).stdout, /a message/);
+    t.is(run(['rm', 'tocommit']).code, 0);
+  }
+  t.is(results[0], 'committed\n');
+  if (ref) t.is(results[1], results[0]);
+  t.is((await raw('POST', '/commit?container=no-such')).status, 404);
+});
+
+test.serial('docker push (login, X-Registry-Auth) to a private registry; dockerd pulls and runs it with the same digest', async (t) => {
+  const name = `${reg.addr}/api/pushed:1`;
+  t.is(ours(['tag', 'busybox', name]).code, 0);
+  const denied = ours(['push', name]);
+  t.not(denied.code, 0, 'without a login the registry refuses');
+  t.is(ours(['login', '-u', 'pusher', '--password-stdin', reg.addr], { input: 'secret' }).code, 0);
+  const p = ours(['push', name]);
+  t.is(p.code, 0, p.stderr);
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(p.stdout)?.[1];
+  t.truthy(digest, p.stdout);
+  t.is((await raw('POST', '/images/no-such:1/push')).status, 404);
+  if (!ref) return;
+  t.is(theirs(['login', '-u', 'pusher', '--password-stdin', reg.addr], { input: 'secret' }).code, 0);
+  const pulled = theirs(['pull', name]);
+  t.is(pulled.code, 0, pulled.stderr);
+  t.regex(pulled.stdout, new RegExp(`Digest: ${digest}`));
+  t.is(theirs(['run', '--rm', name, 'echo', 'pushed-ok']).stdout, 'pushed-ok\n');
+});
+
+test.serial('testcontainers: GenericContainer.fromDockerfile builds through /build and runs the image', async (t) => {
+  process.env.DOCKER_HOST = `unix://${sock}`;
+  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  // This machine has /.dockerenv: testcontainers would ask the bridge network for the host's address.
+  process.env.TESTCONTAINERS_HOST_OVERRIDE = '127.0.0.1';
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const dir = join(root, 'tc-ctx');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo from-dockerfile > /msg\nCMD ["sh", "-c", "cat /msg; exec sleep 60"]\n');
+  const image = await GenericContainer.fromDockerfile(dir).build('tc-built:1', { deleteOnExit: false });
+  const c = await image.withWaitStrategy(Wait.forLogMessage('from-dockerfile')).start();
+  t.is((await c.exec(['cat', '/msg'])).output, 'from-dockerfile\n');
+  await c.stop();
+});
