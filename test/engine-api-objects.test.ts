@@ -77,8 +77,8 @@ test.serial('networks: create, list with filters, inspect with Containers, conne
   t.is((await json('POST', '/networks/create', { Name: `${tag}-h`, Labels: { a: { b: 1 } } })).status, 400);
   t.is((await json('POST', `/containers/create?name=${tag}-h`, { Image: 'busybox', Labels: { a: 1 } })).status, 400);
   // a container's labels go through create to list filters and inspect (compose finds its containers so)
-  const lab = await json('POST', `/containers/create?name=${tag}-lab`, { Image: 'busybox', Labels: { 'com.docker.compose.project': tag }, Healthcheck: { Test: ['CMD', 'true'] } });
-  t.is(lab.status, 201);
+  const lab = await json('POST', `/containers/create?name=${tag}-lab`, { Image: 'busybox', Cmd: ['true'], Labels: { 'com.docker.compose.project': tag }, Healthcheck: { Test: ['CMD', 'true'] } });
+  t.is(lab.status, 201, JSON.stringify(lab.body));
   t.true(lab.body.Warnings.some((w: string) => /Healthcheck/.test(w)), 'a healthcheck is ignored with a message');
   t.deepEqual((await json('GET', `/containers/json?all=1&filters=${q({ label: [`com.docker.compose.project=${tag}`] })}`)).body.map((x: any) => x.Id), [lab.body.Id]);
   t.is((await json('GET', `/containers/${tag}-lab/json`)).body.Config.Labels['com.docker.compose.project'], tag);
