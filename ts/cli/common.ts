@@ -1,4 +1,5 @@
 // What every tsbox CLI command shares: the error type for bad usage, global options, the store root.
+import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -81,4 +82,38 @@ function pflagArgs(argv: string[], options: Options): string[] {
     }
   }
   return out;
+}
+
+/** KEY=VALUE flags (--label, --opt) into a record; a bare KEY has the value "". */
+export function keyValueFlags(list: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const [k, v] = kv.split(/=(.*)/s);
+    if (!k) throw new UsageError(`invalid argument "${kv}" for "--${flag}" flag: want KEY=VALUE`);
+    out[k] = v ?? '';
+  }
+  return out;
+}
+
+/** --filter key=value flags as docker's API filters (key -> values). */
+export function filterFlags(list: string[] | undefined): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const f of list ?? []) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new UsageError('bad format of filter (expected name=value)');
+    (out[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+  }
+  return out;
+}
+
+/** docker's prompt: yes only for y or yes; no terminal or end of input means no. */
+export async function confirm(question: string): Promise<boolean> {
+  process.stdout.write(`${question} [y/N] `);
+  const rl = createInterface({ input: process.stdin });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
 }

@@ -2,6 +2,7 @@
 // label value must hold, as docker's MatchKVList has it), different keys must all match; an unknown key or a bad value is the daemon's "invalid filter" error. The CLI only
 // splits key=value; the same functions serve the library and an HTTP API.
 import { EngineError } from './containers.js';
+import { globMatch } from './path-match.js';
 
 /** Filters as docker's API takes them: key -> value or values. */
 export type Filters = Record<string, string | string[] | boolean | undefined>;
@@ -49,28 +50,6 @@ export function nameMatches(name: string, pattern: string): boolean {
     return new RegExp(pattern).test(name);
   } catch {
     return name.includes(pattern);
-  }
-}
-
-/** docker's reference filter: path.Match patterns (* within a path segment, ?, [...]). */
-export function globMatch(pattern: string, name: string): boolean {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) return false;
-      re += `[${pattern.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else re += c.replace(/[.+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  try {
-    return new RegExp(`^${re}$`).test(name);
-  } catch {
-    return false;
   }
 }
 

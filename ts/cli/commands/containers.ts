@@ -19,7 +19,7 @@ import { isRootless } from '../../runtime/rootless.js';
 import { parseSince } from '../../engine/logs.js';
 import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress, type Progress } from '../progress.js';
-import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
+import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
 import { PS_FORMAT, psFormat, STATS_FORMAT, type StatsRow } from '../format/contexts.js';
 
 /** Exit codes as docker's: 125 tsbox failed, 126 not executable, 127 not found. */
@@ -233,16 +233,7 @@ export const inspectCommand: Command = async (argv, g) => {
       return [];
     }
   });
-  if (a.values.format === undefined) {
-    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-    return code;
-  }
-  try {
-    process.stdout.write(formatInspect(a.values.format, out));
-  } catch (e) {
-    return formatFailure(e);
-  }
-  return code;
+  return writeInspect(out, a.values.format, code);
 };
 
 export const waitCommand: Command = async (argv, g) => {

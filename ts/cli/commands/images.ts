@@ -6,9 +6,9 @@ import { Engine } from '../../engine/engine.js';
 import { EngineError } from '../../engine/containers.js';
 import { saveCredentials } from '../../images/auth.js';
 import { RegistryClient } from '../../images/registry.js';
-import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { args, confirm, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress } from '../progress.js';
-import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
+import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
 import { imagesFormat, type ImageRow } from '../format/contexts.js';
 
 /** docker's daemon-side failures (save, load, ...) exit 1 with "Error: ...", one line. */
@@ -109,16 +109,7 @@ const inspect = async (argv: string[], g: GlobalOptions) => {
   const a = args(argv, { format: { type: 'string', short: 'f' } });
   const images = new Engine({ root: g.root }).images;
   const out = a.positionals.map((n) => asTsboxError(() => images.inspect(n)));
-  if (a.values.format === undefined) {
-    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-    return 0;
-  }
-  try {
-    process.stdout.write(formatInspect(a.values.format, out));
-    return 0;
-  } catch (e) {
-    return formatFailure(e);
-  }
+  return writeInspect(out, a.values.format, 0);
 };
 
 export const imageCommand: Command = async (argv, g) => {
@@ -193,7 +184,7 @@ export const importCommand: Command = async (argv, g) => {
 export const pruneCommand: Command = async (argv, g) => {
   const a = args(argv, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' } });
   const warning = `WARNING! This will remove all ${a.values.all ? 'images without at least one container associated to them' : 'dangling images'}.\nAre you sure you want to continue?`;
-  if (!a.values.force && !(await (await import('./volume.js')).confirm(warning))) {
+  if (!a.values.force && !(await confirm(warning))) {
     process.stdout.write('Total reclaimed space: 0B\n');
     return 0;
   }

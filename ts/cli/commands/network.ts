@@ -1,29 +1,8 @@
 // tsbox network create / ls / inspect / rm / prune / connect / disconnect, as docker's.
 import { Networks, type NetworkFilters } from '../../engine/networks.js';
-import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { args, confirm, filterFlags, keyValueFlags, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { networkFormat } from '../format/contexts.js';
-import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
-import { confirm } from './volume.js';
-
-function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const [k, v] = kv.split(/=(.*)/s);
-    if (!k) throw new UsageError(`invalid argument "${kv}" for "--${flag}" flag: want KEY=VALUE`);
-    out[k] = v ?? '';
-  }
-  return out;
-}
-
-function filtersOf(list: string[] | undefined): NetworkFilters {
-  const out: Record<string, string[]> = {};
-  for (const f of list ?? []) {
-    const eq = f.indexOf('=');
-    if (eq <= 0) throw new UsageError('bad format of filter (expected name=value)');
-    (out[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-  }
-  return out as NetworkFilters;
-}
+import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
 
 const networks = (g: GlobalOptions) => new Networks(g.root);
 
@@ -34,7 +13,7 @@ export const networkCommand: Command = async (argv, g) => {
       const a = args(rest, { subnet: { type: 'string' }, driver: { type: 'string', short: 'd' }, label: { type: 'string', multiple: true } });
       if (a.positionals.length !== 1) throw new UsageError('"network create" requires exactly 1 argument.\nUsage:  tsbox network create [OPTIONS] NETWORK');
       if (a.values.driver && a.values.driver !== 'bridge') throw new UsageError(`network create: driver ${a.values.driver} is not supported (bridge)`);
-      const n = networks(g).create({ name: a.positionals[0], subnet: a.values.subnet, labels: keyValues(a.values.label, 'label') });
+      const n = networks(g).create({ name: a.positionals[0], subnet: a.values.subnet, labels: keyValueFlags(a.values.label, 'label') });
       process.stdout.write(`${n.Id}\n`);
       return 0;
     }
@@ -82,20 +61,11 @@ export const networkCommand: Command = async (argv, g) => {
           code = 1;
         }
       }
-      if (a.values.format === undefined) {
-        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-        return code;
-      }
-      try {
-        process.stdout.write(formatInspect(a.values.format, out));
-      } catch (e) {
-        return formatFailure(e);
-      }
-      return code;
+      return writeInspect(out, a.values.format, code);
     }
     case 'prune': {
       const a = args(rest, { force: { type: 'boolean', short: 'f' }, filter: { type: 'string', multiple: true } });
-      const filters = filtersOf(a.values.filter);
+      const filters = filterFlags(a.values.filter) as NetworkFilters;
       for (const k of Object.keys(filters)) if (k !== 'label') throw new UsageError(`invalid filter '${k}' for network prune (label)`);
       if (!a.values.force && !(await confirm('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return 0;
       const r = networks(g).prune({ filters: filters as Pick<NetworkFilters, 'label'> });

@@ -1,7 +1,6 @@
 // system df / system prune: what tsbox keeps on disk, and clearing what nothing uses.
 import { Engine } from '../../engine/engine.js';
-import { confirm } from './volume.js';
-import { args, UsageError, type Command } from '../common.js';
+import { args, confirm, UsageError, type Command } from '../common.js';
 import { humanSize } from '../../engine/units.js';
 import { formatFailure, formatInspect } from '../format/index.js';
 

@@ -1,53 +1,9 @@
 // tsbox volume create / ls / inspect / rm / prune, as docker's.
-import { createInterface } from 'node:readline';
+import { humanSize } from '../../engine/units.js';
 import { Volumes, type VolumeFilters } from '../../engine/volumes.js';
-import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { args, confirm, filterFlags, keyValueFlags, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { volumeFormat } from '../format/contexts.js';
-import { formatFailure, formatInspect, formatList, parseFilters } from '../format/index.js';
-
-/** KEY=VALUE flags (--label, --opt, --filter) into a record; a bare KEY has the value "". */
-function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const [k, v] = kv.split(/=(.*)/s);
-    if (!k) throw new UsageError(`invalid argument "${kv}" for "--${flag}" flag: want KEY=VALUE`);
-    out[k] = v ?? '';
-  }
-  return out;
-}
-
-function filtersOf(list: string[] | undefined): VolumeFilters {
-  const out: Record<string, string[]> = {};
-  for (const f of list ?? []) {
-    const eq = f.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value)`);
-    (out[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-  }
-  return out as VolumeFilters;
-}
-
-/** docker's units.HumanSize: decimal units, four significant digits. */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(4))}${units[i]}`;
-}
-
-/** docker's prompt: yes only for y or yes; no terminal or end of input means no. */
-export async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
-  const rl = createInterface({ input: process.stdin });
-  const answer = await new Promise<string>((resolve) => {
-    rl.once('line', resolve);
-    rl.once('close', () => resolve(''));
-  });
-  rl.close();
-  return /^y(es)?$/i.test(answer.trim());
-}
+import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
 
 const volumes = (g: GlobalOptions) => new Volumes(g.root);
 
@@ -58,7 +14,7 @@ export const volumeCommand: Command = async (argv, g) => {
       const a = args(rest, { driver: { type: 'string', short: 'd' }, opt: { type: 'string', short: 'o', multiple: true }, label: { type: 'string', multiple: true }, name: { type: 'string' } });
       if (a.positionals.length > 1) throw new UsageError('"volume create" requires at most 1 argument.\nUsage:  tsbox volume create [OPTIONS] [VOLUME]');
       const name = a.positionals[0] ?? a.values.name;
-      const v = volumes(g).create({ name, driver: a.values.driver, driverOpts: keyValues(a.values.opt, 'opt'), labels: keyValues(a.values.label, 'label') });
+      const v = volumes(g).create({ name, driver: a.values.driver, driverOpts: keyValueFlags(a.values.opt, 'opt'), labels: keyValueFlags(a.values.label, 'label') });
       process.stdout.write(`${v.Name}\n`);
       return 0;
     }
@@ -89,16 +45,7 @@ export const volumeCommand: Command = async (argv, g) => {
           void e;
         }
       }
-      if (a.values.format === undefined) {
-        process.stdout.write(JSON.stringify(out, null, 4) + '\n');
-        return code;
-      }
-      try {
-        process.stdout.write(formatInspect(a.values.format, out));
-      } catch (e) {
-        return formatFailure(e);
-      }
-      return code;
+      return writeInspect(out, a.values.format, code);
     }
     case 'rm':
     case 'remove': {
@@ -119,7 +66,7 @@ export const volumeCommand: Command = async (argv, g) => {
     }
     case 'prune': {
       const a = args(rest, { force: { type: 'boolean', short: 'f' }, all: { type: 'boolean', short: 'a' }, filter: { type: 'string', multiple: true } });
-      const filters = filtersOf(a.values.filter);
+      const filters = filterFlags(a.values.filter) as VolumeFilters;
       for (const k of Object.keys(filters)) if (k !== 'label') throw new UsageError(`invalid filter '${k}' for volume prune (label)`);
       if (!a.values.force) {
         const what = a.values.all ? 'all local volumes' : 'anonymous local volumes';

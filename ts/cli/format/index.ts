@@ -112,3 +112,20 @@ export function parseFilters(values: string[] | undefined): Record<string, strin
   }
   return out;
 }
+
+/**
+ * docker inspect's output: the objects as an indented JSON array, or through -f; exitCode is what the
+ * lookups gave (1 when one was missing), a template that fails gives its own.
+ */
+export function writeInspect(objects: unknown[], format: string | undefined, exitCode: number): number {
+  if (format === undefined) {
+    process.stdout.write(JSON.stringify(objects, null, 4) + '\n');
+    return exitCode;
+  }
+  try {
+    process.stdout.write(formatInspect(format, objects));
+  } catch (e) {
+    return formatFailure(e);
+  }
+  return exitCode;
+}

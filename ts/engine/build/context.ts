@@ -5,6 +5,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { join, posix } from 'node:path';
 import * as ignoreModule from '@balena/dockerignore';
 import type { Ignore } from '@balena/dockerignore';
+import { globMatch } from '../path-match.js';
 
 // The package is CommonJS (module.exports = factory) typed as an ES default export.
 const ignore = ((ignoreModule as unknown as { default?: unknown }).default ?? ignoreModule) as () => Ignore;
@@ -43,24 +44,6 @@ export interface Source {
 }
 
 const GLOB = /[*?[]/;
-
-/** Go's filepath.Match, which docker uses for COPY sources: * and ? never cross a "/". */
-function globMatch(pattern: string, path: string): boolean {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) return false;
-      re += `[${pattern.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`).test(path);
-}
 
 /**
  * Resolves COPY sources in the context. A missing or excluded path is docker's error; a directory
