@@ -7,6 +7,9 @@ left() { echo "check-clean: left behind: $*" >&2; fail=1; }
 # takes tsbox's 10.88.0.0/16): every client run of the tests asks for no network or its own.
 links=$(ls /sys/class/net | grep -E '^tsb|^cni-podman' || true)
 [ -z "$links" ] || left "network interfaces $links"
+# The reference dockerd's veth pairs stranded on the host (both ends here, their bridge gone).
+stranded=$(ip -o link show type veth 2>/dev/null | sed -nE 's/^[0-9]+: (veth[0-9a-f]{7})@veth[0-9a-f]{7}:.*/\1/p' | tr '\n' ' ')
+[ -z "$stranded" ] || left "veth pairs $stranded"
 if command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q 'tsbox'; then left "nft table tsbox"; fi
 if command -v iptables >/dev/null && iptables -t nat -S 2>/dev/null | grep -q -- '--comment "tsbox '; then left "iptables rules"; fi
 if command -v iptables >/dev/null && iptables -S 2>/dev/null | grep -q -- '-N CNI-'; then left "a client's CNI firewall chains"; fi

@@ -20,7 +20,14 @@ export interface Dockerd {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cgroupRoots = () => (existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c)));
 
+/** docker's veth pairs left with both ends on the host (their network's bridge gone): `vethX@vethY`. */
+function strandedVeths(): string[] {
+  const r = spawnSync('ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8' });
+  return [...(r.stdout ?? '').matchAll(/^\d+: (veth[0-9a-f]{7})@(veth[0-9a-f]{7}):/gm)].map((m) => m[1]);
+}
+
 export async function startDockerd(): Promise<Dockerd> {
+  const vethsBefore = new Set(strandedVeths());
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-dockerd-'));
   const sock = join(dir, 'docker.sock');
   const cgroup = `tsbox-test-dockerd-${process.pid}`;
@@ -77,6 +84,8 @@ export async function startDockerd(): Promise<Dockerd> {
         }
       };
       for (const r of cgroupRoots()) if (existsSync(join(r, cgroup))) rm(join(r, cgroup));
+      // dockerd leaves the veths of a user network whose bridge went first, both ends on the host.
+      for (const v of strandedVeths()) if (!vethsBefore.has(v)) spawnSync('ip', ['link', 'del', v]);
       if (!keyExisted) rmSync('/etc/docker/key.json', { force: true });
       if (!etcExisted) rmSync('/etc/docker', { recursive: true, force: true });
       return left;
