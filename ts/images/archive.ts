@@ -8,10 +8,11 @@ import { decompress, hostPlatform, unpack } from './pull.js';
 import { extractLayer } from './extract.js';
 import { bounded } from './limits.js';
 import { hasMember, memberPath } from './members.js';
-import { formatReference, parseReference } from './reference.js';
+import { parseReference } from './reference.js';
 import { Store, type ImageRecord, hex, sha256 } from './store.js';
 import { findImage } from './manage.js';
 import { TarWriter } from './tar-writer.js';
+import { recordImage } from './built.js';
 import { removeTree } from './tree.js';
 
 async function sha256File(path: string): Promise<string> {
@@ -139,21 +140,8 @@ async function addLayer(store: Store, file: string, diffId: string | undefined):
 }
 
 function record(store: Store, configBytes: Buffer, layers: Layer[], names: string[]): ImageRecord[] {
-  const config = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
-  store.writeBlob(config, configBytes);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: configBytes.length },
-      layers: layers.map((l) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest: l.digest, size: l.size })),
-    }),
-  );
-  const mdigest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
-  store.writeBlob(mdigest, manifest);
-  const recs = names.map((n) => ({ name: formatReference(parseReference(n)), manifest: mdigest, config, diffIds: layers.map((l) => l.diffId), created: new Date().toISOString() }));
-  for (const r of recs) store.tag(r);
-  return recs;
+  const descriptors = layers.map((l) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${l.gzip ? '+gzip' : ''}`, digest: l.digest, size: l.size }));
+  return recordImage(store, configBytes, descriptors, layers.map((l) => l.diffId), names);
 }
 
 function parseJson<T>(path: string, what: string): T {

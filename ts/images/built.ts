@@ -29,9 +29,11 @@ export function imageLayers(store: Store, rec: ImageRecord): LayerDescriptor[] {
   return m.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }));
 }
 
-/** Writes config and manifest blobs; tags the image with each name (none: only the blobs, by id). */
-export function saveImage(store: Store, config: object, layers: LayerDescriptor[], names: string[], created?: string): ImageRecord {
-  const configBytes = Buffer.from(JSON.stringify(config));
+/**
+ * Writes the config and an OCI manifest over these layers as blobs and tags the image with each name:
+ * what a loaded, imported, built or committed image is in the store.
+ */
+export function recordImage(store: Store, configBytes: Buffer, layers: LayerDescriptor[], diffIds: string[], names: string[], created = new Date().toISOString()): ImageRecord[] {
   const configDigest = sha256(configBytes);
   store.writeBlob(configDigest, configBytes);
   const manifest = Buffer.from(
@@ -44,11 +46,16 @@ export function saveImage(store: Store, config: object, layers: LayerDescriptor[
   );
   const mdigest = sha256(manifest);
   store.writeBlob(mdigest, manifest);
-  const diffIds = (config as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
-  const base = { manifest: mdigest, config: configDigest, diffIds, created: created ?? new Date().toISOString() };
-  // An untagged image still needs a record to be run by id: it is named after its id, as a local name.
-  const list = names.length ? names : [`localhost/build:${configDigest.slice(7, 19)}`];
-  const recs = list.map((n) => ({ name: formatReference(parseReference(n)), ...base }));
+  const recs = names.map((n) => ({ name: formatReference(parseReference(n)), manifest: mdigest, config: configDigest, diffIds, created }));
   for (const r of recs) store.tag(r);
-  return recs[0];
+  return recs;
+}
+
+/** A built or committed image: tagged with each name, or (none) named after its id. */
+export function saveImage(store: Store, config: object, layers: LayerDescriptor[], names: string[], created?: string): ImageRecord {
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const diffIds = (config as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+  // An untagged image still needs a record to be run by id: it is named after its id, as a local name.
+  const list = names.length ? names : [`localhost/build:${sha256(configBytes).slice(7, 19)}`];
+  return recordImage(store, configBytes, layers, diffIds, list, created)[0];
 }

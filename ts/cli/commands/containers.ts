@@ -29,6 +29,15 @@ function execFailureCode(e: unknown): number | undefined {
   return undefined;
 }
 
+/** A process that could not start (run, exec): its relay closed, docker's 126/127 with the message, else rethrown. */
+function startFailure(e: unknown, relay: { close(): void }): number {
+  relay.close();
+  const code = execFailureCode(e);
+  if (code === undefined) throw e;
+  process.stderr.write(`tsbox: ${(e as Error).message}\n`);
+  return code;
+}
+
 /** What the engine reports goes to stderr, as docker prints it. */
 let pullProgress: Progress | undefined;
 export const stderrHooks: EngineHooks = {
@@ -59,11 +68,7 @@ export const runCommand: Command = async (argv, g) => {
   try {
     started = await startContainer(g.root, { ...o }, relay.fds, stderrHooks);
   } catch (e) {
-    relay.close();
-    const code = execFailureCode(e);
-    if (code === undefined) throw e;
-    process.stderr.write(`tsbox: ${(e as Error).message}\n`);
-    return code;
+    return startFailure(e, relay);
   }
   const { record, container: c } = started;
   log = relayedLog(g.root, record.Id);
@@ -203,11 +208,7 @@ export const execCommand: Command = async (argv, g) => {
   try {
     p = await engineOf(g).containers.exec(ref, { cmd, env: a.values.env, workdir: a.values.workdir, user: a.values.user, tty, stdio: relay.fds });
   } catch (e) {
-    relay.close();
-    const code = execFailureCode(e);
-    if (code === undefined) throw e;
-    process.stderr.write(`tsbox: ${(e as Error).message}\n`);
-    return code;
+    return startFailure(e, relay);
   }
   relay.start();
   if (detach) {

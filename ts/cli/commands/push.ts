@@ -6,6 +6,7 @@ import { familiarName, parseReference } from '../../images/reference.js';
 import { PushImageNotFoundError } from '../../images/push.js';
 import { args, UsageError, type Command } from '../common.js';
 import { progress } from '../progress.js';
+import { humanDuration, humanSizeWithPrecision } from '../../engine/units.js';
 
 export const pushCommand: Command = async (argv, g) => {
   const a = args(argv, { quiet: { type: 'boolean', short: 'q' }, 'all-tags': { type: 'boolean', short: 'a' }, 'insecure-registry': { type: 'string', multiple: true } });
@@ -44,34 +45,9 @@ export const pushCommand: Command = async (argv, g) => {
   return 0;
 };
 
-/** go-units' HumanDuration, as docker's CREATED column says it. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.floor(ms / 60000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.floor(ms / 3600000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(ms / 3600000 / 24 / 365)} years`;
-}
-
-/** go-units' HumanSizeWithPrecision(n, 3): 1.24MB, 0B. */
-export function humanSize(n: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${Number(n.toPrecision(3))}${u[i]}`;
-}
+// history's CREATED and SIZE: go-units' HumanDuration and HumanSizeWithPrecision(n, 3), as docker's.
+export { humanDuration } from '../../engine/units.js';
+export const humanSize = (n: number): string => humanSizeWithPrecision(n, 3);
 
 /** docker's Ellipsis: at most max characters, the last one an ellipsis when cut. */
 function ellipsis(s: string, max: number): string {
