@@ -229,8 +229,6 @@ test.serial('reference: podman with runc refuses the same, and tsbox is at least
   if (!have('podman') || !have('runc')) return t.pass('podman or runc not installed');
   const dir = mkdtempSync(join(work, 'podman-'));
   for (const d of ['root', 'runroot', 'tmp']) mkdirSync(join(dir, d));
-  // File locks in its own tmpdir: podman's shm lock is shared by every podman on the host.
-  writeFileSync(join(dir, 'containers.conf'), '[engine]\nlock_type = "file"\n');
   const base = ['--runtime', 'runc', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   const parent = `tsbox-test-devices-podman-${process.pid}`;
   t.teardown(() => {
@@ -244,7 +242,6 @@ test.serial('reference: podman with runc refuses the same, and tsbox is at least
   const p = spawnSync('podman', [...base, 'run', '--rm', ...limits, '--rootfs', shipped, 'sh', '-c', attack('/tmp', mark)], {
     encoding: 'utf8',
     timeout: 90000,
-    env: { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf') },
   });
   t.is(p.status, 0, p.stderr);
   const r = tsbox(['run', '--rm', 'shipped', 'sh', '-c', attack('/tmp', newMark())]);

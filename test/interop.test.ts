@@ -97,7 +97,6 @@ podmanTest('podman 4.3 runs containers through tsbox-runtime: run, -t, -d, exec,
   t.teardown(() => {
     run('podman', [...base, 'rm', '-af']);
     // podman's lock file lives in /dev/shm whatever --root says; no podman of ours runs any more.
-    rmSync('/dev/shm/libpod_lock', { force: true });
     unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
     removeCgroupTree('libpod_parent');
@@ -143,7 +142,6 @@ for (const runtime of ['runc', 'tsbox'] as const) {
     const podman = (args: string[], o?: { tty?: boolean }) => run('podman', [...base, ...args], o);
     t.teardown(() => {
       podman(['rm', '-af', '-t', '0']);
-      rmSync('/dev/shm/libpod_lock', { force: true });
       unmountBelow(dir);
       rmSync(dir, { recursive: true, force: true });
       removeCgroupTree('libpod_parent');
@@ -169,7 +167,8 @@ for (const runtime of ['runc', 'tsbox'] as const) {
     r = podman(['update', '--memory', '128m', id]);
     t.is(r.code, 0, r.stderr);
     t.is(mem(limitFile), String(128 * 1024 * 1024));
-    t.is(podman(['rm', '-f', '-t', '0', id]).code, 0);
+    r = podman(['rm', '-f', '-t', '0', id]);
+    t.is(r.code, 0, r.stderr);
     // --preserve-fds: podman passes its own fd 3 through conmon and the runtime to the process.
     const passed = join(dir, 'passed.txt');
     writeFileSync(passed, 'through fd 3\n');
