@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { engineRoot } from './helpers/engine-root.js';
 import { CLI } from './helpers/bins.js';
 import { tarOf } from './helpers/tar.js';
-import { tarHeader } from '../ts/images/tar-writer.js';
+import { tarHeader } from '../ts/images/tar-header.js';
 import { havePodman, podmanRef, type PodmanRef } from './helpers/podman-ref.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { tarHeader } from '../../ts/images/tar-writer.js';
+import { tarHeader } from '../../ts/images/tar-header.js';
 import { tmpdir } from 'node:os';
 
 export interface Registry {

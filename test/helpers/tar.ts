@@ -1,5 +1,5 @@
 // A tar with exactly the given entries, binary contents allowed (hostile archives GNU tar would refuse to write).
-import { tarHeader } from '../../ts/images/tar-writer.js';
+import { tarHeader } from '../../ts/images/tar-header.js';
 
 export interface RawEntry {
   name: string;

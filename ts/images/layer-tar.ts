@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, createWriteStream, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { entryHeader, padding as pad, writeChunk as write } from './tar-header.js';
 
 export interface LayerTarOptions {
   /** Latest timestamp written (seconds): SOURCE_DATE_EPOCH. */
@@ -42,83 +42,6 @@ function readXattrs(dir: string): Map<string, Record<string, Buffer>> {
     }
   }
   return out;
-}
-
-function paxRecord(k: string, v: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${k}=`), v, Buffer.from('\n')]);
-  let len = body.length + 1;
-  while (`${len}`.length + body.length !== len) len = `${len}`.length + body.length;
-  return Buffer.concat([Buffer.from(`${len}`), body]);
-}
-
-function octal(h: Buffer, v: number, off: number, width: number): void {
-  h.write(Math.max(0, Math.floor(v)).toString(8).padStart(width - 1, '0') + '\0', off, width, 'latin1');
-}
-
-interface Entry {
-  name: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
-  xattrs?: Record<string, Buffer>;
-}
-
-function headerBlock(e: Entry, name: string, linkname: string): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100);
-  octal(h, e.mode & 0o7777, 100, 8);
-  octal(h, e.uid, 108, 8);
-  octal(h, e.gid, 116, 8);
-  octal(h, e.size, 124, 12);
-  octal(h, e.mtime, 136, 12);
-  h.write(e.type, 156);
-  h.write(linkname, 157, 100);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  octal(h, e.devmajor ?? 0, 329, 8);
-  octal(h, e.devminor ?? 0, 337, 8);
-  h.fill(' ', 148, 156);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
-
-function pad(n: number): Buffer {
-  return Buffer.alloc((512 - (n % 512)) % 512);
-}
-
-/** The header blocks of one entry: a pax header first for long names or xattrs. */
-export function entryHeader(e: Entry): Buffer {
-  const pax: Buffer[] = [];
-  let name = e.name;
-  let link = e.linkname ?? '';
-  if (Buffer.byteLength(name) > 99) {
-    pax.push(paxRecord('path', Buffer.from(name)));
-    name = name.slice(0, 99);
-  }
-  if (Buffer.byteLength(link) > 99) {
-    pax.push(paxRecord('linkpath', Buffer.from(link)));
-    link = link.slice(0, 99);
-  }
-  for (const k of Object.keys(e.xattrs ?? {}).sort()) pax.push(paxRecord(`SCHILY.xattr.${k}`, e.xattrs![k]));
-  const out: Buffer[] = [];
-  if (pax.length) {
-    const data = Buffer.concat(pax);
-    out.push(headerBlock({ name: 'PaxHeader', type: 'x', mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: e.mtime }, 'PaxHeader', ''), data, pad(data.length));
-  }
-  out.push(headerBlock(e, name, link));
-  return Buffer.concat(out);
-}
-
-function write(out: Writable, b: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => out.write(b, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Writes the layer tar of an overlay upper dir (or of any directory, as a full layer) to file. */
