@@ -10,8 +10,11 @@ links=$(ls /sys/class/net | grep -E '^tsb|^cni-podman' || true)
 # The reference dockerd's veth pairs stranded on the host (both ends here, their bridge gone).
 stranded=$(ip -o link show type veth 2>/dev/null | sed -nE 's/^[0-9]+: (veth[0-9a-f]{7})@veth[0-9a-f]{7}:.*/\1/p' | tr '\n' ' ')
 [ -z "$stranded" ] || left "veth pairs $stranded"
+# The system's programs: under npm, PATH starts with node_modules/.bin, whose `nft` is another program.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 if command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q 'tsbox'; then left "nft table tsbox"; fi
 if command -v iptables >/dev/null && iptables -t nat -S 2>/dev/null | grep -q -- '--comment "tsbox '; then left "iptables rules"; fi
+if command -v iptables >/dev/null && iptables -S 2>/dev/null | grep -q -- 'TSBOX-ISOLATION'; then left "iptables isolation chains"; fi
 if command -v iptables >/dev/null && iptables -S 2>/dev/null | grep -q -- '-N CNI-'; then left "a client's CNI firewall chains"; fi
 mounts=$(awk '$5 ~ /tsbox/ {print $5}' /proc/self/mountinfo)
 [ -z "$mounts" ] || left "mounts $mounts"

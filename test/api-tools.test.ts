@@ -38,13 +38,14 @@ function pathWithout(path: string, ...names: string[]): string {
   return bin;
 }
 
-test('bridge networking without `ip` on PATH: MissingToolError naming ip and iproute2; nothing left', (t) => {
+test('bridge networking without `ip` where host programs are looked for: MissingToolError naming ip and iproute2; nothing left', (t) => {
   const p = installedPackage();
   const PATH = pathWithout(p.env.PATH!, 'ip');
   t.not(spawnSync('sh', ['-c', 'command -v ip'], { env: { PATH } }).status, 0, 'ip is gone from PATH');
-  const r = spawnSync(p.bin, ['--root', engine.root, 'run', '--rm', '--network', 'bridge', 'busybox', 'true'], { encoding: 'utf8', env: { ...p.env, PATH } });
+  // Host programs are looked for in TSBOX_HELPER_PATH (the system's directories by default), not PATH.
+  const r = spawnSync(p.bin, ['--root', engine.root, 'run', '--rm', '--network', 'bridge', 'busybox', 'true'], { encoding: 'utf8', env: { ...p.env, TSBOX_HELPER_PATH: PATH } });
   t.is(r.status, 125, r.stderr);
-  t.regex(r.stderr, /ip: not found on PATH; bridge networking .* needs it \(apt-get install iproute2\)/);
+  t.regex(r.stderr, /ip: not found in \/.*; bridge networking .* needs it \(apt-get install iproute2\)/);
   const ps = spawnSync(p.bin, ['--root', engine.root, 'ps', '-a', '-q'], { encoding: 'utf8', env: p.env });
   t.is(ps.stdout, '', 'no container left');
   // The library gives the same error as a class with its code, to a child Node process.

@@ -170,8 +170,64 @@ test.serial('-p …/udp through the proxy, -P publishes what the image exposes, 
   const run = spawnSync(process.execPath, [CLI, '--root', root, 'run', '-d', '--network', 'iptnet', 'busybox', 'sleep', '30'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const ipt = run.stdout.trim();
   const rules = () => spawnSync('iptables', ['-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' }).stdout;
+  const filter = () => spawnSync('iptables', ['-S'], { encoding: 'utf8' }).stdout;
   t.true(rules().includes(`tsbox ${bridge}`), rules());
+  // docker's two isolation stages, jumped to from FORWARD.
+  t.true(filter().includes(`-A TSBOX-ISOLATION-STAGE-1 -i ${bridge} ! -o ${bridge} -m comment --comment "tsbox ${bridge}" -j TSBOX-ISOLATION-STAGE-2`), filter());
+  t.true(filter().includes(`-A TSBOX-ISOLATION-STAGE-2 -o ${bridge} -m comment --comment "tsbox ${bridge}" -j DROP`), filter());
+  t.true(filter().includes('-A FORWARD -j TSBOX-ISOLATION-STAGE-1'), filter());
   spawnSync(process.execPath, [CLI, '--root', root, 'rm', '-f', ipt], { env });
   t.false(rules().includes(`tsbox ${bridge}`));
+  t.false(filter().includes(bridge), filter());
   t.is(tsbox(['network', 'rm', 'iptnet']).code, 0);
+});
+
+test.serial("two networks are isolated as docker's: no traffic between them through the host, a container on both reaches each; the rules go with the bridges", async (t) => {
+  for (const n of ['isoa', 'isob']) t.is(tsbox(['network', 'create', n]).code, 0);
+  const [bra, brb] = [bridgeOf('isoa'), bridgeOf('isob')];
+  const www = mkdtempSync(join(root, 'www-'));
+  chmodSync(www, 0o755);
+  writeFileSync(join(www, 'index.html'), 'on b\n', { mode: 0o644 });
+  const web = tsbox(['run', '-d', '--network', 'isob', '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/www']).stdout.trim();
+  const other = tsbox(['run', '-d', '--network', 'isoa', 'busybox', 'sleep', '60']).stdout.trim();
+  t.teardown(() => {
+    tsbox(['rm', '-f', web, other]);
+    tsbox(['network', 'rm', 'isoa', 'isob']);
+  });
+  const webIp = JSON.parse(tsbox(['inspect', web]).stdout)[0].NetworkSettings.Networks.isob.IPAddress;
+  await new Promise((res) => setTimeout(res, 200));
+  // From network A: the server on B is out of reach (docker: DOCKER-ISOLATION drops it). --init: busybox's
+  // timeout signals its parent, which as pid 1 would ignore SIGTERM.
+  let r = tsbox(['run', '--rm', '--init', '--network', 'isoa', 'busybox', 'timeout', '3', 'wget', '-qO-', `http://${webIp}/`]);
+  t.not(r.code, 0, r.stdout);
+  t.is(r.stdout, '');
+  // From network B itself, and from a container on both: reached.
+  r = tsbox(['run', '--rm', '--init', '--network', 'isob', 'busybox', 'timeout', '3', 'wget', '-qO-', `http://${webIp}/`]);
+  t.is(r.stdout, 'on b\n', r.stderr);
+  t.is(tsbox(['network', 'connect', 'isob', other]).code, 0);
+  r = tsbox(['exec', other, 'timeout', '3', 'wget', '-qO-', `http://${webIp}/`]);
+  t.is(r.stdout, 'on b\n', r.stderr);
+  // /usr/sbin/nft: under npm, PATH starts with node_modules/.bin, whose `nft` is @vercel/nft's.
+  const table = () => spawnSync('/usr/sbin/nft', ['list', 'table', 'ip', 'tsbox'], { encoding: 'utf8' }).stdout;
+  t.regex(table(), new RegExp(`iifname "${bra}" oifname != "${bra}" oifname @bridges drop`));
+  t.regex(table(), new RegExp(`iifname "${brb}" oifname != "${brb}" oifname @bridges drop`));
+  tsbox(['rm', '-f', web, other]);
+  t.false(table().includes(`"${bra}"`), table());
+  t.false(table().includes(`"${brb}"`), table());
+});
+
+test.serial("host programs come from the system's directories, never from the caller's PATH (npx puts node_modules/.bin first)", (t) => {
+  // Programs named as those tsbox runs as root for a network, first on PATH: none of them may run.
+  const bin = mkdtempSync(join(root, 'fake-bin-'));
+  const marker = join(root, 'fake-ran');
+  for (const n of ['ip', 'nft', 'iptables', 'nsenter']) writeFileSync(join(bin, n), `#!/bin/sh\necho ${n} >> ${marker}\nexit 0\n`, { mode: 0o755 });
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+  const r = spawnSync(process.execPath, [CLI, '--root', root, 'run', '--rm', '--network', 'bridge', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | wc -l'], { env, encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout, '1\n', 'the container got its address from the real ip');
+  t.throws(() => readFileSync(marker, 'utf8'), { code: 'ENOENT' }, 'no program from PATH ran');
+  // TSBOX_HELPER_PATH is where they are looked for instead; without ip there: docker's exit code and one line.
+  const r2 = spawnSync(process.execPath, [CLI, '--root', root, 'run', '--rm', '--network', 'bridge', 'busybox', 'true'], { env: { ...process.env, TSBOX_HELPER_PATH: '/nonexistent' }, encoding: 'utf8' });
+  t.is(r2.status, 125, r2.stderr);
+  t.regex(r2.stderr, /ip: not found in \/nonexistent; bridge networking .* needs it \(apt-get install iproute2\)\n$/);
 });

@@ -109,16 +109,19 @@ export type HostTool = keyof typeof HOST_TOOLS;
 
 /** A host program a feature needs (ip, nsenter, newuidmap, slirp4netns, ...) is not installed. */
 export class MissingToolError extends TsboxError {
-  constructor(readonly tool: string) {
+  constructor(
+    readonly tool: string,
+    where = 'PATH',
+  ) {
     const t = (HOST_TOOLS as Record<string, { feature: string; install: string }>)[tool];
-    super(`${tool}: not found on PATH${t ? `; ${t.feature} needs it (${t.install})` : ''}`, 'ERR_MISSING_TOOL');
+    super(`${tool}: not found in ${where}${t ? `; ${t.feature} needs it (${t.install})` : ''}`, 'ERR_MISSING_TOOL');
   }
 }
 
 /** MissingToolError for a spawn of `tool` that failed with ENOENT (the program is not there); undefined otherwise. */
 export function missingTool(tool: string, e: unknown): MissingToolError | undefined {
   const err = e as NodeJS.ErrnoException & { status?: number; stderr?: string | Buffer };
-  if (err?.code === 'ENOENT' && (err.path === tool || err.syscall === `spawnSync ${tool}` || err.syscall === `spawn ${tool}`)) return new MissingToolError(tool);
+  if (err?.code === 'ENOENT' && (err.path === tool || err.syscall === `spawnSync ${tool}` || err.syscall === `spawn ${tool}`)) return new MissingToolError(tool.slice(tool.lastIndexOf('/') + 1));
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import { refreshPeers } from './network.js';
 import { removeAnonymousVolumes } from './volumes.js';
 import { parseLogLines, parseSince, type LogLine } from './logs.js';
 import { containerEvent, lastExitCode, recordExits } from './container-events.js';
+import { hostTool } from '../host-tools.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -299,7 +300,7 @@ export function topContainer(root: string, ref: string, psArgs: string[] = ['-ef
   const r = mustFind(root, ref);
   if (!liveState(root, r).Running) throw new EngineError(`Container ${ref} is not running`, 'ERR_NOT_RUNNING');
   const pids = new Set(ops.pids(stateRoot(root), r.Id));
-  const out = execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
+  const out = execFileSync(hostTool('ps'), psArgs, { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
   const titles = (out[0] ?? '').trim().split(/\s+/);
   const col = titles.indexOf('PID');
   if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);

@@ -9,6 +9,7 @@ import { listRecords, EngineError, type ContainerRecord } from './containers.js'
 import { filterObjects, type ObjectFacts } from './filters.js';
 import { UsageError } from '../errors.js';
 import { recordEvent } from './events.js';
+import { hostTool } from '../host-tools.js';
 
 export interface VolumeInspect {
   Name: string;
@@ -362,7 +363,7 @@ export function seedVolume(rootfs: string, path: string, data: string): void {
   if (!st.isDirectory()) return;
   // cp -a: no symlink is followed inside (they are copied as links), hardlinks stay hardlinks.
   try {
-    execFileSync('cp', ['-a', '--', `${src}/.`, `${data}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(hostTool('cp'), ['-a', '--', `${src}/.`, `${data}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     throw new Error(`copy ${src} into volume ${data}: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
   }

@@ -8,6 +8,7 @@ import { closeSync, createReadStream, createWriteStream, lstatSync, openSync, re
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { entryHeader, padding as pad, writeChunk as write } from './tar-header.js';
+import { hostTool } from '../host-tools.js';
 
 export interface LayerTarOptions {
   /** Latest timestamp written (seconds): SOURCE_DATE_EPOCH. */
@@ -27,7 +28,7 @@ export interface LayerTar {
 /** Every xattr of every file below dir (getfattr -R, one process): path relative to dir → name → value. */
 function readXattrs(dir: string): Map<string, Record<string, Buffer>> {
   const out = new Map<string, Record<string, Buffer>>();
-  const r = spawnSync('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', dir], { maxBuffer: 256 << 20 });
+  const r = spawnSync(hostTool('getfattr'), ['-R', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', dir], { maxBuffer: 256 << 20 });
   if (r.error) throw new Error(`getfattr ${dir}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message} (install the attr package)`);
   let cur: Record<string, Buffer> | undefined;
   for (const line of r.stdout.toString().split('\n')) {

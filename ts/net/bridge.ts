@@ -1,12 +1,14 @@
 // Bridge networks: a Linux bridge per network (tsbox0 for the default one), one veth pair per container,
-// addresses from a small IPAM, masquerade for outbound traffic in an nftables table of tsbox's own.
+// addresses from a small IPAM; the host's rules for each network in firewall.ts.
 // Bridges, subnets and nft rules belong to the host, not to one tsbox root: so do their lock and leases.
-import { MissingToolError, missingTool } from '../errors.js';
+import { missingTool } from '../errors.js';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { native } from '../native.js';
+import { hostTool } from '../host-tools.js';
+import { addNetworkRules, removeNetworkRules } from './firewall.js';
 
 export interface Net {
   /** The name users give (--network NAME); "bridge" for the default network. */
@@ -22,7 +24,6 @@ export interface Owner {
   id: string;
 }
 
-const NFT_TABLE = 'tsbox';
 const NET_DIR = process.env.TSBOX_NET_DIR ?? '/run/tsbox/networks';
 const DEFAULT_BRIDGE = process.env.TSBOX_BRIDGE_NAME ?? 'tsbox0';
 
@@ -39,10 +40,11 @@ export const DEFAULT_NET: Net = {
 };
 
 function run(cmd: string, args: string[], input?: string): string {
+  const bin = hostTool(cmd);
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    return execFileSync(bin, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   } catch (e) {
-    const missing = missingTool(cmd, e) ?? (cmd === 'nsenter' && /failed to execute/.test(String((e as { stderr?: string }).stderr)) ? new MissingToolError(args.find((a) => !a.startsWith('-'))!) : undefined);
+    const missing = missingTool(bin, e);
     if (missing) throw missing;
     const err = (e as { stderr?: string }).stderr?.trim() || (e as Error).message;
     throw new Error(`${cmd} ${args.join(' ')}${input ? ` (${input.trim().split('\n').join('; ')})` : ''}: ${err}`);
@@ -131,7 +133,7 @@ export function hostSubnets(except: string[] = []): string[] {
     // no procfs route table
   }
   try {
-    const links = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+    const links = JSON.parse(execFileSync(hostTool('ip'), ['-j', '-4', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }[];
     for (const l of links) {
       if (except.includes(l.ifname)) continue;
       for (const a of l.addr_info ?? []) {
@@ -156,7 +158,7 @@ let chosenDefault: string | undefined;
 /** The subnet a live bridge device has (its first IPv4 address), or undefined. */
 function bridgeSubnet(dev: string): string | undefined {
   try {
-    const [l] = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', dev], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { addr_info?: { local: string; prefixlen: number }[] }[];
+    const [l] = JSON.parse(execFileSync(hostTool('ip'), ['-j', '-4', 'addr', 'show', 'dev', dev], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { addr_info?: { local: string; prefixlen: number }[] }[];
     const a = l?.addr_info?.[0];
     return a ? cidr(ipToInt(a.local), a.prefixlen) : undefined;
   } catch {
@@ -210,63 +212,15 @@ export function defaultSubnet(): string {
 }
 
 /**
- * Bridge, address, forwarding and the network's masquerade rule: idempotent. An existing bridge already
- * has its rule (both are made and removed together, under the network lock): nothing to run then.
+ * Bridge, address, forwarding and the network's rules: idempotent. An existing bridge already has its
+ * rules (both are made and removed together, under the network lock): nothing to run then.
  */
 export function ensureBridge(net: Net): void {
   const { bits, gateway } = parseSubnet(net.subnet);
   if (linkExists(net.bridge)) return;
   run('ip', ['-batch', '-'], `link add ${net.bridge} type bridge\naddr add ${gateway}/${bits} dev ${net.bridge}\nlink set ${net.bridge} up\n`);
   writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-  if (firewall() === 'nft') {
-    // Our own table only: never touch other tables' rules.
-    run('nft', [`add table ip ${NFT_TABLE}`]);
-    run('nft', [`add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat ; }`]);
-    if (!run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']).includes(`"${net.bridge}"`)) {
-      run('nft', [`add rule ip ${NFT_TABLE} postrouting ip saddr ${net.subnet} oifname != "${net.bridge}" masquerade comment "${net.bridge}"`]);
-    }
-  } else {
-    const rule = iptablesRule(net);
-    try {
-      run('iptables', ['-t', 'nat', '-C', ...rule]);
-    } catch {
-      run('iptables', ['-t', 'nat', '-A', ...rule]);
-    }
-  }
-}
-
-/** nftables where the host has nft, iptables otherwise (TSBOX_FIREWALL=iptables|nft to choose). */
-export function firewall(): 'nft' | 'iptables' {
-  const want = process.env.TSBOX_FIREWALL;
-  if (want === 'nft' || want === 'iptables') return want;
-  try {
-    execFileSync('nft', ['--version'], { stdio: 'ignore' });
-    return 'nft';
-  } catch {
-    return 'iptables';
-  }
-}
-
-function iptablesRule(net: Net): string[] {
-  return ['POSTROUTING', '-s', net.subnet, '!', '-o', net.bridge, '-j', 'MASQUERADE', '-m', 'comment', '--comment', `tsbox ${net.bridge}`];
-}
-
-function removeMasquerade(net: Net): void {
-  // Both kinds: a host may have switched since the rule was made.
-  try {
-    run('iptables', ['-t', 'nat', '-D', ...iptablesRule(net)]);
-  } catch {
-    // no such rule, or no iptables
-  }
-  let chain = '';
-  try {
-    chain = run('nft', ['-a', 'list', 'chain', 'ip', NFT_TABLE, 'postrouting']);
-  } catch {
-    return; // no table
-  }
-  const handle = new RegExp(`comment "${net.bridge}" # handle (\\d+)`).exec(chain)?.[1];
-  if (handle) run('nft', [`delete rule ip ${NFT_TABLE} postrouting handle ${handle}`]);
-  if (!/masquerade/.test(run('nft', ['list', 'chain', 'ip', NFT_TABLE, 'postrouting']))) run('nft', [`delete table ip ${NFT_TABLE}`]);
+  addNetworkRules(net);
 }
 
 /** Removes the bridge and its rule when no container uses it any more (no lease, no port on it). */
@@ -280,7 +234,7 @@ export function removeBridgeIfUnused(net: Net): void {
     // no bridge
   }
   if (linkExists(net.bridge)) run('ip', ['link', 'del', net.bridge]);
-  removeMasquerade(net);
+  removeNetworkRules(net);
 }
 
 function leasesFile(net: Net): string {
@@ -366,7 +320,7 @@ export function plug(net: Net, pid: number, id: string, ip: string, ifname = 'et
   try {
     run('ip', ['-batch', '-'], `link set ${host} master ${net.bridge} up\nlink set ${peer} netns ${pid}\n`);
     const route = ifname === 'eth0' ? `route add default via ${gateway}\n` : '';
-    run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'], `link set ${peer} name ${ifname}\nlink set ${ifname} address ${macOf(ip)}\naddr add ${ip}/${bits} dev ${ifname}\nlink set ${ifname} up\nlink set lo up\n${route}`);
+    run('nsenter', [`--net=/proc/${pid}/ns/net`, hostTool('ip'), '-batch', '-'], `link set ${peer} name ${ifname}\nlink set ${ifname} address ${macOf(ip)}\naddr add ${ip}/${bits} dev ${ifname}\nlink set ${ifname} up\nlink set lo up\n${route}`);
   } catch (e) {
     unplugLink(host);
     throw e;
@@ -375,7 +329,7 @@ export function plug(net: Net, pid: number, id: string, ip: string, ifname = 'et
 
 /** The next free ethN in a container's network namespace. */
 export function freeIfname(pid: number): string {
-  const names = run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-o', 'link', 'show']).split('\n').map((l) => /^\d+:\s*([^:@]+)/.exec(l)?.[1]);
+  const names = run('nsenter', [`--net=/proc/${pid}/ns/net`, hostTool('ip'), '-o', 'link', 'show']).split('\n').map((l) => /^\d+:\s*([^:@]+)/.exec(l)?.[1]);
   for (let i = 0; ; i++) if (!names.includes(`eth${i}`)) return `eth${i}`;
 }
 

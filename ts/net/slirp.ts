@@ -10,14 +10,15 @@ import { native } from '../native.js';
 import { MissingToolError } from '../errors.js';
 import { closeQuietly } from '../runtime/report.js';
 import type { PortMapping } from './ports.js';
-import { accessible, commandPath } from '../runtime/rootless.js';
+import { accessible } from '../runtime/rootless.js';
+import { findHostTool, hostTool } from '../host-tools.js';
 
 /** The address slirp4netns --configure gives the container (10.0.2.0/24: gateway .2, DNS .3). */
 export const SLIRP_GUEST_IP = '10.0.2.100';
 export const SLIRP_DNS = '10.0.2.3';
 
 export function slirpBinary(): string | undefined {
-  return commandPath('slirp4netns');
+  return findHostTool('slirp4netns');
 }
 
 /** Why user-mode networking cannot work here, or undefined when it can. */
@@ -54,7 +55,7 @@ export function startSlirp(containerDir: string, pid: number, userns: boolean): 
   try {
     const args = ['--configure', '--mtu=65520', '--disable-host-loopback', '--api-socket=slirp.sock', '--ready-fd=3', '--exit-fd=4', ...(userns ? [`--userns-path=/proc/${pid}/ns/user`] : []), String(pid), 'tap0'];
     child = spawn(bin, args, { cwd: containerDir, detached: true, stdio: ['ignore', log, log, readyW, exitR] });
-    guard = spawn('tail', [`--pid=${pid}`, '-s', '0.2', '-f', '/dev/null'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', exitW] });
+    guard = spawn(hostTool('tail'), [`--pid=${pid}`, '-s', '0.2', '-f', '/dev/null'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', exitW] });
   } finally {
     closeSync(log);
     for (const fd of [readyW, exitR, exitW]) closeQuietly(fd);

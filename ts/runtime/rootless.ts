@@ -4,6 +4,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { OciIdMapping } from './spec.js';
+import { findHostTool } from '../host-tools.js';
 
 /** Not root in the host's user namespace: no cgroups, no mounts on the host, no bridge. */
 export function isRootless(): boolean {
@@ -53,17 +54,9 @@ export function accessible(path: string, mode: number): boolean {
   }
 }
 
-/** A program by name in PATH (and /usr/bin, where Debian puts the helpers), or undefined. */
-export function commandPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat(['/usr/bin'])) {
-    if (dir && accessible(`${dir}/${name}`, constants.X_OK)) return `${dir}/${name}`;
-  }
-  return undefined;
-}
-
 /** newuidmap/newgidmap (Debian's uidmap package), which may write ranges a user owns in /etc/sub[ug]id. */
 export function idmapTool(name: 'newuidmap' | 'newgidmap'): string | undefined {
-  return commandPath(name);
+  return findHostTool(name);
 }
 
 export interface RootlessMappings {

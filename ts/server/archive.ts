@@ -15,6 +15,7 @@ import { isRootless } from '../runtime/rootless.js';
 import { native } from '../native.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { sendEmpty, type Ctx, type Router } from './router.js';
+import { hostTool } from '../host-tools.js';
 
 const AT_FDCWD = -100;
 const O_PATH = 0o10000000;
@@ -85,7 +86,7 @@ async function get(c: Ctx): Promise<void> {
     copyPath({ root: rootfs, path, label: `${r.Name}:${path}` }, { path: `${tmp}/` }, { archive: true });
     const names = readdirSync(tmp);
     c.res!.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': statHeader(s) });
-    const tar = spawn('tar', ['-C', tmp, '--numeric-owner', '-cf', '-', '--', ...names], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const tar = spawn(hostTool('tar'), ['-C', tmp, '--numeric-owner', '-cf', '-', '--', ...names], { stdio: ['ignore', 'pipe', 'ignore'] });
     await pipeline(tar.stdout, c.res!);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

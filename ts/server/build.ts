@@ -12,6 +12,7 @@ import { familiarName, parseReference } from '../images/reference.js';
 import { badRequest, notImplemented, statusOf } from './errors.js';
 import { registryAuth } from './images.js';
 import { jsonBody, qBool, sendJson, type Ctx, type Router } from './router.js';
+import { hostTool } from '../host-tools.js';
 
 /** A JSON object from the query ({"K":"V"}), as docker sends buildargs and labels. */
 function qJson(c: Ctx, k: string): Record<string, string> {
@@ -74,7 +75,7 @@ async function build(c: Ctx): Promise<void> {
     mkdirSync(ctx, { mode: 0o700 });
     if (statSync(tar).size > 0) {
       // GNU tar keeps members inside ctx: no absolute names, no "..", and links that point out are placeholders until the end.
-      const x = spawnSync('tar', ['-x', '--no-same-owner', '--no-same-permissions', '-C', ctx, '-f', tar], { encoding: 'utf8' });
+      const x = spawnSync(hostTool('tar'), ['-x', '--no-same-owner', '--no-same-permissions', '-C', ctx, '-f', tar], { encoding: 'utf8' });
       if (x.status !== 0) throw badRequest(`build: the context is not a readable tar: ${x.stderr.trim()}`);
     }
     const name = q.get('dockerfile') || 'Dockerfile';

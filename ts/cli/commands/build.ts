@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { args, UsageError, type Command } from '../common.js';
+import { hostTool } from '../../host-tools.js';
 
 function kv(list: string[] | undefined, what: string, env = false): Record<string, string> {
   const out: Record<string, string> = {};
@@ -80,7 +81,7 @@ export const buildCommand: Command = async (argv, g) => {
         tmp = mkdtempSync(join(tmpdir(), 'tsbox-context-'));
         mkdirSync(join(tmp, 'ctx'));
         writeFileSync(join(tmp, '.context.tar'), data);
-        const r = spawnSync('tar', ['-x', '--no-same-owner', '-C', join(tmp, 'ctx'), '-f', join(tmp, '.context.tar')], { encoding: 'utf8' });
+        const r = spawnSync(hostTool('tar'), ['-x', '--no-same-owner', '-C', join(tmp, 'ctx'), '-f', join(tmp, '.context.tar')], { encoding: 'utf8' });
         if (r.status !== 0) throw new UsageError(`build: the context on stdin is not a readable tar: ${r.stderr.trim()}`);
         context = join(tmp, 'ctx');
       } else if (data[0] === 0x1f && data[1] === 0x8b) {

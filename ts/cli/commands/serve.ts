@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { args, UsageError, type Command } from '../common.js';
+import { hostTool } from '../../host-tools.js';
 
 /** /run/tsbox/docker.sock as root, $XDG_RUNTIME_DIR/tsbox/docker.sock otherwise (podman's places). */
 export function defaultSocket(): string {
@@ -14,7 +15,7 @@ export function defaultSocket(): string {
 function groupId(g: string): number {
   if (/^\d+$/.test(g)) return Number(g);
   try {
-    return Number(execFileSync('getent', ['group', g], { encoding: 'utf8' }).split(':')[2]);
+    return Number(execFileSync(hostTool('getent'), ['group', g], { encoding: 'utf8' }).split(':')[2]);
   } catch {
     throw new UsageError(`system service: --group ${g}: no such group`);
   }

@@ -13,6 +13,7 @@ import { listIds, markCreated, readState } from '../state.js';
 import { bool, FlagError, list, parseFlags, str, type FlagSpec, type Parsed } from './args.js';
 import { waitExit } from './foreground.js';
 import { features } from './features.js';
+import { hostTool } from '../../host-tools.js';
 
 export interface Globals {
   root: string;
@@ -194,7 +195,7 @@ const ps: Handler = (argv, g) => {
     return 0;
   }
   const psArgs = p.rest.length > 1 ? p.rest.slice(1) : ['-ef'];
-  const out = childProcess().execFileSync('ps', psArgs, { encoding: 'utf8' }).split('\n');
+  const out = childProcess().execFileSync(hostTool('ps'), psArgs, { encoding: 'utf8' }).split('\n');
   const header = out[0];
   const col = header.trim().split(/\s+/).indexOf('PID');
   if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);
