@@ -3,6 +3,8 @@
 // containers of another network only through a container on both, never through the host's forwarding).
 // nftables in a table of tsbox's own, or iptables chains named TSBOX-*, never other rules.
 import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { native } from '../native.js';
 import { missingTool } from '../errors.js';
 import { findHostTool, hostTool } from '../host-tools.js';
 
@@ -16,6 +18,20 @@ export interface NetRules {
 const NFT_TABLE = 'tsbox';
 const ISOLATION_1 = 'TSBOX-ISOLATION-STAGE-1';
 const ISOLATION_2 = 'TSBOX-ISOLATION-STAGE-2';
+// The rules are the host's, whatever network directory (TSBOX_NET_DIR) holds the leases: their own lock,
+// so that the last network's removal never deletes the table under another's rules being added.
+const LOCK_DIR = '/run/tsbox';
+
+function withFirewallLock<T>(fn: () => T): T {
+  mkdirSync(LOCK_DIR, { recursive: true, mode: 0o700 });
+  const fd = openSync(`${LOCK_DIR}/firewall.lock`, 'a+', 0o600);
+  try {
+    native().flock(fd, 2);
+    return fn();
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function run(cmd: string, args: string[]): string {
   const bin = hostTool(cmd);
@@ -60,6 +76,14 @@ function isolationRules(net: NetRules): [string, string[]][] {
 }
 
 export function addNetworkRules(net: NetRules): void {
+  withFirewallLock(() => addRules(net));
+}
+
+export function removeNetworkRules(net: NetRules): void {
+  withFirewallLock(() => removeRules(net));
+}
+
+function addRules(net: NetRules): void {
   if (firewall() === 'nft') {
     run('nft', [`add table ip ${NFT_TABLE}`]);
     run('nft', [`add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat ; }`]);
@@ -80,7 +104,7 @@ export function addNetworkRules(net: NetRules): void {
   for (const [chain, rule] of isolationRules(net)) if (!tryRun('iptables', ['-C', chain, ...rule])) run('iptables', ['-A', chain, ...rule]);
 }
 
-export function removeNetworkRules(net: NetRules): void {
+function removeRules(net: NetRules): void {
   // Both kinds: a host may have switched since the rules were made.
   tryRun('iptables', ['-t', 'nat', '-D', ...masqueradeRule(net)]);
   for (const [chain, rule] of isolationRules(net)) tryRun('iptables', ['-D', chain, ...rule]);
