@@ -3,57 +3,46 @@
 // private dockerd (the reference), and dockerode (attach with stdin, a TTY and its resize, labels,
 // update, changes, export).
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { startRegistry, rawTar, type Registry } from './helpers/registry.js';
-import { CLI } from './helpers/bins.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf, type CliResult } from './helpers/cli.js';
-import { haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
+import { DOCKER, haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
+import { startApiServer, type ApiServer } from './helpers/api-server.js';
 
 const engine = engineRoot('tsbox-apictr-');
 const { root } = engine;
+/** Where startApiServer puts the socket. */
 const sock = join(root, 'docker.sock');
-let server: ChildProcess;
+let server: ApiServer;
 let reg: Registry;
 let ref: Dockerd | undefined;
 const docker = new Docker({ socketPath: sock });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const clientConfig = join(root, 'client');
+/** The docker clients' config (where docker login keeps credentials): private, outside the engine's root. */
+const clientConfig = mkdtempSync(join(tmpdir(), 'tsbox-apictr-client-'));
 
 /** The docker CLI pointed at our socket (env), or at the reference dockerd. */
 const ours = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
-  outputOf('env', [`DOCKER_HOST=unix://${sock}`, `DOCKER_CONFIG=${clientConfig}`, 'docker', ...argv], { tmp: root, timeout: 60_000, ...o });
+  outputOf('env', [`DOCKER_HOST=unix://${sock}`, `DOCKER_CONFIG=${clientConfig}`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
 const theirs = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
-  outputOf('env', [`DOCKER_HOST=unix://${ref!.sock}`, `DOCKER_CONFIG=${clientConfig}-ref`, 'docker', ...argv], { tmp: root, timeout: 60_000, ...o });
+  outputOf('env', [`DOCKER_HOST=unix://${ref!.sock}`, `DOCKER_CONFIG=${clientConfig}-ref`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
 
 /** A shell line run under script(1): the docker CLI gets a pty, input is fed by the shell with pauses. */
 const underScript = (host: string, line: string, feed: string): CliResult =>
-  outputOf('sh', ['-c', `(${feed}) | script -qefc "env DOCKER_HOST=${host} DOCKER_CONFIG=${clientConfig} ${line}" /dev/null`], { tmp: root, timeout: 60_000 });
+  outputOf('sh', ['-c', `(${feed}) | script -qefc "env DOCKER_HOST=${host} DOCKER_CONFIG=${clientConfig} ${line.replace(/^docker /, `${DOCKER} `)}" /dev/null`], { tmp: root, timeout: 60_000 });
 
-function raw(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method, path, headers }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const raw = (method: string, path: string, body?: Buffer | string, headers?: Record<string, string>) => server.raw(method, path, body, headers);
 
 test.before(async () => {
   engine.importBusybox();
-  mkdirSync(clientConfig);
   mkdirSync(`${clientConfig}-ref`);
   reg = await startRegistry({ user: 'pusher', password: 'secret' });
-  server = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', sock, '--timeout', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  server = await startApiServer(root);
   if (haveDockerd()) {
     ref = await startDockerd();
     const tar = join(root, 'ref-busybox.tar');
@@ -64,9 +53,10 @@ test.before(async () => {
 test.after.always(async () => {
   const left = await ref?.stop();
   if (left?.length) console.error('dockerd left behind:', left);
-  server?.kill('SIGTERM');
+  await server?.stop();
   await reg?.stop();
   engine.remove();
+  for (const d of [clientConfig, `${clientConfig}-ref`]) rmSync(d, { recursive: true, force: true });
 });
 
 test.serial('docker run -it (under script): input reaches the container, its terminal answers, the exit code comes back; as dockerd', async (t) => {

@@ -10,7 +10,7 @@ export interface ApiServer {
   proc: ChildProcess;
   /** The number of fds the server holds now. */
   fds(): number;
-  raw(method: string, path: string, body?: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
+  raw(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
   stop(): Promise<void>;
 }
 
