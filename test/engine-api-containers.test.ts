@@ -72,6 +72,29 @@ test.serial('docker run -it (under script): input reaches the container, its ter
   t.regex(b.stdout, /got:hello/);
 });
 
+test.serial('docker exec -it (under script): a terminal, typed input, the exit code; exec -i without -t pipes stdin; as dockerd', async (t) => {
+  const line = "docker exec -it exit sh -c 'tty; read x; echo got:\\$x; exit 3'";
+  const feed = 'sleep 1.5; printf "hello\\r"; sleep 1.5';
+  const seen: { it: CliResult; i: CliResult }[] = [];
+  for (const [host, run] of [[`unix://${sock}`, ours], ...(ref ? [[`unix://${ref.sock}`, theirs] as const] : [])] as const) {
+    t.is(run(['run', '-d', '--name', 'exit', 'busybox', 'sleep', '60']).code, 0, host);
+    const it = underScript(host, line, feed);
+    // The pty's number is the only difference allowed.
+    it.stdout = it.stdout.replace(/\/dev\/pts\/\d+/, '/dev/pts/N');
+    const i = run(['exec', '-i', 'exit', 'sh', '-c', 'tty; cat; exit 4'], { input: 'piped\none more\n' });
+    seen.push({ it, i });
+    t.is(run(['rm', '-f', 'exit']).code, 0);
+  }
+  const [a, b] = seen;
+  t.is(a.it.code, 3, a.it.stdout + a.it.stderr);
+  t.is(a.it.stdout, '/dev/pts/N\r\nhello\r\ngot:hello\r\n', 'the echo of the typed line, then the answer, as a terminal shows them');
+  t.is(a.i.code, 4, a.i.stderr);
+  t.is(a.i.stdout, 'not a tty\npiped\none more\n');
+  if (!b) return;
+  t.deepEqual([a.it.code, a.it.stdout, a.it.stderr], [b.it.code, b.it.stdout, b.it.stderr], 'exec -it: the same as dockerd');
+  t.deepEqual([a.i.code, a.i.stdout, a.i.stderr], [b.i.code, b.i.stdout, b.i.stderr], 'exec -i: the same as dockerd');
+});
+
 test.serial('docker attach to a run -dit container, then ctrl-p ctrl-q: detached ("read escape sequence"), the container goes on; as dockerd', async (t) => {
   const codes: (number | null)[] = [];
   for (const [host, run] of [[`unix://${sock}`, ours], ...(ref ? [[`unix://${ref.sock}`, theirs] as const] : [])] as const) {
