@@ -3,14 +3,15 @@
 // private dockerd (the reference), and dockerode (attach with stdin, a TTY and its resize, labels,
 // update, changes, export).
 import test from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { startRegistry, rawTar, type Registry } from './helpers/registry.js';
+import { busyboxRootfs } from './helpers/bundle.js';
+import { startRegistry, Layout, push, rawTar, type Registry } from './helpers/registry.js';
 import { engineRoot } from './helpers/engine-root.js';
-import { outputOf, type CliResult } from './helpers/cli.js';
+import { outputOf, outputOfAsync, type CliResult } from './helpers/cli.js';
 import { DOCKER, haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
 import { startApiServer, type ApiServer } from './helpers/api-server.js';
 
@@ -20,6 +21,10 @@ const { root } = engine;
 const sock = join(root, 'docker.sock');
 let server: ApiServer;
 let reg: Registry;
+/** A registry behind token auth, its image pushed with skopeo. */
+let tokenReg: Registry;
+const TOKEN_USER = 'bob';
+const TOKEN_PASS = `tok3n-${process.pid}-secret`;
 let ref: Dockerd | undefined;
 const docker = new Docker({ socketPath: sock });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,6 +37,10 @@ const ours = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
 const theirs = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
   outputOf('env', [`DOCKER_HOST=unix://${ref!.sock}`, `DOCKER_CONFIG=${clientConfig}-ref`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
 
+/** The same without blocking this process, whose token server the registry sends the client to. */
+const client = (host: string, cfg: string) => (argv: string[], o: { input?: string } = {}) =>
+  outputOfAsync('env', [`DOCKER_HOST=${host}`, `DOCKER_CONFIG=${cfg}`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
+
 /** A shell line run under script(1): the docker CLI gets a pty, input is fed by the shell with pauses. */
 const underScript = (host: string, line: string, feed: string): CliResult =>
   outputOf('sh', ['-c', `(${feed}) | script -qefc "env DOCKER_HOST=${host} DOCKER_CONFIG=${clientConfig} ${line.replace(/^docker /, `${DOCKER} `)}" /dev/null`], { tmp: root, timeout: 60_000 });
@@ -41,7 +50,11 @@ const raw = (method: string, path: string, body?: Buffer | string, headers?: Rec
 test.before(async () => {
   engine.importBusybox();
   mkdirSync(`${clientConfig}-ref`);
-  reg = await startRegistry({ user: 'pusher', password: 'secret' });
+  [reg, tokenReg] = await Promise.all([startRegistry({ user: 'pusher', password: 'secret' }), startRegistry({ token: true, user: TOKEN_USER, password: TOKEN_PASS })]);
+  const l = new Layout(join(root, 'layout'));
+  l.image([busyboxRootfs()], { tag: 'latest' });
+  l.write();
+  await push(join(root, 'layout'), 'latest', `${tokenReg.addr}/tok/busybox:1`, { creds: `${TOKEN_USER}:${TOKEN_PASS}` });
   server = await startApiServer(root);
   if (haveDockerd()) {
     ref = await startDockerd();
@@ -54,7 +67,7 @@ test.after.always(async () => {
   const left = await ref?.stop();
   if (left?.length) console.error('dockerd left behind:', left);
   await server?.stop();
-  await reg?.stop();
+  await Promise.all([reg?.stop(), tokenReg?.stop()]);
   engine.remove();
   for (const d of [clientConfig, `${clientConfig}-ref`]) rmSync(d, { recursive: true, force: true });
 });
@@ -268,6 +281,61 @@ test.serial('docker push (login, X-Registry-Auth) to a private registry; dockerd
   t.is(pulled.code, 0, pulled.stderr);
   t.regex(pulled.stdout, new RegExp(`Digest: ${digest}`));
   t.is(theirs(['run', '--rm', name, 'echo', 'pushed-ok']).stdout, 'pushed-ok\n');
+});
+
+test.serial('docker login + pull from a token-auth registry: refused before the login as dockerd refuses it, pulled after; the credentials travel in X-Registry-Auth and stay client-side', async (t) => {
+  const name = `${tokenReg.addr}/tok/busybox:1`;
+  const results: { denied: CliResult; login: CliResult; pulled: CliResult; run: CliResult }[] = [];
+  const clients = [client(`unix://${sock}`, clientConfig), ...(ref ? [client(`unix://${ref.sock}`, `${clientConfig}-ref`)] : [])];
+  for (const run of clients) {
+    const denied = await run(['pull', name]);
+    const login = await run(['login', '-u', TOKEN_USER, '--password-stdin', tokenReg.addr], { input: TOKEN_PASS });
+    const pulled = await run(['pull', name]);
+    results.push({ denied, login, pulled, run: await run(['run', '--rm', name, 'echo', 'token-ok']) });
+    await run(['rmi', name]);
+    await run(['logout', tokenReg.addr]);
+  }
+  const [a, b] = results;
+  t.is(a.denied.code, 1, a.denied.stderr);
+  t.regex(a.denied.stderr, /^Error response from daemon: .*unauthorized|denied/m);
+  t.is(a.login.code, 0, a.login.stderr);
+  t.regex(a.login.stdout, /Login Succeeded/);
+  t.is(a.pulled.code, 0, a.pulled.stderr);
+  t.regex(a.pulled.stdout, new RegExp(`Status: Downloaded newer image for ${name.replace(/\./g, '\\.')}`));
+  t.is(a.run.stdout, 'token-ok\n');
+  if (b) {
+    const shape = (r: CliResult) => [r.code, r.stderr.replace(/"[^"]*"/g, 'URL').replace(/127\.0\.0\.1:\d+/g, 'ADDR').trim()];
+    t.deepEqual(shape(a.denied), shape(b.denied), 'refused as dockerd refuses it');
+    t.is(a.login.code, b.login.code);
+    t.is(a.pulled.code, b.pulled.code);
+    const lines = (r: CliResult) => r.stdout.split('\n').filter((l) => !/^[0-9a-f]{12}: /.test(l));
+    t.deepEqual(lines(a.pulled), lines(b.pulled), 'pull: the same lines, but for each layer\'s progress');
+    t.is(a.run.stdout, b.run.stdout);
+  }
+  // The credentials reach the registry through X-Registry-Auth alone: the API without it is refused, with it served.
+  const xra = (password: string) => Buffer.from(JSON.stringify({ username: TOKEN_USER, password, serveraddress: tokenReg.addr })).toString('base64url');
+  const path = `/images/create?fromImage=${encodeURIComponent(`${tokenReg.addr}/tok/busybox`)}&tag=1`;
+  t.not((await raw('POST', path)).status, 200, 'no X-Registry-Auth');
+  if (ref) {
+    const status = async (s: string) => (await outputOfAsync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '--unix-socket', s, `http://d${path}`], { tmp: root })).stdout;
+    t.is(await status(sock), await status(ref.sock), 'the status dockerd answers an anonymous pull with');
+  }
+  const wrong = await raw('POST', path, undefined, { 'X-Registry-Auth': xra('wrong') });
+  t.true(wrong.status !== 200 || /error/i.test(wrong.body), `a wrong password: ${wrong.status} ${wrong.body}`);
+  const ok = await raw('POST', path, undefined, { 'X-Registry-Auth': xra(TOKEN_PASS) });
+  t.is(ok.status, 200);
+  t.regex(ok.body, /Downloaded newer image/);
+  t.is((await clients[0](['rmi', name])).code, 0);
+  // Nothing of them under the engine's root, in clear text or as docker's base64 "auth"; the client keeps them.
+  const basic = Buffer.from(`${TOKEN_USER}:${TOKEN_PASS}`).toString('base64');
+  for (const needle of [TOKEN_PASS, basic]) {
+    const found = outputOf('grep', ['-rlaF', needle, root], { tmp: tmpdir() });
+    t.is(found.stdout, '', `${needle} under ${root}`);
+  }
+  const again = await clients[0](['login', '-u', TOKEN_USER, '--password-stdin', tokenReg.addr], { input: TOKEN_PASS });
+  t.is(again.code, 0, again.stderr);
+  t.regex(readFileSync(join(clientConfig, 'config.json'), 'utf8'), new RegExp(basic.replace(/[+/=]/g, '\\$&')), 'docker keeps them in the client\'s config.json');
+  await clients[0](['logout', tokenReg.addr]);
 });
 
 test.serial('testcontainers: GenericContainer.fromDockerfile builds through /build and runs the image', async (t) => {
