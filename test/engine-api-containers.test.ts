@@ -6,14 +6,12 @@ import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { busyboxRootfs } from './helpers/bundle.js';
-import { startRegistry, Layout, push, rawTar, type Registry } from './helpers/registry.js';
+import { startRegistry, pushBusybox, rawTar, type Registry } from './helpers/registry.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf, outputOfAsync, type CliResult } from './helpers/cli.js';
 import { DOCKER, haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
-import { startApiServer, type ApiServer } from './helpers/api-server.js';
+import { demux, startApiServer, type ApiServer } from './helpers/api-server.js';
 
 const engine = engineRoot('tsbox-apictr-');
 const { root } = engine;
@@ -51,10 +49,7 @@ test.before(async () => {
   engine.importBusybox();
   mkdirSync(`${clientConfig}-ref`);
   [reg, tokenReg] = await Promise.all([startRegistry({ user: 'pusher', password: 'secret' }), startRegistry({ token: true, user: TOKEN_USER, password: TOKEN_PASS })]);
-  const l = new Layout(join(root, 'layout'));
-  l.image([busyboxRootfs()], { tag: 'latest' });
-  l.write();
-  await push(join(root, 'layout'), 'latest', `${tokenReg.addr}/tok/busybox:1`, { creds: `${TOKEN_USER}:${TOKEN_PASS}` });
+  await pushBusybox(join(root, 'layout'), `${tokenReg.addr}/tok/busybox:1`, { creds: `${TOKEN_USER}:${TOKEN_PASS}` });
   server = await startApiServer(root);
   if (haveDockerd()) {
     ref = await startDockerd();
@@ -133,11 +128,7 @@ test.serial('docker run -i with piped input (StdinOnce): the container reads EOF
 test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay; a TTY container: raw stream and resize', async (t) => {
   const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'read x; echo got:$x; cat; echo err >&2'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
   const s = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
-  let o = '';
-  let e = '';
-  const out = new PassThrough().on('data', (d) => (o += d));
-  const err = new PassThrough().on('data', (d) => (e += d));
-  docker.modem.demuxStream(s, out, err);
+  const got = demux(docker, s);
   const ended = new Promise((r) => s.on('end', r));
   await c.start();
   s.write('hello\nrest\n');
@@ -145,8 +136,8 @@ test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay;
   s.end();
   t.deepEqual(await c.wait(), { StatusCode: 0, Error: null });
   await ended;
-  t.is(o, 'got:hello\nrest\n');
-  t.is(e, 'err\n');
+  t.is(got.out, 'got:hello\nrest\n');
+  t.is(got.err, 'err\n');
   // logs=1, stream=0: what it wrote, framed.
   const replay = await raw('POST', `/containers/${c.id}/attach?logs=1&stream=0&stdout=1&stderr=1`);
   t.is(replay.status, 200);

@@ -7,8 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { busyboxRootfs } from './helpers/bundle.js';
-import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+import { startRegistry, pushBusybox, type Registry } from './helpers/registry.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf } from './helpers/cli.js';
 import { DOCKER, haveDockerd, startDockerd } from './helpers/dockerd.js';
@@ -47,11 +46,8 @@ const links = () => execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' })
 test.before(async () => {
   engine.importBusybox();
   reg = await startRegistry();
-  const l = new Layout(join(root, 'layout'));
-  l.image([busyboxRootfs()], { tag: 'latest' });
-  l.write();
   image = `${reg.addr}/objects/busybox:latest`;
-  await push(join(root, 'layout'), 'latest', image);
+  await pushBusybox(join(root, 'layout'), image);
   server = await startApiServer(root);
   process.env.DOCKER_HOST = `unix://${server.sock}`;
 });

@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
 import { CLI } from './bins.js';
 
 export interface ApiServer {
@@ -43,4 +45,11 @@ export async function startApiServer(root: string): Promise<ApiServer> {
       await Promise.race([gone, sleep(5000)]);
     },
   };
+}
+
+/** A multiplexed (stdcopy) stream's stdout and stderr as they come, through dockerode's demuxStream. */
+export function demux(docker: Docker, stream: NodeJS.ReadableStream): { out: string; err: string } {
+  const got = { out: '', err: '' };
+  docker.modem.demuxStream(stream, new PassThrough().on('data', (d) => (got.out += d)), new PassThrough().on('data', (d) => (got.err += d)));
+  return got;
 }
