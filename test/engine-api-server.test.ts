@@ -432,9 +432,16 @@ test.serial('name filters are Go regexps matched in linear time: (a+)+$ against 
     t.not(r, 'timeout', kind);
     if (r !== 'timeout') t.is(r.status, 200, kind);
   }
-  // Image reference filters are Go's path.Match: linear too.
+  // Image reference filters are Go's path.Match globs: `*a` thirty times against sixty a's is linear too
+  // (a backtracking RegExp takes C(60,30) steps).
+  const aaa = 'a'.repeat(60);
+  t.teardown(() => void dockerCli(['rmi', aaa]));
+  t.is(dockerCli(['tag', 'busybox', aaa]).code, 0);
   const img = await within(10_000, raw('GET', `/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: [`${'*a'.repeat(30)}b`] }))}`));
   t.not(img, 'timeout', 'images reference');
+  if (img !== 'timeout') t.deepEqual(JSON.parse(img.body), []);
+  const mine = await raw('GET', `/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: [`${'*a'.repeat(30)}`] }))}`);
+  t.deepEqual(JSON.parse(mine.body).flatMap((i: { RepoTags: string[] }) => i.RepoTags), [`${aaa}:latest`]);
 });
 
 test.serial('--timeout N: the server exits after N seconds idle; --timeout 0 runs on', async (t) => {
