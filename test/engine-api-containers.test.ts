@@ -3,57 +3,54 @@
 // private dockerd (the reference), and dockerode (attach with stdin, a TTY and its resize, labels,
 // update, changes, export).
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { startRegistry, rawTar, type Registry } from './helpers/registry.js';
-import { CLI } from './helpers/bins.js';
+import { startRegistry, pushBusybox, rawTar, type Registry } from './helpers/registry.js';
 import { engineRoot } from './helpers/engine-root.js';
-import { outputOf, type CliResult } from './helpers/cli.js';
-import { haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
+import { outputOf, outputOfAsync, type CliResult } from './helpers/cli.js';
+import { DOCKER, haveDockerd, startDockerd, type Dockerd } from './helpers/dockerd.js';
+import { demux, startApiServer, type ApiServer } from './helpers/api-server.js';
 
 const engine = engineRoot('tsbox-apictr-');
 const { root } = engine;
+/** Where startApiServer puts the socket. */
 const sock = join(root, 'docker.sock');
-let server: ChildProcess;
+let server: ApiServer;
 let reg: Registry;
+/** A registry behind token auth, its image pushed with skopeo. */
+let tokenReg: Registry;
+const TOKEN_USER = 'bob';
+const TOKEN_PASS = `tok3n-${process.pid}-secret`;
 let ref: Dockerd | undefined;
 const docker = new Docker({ socketPath: sock });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const clientConfig = join(root, 'client');
+/** The docker clients' config (where docker login keeps credentials): private, outside the engine's root. */
+const clientConfig = mkdtempSync(join(tmpdir(), 'tsbox-apictr-client-'));
 
 /** The docker CLI pointed at our socket (env), or at the reference dockerd. */
 const ours = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
-  outputOf('env', [`DOCKER_HOST=unix://${sock}`, `DOCKER_CONFIG=${clientConfig}`, 'docker', ...argv], { tmp: root, timeout: 60_000, ...o });
+  outputOf('env', [`DOCKER_HOST=unix://${sock}`, `DOCKER_CONFIG=${clientConfig}`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
 const theirs = (argv: string[], o: { input?: string; cwd?: string } = {}) =>
-  outputOf('env', [`DOCKER_HOST=unix://${ref!.sock}`, `DOCKER_CONFIG=${clientConfig}-ref`, 'docker', ...argv], { tmp: root, timeout: 60_000, ...o });
+  outputOf('env', [`DOCKER_HOST=unix://${ref!.sock}`, `DOCKER_CONFIG=${clientConfig}-ref`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
+
+/** The same without blocking this process, whose token server the registry sends the client to. */
+const client = (host: string, cfg: string) => (argv: string[], o: { input?: string } = {}) =>
+  outputOfAsync('env', [`DOCKER_HOST=${host}`, `DOCKER_CONFIG=${cfg}`, DOCKER, ...argv], { tmp: root, timeout: 60_000, ...o });
 
 /** A shell line run under script(1): the docker CLI gets a pty, input is fed by the shell with pauses. */
 const underScript = (host: string, line: string, feed: string): CliResult =>
-  outputOf('sh', ['-c', `(${feed}) | script -qefc "env DOCKER_HOST=${host} DOCKER_CONFIG=${clientConfig} ${line}" /dev/null`], { tmp: root, timeout: 60_000 });
+  outputOf('sh', ['-c', `(${feed}) | script -qefc "env DOCKER_HOST=${host} DOCKER_CONFIG=${clientConfig} ${line.replace(/^docker /, `${DOCKER} `)}" /dev/null`], { tmp: root, timeout: 60_000 });
 
-function raw(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method, path, headers }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const raw = (method: string, path: string, body?: Buffer | string, headers?: Record<string, string>) => server.raw(method, path, body, headers);
 
 test.before(async () => {
   engine.importBusybox();
-  mkdirSync(clientConfig);
   mkdirSync(`${clientConfig}-ref`);
-  reg = await startRegistry({ user: 'pusher', password: 'secret' });
-  server = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', sock, '--timeout', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  [reg, tokenReg] = await Promise.all([startRegistry({ user: 'pusher', password: 'secret' }), startRegistry({ token: true, user: TOKEN_USER, password: TOKEN_PASS })]);
+  await pushBusybox(join(root, 'layout'), `${tokenReg.addr}/tok/busybox:1`, { creds: `${TOKEN_USER}:${TOKEN_PASS}` });
+  server = await startApiServer(root);
   if (haveDockerd()) {
     ref = await startDockerd();
     const tar = join(root, 'ref-busybox.tar');
@@ -64,9 +61,10 @@ test.before(async () => {
 test.after.always(async () => {
   const left = await ref?.stop();
   if (left?.length) console.error('dockerd left behind:', left);
-  server?.kill('SIGTERM');
-  await reg?.stop();
+  await server?.stop();
+  await Promise.all([reg?.stop(), tokenReg?.stop()]);
   engine.remove();
+  for (const d of [clientConfig, `${clientConfig}-ref`]) rmSync(d, { recursive: true, force: true });
 });
 
 test.serial('docker run -it (under script): input reaches the container, its terminal answers, the exit code comes back; as dockerd', async (t) => {
@@ -80,6 +78,29 @@ test.serial('docker run -it (under script): input reaches the container, its ter
   const b = underScript(`unix://${ref.sock}`, line, feed);
   t.is(b.code, 3, 'dockerd: the same');
   t.regex(b.stdout, /got:hello/);
+});
+
+test.serial('docker exec -it (under script): a terminal, typed input, the exit code; exec -i without -t pipes stdin; as dockerd', async (t) => {
+  const line = "docker exec -it exit sh -c 'tty; read x; echo got:\\$x; exit 3'";
+  const feed = 'sleep 1.5; printf "hello\\r"; sleep 1.5';
+  const seen: { it: CliResult; i: CliResult }[] = [];
+  for (const [host, run] of [[`unix://${sock}`, ours], ...(ref ? [[`unix://${ref.sock}`, theirs] as const] : [])] as const) {
+    t.is(run(['run', '-d', '--name', 'exit', 'busybox', 'sleep', '60']).code, 0, host);
+    const it = underScript(host, line, feed);
+    // The pty's number is the only difference allowed.
+    it.stdout = it.stdout.replace(/\/dev\/pts\/\d+/, '/dev/pts/N');
+    const i = run(['exec', '-i', 'exit', 'sh', '-c', 'tty; cat; exit 4'], { input: 'piped\none more\n' });
+    seen.push({ it, i });
+    t.is(run(['rm', '-f', 'exit']).code, 0);
+  }
+  const [a, b] = seen;
+  t.is(a.it.code, 3, a.it.stdout + a.it.stderr);
+  t.is(a.it.stdout, '/dev/pts/N\r\nhello\r\ngot:hello\r\n', 'the echo of the typed line, then the answer, as a terminal shows them');
+  t.is(a.i.code, 4, a.i.stderr);
+  t.is(a.i.stdout, 'not a tty\npiped\none more\n');
+  if (!b) return;
+  t.deepEqual([a.it.code, a.it.stdout, a.it.stderr], [b.it.code, b.it.stdout, b.it.stderr], 'exec -it: the same as dockerd');
+  t.deepEqual([a.i.code, a.i.stdout, a.i.stderr], [b.i.code, b.i.stdout, b.i.stderr], 'exec -i: the same as dockerd');
 });
 
 test.serial('docker attach to a run -dit container, then ctrl-p ctrl-q: detached ("read escape sequence"), the container goes on; as dockerd', async (t) => {
@@ -107,11 +128,7 @@ test.serial('docker run -i with piped input (StdinOnce): the container reads EOF
 test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay; a TTY container: raw stream and resize', async (t) => {
   const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'read x; echo got:$x; cat; echo err >&2'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
   const s = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
-  let o = '';
-  let e = '';
-  const out = new PassThrough().on('data', (d) => (o += d));
-  const err = new PassThrough().on('data', (d) => (e += d));
-  docker.modem.demuxStream(s, out, err);
+  const got = demux(docker, s);
   const ended = new Promise((r) => s.on('end', r));
   await c.start();
   s.write('hello\nrest\n');
@@ -119,8 +136,8 @@ test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay;
   s.end();
   t.deepEqual(await c.wait(), { StatusCode: 0, Error: null });
   await ended;
-  t.is(o, 'got:hello\nrest\n');
-  t.is(e, 'err\n');
+  t.is(got.out, 'got:hello\nrest\n');
+  t.is(got.err, 'err\n');
   // logs=1, stream=0: what it wrote, framed.
   const replay = await raw('POST', `/containers/${c.id}/attach?logs=1&stream=0&stdout=1&stderr=1`);
   t.is(replay.status, 200);
@@ -255,6 +272,61 @@ test.serial('docker push (login, X-Registry-Auth) to a private registry; dockerd
   t.is(pulled.code, 0, pulled.stderr);
   t.regex(pulled.stdout, new RegExp(`Digest: ${digest}`));
   t.is(theirs(['run', '--rm', name, 'echo', 'pushed-ok']).stdout, 'pushed-ok\n');
+});
+
+test.serial('docker login + pull from a token-auth registry: refused before the login as dockerd refuses it, pulled after; the credentials travel in X-Registry-Auth and stay client-side', async (t) => {
+  const name = `${tokenReg.addr}/tok/busybox:1`;
+  const results: { denied: CliResult; login: CliResult; pulled: CliResult; run: CliResult }[] = [];
+  const clients = [client(`unix://${sock}`, clientConfig), ...(ref ? [client(`unix://${ref.sock}`, `${clientConfig}-ref`)] : [])];
+  for (const run of clients) {
+    const denied = await run(['pull', name]);
+    const login = await run(['login', '-u', TOKEN_USER, '--password-stdin', tokenReg.addr], { input: TOKEN_PASS });
+    const pulled = await run(['pull', name]);
+    results.push({ denied, login, pulled, run: await run(['run', '--rm', name, 'echo', 'token-ok']) });
+    await run(['rmi', name]);
+    await run(['logout', tokenReg.addr]);
+  }
+  const [a, b] = results;
+  t.is(a.denied.code, 1, a.denied.stderr);
+  t.regex(a.denied.stderr, /^Error response from daemon: .*unauthorized|denied/m);
+  t.is(a.login.code, 0, a.login.stderr);
+  t.regex(a.login.stdout, /Login Succeeded/);
+  t.is(a.pulled.code, 0, a.pulled.stderr);
+  t.regex(a.pulled.stdout, new RegExp(`Status: Downloaded newer image for ${name.replace(/\./g, '\\.')}`));
+  t.is(a.run.stdout, 'token-ok\n');
+  if (b) {
+    const shape = (r: CliResult) => [r.code, r.stderr.replace(/"[^"]*"/g, 'URL').replace(/127\.0\.0\.1:\d+/g, 'ADDR').trim()];
+    t.deepEqual(shape(a.denied), shape(b.denied), 'refused as dockerd refuses it');
+    t.is(a.login.code, b.login.code);
+    t.is(a.pulled.code, b.pulled.code);
+    const lines = (r: CliResult) => r.stdout.split('\n').filter((l) => !/^[0-9a-f]{12}: /.test(l));
+    t.deepEqual(lines(a.pulled), lines(b.pulled), 'pull: the same lines, but for each layer\'s progress');
+    t.is(a.run.stdout, b.run.stdout);
+  }
+  // The credentials reach the registry through X-Registry-Auth alone: the API without it is refused, with it served.
+  const xra = (password: string) => Buffer.from(JSON.stringify({ username: TOKEN_USER, password, serveraddress: tokenReg.addr })).toString('base64url');
+  const path = `/images/create?fromImage=${encodeURIComponent(`${tokenReg.addr}/tok/busybox`)}&tag=1`;
+  t.not((await raw('POST', path)).status, 200, 'no X-Registry-Auth');
+  if (ref) {
+    const status = async (s: string) => (await outputOfAsync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '--unix-socket', s, `http://d${path}`], { tmp: root })).stdout;
+    t.is(await status(sock), await status(ref.sock), 'the status dockerd answers an anonymous pull with');
+  }
+  const wrong = await raw('POST', path, undefined, { 'X-Registry-Auth': xra('wrong') });
+  t.true(wrong.status !== 200 || /error/i.test(wrong.body), `a wrong password: ${wrong.status} ${wrong.body}`);
+  const ok = await raw('POST', path, undefined, { 'X-Registry-Auth': xra(TOKEN_PASS) });
+  t.is(ok.status, 200);
+  t.regex(ok.body, /Downloaded newer image/);
+  t.is((await clients[0](['rmi', name])).code, 0);
+  // Nothing of them under the engine's root, in clear text or as docker's base64 "auth"; the client keeps them.
+  const basic = Buffer.from(`${TOKEN_USER}:${TOKEN_PASS}`).toString('base64');
+  for (const needle of [TOKEN_PASS, basic]) {
+    const found = outputOf('grep', ['-rlaF', needle, root], { tmp: tmpdir() });
+    t.is(found.stdout, '', `${needle} under ${root}`);
+  }
+  const again = await clients[0](['login', '-u', TOKEN_USER, '--password-stdin', tokenReg.addr], { input: TOKEN_PASS });
+  t.is(again.code, 0, again.stderr);
+  t.regex(readFileSync(join(clientConfig, 'config.json'), 'utf8'), new RegExp(basic.replace(/[+/=]/g, '\\$&')), 'docker keeps them in the client\'s config.json');
+  await clients[0](['logout', tokenReg.addr]);
 });
 
 test.serial('testcontainers: GenericContainer.fromDockerfile builds through /build and runs the image', async (t) => {

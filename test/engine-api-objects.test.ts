@@ -7,8 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { busyboxRootfs } from './helpers/bundle.js';
-import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
+import { startRegistry, pushBusybox, type Registry } from './helpers/registry.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf } from './helpers/cli.js';
 import { DOCKER, haveDockerd, startDockerd } from './helpers/dockerd.js';
@@ -47,11 +46,8 @@ const links = () => execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' })
 test.before(async () => {
   engine.importBusybox();
   reg = await startRegistry();
-  const l = new Layout(join(root, 'layout'));
-  l.image([busyboxRootfs()], { tag: 'latest' });
-  l.write();
   image = `${reg.addr}/objects/busybox:latest`;
-  await push(join(root, 'layout'), 'latest', image);
+  await pushBusybox(join(root, 'layout'), image);
   server = await startApiServer(root);
   process.env.DOCKER_HOST = `unix://${server.sock}`;
 });
@@ -349,9 +345,12 @@ test.serial('the docker CLI: network create/connect/rm, volume create/ls/rm, eve
   }
 });
 
-test.serial('docker-compose: two services from the registry, depends_on, a user network with name resolution, a named volume across down/up, a published port; up/ps/logs/exec/restart/down -v', async (t) => {
+test.serial('docker-compose: two services from the registry and one built (FROM the registry, RUN, COPY), depends_on, a user network with name resolution, a named volume across down/up, a published port; up/ps/logs/exec/restart/down -v', async (t) => {
   const dir = join(root, 'compose');
-  mkdirSync(dir);
+  mkdirSync(join(dir, 'api'), { recursive: true });
+  // The built service: FROM the registry's image (the builder pulls it), a RUN and a COPY.
+  writeFileSync(join(dir, 'api', 'Dockerfile'), `FROM ${image}\nRUN mkdir -p /srv && echo "run at build" > /srv/built\nCOPY greeting.txt /srv/greeting.txt\nCMD ["httpd", "-f", "-p", "8081", "-h", "/srv"]\n`);
+  writeFileSync(join(dir, 'api', 'greeting.txt'), 'copied at build\n');
   const port = await freePort();
   const project = `tsboxobj${process.pid}`;
   writeFileSync(
@@ -374,6 +373,10 @@ services:
     image: ${image}
     depends_on: [web]
     command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web:8080/greeting && break; sleep 0.5; done; exec sleep 300"]
+    networks: [appnet]
+  api:
+    build:
+      context: ./api
     networks: [appnet]
 volumes:
   data:
@@ -398,18 +401,26 @@ networks:
     return '';
   };
   try {
-    const up = compose('up', '-d');
+    const up = compose('up', '-d', '--build');
     t.is(up.code, 0, up.stderr);
+    t.regex(up.stdout + up.stderr, /Successfully built [0-9a-f]{12}/);
     t.regex(up.stderr, /Creating network "\w+_appnet"/);
     t.regex(up.stderr, /Creating volume "\w+_data"/);
     const ps = compose('ps');
     t.is(ps.code, 0, ps.stderr);
     t.regex(ps.stdout, new RegExp(`${project}_web_1 .* Up .*127\\.0\\.0\\.1:${port}->8080/tcp`));
     t.regex(ps.stdout, new RegExp(`${project}_client_1 .* Up`));
+    t.regex(ps.stdout, new RegExp(`${project}_api_1 .* Up`));
     t.is(await fetchText('/greeting'), 'hello from compose\n', 'the published port, and environment');
     // compose finds its containers by their com.docker.compose.* labels
     const labelled = (await json('GET', `/containers/json?filters=${q({ label: [`com.docker.compose.project=${project}`] })}`)).body;
-    t.is(labelled.length, 2);
+    t.is(labelled.length, 3);
+    // the other services reach the built one by its service name: what its RUN made and its COPY brought
+    for (const svc of ['client', 'web']) {
+      let got = { code: -1 as number | null, stdout: '', stderr: '' };
+      for (let i = 0; i < 30 && got.code !== 0; i++, await sleep(100)) got = compose('exec', '-T', svc, 'sh', '-c', 'wget -qO- http://api:8081/built && wget -qO- http://api:8081/greeting.txt');
+      t.is(got.stdout, 'run at build\ncopied at build\n', `${svc}: ${got.stderr}`);
+    }
     // the client reached web by its service name on the user network
     let logs = '';
     for (let i = 0; i < 50 && !/hello from compose/.test(logs); i++, await sleep(100)) logs = compose('logs', '--no-color').stdout;
@@ -430,12 +441,18 @@ networks:
     t.is((await json('GET', `/networks/${project}_appnet`)).status, 404);
     t.is(compose('up', '-d').code, 0);
     t.is(await fetchText('/first'), first, 'the named volume survived down and up');
-    const downV = compose('down', '-v');
+    t.regex(compose('exec', '-T', 'client', 'wget', '-qO-', 'http://api:8081/greeting.txt').stdout, /copied at build/, 'the built service after down and up');
+    // --rmi local: compose removes the image it built, too
+    const downV = compose('down', '-v', '--rmi', 'local');
     t.is(downV.code, 0, downV.stderr);
     t.regex(downV.stderr, /Removing volume \w+_data/);
+    t.regex(downV.stderr, new RegExp(`Removing image ${project}_api`));
   } finally {
-    compose('down', '-v', '-t', '1');
+    compose('down', '-v', '--rmi', 'local', '-t', '1');
   }
+  t.deepEqual((await json('GET', `/images/json?filters=${q({ reference: [`${project}_api`] })}`)).body, [], 'the built image is gone');
+  t.is((await json('GET', `/images/${encodeURIComponent(image)}/json`)).status, 200, 'the base image stays (compose removes only what it built)');
+  t.deepEqual((await json('GET', '/containers/json?all=1')).body, [], 'no container left, the build\'s own included');
   t.is((await json('GET', `/volumes/${project}_data`)).status, 404);
   t.deepEqual((await json('GET', `/containers/json?all=true&filters=${q({ label: [`com.docker.compose.project=${project}`] })}`)).body, []);
   t.deepEqual((await json('GET', `/networks?filters=${q({ name: [project] })}`)).body, []);

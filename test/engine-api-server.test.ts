@@ -1,46 +1,32 @@
 // The Docker Engine API server (tsbox system service) driven by real clients: the docker CLI, dockerode
 // and testcontainers, against a server this file starts on a private socket with a private root.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { busyboxRootfs } from './helpers/bundle.js';
-import { startRegistry, Layout, push, rawTar, type Registry } from './helpers/registry.js';
+import { startRegistry, pushBusybox, rawTar, type Registry } from './helpers/registry.js';
 import { CLI } from './helpers/bins.js';
 import { engineRoot } from './helpers/engine-root.js';
 import { outputOf } from './helpers/cli.js';
 import { DOCKER, haveDockerd, startDockerd } from './helpers/dockerd.js';
+import { demux, startApiServer, type ApiServer } from './helpers/api-server.js';
 
 const engine = engineRoot('tsbox-apisrv-');
 const { root } = engine;
-const sock = join(root, 'docker.sock');
-let server: ChildProcess;
+let server: ApiServer;
+let sock: string;
+let docker: Docker;
 let reg: Registry;
 let remote: string;
-const docker = new Docker({ socketPath: sock });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The docker CLI (Debian's docker.io 20.10) pointed at our socket. */
+/** The docker CLI (Debian's docker.io 20.10) pointed at our socket (DOCKER_HOST, set once the server is up). */
 const dockerCli = (argv: string[], input?: string) => outputOf(DOCKER, argv, { tmp: root, input, timeout: 60_000 });
-process.env.DOCKER_HOST = `unix://${sock}`;
-
-function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method, path, headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const serverFds = () => readdirSync(`/proc/${server.pid}/fd`).length;
+const raw = (method: string, path: string, body?: string | Buffer, headers?: Record<string, string>) => server.raw(method, path, body, headers);
+const serverFds = () => server.fds();
 /** Idle keep-alive connections close after 5 s: the fds are counted once they had the time to. */
 async function settledFds(before: number): Promise<void> {
   for (let i = 0; i < 80 && serverFds() > before + 2; i++) await sleep(100);
@@ -49,17 +35,16 @@ async function settledFds(before: number): Promise<void> {
 test.before(async () => {
   engine.importBusybox();
   reg = await startRegistry();
-  const l = new Layout(join(root, 'layout'));
-  l.image([busyboxRootfs()], { tag: 'latest' });
-  l.write();
   remote = `${reg.addr}/remote/busybox`;
-  await push(join(root, 'layout'), 'latest', `${remote}:latest`);
-  server = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', sock, '--timeout', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  await pushBusybox(join(root, 'layout'), `${remote}:latest`);
+  server = await startApiServer(root);
+  sock = server.sock;
+  docker = new Docker({ socketPath: sock });
+  process.env.DOCKER_HOST = `unix://${sock}`;
 });
 
 test.after.always(async () => {
-  server?.kill('SIGTERM');
+  await server?.stop();
   await reg?.stop();
   engine.remove();
 });
@@ -222,19 +207,13 @@ test.serial('docker CLI: pull from the registry, images, tag, rmi, save | load',
 test.serial('dockerode: create, attach, start, wait, remove; demuxStream; listContainers with filters', async (t) => {
   const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'echo to-out; echo to-err >&2; exit 4'], name: 'dode' });
   const stream = await c.attach({ stream: true, stdout: true, stderr: true, hijack: true });
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  docker.modem.demuxStream(stream, out, err);
+  const got = demux(docker, stream);
   const ended = new Promise((r) => stream.on('end', r));
   await c.start();
   t.deepEqual(await c.wait(), { StatusCode: 4, Error: null });
   await ended;
-  t.is(o, 'to-out\n');
-  t.is(e, 'to-err\n');
+  t.is(got.out, 'to-out\n');
+  t.is(got.err, 'to-err\n');
   const list = await docker.listContainers({ all: true, filters: { name: ['dode'], status: ['exited'] } });
   t.is(list.length, 1);
   t.is(list[0].Names[0], '/dode');
@@ -249,17 +228,11 @@ test.serial('dockerode: exec with hijack (stdin, stdout, stderr), exec inspect; 
   await c.start();
   const ex = await c.exec({ Cmd: ['sh', '-c', 'read x; echo got $x; echo oops >&2; exit 6'], AttachStdin: true, AttachStdout: true, AttachStderr: true });
   const s = await ex.start({ hijack: true, stdin: true });
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let o = '';
-  let e = '';
-  out.on('data', (d) => (o += d));
-  err.on('data', (d) => (e += d));
-  docker.modem.demuxStream(s, out, err);
+  const got = demux(docker, s);
   s.write('hello\n');
   await new Promise((r) => s.on('end', r));
-  t.is(o, 'got hello\n');
-  t.is(e, 'oops\n');
+  t.is(got.out, 'got hello\n');
+  t.is(got.err, 'oops\n');
   const info = await ex.inspect();
   t.is(info.ExitCode, 6);
   t.false(info.Running);
@@ -406,7 +379,7 @@ test.serial('a hostile container or tar: PUT archive never writes outside the co
     { name: `lnk/escape-${process.pid}-through-link`, data: 'x' },
     { name: `${marker}-abs`, data: 'x' },
   ]);
-  const put = await raw('PUT', `/containers/${c.id}/archive?path=/tmp`, evil.toString('latin1'), { 'Content-Type': 'application/x-tar' });
+  const put = await raw('PUT', `/containers/${c.id}/archive?path=/tmp`, evil, { 'Content-Type': 'application/x-tar' });
   t.true([200, 400].includes(put.status), put.body);
   for (const f of ['-dotdot', '-abs']) t.false(existsSync(marker + f), `nothing at ${marker}${f}`);
   t.false(existsSync(join(root, `escape-${process.pid}-through-link`)));
@@ -419,6 +392,56 @@ test.serial('a hostile container or tar: PUT archive never writes outside the co
   t.regex(text, /root:x:0:0:root:\/root:\/bin\/sh/, 'the container\'s /etc/passwd');
   t.notRegex(text, new RegExp(readFileSync('/etc/passwd', 'utf8').split('\n')[1].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'not the host\'s');
   await c.remove({ force: true });
+});
+
+/** A name that makes a backtracking engine take 2^40 steps for `(a+)+$`. */
+const LONG = `${'a'.repeat(40)}-x`;
+/** An answer or, after ms, 'timeout': a stalled server must fail the test, not hang it. */
+const within = <T>(ms: number, p: Promise<T>) => Promise.race([p, sleep(ms).then(() => 'timeout' as const)]);
+
+test.serial('name filters are Go regexps matched in linear time: (a+)+$ against a long name answers at once, /_ping meanwhile; a bad pattern matches nothing', async (t) => {
+  t.teardown(() => void dockerCli(['rm', '-f', LONG]));
+  const c = dockerCli(['create', '--name', LONG, 'busybox', 'true']);
+  t.is(c.code, 0, c.stderr);
+  const id = c.stdout.trim();
+  const names = (filters: Record<string, string[]>) => docker.listContainers({ all: true, filters }).then((l) => l.map((x) => x.Names[0]));
+  const listed = within(10_000, names({ name: ['(a+)+$'] }));
+  // The list is on the server before the ping is sent: one stalled thread would answer neither.
+  await sleep(200);
+  const t0 = Date.now();
+  const ping = await within(5_000, raw('GET', '/_ping'));
+  t.not(ping, 'timeout', 'the server answers /_ping while it filters');
+  t.true(Date.now() - t0 < 2000, `/_ping took ${Date.now() - t0} ms`);
+  t.deepEqual(await listed, [], 'Go: $ is the end of the name, which is "-x"');
+  // Go's semantics: an unanchored search, RE2 syntax; a pattern Go cannot compile matches only itself.
+  t.deepEqual(await names({ name: ['(a+)+-x$'] }), [`/${LONG}`]);
+  t.deepEqual(await names({ name: [`^/a{40}-x$`] }), [`/${LONG}`]);
+  t.deepEqual(await names({ name: ['(?i)A{40}'] }), [`/${LONG}`]);
+  for (const bad of ['(', 'a{2000}', '(?=a)', '\\1']) {
+    const r = await raw('GET', `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [bad] }))}`);
+    t.is(r.status, 200, `${bad}: ${r.body}`);
+    t.deepEqual(JSON.parse(r.body), [], bad);
+  }
+  // The same through the CLI (the engine library under it), and for networks and volumes.
+  const cli = outputOf(process.execPath, [CLI, '--root', root, 'ps', '-a', '--format', '{{.Names}}', '--filter', 'name=(a+)+$'], { tmp: root, timeout: 10_000 });
+  t.is(cli.code, 0, cli.stderr);
+  t.is(cli.stdout, '');
+  t.is(engine.tsbox(['ps', '-a', '--format', '{{.ID}}', '--no-trunc', '--filter', 'name=(a+)+-x$']).stdout, `${id}\n`);
+  for (const kind of ['networks', 'volumes']) {
+    const r = await within(10_000, raw('GET', `/${kind}?filters=${encodeURIComponent(JSON.stringify({ name: [`(a+)+$`, '('] }))}`));
+    t.not(r, 'timeout', kind);
+    if (r !== 'timeout') t.is(r.status, 200, kind);
+  }
+  // Image reference filters are Go's path.Match globs: `*a` thirty times against sixty a's is linear too
+  // (a backtracking RegExp takes C(60,30) steps).
+  const aaa = 'a'.repeat(60);
+  t.teardown(() => void dockerCli(['rmi', aaa]));
+  t.is(dockerCli(['tag', 'busybox', aaa]).code, 0);
+  const img = await within(10_000, raw('GET', `/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: [`${'*a'.repeat(30)}b`] }))}`));
+  t.not(img, 'timeout', 'images reference');
+  if (img !== 'timeout') t.deepEqual(JSON.parse(img.body), []);
+  const mine = await raw('GET', `/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: [`${'*a'.repeat(30)}`] }))}`);
+  t.deepEqual(JSON.parse(mine.body).flatMap((i: { RepoTags: string[] }) => i.RepoTags), [`${aaa}:latest`]);
 });
 
 test.serial('--timeout N: the server exits after N seconds idle; --timeout 0 runs on', async (t) => {
@@ -477,6 +500,17 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
       [['inspect', 'ref-a'], /No such object: ref-a/],
       [['logs', 'ref-a'], /No such container: ref-a/],
       [['rmi', 'no-such:image'], /No such image: no-such:image/],
+      // Name filters: Go's regexps (an unanchored search; an invalid one matches nothing, no error).
+      [['create', '--name', LONG, 'busybox', 'true']],
+      [['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=(a+)+$']],
+      [['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=(a+)+-x$']],
+      [['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=^/a{40}']],
+      [['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=(']],
+      [['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=(?=a)']],
+      [['ps', '-a', '--format', '{{.Names}}', '--filter', 'name=a{2000}']],
+      [['network', 'ls', '--format', '{{.Name}}', '--filter', 'name=(']],
+      [['network', 'ls', '--format', '{{.Name}}', '--filter', 'name=^h(o+)+st$']],
+      [['rm', LONG]],
       [['tag', 'busybox', 'ref-copy:1']],
       [['rmi', 'ref-copy:1']],
     ];

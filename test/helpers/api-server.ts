@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
 import { CLI } from './bins.js';
 
 export interface ApiServer {
@@ -10,7 +12,7 @@ export interface ApiServer {
   proc: ChildProcess;
   /** The number of fds the server holds now. */
   fds(): number;
-  raw(method: string, path: string, body?: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
+  raw(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,18 @@ export async function startApiServer(root: string): Promise<ApiServer> {
       const gone = new Promise((r) => proc.on('exit', r));
       proc.kill('SIGTERM');
       await Promise.race([gone, sleep(5000)]);
+      // A server stuck on its one thread (the regression the filter test is for) does not stay behind.
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await Promise.race([gone, sleep(5000)]);
+      }
     },
   };
+}
+
+/** A multiplexed (stdcopy) stream's stdout and stderr as they come, through dockerode's demuxStream. */
+export function demux(docker: Docker, stream: NodeJS.ReadableStream): { out: string; err: string } {
+  const got = { out: '', err: '' };
+  docker.modem.demuxStream(stream, new PassThrough().on('data', (d) => (got.out += d)), new PassThrough().on('data', (d) => (got.err += d)));
+  return got;
 }

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tarHeader } from '../../ts/images/tar-header.js';
+import { busyboxRootfs } from './bundle.js';
 import { tmpdir } from 'node:os';
 
 export interface Registry {
@@ -178,6 +179,14 @@ export async function push(layout: string, tag: string, dest: string, opts: { cr
   await new Promise<void>((resolve, reject) =>
     execFile('skopeo', [...args, `oci:${layout}:${tag}`, `docker://${dest}`], (err, _out, stderr) => (err ? reject(new Error(`skopeo copy to ${dest}: ${stderr.trim() || err.message}`)) : resolve())),
   );
+}
+
+/** The busybox rootfs as one image pushed to dest (addr/repo:tag), through an OCI layout made in dir. */
+export async function pushBusybox(dir: string, dest: string, opts: { creds?: string } = {}): Promise<void> {
+  const l = new Layout(dir);
+  l.image([busyboxRootfs()], { tag: 'latest' });
+  l.write();
+  await push(dir, 'latest', dest, opts);
 }
 
 /** A tar with exactly the given entries (for hostile layers GNU tar would refuse to write). */

@@ -3,6 +3,7 @@
 // splits key=value; the same functions serve the library and an HTTP API.
 import { EngineError } from './containers.js';
 import { globMatch } from './path-match.js';
+import { goFilterMatch } from './go-regexp.js';
 
 /** Filters as docker's API takes them: key -> value or values. */
 export type Filters = Record<string, string | string[] | boolean | undefined>;
@@ -42,15 +43,6 @@ export function labelMatches(labels: Record<string, string> | null | undefined, 
   const k = i < 0 ? want : want.slice(0, i);
   if (!labels || !Object.prototype.hasOwnProperty.call(labels, k)) return false;
   return i < 0 || labels[k] === want.slice(i + 1);
-}
-
-/** docker's name filter: a regular expression, anywhere in the name; a bad one matches as plain text. */
-export function nameMatches(name: string, pattern: string): boolean {
-  try {
-    return new RegExp(pattern).test(name);
-  } catch {
-    return name.includes(pattern);
-  }
 }
 
 export const truthy = (v: string) => /^(true|1)$/i.test(v);
@@ -98,7 +90,7 @@ export function filterContainers<T>(items: [T, ContainerFacts][], filters: Filte
         return c.id.startsWith(v);
       case 'name':
         // docker matches "/name" (the ^/name$ idiom), podman "name" (^name$): either form.
-        return nameMatches(`/${c.name}`, v) || nameMatches(c.name, v);
+        return goFilterMatch(`/${c.name}`, v) || goFilterMatch(c.name, v);
       case 'label':
         return labelMatches(c.labels, v);
       case 'status':
@@ -188,7 +180,7 @@ export function filterObjects<T>(kind: 'network' | 'volume', items: [T, ObjectFa
   const one = (o: ObjectFacts, k: string, v: string): boolean => {
     switch (k) {
       case 'name':
-        return o.name === v || nameMatches(o.name, v);
+        return goFilterMatch(o.name, v);
       case 'id':
         return (o.id ?? o.name).startsWith(v);
       case 'label':

@@ -12,6 +12,7 @@ import { familiarName, parseReference } from '../images/reference.js';
 import type { Credentials } from '../images/registry.js';
 import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
+import { globMatch } from './path-match.js';
 import { recordEvent } from './events.js';
 import { importImage, loadImages, pruneImages, saveImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
 
@@ -138,11 +139,6 @@ export interface ImageFilters {
 }
 
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
-  return re.test(name);
-}
 
 function referenceMatches(pattern: string, rec: ImageRecord): boolean {
   const r = parseReference(rec.name);

@@ -131,7 +131,8 @@ async function build(c: Ctx): Promise<void> {
 /** POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=: 201 {"Id"}. The body (a container config) is not applied. */
 async function commit(c: Ctx): Promise<void> {
   const q = c.query;
-  await jsonBody(c);
+  // docker 20.10's commit sends its config as null.
+  await jsonBody(c, { orNull: true });
   const container = q.get('container');
   if (!container) throw badRequest('commit: want ?container=');
   const r = mustFind(c.engine.root, container);

@@ -3,10 +3,10 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import { familiarName, parseReference } from '../images/reference.js';
+import { familiarName, isInsecure, parseReference, registryHost, type Reference } from '../images/reference.js';
 import { load, prune as pruneStore, save } from '../images/archive.js';
 import type { Credentials } from '../images/registry.js';
-import { badRequest, notImplemented, statusOf } from './errors.js';
+import { ApiError, badRequest, notImplemented, statusOf } from './errors.js';
 import { qBool, qFilters, sendJson, type Ctx, type Router } from './router.js';
 
 /** docker's API names Docker Hub images the short way: busybox:latest, not docker.io/library/busybox:latest. */
@@ -46,8 +46,10 @@ async function create(c: Ctx): Promise<void> {
     if (!c.res!.writableEnded && !c.res!.destroyed) c.res!.write(JSON.stringify(o) + '\n');
   };
   let repo: string;
+  let ref: Reference;
   try {
-    repo = familiarName(parseReference(name));
+    ref = parseReference(name);
+    repo = familiarName(ref);
   } catch {
     throw badRequest(`invalid reference format: ${name}`);
   }
@@ -59,15 +61,22 @@ async function create(c: Ctx): Promise<void> {
       platform: q.get('platform') || undefined,
       credentials,
       onProgress: (id, status) => {
-        if (!started) send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
+        // docker names the repository by its path on the registry (tok/busybox, library/busybox).
+        if (!started) send({ status: `Pulling from ${ref.repository}`, id: suffix.slice(1) });
         send({ status, progressDetail: {}, id });
       },
     });
-    if (!started) send({ status: `Pulling from ${repo}`, id: suffix.slice(1) });
+    if (!started) send({ status: `Pulling from ${ref.repository}`, id: suffix.slice(1) });
     send({ status: `Digest: ${r.digest}` });
     send({ status: `Status: Downloaded newer image for ${repo}${suffix}` });
     c.res!.end();
   } catch (e) {
+    if (!started && !credentials && (e as { code?: string }).code === 'ERR_PULL_DENIED') {
+      // An anonymous pull the registry (or its token server) refuses: docker's daemon words it as the
+      // registry's answer to the manifest request, with a 500 (dockerd 20.10's status for it).
+      const url = `${isInsecure(ref.registry) ? 'http' : 'https'}://${registryHost(ref.registry)}/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`;
+      throw new ApiError(500, `Head "${url}": unauthorized: authentication required`);
+    }
     if (!started) throw e;
     const { message } = statusOf(e);
     send({ errorDetail: { message }, error: message });

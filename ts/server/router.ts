@@ -103,7 +103,7 @@ export function unknownEndpoint(method: string, path: string): Error {
 const MAX_BODY = 16 << 20;
 
 /** The request body as JSON ({} when empty); a malformed one is a 400. */
-export async function jsonBody<T = Record<string, unknown>>(c: Ctx): Promise<T> {
+export async function jsonBody<T = Record<string, unknown>>(c: Ctx, o: { orNull?: boolean } = {}): Promise<T> {
   const chunks: Buffer[] = [];
   let n = 0;
   if (c.socket) {
@@ -129,7 +129,8 @@ export async function jsonBody<T = Record<string, unknown>>(c: Ctx): Promise<T> 
     chunks.push(b as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return {} as T;
+  // A Go client encodes a nil pointer as null: where docker's daemon takes none, so does this.
+  if (!text || (o.orNull && text === 'null')) return {} as T;
   try {
     const v = JSON.parse(text) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('want a JSON object');
