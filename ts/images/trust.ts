@@ -95,33 +95,42 @@ function contextFor(host: string): SecureContext {
   return ctx;
 }
 
-let agent: Promise<Agent> | undefined;
+const loadUndici = () => import('undici');
+type Undici = Awaited<ReturnType<typeof loadUndici>>;
+let agent: Agent | undefined;
+let undiciProblem: string | undefined;
 
 /** One dispatcher for every host: its connector picks the host's context when it opens a connection. */
-function dispatcher(): Promise<Agent> {
-  agent ??= import('undici').then(({ Agent, buildConnector }) => {
-    const connectors = new Map<string, buildConnector.connector>();
-    return new Agent({
-      connect: (opts, cb) => {
-        const host = opts.port && opts.port !== '443' ? `${opts.hostname}:${opts.port}` : opts.hostname;
-        let c = connectors.get(host);
-        if (!c) connectors.set(host, (c = buildConnector(opts.protocol === 'https:' ? { secureContext: contextFor(host) } : {})));
-        c(opts, cb);
-      },
-    });
+function dispatcher({ Agent, buildConnector }: Undici): Agent {
+  if (agent) return agent;
+  const connectors = new Map<string, buildConnector.connector>();
+  agent = new Agent({
+    connect: (opts, cb) => {
+      const host = opts.port && opts.port !== '443' ? `${opts.hostname}:${opts.port}` : opts.hostname;
+      let c = connectors.get(host);
+      if (!c) connectors.set(host, (c = buildConnector(opts.protocol === 'https:' ? { secureContext: contextFor(host) } : {})));
+      c(opts, cb);
+    },
   });
   return agent;
 }
 
 /**
  * fetch() with the extra authorities where any apply to the URL's host (undici's own fetch and dispatcher:
- * Node's fetch takes only a dispatcher of its own undici's version); Node's fetch otherwise.
+ * Node's fetch takes only a dispatcher of its own undici's version); Node's fetch otherwise, and where
+ * undici cannot be loaded (an application that left it out: a failed verification says so).
  */
 export async function tlsFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
   const u = new URL(url);
   if (u.protocol !== 'https:' || !needsOwnTrust(u.host)) return fetch(u, init);
-  const [{ fetch: undiciFetch }, d] = await Promise.all([import('undici'), dispatcher()]);
-  return (await undiciFetch(u, { ...(init as import('undici').RequestInit), dispatcher: d })) as unknown as Response;
+  let undici: Undici;
+  try {
+    undici = await loadUndici();
+  } catch (e) {
+    undiciProblem = String((e as Error).message).split('\n')[0];
+    return fetch(u, init);
+  }
+  return (await undici.fetch(u, { ...(init as import('undici').RequestInit), dispatcher: dispatcher(undici) })) as unknown as Response;
 }
 
 const CERT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|INVALID_CA|ALTNAME|HOSTNAME_MISMATCH/;
@@ -136,6 +145,6 @@ export function certificateFailure(e: unknown, url: string): string | undefined 
   if (!CERT_CODES.test(code)) return undefined;
   const host = new URL(url).host;
   const where = [...extraFiles(), ...hostDirs(host)];
-  const trusted = where.length ? `; trusted besides Node's roots: ${where.join(', ')}` : '';
+  const trusted = undiciProblem ? `; not added, undici could not be loaded: ${undiciProblem}` : where.length ? `; trusted besides Node's roots: ${where.join(', ')}` : '';
   return `tls: ${String(cause?.message ?? code)} (${code}); add the registry's CA to NODE_EXTRA_CA_CERTS or ${join(certsDirs()[0] ?? '/etc/docker/certs.d', host, 'ca.crt')}${trusted}`;
 }
