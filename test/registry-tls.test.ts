@@ -11,6 +11,7 @@ import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CLI } from './helpers/bins.js';
 import { Layout, push, rawTar } from './helpers/registry.js';
+import { busyboxRootfs } from './helpers/bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbox-tls-'));
 // The bin as npm installs it: a link in a bin directory, executed (its "#!" line), node found on PATH.
@@ -183,4 +184,22 @@ test('the launcher keeps Node from parsing NODE_EXTRA_CA_CERTS at start; child p
   });
   t.is(env.status, 0, env.stderr);
   t.regex(env.stdout, /moved=unset/);
+});
+
+test("a build's ADD of an https URL trusts the same authorities", (t) => {
+  const root = freshRoot();
+  const tarball = join(work, 'busybox.tar.gz');
+  execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
+  t.is(tsbox(['--root', root, 'import', tarball, 'busybox'], { dirs: noCertsD }).status, 0);
+  const ctx = mkdtempSync(join(work, 'ctx-'));
+  // The registry's /v2/ answers {} to anyone: a file to download.
+  writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nADD https://${host}/v2/ /dl/\n`);
+  const build = (ca?: string) => tsbox(['--root', root, 'build', '--network', 'host', '-t', 'tls-add:1', ctx], { ca, dirs: noCertsD });
+  const untrusted = build(process.env.NODE_EXTRA_CA_CERTS);
+  t.not(untrusted.status, 0);
+  t.regex(untrusted.stderr, new RegExp(`ADD https://${host}/v2/: tls: .*certificate`));
+  const trusted = build(join(work, 'ca.crt'));
+  t.is(trusted.status, 0, trusted.stderr);
+  const r = tsbox(['--root', root, 'run', '--rm', '--network', 'none', 'tls-add:1', 'cat', '/dl/v2'], { dirs: noCertsD });
+  t.is(r.stdout.trim(), '{}', r.stderr);
 });
