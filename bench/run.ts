@@ -48,8 +48,11 @@ const tsboxApi = (spec = benchSpec(), init = false) => async () => {
   if (st.code !== 0) throw new Error(`tsbox: exit ${st.code} signal ${st.signal}`);
 };
 
-/** The engine CLI (dist/tsbox.cjs) on its own store root, so nothing touches the default one. */
-const tsboxCli = (root: string, ...args: string[]) => must(exitOf(process.execPath, [CLI, '--root', root, ...args]), `tsbox ${args[0]}`);
+/**
+ * The engine CLI on its own store root, so nothing touches the default one; executed as users and npm's
+ * .bin link execute it (its launcher keeps Node from parsing NODE_EXTRA_CA_CERTS at start).
+ */
+const tsboxCli = (root: string, ...args: string[]) => must(exitOf(CLI, ['--root', root, ...args]), `tsbox ${args[0]}`);
 
 const ociCli = (bin: string, b: string, runtimeRoot: string) => () => must(exitOf(bin, ['--root', runtimeRoot, 'run', '--bundle', b, id(bin.split('/').pop()!)]), bin);
 
@@ -432,10 +435,10 @@ async function main(): Promise<void> {
       if (existsSync('/var/lib/containers') && !readdirSync('/var/lib/containers').length) rmdirSync('/var/lib/containers');
     }
   }
-  // Node 20 parses NODE_EXTRA_CA_CERTS at every start: it weighs on the engine CLI (c), which may need it
-  // for a registry, never on the runtime's launcher (b), which drops it.
+  // Node 20 parses NODE_EXTRA_CA_CERTS at every start: neither launcher lets it (the engine's registry
+  // client reads the bundle on its first TLS connection, the runtime makes none).
   notes.push(RUN_IS_TMPFS ? 'State of every runtime (tsbox, crun, runc) on one tmpfs, as /run is on a systemd host.' : `State of every runtime under ${RUN} (no tmpfs could be mounted).`);
-  if (process.env.NODE_EXTRA_CA_CERTS) notes.push(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): each start of the engine CLI (c) parses it first; \`node -e 0\` takes ${nodeStart(true)} ms with it, ${nodeStart(false)} ms without`);
+  if (process.env.NODE_EXTRA_CA_CERTS) notes.push(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): the launchers keep Node from parsing it at start; \`node -e 0\` takes ${nodeStart(true)} ms with it, ${nodeStart(false)} ms without`);
   notes.push('Where the time of a start goes and what was done about it: docs/performance.md (bench/prof-b.ts measures the phases).');
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
   const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');

@@ -334,3 +334,23 @@ test('install builds from source only when no prebuild fits, and says what it ne
   t.is(r.stdout, 'hi\n');
   t.is(r.status, 0);
 });
+
+test("the installed tsbox bin runs as npm links it (node_modules/.bin, npx), with NODE_EXTRA_CA_CERTS left to the registry client", (t) => {
+  const p = installedPackage();
+  const dir = tmp(t, 'bin');
+  // A file Node refuses: Node itself would warn about it at start.
+  const bad = join(dir, 'bad.pem');
+  writeFileSync(bad, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+  const env = { ...p.env, NODE_EXTRA_CA_CERTS: bad };
+  const linked = spawnSync(p.bin, ['version'], { cwd: p.project, env, encoding: 'utf8', timeout: 60_000 });
+  t.is(linked.status, 0, linked.stderr);
+  t.regex(linked.stdout, /^tsbox version /);
+  t.is(linked.stderr, '');
+  const npx = spawnSync('npx', ['--no', '--', 'tsbox', 'version'], { cwd: p.project, env, encoding: 'utf8', timeout: 60_000 });
+  t.is(npx.status, 0, npx.stderr);
+  t.regex(npx.stdout, /^tsbox version /);
+  // npx is Node too and warns for itself, once; tsbox under it does not.
+  t.is(npx.stderr.match(/Ignoring extra certs/g)?.length ?? 0, 1, npx.stderr);
+  // npm gives the registry client its dependency: undici resolves from the installed package.
+  t.is(node(['-e', "require.resolve('undici'); process.stdout.write('ok')"], p.dir).stdout, 'ok');
+});

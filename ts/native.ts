@@ -101,6 +101,8 @@ export interface Native {
   flock(fd: number, op: number): boolean;
   /** Compile a seccomp filter to BPF (struct sock_filter[]) with libseccomp. */
   seccompCompile(filter: SeccompFilter): Buffer;
+  /** What seccompCompile's output depends on besides the filter: libseccomp's version, the addon's revision of it, the kernel's API level. Absent from an older addon. */
+  seccompVersion?(): string;
   /** Connect a SOCK_STREAM unix socket to path; returns the fd (O_CLOEXEC). */
   unixConnect(path: string): number;
   /** socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC). */

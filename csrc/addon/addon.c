@@ -17,6 +17,7 @@ static const struct {
     {"openTree", addon_open_tree},
     {"flock", addon_flock},
     {"seccompCompile", addon_seccomp_compile},
+    {"seccompVersion", addon_seccomp_version},
     {"unixConnect", addon_unix_connect},
     {"socketpair", addon_socketpair},
     {"recvFd", addon_recv_fd},

@@ -34,6 +34,7 @@ TSBOX_FN(addon_send_fd);
 TSBOX_FN(addon_set_winsize);
 /* seccomp.c */
 TSBOX_FN(addon_seccomp_compile);
+TSBOX_FN(addon_seccomp_version);
 /* bpf_devices.c */
 TSBOX_FN(addon_device_filter);
 /* rootfs_copy.c */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -153,5 +154,21 @@ napi_value addon_seccomp_compile(napi_env env, napi_callback_info info) {
   r = export_bpf(env, ctx);
 out:
   seccomp_release(ctx);
+  return r;
+}
+
+/* Bumped whenever a change in this file changes the program compiled from the same filter: a cache of
+ * compiled programs (ts/runtime/seccomp-cache.ts) keys them by seccompVersion(). */
+#define TSBOX_SECCOMP_REVISION 1
+
+/* What seccompCompile()'s output depends on besides its input: libseccomp's version (linked statically),
+ * this file's revision, and the API level libseccomp found the kernel at. */
+napi_value addon_seccomp_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  const struct scmp_version *v = seccomp_version();
+  char text[96];
+  snprintf(text, sizeof text, "libseccomp %u.%u.%u; tsbox %d; api %u", v->major, v->minor, v->micro, TSBOX_SECCOMP_REVISION, seccomp_api_get());
+  napi_value r;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &r);
   return r;
 }

@@ -2,6 +2,8 @@
 import { UsageError, type Command, type GlobalOptions } from './common.js';
 import { defaultRoot } from '../engine/root.js';
 import { argCountError, FLAG_ERROR, flagErrorText, renderHelp, resolveCommand, scanArgs } from './help.js';
+import { join } from 'node:path';
+import { useSeccompCacheDir } from '../runtime/seccomp-cache.js';
 
 export const VERSION = '0.1.0';
 
@@ -143,6 +145,8 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
       }
     }
+    // Each command is a process: compiled seccomp programs are kept in the root between them.
+    useSeccompCacheDir(join(g.root, 'seccomp-cache'));
     return await (await load())(argv.slice(i + 1), g);
   } catch (e) {
     // What docker's daemon would refuse (no such container, not running): "Error: ..." and its code (1).

@@ -5,6 +5,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isInsecure, registryHost } from './reference.js';
+import { certificateFailure, tlsFetch } from './trust.js';
 import { ImageNotFoundError, PullDeniedError, RegistryError } from '../errors.js';
 
 export const MEDIA = {
@@ -79,7 +80,14 @@ export class RegistryClient {
     for (const sc of this.opts.scopes ?? []) if (!q.searchParams.getAll('scope').includes(sc)) q.searchParams.append('scope', sc);
     const headers: Record<string, string> = {};
     if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-    const res = await fetch(q, { headers });
+    let res: Response;
+    try {
+      res = await tlsFetch(q, { headers });
+    } catch (e) {
+      const cert = certificateFailure(e, q.href);
+      if (cert) throw new RegistryError(`token ${q.origin}${q.pathname}: ${cert}`, undefined, 'ERR_REGISTRY_CERTIFICATE');
+      throw e;
+    }
     if (!res.ok) throw new (res.status === 401 || res.status === 403 ? PullDeniedError : RegistryError)(`token ${q.origin}${q.pathname}: ${res.status} ${res.statusText}`, res.status);
     const body = (await res.json()) as { token?: string; access_token?: string };
     this.token = body.token ?? body.access_token;
@@ -94,8 +102,11 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
-        res = await fetch(url, { headers: { ...this.authHeader(), ...(accept ? { accept } : {}) }, redirect: 'follow' });
+        res = await tlsFetch(url, { headers: { ...this.authHeader(), ...(accept ? { accept } : {}) }, redirect: 'follow' });
       } catch (e) {
+        // An untrusted certificate stays untrusted: no retries.
+        const cert = certificateFailure(e, url);
+        if (cert) throw new RegistryError(`GET ${url}: ${cert}`, undefined, 'ERR_REGISTRY_CERTIFICATE');
         const cause = (e as Error & { cause?: { code?: string } }).cause?.code;
         // A name that does not resolve (ENOTFOUND, not EAI_AGAIN) is not transient: no retries to wait through.
         if (attempt >= tries || cause === 'ENOTFOUND') throw new RegistryError(`GET ${url}: ${cause ?? (e as Error).message}`, undefined, 'ERR_REGISTRY_UNREACHABLE');
@@ -148,7 +159,7 @@ export class RegistryClient {
       let res: Response;
       try {
         const body = init.body?.();
-        res = await fetch(url, {
+        res = await tlsFetch(url, {
           method,
           headers: { ...(withAuth ? this.authHeader() : {}), ...init.headers },
           body,
@@ -156,6 +167,8 @@ export class RegistryClient {
           ...(body && !(body instanceof Buffer) ? { duplex: 'half' } : {}),
         } as RequestInit);
       } catch (e) {
+        const cert = certificateFailure(e, url);
+        if (cert) throw new RegistryError(`${method} ${url}: ${cert}`, undefined, 'ERR_REGISTRY_CERTIFICATE');
         const cause = (e as Error & { cause?: { code?: string } }).cause?.code;
         if (attempt >= tries || cause === 'ENOTFOUND') throw new RegistryError(`${method} ${url}: ${cause ?? (e as Error).message}`, undefined, 'ERR_REGISTRY_UNREACHABLE');
         await sleep(200 * 2 ** attempt);

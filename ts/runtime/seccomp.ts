@@ -1,5 +1,6 @@
 // OCI linux.seccomp → libseccomp numbers for the addon's compiler, and the blob payload.
 import { native, type SeccompFilter, type SeccompRule } from '../native.js';
+import { cachedProgram } from './seccomp-cache.js';
 
 export interface OciSeccompArg {
   index: number;
@@ -111,8 +112,13 @@ export function seccompFilterFromSpec(s: OciSeccomp): SeccompFilter & { flags: n
   };
 }
 
+/** The BPF program of s, compiled by libseccomp once per distinct filter (seccomp-cache.ts). */
+let version: string | undefined | null = null;
+
 export function compileSeccomp(s: OciSeccomp): Buffer {
-  return native().seccompCompile(seccompFilterFromSpec(s));
+  const n = native();
+  if (version === null) version = n.seccompVersion?.();
+  return cachedProgram(s, version, () => n.seccompCompile(seccompFilterFromSpec(s)));
 }
 
 /** TSBOX_T_SECCOMP payload: u32 flags, then the BPF program. */

@@ -4,12 +4,15 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Store } from '../../images/store.js';
+import { certificateFailure, tlsFetch } from '../../images/trust.js';
 
 export async function download(store: Store, url: string, what: string): Promise<{ dir: string; file: string; name: string; sha: string }> {
   let res: Response;
   try {
-    res = await fetch(url, { redirect: 'follow' });
+    res = await tlsFetch(url, { redirect: 'follow' });
   } catch (e) {
+    const cert = certificateFailure(e, url);
+    if (cert) throw new Error(`${what}: ${cert}`);
     throw new Error(`${what}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
   }
   if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${res.statusText}`);

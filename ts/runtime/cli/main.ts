@@ -2,6 +2,8 @@
 // Loads only the runtime modules, so that it starts fast.
 import { appendFileSync } from 'node:fs';
 import { defaultStateRoot } from '../state.js';
+import { join } from 'node:path';
+import { useSeccompCacheDir } from '../seccomp-cache.js';
 import { FlagError, parseFlags, str, bool } from './args.js';
 import { commands } from './commands.js';
 
@@ -53,7 +55,10 @@ export async function runtimeMain(argv: string[]): Promise<number> {
     }
     const handler = commands[cmd];
     if (!handler) throw new FlagError(`unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
-    return await handler(rest, { root: str(g, 'root') ?? defaultStateRoot() });
+    const root = str(g, 'root') ?? defaultStateRoot();
+    // Compiled seccomp programs are kept between calls, beside the state (no container id starts with a dot).
+    useSeccompCacheDir(join(root, '.seccomp-cache'));
+    return await handler(rest, { root });
   } catch (e) {
     logError(log, format, (e as Error).message);
     return 1;
