@@ -17,6 +17,9 @@ export function selfArgv(...args: string[]): [string, string[]] {
   const argv = [...(bin.endsWith('.ts') ? ['--import=tsx'] : []), bin, ...args];
   // Some callers give the helper a fixed environment: what it needs from ours goes on its command line.
   // Electron's binary is Node only with ELECTRON_RUN_AS_NODE.
-  const env = [...(process.versions.electron ? ['ELECTRON_RUN_AS_NODE=1'] : []), ...(explicitAddon() ? [`TSBOX_ADDON=${explicitAddon()!.path}`] : [])];
+  // None of these helpers makes a TLS connection, and Node 20 parses NODE_EXTRA_CA_CERTS's bundle before
+  // any JavaScript (30-40 ms, which `run -p` waits for in each port proxy): they go without it.
+  const unset = process.env.NODE_EXTRA_CA_CERTS ? ['-u', 'NODE_EXTRA_CA_CERTS'] : [];
+  const env = [...unset, ...(process.versions.electron ? ['ELECTRON_RUN_AS_NODE=1'] : []), ...(explicitAddon() ? [`TSBOX_ADDON=${explicitAddon()!.path}`] : [])];
   return env.length ? ['/usr/bin/env', [...env, process.execPath, ...argv]] : [process.execPath, argv];
 }
