@@ -7,7 +7,6 @@ import { chmodSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkd
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { create as tarCreate } from 'tar';
 import { readTar } from '../images/tar.js';
 import { removeTree } from '../images/tree.js';
 import { snapshotDir, snapshotKind } from '../images/snapshot.js';
@@ -34,6 +33,8 @@ function scratch(root: string): string {
 
 async function tarOf(dir: string, names: string[], out: Writable): Promise<void> {
   // Entries as docker names them: relative, no "./" in front; owners and modes as stored.
+  // Loaded when a tar is written: the package's start-up is ~6 ms every command would pay.
+  const { create: tarCreate } = await import('tar');
   await pipeline(tarCreate({ cwd: dir, portable: false, preservePaths: false, noDirRecurse: false }, names) as unknown as Readable, out, { end: out !== process.stdout });
 }
 
