@@ -70,7 +70,9 @@ test('a corrupt, foreign or stale cache is rejected by V8: the run goes on and w
 
 test('both executables run through the loader, also through a symlink and a relative path', (t) => {
   // Node 20 has no loader for an import() in a script made from a cache: the bundles have none.
-  for (const b of ['tsbox.cjs', 'tsbox-runtime.cjs']) t.notRegex(readFileSync(join(REPO, 'dist', b), 'utf8'), /(?<![.\w$])import\((?![^()]*\)\s*\{)/, b); // not .import( calls nor import(...) { methods
+  // Lines of comments aside (a bundled package's JSDoc says {import('./index.js').T}).
+  const code = (b: string) => readFileSync(join(REPO, 'dist', b), 'utf8').split('\n').filter((l) => !/^\s*(\*|\/\*|\/\/)/.test(l)).join('\n');
+  for (const b of ['tsbox.cjs', 'tsbox-runtime.cjs']) t.notRegex(code(b), /(?<![.\w$])import\((?![^()]*\)\s*\{)/, b); // not .import( calls nor import(...) { methods
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-cache-bin-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   t.regex(spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' }).stdout, /^tsbox version /);

@@ -156,8 +156,10 @@ test('the bundled app starts tsbox\'s own CLI for its helpers, never the app\'s 
       // the helper a fixed environment.
       [{ AS_ELECTRON: '1' }, ['/usr/bin/env', ['ELECTRON_RUN_AS_NODE=1', process.execPath, cli, 'version']]],
       [{ TSBOX_ADDON: addon }, ['/usr/bin/env', [`TSBOX_ADDON=${addon}`, process.execPath, cli, 'version']]],
+      // The helpers make no TLS connection: they start without Node's parse of the CA bundle.
+      [{ NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' }, ['/usr/bin/env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, cli, 'version']]],
     ] as const) {
-      const r = node([out], tmpdir(), env);
+      const r = node([out], tmpdir(), { NODE_EXTRA_CA_CERTS: '', ...env });
       t.is(r.stderr, '');
       const [exe, args] = JSON.parse(r.stdout) as [string, string[]];
       t.deepEqual([exe, args], want);
