@@ -15,7 +15,8 @@ import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import { usernsRun } from '../runtime/userns-exec.js';
 import { selfArgv } from '../self.js';
 import { formatReference, parseReference } from './reference.js';
-import { MEDIA, RegistryClient, type Credentials } from './registry.js';
+import { MEDIA, RegistryClient, RegistryError, type Credentials } from './registry.js';
+import { streamLayer } from './stream-layer.js';
 import { lookupCredentials } from './auth.js';
 import { Store, type ImageRecord } from './store.js';
 
@@ -112,19 +113,59 @@ export async function unpack(store: Store, blob: string, diffId: string, label: 
       const max = maxLayerSize ?? process.env.TSBOX_MAX_LAYER_SIZE;
       await usernsRun([node, ...args], { env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, ...(max !== undefined ? [`TSBOX_MAX_LAYER_SIZE=${max}`] : [])] });
     } else await unpackInto(blob, tmp, diffId, maxLayerSize);
-    // The record first: a layer in place always has one.
-    renameSync(`${tmp}.tree`, store.treePath(diffId));
-    try {
-      renameSync(tmp, store.layerPath(diffId));
-    } catch (e) {
-      // Another pull unpacked the same layer first: theirs is as good as ours.
-      if (!store.hasLayer(diffId)) throw e;
-      removeTree(tmp);
-    }
+    commitLayer(store, tmp, diffId);
   } catch (e) {
     removeTree(tmp);
     rmSync(`${tmp}.tree`, { force: true });
     throw new Error(`layer ${label}: ${(e as Error).message}`);
+  }
+}
+
+/** Moves a verified layer (tmp, with its record at `${tmp}.tree`) into place. */
+function commitLayer(store: Store, tmp: string, diffId: string): void {
+  // The record first: a layer in place always has one.
+  renameSync(`${tmp}.tree`, store.treePath(diffId));
+  try {
+    renameSync(tmp, store.layerPath(diffId));
+  } catch (e) {
+    // Another pull unpacked the same layer first: theirs is as good as ours.
+    if (!store.hasLayer(diffId)) throw e;
+    removeTree(tmp);
+  }
+}
+
+/**
+ * Downloads and unpacks a layer in one pass (stream-layer.ts) into temporary paths of the store; the
+ * blob and the layer are moved into place only once the blob's digest and the content's diff id match.
+ */
+async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions): Promise<void> {
+  const short = d.digest.slice(7, 19);
+  const blobTmp = store.tempPath('blob');
+  const tmp = store.tempPath('layer');
+  mkdirSync(tmp, { mode: 0o755 });
+  opts.events?.status?.(short, 'Downloading');
+  try {
+    const st = statfsSync(store.dir);
+    const total = Number.isSafeInteger(d.size) && d.size! >= 0 ? d.size : undefined;
+    let current = 0;
+    const digests = new Map<string, string>();
+    await streamLayer(client, repo, d.digest, diffId, blobTmp, tmp, {
+      declared: total,
+      limit: st.bavail * st.bsize,
+      maxLayerSize: opts.maxLayerSize,
+      digests,
+      onBytes: (n) => opts.events?.status?.(short, 'Downloading', { current: (current += n), total }),
+    });
+    writeTreeRecord(tmp, `${tmp}.tree`, digests);
+    store.commitBlob(blobTmp, d.digest);
+    commitLayer(store, tmp, diffId);
+  } catch (e) {
+    removeTree(tmp);
+    rmSync(`${tmp}.tree`, { force: true });
+    rmSync(blobTmp, { force: true });
+    // The registry's errors keep their class (and exit code); the rest name the layer.
+    if (e instanceof RegistryError) throw e;
+    throw new Error(`layer ${d.digest}: ${(e as Error).message}`);
   }
 }
 
@@ -164,6 +205,7 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
   const full = formatReference(ref);
   const store = new Store(opts.root);
   store.sweepTemp();
+  const topDir = store.topDir;
   const client = new RegistryClient(ref.registry, {
     credentials: opts.credentials ?? lookupCredentials(opts.root, ref.registry),
     insecureRegistries: opts.insecureRegistries,
@@ -192,8 +234,15 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
         opts.events?.status?.(l.digest.slice(7, 19), 'Already exists');
         return;
       }
-      await fetchBlob(client, store, ref.repository, l, opts.events);
-      await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
+      // Streamed unless the blob is here already, or a helper in a user namespace has to unpack it.
+      if (store.hasBlob(l.digest) || (isRootless() && rootlessMappings().full)) {
+        await fetchBlob(client, store, ref.repository, l, opts.events);
+        await topDir;
+        await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
+      } else {
+        await topDir;
+        await streamInto(client, store, ref.repository, l, diffId, opts);
+      }
       opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
     },
   );

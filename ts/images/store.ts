@@ -4,7 +4,7 @@
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { removeTree } from './tree.js';
 
@@ -22,12 +22,14 @@ export interface ImageRecord {
 
 export class Store {
   readonly dir: string;
+  /** Settles once a new store's tmp/ is marked as the top of hierarchies (markTopDir). */
+  readonly topDir: Promise<void> = Promise.resolve();
 
   constructor(root: string) {
     this.dir = join(root, 'images');
     const fresh = !existsSync(join(this.dir, 'tmp'));
     for (const d of ['blobs/sha256', 'layers', 'trees', 'tmp']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
-    if (fresh) markTopDir(join(this.dir, 'tmp'));
+    if (fresh) this.topDir = markTopDir(join(this.dir, 'tmp'));
   }
 
   blobPath(digest: string): string {
@@ -168,8 +170,13 @@ export function hex(digest: string): string {
  * in the last minutes while it looks for a free one, so unpacking next to trees removed a moment ago
  * cost up to 1 ms per file (docs/performance.md). Other filesystems refuse the flag; nothing changes there.
  */
-function markTopDir(dir: string): void {
-  spawnSync('chattr', ['+T', dir], { stdio: 'ignore' });
+function markTopDir(dir: string): Promise<void> {
+  // In the background: a pull waits for it only before its first layer, after the manifest's round trips.
+  return new Promise((resolve) => {
+    const c = spawn('chattr', ['+T', dir], { stdio: 'ignore' });
+    c.on('error', () => resolve());
+    c.on('exit', () => resolve());
+  });
 }
 
 function atomicWrite(path: string, data: Buffer): void {

@@ -1,0 +1,161 @@
+// A layer pulled in one pass: the registry's bytes are hashed and written to a temporary blob file as
+// they arrive, decompressed, hashed again (the diff id) and unpacked into a temporary directory of the
+// store, all at once. Nothing of it is accepted before both digests are checked at the end: until then
+// it lives only under the store's tmp/, which a failed pull removes and the next pull sweeps.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { missingTool } from '../errors.js';
+import { bounded } from './limits.js';
+import { extractLayer } from './extract.js';
+import { RegistryError, type RegistryClient } from './registry.js';
+
+/**
+ * The decompressed stream of src, by magic bytes: gzip, zstd (through zstd(1): Node 20 has none) or
+ * plain tar. Errors of src and of the decompressor end up on the returned stream.
+ */
+export async function decompressStream(src: Readable, what: string): Promise<Readable> {
+  const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let have = 0;
+  let done = false;
+  while (have < 4 && !done) {
+    const r = await it.next();
+    if (r.done) done = true;
+    else {
+      head.push(r.value);
+      have += r.value.length;
+    }
+  }
+  const magic = Buffer.concat(head);
+  const rest = Readable.from(
+    (async function* () {
+      if (magic.length) yield magic;
+      while (!done) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    })(),
+    { objectMode: false, highWaterMark: 1 << 18 },
+  );
+  if (magic[0] === 0x1f && magic[1] === 0x8b) {
+    // 256 KiB inflate chunks: the default 16 KiB spent more time in callbacks than in zlib.
+    const gz = createGunzip({ chunkSize: 1 << 18 });
+    pipeline(rest, gz).catch((e) => gz.destroy(e));
+    return gz;
+  }
+  if (magic.length >= 4 && magic.readUInt32LE(0) === 0xfd2fb528) {
+    const z = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const out = new PassThrough({ highWaterMark: 1 << 18 });
+    z.on('error', (e) => out.destroy(missingTool('zstd', e) ?? new Error(`zstd: ${e.message}`)));
+    z.on('exit', (code) => code && out.destroy(new Error(`zstd -dc (${what}): exit ${code}`)));
+    pipeline(rest, z.stdin).catch((e) => {
+      z.kill();
+      out.destroy(e);
+    });
+    z.stdout.pipe(out);
+    // A consumer that stops early (a refused entry) must not leave zstd running.
+    out.on('close', () => z.exitCode === null && z.kill());
+    return out;
+  }
+  return rest;
+}
+
+export interface StreamedLayer {
+  /** Bytes of the blob as downloaded. */
+  size: number;
+}
+
+/**
+ * Downloads the blob `digest` of repository into blobFile (created, never replaced) and unpacks it into
+ * dir as it comes. Throws, leaving the caller to remove both, when the blob is longer than declared (or
+ * than `limit`), shorter than declared, has another digest, or its content another diff id; when the
+ * layer passes maxLayerSize; or when the tar is refused (extract.ts). digests receives the sha256 of
+ * every regular file written (extract.ts).
+ */
+export async function streamLayer(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  diffId: string,
+  blobFile: string,
+  dir: string,
+  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string> },
+): Promise<StreamedLayer> {
+  const res = await client.get(`${repository}/blobs/${digest}`);
+  if (!res.body) throw new RegistryError(`blob ${digest}: empty answer`);
+  const max = opts.declared ?? opts.limit;
+  const tooMuch = () =>
+    new RegistryError(opts.declared !== undefined ? `blob ${digest}: the registry sent more than the ${opts.declared} bytes the manifest declares` : `blob ${digest}: the registry sent more than the ${opts.limit} bytes the store has room for`);
+  if (Number(res.headers.get('content-length') ?? NaN) > max) {
+    await res.body.cancel().catch(() => undefined);
+    throw tooMuch();
+  }
+  const fd = openSync(blobFile, 'wx', 0o600);
+  const blobHash = createHash('sha256');
+  let n = 0;
+  try {
+    // What the unpacker reads. Once it has failed, the download still runs to its end (never past the
+    // declared size): a blob whose digest is wrong is reported as that, not as the broken gzip it makes.
+    const feed = new PassThrough({ highWaterMark: 1 << 18 });
+    let dead = false;
+    feed.on('close', () => (dead = true));
+    // The blob is kept (save and push serve it): written here, synchronously, as it passes.
+    const count = new Writable({
+      highWaterMark: 1 << 18,
+      write(b: Buffer, _enc, cb) {
+        n += b.length;
+        if (n > max) return cb(tooMuch());
+        blobHash.update(b);
+        try {
+          for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+        } catch (e) {
+          return cb(e as Error);
+        }
+        opts.onBytes?.(b.length);
+        if (dead || feed.write(b)) return cb();
+        const go = () => {
+          feed.off('drain', go);
+          feed.off('close', go);
+          cb();
+        };
+        feed.on('drain', go);
+        feed.on('close', go);
+      },
+      final(cb) {
+        if (!dead) feed.end();
+        cb();
+      },
+    });
+    const web = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: 1 << 18 });
+    const download = pipeline(web, count);
+    // A download that fails (a lie about the size, a cut connection) stops the unpacker with its error.
+    download.catch((e: Error) => feed.destroy(e));
+    const diffHash = createHash('sha256');
+    const unpacked = (async () => {
+      const plain = (await decompressStream(feed, digest)).pipe(bounded(dir, { max: opts.maxLayerSize, onChunk: (b) => diffHash.update(b) }));
+      try {
+        await extractLayer(plain, dir, opts.digests);
+      } catch (e) {
+        plain.destroy();
+        throw e;
+      }
+    })();
+    unpacked.catch(() => feed.destroy());
+    const [d, u] = await Promise.allSettled([download, unpacked]);
+    if (d.status === 'rejected') throw d.reason;
+    const got = `sha256:${blobHash.digest('hex')}`;
+    if (got !== digest) throw new RegistryError(`blob ${digest}: downloaded content has digest ${got}`);
+    if (opts.declared !== undefined && n !== opts.declared) throw new RegistryError(`blob ${digest}: the registry sent ${n} bytes, the manifest declares ${opts.declared}`);
+    if (u.status === 'rejected') throw u.reason;
+    const gotDiff = `sha256:${diffHash.digest('hex')}`;
+    if (gotDiff !== diffId) throw new Error(`uncompressed content has digest ${gotDiff}, the config says ${diffId}`);
+    return { size: n };
+  } finally {
+    closeSync(fd);
+  }
+}
