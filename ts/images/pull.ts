@@ -1,7 +1,7 @@
 // tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each verified by
 // digest as downloaded and by diff id as unpacked; the tag is recorded only once everything is in place.
 // A blob the store already holds is re-hashed before it is reused, and downloaded again when corrupt.
-import { createReadStream, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -191,13 +191,32 @@ async function fetchBlob(client: RegistryClient, store: Store, repo: string, d: 
   }
 }
 
+/** Runs fn over items, n at once; after a failure no new item starts, and the first error is thrown once those running have ended (nothing of the pull works on behind its error). */
 async function inParallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(
+  let failed = false;
+  const done = await Promise.allSettled(
     Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]);
+      while (!failed && next < items.length) {
+        try {
+          await fn(items[next++]);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
     }),
   );
+  const err = done.find((r) => r.status === 'rejected');
+  if (err) throw (err as PromiseRejectedResult).reason;
+}
+
+function parseConfig(data: Buffer, digest: string): { rootfs?: { diff_ids?: string[] } } {
+  try {
+    return JSON.parse(data.toString()) as { rootfs?: { diff_ids?: string[] } };
+  } catch (e) {
+    throw new Error(`config blob ${digest} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
 }
 
 export async function pull(name: string, opts: PullOptions): Promise<ImageRecord> {
@@ -219,35 +238,61 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
     doc = JSON.parse(m.body.toString());
   }
   if (!doc.config || !doc.layers) throw new Error(`pull ${full}: manifest ${m.digest} has no config or layers`);
-  await fetchBlob(client, store, ref.repository, doc.config);
-  const config = store.readJson<{ rootfs?: { diff_ids?: string[] } }>(doc.config.digest, 'config');
+  // The config goes into the store with the manifest, after the layers: a pull that fails leaves neither.
+  const configTmp = store.hasBlob(doc.config.digest) && !(await store.blobMismatch(doc.config.digest)) ? undefined : store.tempPath('config');
+  try {
+    return await pullLayers(client, store, ref.repository, full, m, doc.config, doc.layers, configTmp, topDir, opts);
+  } finally {
+    if (configTmp) rmSync(configTmp, { force: true });
+  }
+}
+
+async function pullLayers(
+  client: RegistryClient,
+  store: Store,
+  repository: string,
+  full: string,
+  m: { body: Buffer; digest: string },
+  configDesc: Descriptor,
+  layers: Descriptor[],
+  configTmp: string | undefined,
+  topDir: Promise<void>,
+  opts: PullOptions,
+): Promise<ImageRecord> {
+  if (configTmp) {
+    const st = statfsSync(store.dir);
+    const total = Number.isSafeInteger(configDesc.size) && configDesc.size! >= 0 ? configDesc.size : undefined;
+    await client.blobToFile(repository, configDesc.digest, configTmp, { declared: total, limit: st.bavail * st.bsize });
+  }
+  const config = parseConfig(configTmp ? readFileSync(configTmp) : store.readBlob(configDesc.digest), configDesc.digest);
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== doc.layers.length) throw new Error(`pull ${full}: ${doc.layers.length} layers but ${diffIds.length} diff ids in the config`);
-  for (const l of doc.layers) opts.events?.status?.(l.digest.slice(7, 19), 'Pulling fs layer');
+  if (diffIds.length !== layers.length) throw new Error(`pull ${full}: ${layers.length} layers but ${diffIds.length} diff ids in the config`);
+  for (const l of layers) opts.events?.status?.(l.digest.slice(7, 19), 'Pulling fs layer');
   await inParallel(
-    doc.layers.map((l, i) => ({ l, diffId: diffIds[i] })),
+    layers.map((l, i) => ({ l, diffId: diffIds[i] })),
     opts.parallel ?? 3,
     async ({ l, diffId }) => {
       if (store.hasLayer(diffId)) {
         // Unpacked already; its blob, kept for save, is checked and replaced when corrupt.
-        if (store.hasBlob(l.digest)) await fetchBlob(client, store, ref.repository, l);
+        if (store.hasBlob(l.digest)) await fetchBlob(client, store, repository, l);
         opts.events?.status?.(l.digest.slice(7, 19), 'Already exists');
         return;
       }
       // Streamed unless the blob is here already, or a helper in a user namespace has to unpack it.
       if (store.hasBlob(l.digest) || (isRootless() && rootlessMappings().full)) {
-        await fetchBlob(client, store, ref.repository, l, opts.events);
+        await fetchBlob(client, store, repository, l, opts.events);
         await topDir;
         await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
       } else {
         await topDir;
-        await streamInto(client, store, ref.repository, l, diffId, opts);
+        await streamInto(client, store, repository, l, diffId, opts);
       }
       opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
     },
   );
+  if (configTmp) store.commitBlob(configTmp, configDesc.digest);
   store.writeBlob(m.digest, m.body);
-  const rec: ImageRecord = { name: full, manifest: m.digest, config: doc.config.digest, diffIds, created: new Date().toISOString() };
+  const rec: ImageRecord = { name: full, manifest: m.digest, config: configDesc.digest, diffIds, created: new Date().toISOString() };
   store.tag(rec);
   return rec;
 }
