@@ -138,7 +138,7 @@ function commitLayer(store: Store, tmp: string, diffId: string): void {
  * Downloads and unpacks a layer in one pass (stream-layer.ts) into temporary paths of the store; the
  * blob and the layer are moved into place only once the blob's digest and the content's diff id match.
  */
-async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions): Promise<void> {
+async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions, signal?: AbortSignal): Promise<void> {
   const short = d.digest.slice(7, 19);
   const blobTmp = store.tempPath('blob');
   const tmp = store.tempPath('layer');
@@ -154,6 +154,7 @@ async function streamInto(client: RegistryClient, store: Store, repo: string, d:
       limit: st.bavail * st.bsize,
       maxLayerSize: opts.maxLayerSize,
       digests,
+      signal,
       onBytes: (n) => opts.events?.status?.(short, 'Downloading', { current: (current += n), total }),
     });
     writeTreeRecord(tmp, `${tmp}.tree`, digests);
@@ -191,24 +192,27 @@ async function fetchBlob(client: RegistryClient, store: Store, repo: string, d: 
   }
 }
 
-/** Runs fn over items, n at once; after a failure no new item starts, and the first error is thrown once those running have ended (nothing of the pull works on behind its error). */
-async function inParallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+/**
+ * Runs fn over items, n at once. After a failure no new item starts and the others are told to stop
+ * (signal); the first error is thrown once all have ended, so nothing of the pull works on behind it.
+ */
+async function inParallel<T>(items: T[], n: number, fn: (x: T, signal: AbortSignal) => Promise<void>): Promise<void> {
   let next = 0;
-  let failed = false;
-  const done = await Promise.allSettled(
+  let first: { e: unknown } | undefined;
+  const stop = new AbortController();
+  await Promise.allSettled(
     Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (!failed && next < items.length) {
+      while (!first && next < items.length) {
         try {
-          await fn(items[next++]);
+          await fn(items[next++], stop.signal);
         } catch (e) {
-          failed = true;
-          throw e;
+          first ??= { e };
+          stop.abort();
         }
       }
     }),
   );
-  const err = done.find((r) => r.status === 'rejected');
-  if (err) throw (err as PromiseRejectedResult).reason;
+  if (first) throw first.e;
 }
 
 function parseConfig(data: Buffer, digest: string): { rootfs?: { diff_ids?: string[] } } {
@@ -271,7 +275,7 @@ async function pullLayers(
   await inParallel(
     layers.map((l, i) => ({ l, diffId: diffIds[i] })),
     opts.parallel ?? 3,
-    async ({ l, diffId }) => {
+    async ({ l, diffId }, signal) => {
       if (store.hasLayer(diffId)) {
         // Unpacked already; its blob, kept for save, is checked and replaced when corrupt.
         if (store.hasBlob(l.digest)) await fetchBlob(client, store, repository, l);
@@ -285,7 +289,7 @@ async function pullLayers(
         await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
       } else {
         await topDir;
-        await streamInto(client, store, repository, l, diffId, opts);
+        await streamInto(client, store, repository, l, diffId, opts, signal);
       }
       opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
     },

@@ -84,9 +84,13 @@ export async function streamLayer(
   diffId: string,
   blobFile: string,
   dir: string,
-  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string> },
+  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string>; signal?: AbortSignal },
 ): Promise<StreamedLayer> {
   const res = await client.get(`${repository}/blobs/${digest}`);
+  if (opts.signal?.aborted) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error('stopped: another layer failed');
+  }
   if (!res.body) throw new RegistryError(`blob ${digest}: empty answer`);
   const max = opts.declared ?? opts.limit;
   const tooMuch = () =>
@@ -132,7 +136,10 @@ export async function streamLayer(
       },
     });
     const web = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: 1 << 18 });
-    const download = pipeline(web, count);
+    // Another layer of the pull failed: this one stops too.
+    const onAbort = () => web.destroy(new Error('stopped: another layer failed'));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const download = pipeline(web, count).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     // A download that fails (a lie about the size, a cut connection) stops the unpacker with its error.
     download.catch((e: Error) => feed.destroy(e));
     const diffHash = createHash('sha256');
