@@ -300,6 +300,10 @@ test('a layer whose bytes do not match its digest: one line, and nothing of it o
   const root = newRoot();
   await t.throwsAsync(pull(name, { root }), { message: /^blob sha256:[a-f0-9]{64}: downloaded content has digest sha256:[a-f0-9]{64}$/ });
   nothingLeft(root);
+  // A layer with the right digest that is no gzip past its header: one line naming the layer, no hang.
+  const broken = newRoot();
+  await t.throwsAsync(pull(`${lying.addr}/lying:broken`, { root: broken }), { message: /^layer sha256:[a-f0-9]{64}: [^\n]+$/ });
+  nothingLeft(broken);
   const cli = newRoot();
   const r = await tsbox(cli, ['pull', '-q', name]);
   t.is(r.code, 125);

@@ -2,7 +2,8 @@
 // the first bytes are the declared content, then junk until the client hangs up. It counts what it sent.
 // The tag "length" serves the same blob with a Content-Length that admits the lie; the tag "huge" is a
 // manifest without end. The tag "mismatch" names a layer by a digest its bytes do not have: a valid gzip
-// tar all the same, with the size the manifest declares and the diff id the config gives.
+// tar all the same, with the size the manifest declares and the diff id the config gives. The tag "broken"
+// is a layer of the right digest that is no gzip past its header.
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +45,16 @@ export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegist
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: mDigest, size: mLayer.length }],
     }),
   );
+  const bLayer = Buffer.concat([gzipSync(mTar).subarray(0, 10), Buffer.alloc(4096, 0xff)]);
+  const bConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(mTar)] } }));
+  const bManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(bConfig), size: bConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(bLayer), size: bLayer.length }],
+    }),
+  );
   const sent: number[] = [];
   let lengthNext = false;
   /** first, then junk until `total` bytes or until the client hangs up. */
@@ -79,6 +90,9 @@ export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegist
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': mLayer.length, 'docker-content-digest': mDigest });
       return res.end(head ? undefined : mLayer);
     }
+    if (url === '/v2/lying/manifests/broken') return answer('application/vnd.oci.image.manifest.v1+json', bManifest);
+    if (url === `/v2/lying/blobs/${digestOf(bConfig)}`) return answer('application/octet-stream', bConfig);
+    if (url === `/v2/lying/blobs/${digestOf(bLayer)}`) return answer('application/octet-stream', bLayer);
     if (url === '/v2/lying/manifests/length') lengthNext = true;
     if (/^\/v2\/lying\/manifests\//.test(url)) return answer('application/vnd.oci.image.manifest.v1+json', manifest);
     if (url === `/v2/lying/blobs/${digestOf(config)}`) return answer('application/octet-stream', config);

@@ -56,7 +56,8 @@ function ensureParents(root: string, rel: string, name: string, tree: Tree): str
   const parts = rel.split('/').slice(0, -1);
   let cur = root;
   for (const p of parts) {
-    cur = join(cur, p);
+    // rel is normalized (safeRelative): no empty, "." or ".." parts, so plain concatenation is join's result.
+    cur = `${cur}/${p}`;
     const k = tree.kind(cur);
     if (k === 'absent') {
       mkdirSync(cur, { mode: 0o755 });
@@ -66,7 +67,7 @@ function ensureParents(root: string, rel: string, name: string, tree: Tree): str
     if (k === 'symlink') throw new UnsafeLayerError(`entry ${JSON.stringify(name)} would be written through the symlink ${JSON.stringify(posix.join(...parts.slice(0, parts.indexOf(p) + 1)))}`);
     if (k !== 'dir') throw new UnsafeLayerError(`entry ${JSON.stringify(name)}: parent ${JSON.stringify(p)} is not a directory`);
   }
-  return join(root, rel);
+  return `${root}/${rel}`;
 }
 
 /** Removes what is at path unless it is a directory (a later entry replaces an earlier one). */
@@ -111,7 +112,8 @@ function setXattrs(path: string, e: TarEntry, hostRoot: boolean): void {
  * file as it is left at each path, computed while writing it: the record of the layer (tree-record.ts)
  * then need not read the files again.
  */
-export async function extractLayer(stream: Readable, root: string, digests?: Map<string, string>): Promise<void> {
+export async function extractLayer(stream: Readable, dir: string, digests?: Map<string, string>): Promise<void> {
+  const root = posix.resolve(dir);
   const asRoot = process.getuid?.() === 0;
   // Without the host's root (rootless, in a user namespace or not), overlayfs is mounted with userxattr
   // and reads user.overlay.*; trusted.* is not ours to write.

@@ -144,7 +144,10 @@ export async function streamLayer(
     download.catch((e: Error) => feed.destroy(e));
     const diffHash = createHash('sha256');
     const unpacked = (async () => {
-      const plain = (await decompressStream(feed, digest)).pipe(bounded(dir, { max: opts.maxLayerSize, onChunk: (b) => diffHash.update(b) }));
+      const src = await decompressStream(feed, digest);
+      const plain = src.pipe(bounded(dir, { max: opts.maxLayerSize, onChunk: (b) => diffHash.update(b) }));
+      // pipe() does not pass errors on: a broken gzip would leave the tar reader waiting for ever.
+      src.on('error', (e) => plain.destroy(e));
       try {
         await extractLayer(plain, dir, opts.digests);
       } catch (e) {
