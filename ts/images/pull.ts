@@ -1,6 +1,7 @@
-// tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each verified by
-// digest as downloaded and by diff id as unpacked; the tag is recorded only once everything is in place.
-// A blob the store already holds is re-hashed before it is reused, and downloaded again when corrupt.
+// tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each downloaded
+// and unpacked in one pass (stream-layer.ts) and moved into place only once its digest and diff id match;
+// the config, manifest and tag are recorded only once every layer is in place. A blob the store already
+// holds is re-hashed before it is reused, and downloaded again when corrupt.
 import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
