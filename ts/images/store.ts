@@ -1,7 +1,7 @@
 // The content-addressed image store under <root>/images: blobs by digest, unpacked layers by diff id,
 // and the tag index. Every write is temp file + rename, so a crash never leaves half a blob in place.
 // What the store wrote is not trusted later: a blob is re-hashed when it is read, reused or served.
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -168,9 +168,11 @@ export function hex(digest: string): string {
  * (a layer being unpacked) in a block group of its own choosing with room to spare, as it does for the
  * filesystem's root, instead of next to the parent. Without a journal, ext4 skips every inode freed
  * in the last minutes while it looks for a free one, so unpacking next to trees removed a moment ago
- * cost up to 1 ms per file (docs/performance.md). Other filesystems refuse the flag; nothing changes there.
+ * cost up to 1 ms per file (docs/performance.md).
  */
 function markTopDir(dir: string): Promise<void> {
+  // Only ext2/3/4 (statfs magic 0xEF53) know the flag: elsewhere no process is started for it.
+  if (statfsSync(dir).type !== 0xef53) return Promise.resolve();
   // In the background: a pull waits for it only before its first layer, after the manifest's round trips.
   return new Promise((resolve) => {
     const c = spawn('chattr', ['+T', dir], { stdio: 'ignore' });
