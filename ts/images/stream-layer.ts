@@ -14,55 +14,29 @@ import { extractLayer } from './extract.js';
 import { RegistryError, type RegistryClient } from './registry.js';
 
 /**
- * The decompressed stream of src, by magic bytes: gzip, zstd (through zstd(1): Node 20 has none) or
- * plain tar. Errors of src and of the decompressor end up on the returned stream.
+ * A decompressor chosen by the first bytes: gzip, zstd (through zstd(1): Node 20 has none) or plain tar.
+ * input takes the compressed bytes; output gives the tar, and carries every error of the decompressor.
  */
-export async function decompressStream(src: Readable, what: string): Promise<Readable> {
-  const it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head: Buffer[] = [];
-  let have = 0;
-  let done = false;
-  while (have < 4 && !done) {
-    const r = await it.next();
-    if (r.done) done = true;
-    else {
-      head.push(r.value);
-      have += r.value.length;
-    }
-  }
-  const magic = Buffer.concat(head);
-  const rest = Readable.from(
-    (async function* () {
-      if (magic.length) yield magic;
-      while (!done) {
-        const r = await it.next();
-        if (r.done) return;
-        yield r.value;
-      }
-    })(),
-    { objectMode: false, highWaterMark: 1 << 18 },
-  );
+function decompressor(magic: Buffer, what: string): { input: Writable; output: Readable } {
   if (magic[0] === 0x1f && magic[1] === 0x8b) {
     // 256 KiB inflate chunks: the default 16 KiB spent more time in callbacks than in zlib.
     const gz = createGunzip({ chunkSize: 1 << 18 });
-    pipeline(rest, gz).catch((e) => gz.destroy(e));
-    return gz;
+    return { input: gz, output: gz };
   }
   if (magic.length >= 4 && magic.readUInt32LE(0) === 0xfd2fb528) {
     const z = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'ignore'] });
     const out = new PassThrough({ highWaterMark: 1 << 18 });
     z.on('error', (e) => out.destroy(missingTool('zstd', e) ?? new Error(`zstd: ${e.message}`)));
     z.on('exit', (code) => code && out.destroy(new Error(`zstd -dc (${what}): exit ${code}`)));
-    pipeline(rest, z.stdin).catch((e) => {
-      z.kill();
-      out.destroy(e);
-    });
+    // zstd gone early (bad input, killed): its exit code says why, EPIPE does not.
+    z.stdin.on('error', () => undefined);
     z.stdout.pipe(out);
     // A consumer that stops early (a refused entry) must not leave zstd running.
     out.on('close', () => z.exitCode === null && z.kill());
-    return out;
+    return { input: z.stdin, output: out };
   }
-  return rest;
+  const plain = new PassThrough({ highWaterMark: 1 << 18 });
+  return { input: plain, output: plain };
 }
 
 export interface StreamedLayer {
@@ -103,11 +77,21 @@ export async function streamLayer(
   const blobHash = createHash('sha256');
   let n = 0;
   try {
-    // What the unpacker reads. Once it has failed, the download still runs to its end (never past the
-    // declared size): a blob whose digest is wrong is reported as that, not as the broken gzip it makes.
-    const feed = new PassThrough({ highWaterMark: 1 << 18 });
+    // The decompressor's input, chosen by the blob's first bytes. Once the unpacker has failed, the
+    // download still runs to its end (never past the declared size): a blob whose digest is wrong is
+    // reported as that, not as the broken gzip it makes.
+    let sink: Writable | undefined;
+    let head: Buffer = Buffer.alloc(0);
     let dead = false;
-    feed.on('close', () => (dead = true));
+    let chosen!: (r: Readable) => void;
+    let failed!: (e: Error) => void;
+    const output = new Promise<Readable>((resolve, reject) => ((chosen = resolve), (failed = reject)));
+    const choose = () => {
+      const d = decompressor(head, digest);
+      sink = d.input;
+      sink.on('close', () => (dead = true));
+      chosen(d.output);
+    };
     // The blob is kept (save and push serve it): written here, synchronously, as it passes.
     const count = new Writable({
       highWaterMark: 1 << 18,
@@ -121,17 +105,28 @@ export async function streamLayer(
           return cb(e as Error);
         }
         opts.onBytes?.(b.length);
-        if (dead || feed.write(b)) return cb();
+        if (dead) return cb();
+        if (!sink) {
+          head = head.length ? Buffer.concat([head, b]) : b;
+          if (head.length < 4) return cb();
+          choose();
+          b = head;
+        }
+        if (sink!.write(b)) return cb();
         const go = () => {
-          feed.off('drain', go);
-          feed.off('close', go);
+          sink!.off('drain', go);
+          sink!.off('close', go);
           cb();
         };
-        feed.on('drain', go);
-        feed.on('close', go);
+        sink!.on('drain', go);
+        sink!.on('close', go);
       },
       final(cb) {
-        if (!dead) feed.end();
+        if (!sink) {
+          choose();
+          if (head.length) sink!.write(head);
+        }
+        if (!dead) sink!.end();
         cb();
       },
     });
@@ -141,10 +136,13 @@ export async function streamLayer(
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const download = pipeline(web, count).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     // A download that fails (a lie about the size, a cut connection) stops the unpacker with its error.
-    download.catch((e: Error) => feed.destroy(e));
+    download.catch((e: Error) => {
+      if (sink) sink.destroy(e);
+      else failed(e);
+    });
     const diffHash = createHash('sha256');
     const unpacked = (async () => {
-      const src = await decompressStream(feed, digest);
+      const src = await output;
       const plain = src.pipe(bounded(dir, { max: opts.maxLayerSize, onChunk: (b) => diffHash.update(b) }));
       // pipe() does not pass errors on: a broken gzip would leave the tar reader waiting for ever.
       src.on('error', (e) => plain.destroy(e));
@@ -155,7 +153,10 @@ export async function streamLayer(
         throw e;
       }
     })();
-    unpacked.catch(() => feed.destroy());
+    unpacked.catch(() => {
+      dead = true;
+      sink?.destroy();
+    });
     const [d, u] = await Promise.allSettled([download, unpacked]);
     if (d.status === 'rejected') throw d.reason;
     const got = `sha256:${blobHash.digest('hex')}`;
