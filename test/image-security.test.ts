@@ -300,6 +300,11 @@ test('a layer whose bytes do not match its digest: one line, and nothing of it o
   const root = newRoot();
   await t.throwsAsync(pull(name, { root }), { message: /^blob sha256:[a-f0-9]{64}: downloaded content has digest sha256:[a-f0-9]{64}$/ });
   nothingLeft(root);
+  // The same tar, uncompressed and named by its own digest, is pulled: only the digest was wrong.
+  const honest = newRoot();
+  const rec = await pull(`${lying.addr}/lying:plain`, { root: honest });
+  t.is(readFileSync(join(new Store(honest).layerPath(rec.diffIds[0]), 'etc', 'motd'), 'utf8'), 'unverified');
+  t.deepEqual(readdirSync(join(new Store(honest).dir, 'tmp')), []);
   // A layer with the right digest that is no gzip past its header: one line naming the layer, no hang.
   const broken = newRoot();
   await t.throwsAsync(pull(`${lying.addr}/lying:broken`, { root: broken }), { message: /^layer sha256:[a-f0-9]{64}: [^\n]+$/ });

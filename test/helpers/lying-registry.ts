@@ -3,7 +3,8 @@
 // The tag "length" serves the same blob with a Content-Length that admits the lie; the tag "huge" is a
 // manifest without end. The tag "mismatch" names a layer by a digest its bytes do not have: a valid gzip
 // tar all the same, with the size the manifest declares and the diff id the config gives. The tag "broken"
-// is a layer of the right digest that is no gzip past its header.
+// is a layer of the right digest that is no gzip past its header; "plain" is the mismatch image's tar,
+// uncompressed and named by its own digest: an honest image.
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,6 +56,14 @@ export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegist
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(bLayer), size: bLayer.length }],
     }),
   );
+  const pManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(mConfig), size: mConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(mTar), size: mTar.length }],
+    }),
+  );
   const sent: number[] = [];
   let lengthNext = false;
   /** first, then junk until `total` bytes or until the client hangs up. */
@@ -90,6 +99,8 @@ export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegist
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': mLayer.length, 'docker-content-digest': mDigest });
       return res.end(head ? undefined : mLayer);
     }
+    if (url === '/v2/lying/manifests/plain') return answer('application/vnd.oci.image.manifest.v1+json', pManifest);
+    if (url === `/v2/lying/blobs/${digestOf(mTar)}`) return answer('application/octet-stream', mTar);
     if (url === '/v2/lying/manifests/broken') return answer('application/vnd.oci.image.manifest.v1+json', bManifest);
     if (url === `/v2/lying/blobs/${digestOf(bConfig)}`) return answer('application/octet-stream', bConfig);
     if (url === `/v2/lying/blobs/${digestOf(bLayer)}`) return answer('application/octet-stream', bLayer);
