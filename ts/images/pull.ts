@@ -139,7 +139,7 @@ function commitLayer(store: Store, tmp: string, diffId: string): void {
  * Downloads and unpacks a layer in one pass (stream-layer.ts) into temporary paths of the store; the
  * blob and the layer are moved into place only once the blob's digest and the content's diff id match.
  */
-async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions, signal?: AbortSignal): Promise<void> {
+async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions, signal?: AbortSignal, response?: Promise<Response>): Promise<void> {
   const short = d.digest.slice(7, 19);
   const blobTmp = store.tempPath('blob');
   const tmp = store.tempPath('layer');
@@ -156,6 +156,7 @@ async function streamInto(client: RegistryClient, store: Store, repo: string, d:
       maxLayerSize: opts.maxLayerSize,
       digests,
       signal,
+      response,
       onBytes: (n) => opts.events?.status?.(short, 'Downloading', { current: (current += n), total }),
     });
     writeTreeRecord(tmp, `${tmp}.tree`, digests);
@@ -264,6 +265,38 @@ async function pullLayers(
   topDir: Promise<void>,
   opts: PullOptions,
 ): Promise<ImageRecord> {
+  // The first layers the store lacks are asked for while the config comes: their answers wait, unread,
+  // until the config says they are needed (a layer unpacked already drops its answer unread).
+  const early = new Map<string, Promise<Response>>();
+  const streamed = !(isRootless() && rootlessMappings().full);
+  if (configTmp && streamed) {
+    for (const l of layers.slice(0, opts.parallel ?? 3)) {
+      if (store.hasBlob(l.digest) || early.has(l.digest)) continue;
+      const res = client.get(`${repository}/blobs/${l.digest}`);
+      res.catch(() => undefined);
+      early.set(l.digest, res);
+    }
+  }
+  try {
+    return await pullWithConfig(client, store, repository, full, m, configDesc, layers, configTmp, topDir, opts, early);
+  } finally {
+    for (const res of early.values()) res.then((r) => r.body?.cancel().catch(() => undefined), () => undefined);
+  }
+}
+
+async function pullWithConfig(
+  client: RegistryClient,
+  store: Store,
+  repository: string,
+  full: string,
+  m: { body: Buffer; digest: string },
+  configDesc: Descriptor,
+  layers: Descriptor[],
+  configTmp: string | undefined,
+  topDir: Promise<void>,
+  opts: PullOptions,
+  early: Map<string, Promise<Response>>,
+): Promise<ImageRecord> {
   if (configTmp) {
     const st = statfsSync(store.dir);
     const total = Number.isSafeInteger(configDesc.size) && configDesc.size! >= 0 ? configDesc.size : undefined;
@@ -290,7 +323,9 @@ async function pullLayers(
         await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
       } else {
         await topDir;
-        await streamInto(client, store, repository, l, diffId, opts, signal);
+        const res = early.get(l.digest);
+        early.delete(l.digest);
+        await streamInto(client, store, repository, l, diffId, opts, signal, res);
       }
       opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
     },

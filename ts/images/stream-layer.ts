@@ -58,9 +58,10 @@ export async function streamLayer(
   diffId: string,
   blobFile: string,
   dir: string,
-  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string>; signal?: AbortSignal },
+  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string>; signal?: AbortSignal; response?: Promise<Response> },
 ): Promise<StreamedLayer> {
-  const res = await client.get(`${repository}/blobs/${digest}`);
+  // An answer asked for early (pull.ts), or now.
+  const res = await (opts.response ?? client.get(`${repository}/blobs/${digest}`));
   if (opts.signal?.aborted) {
     await res.body?.cancel().catch(() => undefined);
     throw new Error('stopped: another layer failed');
