@@ -1,16 +1,16 @@
 // npm run bench: tsbox next to crun, runc, bwrap, podman and skopeo+umoci on the same rootfs; writes bench/RESULTS.md.
 // Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 // tsbox as it ships (tsc's output in dist/, built by `npm run bench`), not its TypeScript through a loader.
 import { runContainer } from '../dist/runtime/api.js';
 import { sandboxSpec } from '../dist/engine/sandbox.js';
 import { alternate, table, type Case, type Summary } from './stats.js';
 import { benchImage, benchSpec, bundle, cleanWork, have, rootfs, WORK } from './fixtures.js';
-import { push, startRegistry, type Registry } from '../test/helpers/registry.js';
+import { Layout, push, startRegistry, type Registry } from '../test/helpers/registry.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
@@ -339,6 +339,32 @@ async function caseE(): Promise<void> {
   }
 }
 
+/**
+ * A Debian minbase-like tree under dir, from this (Debian) host: the files of every package of priority
+ * required and of the libraries they load, as dpkg lists them (about 5,700 paths, 105 MB). Undefined
+ * off Debian.
+ */
+function debianLike(dir: string): string | undefined {
+  if (!have('dpkg-query')) return undefined;
+  const required = spawnSync('dpkg-query', ['-W', '-f', '${Package} ${Priority}\\n'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.endsWith(' required'))
+    .map((l) => l.split(' ')[0]);
+  const libs = ['libc6', 'libgcc-s1', 'libstdc++6', 'libselinux1', 'libpcre2-8-0', 'libacl1', 'libattr1', 'libaudit1', 'libcap-ng0', 'libcap2', 'libcrypt1', 'libdb5.3', 'libgmp10', 'libsystemd0', 'libzstd1', 'liblzma5', 'libbz2-1.0', 'zlib1g', 'libtinfo6', 'libmd0', 'libsemanage2', 'libsepol2', 'libblkid1', 'libmount1', 'libuuid1', 'libsmartcols1', 'libudev1', 'libseccomp2', 'libgcrypt20', 'libgpg-error0', 'liblz4-1', 'libxxhash0', 'libapt-pkg6.0', 'libssl3', 'gpgv', 'debian-archive-keyring', 'libext2fs2', 'libcom-err2', 'libss2', 'logsave', 'adduser', 'libpam0g'];
+  const root = join(dir, 'rootfs');
+  mkdirSync(root, { recursive: true });
+  // tar keeps owners, modes and links; paths that are symlinks on the host (/lib on a merged /usr) stay links.
+  const list = join(dir, 'files');
+  const files = spawnSync('sh', ['-c', 'for p in "$@"; do dpkg -L "$p" 2>/dev/null; done | sort -u', 'sh', ...required, ...libs], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    .stdout.split('\n')
+    .filter((f) => f.startsWith('/') && existsSync(f))
+    // Through their real parents (/bin/cp is /usr/bin/cp on a merged /usr): no entry below a symlink.
+    .map((f) => join(realpathSync(dirname(f)), basename(f)));
+  writeFileSync(list, [...new Set(files)].map((f) => f.slice(1)).join('\n'));
+  const t = spawnSync('sh', ['-c', `tar -C / --no-recursion -cf - -T ${list} | tar -C ${root} -xf -`]);
+  return t.status === 0 ? root : undefined;
+}
+
 async function caseF(): Promise<void> {
   const missing = ['docker-registry', 'skopeo', 'umoci'].filter((c) => !have(c));
   if (missing.includes('docker-registry') || missing.includes('skopeo')) {
@@ -351,8 +377,17 @@ async function caseF(): Promise<void> {
     registry = await startRegistry();
     // busybox and two layers of 4 MiB random data: about 9 MB to fetch, verify and unpack.
     const { layout } = benchImage(join(dir, 'image'), 'latest', [4, 4]);
-    const ref = `${registry.addr}/tsbox-bench/pull:latest`;
-    await push(layout, 'latest', ref);
+    const images = [{ title: 'a 3-layer, ~9 MB image', ref: `${registry.addr}/tsbox-bench/pull:latest` }];
+    await push(layout, 'latest', images[0].ref);
+    const deb = debianLike(join(dir, 'debian'));
+    if (deb) {
+      const l = new Layout(join(dir, 'debian', 'layout'));
+      l.image([deb], { tag: 'latest', arch: process.arch === 'x64' ? 'amd64' : process.arch });
+      l.write();
+      rmSync(deb, { recursive: true, force: true });
+      images.push({ title: 'a Debian minbase-like image (one layer, ~5,700 paths, ~105 MB)', ref: `${registry.addr}/tsbox-bench/debian:latest` });
+      await push(l.dir, 'latest', images[1].ref);
+    } else notes.push('(f) the Debian-like image needs dpkg: not measured');
     // A fresh store / layout / bundle each round, removed after it untimed: every pull fetches every layer.
     let used: string[] = [];
     const fresh = (p: string) => {
@@ -361,24 +396,34 @@ async function caseF(): Promise<void> {
       return d;
     };
     const after = () => {
-      for (const d of used) rmSync(d, { recursive: true, force: true });
+      for (const d of used) {
+        if (existsSync(join(d, 'proot'))) {
+          spawnSync('podman', [...podmanGlobals(d, 'overlay'), 'system', 'reset', '-f'], { stdio: 'ignore' });
+          unmountUnder(d);
+        }
+        rmSync(d, { recursive: true, force: true });
+      }
       used = [];
     };
-    // 127.0.0.1 is plain http to tsbox without a flag (isInsecure in ts/images/reference.ts).
-    const cases: Case[] = [{ name: 'tsbox pull', run: () => tsboxCli(fresh('troot'), 'pull', '-q', ref), after }];
     if (missing.length) notes.push(`(f) skopeo+umoci: ${missing.join(', ')} not installed`);
-    else {
-      cases.push({
-        name: 'skopeo copy + umoci unpack',
-        run: async () => {
-          const l = fresh('layout');
-          await must(exitOf('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${l}:latest`]), 'skopeo copy');
-          await must(exitOf('umoci', ['unpack', '--image', `${l}:latest`, fresh('bundle')]), 'umoci unpack');
-        },
-        after,
-      });
+    if (!have('podman')) notes.push('(f) podman: not installed');
+    for (const { title, ref } of images) {
+      // 127.0.0.1 is plain http to tsbox without a flag (isInsecure in ts/images/reference.ts).
+      const cases: Case[] = [{ name: 'tsbox pull', run: () => tsboxCli(fresh('troot'), 'pull', '-q', ref), after }];
+      if (!missing.length) {
+        cases.push({
+          name: 'skopeo copy + umoci unpack',
+          run: async () => {
+            const l = fresh('layout');
+            await must(exitOf('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${l}:latest`]), 'skopeo copy');
+            await must(exitOf('umoci', ['unpack', '--image', `${l}:latest`, fresh('bundle')]), 'umoci unpack');
+          },
+          after,
+        });
+      }
+      if (have('podman')) cases.push({ name: 'podman pull (overlay)', run: () => must(exitOf('podman', [...podmanGlobals(fresh('podman'), 'overlay'), 'pull', '-q', '--tls-verify=false', ref]), 'podman pull'), after });
+      sections.push(table(`(f) pull + unpack of ${title} from a local registry (plain http)`, await alternate(cases, Math.max(5, ROUNDS >> 1))));
     }
-    sections.push(table('(f) pull + unpack of a 3-layer, ~9 MB image from a local registry (plain http)', await alternate(cases, Math.max(5, ROUNDS >> 1))));
   } finally {
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -286,6 +286,43 @@ test('a blob larger than its descriptor says is cut off at the declared size; po
   }
 });
 
+test('a layer whose bytes do not match its digest: one line, and nothing of it or of the image stays; podman compared', async (t) => {
+  const lying = await startLyingRegistry();
+  t.teardown(() => lying.stop());
+  const name = `${lying.addr}/lying:mismatch`;
+  const nothingLeft = (root: string) => {
+    const store = new Store(root);
+    t.deepEqual(store.images(), []);
+    // Not the layer, nor its record or blob, nor the (verified) config, nor a temporary file or directory.
+    for (const d of ['layers', 'trees', 'blobs/sha256', 'tmp']) t.deepEqual(readdirSync(join(store.dir, d)), [], d);
+  };
+  // The layer is a valid tar that unpacks completely before its digest is known.
+  const root = newRoot();
+  await t.throwsAsync(pull(name, { root }), { message: /^blob sha256:[a-f0-9]{64}: downloaded content has digest sha256:[a-f0-9]{64}$/ });
+  nothingLeft(root);
+  // The same tar, uncompressed and named by its own digest, is pulled: only the digest was wrong.
+  const honest = newRoot();
+  const rec = await pull(`${lying.addr}/lying:plain`, { root: honest });
+  t.is(readFileSync(join(new Store(honest).layerPath(rec.diffIds[0]), 'etc', 'motd'), 'utf8'), 'unverified');
+  t.deepEqual(readdirSync(join(new Store(honest).dir, 'tmp')), []);
+  // A layer with the right digest that is no gzip past its header: one line naming the layer, no hang.
+  const broken = newRoot();
+  await t.throwsAsync(pull(`${lying.addr}/lying:broken`, { root: broken }), { message: /^layer sha256:[a-f0-9]{64}: [^\n]+$/ });
+  nothingLeft(broken);
+  const cli = newRoot();
+  const r = await tsbox(cli, ['pull', '-q', name]);
+  t.is(r.code, 125);
+  t.regex(r.stderr, /^tsbox: blob sha256:[a-f0-9]{64}: downloaded content has digest sha256:[a-f0-9]{64}\n$/);
+  nothingLeft(cli);
+  if (havePodman) {
+    const pm = podman(work);
+    t.teardown(() => pm.remove());
+    const p = await pm.run(['pull', '--tls-verify=false', name]);
+    t.log(`podman: exit ${p.code} (${p.stderr.trim().split('\n').pop()})`);
+    t.not(p.code, 0, 'podman refuses it too');
+  }
+});
+
 function emptyStoreButConfig(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void; true: (a: boolean, m?: string) => void }, root: string): void {
   const store = new Store(root);
   t.deepEqual(store.images(), []);
@@ -307,15 +344,16 @@ test('a gzip bomb stops at TSBOX_MAX_LAYER_SIZE in pull, load and import; nothin
   t.deepEqual(readdirSync(join(store.dir, 'layers')), []);
   t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
   t.true(duBytes(root) < 2 << 20, `the store holds ${duBytes(root)} bytes`);
-  // The same layer in a (compressed) docker-archive for load, and as a rootfs tarball for import.
-  const bombBlob = readdirSync(join(store.dir, 'blobs', 'sha256'))
-    .map((b) => join(store.dir, 'blobs', 'sha256', b))
-    .find((p) => statSync(p).size > 4096)!;
+  // Nothing of the refused layer stays, not even its (verified) blob: it is taken from the registry.
+  t.deepEqual(readdirSync(join(store.dir, 'blobs', 'sha256')), []);
+  const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
+  const man = (await (await fetch(`http://${reg.addr}/v2/bomb/manifests/latest`, { headers: { accept } })).json()) as { layers: { digest: string }[] };
+  const bombBytes = Buffer.from(await (await fetch(`http://${reg.addr}/v2/bomb/blobs/${man.layers[0].digest}`)).arrayBuffer());
   const tarball = join(work, 'bomb.tar.gz');
-  writeFileSync(tarball, readFileSync(bombBlob));
+  writeFileSync(tarball, bombBytes);
   const cfg = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
   const archive = join(work, 'bomb-archive.tar.gz');
-  writeFileSync(archive, gzipSync(tarOf([{ name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['bomb:load'], Layers: ['l.tar.gz'] }]) }, { name: 'c.json', data: cfg }, { name: 'l.tar.gz', data: readFileSync(bombBlob) }])));
+  writeFileSync(archive, gzipSync(tarOf([{ name: 'manifest.json', data: JSON.stringify([{ Config: 'c.json', RepoTags: ['bomb:load'], Layers: ['l.tar.gz'] }]) }, { name: 'c.json', data: cfg }, { name: 'l.tar.gz', data: bombBytes }])));
   for (const argv of [['load', '-i', archive], ['import', tarball, 'bomb:import']]) {
     const other = newRoot();
     r = await tsbox(other, argv, env);

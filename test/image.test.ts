@@ -10,6 +10,7 @@ import { busyboxRootfs, STATE_ROOT } from './helpers/bundle.js';
 import { Layout, push, rawTar, startRegistry, type Registry } from './helpers/registry.js';
 import { pull } from '../ts/images/pull.js';
 import { Store } from '../ts/images/store.js';
+import { verifyImages } from '../ts/images/verify.js';
 import { prepareSnapshot } from '../ts/images/snapshot.js';
 import { extractLayer } from '../ts/images/extract.js';
 import { parseReference, formatReference } from '../ts/images/reference.js';
@@ -224,20 +225,35 @@ test('kill -9 during a pull leaves a store the next pull completes; concurrent p
   await push(join(work, 'layout-big'), 'big', `${reg.addr}/big:latest`);
   const root = newRoot();
   const child = pullInChild(`${reg.addr}/big:latest`, root);
-  // Kill it once it has started writing into the store.
-  for (let i = 0; i < 400; i++) {
-    const tmp = join(root, 'images', 'tmp');
-    if (existsSync(tmp) && readdirSync(tmp).length > 0) break;
-    await new Promise((r) => setTimeout(r, 10));
+  // Kill it in the middle of a layer's streamed unpack: a temporary layer directory with files in it.
+  const tmp = join(root, 'images', 'tmp');
+  let midLayer = false;
+  for (let i = 0; i < 1000 && !midLayer; i++) {
+    const busy = (n: string) => {
+      try {
+        return n.startsWith('layer-') && !n.endsWith('.tree') && readdirSync(join(tmp, n)).length > 0;
+      } catch {
+        return false; // moved into place meanwhile
+      }
+    };
+    midLayer = existsSync(tmp) && readdirSync(tmp).some(busy);
+    if (!midLayer) await new Promise((r) => setTimeout(r, 5));
   }
   child.kill('SIGKILL');
   // It may have finished already (then there is no exit event left to wait for).
   if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.on('exit', r));
+  t.true(midLayer, 'killed while a layer was being unpacked');
+  // Nothing half-done is in place: no image, and every layer in place has its record and checks out.
+  t.deepEqual(new Store(root).images(), []);
+  t.true(readdirSync(join(root, 'images', 'tmp')).length > 0, 'the killed pull left its temporary files');
   const rec = await pull(`${reg.addr}/big:latest`, { root });
   t.is(rec.diffIds.length, 2);
   const store = new Store(root);
   t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
   t.true(store.hasLayer(rec.diffIds[1]));
+  const [report] = await verifyImages(root, [`${reg.addr}/big:latest`]);
+  t.deepEqual(report.problems, []);
+  t.deepEqual(report.unrecorded, []);
   // Two processes pulling the same image into one fresh store.
   const root2 = newRoot();
   const codes = await Promise.all([0, 1].map(() => new Promise((r) => pullInChild(`${reg.addr}/big:latest`, root2).on('exit', r))));

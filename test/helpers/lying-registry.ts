@@ -1,7 +1,10 @@
 // A registry (enough of the v2 API for a pull) whose one layer is declared as small and served as huge:
 // the first bytes are the declared content, then junk until the client hangs up. It counts what it sent.
 // The tag "length" serves the same blob with a Content-Length that admits the lie; the tag "huge" is a
-// manifest without end.
+// manifest without end. The tag "mismatch" names a layer by a digest its bytes do not have: a valid gzip
+// tar all the same, with the size the manifest declares and the diff id the config gives. The tag "broken"
+// is a layer of the right digest that is no gzip past its header; "plain" is the mismatch image's tar,
+// uncompressed and named by its own digest: an honest image.
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +31,37 @@ export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegist
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(layer), size: layer.length }],
+    }),
+  );
+  // The "mismatch" image: its layer is served under a digest of other bytes.
+  const mTar = rawTar([{ name: 'etc/', type: '5' }, { name: 'etc/motd', data: 'unverified' }, { name: 'bin/', type: '5' }, { name: 'bin/sh', data: '#!/bin/false\n' }]);
+  const mLayer = gzipSync(mTar);
+  const mDigest = digestOf(Buffer.from('not the layer'));
+  const mConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [digestOf(mTar)] } }));
+  const mManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(mConfig), size: mConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: mDigest, size: mLayer.length }],
+    }),
+  );
+  const bLayer = Buffer.concat([gzipSync(mTar).subarray(0, 10), Buffer.alloc(4096, 0xff)]);
+  const bConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(mTar)] } }));
+  const bManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(bConfig), size: bConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(bLayer), size: bLayer.length }],
+    }),
+  );
+  const pManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(mConfig), size: mConfig.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(mTar), size: mTar.length }],
     }),
   );
   const sent: number[] = [];
@@ -59,6 +93,17 @@ export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegist
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
       return stream(res, Buffer.concat([Buffer.from('{"schemaVersion":2,"x":"'), Buffer.alloc((64 << 10) - 24, 0x61)]), Buffer.alloc(64 << 10, 0x61));
     }
+    if (url === '/v2/lying/manifests/mismatch') return answer('application/vnd.oci.image.manifest.v1+json', mManifest);
+    if (url === `/v2/lying/blobs/${digestOf(mConfig)}`) return answer('application/octet-stream', mConfig);
+    if (url === `/v2/lying/blobs/${mDigest}`) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': mLayer.length, 'docker-content-digest': mDigest });
+      return res.end(head ? undefined : mLayer);
+    }
+    if (url === '/v2/lying/manifests/plain') return answer('application/vnd.oci.image.manifest.v1+json', pManifest);
+    if (url === `/v2/lying/blobs/${digestOf(mTar)}`) return answer('application/octet-stream', mTar);
+    if (url === '/v2/lying/manifests/broken') return answer('application/vnd.oci.image.manifest.v1+json', bManifest);
+    if (url === `/v2/lying/blobs/${digestOf(bConfig)}`) return answer('application/octet-stream', bConfig);
+    if (url === `/v2/lying/blobs/${digestOf(bLayer)}`) return answer('application/octet-stream', bLayer);
     if (url === '/v2/lying/manifests/length') lengthNext = true;
     if (/^\/v2\/lying\/manifests\//.test(url)) return answer('application/vnd.oci.image.manifest.v1+json', manifest);
     if (url === `/v2/lying/blobs/${digestOf(config)}`) return answer('application/octet-stream', config);

@@ -1,7 +1,8 @@
 // Unpacks one layer tar into an empty directory, safely: no entry may land outside it, directly or
 // through a symlink or a hardlink. OCI whiteouts become overlayfs whiteouts (0:0 char devices, opaque xattr).
-import { chmodSync, closeSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeSync, constants as C } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeSync, constants as C } from 'node:fs';
 import { posix, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { native } from '../native.js';
 import { inUserNamespace } from '../runtime/rootless.js';
@@ -55,7 +56,8 @@ function ensureParents(root: string, rel: string, name: string, tree: Tree): str
   const parts = rel.split('/').slice(0, -1);
   let cur = root;
   for (const p of parts) {
-    cur = join(cur, p);
+    // rel is normalized (safeRelative): no empty, "." or ".." parts, so plain concatenation is join's result.
+    cur = `${cur}/${p}`;
     const k = tree.kind(cur);
     if (k === 'absent') {
       mkdirSync(cur, { mode: 0o755 });
@@ -65,15 +67,16 @@ function ensureParents(root: string, rel: string, name: string, tree: Tree): str
     if (k === 'symlink') throw new UnsafeLayerError(`entry ${JSON.stringify(name)} would be written through the symlink ${JSON.stringify(posix.join(...parts.slice(0, parts.indexOf(p) + 1)))}`);
     if (k !== 'dir') throw new UnsafeLayerError(`entry ${JSON.stringify(name)}: parent ${JSON.stringify(p)} is not a directory`);
   }
-  return join(root, rel);
+  return `${root}/${rel}`;
 }
 
 /** Removes what is at path unless it is a directory (a later entry replaces an earlier one). */
-function removeExisting(path: string, tree: Tree): void {
+function removeExisting(path: string, tree: Tree, digests?: Map<string, string>): void {
   const k = tree.kind(path);
   if (k === 'dir' || k === 'absent') return;
   rmSync(path, { force: true });
   tree.set(path, 'absent');
+  digests?.delete(path);
 }
 
 /** lchown, where an owner the user namespace does not map (EINVAL) leaves the file to its root. */
@@ -89,6 +92,10 @@ function chown(path: string, e: TarEntry, asRoot: boolean, hostRoot: boolean): v
 function applyMeta(path: string, e: TarEntry, asRoot: boolean, hostRoot: boolean): void {
   chown(path, e, asRoot, hostRoot);
   if (e.type !== 'symlink') chmodSync(path, e.mode);
+  setXattrs(path, e, hostRoot);
+}
+
+function setXattrs(path: string, e: TarEntry, hostRoot: boolean): void {
   for (const [k, v] of Object.entries(e.xattrs)) {
     try {
       native().lsetxattr(path, k, v);
@@ -100,7 +107,13 @@ function applyMeta(path: string, e: TarEntry, asRoot: boolean, hostRoot: boolean
   }
 }
 
-export async function extractLayer(stream: Readable, root: string): Promise<void> {
+/**
+ * Unpacks the tar on stream into root. digests, when given, receives the sha256 (hex) of every regular
+ * file as it is left at each path, computed while writing it: the record of the layer (tree-record.ts)
+ * then need not read the files again.
+ */
+export async function extractLayer(stream: Readable, dir: string, digests?: Map<string, string>): Promise<void> {
+  const root = posix.resolve(dir);
   const asRoot = process.getuid?.() === 0;
   // Without the host's root (rootless, in a user namespace or not), overlayfs is mounted with userxattr
   // and reads user.overlay.*; trusted.* is not ours to write.
@@ -124,7 +137,7 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
     }
     if (base.startsWith(WH)) {
       const target = join(posix.dirname(path), base.slice(WH.length));
-      removeExisting(target, tree);
+      removeExisting(target, tree, digests);
       native().mknod(target, C.S_IFCHR | 0o000, 0, 0);
       tree.set(target, 'other');
       continue;
@@ -132,7 +145,7 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
     switch (e.type) {
       case 'dir': {
         if (tree.kind(path) !== 'dir') {
-          removeExisting(path, tree);
+          removeExisting(path, tree, digests);
           mkdirSync(path, { mode: 0o700 });
           tree.set(path, 'dir');
         }
@@ -141,22 +154,34 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
         break;
       }
       case 'file': {
-        removeExisting(path, tree);
+        removeExisting(path, tree, digests);
         const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
         tree.set(path, 'other');
         try {
+          const h = digests && createHash('sha256');
           await body((b) => {
+            h?.update(b);
             for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
           });
+          if (h) digests!.set(path, h.digest('hex'));
+          // Through the descriptor: no path lookup per call. chown before chmod (chown drops setuid).
+          if (asRoot) {
+            try {
+              fchownSync(fd, e.uid, e.gid);
+            } catch (err) {
+              if (hostRoot || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+            }
+          }
+          fchmodSync(fd, e.mode);
+          futimesSync(fd, e.mtime, e.mtime);
         } finally {
           closeSync(fd);
         }
-        applyMeta(path, e, asRoot, hostRoot);
-        utimesSync(path, e.mtime, e.mtime);
+        setXattrs(path, e, hostRoot);
         break;
       }
       case 'symlink':
-        removeExisting(path, tree);
+        removeExisting(path, tree, digests);
         symlinkSync(e.linkname, path);
         tree.set(path, 'symlink');
         chown(path, e, asRoot, hostRoot);
@@ -166,15 +191,17 @@ export async function extractLayer(stream: Readable, root: string): Promise<void
         const target = safeRelative(e.linkname);
         const targetPath = ensureParents(root, target, e.linkname, tree);
         if (tree.kind(targetPath) === 'absent') throw new UnsafeLayerError(`hardlink ${JSON.stringify(e.name)} to ${JSON.stringify(e.linkname)}: the target is not in this layer`);
-        removeExisting(path, tree);
+        removeExisting(path, tree, digests);
         linkSync(targetPath, path);
         tree.set(path, 'other');
+        const d = digests?.get(targetPath);
+        if (d) digests!.set(path, d);
         break;
       }
       case 'char':
       case 'block':
       case 'fifo': {
-        removeExisting(path, tree);
+        removeExisting(path, tree, digests);
         const kind = e.type === 'char' ? C.S_IFCHR : e.type === 'block' ? C.S_IFBLK : C.S_IFIFO;
         try {
           native().mknod(path, kind | e.mode, e.devmajor, e.devminor);

@@ -1,7 +1,8 @@
-// tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each verified by
-// digest as downloaded and by diff id as unpacked; the tag is recorded only once everything is in place.
-// A blob the store already holds is re-hashed before it is reused, and downloaded again when corrupt.
-import { createReadStream, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+// tsbox pull: manifest (an index picks the platform), config, then layers in parallel, each downloaded
+// and unpacked in one pass (stream-layer.ts) and moved into place only once its digest and diff id match;
+// the config, manifest and tag are recorded only once every layer is in place. A blob the store already
+// holds is re-hashed before it is reused, and downloaded again when corrupt.
+import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -15,7 +16,8 @@ import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import { usernsRun } from '../runtime/userns-exec.js';
 import { selfArgv } from '../self.js';
 import { formatReference, parseReference } from './reference.js';
-import { MEDIA, RegistryClient, type Credentials } from './registry.js';
+import { MEDIA, RegistryClient, RegistryError, type Credentials } from './registry.js';
+import { streamLayer } from './stream-layer.js';
 import { lookupCredentials } from './auth.js';
 import { Store, type ImageRecord } from './store.js';
 
@@ -112,19 +114,61 @@ export async function unpack(store: Store, blob: string, diffId: string, label: 
       const max = maxLayerSize ?? process.env.TSBOX_MAX_LAYER_SIZE;
       await usernsRun([node, ...args], { env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, ...(max !== undefined ? [`TSBOX_MAX_LAYER_SIZE=${max}`] : [])] });
     } else await unpackInto(blob, tmp, diffId, maxLayerSize);
-    // The record first: a layer in place always has one.
-    renameSync(`${tmp}.tree`, store.treePath(diffId));
-    try {
-      renameSync(tmp, store.layerPath(diffId));
-    } catch (e) {
-      // Another pull unpacked the same layer first: theirs is as good as ours.
-      if (!store.hasLayer(diffId)) throw e;
-      removeTree(tmp);
-    }
+    commitLayer(store, tmp, diffId);
   } catch (e) {
     removeTree(tmp);
     rmSync(`${tmp}.tree`, { force: true });
     throw new Error(`layer ${label}: ${(e as Error).message}`);
+  }
+}
+
+/** Moves a verified layer (tmp, with its record at `${tmp}.tree`) into place. */
+function commitLayer(store: Store, tmp: string, diffId: string): void {
+  // The record first: a layer in place always has one.
+  renameSync(`${tmp}.tree`, store.treePath(diffId));
+  try {
+    renameSync(tmp, store.layerPath(diffId));
+  } catch (e) {
+    // Another pull unpacked the same layer first: theirs is as good as ours.
+    if (!store.hasLayer(diffId)) throw e;
+    removeTree(tmp);
+  }
+}
+
+/**
+ * Downloads and unpacks a layer in one pass (stream-layer.ts) into temporary paths of the store; the
+ * blob and the layer are moved into place only once the blob's digest and the content's diff id match.
+ */
+async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions, signal?: AbortSignal, response?: Promise<Response>): Promise<void> {
+  const short = d.digest.slice(7, 19);
+  const blobTmp = store.tempPath('blob');
+  const tmp = store.tempPath('layer');
+  mkdirSync(tmp, { mode: 0o755 });
+  opts.events?.status?.(short, 'Downloading');
+  try {
+    const st = statfsSync(store.dir);
+    const total = Number.isSafeInteger(d.size) && d.size! >= 0 ? d.size : undefined;
+    let current = 0;
+    const digests = new Map<string, string>();
+    await streamLayer(client, repo, d.digest, diffId, blobTmp, tmp, {
+      declared: total,
+      limit: st.bavail * st.bsize,
+      maxLayerSize: opts.maxLayerSize,
+      digests,
+      signal,
+      response,
+      onBytes: (n) => opts.events?.status?.(short, 'Downloading', { current: (current += n), total }),
+    });
+    writeTreeRecord(tmp, `${tmp}.tree`, digests);
+    store.commitBlob(blobTmp, d.digest);
+    commitLayer(store, tmp, diffId);
+  } catch (e) {
+    removeTree(tmp);
+    rmSync(`${tmp}.tree`, { force: true });
+    rmSync(blobTmp, { force: true });
+    // The registry's errors keep their class (and exit code); the rest name the layer.
+    if (e instanceof RegistryError) throw e;
+    throw new Error(`layer ${d.digest}: ${(e as Error).message}`);
   }
 }
 
@@ -150,13 +194,35 @@ async function fetchBlob(client: RegistryClient, store: Store, repo: string, d: 
   }
 }
 
-async function inParallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+/**
+ * Runs fn over items, n at once. After a failure no new item starts and the others are told to stop
+ * (signal); the first error is thrown once all have ended, so nothing of the pull works on behind it.
+ */
+async function inParallel<T>(items: T[], n: number, fn: (x: T, signal: AbortSignal) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(
+  let first: { e: unknown } | undefined;
+  const stop = new AbortController();
+  await Promise.allSettled(
     Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]);
+      while (!first && next < items.length) {
+        try {
+          await fn(items[next++], stop.signal);
+        } catch (e) {
+          first ??= { e };
+          stop.abort();
+        }
+      }
     }),
   );
+  if (first) throw first.e;
+}
+
+function parseConfig(data: Buffer, digest: string): { rootfs?: { diff_ids?: string[] } } {
+  try {
+    return JSON.parse(data.toString()) as { rootfs?: { diff_ids?: string[] } };
+  } catch (e) {
+    throw new Error(`config blob ${digest} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
 }
 
 export async function pull(name: string, opts: PullOptions): Promise<ImageRecord> {
@@ -164,6 +230,7 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
   const full = formatReference(ref);
   const store = new Store(opts.root);
   store.sweepTemp();
+  const topDir = store.topDir;
   const client = new RegistryClient(ref.registry, {
     credentials: opts.credentials ?? lookupCredentials(opts.root, ref.registry),
     insecureRegistries: opts.insecureRegistries,
@@ -177,28 +244,95 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
     doc = JSON.parse(m.body.toString());
   }
   if (!doc.config || !doc.layers) throw new Error(`pull ${full}: manifest ${m.digest} has no config or layers`);
-  await fetchBlob(client, store, ref.repository, doc.config);
-  const config = store.readJson<{ rootfs?: { diff_ids?: string[] } }>(doc.config.digest, 'config');
+  // The config goes into the store with the manifest, after the layers: a pull that fails leaves neither.
+  const configTmp = store.hasBlob(doc.config.digest) && !(await store.blobMismatch(doc.config.digest)) ? undefined : store.tempPath('config');
+  try {
+    return await pullLayers(client, store, ref.repository, full, m, doc.config, doc.layers, configTmp, topDir, opts);
+  } finally {
+    if (configTmp) rmSync(configTmp, { force: true });
+  }
+}
+
+async function pullLayers(
+  client: RegistryClient,
+  store: Store,
+  repository: string,
+  full: string,
+  m: { body: Buffer; digest: string },
+  configDesc: Descriptor,
+  layers: Descriptor[],
+  configTmp: string | undefined,
+  topDir: Promise<void>,
+  opts: PullOptions,
+): Promise<ImageRecord> {
+  // The first layers the store lacks are asked for while the config comes: their answers wait, unread,
+  // until the config says they are needed (a layer unpacked already drops its answer unread).
+  const early = new Map<string, Promise<Response>>();
+  const streamed = !(isRootless() && rootlessMappings().full);
+  if (configTmp && streamed) {
+    for (const l of layers.slice(0, opts.parallel ?? 3)) {
+      if (store.hasBlob(l.digest) || early.has(l.digest)) continue;
+      const res = client.get(`${repository}/blobs/${l.digest}`);
+      res.catch(() => undefined);
+      early.set(l.digest, res);
+    }
+  }
+  try {
+    return await pullWithConfig(client, store, repository, full, m, configDesc, layers, configTmp, topDir, opts, early);
+  } finally {
+    for (const res of early.values()) res.then((r) => r.body?.cancel().catch(() => undefined), () => undefined);
+  }
+}
+
+async function pullWithConfig(
+  client: RegistryClient,
+  store: Store,
+  repository: string,
+  full: string,
+  m: { body: Buffer; digest: string },
+  configDesc: Descriptor,
+  layers: Descriptor[],
+  configTmp: string | undefined,
+  topDir: Promise<void>,
+  opts: PullOptions,
+  early: Map<string, Promise<Response>>,
+): Promise<ImageRecord> {
+  if (configTmp) {
+    const st = statfsSync(store.dir);
+    const total = Number.isSafeInteger(configDesc.size) && configDesc.size! >= 0 ? configDesc.size : undefined;
+    await client.blobToFile(repository, configDesc.digest, configTmp, { declared: total, limit: st.bavail * st.bsize });
+  }
+  const config = parseConfig(configTmp ? readFileSync(configTmp) : store.readBlob(configDesc.digest), configDesc.digest);
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== doc.layers.length) throw new Error(`pull ${full}: ${doc.layers.length} layers but ${diffIds.length} diff ids in the config`);
-  for (const l of doc.layers) opts.events?.status?.(l.digest.slice(7, 19), 'Pulling fs layer');
+  if (diffIds.length !== layers.length) throw new Error(`pull ${full}: ${layers.length} layers but ${diffIds.length} diff ids in the config`);
+  for (const l of layers) opts.events?.status?.(l.digest.slice(7, 19), 'Pulling fs layer');
   await inParallel(
-    doc.layers.map((l, i) => ({ l, diffId: diffIds[i] })),
+    layers.map((l, i) => ({ l, diffId: diffIds[i] })),
     opts.parallel ?? 3,
-    async ({ l, diffId }) => {
+    async ({ l, diffId }, signal) => {
       if (store.hasLayer(diffId)) {
         // Unpacked already; its blob, kept for save, is checked and replaced when corrupt.
-        if (store.hasBlob(l.digest)) await fetchBlob(client, store, ref.repository, l);
+        if (store.hasBlob(l.digest)) await fetchBlob(client, store, repository, l);
         opts.events?.status?.(l.digest.slice(7, 19), 'Already exists');
         return;
       }
-      await fetchBlob(client, store, ref.repository, l, opts.events);
-      await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
+      // Streamed unless the blob is here already, or a helper in a user namespace has to unpack it.
+      if (store.hasBlob(l.digest) || (isRootless() && rootlessMappings().full)) {
+        await fetchBlob(client, store, repository, l, opts.events);
+        await topDir;
+        await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
+      } else {
+        await topDir;
+        const res = early.get(l.digest);
+        early.delete(l.digest);
+        await streamInto(client, store, repository, l, diffId, opts, signal, res);
+      }
       opts.events?.status?.(l.digest.slice(7, 19), 'Pull complete');
     },
   );
+  if (configTmp) store.commitBlob(configTmp, configDesc.digest);
   store.writeBlob(m.digest, m.body);
-  const rec: ImageRecord = { name: full, manifest: m.digest, config: doc.config.digest, diffIds, created: new Date().toISOString() };
+  const rec: ImageRecord = { name: full, manifest: m.digest, config: configDesc.digest, diffIds, created: new Date().toISOString() };
   store.tag(rec);
   return rec;
 }

@@ -53,10 +53,10 @@ function fileDigest(path: string, buf: Buffer): string {
   return h.digest('hex');
 }
 
-function entryOf(path: string, buf: Buffer, uid: (id: number) => number, gid: (id: number) => number): Entry {
+function entryOf(path: string, buf: Buffer, uid: (id: number) => number, gid: (id: number) => number, known?: Map<string, string>): Entry {
   const st = lstatSync(path);
   const base = (t: string): [string, number, number, number] => [t, st.mode & 0o7777, uid(st.uid), gid(st.gid)];
-  if (st.isFile()) return [...base('f'), st.size, fileDigest(path, buf)];
+  if (st.isFile()) return [...base('f'), st.size, known?.get(path) ?? fileDigest(path, buf)];
   if (st.isDirectory()) return [...base('d'), 0, ''];
   if (st.isSymbolicLink()) return [...base('l'), 0, readlinkSync(path)];
   if (st.isCharacterDevice()) return [...base('c'), 0, String(st.rdev)];
@@ -65,15 +65,18 @@ function entryOf(path: string, buf: Buffer, uid: (id: number) => number, gid: (i
   return [...base('s'), 0, ''];
 }
 
-/** Walks dir (links are recorded, never followed). */
-export function recordTree(dir: string): TreeRecord {
+/**
+ * Walks dir (links are recorded, never followed). known: content digests by absolute path, of files
+ * whose content the caller wrote itself a moment ago (extract.ts); other files are read.
+ */
+export function recordTree(dir: string, known?: Map<string, string>): TreeRecord {
   const buf = Buffer.allocUnsafe(1 << 20);
   const entries: Record<string, Entry> = {};
   const uid = hostIds('uid');
   const gid = hostIds('gid');
   const walk = (rel: string) => {
     const abs = rel ? join(dir, rel) : dir;
-    entries[rel || '.'] = entryOf(abs, buf, uid, gid);
+    entries[rel || '.'] = entryOf(abs, buf, uid, gid, known);
     const e = entries[rel || '.'];
     if (e[0] !== 'd') return;
     let names: string[];
@@ -90,8 +93,8 @@ export function recordTree(dir: string): TreeRecord {
   return { version: 1, entries };
 }
 
-export function writeTreeRecord(dir: string, file: string): void {
-  writeFileSync(file, JSON.stringify(recordTree(dir)), { mode: 0o600 });
+export function writeTreeRecord(dir: string, file: string, known?: Map<string, string>): void {
+  writeFileSync(file, JSON.stringify(recordTree(dir, known)), { mode: 0o600 });
 }
 
 export function readTreeRecord(file: string): TreeRecord | undefined {
