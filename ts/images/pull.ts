@@ -2,13 +2,10 @@
 // and unpacked in one pass (stream-layer.ts) and moved into place only once its digest and diff id match;
 // the config, manifest and tag are recorded only once every layer is in place. A blob the store already
 // holds is re-hashed before it is reused, and downloaded again when corrupt.
-import { createReadStream, mkdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { extractLayer } from './extract.js';
-import { missingTool } from '../errors.js';
 import { bounded } from './limits.js';
 import { writeTreeRecord } from './tree-record.js';
 import { removeTree } from './tree.js';
@@ -17,7 +14,7 @@ import { usernsRun } from '../runtime/userns-exec.js';
 import { selfArgv } from '../self.js';
 import { formatReference, parseReference } from './reference.js';
 import { MEDIA, RegistryClient, RegistryError, type Credentials } from './registry.js';
-import { streamLayer } from './stream-layer.js';
+import { decompressor, streamLayer } from './stream-layer.js';
 import { lookupCredentials } from './auth.js';
 import { Store, type ImageRecord } from './store.js';
 
@@ -61,26 +58,21 @@ function pickPlatform(index: { manifests: Descriptor[] }, want: string, name: st
   return m;
 }
 
-/** Decompresses by magic bytes: gzip, zstd (through zstd(1): Node 20 has no zstd) or plain tar. */
-export function decompress(file: string): Promise<Readable> {
-  return new Promise((resolve, reject) => {
-    const probe = createReadStream(file, { start: 0, end: 3 });
-    const chunks: Buffer[] = [];
-    probe.on('data', (b) => chunks.push(b as Buffer));
-    probe.on('error', reject);
-    probe.on('end', () => {
-      const magic = Buffer.concat(chunks);
-      // 256 KiB reads and inflate chunks: the default 64/16 KiB spent more time in callbacks than in zlib.
-      if (magic[0] === 0x1f && magic[1] === 0x8b) return resolve(createReadStream(file, { highWaterMark: 1 << 18 }).pipe(createGunzip({ chunkSize: 1 << 18 })));
-      if (magic.readUInt32LE(0) === 0xfd2fb528) {
-        const z = spawn('zstd', ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-        z.on('error', (e) => z.stdout.destroy(missingTool('zstd', e) ?? new Error(`zstd: ${e.message}`)));
-        z.on('exit', (code) => code && z.stdout.destroy(new Error(`zstd -dc ${file}: exit ${code}`)));
-        return resolve(z.stdout);
-      }
-      resolve(createReadStream(file, { highWaterMark: 1 << 18 }));
-    });
-  });
+/** Decompresses a file by its magic bytes: gzip, zstd or plain tar (the decompressor of streamed pulls). */
+export async function decompress(file: string): Promise<Readable> {
+  const fd = openSync(file, 'r');
+  const magic = Buffer.alloc(4);
+  let n: number;
+  try {
+    n = readSync(fd, magic, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const { input, output } = decompressor(magic.subarray(0, n), file);
+  createReadStream(file, { highWaterMark: 1 << 18 })
+    .on('error', (e) => output.destroy(e))
+    .pipe(input);
+  return output;
 }
 
 /**

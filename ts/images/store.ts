@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { removeTree } from './tree.js';
+import { findHostTool } from '../host-tools.js';
 
 export interface ImageRecord {
   /** Full name: docker.io/library/busybox:latest. */
@@ -174,8 +175,10 @@ function markTopDir(dir: string): Promise<void> {
   // Only ext2/3/4 (statfs magic 0xEF53) know the flag: elsewhere no process is started for it.
   if (statfsSync(dir).type !== 0xef53) return Promise.resolve();
   // In the background: a pull waits for it only before its first layer, after the manifest's round trips.
+  const chattr = findHostTool('chattr');
+  if (!chattr) return Promise.resolve();
   return new Promise((resolve) => {
-    const c = spawn('chattr', ['+T', dir], { stdio: 'ignore' });
+    const c = spawn(chattr, ['+T', dir], { stdio: 'ignore' });
     c.on('error', () => resolve());
     c.on('exit', () => resolve());
   });

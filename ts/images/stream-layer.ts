@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { missingTool } from '../errors.js';
+import { MissingToolError, missingTool } from '../errors.js';
+import { findHostTool, helperPath } from '../host-tools.js';
 import { bounded } from './limits.js';
 import { extractLayer } from './extract.js';
 import { RegistryError, type RegistryClient } from './registry.js';
@@ -17,16 +18,21 @@ import { RegistryError, type RegistryClient } from './registry.js';
  * A decompressor chosen by the first bytes: gzip, zstd (through zstd(1): Node 20 has none) or plain tar.
  * input takes the compressed bytes; output gives the tar, and carries every error of the decompressor.
  */
-function decompressor(magic: Buffer, what: string): { input: Writable; output: Readable } {
+export function decompressor(magic: Buffer, what: string): { input: Writable; output: Readable } {
   if (magic[0] === 0x1f && magic[1] === 0x8b) {
     // 256 KiB inflate chunks: the default 16 KiB spent more time in callbacks than in zlib.
     const gz = createGunzip({ chunkSize: 1 << 18 });
     return { input: gz, output: gz };
   }
   if (magic.length >= 4 && magic.readUInt32LE(0) === 0xfd2fb528) {
-    const z = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'ignore'] });
     const out = new PassThrough({ highWaterMark: 1 << 18 });
-    z.on('error', (e) => out.destroy(missingTool('zstd', e) ?? new Error(`zstd: ${e.message}`)));
+    const bin = findHostTool('zstd');
+    if (!bin) {
+      out.destroy(new MissingToolError('zstd', helperPath()));
+      return { input: new PassThrough().resume(), output: out };
+    }
+    const z = spawn(bin, ['-dcq'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    z.on('error', (e) => out.destroy(missingTool(bin, e) ?? new Error(`zstd: ${e.message}`)));
     z.on('exit', (code) => code && out.destroy(new Error(`zstd -dc (${what}): exit ${code}`)));
     // zstd gone early (bad input, killed): its exit code says why, EPIPE does not.
     z.stdin.on('error', () => undefined);
