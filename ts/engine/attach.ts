@@ -74,7 +74,12 @@ export async function attachContainer(root: string, ref: string, o: AttachOption
   };
   if (existsSync(path)) {
     const sock = connect(path);
-    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', (e) => reject(new EngineError(`attach: connect ${path}: ${e.message}`, 'ERR_ENGINE'))));
+    await new Promise<void>((resolve, reject) =>
+      sock.once('connect', resolve).once('error', (e: NodeJS.ErrnoException) =>
+        // The monitor removes its socket as the container ends: gone between the check and the connect.
+        reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' ? new EngineError('You cannot attach to a stopped container, start it first', 'ERR_NOT_RUNNING') : new EngineError(`attach: connect ${path}: ${e.message}`, 'ERR_ENGINE')),
+      ),
+    );
     sock.on('error', () => undefined);
     containerEvent(root, r, 'attach');
     // Our frames have docker's header too: type 0 input, type 1 a terminal size.
