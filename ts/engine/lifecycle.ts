@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as ops from '../runtime/operations.js';
 import { containerCgroup, readState } from '../runtime/state.js';
 import { signalNumber } from '../runtime/signals.js';
-import { containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import { attachSocket, containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
 import { refreshPeers } from './network.js';
 import { removeAnonymousVolumes } from './volumes.js';
@@ -163,8 +163,10 @@ export async function waitContainer(root: string, ref: string, o: { condition?: 
     }
     const s = liveState(root, r);
     // The process is gone a moment before its monitor has flushed its log and written its status: until
-    // then the code would read as 137 (or the last run's). A short wait for it.
-    if (!s.Running && s.Status === 'exited' && !statusWritten(root, r) && Date.now() < (unsettledSince ??= Date.now()) + 2000) {
+    // then the code would read as 137 (or the last run's). A short wait for it; longer while the monitor's
+    // attach socket is still there (it goes right after the status, whose fsync a loaded disk may hold).
+    const grace = existsSync(attachSocket(root, r.Id)) ? 30000 : 2000;
+    if (!s.Running && s.Status === 'exited' && !statusWritten(root, r) && Date.now() < (unsettledSince ??= Date.now()) + grace) {
       await sleep(20);
       continue;
     }
