@@ -2,7 +2,8 @@
 // library's run() started, and the /dev/shm layers of spawn()'s sandboxes, go with the process that made
 // them, and what a killed owner left is reaped at the next start.
 // - records: <root>/owned/<owner stamp>-<id>, made before anything of the container exists;
-// - layers: the owner stamp is in the directory's name, /dev/shm/tsbox-sandbox-api.<stamp>-XXXXXX.
+// - layers (spawn()'s and the CLI's sandboxes): the owner stamp is in the directory's name,
+//   /dev/shm/tsbox-sandbox-api.<stamp>-XXXXXX.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addEntry, disownContainer, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';

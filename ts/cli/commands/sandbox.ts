@@ -1,8 +1,9 @@
 // `tsbox sandbox [flags] -- CMD...`: run a command over the host's filesystem, isolated (ts/engine/sandbox.ts).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sandboxSpec } from '../../engine/sandbox.js';
+import { layerPrefix, reapLayers } from '../../engine/ownership.js';
 import { runContainer } from '../../runtime/api.js';
 import { ContainerError } from '../../runtime/report.js';
 import { exitCode, foreground, relayStdio } from '../relay.js';
@@ -10,14 +11,19 @@ import { defaultStateRoot, stateDir } from '../../runtime/state.js';
 import { args, UsageError, type Command } from '../common.js';
 
 const LAYER_PARENT = '/dev/shm';
-const PREFIX = 'tsbox-sandbox-';
+const LEGACY_PREFIX = 'tsbox-sandbox-sandbox-';
 
-/** Layers left by a sandbox whose CLI was killed: their container state is gone. */
-function sweepStale(root: string): void {
+/**
+ * Layers of earlier versions, named without their owner: a sandbox's state is made after its layer, so
+ * only an old one (an hour) without state is taken for a killed CLI's. Layers named with their owner
+ * are reaped by reapLayers when that process is gone.
+ */
+function sweepLegacy(root: string): void {
   for (const name of readdirSync(LAYER_PARENT)) {
-    if (!name.startsWith(PREFIX)) continue;
-    const id = name.slice(PREFIX.length).split('.')[0];
-    if (!existsSync(stateDir(root, id))) rmSync(join(LAYER_PARENT, name), { recursive: true, force: true });
+    if (!name.startsWith(LEGACY_PREFIX)) continue;
+    const id = name.slice('tsbox-sandbox-'.length).split('.')[0];
+    const st = lstatSync(join(LAYER_PARENT, name), { throwIfNoEntry: false });
+    if (st?.isDirectory() && st.uid === process.getuid?.() && Date.now() - st.mtimeMs > 3600_000 && !existsSync(stateDir(root, id))) rmSync(join(LAYER_PARENT, name), { recursive: true, force: true });
   }
 }
 
@@ -34,9 +40,12 @@ export const sandboxCommand: Command = async (argv) => {
   const net = parsed.values.network ?? 'none';
   if (net !== 'none' && net !== 'host') throw new UsageError(`sandbox: --network ${net}: want none or host`);
   const root = defaultStateRoot();
-  sweepStale(root);
+  // Another sandbox's layer is removed only once its owner is gone: one made a moment ago by a sandbox
+  // starting beside this one has no state yet, and was taken for a leftover.
+  reapLayers();
+  sweepLegacy(root);
   const id = `sandbox-${randomBytes(6).toString('hex')}`;
-  const layerDir = mkdtempSync(join(LAYER_PARENT, `${PREFIX}${id}.`));
+  const layerDir = mkdtempSync(layerPrefix());
   try {
     for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
     const spec = sandboxSpec({
