@@ -531,7 +531,8 @@ test.serial('run -it: the detach keys leave the container running with its termi
     t.regex(q.stdout, new RegExp(`fast-${i}\\r*\\n`));
     t.regex(q.stdout, /rc=5/);
   }
-  t.is(tsbox(['ps', '-a', '-q', '--filter', 'name=quick']).stdout, '');
+  for (let i = 0; i < 50 && tsbox(['ps', '-a', '-q', '--filter', 'name=quick']).stdout; i++) await sleep(100);
+  t.is(tsbox(['ps', '-a', '-q', '--no-trunc', '--filter', 'name=quick', '--format', '{{.Names}} {{.Status}}']).stdout, '');
   // Without a terminal on our side, -t still gives the container one, and its log keeps the output.
   const n = tsbox(['run', '-t', '--name', 'tlog', 'busybox', 'sh', '-c', 'tty; exit 3']);
   t.is(n.code, 3, n.stderr);

@@ -17,13 +17,16 @@ import { hostTool } from '../host-tools.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Stopped, and its exit status written (so that its die is recorded before what follows). */
 async function waitStopped(root: string, r: ContainerRecord, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (!liveState(root, r).Running) return true;
+  let gone: number | undefined;
+  for (;;) {
+    if (!liveState(root, r).Running) {
+      if (!statusPending(root, r, (gone ??= Date.now()))) return true;
+    } else if (Date.now() >= end) return false;
     await sleep(20);
   }
-  return !liveState(root, r).Running;
 }
 
 export interface StopOptions {
@@ -136,6 +139,17 @@ function statusWritten(root: string, r: ContainerRecord): boolean {
   return st.size > 0 && st.mtimeMs >= Date.parse(r.StartedAt ?? '') - 1000;
 }
 
+/**
+ * The process is gone a moment before its monitor has flushed its log and written its status: until then
+ * the code would read as 137 (or the last run's). Whether to wait on for it, gone since `since`: a short
+ * while, longer while the monitor's attach socket is still there (it goes right after the status, whose
+ * fsync a loaded disk may hold for seconds).
+ */
+function statusPending(root: string, r: ContainerRecord, since: number): boolean {
+  if (statusWritten(root, r)) return false;
+  return Date.now() < since + (existsSync(attachSocket(root, r.Id)) ? 30000 : 2000);
+}
+
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 export interface WaitResult {
@@ -162,11 +176,7 @@ export async function waitContainer(root: string, ref: string, o: { condition?: 
       throw new EngineError(`No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
     }
     const s = liveState(root, r);
-    // The process is gone a moment before its monitor has flushed its log and written its status: until
-    // then the code would read as 137 (or the last run's). A short wait for it; longer while the monitor's
-    // attach socket is still there (it goes right after the status, whose fsync a loaded disk may hold).
-    const grace = existsSync(attachSocket(root, r.Id)) ? 30000 : 2000;
-    if (!s.Running && s.Status === 'exited' && !statusWritten(root, r) && Date.now() < (unsettledSince ??= Date.now()) + grace) {
+    if (!s.Running && s.Status === 'exited' && statusPending(root, r, (unsettledSince ??= Date.now()))) {
       await sleep(20);
       continue;
     }
