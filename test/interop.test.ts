@@ -168,6 +168,12 @@ for (const runtime of ['runc', 'tsbox'] as const) {
     t.is(r.code, 0, r.stderr);
     t.is(mem(limitFile), String(128 * 1024 * 1024));
     r = podman(['rm', '-f', '-t', '0', id]);
+    // podman 4.3's own race with its cleanup process (podman#11594, fixed in 4.4): its storage removal
+    // may meet the container's shm mount still busy, whatever the runtime. Once more, as its tests do.
+    if (r.code !== 0 && /unlinkat .*: device or resource busy/.test(r.stderr)) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+      r = podman(['rm', '-f', '-t', '0', id]);
+    }
     t.is(r.code, 0, r.stderr);
     // --preserve-fds: podman passes its own fd 3 through conmon and the runtime to the process.
     const passed = join(dir, 'passed.txt');
