@@ -239,24 +239,28 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
   // The config goes into the store with the manifest, after the layers: a pull that fails leaves neither.
   const configTmp = store.hasBlob(doc.config.digest) && !(await store.blobMismatch(doc.config.digest)) ? undefined : store.tempPath('config');
   try {
-    return await pullLayers(client, store, ref.repository, full, m, doc.config, doc.layers, configTmp, topDir, opts);
+    return await pullLayers({ client, store, repository: ref.repository, full, m, configDesc: doc.config, layers: doc.layers, configTmp, topDir, opts });
   } finally {
     if (configTmp) rmSync(configTmp, { force: true });
   }
 }
 
-async function pullLayers(
-  client: RegistryClient,
-  store: Store,
-  repository: string,
-  full: string,
-  m: { body: Buffer; digest: string },
-  configDesc: Descriptor,
-  layers: Descriptor[],
-  configTmp: string | undefined,
-  topDir: Promise<void>,
-  opts: PullOptions,
-): Promise<ImageRecord> {
+/** What one pull of one platform's manifest works with. */
+interface PullJob {
+  client: RegistryClient;
+  store: Store;
+  repository: string;
+  full: string;
+  m: { body: Buffer; digest: string };
+  configDesc: Descriptor;
+  layers: Descriptor[];
+  configTmp: string | undefined;
+  topDir: Promise<void>;
+  opts: PullOptions;
+}
+
+async function pullLayers(job: PullJob): Promise<ImageRecord> {
+  const { client, store, repository, layers, configTmp, opts } = job;
   // The first layers the store lacks are asked for while the config comes: their answers wait, unread,
   // until the config says they are needed (a layer unpacked already drops its answer unread).
   const early = new Map<string, Promise<Response>>();
@@ -270,25 +274,14 @@ async function pullLayers(
     }
   }
   try {
-    return await pullWithConfig(client, store, repository, full, m, configDesc, layers, configTmp, topDir, opts, early);
+    return await pullWithConfig(job, early);
   } finally {
     for (const res of early.values()) res.then((r) => r.body?.cancel().catch(() => undefined), () => undefined);
   }
 }
 
-async function pullWithConfig(
-  client: RegistryClient,
-  store: Store,
-  repository: string,
-  full: string,
-  m: { body: Buffer; digest: string },
-  configDesc: Descriptor,
-  layers: Descriptor[],
-  configTmp: string | undefined,
-  topDir: Promise<void>,
-  opts: PullOptions,
-  early: Map<string, Promise<Response>>,
-): Promise<ImageRecord> {
+async function pullWithConfig(job: PullJob, early: Map<string, Promise<Response>>): Promise<ImageRecord> {
+  const { client, store, repository, full, m, configDesc, layers, configTmp, topDir, opts } = job;
   if (configTmp) {
     const st = statfsSync(store.dir);
     const total = Number.isSafeInteger(configDesc.size) && configDesc.size! >= 0 ? configDesc.size : undefined;
