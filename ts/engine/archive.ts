@@ -3,7 +3,7 @@
 // container's side is copied by copyPath (openat2 RESOLVE_IN_ROOT, fd to fd) to or from a private
 // directory of the engine's, and the tar is written from or read into that directory. A running
 // container swapping its directories for symlinks meanwhile cannot make either side reach the host.
-import { chmodSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, symlinkSync, utimesSync, writeSync, constants as C } from 'node:fs';
+import { chmodSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, symlinkSync, utimesSync, writeSync, constants as C, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
@@ -11,7 +11,7 @@ import { readTar } from '../images/tar.js';
 import { removeTree } from '../images/tree.js';
 import { snapshotDir, snapshotKind } from '../images/snapshot.js';
 import { isRootless } from '../runtime/rootless.js';
-import { copyPath } from './copy.js';
+import { copyPath, statInRoot } from './copy.js';
 import { EngineError, liveState, mustFind, type ContainerRecord } from './containers.js';
 
 /** The container's root directory as this process sees it. */
@@ -48,6 +48,14 @@ export async function exportContainer(root: string, ref: string, out: Writable):
   } finally {
     removeTree(tmp);
   }
+}
+
+/** What is at PATH in the container (its last symlink not followed): docker's stat of an archive path. */
+export function statPath(root: string, ref: string, path: string): { name: string; stats: Stats } {
+  const r = mustFind(root, ref);
+  const stats = statInRoot({ root: containerRootfs(root, r), path });
+  if (!stats) throw new EngineError(`Could not find the file ${path} in container ${ref}`, 'ERR_NO_SUCH_PATH');
+  return { name: posix.basename(posix.normalize(`/${path}`)) || '/', stats };
 }
 
 /** docker cp CONTAINER:PATH -: PATH (a file, or a directory and what is below it) as a tar stream. */

@@ -80,6 +80,22 @@ function tryOpen(f: () => number): number | undefined {
   }
 }
 
+/** lstat of a path in a container (end.root), resolved inside its root; undefined when there is none. */
+export function statInRoot(end: CopyEnd & { root: string }): Stats | undefined {
+  const s = openSide(end);
+  try {
+    const fd = tryOpen(() => openLast(s, false));
+    if (fd === undefined) return undefined;
+    try {
+      return fstatSync(fd);
+    } finally {
+      native().close(fd);
+    }
+  } finally {
+    native().close(s.fd);
+  }
+}
+
 /**
  * Copies src to dst as docker cp does: a file onto a file or into a directory; a directory to a new
  * path, or into an existing directory (its contents with SRC/.). Returns how many device nodes and

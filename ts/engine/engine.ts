@@ -1,5 +1,6 @@
 // The engine as a library: containers and images with docker's names and object shapes, typed options in,
 // docker's objects out. The CLI is one user of it; an embedder or an HTTP API server is another.
+import type { Stats } from 'node:fs';
 import { defaultRunOptions, type RunOptions } from './options.js';
 import { defaultRoot } from './root.js';
 import { EngineError, liveState, mustFind, saveRecord } from './containers.js';
@@ -15,7 +16,7 @@ import { Images } from './images.js';
 import { createContainer, launchRecord } from './run.js';
 import { attachContainer, type AttachOptions, type Attachment } from './attach.js';
 import { containerChanges, type Change } from './changes.js';
-import { copyIn, copyOut, exportContainer, type CopyInResult } from './archive.js';
+import { copyIn, copyOut, exportContainer, statPath, type CopyInResult } from './archive.js';
 import { updateContainer, type UpdateOptions } from './update.js';
 import { readEvents, type EngineEvent, type EventsOptions } from './events.js';
 import { recordExit, recordExits } from './container-events.js';
@@ -123,6 +124,11 @@ export class Containers {
   /** docker export: the container's filesystem as a tar stream written to out. */
   export(idOrName: string, out: Writable): Promise<void> {
     return exportContainer(this.root, idOrName, out);
+  }
+
+  /** What is at PATH in the container, its last symlink not followed (EngineError ERR_NO_SUCH_PATH when nothing). */
+  statPath(idOrName: string, path: string): { name: string; stats: Stats } {
+    return statPath(this.root, idOrName, path);
   }
 
   /** docker cp CONTAINER:PATH -: PATH as a tar stream written to out. */

@@ -20,6 +20,7 @@ export const notModified = () => new ApiError(304, '');
 const BY_CODE: Record<string, number> = {
   ERR_NO_SUCH_CONTAINER: 404,
   ERR_NO_SUCH_IMAGE: 404,
+  ERR_NO_SUCH_PATH: 404,
   ERR_IMAGE_NOT_FOUND: 404,
   ERR_NOT_RUNNING: 409,
   ERR_CONFLICT: 409,
