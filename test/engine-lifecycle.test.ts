@@ -18,6 +18,24 @@ const e = engineRoot('tsbox-lifecycle-');
 const tsbox = e.tsbox;
 let pod: PodmanRef | undefined;
 
+/**
+ * A client on a pty of its own (script(1)) running a shell command: what we write to script's stdin is
+ * typed on that pty, step by step; killed if it has not ended 10 s after the last step.
+ */
+async function ptyClient(cmd: string, steps: Buffer[], stepMs: number): Promise<{ out: string; done: boolean }> {
+  const p = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  const closed = new Promise((r) => p.once('close', r));
+  await sleep(2000);
+  for (const s of steps) {
+    p.stdin.write(s);
+    await sleep(stepMs);
+  }
+  const done = await Promise.race([closed.then(() => true), sleep(10000).then(() => false)]);
+  if (!done) p.kill('SIGKILL');
+  return { out, done };
+}
 test.before(() => {
   e.importBusybox();
   if (havePodman()) {
@@ -339,21 +357,7 @@ test.serial('attach: output from now on, input to its stdin (-i); ctrl-p ctrl-q 
   t.is(socks.length, 1);
   t.is(statSync(join(sockDir, socks[0])).mode & 0o777, 0o600);
   t.true(statSync(join(sockDir, socks[0])).isSocket());
-  /** A client on a pty of its own (script(1)): what we write to script's stdin is typed on that pty, step by step. */
-  const attach = async (extra: string, steps: Buffer[]) => {
-    const p = spawn('script', ['-qfec', `${process.execPath} ${CLI} --root ${e.root} attach ${extra} att; echo rc=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    const closed = new Promise((r) => p.once('close', r));
-    await sleep(2000);
-    for (const s of steps) {
-      p.stdin.write(s);
-      await sleep(700);
-    }
-    const done = await Promise.race([closed.then(() => true), sleep(10000).then(() => false)]);
-    if (!done) p.kill('SIGKILL');
-    return { out, done };
-  };
+  const attach = (extra: string, steps: Buffer[]) => ptyClient(`${process.execPath} ${CLI} --root ${e.root} attach ${extra} att; echo rc=$?`, steps, 700);
   // Typed lines (Enter is \r on a raw terminal) reach its stdin; its answers come back; then the keys.
   const a = await attach('', [Buffer.from('hello\r'), Buffer.from('world\r'), Buffer.from([0x10, 0x11])]);
   t.true(a.done, a.out);
@@ -493,20 +497,7 @@ test.serial('a foreground container keeps its json-file log too: pipes, a pty, s
 
 test.serial('run -it: the detach keys leave the container running with its terminal; attach finds it again; --rm applies after', async (t) => {
   if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.pass('no script(1)');
-  const client = async (cmd: string, steps: Buffer[]) => {
-    const p = spawn('script', ['-qfec', `stty cols 91 rows 27; ${cmd}; echo rc=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    const closed = new Promise((r) => p.once('close', r));
-    await sleep(2000);
-    for (const s of steps) {
-      p.stdin.write(s);
-      await sleep(800);
-    }
-    const done = await Promise.race([closed.then(() => true), sleep(10000).then(() => false)]);
-    if (!done) p.kill('SIGKILL');
-    return { out, done };
-  };
+  const client = (cmd: string, steps: Buffer[]) => ptyClient(`stty cols 91 rows 27; ${cmd}; echo rc=$?`, steps, 800);
   const cli = `${process.execPath} ${CLI} --root ${e.root}`;
   const a = await client(`${cli} run -it --rm --name itd busybox sh`, [Buffer.from('echo in-$((6*7)); tty; stty size\r'), Buffer.from([0x10, 0x11])]);
   t.true(a.done, a.out);
