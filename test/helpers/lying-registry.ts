@@ -21,49 +21,33 @@ export interface LyingRegistry {
 
 const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegistry> {
-  const tar = rawTar([{ name: 'hello', data: 'world' }]);
-  const layer = gzipSync(tar);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } }));
-  const manifest = Buffer.from(
+/** An OCI manifest of one layer (gzip unless said), the layer's digest given: a lie where the test wants one. */
+function manifestOf(config: Buffer, layer: { digest: string; size: number; mediaType?: string }): Buffer {
+  return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(layer), size: layer.length }],
+      layers: [{ mediaType: layer.mediaType ?? 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer.digest, size: layer.size }],
     }),
   );
+}
+
+export async function startLyingRegistry(total = 256 << 20): Promise<LyingRegistry> {
+  const tar = rawTar([{ name: 'hello', data: 'world' }]);
+  const layer = gzipSync(tar);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } }));
+  const manifest = manifestOf(config, { digest: digestOf(layer), size: layer.length });
   // The "mismatch" image: its layer is served under a digest of other bytes.
   const mTar = rawTar([{ name: 'etc/', type: '5' }, { name: 'etc/motd', data: 'unverified' }, { name: 'bin/', type: '5' }, { name: 'bin/sh', data: '#!/bin/false\n' }]);
   const mLayer = gzipSync(mTar);
   const mDigest = digestOf(Buffer.from('not the layer'));
   const mConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [digestOf(mTar)] } }));
-  const mManifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(mConfig), size: mConfig.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: mDigest, size: mLayer.length }],
-    }),
-  );
+  const mManifest = manifestOf(mConfig, { digest: mDigest, size: mLayer.length });
   const bLayer = Buffer.concat([gzipSync(mTar).subarray(0, 10), Buffer.alloc(4096, 0xff)]);
   const bConfig = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(mTar)] } }));
-  const bManifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(bConfig), size: bConfig.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(bLayer), size: bLayer.length }],
-    }),
-  );
-  const pManifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(mConfig), size: mConfig.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(mTar), size: mTar.length }],
-    }),
-  );
+  const bManifest = manifestOf(bConfig, { digest: digestOf(bLayer), size: bLayer.length });
+  const pManifest = manifestOf(mConfig, { digest: digestOf(mTar), size: mTar.length, mediaType: 'application/vnd.oci.image.layer.v1.tar' });
   const sent: number[] = [];
   let lengthNext = false;
   /** first, then junk until `total` bytes or until the client hangs up. */
