@@ -44,14 +44,18 @@ function run(cmd: string, args: string[]): string {
   }
 }
 
+/** A command's output, or undefined when it failed (a chain or rule that is not there). */
+function outputOf(cmd: string, args: string[]): string | undefined {
+  try {
+    return run(cmd, args);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs a command whose failure means "already so" (a rule that exists, one that is gone). */
 function tryRun(cmd: string, args: string[]): boolean {
-  try {
-    run(cmd, args);
-    return true;
-  } catch {
-    return false;
-  }
+  return outputOf(cmd, args) !== undefined;
 }
 
 /** nftables where the host has nft, iptables otherwise (TSBOX_FIREWALL=iptables|nft to choose). */
@@ -108,19 +112,16 @@ function removeRules(net: NetRules): void {
   // Both kinds: a host may have switched since the rules were made.
   tryRun('iptables', ['-t', 'nat', '-D', ...masqueradeRule(net)]);
   for (const [chain, rule] of isolationRules(net)) tryRun('iptables', ['-D', chain, ...rule]);
-  if (tryRun('iptables', ['-S', ISOLATION_1]) && !run('iptables', ['-S', ISOLATION_1]).includes(' -j ')) {
+  const stage1 = outputOf('iptables', ['-S', ISOLATION_1]);
+  if (stage1 !== undefined && !stage1.includes(' -j ')) {
     tryRun('iptables', ['-D', 'FORWARD', '-j', ISOLATION_1]);
     for (const chain of [ISOLATION_1, ISOLATION_2]) {
       tryRun('iptables', ['-F', chain]);
       tryRun('iptables', ['-X', chain]);
     }
   }
-  let table = '';
-  try {
-    table = run('nft', ['-a', 'list', 'table', 'ip', NFT_TABLE]);
-  } catch {
-    return; // no table
-  }
+  const table = outputOf('nft', ['-a', 'list', 'table', 'ip', NFT_TABLE]);
+  if (table === undefined) return; // no table
   for (const chain of ['postrouting', 'forward']) {
     const handle = new RegExp(`chain ${chain} \\{[^}]*?comment "${net.bridge}" # handle (\\d+)`).exec(table)?.[1];
     if (handle) run('nft', [`delete rule ip ${NFT_TABLE} ${chain} handle ${handle}`]);
