@@ -1,5 +1,6 @@
 // npm run bench: tsbox next to crun, runc, bwrap, podman and skopeo+umoci on the same rootfs; writes bench/RESULTS.md.
-// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i]
+// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i] [--json FILE]
+// --json writes every row's numbers as well (bench/goals.ts reads them).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
@@ -8,11 +9,11 @@ import { parseArgs } from 'node:util';
 // tsbox as it ships (tsc's output in dist/, built by `npm run bench`), not its TypeScript through a loader.
 import { runContainer } from '../dist/runtime/api.js';
 import { sandboxSpec } from '../dist/engine/sandbox.js';
-import { alternate, table, type Case, type Summary } from './stats.js';
+import { alternate, recorded, table, type Case, type Summary } from './stats.js';
 import { benchImage, benchSpec, bundle, cleanWork, have, rootfs, WORK } from './fixtures.js';
 import { Layout, push, startRegistry, type Registry } from '../test/helpers/registry.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
 const ONLY = new Set((values.only ?? 'a,b,c,d,e,f,g,i').split(','));
 // Every runtime keeps its state on a tmpfs, as under /run on a systemd host (not so on every VM).
@@ -452,6 +453,7 @@ async function caseG(): Promise<void> {
     if (ok) hi = mid;
     else lo = mid;
   }
+  recorded.push({ section: '(g) memory', name: 'tsbox-init RSS (--init)', unit: 'KiB', median: initRss, min: initRss, max: initRss, runs: 1 });
   sections.push(`### (g) memory\n\n| what | value |\n|---|---:|\n| RSS of tsbox-init (pid 1, --init) while the container sleeps | ${initRss} KiB |\n| RSS of the monitor of a detached container (tsbox-init outside it) | ${monitorRss} KiB |\n| smallest memory limit that runs /bin/true | ${hi} MiB |\n`);
 }
 
@@ -488,6 +490,7 @@ async function main(): Promise<void> {
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
   const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');
   writeFileSync(join(import.meta.dirname, 'RESULTS.md'), md);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ started: started.toISOString(), rounds: ROUNDS, rows: recorded, notes }, null, 1));
   process.stdout.write(md);
   process.exit(0);
 }
