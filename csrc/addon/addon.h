@@ -42,5 +42,12 @@ TSBOX_FN(addon_openat2);
 TSBOX_FN(addon_copy_at);
 /* init_memfd.c */
 TSBOX_FN(addon_init_fd);
+/* msg.c */
+TSBOX_FN(addon_msg_listen);
+TSBOX_FN(addon_msg_send);
+TSBOX_FN(addon_msg_close);
+TSBOX_FN(addon_peer_cred);
+TSBOX_FN(addon_msg_connect);
+TSBOX_FN(addon_msg_recv);
 
 #endif
