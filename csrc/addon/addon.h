@@ -40,7 +40,7 @@ TSBOX_FN(addon_device_filter);
 /* rootfs_copy.c */
 TSBOX_FN(addon_openat2);
 TSBOX_FN(addon_copy_at);
-/* init_memfd.c */
+/* spawn.c */
 TSBOX_FN(addon_init_fd);
 /* msg.c */
 TSBOX_FN(addon_msg_listen);
