@@ -204,6 +204,13 @@ test('a socket directory that is not the caller\'s own means cold, and no server
       chmodSync(join(xdg, 'tsbox'), 0o777);
       return d;
     }],
+    ['XDG_RUNTIME_DIR owned by another uid', (xdg) => {
+      const d = join(xdg, 'tsbox', '.runtime');
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+      chmodSync(join(xdg, 'tsbox'), 0o711);
+      chownSync(xdg, 65534, 65534);
+      return d;
+    }],
     ['tsbox owned by another uid', (xdg) => {
       const d = join(xdg, 'tsbox', '.runtime');
       mkdirSync(d, { recursive: true, mode: 0o700 });
