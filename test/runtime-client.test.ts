@@ -33,7 +33,7 @@ function blob(args: string[], env: string[]): Buffer {
 
 // The wire format: 1 byte type, then fields of u32 LE length + bytes.
 function encode(type: string, fields: (string | Buffer)[]): Buffer {
-  const parts = [Buffer.from(type)];
+  const parts: Buffer[] = [Buffer.from(type)];
   for (const f of fields) {
     const b = typeof f === 'string' ? Buffer.from(f) : f;
     const len = Buffer.alloc(4);
