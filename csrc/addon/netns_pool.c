@@ -5,7 +5,9 @@
  * neither is on a start's path any more; the kernel work is the same.
  *
  * The container gets what clone(CLONE_NEWNET) would have given it: a namespace of its own, used by
- * nothing before, owned by the same user namespace (ours), lo down until tsbox-init brings it up. It is
+ * nothing before, owned by the same user namespace (ours), with lo as its only interface. lo is up
+ * already: tsbox-init brings it up in every new network namespace (TSBOX_T_LO_UP), and doing it here
+ * takes the RTNL lock off the start's path too (tsbox-init then finds it up). It is
  * held until then only as a close-on-exec fd of this process, and each one is given out once. spawn.c
  * uses it only where the clone itself would have made the namespace with our credentials: not with a
  * new user namespace (that one must own it) nor under a monitor (which clones the container itself).
@@ -15,13 +17,31 @@
 #include "netns_pool.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 static int pooled = -1;
 /* The spawner thread's own network namespace, to return to; -2 not opened yet, -1 the pool is off. */
 static int home = -2;
+
+/* Best effort: left down, tsbox-init brings it up as in any new namespace. */
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  close(s);
+}
 
 int netns_pool_take(void) {
   return __atomic_exchange_n(&pooled, -1, __ATOMIC_ACQ_REL);
@@ -40,6 +60,7 @@ void netns_pool_fill(void) {
     return;
   }
   int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) loopback_up();
   /* This thread clones every container: left in that namespace, it would put each later one there. */
   if (setns(home, CLONE_NEWNET) < 0) abort();
   if (fd < 0) return;
