@@ -1,7 +1,8 @@
 // Cases (a) and (d) of bench/run.ts alone, with their references, for work on the in-process path
 // (the whole bench takes minutes). Prints the tables; writes nothing.
-// Usage: node --import=tsx bench/inproc.ts [--rounds N] [--only a,d] [--init] [--base DIR]
+// Usage: node --import=tsx bench/inproc.ts [--rounds N] [--only a,d] [--init] [--base DIR] [--floor]
 // --base: also the tsbox built in DIR (another checkout, say main's), in the same alternation.
+// --floor: (d) also runs unshare + pivot_root (the kernel's floor of (a)) as many at once.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { runContainer } from '../dist/runtime/api.js';
 import { alternate, table, type Case, type Summary } from './stats.js';
 import { benchSpec, bundle, cleanWork, rootfs } from './fixtures.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, init: { type: 'boolean' }, base: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, init: { type: 'boolean' }, base: { type: 'string' }, floor: { type: 'boolean' } } });
 const ROUNDS = Number(values.rounds ?? 30);
 const ONLY = new Set((values.only ?? 'a,d').split(','));
 // State on a tmpfs for every runtime, as bench/run.ts has it.
@@ -58,6 +59,8 @@ try {
       if (base) cases.push({ name: `tsbox API, base ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi(false, base)())).then(() => undefined) });
       if (values.init) cases.push({ name: `tsbox API, --init ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi(true)())).then(() => undefined) });
       cases.push({ name: `crun ×${n}`, run: () => Promise.all(bundles.map((b) => crun(b)())).then(() => undefined) });
+      // The kernel's floor at this concurrency: the same namespaces and pivot_root, no cgroup, no setup.
+      if (values.floor) cases.push({ name: `unshare + pivot_root ×${n}`, run: () => Promise.all(bundles.map(() => unshareFloor())).then(() => undefined) });
       for (const s of await alternate(cases, Math.max(5, ROUNDS >> 2), 1)) rows.push({ ...s, median: (n * 1000) / s.median, min: (n * 1000) / s.max, max: (n * 1000) / s.min });
     }
     out.push(table('(d) concurrent start+teardown (containers/s)', rows, 'containers/s'));
