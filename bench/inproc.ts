@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { runContainer } from '../dist/runtime/api.js';
 import { alternate, table, type Case, type Summary } from './stats.js';
-import { benchSpec, bundle, cleanWork, rootfs } from './fixtures.js';
+import { benchSpec, bundle, rootfs, WORK } from './fixtures.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, init: { type: 'boolean' }, base: { type: 'string' }, floor: { type: 'boolean' } } });
 const ROUNDS = Number(values.rounds ?? 30);
@@ -44,7 +44,7 @@ const unshareFloor = () =>
 const out: string[] = [`load ${loadavg()[0].toFixed(2)}`];
 try {
   if (ONLY.has('a')) {
-    const b = bundle('a');
+    const b = bundle('inproc-a');
     const cases: Case[] = [{ name: 'tsbox API (in-process)', run: tsboxApi() }];
     if (base) cases.push({ name: 'tsbox API, base', run: tsboxApi(false, base) });
     if (values.init) cases.push({ name: 'tsbox API, --init', run: tsboxApi(true) });
@@ -54,7 +54,7 @@ try {
   if (ONLY.has('d')) {
     const rows: Summary[] = [];
     for (const n of [20, 100]) {
-      const bundles = Array.from({ length: n }, (_, i) => bundle(`d${i}`));
+      const bundles = Array.from({ length: n }, (_, i) => bundle(`inproc-d${i}`));
       const cases: Case[] = [{ name: `tsbox API ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi()())).then(() => undefined) }];
       if (base) cases.push({ name: `tsbox API, base ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi(false, base)())).then(() => undefined) });
       if (values.init) cases.push({ name: `tsbox API, --init ×${n}`, run: () => Promise.all(bundles.map(() => tsboxApi(true)())).then(() => undefined) });
@@ -66,9 +66,10 @@ try {
     out.push(table('(d) concurrent start+teardown (containers/s)', rows, 'containers/s'));
   }
 } finally {
-  cleanWork();
+  // Only what this script made: bench/run.ts may be running beside it (its bundles and cgroups are
+  // named a, d0..d99 under the same parent).
   rmSync(RUN, { recursive: true, force: true });
-  spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true']);
+  spawnSync('sh', ['-c', `rm -rf ${WORK}/bundles/inproc-*; for d in /sys/fs/cgroup/*/tsbox-bench/inproc-*; do [ -d "$d" ] && rmdir "$d"; done; for d in /sys/fs/cgroup/*/tsbox-bench; do rmdir "$d" 2>/dev/null; done; true`]);
 }
 out.push(`load ${loadavg()[0].toFixed(2)}`);
 process.stdout.write(out.join('\n') + '\n');
