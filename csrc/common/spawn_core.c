@@ -61,7 +61,10 @@ struct child_args {
   int n_extra;
   const int *extra_fds; /* passed through: fds TSBOX_FD_EXTRA.. in tsbox-init */
   char *const *argv;
+  int netns_fd; /* a network namespace made ahead (spawn_take_netns) to join instead of a new one; -1: none */
 };
+
+int (*spawn_take_netns)(void);
 
 static char *const child_argv[] = {"tsbox-init", NULL};
 static char *const child_argv_userns[] = {"tsbox-init", TSBOX_ARG_NEW_USERNS, NULL};
@@ -122,6 +125,8 @@ static int child_main(void *arg) {
   /* Node's handlers mean nothing here, and SIG_IGN (Node ignores SIGPIPE) would survive exec. */
   reset_signals();
   int report = a->src[TSBOX_FD_REPORT];
+  /* First: the fd moves below may take its number. */
+  if (a->netns_fd >= 0 && setns(a->netns_fd, CLONE_NEWNET) < 0) child_fail(report, errno, "setns network namespace made ahead");
   if (a->new_userns && keep_caps_ambient() < 0) child_fail(report, errno, "prctl PR_CAP_AMBIENT_RAISE");
   /* Move every source above the targets first, so that no dup2 below clobbers a source still needed
    * (stdio may well be 3 or 4 in the parent). */
@@ -457,10 +462,16 @@ void spawn_job_clone(struct spawn_job *j) {
   j->pidfd = -1;
   /* The monitor stays in our namespaces: it clones the container with the flags itself. */
   int flags = j->o.monitor ? 0 : j->o.flags;
+  /* A new network namespace made ahead (the addon's netns_pool.c), where the clone would make it with our credentials. */
+  j->a.netns_fd = spawn_take_netns && (flags & (CLONE_NEWNET | CLONE_NEWUSER)) == CLONE_NEWNET ? spawn_take_netns() : -1;
+  if (j->a.netns_fd >= 0) flags &= ~CLONE_NEWNET;
   /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
   j->pid = clone(child_main, (char *)j->stack + STACK_SIZE, flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &j->a, &j->pidfd);
   j->clone_err = j->pid < 0 ? errno : 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  /* The child has joined it (or failed and said so), and nobody else ever will. */
+  if (j->a.netns_fd >= 0) close(j->a.netns_fd);
+  j->a.netns_fd = -1;
   if (back >= 0) {
     /* Our own namespace is always one we may return to; failing that, this thread would clone every
      * later container into the wrong one: nothing else is safe. */

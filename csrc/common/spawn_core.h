@@ -58,6 +58,10 @@ bool spawn_job_take(struct spawn_job *j, struct spawn_result *r, struct spawn_er
 /* Kills and reaps a child never handed over, closes what is left. */
 void spawn_job_free(struct spawn_job *j);
 
+/* Where set (the addon: netns_pool_take), a fresh network namespace made ahead for a clone that would
+ * make one, or -1; the client leaves it NULL and every clone makes its own. */
+extern int (*spawn_take_netns)(void);
+
 /* tsbox-init in a sealed memfd (O_CLOEXEC), made on first use; -errno on failure, and then
  * init_memfd_failure() names the step ("write memfd:tsbox-init"). The binary is linked in by
  * csrc/addon/init_blob.S. */
