@@ -24,7 +24,7 @@
     {
       "target_name": "tsbox",
       "dependencies": ["tsbox-init"],
-      "sources": ["<!@(ls -1 csrc/addon/*.c)", "csrc/init/errname.c"],
+      "sources": ["<!@(ls -1 csrc/addon/*.c csrc/common/*.c)", "csrc/init/errname.c"],
       "actions": [
         {
           "action_name": "embed_init",

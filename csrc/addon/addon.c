@@ -32,6 +32,12 @@ static const struct {
     {"deviceFilter", addon_device_filter},
     {"openat2", addon_openat2},
     {"copyAt", addon_copy_at},
+    {"msgListen", addon_msg_listen},
+    {"msgSend", addon_msg_send},
+    {"msgClose", addon_msg_close},
+    {"peerCred", addon_peer_cred},
+    {"msgConnect", addon_msg_connect},
+    {"msgRecv", addon_msg_recv},
 };
 
 /* NAPI_MODULE_INIT makes the module context-aware: it may load in worker threads too. All process-wide
