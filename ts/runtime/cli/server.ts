@@ -103,16 +103,19 @@ export function serve(sock: string): Promise<void> {
   };
   const dropFds = (fds: number[]) => fds.forEach(closeQuietly);
 
-  const verify = (conn: number, r: Request): boolean => {
+  /** Why this caller is not one this server may serve (said on the server's stderr), or undefined. */
+  const refusal = (conn: number, r: Request): string | undefined => {
     try {
       const peer = addon.peerCred(conn);
-      if (peer.uid !== euid || peer.pid <= 0) return false;
+      if (peer.uid !== euid || peer.pid <= 0) return `peer uid ${peer.uid} pid ${peer.pid}`;
       const env = envList(r.env);
-      if (env.length !== ourEnv.length || env.some((e, i) => e !== ourEnv[i])) return false;
+      const diff = env.filter((e) => !ourEnv.includes(e)).concat(ourEnv.filter((e) => !env.includes(e)));
+      if (env.length !== ourEnv.length || diff.length) return `environment differs in ${diff.map((e) => e.slice(0, e.indexOf('='))).join(', ')}`;
       const ns = namespaces(peer.pid);
-      return ns.every((n, i) => n === ourNs[i]);
-    } catch {
-      return false;
+      const other = NS.filter((_, i) => ns[i] !== ourNs[i]);
+      return other.length ? `namespaces differ: ${other.join(', ')}` : undefined;
+    } catch (e) {
+      return (e as Error).message;
     }
   };
 
@@ -168,7 +171,9 @@ export function serve(sock: string): Promise<void> {
         s.stdio = fds;
         fds = [];
         const r = parseRequest(m.fields);
-        if (!verify(conn, r)) {
+        const no = refusal(conn, r);
+        if (no !== undefined) {
+          process.stderr.write(`tsbox-runtime: runtime server: not serving this caller: ${no}\n`);
           dropFds(s.stdio);
           s.stdio = [];
           addon.msgSend(conn, encode('N', []), []);
