@@ -1,4 +1,5 @@
-# node-gyp / electron-rebuild build of what CMakeLists.txt builds (keep the two in sync).
+# node-gyp / electron-rebuild build of what CMakeLists.txt builds (keep the two in sync), the tsbox-runtime
+# client executable (scripts/build-client.sh) included.
 # tsbox-init is built first by scripts/build-init.sh (static), then assembled into the addon by the embed_init
 # action (csrc/addon/init_blob.S, .incbin), whose inputs make it rerun whenever tsbox-init changes.
 {
@@ -18,6 +19,20 @@
           "inputs": ["scripts/build-init.sh", "<!@(ls -1 csrc/init/*.c csrc/init/*.h csrc/common/*.h)"],
           "outputs": ["<(PRODUCT_DIR)/tsbox-init"],
           "action": ["sh", "scripts/build-init.sh", "<(PRODUCT_DIR)/tsbox-init"]
+        }
+      ]
+    },
+    {
+      "target_name": "tsbox-runtime-client",
+      "type": "none",
+      "dependencies": ["tsbox-init"],
+      "actions": [
+        {
+          "action_name": "build_client",
+          "inputs": ["scripts/build-client.sh", "<(PRODUCT_DIR)/tsbox-init", "csrc/addon/init_blob.S", "csrc/init/errname.c",
+                     "<!@(ls -1 csrc/client/*.c csrc/client/*.h csrc/common/*.c csrc/common/*.h)"],
+          "outputs": ["<(PRODUCT_DIR)/tsbox-runtime"],
+          "action": ["sh", "scripts/build-client.sh", "<(PRODUCT_DIR)/tsbox-runtime", "<(PRODUCT_DIR)/tsbox-init"]
         }
       ]
     },
