@@ -10,8 +10,9 @@ import { useNonBlockingLocks } from '../state.js';
 import { servedContext, writeAll, type CallContext } from './context.js';
 import { runtimeMain } from './main.js';
 
-// The client runs node without it (bin/tsbox-runtime does the same): no call's environment is judged by it.
-const IGNORED_ENV = new Set(['NODE_EXTRA_CA_CERTS']);
+// The client runs node without NODE_EXTRA_CA_CERTS (as bin/tsbox-runtime does); PWD is the shell's (bin/tsbox-runtime
+// is a sh script, which exports it) and the call's cwd comes in the request: none of them tells callers apart.
+const IGNORED_ENV = new Set(['NODE_EXTRA_CA_CERTS', 'PWD', 'OLDPWD']);
 
 function envList(env: Iterable<string>): string[] {
   return [...env].filter((e) => !IGNORED_ENV.has(e.slice(0, e.indexOf('=') >>> 0))).sort();
