@@ -11,7 +11,7 @@ import { closeQuietly, ContainerError, waitSetup } from '../report.js';
 import { loadSpec, type OciProcess } from '../spec.js';
 import { LockBusyError, listIds, markCreated, readState } from '../state.js';
 import { bool, FlagError, list, parseFlags, str, type FlagSpec, type Parsed } from './args.js';
-import { waitExit } from './foreground.js';
+import { sizeOf, waitExit } from './foreground.js';
 import { features } from './features.js';
 import { hostTool } from '../../host-tools.js';
 import { callerPath, ctx, err, out } from './context.js';
@@ -35,6 +35,11 @@ function writePidFile(path: string | undefined, pid: number): void {
   const tmp = `${path}.tmp${process.pid}.${pidFiles++}`;
   writeFileSync(tmp, String(pid));
   renameSync(tmp, path);
+}
+
+function callerConsoleSize(): { height: number; width: number } | undefined {
+  const s = sizeOf(ctx());
+  return s && s.rows > 0 && s.columns > 0 ? { height: s.rows, width: s.columns } : undefined;
 }
 
 const CREATE_FLAGS: FlagSpec = {
@@ -91,7 +96,11 @@ async function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) 
   const consoleSocket = callerPath(str(p, 'console-socket'));
   let ptyPair: [number, number] | undefined;
   // runc run with a terminal and no console socket: the CLI holds the pty itself.
-  if (spec.process?.terminal && !consoleSocket && !splitStart && !bool(p, 'detach')) ptyPair = native().socketpair();
+  if (spec.process?.terminal && !consoleSocket && !splitStart && !bool(p, 'detach')) {
+    ptyPair = native().socketpair();
+    // The pty starts with the caller's size: set only after the process runs, a first read of it would race.
+    spec.process.consoleSize ??= callerConsoleSize();
+  }
   const l = await launchAsync({
     root: g.root,
     id,
@@ -312,6 +321,7 @@ const exec: Handler = async (argv, g) => {
   if (proc.terminal && !consoleSocket) {
     if (detach) throw new FlagError('exec: --tty with --detach needs --console-socket');
     ptyPair = native().socketpair();
+    proc.consoleSize ??= callerConsoleSize();
   }
   const c = ctx();
   let l;

@@ -56,7 +56,7 @@ function inputOf(c: CallContext): { stream: Readable & Partial<Pick<ReadStream, 
 }
 
 /** The caller's terminal size: process.stdout's when cold, else its fd's (read by a tty stream, reopened by libuv). */
-function sizeOf(c: CallContext): { rows: number; columns: number } | undefined {
+export function sizeOf(c: CallContext): { rows: number; columns: number } | undefined {
   if (!c.spawner) return process.stdout.isTTY ? { rows: process.stdout.rows, columns: process.stdout.columns } : undefined;
   if (!tty().isatty(c.stdout)) return undefined;
   const ws = new (tty().WriteStream)(c.stdout);
