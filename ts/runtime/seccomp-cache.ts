@@ -33,15 +33,21 @@ export function useSeccompCacheDir(path: string | undefined | (() => string | un
 export function cachedProgram(filter: unknown, version: string | undefined, compile: () => Buffer): Buffer {
   if (version === undefined) return compile();
   const key = createHash('sha256').update(JSON.stringify([filter, process.arch, version, release()])).digest();
+  const dir = dirOf();
+  if (dir !== undefined) {
+    // A CLI call reads the directory each time, never this process's memory: a call served by the runtime
+    // server (one process, many calls) finds what a call of its own process would, entry for entry.
+    let program = readProgram(dir, key);
+    if (!program) {
+      program = compile();
+      writeProgram(dir, key, program);
+    }
+    return program;
+  }
   const hex = key.toString('hex');
   const known = memory.get(hex);
   if (known) return known;
-  const dir = dirOf();
-  let program = dir !== undefined ? readProgram(dir, key) : undefined;
-  if (!program) {
-    program = compile();
-    if (dir !== undefined) writeProgram(dir, key, program);
-  }
+  const program = compile();
   if (memory.size >= MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
   memory.set(hex, program);
   return program;
