@@ -2,7 +2,7 @@
 // (holding its lock on fd 3) and forwards each call to it, so that a call does not pay Node's start-up;
 // the server runs the same runtimeMain for each call with the caller's context, and the caller's client
 // does the clones (remote-native.ts). It stays up for TSBOX_RUNTIME_IDLE_MS (3000) after the last call.
-import { chmodSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { native, setNativeOverride, type Native } from '../../native.js';
 import { decode, encode, ProtocolError, RemoteCall } from '../remote-native.js';
 import { closeQuietly } from '../report.js';
@@ -57,8 +57,25 @@ function parseRequest(fields: Buffer[]): Request {
   return { cwd, argv, env: s.slice(4 + argc) };
 }
 
+/**
+ * Takes the server's lock (<key>.lock beside the socket) on a descriptor of its own, closed on exec: the
+ * client hands it over on fd 3, which every hook and `ps` this process runs would inherit (and hold after
+ * us). The lock is free only for the instant between the two; false: another server has it now.
+ */
+function takeLock(sock: string): boolean {
+  const path = sock.replace(/\.sock$/, '.lock');
+  const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+  try {
+    if (fstatSync(3).ino === fstatSync(fd).ino && fstatSync(3).dev === fstatSync(fd).dev) closeSync(3);
+  } catch {
+    // no fd 3: started by hand
+  }
+  return native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */);
+}
+
 /** Serves calls on sock until idle (or SIGTERM); resolves when it has stopped accepting and every call has ended. */
 export function serve(sock: string): Promise<void> {
+  if (!takeLock(sock)) return Promise.resolve();
   const idleMs = Number(process.env.TSBOX_RUNTIME_IDLE_MS ?? 3000);
   const ourEnv = envList(Object.entries(process.env).map(([k, v]) => `${k}=${v}`));
   const ourNs = namespaces('self');
