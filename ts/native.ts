@@ -145,7 +145,8 @@ export interface Native {
    * Binds and listens a SOCK_SEQPACKET unix socket at path (mode 0600); returns the listening fd. A thread
    * of the addon accepts and reads every connection: onMessage gets each message with the fds it carried
    * (O_CLOEXEC), in order; data null: that connection closed (the addon closes conn after the call).
-   * Keeps the event loop alive until msgClose and the last accepted connection's end.
+   * Keeps the event loop alive until msgClose and the last accepted connection's end. Connections stay the
+   * addon's: send on them, never close them (the peer closes).
    */
   msgListen(path: string, onMessage: (conn: number, data: Buffer | null, fds: number[]) => void): number;
   /** One sendmsg(MSG_NOSIGNAL) of data with fds (SCM_RIGHTS) on a connection; throws with errno. */

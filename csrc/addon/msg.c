@@ -6,7 +6,7 @@
  * message to JS through the environment's channel, in order. Received fds come with MSG_CMSG_CLOEXEC:
  * nothing Node or the addon spawns meanwhile inherits a caller's stdio. A connection the peer closed
  * is delivered as null and closed by the addon after the callback, so its fd number is never reused
- * while JS may still send on it. msgClose stops accepting; the thread serves the connections it has
+ * while JS may still send on it; JS never closes one. msgClose stops accepting; the thread serves the connections it has
  * until they close, then ends (and stops keeping the event loop alive). */
 #define _GNU_SOURCE
 #include "addon.h"
@@ -44,7 +44,7 @@ struct msg {
   struct channel_msg m;
   struct listener *l;
   int conn;
-  int kind;          /* 0 data, 1 connection closed (null), 2 the listener ended */
+  int kind;          /* 0 data, 1 connection closed (null), 2 the listener ended, 3 closed by JS (null) */
   size_t len;
   int nfds;
   int fds[MSG_MAX_FDS];
@@ -116,7 +116,7 @@ static void deliver(napi_env env, struct channel_msg *cm) {
   napi_value cb, undef, args[3];
   napi_get_undefined(env, &undef);
   args[0] = make_int(env, m->conn);
-  if (m->kind == 1) {
+  if (m->kind == 1 || m->kind == 3) {
     napi_get_null(env, &args[1]);
   } else {
     void *copy;
@@ -201,7 +201,13 @@ static void *serve(void *arg) {
     for (int i = 2; i < n && alive; i++) {
       if (!pfd[i].revents) continue;
       int c = pfd[i].fd;
-      ssize_t r = (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) ? recv_one(c, buf, MSG_MAX, fds, &nfds) : -EBADF;
+      if (pfd[i].revents & POLLNVAL) {
+        /* JS closed it (it should not): reported, never closed again, as the number may be reused. */
+        pfd[i--] = pfd[--n];
+        alive = post(l, c, 3, NULL, 0, fds, 0);
+        continue;
+      }
+      ssize_t r = recv_one(c, buf, MSG_MAX, fds, &nfds);
       if (r > 0) {
         alive = post(l, c, 0, buf, (size_t)r, fds, nfds);
         continue;

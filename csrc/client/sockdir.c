@@ -33,12 +33,19 @@ int sockdir_open(char *path, size_t size) {
   if ((size_t)snprintf(path, size, "%s/tsbox", base) >= size) return cold_why(ENAMETOOLONG, "%s/tsbox", base), -1;
   int b = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (b < 0) return cold_why(errno, "open %s", base), -1;
+  uid_t me = geteuid();
+  struct stat st;
+  /* The base too: the server's socket path goes through it by name, so no one else may rename in it
+   * (root with another user's XDG_RUNTIME_DIR, as sudo may leave it, goes cold). */
+  if (fstat(b, &st) < 0) return cold_why(errno, "fstat %s", base), close(b), -1;
+  if ((st.st_uid != me && st.st_uid != 0) || (st.st_mode & 022)) {
+    cold_why(0, "%s: owner %u mode %03o (want ours or root's, not group/other writable)", base, (unsigned)st.st_uid, st.st_mode & 0777);
+    return close(b), -1;
+  }
   /* 0711: the state root's own mode (ts/runtime/state.ts), for when this call makes it first. */
   int t = open_step(b, "tsbox", path, 0711);
   close(b);
   if (t < 0) return -1;
-  uid_t me = geteuid();
-  struct stat st;
   /* The state root (often 0755): it must be ours or root's, and writable by no one else, so that no
    * one else can put another .runtime in its place. */
   if (fstat(t, &st) < 0) return cold_why(errno, "fstat %s", path), close(t), -1;
