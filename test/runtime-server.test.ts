@@ -402,3 +402,28 @@ warmTest('--preserve-fds goes cold (the fds are the caller\'s) and works', async
   t.is(r.status, 0, r.stderr);
   t.is(readFileSync(file, 'utf8'), 'via-3\n');
 });
+
+warmTest('update -r - reads the caller\'s stdin, and ps lists the container: warm as cold', async (t) => {
+  await warmUp();
+  const b = bundle(['sleep', '30']);
+  t.teardown(() => removeBundle(b));
+  const pidsMax = () => {
+    const file = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup'].map((r) => `${r}${b.spec.linux!.cgroupsPath!}/pids.max`).find((f) => existsSync(f));
+    return file ? readFileSync(file, 'utf8').trim() : 'no pids cgroup';
+  };
+  for (const env of [ENV, COLD]) {
+    const id = `${b.id}-${env === ENV ? 'w' : 'c'}`;
+    b.spec.linux!.cgroupsPath = b.spec.linux!.cgroupsPath!.replace(/\/[^/]+$/, `/${id}`);
+    b.write();
+    t.teardown(() => rt(['delete', '--force', id], { env: COLD }));
+    t.is(rt(['run', '--detach', '--bundle', b.dir, id], { env }).code, 0);
+    const r = rt(['update', '-r', '-', id], { env, input: JSON.stringify({ pids: { limit: 77 } }) });
+    t.is(r.code, 0, r.stderr);
+    if (env === ENV) t.false(r.cold);
+    t.is(pidsMax(), '77');
+    const ps = rt(['ps', id], { env });
+    t.is(ps.code, 0, ps.stderr);
+    t.regex(ps.stdout, /PID[\s\S]*sleep 30/);
+    t.is(rt(['delete', '--force', id], { env }).code, 0);
+  }
+});

@@ -1,6 +1,6 @@
 // The runc-compatible commands: each takes its argv (after the command name) and the global options.
 import { childProcess } from '../lazy.js';
-import { existsSync, fstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, read, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { native } from '../../native.js';
 import { defaultSpec } from '../default-spec.js';
@@ -219,7 +219,7 @@ const resume: Handler = async (argv, g) => {
   return 0;
 };
 
-const ps: Handler = (argv, g) => {
+const ps: Handler = async (argv, g) => {
   const p = parseFlags(argv, { format: { type: 'string', short: 'f' } }, true);
   const id = one(p.rest);
   const pids = ops.pids(g.root, id);
@@ -228,7 +228,12 @@ const ps: Handler = (argv, g) => {
     return 0;
   }
   const psArgs = p.rest.length > 1 ? p.rest.slice(1) : ['-ef'];
-  const lines = childProcess().execFileSync(hostTool('ps'), psArgs, { encoding: 'utf8' }).split('\n');
+  // Not execFileSync: a process serving many calls keeps running the others meanwhile.
+  const lines = (
+    await new Promise<string>((resolve, reject) =>
+      childProcess().execFile(hostTool('ps'), psArgs, { encoding: 'utf8', maxBuffer: 64 << 20 }, (e, stdout) => (e ? reject(e) : resolve(stdout))),
+    )
+  ).split('\n');
   const header = lines[0];
   const col = header.trim().split(/\s+/).indexOf('PID');
   if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);
@@ -381,6 +386,17 @@ const UPDATE_FLAGS: FlagSpec = {
   'mem-bw-schema': { type: 'string' },
 };
 
+/** All of fd (the caller's stdin), read on the thread pool: a served call's pipe may take its time. */
+async function readAll(fd: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.alloc(65536);
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, buf.length, null, (e, got) => (e ? reject(e) : resolve(got))));
+    if (n === 0) return Buffer.concat(chunks).toString('utf8');
+    chunks.push(buf.subarray(0, n));
+  }
+}
+
 function integer(flag: string, v: string): number {
   const n = Number(v);
   if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new FlagError(`invalid value for --${flag}: ${JSON.stringify(v)}`);
@@ -429,7 +445,7 @@ const update: Handler = async (argv, g) => {
   const file = str(p, 'resources') === '-' ? '-' : callerPath(str(p, 'resources'));
   let change: unknown;
   if (file) {
-    const text = file === '-' ? readFileSync(ctx().stdin, 'utf8') : readFileSync(file, 'utf8');
+    const text = file === '-' ? await readAll(ctx().stdin) : readFileSync(file, 'utf8');
     try {
       change = JSON.parse(text);
     } catch (e) {
