@@ -427,3 +427,28 @@ warmTest('update -r - reads the caller\'s stdin, and ps lists the container: war
     t.is(rt(['delete', '--force', id], { env }).code, 0);
   }
 });
+
+warmTest('a state lock another process holds: the served call waits for it, and the server serves other calls meanwhile', async (t) => {
+  await warmUp();
+  const b = bundle(['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']);
+  t.teardown(() => {
+    rt(['delete', '--force', b.id], { env: COLD });
+    removeBundle(b);
+  });
+  t.is(rt(['run', '--detach', '--bundle', b.dir, b.id]).code, 0);
+  // Held the way a cold call holds it (tsbox-runtime's withLock: flock of the state directory).
+  const dirFd = openSync(join(STATE_ROOT, b.id), 'r');
+  t.true(native().flock(dirFd, 2));
+  const kill = spawn(BIN, ['--root', STATE_ROOT, 'kill', b.id, 'TERM'], { env: ENV, stdio: 'ignore' });
+  const killed = new Promise<number | null>((r) => kill.on('exit', (c) => r(c)));
+  await sleep(300);
+  t.is(kill.exitCode, null, 'kill waits for the lock');
+  const other = rt(['state', b.id]);
+  t.false(other.cold);
+  t.is(JSON.parse(other.stdout).status, 'running', 'served while the kill waits');
+  native().flock(dirFd, 8 /* LOCK_UN */);
+  closeSync(dirFd);
+  t.is(await killed, 0);
+  await until('stopped', () => JSON.parse(rt(['state', b.id]).stdout).status === 'stopped');
+  t.is(rt(['delete', b.id]).code, 0);
+});

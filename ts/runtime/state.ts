@@ -142,11 +142,6 @@ export function statusOf(root: string, s: ContainerState): Status {
   return 'running';
 }
 
-/**
- * Runs fn holding an exclusive flock on the container's state directory itself; concurrent CLI calls on
- * one container queue here. No lock files beside the containers: tools that list a runtime root as runc
- * does (Docker's runtime root, `runc list`) see container directories only.
- */
 export class LockBusyError extends Error {
   readonly code = 'EWOULDBLOCK';
 }
@@ -161,6 +156,11 @@ export function useNonBlockingLocks(on: boolean): void {
   nonBlocking = on;
 }
 
+/**
+ * Runs fn holding an exclusive flock on the container's state directory itself; concurrent CLI calls on
+ * one container queue here. No lock files beside the containers: tools that list a runtime root as runc
+ * does (Docker's runtime root, `runc list`) see container directories only.
+ */
 export function withLock<T>(root: string, id: string, fn: () => T): T {
   checkId(id);
   const dir = stateDir(root, id);
