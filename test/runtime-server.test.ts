@@ -452,3 +452,47 @@ warmTest('a state lock another process holds: the served call waits for it, and 
   await until('stopped', () => JSON.parse(rt(['state', b.id]).stdout).status === 'stopped');
   t.is(rt(['delete', b.id]).code, 0);
 });
+
+warmTest('hooks write to the caller\'s stdout, warm as cold', async (t) => {
+  await warmUp();
+  const b = bundle(['true'], (s) => {
+    s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo hook-$(cat | grep -o creating)'] }], poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'echo poststop'] }] };
+  });
+  t.teardown(() => removeBundle(b));
+  const outs = [ENV, COLD].map((env) => {
+    const r = rt(['run', '--bundle', b.dir, `${b.id}-${env === ENV ? 'w' : 'c'}`], { env });
+    t.is(r.code, 0, r.stderr);
+    return r.stdout;
+  });
+  t.is(outs[0], 'hook-creating\npoststop\n');
+  t.is(outs[1], outs[0]);
+});
+
+warmTest('a caller of another uid is refused even where it can reach the socket (N)', async (t) => {
+  await warmUp();
+  const [sock] = sockets();
+  const path = join(SOCK_DIR, sock);
+  // Only a misconfigured host lets another user reach it (0700 directory, 0600 socket): opened up here.
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-warm-uid-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  spawnSync('chmod', ['755', dir]);
+  const open = join(dir, 's.sock');
+  linkSync(path, open);
+  const mode = spawnSync('stat', ['-c', '%a', path], { encoding: 'utf8' }).stdout.trim();
+  spawnSync('chmod', ['666', path]);
+  t.teardown(() => void spawnSync('chmod', [mode, path]));
+  const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);
+  const script = `
+const n = { exports: {} };
+process.dlopen(n, ${JSON.stringify(join(REPO, 'build/Release/tsbox.node'))});
+const a = n.exports;
+const enc = (t, f) => Buffer.concat([Buffer.from(t), ...f.flatMap((x) => { const b = Buffer.from(x); const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return [l, b]; })]);
+const env = ${JSON.stringify(env)};
+const c = a.msgConnect(${JSON.stringify(open)});
+a.msgSend(c, enc('R', ['1', '/', '3', '--root', '/', 'list'].concat([String(env.length)], env)), [0, 1, 2]);
+const m = a.msgRecv(c);
+process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
+`;
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env: ENV });
+  t.is(r.stdout, 'N', r.stderr);
+});

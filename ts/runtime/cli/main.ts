@@ -5,6 +5,7 @@ import { callerPath, ctx, err, out, runWithContext, type CallContext } from './c
 import { defaultStateRoot } from '../state.js';
 import { join } from 'node:path';
 import { useSeccompCacheDir } from '../seccomp-cache.js';
+import { useHookStdout } from '../hooks.js';
 import { FlagError, parseFlags, str, bool } from './args.js';
 import { commands } from './commands.js';
 
@@ -38,8 +39,9 @@ function logError(logFile: string | undefined, format: string | undefined, msg: 
   }
 }
 
-// Asked at each use: a served call's programs go beside its own state root.
+// Asked at each use: a served call's programs go beside its own state root, its hooks write to its stdout.
 useSeccompCacheDir(() => ctx().seccompCacheDir);
+useHookStdout(() => ctx().stdout);
 
 /** Runs one call: this process's own (cold), or a client's when the runtime server passes its context. */
 export function runtimeMain(argv: string[], context?: CallContext): Promise<number> {

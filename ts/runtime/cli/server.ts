@@ -204,6 +204,14 @@ export function serve(sock: string): Promise<void> {
       s.call.onMessage(m, fds);
     } catch (e) {
       dropFds(fds);
+      if (s && !s.call && !s.closed) {
+        // A request not understood: its client runs the call itself.
+        try {
+          addon.msgSend(conn, encode('N', []), []);
+        } catch {
+          // gone
+        }
+      }
       // A client that does not follow the protocol: told on its stderr when it got that far, never fatal here.
       if (s?.stdio[2] !== undefined) {
         try {
