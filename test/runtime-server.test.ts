@@ -68,6 +68,18 @@ function servers(dir = SOCK_DIR): number[] {
   return found;
 }
 
+/** The socket of the server started by callers with exactly env (other tests' callers add to it: python adds LC_CTYPE). */
+function socketOf(env: Env): string {
+  const want = Object.entries(env).map(([k, v]) => `${k}=${v}`).sort().join('\n');
+  for (const pid of servers()) {
+    const vars = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => e && !e.startsWith('PWD=')).sort().join('\n');
+    if (vars !== want) continue;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return basename(argv[argv.indexOf('--serve') + 1]);
+  }
+  throw new Error('no server of that environment');
+}
+
 function sockets(dir = SOCK_DIR): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sock')) : [];
 }
@@ -268,8 +280,7 @@ for line in open('/proc/%d/status' % pid):
 
 warmTest('a caller with another environment is not served by the server it reaches: N, and its call runs cold', async (t) => {
   await warmUp();
-  const [sock] = sockets();
-  t.truthy(sock);
+  const sock = socketOf(ENV);
   // The test plays a client that reaches the server with its own environment.
   const conn = native().msgConnect(join(SOCK_DIR, sock));
   const env = Object.entries({ ...ENV, OTHER: '1' }).map(([k, v]) => `${k}=${v}`);
@@ -288,17 +299,17 @@ warmTest('a caller with another environment is not served by the server it reach
   t.deepEqual([z.type, z.fields.map(String)], ['Z', ['0']]);
   // The real client, whose key names another socket, is led to this server's (a hard link): refused, runs cold, succeeds.
   const other = { ...ENV, OTHER: '1' };
-  const before = servers();
   const otherSock = keySocket(other);
   // That first call started a server for the other environment: stopped, so that its socket is free.
-  await until('the other server', () => servers().length === before.length + 1);
-  for (const pid of servers().filter((p) => !before.includes(p))) process.kill(pid, 'SIGTERM');
-  await until('the other server gone', () => servers().length === before.length && !existsSync(otherSock));
+  const serving = () => servers().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(otherSock));
+  await until('the other server', () => serving().length === 1 && existsSync(otherSock));
+  for (const pid of serving()) process.kill(pid, 'SIGTERM');
+  await until('the other server gone', () => serving().length === 0 && !existsSync(otherSock));
   linkSync(join(SOCK_DIR, sock), otherSock);
   t.teardown(() => rmSync(otherSock, { force: true }));
   const r = spawnSync(BIN, ['--root', STATE_ROOT, 'list'], { env: other, encoding: 'utf8' });
   t.is(r.status, 0, r.stderr);
-  t.regex(r.stderr, /cold: .*declined/);
+  t.regex(r.stderr, /cold: .*declined/, `linked ${sock} as ${otherSock}`);
 });
 
 /** The socket path the client uses for env (it names it in its reason for going cold when no server is up). */
@@ -318,7 +329,7 @@ async function stopNew(before: number[]): Promise<void> {
 
 warmTest('a client that breaks the protocol does not end the server', async (t) => {
   await warmUp();
-  const [sock] = sockets();
+  const sock = socketOf(ENV);
   const bad = native().msgConnect(join(SOCK_DIR, sock));
   native().msgSend(bad, Buffer.from('Z\xff\xff\xff\xff', 'latin1'), []);
   native().msgSend(bad, Buffer.from('R'), []);
@@ -470,8 +481,7 @@ warmTest('hooks write to the caller\'s stdout, warm as cold', async (t) => {
 
 warmTest('a caller of another uid is refused even where it can reach the socket (N)', async (t) => {
   await warmUp();
-  const [sock] = sockets();
-  const path = join(SOCK_DIR, sock);
+  const path = join(SOCK_DIR, socketOf(ENV));
   // Only a misconfigured host lets another user reach it (0700 directory, 0600 socket): opened up here.
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-warm-uid-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -495,4 +505,18 @@ process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
 `;
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env: ENV });
   t.is(r.stdout, 'N', r.stderr);
+});
+
+warmTest('a clone that fails in the client (F) reads as the addon\'s error, and leaves nothing behind', async (t) => {
+  await warmUp();
+  const b = bundle(['true'], (s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'pid' ? { type: 'pid', path: '/proc/999999999/ns/pid' } : n));
+  });
+  t.teardown(() => removeBundle(b));
+  const [warm, cold] = [ENV, COLD].map((env) => rt(['run', '--bundle', b.dir, `${b.id}-${env === ENV ? 'w' : 'c'}`], { env }));
+  t.false(warm.cold);
+  t.is(warm.code, 1);
+  t.is(warm.stderr, 'tsbox-runtime: setns /proc/999999999/ns/pid: ENOENT\n');
+  t.deepEqual(warm, { ...cold, cold: false });
+  t.deepEqual(leftovers().states, []);
 });
