@@ -163,6 +163,15 @@ export interface Native {
 
 let cached: Native | undefined;
 let loadedFrom: string | undefined;
+let override: (() => Native | undefined) | undefined;
+
+/**
+ * The runtime server's hook (ts/runtime/cli/server.ts): while a served call runs, native() is the addon
+ * with that call's clones going to its client (ts/runtime/remote-native.ts). Unset everywhere else.
+ */
+export function setNativeOverride(fn: (() => Native | undefined) | undefined): void {
+  override = fn;
+}
 
 /** dlopen through process.dlopen, which bundlers leave alone (a require() of a .node they rewrite or trip on). */
 function load(path: string): Native {
@@ -180,6 +189,10 @@ const fix = 'set TSBOX_ADDON to a tsbox.node, or build one with "npm rebuild tsb
  * which costs every CLI start ~4 ms more.
  */
 export function native(): Native {
+  if (override) {
+    const n = override();
+    if (n) return n;
+  }
   if (cached) return cached;
   const explicit = explicitAddon();
   if (explicit) {
