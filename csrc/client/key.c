@@ -63,6 +63,13 @@ static bool mix_identity(struct fnv *f, const char *path) {
   return true;
 }
 
+static bool ignored_env(const char *e) {
+  static const char *const names[] = {"PWD=", "OLDPWD=", "NODE_EXTRA_CA_CERTS="};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strncmp(e, names[i], strlen(names[i]))) return true;
+  return false;
+}
+
 bool runtime_key(char *key, const char *bundle, char **envp) {
   struct fnv f = {0xcbf29ce484222325ULL};
   uid_t euid = geteuid();
@@ -90,7 +97,10 @@ bool runtime_key(char *key, const char *bundle, char **envp) {
     if (getrlimit(r, &rl) < 0) return cold_why(errno, "getrlimit %d", r);
     mix(&f, &rl, sizeof rl);
   }
-  for (char **e = envp; *e; e++) mix(&f, *e, strlen(*e));
+  /* As the server compares (ts/runtime/cli/server.ts IGNORED_ENV): a sh launcher exports the cwd as PWD, and
+   * containerd's shim and conmon call from each container's own bundle directory. */
+  for (char **e = envp; *e; e++)
+    if (!ignored_env(*e)) mix(&f, *e, strlen(*e));
   if (!mix_identity(&f, "/proc/self/exe") || !mix_identity(&f, bundle)) return false;
   snprintf(key, 17, "%016llx", (unsigned long long)f.h);
   return true;
