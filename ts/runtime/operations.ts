@@ -99,6 +99,9 @@ export function kill(root: string, id: string, signal: string | number, all = fa
       cg.kill(sig);
       // A frozen task only dies once thawed (v1 freezer).
       if (sig === 9 && status === 'paused') cg.thaw();
+      // SIGKILL: returns once they are gone (their fds closed): containerd's shim reports the exit right
+      // after, and the CRI closes the stdio pipes then, losing what a survivor still held open.
+      if (sig === 9) for (const pid of cg.procs()) waitGoneSync(pid, 2000);
       return;
     }
     if (status === 'stopped') throw new Error(`cannot kill container ${id}: container not running`);
