@@ -222,10 +222,18 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
+/* One clone stack kept per cloning thread for its next clone: the child of a vfork is done with it when
+ * clone returns, and a fresh mapping per container cost an mmap, its first page faults and a munmap
+ * (a TLB shootdown on every CPU running one of Node's threads). */
+static __thread void *spare_stack;
+
 /* What only the child needed: once it has exec'd (or exited) its fds are its own copies and its
  * stack is free again. Done on the cloning thread, off Node's main thread. */
 static void release_child_side(struct spawn_job *j) {
-  if (j->stack != MAP_FAILED && j->stack) munmap(j->stack, STACK_SIZE);
+  if (j->stack != MAP_FAILED && j->stack) {
+    if (!spare_stack) spare_stack = j->stack;
+    else munmap(j->stack, STACK_SIZE);
+  }
   j->stack = MAP_FAILED;
   for (int i = 0; i < NFDS; i++) close_fd(&j->a.src[i]);
   for (int i = 0; i < j->a.n_extra; i++) close_fd(&j->extra_fds[i]);
@@ -350,8 +358,13 @@ static bool open_child_side(struct spawn_job *j) {
     struct statfs fs;
     if (fstatfs(fd, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC) return open_failed(j, EINVAL, "fstatfs %s: not on a cgroup v1 filesystem", path);
   }
-  j->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (j->stack == MAP_FAILED) return open_failed(j, errno, "mmap clone stack");
+  if (spare_stack) {
+    j->stack = spare_stack;
+    spare_stack = NULL;
+  } else {
+    j->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (j->stack == MAP_FAILED) return open_failed(j, errno, "mmap clone stack");
+  }
   j->a.init_fd = init_fd;
   j->a.new_userns = !j->o.monitor && (j->o.flags & CLONE_NEWUSER) != 0;
   j->a.n_tasks = (int)j->n_open;

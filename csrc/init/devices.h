@@ -12,4 +12,8 @@ void device_create(int rootfd, const char *rootfs, const struct blob_rec *r);
 /* TSBOX_T_SYMLINK: creates the link, replacing an existing non-directory (e.g. a /dev/ptmx node). */
 void symlink_create(int rootfd, const char *rootfs, const struct blob_rec *r);
 
+/* Both keep the parent directory of what they made for the next record in the same one: to be called
+ * after any other record (a mount may cover that directory) and when done. */
+void devices_forget_parent(void);
+
 #endif

@@ -216,11 +216,22 @@ void process_seccomp_late(const struct blob *b) {
 
 
 
+/* What the process must not inherit from tsbox-init's signal state. tsbox-init starts with every
+ * disposition at its default (the child that execs it resets them all, exec_prep.h, and execve keeps none
+ * that was caught) and changes only SIGPIPE's (main.c; signalfd blocks signals, it installs no handler):
+ * that one and the mask, not all 64 as reset_signals() does (a sigaction call each). */
+static void reset_own_signals(void) {
+  signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 void process_exec(const struct proc *p) {
   /* Ascending: a target (3+i) may only be a source already moved (TSBOX_FD_EXTRA+j, j<i). */
   for (int i = 0; i < p->preserve; i++)
     if (dup2(TSBOX_FD_EXTRA + i, 3 + i) < 0) return;
   cloexec_from(3 + p->preserve);
-  reset_signals();
+  reset_own_signals();
   execve(p->path, p->argv, p->envp);
 }

@@ -179,6 +179,7 @@ void rootfs_setup(const struct blob *b) {
 
   size_t off = 0;
   while (blob_next(b, &off, &r)) {
+    if (r.tag != TSBOX_T_DEVICE && r.tag != TSBOX_T_SYMLINK) devices_forget_parent();
     switch (r.tag) {
       case TSBOX_T_MOUNT:
         mount_record(rootfd, rootfs, &r);
@@ -195,6 +196,7 @@ void rootfs_setup(const struct blob *b) {
       default: break;
     }
   }
+  devices_forget_parent();
 
   if (blob_find(b, TSBOX_T_NO_PIVOT, &r)) move_root(rootfd, rootfs);
   else pivot(rootfd, rootfs);

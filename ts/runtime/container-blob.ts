@@ -41,6 +41,13 @@ const DEFAULT_DEVICES: { path: string; major: number; minor: number }[] = [
 
 const RLIM_INFINITY = (1n << 64n) - 1n;
 
+let kcore: boolean | undefined;
+/** Whether the kernel has /proc/kcore (CONFIG_PROC_KCORE): looked at once per process. */
+function hostHasKcore(): boolean {
+  kcore ??= existsSync('/proc/kcore');
+  return kcore;
+}
+
 function u64(n: number): bigint {
   // JSON numbers above 2^53 are already rounded; anything that large means "unlimited".
   if (n < 0 || n >= 2 ** 63) return RLIM_INFINITY;
@@ -207,7 +214,7 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
     w.str(Tag.SYMLINK, '/proc/self/fd/0', '/dev/stdin');
     w.str(Tag.SYMLINK, '/proc/self/fd/1', '/dev/stdout');
     w.str(Tag.SYMLINK, '/proc/self/fd/2', '/dev/stderr');
-    if (existsSync('/proc/kcore')) w.str(Tag.SYMLINK, '/proc/kcore', '/dev/core');
+    if (hostHasKcore()) w.str(Tag.SYMLINK, '/proc/kcore', '/dev/core');
     if (hasDevpts) w.str(Tag.SYMLINK, 'pts/ptmx', '/dev/ptmx');
   }
   for (const p of linux.maskedPaths ?? []) w.str(Tag.MASKED_PATH, p);

@@ -152,8 +152,9 @@ export function resume(root: string, id: string): void {
  * the process (the API), so neither the file nor /proc need to be read again.
  */
 export function remove(root: string, id: string, force = false, reaped?: ContainerState, onWarning: WarningSink = ignore): void {
-  // A create killed between its mkdir and its reservation file leaves an empty directory only.
-  if (force && isEmptyReservation(root, id)) return removeStateDir(root, id);
+  // A create killed between its mkdir and its reservation file leaves an empty directory only (never so
+  // for `reaped`: its caller wrote the state there).
+  if (force && !reaped && isEmptyReservation(root, id)) return removeStateDir(root, id);
   withLock(root, id, () => {
     let s: ContainerState;
     try {

@@ -65,7 +65,18 @@ export function atOwnerExit(key: string, fn: Cleanup, stage: 0 | 1 = 1): void {
   signalsOn();
 }
 
+let offPending = false;
+
 export function cancelAtOwnerExit(key: string): void {
   for (const stage of stages) stage.delete(key);
-  if (!stages[0].size && !stages[1].size) signalsOff();
+  // Off once nothing is owned at the end of this turn of the event loop: a process starting containers
+  // one after another owns the next one within the same turn, and each removal and installation costs a
+  // signal watcher and a dozen system calls. A signal that comes meanwhile finds nothing to clean up and
+  // is raised again with its default effect, as if the handler were gone (onSignal).
+  if (stages[0].size || stages[1].size || offPending) return;
+  offPending = true;
+  setImmediate(() => {
+    offPending = false;
+    if (!stages[0].size && !stages[1].size) signalsOff();
+  });
 }

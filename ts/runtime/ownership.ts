@@ -65,13 +65,14 @@ function entryName(id: string): string {
  */
 export function addEntry(dir: string, name: string): void {
   for (let i = 0; ; i++) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The directory is there while any entry is (other containers of a process starting many): made
+    // only when missing, or when another process removed it as it emptied it.
     try {
       return writeFileSync(join(dir, name), '', { mode: 0o600 });
     } catch (e) {
-      // Another process removed the directory as it emptied it: made again.
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i > 10) throw e;
     }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 }
 

@@ -270,6 +270,14 @@ function unlinkQuietly(path: string): void {
 /** A state directory holds only files: each unlinked by name, cheaper than a recursive walk on every delete. */
 export function removeStateDir(root: string, id: string): void {
   const dir = stateDir(root, id);
+  // What a container leaves once it was created is state.json alone: removed by name, without listing.
+  try {
+    unlinkSync(join(dir, 'state.json'));
+    rmdirSync(dir);
+    return;
+  } catch {
+    // no state.json (a reservation), or other files beside it: the listing below
+  }
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -40,7 +40,7 @@ export const PRIVILEGED_DEVICE_RULES: DeviceRule[] = [{ allow: true, access: 'rw
 
 // runc's AllowedDevices (libcontainer/specconv), appended to every spec's rules: nodes may be made but not
 // opened, then the standard nodes, the ptys and tun/tap.
-const RUNC_ALLOWED: DeviceRule[] = [
+const RUNC_ALLOWED: readonly DeviceRule[] = Object.freeze([
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
   { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
@@ -52,7 +52,7 @@ const RUNC_ALLOWED: DeviceRule[] = [
   { allow: true, type: 'c', major: 136, access: 'rwm' }, // pts/*
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // net/tun
-];
+].map((r) => Object.freeze(r)));
 
 /** Every rule the cgroup gets, in order: the spec's, runc's defaults, then an allow for each linux.devices node. */
 export function deviceRules(specRules: DeviceRule[] | undefined, specDevices: { type: string; major?: number; minor?: number }[] | undefined): DeviceRule[] {
@@ -60,8 +60,12 @@ export function deviceRules(specRules: DeviceRule[] | undefined, specDevices: { 
   const own = (specDevices ?? [])
     .filter((d) => d.type !== 'p')
     .map((d) => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major, minor: d.minor, access: 'rwm' }));
+  // A spec that adds none (most): the same frozen list every time, compiled once (compileDeviceRules).
+  if (!specRules?.length && !own.length) return RUNC_ALLOWED as DeviceRule[];
   return [...(specRules ?? []), ...RUNC_ALLOWED, ...own];
 }
+
+let runcAllowed: DeviceFilter | undefined;
 
 const ACCESS = 'rwm';
 
@@ -71,6 +75,11 @@ const ACCESS = 'rwm';
  * it goes against the default, and takes it away from that same node's exception when it goes with it.
  */
 export function compileDeviceRules(rules: DeviceRule[]): DeviceFilter {
+  if (rules === RUNC_ALLOWED) return (runcAllowed ??= Object.freeze(compile(rules)));
+  return compile(rules);
+}
+
+function compile(rules: readonly DeviceRule[]): DeviceFilter {
   let defaultAllow = false;
   let exceptions = new Map<string, DeviceException>();
   for (const r of rules) {
@@ -93,7 +102,7 @@ export function compileDeviceRules(rules: DeviceRule[]): DeviceFilter {
     if (next) exceptions.set(key, { ...e, access: next });
     else exceptions.delete(key);
   }
-  return { defaultAllow, rules: [...exceptions.values()] };
+  return { defaultAllow, rules: Object.freeze([...exceptions.values()]) as DeviceException[] };
 }
 
 /** "c 1:3 rwm", as devices.allow and devices.deny take them. */

@@ -7,10 +7,18 @@ import type { Cgroup, CgroupVersion } from './types.js';
 
 export type { Cgroup, CgroupStats, CgroupVersion, LinuxResources } from './types.js';
 
+let unified: boolean | undefined;
+
+/** /sys/fs/cgroup is a cgroup2 mount (a unified host): looked at once, as hosts mount it at boot. */
+function unifiedHost(): boolean {
+  unified ??= existsSync('/sys/fs/cgroup/cgroup.controllers');
+  return unified;
+}
+
 /** /sys/fs/cgroup is a cgroup2 mount (unified host) when it has cgroup.controllers. */
 export function detectCgroupVersion(): CgroupVersion {
   if (process.env.TSBOX_CGROUP_VERSION === '1' || process.env.TSBOX_CGROUP_VERSION === '2') return Number(process.env.TSBOX_CGROUP_VERSION) as CgroupVersion;
-  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1;
+  return unifiedHost() ? 2 : 1;
 }
 
 export function defaultCgroupPath(id: string): string {
@@ -43,7 +51,7 @@ export function resolveCgroupPath(path: string, version: CgroupVersion): string 
  * (v2 asked for by TSBOX_CGROUP_VERSION=2), never the tmpfs that holds the v1 hierarchies.
  */
 function v2Root(): string | undefined {
-  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? undefined : v2MountRoot();
+  return unifiedHost() ? undefined : v2MountRoot();
 }
 
 export function openCgroup(path: string, opts: { version?: CgroupVersion; mountRoot?: string; delegated?: string } = {}): Cgroup {

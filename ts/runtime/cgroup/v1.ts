@@ -7,6 +7,9 @@ import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './
 
 const USER_HZ_NS = 1e9 / 100;
 
+// Each filter's rules as devices.allow/deny lines: the same filter (the default rules') is written at every start.
+const v1Lines = new WeakMap<DeviceFilter, string[]>();
+
 const known = new Map<string, Record<string, string>>();
 
 /**
@@ -151,7 +154,9 @@ export class CgroupV1 implements Cgroup {
       throw new Error('cgroup: devices controller not available on this host: device rules cannot be enforced');
     }
     cgWrite(join(d, f.defaultAllow ? 'devices.allow' : 'devices.deny'), 'a');
-    cgWriteEach(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), f.rules.map(v1Rule));
+    let lines = v1Lines.get(f);
+    if (!lines) v1Lines.set(f, (lines = f.rules.map(v1Rule)));
+    cgWriteEach(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), lines);
   }
   /** runc's order: the memory+swap limit must stay at or above the memory limit at every step. */
   private applyMemory(m: NonNullable<LinuxResources['memory']>): void {
