@@ -359,7 +359,7 @@ warmTest('20 calls at once with no server: one server starts, every call succeed
   await stopNew(was);
 });
 
-warmTest('idle: the server exits after TSBOX_RUNTIME_IDLE_MS, leaving no process and no socket', async (t) => {
+warmTest('idle: the server exits after TSBOX_RUNTIME_IDLE_MS, leaving no process, socket or lock file', async (t) => {
   const dirOf = mkdtempSync(join(tmpdir(), 'tsbox-warm-idle-'));
   t.teardown(() => rmSync(dirOf, { recursive: true, force: true }));
   const sockDir = join(dirOf, 'tsbox', '.runtime');
@@ -374,6 +374,13 @@ warmTest('idle: the server exits after TSBOX_RUNTIME_IDLE_MS, leaving no process
   t.false(r.cold);
   await until('server gone', () => servers(sockDir).length === 0, 5000);
   t.deepEqual(sockets(sockDir), []);
+  // Nor its lock file: one per environment ever served would pile up in /run.
+  t.deepEqual(readdirSync(sockDir), []);
+  // The next call starts a server again.
+  t.is(rt(['run', '--bundle', b.dir, b.id], { env }).code, 0);
+  await until('a new server', () => servers(sockDir).length === 1, 5000);
+  await until('server gone', () => servers(sockDir).length === 0, 5000);
+  t.deepEqual(readdirSync(sockDir), []);
 });
 
 warmTest('a server killed -9 between calls: the next call works (stale socket) and a new server takes over', async (t) => {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int pkg_find(struct pkg *p) {
@@ -80,6 +81,14 @@ void start_server(const struct pkg *p, int dirfd, const char *dir, const char *k
   if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
     /* Busy: a server is starting, or one is ending; this call goes cold without waiting. */
     cold_why(errno, "flock %s/%s", dir, name);
+    close(lock);
+    return;
+  }
+  /* An ending server unlinks its lock file while it holds it: a lock won on that file is nobody's, and a
+   * server started under it could run beside the next one. */
+  struct stat held, named;
+  if (fstat(lock, &held) < 0 || fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) < 0 || held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+    cold_why(ESTALE, "flock %s/%s: the file was removed by an ending server", dir, name);
     close(lock);
     return;
   }

@@ -2,7 +2,7 @@
 // (holding its lock on fd 3) and forwards each call to it, so that a call does not pay Node's start-up;
 // the server runs the same runtimeMain for each call with the caller's context, and the caller's client
 // does the clones (remote-native.ts). It stays up for TSBOX_RUNTIME_IDLE_MS (3000) after the last call.
-import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { native, setNativeOverride, type Native } from '../../native.js';
 import { decode, encode, ProtocolError, RemoteCall } from '../remote-native.js';
 import { closeQuietly } from '../report.js';
@@ -62,15 +62,29 @@ function parseRequest(fields: Buffer[]): Request {
  * client hands it over on fd 3, which every hook and `ps` this process runs would inherit (and hold after
  * us). The lock is free only for the instant between the two; false: another server has it now.
  */
+const lockPath = (sock: string) => sock.replace(/\.sock$/, '.lock');
+
 function takeLock(sock: string): boolean {
-  const path = sock.replace(/\.sock$/, '.lock');
+  const path = lockPath(sock);
   const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
   try {
     if (fstatSync(3).ino === fstatSync(fd).ino && fstatSync(3).dev === fstatSync(fd).dev) closeSync(3);
   } catch {
     // no fd 3: started by hand
   }
-  return native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */);
+  if (!native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */)) return false;
+  // A server ending removes its lock file while it holds it: a lock on that unlinked file is nobody's.
+  return sameFile(fd, path);
+}
+
+function sameFile(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }
 
 /** Serves calls on sock until idle (or SIGTERM); resolves when it has stopped accepting and every call has ended. */
@@ -107,7 +121,15 @@ export function serve(sock: string): Promise<void> {
     maybeDone();
   };
   const maybeDone = () => {
-    if (stopping && [...sessions.values()].every((s) => !s.running)) done();
+    if (!stopping || ![...sessions.values()].every((s) => !s.running)) return;
+    // Removed while still held, so that a directory does not keep a lock file for every environment ever
+    // served: a client that opened this one before and locks it after us sees it unlinked and starts none.
+    try {
+      unlinkSync(lockPath(sock));
+    } catch {
+      // gone already
+    }
+    done();
   };
   const armIdle = () => {
     if (idle) clearTimeout(idle);
