@@ -23,6 +23,14 @@ cg=$(find /sys/fs/cgroup -maxdepth 3 -type d \( -name 'tsbox-test-*' -o -name 't
 # Zombies are not ours to reap (their parent is the host's init); live processes are.
 procs=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/ && /[t]sbox-init|[_]monitor |[_]proxy |[s]lirp4netns.*--api-socket=slirp.sock/ {print $1}')
 [ -z "$procs" ] || left "processes $(ps -o pid=,args= -p "$(echo $procs | tr ' ' ,)")"
+# A runtime server ends on its own once idle (TSBOX_RUNTIME_IDLE_MS, 3 s by default): that is waited out,
+# and one still there after 6 s, or a socket or lock file of one gone, is left behind.
+servers() { ps -eo pid=,args= | awk '/[d]ist\/tsbox-runtime.cjs --serve / {print $1}'; }
+for _ in $(seq 60); do [ -z "$(servers)" ] && break; sleep 0.1; done
+s=$(servers)
+[ -z "$s" ] || left "runtime servers $(ps -o pid=,args= -p "$(echo $s | tr ' ' ,)")"
+files=$(ls -A /run/tsbox/.runtime 2>/dev/null | tr '\n' ' ')
+[ -z "$files" ] || left "runtime server files in /run/tsbox/.runtime: $files"
 # The host's own device nodes, as a hostile or careless container setup could change them.
 for n in null zero full random urandom tty; do
   m=$(stat -c '%F %a' "/dev/$n" 2>/dev/null)
