@@ -29,9 +29,9 @@ const HAD_CONTAINERS_CACHE = existsSync('/var/lib/containers/cache');
 let seq = 0;
 const id = (p: string) => `${p}-${process.pid}-${++seq}`;
 
-function exitOf(cmd: string, args: string[]): Promise<number> {
+function exitOf(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: 'ignore' });
+    const c = spawn(cmd, args, { stdio: 'ignore', env });
     c.on('error', reject);
     c.on('exit', (code) => resolve(code ?? -1));
   });
@@ -224,6 +224,9 @@ async function caseB(): Promise<void> {
   const b = bundle('b');
   const cases: Case[] = [{ name: 'tsbox-runtime run', run: () => must(exitOf(BIN, ['--root', STATE, 'run', '--bundle', b, id('tbcli')]), 'tsbox-runtime') }];
   for (const r of runtimes) cases.push({ name: `${r} run`, run: ociCli(r, b, stateOf(r)) });
+  // Every call in Node, as without a runtime server (the first call of an environment, or TSBOX_RUNTIME_COLD=1).
+  const cold = { ...process.env, TSBOX_RUNTIME_COLD: '1' };
+  cases.push({ name: 'tsbox-runtime run, cold (TSBOX_RUNTIME_COLD=1)', run: () => must(exitOf(BIN, ['--root', STATE, 'run', '--bundle', b, id('tbcold')], cold), 'tsbox-runtime (cold)') });
   // containerd's shim calls create, start and delete, each a process of its own.
   const sequence = (bin: string, root: string) => async () => {
     const c = id('seq');
