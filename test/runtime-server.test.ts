@@ -514,6 +514,31 @@ process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
   t.is(r.stdout, 'N', r.stderr);
 });
 
+warmTest('a root caller with fewer capabilities, or under no_new_privs, is refused where it reaches the socket (N)', async (t) => {
+  await warmUp();
+  const path = join(SOCK_DIR, socketOf(ENV));
+  const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);
+  const script = `
+const n = { exports: {} };
+process.dlopen(n, ${JSON.stringify(join(REPO, 'build/Release/tsbox.node'))});
+const a = n.exports;
+const enc = (t, f) => Buffer.concat([Buffer.from(t), ...f.flatMap((x) => { const b = Buffer.from(x); const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return [l, b]; })]);
+const env = ${JSON.stringify(env)};
+const c = a.msgConnect(${JSON.stringify(path)});
+a.msgSend(c, enc('R', ['1', '/', '3', '--root', '/', 'list'].concat([String(env.length)], env)), [0, 1, 2]);
+const m = a.msgRecv(c);
+process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
+`;
+  // The same uid (root), environment and namespaces: only what it may do differs.
+  for (const restrict of [['--bounding-set=-sys_admin', '--inh-caps=-sys_admin'], ['--no-new-privs']]) {
+    const r = spawnSync('setpriv', [...restrict, process.execPath, '-e', script], { encoding: 'utf8', env: ENV });
+    t.is(r.stdout, 'N', `${restrict.join(' ')}: ${r.stderr}`);
+  }
+  // And the same script unrestricted is served (the refusal above is the restriction's).
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: ENV });
+  t.regex(r.stdout, /^ID\tPID\tSTATUS[^]*Z$/, r.stderr);
+});
+
 warmTest('a clone that fails in the client (F) reads as the addon\'s error, and leaves nothing behind', async (t) => {
   await warmUp();
   const b = bundle(['true'], (s) => {

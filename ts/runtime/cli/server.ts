@@ -2,7 +2,7 @@
 // (holding its lock on fd 3) and forwards each call to it, so that a call does not pay Node's start-up;
 // the server runs the same runtimeMain for each call with the caller's context, and the caller's client
 // does the clones (remote-native.ts). It stays up for TSBOX_RUNTIME_IDLE_MS (3000) after the last call.
-import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { native, setNativeOverride, type Native } from '../../native.js';
 import { decode, encode, ProtocolError, RemoteCall } from '../remote-native.js';
 import { closeQuietly } from '../report.js';
@@ -28,6 +28,24 @@ const NS = (() => {
 
 function namespaces(pid: number | 'self'): string[] {
   return NS.map((n) => readlinkSync(`/proc/${pid}/ns/${n}`));
+}
+
+// What a call inherits from its caller beyond uid, environment and namespaces, as the client's key holds
+// it: credentials, capabilities, no_new_privs, seccomp, umask, cgroups, limits and the LSM label. A root
+// caller with fewer capabilities (or under a seccomp filter) that reaches our socket must not borrow ours.
+const STATUS_KEYS = /^(Umask|Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters):/;
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function identity(pid: number | 'self'): string[] {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => STATUS_KEYS.test(l));
+  return [...status, readFileSync(`/proc/${pid}/cgroup`, 'utf8'), readFileSync(`/proc/${pid}/limits`, 'utf8'), readOr(`/proc/${pid}/attr/current`)];
 }
 
 interface Session {
@@ -93,6 +111,7 @@ export function serve(sock: string): Promise<void> {
   const idleMs = Number(process.env.TSBOX_RUNTIME_IDLE_MS ?? 3000);
   const ourEnv = envList(Object.entries(process.env).map(([k, v]) => `${k}=${v}`));
   const ourNs = namespaces('self');
+  const ourIdentity = identity('self');
   const euid = process.geteuid?.() ?? 0;
   const addon = native();
   // The server's own cwd pins nothing (a caller's directory may be unmounted): calls use their own.
@@ -151,12 +170,26 @@ export function serve(sock: string): Promise<void> {
       const env = envList(r.env);
       const diff = env.filter((e) => !ourEnv.includes(e)).concat(ourEnv.filter((e) => !env.includes(e)));
       if (env.length !== ourEnv.length || diff.length) return `environment differs in ${diff.map((e) => e.slice(0, e.indexOf('='))).join(', ')}`;
-      const ns = namespaces(peer.pid);
-      const other = NS.filter((_, i) => ns[i] !== ourNs[i]);
-      return other.length ? `namespaces differ: ${other.join(', ')}` : undefined;
+      // Pinned while we read its /proc files: a pid freed and reused meanwhile would be another's.
+      const pidfd = addon.pidfdOpen(peer.pid);
+      try {
+        const no = refuseIdentity(peer.pid);
+        addon.pidfdSignal(pidfd, 0);
+        return no;
+      } finally {
+        closeQuietly(pidfd);
+      }
     } catch (e) {
       return (e as Error).message;
     }
+  };
+  const refuseIdentity = (pid: number): string | undefined => {
+    const ns = namespaces(pid);
+    const other = NS.filter((_, i) => ns[i] !== ourNs[i]);
+    if (other.length) return `namespaces differ: ${other.join(', ')}`;
+    const id = identity(pid);
+    const differs = id.map((l, i) => (l === ourIdentity[i] ? '' : l.split(/[:\n]/)[0] || 'LSM label')).filter(Boolean);
+    return differs.length ? `the caller's ${differs.join(', ')} differ from the server's` : undefined;
   };
 
   const start = (conn: number, s: Session, r: Request) => {
