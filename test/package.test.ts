@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import webpack from 'webpack';
 import { installedPackage, installInto, linkedProject, packTarball, repackWithout } from './helpers/package.js';
+import { makeBundle, removeBundle } from './helpers/bundle.js';
 
 const repo = join(import.meta.dirname, '..');
 
@@ -51,7 +52,7 @@ async function bundle(src: string, out: string, format: 'cjs' | 'esm', external:
 test('the tarball ships what a source build needs, a LICENSE, no source maps, no tests or build dirs', (t) => {
   const out = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { files: { path: string }[] }[];
   const files = out[0].files.map((f) => f.path);
-  for (const f of ['LICENSE', 'README.md', 'binding.gyp', 'CMakeLists.txt', 'scripts/build-init.sh', 'scripts/install.mjs', 'csrc/init/main.c', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/tsbox.cjs', 'prebuilds/linux-x64/node.napi.glibc.node', 'docs/electron.md']) {
+  for (const f of ['LICENSE', 'README.md', 'binding.gyp', 'CMakeLists.txt', 'scripts/build-init.sh', 'scripts/build-client.sh', 'scripts/install.mjs', 'csrc/init/main.c', 'dist/index.js', 'dist/index.d.ts', 'dist/index.cjs', 'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/tsbox.cjs', 'prebuilds/linux-x64/node.napi.glibc.node', 'prebuilds/linux-x64/tsbox-runtime', 'docs/electron.md']) {
     t.true(files.includes(f), `${f} is shipped`);
   }
   const unwanted = files.filter((f) => /\.map$|\.inputs\.json$|^(test|bench|build|ts|node_modules)\//.test(f) || f === 'scripts/setup.sh' || f === 'scripts/prepack.mjs');
@@ -355,4 +356,33 @@ test("the installed tsbox bin runs as npm links it (node_modules/.bin, npx), wit
   t.is(npx.stderr.match(/Ignoring extra certs/g)?.length ?? 0, 1, npx.stderr);
   // npm gives the registry client its dependency: undici resolves from the installed package.
   t.is(node(['-e', "require.resolve('undici'); process.stdout.write('ok')"], p.dir).stdout, 'ok');
+});
+
+test('the installed tsbox-runtime bin runs the prebuilt client: the second call of a caller is served by the runtime server', async (t) => {
+  const p = installedPackage();
+  const bin = join(p.project, 'node_modules', '.bin', 'tsbox-runtime');
+  const xdg = tmp(t, 'xdg');
+  const root = tmp(t, 'root');
+  const b = makeBundle(['sh', '-c', 'echo hi']);
+  t.teardown(() => removeBundle(b));
+  // A private socket directory and a short idle time: the servers of this test are its own.
+  const env = { ...p.env, XDG_RUNTIME_DIR: xdg, TSBOX_RUNTIME_DEBUG: '1', TSBOX_RUNTIME_IDLE_MS: '500' };
+  const call = (id: string) => spawnSync(bin, ['--root', root, 'run', '--bundle', b.dir, id], { env, encoding: 'utf8', timeout: 60_000 });
+  const first = call('p1');
+  t.is(first.status, 0, first.stderr);
+  t.is(first.stdout, 'hi\n');
+  t.regex(first.stderr, /tsbox-runtime: cold: /, 'the first call has no server yet');
+  let second = call('p2');
+  for (let i = 0; i < 50 && /cold: /.test(second.stderr); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    second = call(`p2-${i}`);
+  }
+  t.is(second.status, 0, second.stderr);
+  t.is(second.stdout, 'hi\n');
+  t.is(second.stderr, '', 'served, not cold');
+  // The server is the installed package's, and it goes once idle.
+  const servers = () => spawnSync('pgrep', ['-f', `${p.dir}/dist/tsbox-runtime.cjs --serve`], { encoding: 'utf8' }).stdout.trim();
+  t.not(servers(), '');
+  for (let i = 0; i < 50 && servers(); i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(servers(), '');
 });
