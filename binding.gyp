@@ -16,7 +16,7 @@
       "actions": [
         {
           "action_name": "build_init",
-          "inputs": ["scripts/build-init.sh", "<!@(ls -1 csrc/init/*.c csrc/init/*.h csrc/common/*.h)"],
+          "inputs": ["scripts/build-init.sh", "scripts/static-cc.sh", "<!@(ls -1 csrc/init/*.c csrc/init/*.h csrc/common/*.h)"],
           "outputs": ["<(PRODUCT_DIR)/tsbox-init"],
           "action": ["sh", "scripts/build-init.sh", "<(PRODUCT_DIR)/tsbox-init"]
         }
@@ -29,7 +29,7 @@
       "actions": [
         {
           "action_name": "build_client",
-          "inputs": ["scripts/build-client.sh", "<(PRODUCT_DIR)/tsbox-init", "csrc/addon/init_blob.S", "csrc/init/errname.c",
+          "inputs": ["scripts/build-client.sh", "scripts/static-cc.sh", "<(PRODUCT_DIR)/tsbox-init", "csrc/addon/init_blob.S", "csrc/init/errname.c",
                      "<!@(ls -1 csrc/client/*.c csrc/client/*.h csrc/common/*.c csrc/common/*.h)"],
           "outputs": ["<(PRODUCT_DIR)/tsbox-runtime"],
           "action": ["sh", "scripts/build-client.sh", "<(PRODUCT_DIR)/tsbox-runtime", "<(PRODUCT_DIR)/tsbox-init"]

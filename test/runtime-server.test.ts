@@ -486,6 +486,25 @@ warmTest('hooks write to the caller\'s stdout, warm as cold', async (t) => {
   t.is(outs[1], outs[0]);
 });
 
+/**
+ * A Node script that plays a client on the socket at path: sends the request 'R' (a `list`, with ENV)
+ * and prints the first letter of the answer ('N', 'Z', ...) after what the call itself wrote.
+ */
+function rawCaller(path: string): string {
+  const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);
+  return `
+const n = { exports: {} };
+process.dlopen(n, ${JSON.stringify(join(REPO, 'build/Release/tsbox.node'))});
+const a = n.exports;
+const enc = (t, f) => Buffer.concat([Buffer.from(t), ...f.flatMap((x) => { const b = Buffer.from(x); const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return [l, b]; })]);
+const env = ${JSON.stringify(env)};
+const c = a.msgConnect(${JSON.stringify(path)});
+a.msgSend(c, enc('R', ['1', '/', '3', '--root', '/', 'list'].concat([String(env.length)], env)), [0, 1, 2]);
+const m = a.msgRecv(c);
+process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
+`;
+}
+
 warmTest('a caller of another uid is refused even where it can reach the socket (N)', async (t) => {
   await warmUp();
   const path = join(SOCK_DIR, socketOf(ENV));
@@ -498,18 +517,7 @@ warmTest('a caller of another uid is refused even where it can reach the socket 
   const mode = spawnSync('stat', ['-c', '%a', path], { encoding: 'utf8' }).stdout.trim();
   spawnSync('chmod', ['666', path]);
   t.teardown(() => void spawnSync('chmod', [mode, path]));
-  const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);
-  const script = `
-const n = { exports: {} };
-process.dlopen(n, ${JSON.stringify(join(REPO, 'build/Release/tsbox.node'))});
-const a = n.exports;
-const enc = (t, f) => Buffer.concat([Buffer.from(t), ...f.flatMap((x) => { const b = Buffer.from(x); const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return [l, b]; })]);
-const env = ${JSON.stringify(env)};
-const c = a.msgConnect(${JSON.stringify(open)});
-a.msgSend(c, enc('R', ['1', '/', '3', '--root', '/', 'list'].concat([String(env.length)], env)), [0, 1, 2]);
-const m = a.msgRecv(c);
-process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
-`;
+  const script = rawCaller(open);
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env: ENV });
   t.is(r.stdout, 'N', r.stderr);
 });
@@ -517,18 +525,7 @@ process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
 warmTest('a root caller with fewer capabilities, or under no_new_privs, is refused where it reaches the socket (N)', async (t) => {
   await warmUp();
   const path = join(SOCK_DIR, socketOf(ENV));
-  const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);
-  const script = `
-const n = { exports: {} };
-process.dlopen(n, ${JSON.stringify(join(REPO, 'build/Release/tsbox.node'))});
-const a = n.exports;
-const enc = (t, f) => Buffer.concat([Buffer.from(t), ...f.flatMap((x) => { const b = Buffer.from(x); const l = Buffer.alloc(4); l.writeUInt32LE(b.length); return [l, b]; })]);
-const env = ${JSON.stringify(env)};
-const c = a.msgConnect(${JSON.stringify(path)});
-a.msgSend(c, enc('R', ['1', '/', '3', '--root', '/', 'list'].concat([String(env.length)], env)), [0, 1, 2]);
-const m = a.msgRecv(c);
-process.stdout.write(m.data ? String.fromCharCode(m.data[0]) : 'closed');
-`;
+  const script = rawCaller(path);
   // The same uid (root), environment and namespaces: only what it may do differs.
   for (const restrict of [['--bounding-set=-sys_admin', '--inh-caps=-sys_admin'], ['--no-new-privs']]) {
     const r = spawnSync('setpriv', [...restrict, process.execPath, '-e', script], { encoding: 'utf8', env: ENV });

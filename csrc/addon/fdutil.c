@@ -77,30 +77,18 @@ napi_value addon_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Room for one fd; a sender passing more gets the rest closed by the kernel (MSG_CTRUNC). */
-union fd_cmsg {
-  char buf[CMSG_SPACE(sizeof(int))];
-  struct cmsghdr align;
-};
-
 napi_value addon_recv_fd(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int32_t sock;
   if (!arg_int(env, argv[0], "sock", &sock)) return NULL;
   char data[256];
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
-  union fd_cmsg u;
-  memset(&u, 0, sizeof u);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, errno, "recvmsg fd %d", sock);
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-    return throw_errno(env, n == 0 ? ECONNRESET : EBADMSG, "recvmsg fd %d SCM_RIGHTS", sock);
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  int fd, nfds, cut;
+  ssize_t n = scm_recv(sock, data, sizeof data, &fd, 1, &nfds, &cut);
+  if (n < 0) return throw_errno(env, (int)-n, "recvmsg fd %d", sock);
+  if (nfds != 1 || cut) {
+    if (nfds) close(fd);
+    return throw_errno(env, n == 0 && !nfds ? ECONNRESET : EBADMSG, "recvmsg fd %d SCM_RIGHTS", sock);
+  }
   return make_int(env, fd);
 }
 

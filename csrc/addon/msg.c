@@ -10,6 +10,7 @@
  * until they close, then ends (and stops keeping the event loop alive). */
 #define _GNU_SOURCE
 #include "addon.h"
+#include "../common/scm.h"
 #include "args.h"
 #include "channel.h"
 #include "errors.h"
@@ -29,7 +30,7 @@
 #include <unistd.h>
 
 #define MSG_MAX (4 << 20) /* the protocol's largest message */
-#define MSG_MAX_FDS 64
+#define MSG_MAX_FDS SCM_MAX_FDS
 #define MAX_CONNS 1024
 
 struct listener {
@@ -61,34 +62,12 @@ static void msg_bufsize(int fd) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
-union fds_cmsg {
-  char buf[CMSG_SPACE(sizeof(int) * MSG_MAX_FDS)];
-  struct cmsghdr align;
-};
-
 /* One recvmsg into buf: its length (0: the peer closed), or -errno. Fds beyond MSG_MAX_FDS or a
  * message beyond size are a protocol error (EMSGSIZE); the fds that did arrive are closed then. */
 static ssize_t recv_one(int conn, char *buf, size_t size, int *fds, int *nfds) {
-  struct iovec iov = {.iov_base = buf, .iov_len = size};
-  union fds_cmsg u;
-  memset(&u, 0, sizeof u);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  ssize_t n;
-  do n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
-  *nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < k; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (*nfds < MSG_MAX_FDS) fds[(*nfds)++] = fd;
-      else close(fd);
-    }
-  }
-  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+  int cut;
+  ssize_t n = scm_recv(conn, buf, size, fds, MSG_MAX_FDS, nfds, &cut);
+  if (n >= 0 && cut) {
     for (int i = 0; i < *nfds; i++) close(fds[i]);
     *nfds = 0;
     return -EMSGSIZE;
@@ -374,24 +353,8 @@ napi_value addon_msg_send(napi_env env, napi_callback_info info) {
   size_t len;
   int fds[MSG_MAX_FDS], nfds;
   if (!arg_int(env, argv[0], "conn", &conn) || !arg_buffer(env, argv[1], "data", &data, &len) || !read_fds(env, argv[2], fds, &nfds)) return NULL;
-  static const char zero = 0;
-  struct iovec iov = {.iov_base = len ? data : (void *)&zero, .iov_len = len};
-  union fds_cmsg u;
-  memset(&u, 0, sizeof u);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds) {
-    mh.msg_control = u.buf;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-  }
-  ssize_t n;
-  do n = sendmsg(conn, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, errno, "sendmsg fd %d", conn);
+  int r = scm_send(conn, data, len, fds, nfds);
+  if (r < 0) return throw_errno(env, -r, "sendmsg fd %d", conn);
   return NULL;
 }
 

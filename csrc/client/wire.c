@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "wire.h"
+#include "../common/scm.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,33 +47,12 @@ void wmsg_num(struct wmsg *m, long long v) {
   wmsg_field(m, b, (size_t)n);
 }
 
-union cmsg_fds {
-  char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)];
-  struct cmsghdr align;
-};
-
 int wmsg_send(int sock, struct wmsg *m, const int *fds, int nfds) {
   int r = 0;
   if (m->oom) r = -ENOMEM;
   else if (m->len > WIRE_MAX || nfds > WIRE_MAX_FDS) r = -EMSGSIZE;
   if (r) goto out;
-  struct iovec iov = {.iov_base = m->buf, .iov_len = m->len};
-  union cmsg_fds u;
-  memset(&u, 0, sizeof u);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (nfds > 0) {
-    mh.msg_control = u.buf;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) r = -errno;
+  r = scm_send(sock, m->buf, m->len, fds, nfds);
 out:
   free(m->buf);
   memset(m, 0, sizeof *m);
@@ -80,27 +60,11 @@ out:
 }
 
 int wire_recv(int sock, char *buf, struct rmsg *m) {
-  struct iovec iov = {.iov_base = buf, .iov_len = WIRE_MAX};
-  union cmsg_fds u;
-  memset(&u, 0, sizeof u);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  ssize_t n;
-  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
-  m->nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < k; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (m->nfds < WIRE_MAX_FDS) m->fds[m->nfds++] = fd;
-      else close(fd);
-    }
-  }
+  int cut;
+  ssize_t n = scm_recv(sock, buf, WIRE_MAX, m->fds, WIRE_MAX_FDS, &m->nfds, &cut);
+  if (n < 0) return (int)n;
   if (n == 0 && m->nfds == 0) return 0;
-  bool bad = n < 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+  bool bad = n < 1 || cut;
   m->type = n > 0 ? buf[0] : 0;
   m->nfields = 0;
   size_t off = 1;

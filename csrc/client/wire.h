@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define WIRE_MAX (4u << 20)
-#define WIRE_MAX_FDS 64
+#define WIRE_MAX_FDS 64 /* SCM_MAX_FDS of csrc/common/scm.h */
 
 /* A message being built (heap buffer). */
 struct wmsg {
