@@ -3,9 +3,9 @@
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
-import { pull as pullImage, type PullEvents } from '../images/pull.js';
+import type { PullEvents } from '../images/pull.js';
 import type { BuildOptions, BuildResult } from './build/builder.js';
-import { push as pushImage, type PushResult } from '../images/push.js';
+import type { PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
 import { familiarName, parseReference } from '../images/reference.js';
@@ -14,7 +14,7 @@ import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
 import { globMatch } from './path-match.js';
 import { recordEvent } from './events.js';
-import { importImage, loadImages, pruneImages, saveImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
+import { pruneImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
 
 interface ConfigBlob {
   created?: string;
@@ -252,6 +252,8 @@ export class Images {
 
   /** docker pull: the image named (a tag or a digest) from its registry into the store. */
   async pull(name: string, o: { platform?: string; insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status'] } = {}): Promise<{ name: string; id: string; digest: string }> {
+    // The registry client, archives and tar: loaded by the methods that use them, not by every command.
+    const { pull: pullImage } = await import('../images/pull.js');
     const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
     recordEvent(this.root, 'image', 'pull', rec.name, { name: rec.name });
     return { name: rec.name, id: rec.config, digest: rec.manifest };
@@ -262,6 +264,7 @@ export class Images {
    * is the local one. onProgress gets docker's per-layer lines (Pushing, Pushed, Layer already exists, Mounted from REPO).
    */
   async push(name: string, o: { insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status']; chunkSize?: number } = {}): Promise<PushResult> {
+    const { push: pushImage } = await import('../images/push.js');
     return pushImage(name, { root: this.root, insecureRegistries: o.insecureRegistries, credentials: o.credentials, chunkSize: o.chunkSize, events: o.onProgress ? { status: o.onProgress } : undefined });
   }
 
@@ -292,17 +295,20 @@ export class Images {
   }
 
   /** docker save: one or more images as one docker-archive tar, to a path or a stream. */
-  save(names: string | string[], out: ArchiveTarget): Promise<void> {
+  async save(names: string | string[], out: ArchiveTarget): Promise<void> {
+    const { saveImages } = await import('./image-archive.js');
     return saveImages(this.root, Array.isArray(names) ? names : [names], out);
   }
 
   /** docker load: a docker-archive or OCI archive (gzip, zstd or plain) from a path or a stream; the names loaded. */
-  load(input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+  async load(input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+    const { loadImages } = await import('./image-archive.js');
     return loadImages(this.root, input);
   }
 
   /** docker import: a rootfs tarball as a one-layer image, with Dockerfile-style changes (ENV, CMD, ...). */
-  import(input: ArchiveSource, o: { name?: string; changes?: string[] } = {}): Promise<{ name: string; id: string }> {
+  async import(input: ArchiveSource, o: { name?: string; changes?: string[] } = {}): Promise<{ name: string; id: string }> {
+    const { importImage } = await import('./image-archive.js');
     return importImage(this.root, input, o.name ?? `localhost/imported:${Date.now()}`, o.changes ?? []);
   }
 
