@@ -28,14 +28,18 @@ function instrument(): void {
   at(/return await \(await load\d*\(\)\)\(/, 'the seccomp cache\'s module (node:crypto)');
   // After the command's module is loaded, before it runs.
   src = src.replace(/return await \(await (load\d*)\(\)\)\(/, "return await ((c) => (globalThis.__mark('command loaded (its modules initialised)'), c))(await $1())(");
-  at(/const record\d* = await createContainer\(root, o, hooks\d*\);/, 'created (name, record, snapshot, event)', true);
+  at(/const image = await imageFor\(root, o, hooks\d*\);/, 'create: id and name reserved');
+  at(/const image = await imageFor\(root, o, hooks\d*\);/, 'create: image found', true);
+  at(/ {4}prepareSnapshot\(root, image, id\);\n/, 'create: record saved');
+  at(/containerEvent\(root, record\d*, "create"\);/, 'create: snapshot mounted');
+  at(/const record\d* = await createContainer\(root, o, hooks\d*\);/, 'created (its create event)', true);
   at(/const container = await runContainer\(\{ id, spec/, 'engine prepared the launch (/etc files, spec)');
   at(/record\d*\.StartedAt = /, 'runtime started it (cgroup, blob, clone, init ready)');
   at(/engineOf\d*\(g\d*\)\.containers\.exited\(/, 'its exit seen');
   at(/containerEvent\(root, before, "destroy"\);\n {2}\}/, 'rm: exit and destroy events', true);
   at(/stopSlirp\(containerDir\(root, id\)\);/, 'rm: runtime state and cgroups gone');
-  at(/const name = before\?\.Name;/, 'rm: snapshot unmounted');
-  at(/removeTree\(containerDir\(root, id\)\);/, 'rm: container files gone', true);
+  at(/const name = (?:before\?|loadRecord\(root, id\)\?)\.Name;/, 'rm: snapshot unmounted');
+  at(/remove(?:Tree|Dir)\(containerDir\(root, id\)\);/, 'rm: container files gone', true);
   at(/engineOf\d*\(g\d*\)\.containers\.exited\(record\d*\.Id, code\);/, 'removed (name released)', true);
   const head =
     "globalThis.__marks = [['bundle top', performance.now()]]; globalThis.__mark = (k) => globalThis.__marks.push([k, performance.now()]);\n" +

@@ -18,7 +18,7 @@ import { ImageNotFoundError, RegistryError } from '../errors.js';
 import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
-import { removeTree } from '../images/tree.js';
+import { removeDir } from './remove-dir.js';
 import { containerEvent, recordExitOf } from './container-events.js';
 import { logConfig } from './logging.js';
 import { attachSocket } from './containers.js';
@@ -292,7 +292,7 @@ export function removeContainerFiles(root: string, id: string): void {
   const name = before?.Name;
   // A monitor killed before it could remove its socket leaves it.
   rmSync(attachSocket(root, id), { force: true });
-  removeTree(containerDir(root, id));
+  removeDir(containerDir(root, id));
   if (name) releaseName(root, name, id);
   if (network) refreshPeers(root, network);
 }
