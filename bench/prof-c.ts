@@ -2,7 +2,7 @@
 // profiling aid next to prof-b.ts; npm run bench is the benchmark). It runs a copy of dist/tsbox.cjs with
 // marks put in at the phases' boundaries, through bin/cached.cjs as the bin runs it, on a private root
 // holding the bench image; medians of N runs (default 15), each mark with the time since the one before.
-// Usage: node --import=tsx bench/prof-c.ts [N]
+// Usage: node --import=tsx bench/prof-c.ts [N] [DIST]   (DIST: another build's dist/, to compare with)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { benchImage } from './fixtures.js';
 
 const N = Number(process.argv[2] ?? 15);
 const REPO = join(import.meta.dirname, '..');
-const DIST = join(REPO, 'dist');
+const DIST = process.argv[3] ?? join(REPO, 'dist');
 const COPY = join(DIST, 'tsbox-phases.cjs');
 
 /** The bundle with a mark before (or after) the first match of each pattern; a pattern that no longer matches is an error. */
@@ -19,7 +19,7 @@ function instrument(): void {
   let src = readFileSync(join(DIST, 'tsbox.cjs'), 'utf8').replace(/^#!.*\n/, '');
   const at = (re: RegExp, label: string, after = false) => {
     const m = re.exec(src);
-    if (!m) throw new Error(`prof-c: ${re} is not in dist/tsbox.cjs any more`);
+    if (!m) throw new Error(`prof-c: ${re} is not in ${DIST}/tsbox.cjs`);
     const mark = `globalThis.__mark(${JSON.stringify(label)});`;
     const i = after ? m.index + m[0].length : m.index;
     src = src.slice(0, i) + mark + src.slice(i);

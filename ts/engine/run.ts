@@ -1,5 +1,5 @@
 // tsbox run: image (pulled when missing) → snapshot → spec → the runtime; foreground or detached.
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync, constants as fsc } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { findImage } from '../images/manage.js';
 import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
 import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
+import { stateDir } from '../runtime/state.js';
 import { containerDir, findContainer, liveState, loadRecord, newId, newName, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
@@ -87,10 +88,14 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   if (!image) throw new Error(`container ${record.Name}: its image ${record.Image} is gone`);
   const id = record.Id;
   const dir = containerDir(root, id);
-  try {
-    ops.remove(stateRoot(root), id, true);
-  } catch (e) {
-    if (!(e as Error).message.includes('does not exist')) throw e;
+  // The runtime's state of an earlier run, if any (a first start has none: the runtime's not-found error,
+  // built and thrown, is a millisecond).
+  if (existsSync(stateDir(stateRoot(root), id))) {
+    try {
+      ops.remove(stateRoot(root), id, true);
+    } catch (e) {
+      if (!(e as Error).message.includes('does not exist')) throw e;
+    }
   }
   const snap = prepareSnapshot(root, image, id);
   const mode = networkMode(o, root);
