@@ -14,7 +14,7 @@ import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
 import { globMatch } from './path-match.js';
 import { recordEvent } from './events.js';
-import { pruneImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
+import { importImage, loadImages, pruneImages, saveImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
 
 interface ConfigBlob {
   created?: string;
@@ -252,7 +252,7 @@ export class Images {
 
   /** docker pull: the image named (a tag or a digest) from its registry into the store. */
   async pull(name: string, o: { platform?: string; insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status'] } = {}): Promise<{ name: string; id: string; digest: string }> {
-    // The registry client, archives and tar: loaded by the methods that use them, not by every command.
+    // The registry client (and tar, zlib, TLS): loaded by the methods that use it, not by every command.
     const { pull: pullImage } = await import('../images/pull.js');
     const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
     recordEvent(this.root, 'image', 'pull', rec.name, { name: rec.name });
@@ -295,20 +295,17 @@ export class Images {
   }
 
   /** docker save: one or more images as one docker-archive tar, to a path or a stream. */
-  async save(names: string | string[], out: ArchiveTarget): Promise<void> {
-    const { saveImages } = await import('./image-archive.js');
+  save(names: string | string[], out: ArchiveTarget): Promise<void> {
     return saveImages(this.root, Array.isArray(names) ? names : [names], out);
   }
 
   /** docker load: a docker-archive or OCI archive (gzip, zstd or plain) from a path or a stream; the names loaded. */
-  async load(input: ArchiveSource): Promise<{ name: string; id: string }[]> {
-    const { loadImages } = await import('./image-archive.js');
+  load(input: ArchiveSource): Promise<{ name: string; id: string }[]> {
     return loadImages(this.root, input);
   }
 
   /** docker import: a rootfs tarball as a one-layer image, with Dockerfile-style changes (ENV, CMD, ...). */
-  async import(input: ArchiveSource, o: { name?: string; changes?: string[] } = {}): Promise<{ name: string; id: string }> {
-    const { importImage } = await import('./image-archive.js');
+  import(input: ArchiveSource, o: { name?: string; changes?: string[] } = {}): Promise<{ name: string; id: string }> {
     return importImage(this.root, input, o.name ?? `localhost/imported:${Date.now()}`, o.changes ?? []);
   }
 
