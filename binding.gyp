@@ -1,4 +1,5 @@
-# node-gyp / electron-rebuild build of what CMakeLists.txt builds (keep the two in sync).
+# node-gyp / electron-rebuild build of what CMakeLists.txt builds (keep the two in sync), the tsbox-runtime
+# client executable (scripts/build-client.sh) included.
 # tsbox-init is built first by scripts/build-init.sh (static), then assembled into the addon by the embed_init
 # action (csrc/addon/init_blob.S, .incbin), whose inputs make it rerun whenever tsbox-init changes.
 {
@@ -22,9 +23,23 @@
       ]
     },
     {
+      "target_name": "tsbox-runtime-client",
+      "type": "none",
+      "dependencies": ["tsbox-init"],
+      "actions": [
+        {
+          "action_name": "build_client",
+          "inputs": ["scripts/build-client.sh", "<(PRODUCT_DIR)/tsbox-init", "csrc/addon/init_blob.S", "csrc/init/errname.c",
+                     "<!@(ls -1 csrc/client/*.c csrc/client/*.h csrc/common/*.c csrc/common/*.h)"],
+          "outputs": ["<(PRODUCT_DIR)/tsbox-runtime"],
+          "action": ["sh", "scripts/build-client.sh", "<(PRODUCT_DIR)/tsbox-runtime", "<(PRODUCT_DIR)/tsbox-init"]
+        }
+      ]
+    },
+    {
       "target_name": "tsbox",
       "dependencies": ["tsbox-init"],
-      "sources": ["<!@(ls -1 csrc/addon/*.c)", "csrc/init/errname.c"],
+      "sources": ["<!@(ls -1 csrc/addon/*.c csrc/common/*.c)", "csrc/init/errname.c"],
       "actions": [
         {
           "action_name": "embed_init",

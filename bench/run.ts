@@ -1,5 +1,6 @@
 // npm run bench: tsbox next to crun, runc, bwrap, podman and skopeo+umoci on the same rootfs; writes bench/RESULTS.md.
-// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i] [--repeat N] [--results FILE|-]
+// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i] [--json FILE] [--repeat N] [--results FILE|-]
+// --json writes every row's numbers as well (bench/goals.ts reads them).
 // One case against its references, as often as a goal must hold in a row, without touching RESULTS.md:
 //   node --import=tsx bench/run.ts --only c --rounds 15 --repeat 5 --results -
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,11 +11,11 @@ import { parseArgs } from 'node:util';
 // tsbox as it ships (tsc's output in dist/, built by `npm run bench`), not its TypeScript through a loader.
 import { runContainer } from '../dist/runtime/api.js';
 import { sandboxSpec } from '../dist/engine/sandbox.js';
-import { alternate, table, type Case, type Summary } from './stats.js';
+import { alternate, recorded, table, type Case, type Summary } from './stats.js';
 import { benchImage, benchSpec, bundle, cleanWork, have, rootfs, WORK } from './fixtures.js';
 import { Layout, push, startRegistry, type Registry } from '../test/helpers/registry.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, repeat: { type: 'string' }, results: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' }, repeat: { type: 'string' }, results: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
 // Each selected case this many times in a row, a table each (the goals hold on five runs in a row).
 const REPEAT = Math.max(1, Number(values.repeat ?? 1));
@@ -458,6 +459,7 @@ async function caseG(): Promise<void> {
     if (ok) hi = mid;
     else lo = mid;
   }
+  recorded.push({ section: '(g) memory', name: 'tsbox-init RSS (--init)', unit: 'KiB', median: initRss, min: initRss, max: initRss, runs: 1 });
   sections.push(`### (g) memory\n\n| what | value |\n|---|---:|\n| RSS of tsbox-init (pid 1, --init) while the container sleeps | ${initRss} KiB |\n| RSS of the monitor of a detached container (tsbox-init outside it) | ${monitorRss} KiB |\n| smallest memory limit that runs /bin/true | ${hi} MiB |\n`);
 }
 
@@ -496,6 +498,7 @@ async function main(): Promise<void> {
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
   const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${[...new Set(notes)].map((n) => `- ${n}`).join('\n')}\n` : '');
   if (RESULTS !== '-') writeFileSync(RESULTS, md);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ started: started.toISOString(), rounds: ROUNDS, rows: recorded, notes }, null, 1));
   process.stdout.write(md);
   process.exit(0);
 }

@@ -44,9 +44,13 @@ export function fmt(ms: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
+/** Every row a table() printed, for `--json` (bench/goals.ts reads the goals' ratios from it). */
+export const recorded: { section: string; name: string; unit: string; median: number; min: number; max: number; runs: number }[] = [];
+
 /** A markdown table with each case's ratio to the reference (the first row unless named). */
 export function table(title: string, rows: Summary[], unit = 'ms', reference = rows[0]?.name): string {
   const ref = rows.find((r) => r.name === reference);
+  for (const r of rows) recorded.push({ section: title, unit, ...r });
   const lines = [`### ${title}`, '', `| case | median ${unit} | min | max | runs | vs ${reference} |`, '|---|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
     const ratio = ref ? (r.median / ref.median).toFixed(2) + '×' : '';

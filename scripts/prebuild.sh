@@ -3,6 +3,7 @@
 #   prebuilds/linux-x64/node.napi.glibc.node    glibc 2.28 or newer: the native build (build/Release)
 #   prebuilds/linux-x64/node.napi.musl.node     musl (Alpine): musl-gcc, libseccomp built with musl
 #   prebuilds/linux-arm64/node.napi.glibc.node  glibc 2.28 or newer: gcc-aarch64-linux-gnu, libseccomp-dev:arm64
+#   prebuilds/linux-<arch>/tsbox-runtime        the runtime's client executable (static: musl on x64, glibc on arm64)
 # Each embeds a tsbox-init for its own architecture. Builds are incremental (a build directory each under
 # build/), so a second run only checks. Each result is checked before it is copied: no glibc symbol
 # version newer than 2.28, and the musl one needs no glibc at all.
@@ -49,10 +50,20 @@ check_glibc() { # check_glibc OBJDUMP FILE
   [ -n "$(glibc_symbols "$1" "$2")" ] || { echo "prebuild: $2 has no GLIBC symbols: not a glibc build?" >&2; exit 1; }
 }
 
+# The client executable runs wherever the package does: no dynamic loader, no shared library.
+static_only() { # static_only FILE
+  if readelf -l "$1" | grep -q INTERP || readelf -d "$1" 2>/dev/null | grep -q NEEDED; then
+    echo "prebuild: $1 is not a static executable" >&2
+    exit 1
+  fi
+}
+
 # linux-x64, glibc: the native build itself (npm run compile made it; this is a no-op then).
 "${cmakejs[@]}"
 check_glibc objdump build/Release/tsbox.node
 ship strip build/Release/tsbox.node linux-x64/node.napi.glibc.node
+static_only build/Release/tsbox-runtime
+ship strip build/Release/tsbox-runtime linux-x64/tsbox-runtime
 
 # linux-x64, musl.
 bash scripts/libseccomp-musl.sh build/deps/libseccomp-musl-x64
@@ -70,3 +81,5 @@ ship strip "$musl" linux-x64/node.napi.musl.node
 arm64=build/prebuild-linux-arm64-glibc/Release/tsbox.node
 check_glibc aarch64-linux-gnu-objdump "$arm64"
 ship aarch64-linux-gnu-strip "$arm64" linux-arm64/node.napi.glibc.node
+static_only build/prebuild-linux-arm64-glibc/Release/tsbox-runtime
+ship aarch64-linux-gnu-strip build/prebuild-linux-arm64-glibc/Release/tsbox-runtime linux-arm64/tsbox-runtime

@@ -230,6 +230,33 @@ test('the runtime bin loads only runtime modules (fast start for shims)', (t) =>
   t.regex(r.stdout, /^tsbox-runtime version /);
 });
 
-test.after.always('the clients leave no cgroups behind', (t) => {
+/**
+ * The runtime servers the shims' and conmons' calls started live in their callers' cgroups until idle
+ * (TSBOX_RUNTIME_IDLE_MS): ended first (SIGTERM, their clean exit), as a host would before removing those cgroups.
+ */
+async function stopRuntimeServersIn(trees: string[]): Promise<void> {
+  const pids = new Set<number>();
+  for (const tree of trees) {
+    const dir = `/sys/fs/cgroup/pids/${tree}`;
+    const walk = (d: string) => {
+      if (!existsSync(d)) return;
+      for (const p of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) pids.add(Number(p));
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    };
+    walk(existsSync(dir) ? dir : `/sys/fs/cgroup/${tree}`);
+  }
+  const servers = [...pids].filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--serve');
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of servers) process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && servers.some((pid) => existsSync(`/proc/${pid}`)); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
+test.after.always('the clients leave no cgroups behind', async (t) => {
+  await stopRuntimeServersIn(['tsbox-test', 'libpod_parent']);
   t.deepEqual([...removeCgroupTree('tsbox-test'), ...removeCgroupTree('libpod_parent')], []);
 });

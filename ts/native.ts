@@ -141,10 +141,37 @@ export interface Native {
    * sockets were left out (never opened, never recreated).
    */
   copyAt(srcFd: number, dstDirFd: number, dstName: string, flags: number): number;
+  /**
+   * Binds and listens a SOCK_SEQPACKET unix socket at path (mode 0600); returns the listening fd. A thread
+   * of the addon accepts and reads every connection: onMessage gets each message with the fds it carried
+   * (O_CLOEXEC), in order; data null: that connection closed (the addon closes conn after the call).
+   * Keeps the event loop alive until msgClose and the last accepted connection's end. Connections stay the
+   * addon's: send on them, never close them (the peer closes).
+   */
+  msgListen(path: string, onMessage: (conn: number, data: Buffer | null, fds: number[]) => void): number;
+  /** One sendmsg(MSG_NOSIGNAL) of data with fds (SCM_RIGHTS) on a connection; throws with errno. */
+  msgSend(conn: number, data: Buffer, fds: number[]): void;
+  /** Stops accepting on a msgListen socket (the addon closes it); accepted connections are still served. */
+  msgClose(listenFd: number): void;
+  /** SO_PEERCRED of a connected unix socket. */
+  peerCred(conn: number): { pid: number; uid: number; gid: number };
+  /** A SOCK_SEQPACKET connection to path (O_CLOEXEC): for tests that play a client. */
+  msgConnect(path: string): number;
+  /** One blocking recvmsg on a msgConnect fd; data null when the peer closed: for tests. */
+  msgRecv(conn: number): { data: Buffer | null; fds: number[] };
 }
 
 let cached: Native | undefined;
 let loadedFrom: string | undefined;
+let override: (() => Native | undefined) | undefined;
+
+/**
+ * The runtime server's hook (ts/runtime/cli/server.ts): while a served call runs, native() is the addon
+ * with that call's clones going to its client (ts/runtime/remote-native.ts). Unset everywhere else.
+ */
+export function setNativeOverride(fn: (() => Native | undefined) | undefined): void {
+  override = fn;
+}
 
 /** dlopen through process.dlopen, which bundlers leave alone (a require() of a .node they rewrite or trip on). */
 function load(path: string): Native {
@@ -162,6 +189,10 @@ const fix = 'set TSBOX_ADDON to a tsbox.node, or build one with "npm rebuild tsb
  * which costs every CLI start ~4 ms more.
  */
 export function native(): Native {
+  if (override) {
+    const n = override();
+    if (n) return n;
+  }
   if (cached) return cached;
   const explicit = explicitAddon();
   if (explicit) {

@@ -1,5 +1,7 @@
 /* Module registration: the functions typed in ts/native.ts. */
 #include "addon.h"
+#include "netns_pool.h"
+#include "../common/spawn_core.h"
 
 #include <stddef.h>
 
@@ -32,11 +34,19 @@ static const struct {
     {"deviceFilter", addon_device_filter},
     {"openat2", addon_openat2},
     {"copyAt", addon_copy_at},
+    {"msgListen", addon_msg_listen},
+    {"msgSend", addon_msg_send},
+    {"msgClose", addon_msg_close},
+    {"peerCred", addon_peer_cred},
+    {"msgConnect", addon_msg_connect},
+    {"msgRecv", addon_msg_recv},
 };
 
 /* NAPI_MODULE_INIT makes the module context-aware: it may load in worker threads too. All process-wide
  * state (the init memfd, the waiter and spawner threads) is created once and shared. */
 NAPI_MODULE_INIT() {
+  /* The addon makes network namespaces ahead on its spawner thread (netns_pool.c); the client does not. */
+  spawn_take_netns = netns_pool_take;
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value f;
     if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].cb, NULL, &f) != napi_ok ||

@@ -40,7 +40,14 @@ TSBOX_FN(addon_device_filter);
 /* rootfs_copy.c */
 TSBOX_FN(addon_openat2);
 TSBOX_FN(addon_copy_at);
-/* init_memfd.c */
+/* spawn.c */
 TSBOX_FN(addon_init_fd);
+/* msg.c */
+TSBOX_FN(addon_msg_listen);
+TSBOX_FN(addon_msg_send);
+TSBOX_FN(addon_msg_close);
+TSBOX_FN(addon_peer_cred);
+TSBOX_FN(addon_msg_connect);
+TSBOX_FN(addon_msg_recv);
 
 #endif

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "channel.h"
 #include "errors.h"
+#include "netns_pool.h"
 #include "spawn.h"
 #include "thread.h"
 
@@ -28,16 +29,27 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct async_spawn *head, *tail;
 static int start_err;
+static bool fill_wanted; /* netns_pool_want: make the next network namespace once nothing is queued */
+/* Clones so far: only a process that starts containers again and again has a use for one made ahead
+ * (a CLI that starts one would make it for nothing at its exit). */
+static unsigned long cloned;
 
 static void *loop(void *unused) {
   (void)unused;
   for (;;) {
     pthread_mutex_lock(&lock);
-    while (!head) pthread_cond_wait(&wake, &lock);
+    while (!head && !fill_wanted) pthread_cond_wait(&wake, &lock);
+    if (!head) {
+      fill_wanted = false;
+      pthread_mutex_unlock(&lock);
+      if (cloned >= 2) netns_pool_fill();
+      continue;
+    }
     struct async_spawn *s = head;
     if (!(head = s->next)) tail = NULL;
     pthread_mutex_unlock(&lock);
     spawn_job_clone(s->job);
+    cloned++;
     /* Refused only once the environment is gone: the go pipe closes with the job, and a child that
      * reads EOF there exits without running anything. */
     if (!channel_post(s->ch, &s->msg)) {
@@ -46,6 +58,15 @@ static void *loop(void *unused) {
     }
   }
   return NULL;
+}
+
+/* After an exit, when the machine has the least to do for the containers that run: not right after a
+ * clone, where it would take a CPU from that container's own setup. */
+void netns_pool_want(void) {
+  pthread_mutex_lock(&lock);
+  fill_wanted = true;
+  pthread_cond_signal(&wake);
+  pthread_mutex_unlock(&lock);
 }
 
 static void start(void) {

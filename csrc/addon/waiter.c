@@ -14,6 +14,7 @@
 #include "args.h"
 #include "channel.h"
 #include "errors.h"
+#include "netns_pool.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -235,11 +236,14 @@ static void *loop(void *unused) {
       w->next = done;
       done = w;
     }
+    bool exited = done != NULL;
     while (done) {
       struct watch *next = done->next;
       finish(done);
       done = next;
     }
+    /* A container gone: the next one's network namespace can be made now (netns_pool.c). */
+    if (exited) netns_pool_want();
   }
   return NULL;
 }

@@ -67,8 +67,12 @@ static void loopback_up(void) {
   memset(&ifr, 0, sizeof ifr);
   strcpy(ifr.ifr_name, "lo");
   if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCGIFFLAGS lo");
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCSIFFLAGS lo up");
+  /* Up already in one made ahead (csrc/addon/netns_pool.c): setting it takes the RTNL lock, which the
+   * kernel's cleanup of other namespaces holds for long. */
+  if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCSIFFLAGS lo up");
+  }
   close(s);
 }
 

@@ -1,6 +1,7 @@
 // A new process inside a running container: join all its namespaces and its cgroup, same caps and seccomp.
 import { readFileSync } from 'node:fs';
-import { native, type Spawned } from '../native.js';
+import { native, type SpawnOptions, type Spawned } from '../native.js';
+import type { Cgroup } from './cgroup/index.js';
 import { execBlob } from './container-blob.js';
 import { letGo, placeSpawned } from './launch.js';
 import { isRootless } from './rootless.js';
@@ -61,7 +62,15 @@ function readSetgroups(pid: number): string {
   }
 }
 
-export function execLaunch(opts: ExecOptions): ExecLaunched {
+interface PreparedExec {
+  state: ContainerState;
+  spawn: SpawnOptions;
+  cgroup: Cgroup;
+  /** The console socket connection made here (closed once spawned). */
+  consoleFd?: number;
+}
+
+function prepareExec(opts: ExecOptions): PreparedExec {
   const s = readState(opts.root, opts.id);
   const status = statusOf(opts.root, s);
   if (status !== 'running' && status !== 'created') throw new Error(`cannot exec in container ${opts.id}: it is ${status}`);
@@ -80,11 +89,14 @@ export function execLaunch(opts: ExecOptions): ExecLaunched {
   // A container whose gid_map was written without privilege has setgroups denied, for its execs too.
   const setgroupsDeny = joins.some((j) => j.type === 'user') && readSetgroups(s.pid) === 'deny';
   const config = execBlob(s.spec, opts.process, { initMode, joins, setgroupsDeny, preserveFds: opts.preserveFds?.length });
-  const consoleFd = opts.consoleFd ?? (opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined);
-  let spawned: Spawned | undefined;
-  try {
-    const cgroup = containerCgroup(s);
-    spawned = native().spawn({
+  const cgroup = containerCgroup(s);
+  const made = opts.consoleFd === undefined && opts.consoleSocket !== undefined ? native().unixConnect(opts.consoleSocket) : undefined;
+  const consoleFd = opts.consoleFd ?? made;
+  return {
+    state: s,
+    cgroup,
+    consoleFd: made,
+    spawn: {
       config,
       cloneFlags: 0,
       stdio: opts.stdio,
@@ -92,24 +104,46 @@ export function execLaunch(opts: ExecOptions): ExecLaunched {
       cgroupTasks: cgroup.tasksFiles(),
       extraFds: opts.preserveFds,
       pidNamespace: pidJoin && !viaInit ? pidJoin.path : undefined,
-    });
-    placeSpawned(cgroup, spawned);
+    },
+  };
+}
+
+/** Into the cgroup and go; on failure the child is killed (and reaped by the waiter). */
+function finishExec(p: PreparedExec, spawned: Spawned): ExecLaunched {
+  try {
+    placeSpawned(p.cgroup, spawned);
     letGo(spawned);
-    return { state: s, spawned };
+    return { state: p.state, spawned };
   } catch (e) {
-    if (spawned) {
-      try {
-        native().pidfdSignal(spawned.pidfd, 9);
-      } catch {
-        // gone
-      }
-      const pidfd = spawned.pidfd;
-      native().watch(pidfd, () => closeQuietly(pidfd));
-      closeQuietly(spawned.goFd);
-      closeQuietly(spawned.reportFd);
+    try {
+      native().pidfdSignal(spawned.pidfd, 9);
+    } catch {
+      // gone
     }
+    const pidfd = spawned.pidfd;
+    native().watch(pidfd, () => closeQuietly(pidfd));
+    closeQuietly(spawned.goFd);
+    closeQuietly(spawned.reportFd);
     throw e;
+  }
+}
+
+export function execLaunch(opts: ExecOptions): ExecLaunched {
+  const p = prepareExec(opts);
+  try {
+    return finishExec(p, native().spawn(p.spawn));
   } finally {
-    if (opts.consoleFd === undefined) closeQuietly(consoleFd);
+    closeQuietly(p.consoleFd);
+  }
+}
+
+/** execLaunch() with the clone on the addon's spawner thread (or a runtime server's client). */
+export async function execLaunchAsync(opts: ExecOptions): Promise<ExecLaunched> {
+  const p = prepareExec(opts);
+  try {
+    const spawned = await new Promise<Spawned>((resolve, reject) => native().spawnAsync(p.spawn, (e, s) => (e ? reject(e) : resolve(s!))));
+    return finishExec(p, spawned);
+  } finally {
+    closeQuietly(p.consoleFd);
   }
 }

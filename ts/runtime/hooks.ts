@@ -11,6 +11,16 @@ export interface HookState {
   annotations?: Record<string, string>;
 }
 
+let hookStdout: () => number | 'inherit' = () => 'inherit';
+
+/**
+ * Where hooks write their stdout: this process's own by default; the runtime CLI names its call's (a
+ * process serving many calls has /dev/null for its own).
+ */
+export function useHookStdout(fd: () => number | 'inherit'): void {
+  hookStdout = fd;
+}
+
 /** Runs each hook in order; a failing or timed-out hook throws (the caller decides whether that is fatal). */
 export function runHooks(kind: string, hooks: OciHook[] | undefined, state: HookState): void {
   for (const h of hooks ?? []) {
@@ -19,7 +29,7 @@ export function runHooks(kind: string, hooks: OciHook[] | undefined, state: Hook
       env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
       input: JSON.stringify(state),
       timeout: h.timeout ? h.timeout * 1000 : undefined,
-      stdio: ['pipe', 'inherit', 'pipe'],
+      stdio: ['pipe', hookStdout(), 'pipe'],
     });
     if (r.error) throw new Error(`${kind} hook ${h.path}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`);
     if (r.status !== 0) {

@@ -1,5 +1,5 @@
 // Reads tsbox-init's report pipe (protocol in csrc/common/config.h), synchronously for the CLI or async for the API.
-import { readSync } from 'node:fs';
+import { read } from 'node:fs';
 import { native, type ExitStatus } from '../native.js';
 
 export type Report =
@@ -39,19 +39,22 @@ export class ReportParser {
 }
 
 /**
- * Blocks until the first report that ends setup: ready, started or error.
+ * Resolves with the first report that ends setup: ready, started or error. Read on the thread pool, so
+ * that a process serving many calls (the runtime server) keeps running the others meanwhile.
  * EOF without a message means the exec succeeded (exec mode) — or that the child died before
  * saying anything, which the caller tells apart by checking the process.
  */
-export function waitSetupSync(fd: number): Report {
+export async function waitSetup(fd: number): Promise<Report> {
   const parser = new ReportParser();
   const chunk = Buffer.alloc(4096);
   for (;;) {
     let n: number;
     try {
-      n = readSync(fd, chunk, 0, chunk.length, null);
+      n = await new Promise<number>((resolve, reject) => read(fd, chunk, 0, chunk.length, null, (e, got) => (e ? reject(e) : resolve(got))));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EINTR') continue;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') await new Promise((r) => setTimeout(r, 1));
+      if (code === 'EAGAIN' || code === 'EINTR') continue;
       throw e;
     }
     if (n === 0) return { kind: 'started' };

@@ -19,27 +19,35 @@ const MAX_PROGRAM = 4096 * 8;
 const MEMORY_ENTRIES = 32;
 
 const memory = new Map<string, Buffer>();
-let dir: string | undefined;
-let dirState: 'unknown' | 'trusted' | 'refused' = 'unknown';
+let dirOf: () => string | undefined = () => undefined;
 
-/** Where the CLIs keep compiled programs between processes (undefined: memory only, the library's default). */
-export function useSeccompCacheDir(path: string | undefined): void {
-  dir = path;
-  dirState = 'unknown';
+/**
+ * Where the CLIs keep compiled programs between processes (undefined: memory only, the library's default).
+ * A function: asked at each use (the runtime server's calls each name their own state root).
+ */
+export function useSeccompCacheDir(path: string | undefined | (() => string | undefined)): void {
+  dirOf = typeof path === 'function' ? path : () => path;
 }
 
 /** The program for filter, from the cache or from compile(); version undefined (an addon without seccompVersion) caches nothing. */
 export function cachedProgram(filter: unknown, version: string | undefined, compile: () => Buffer): Buffer {
   if (version === undefined) return compile();
   const key = createHash('sha256').update(JSON.stringify([filter, process.arch, version, release()])).digest();
+  const dir = dirOf();
+  if (dir !== undefined) {
+    // A CLI call reads the directory each time, never this process's memory: a call served by the runtime
+    // server (one process, many calls) finds what a call of its own process would, entry for entry.
+    let program = readProgram(dir, key);
+    if (!program) {
+      program = compile();
+      writeProgram(dir, key, program);
+    }
+    return program;
+  }
   const hex = key.toString('hex');
   const known = memory.get(hex);
   if (known) return known;
-  let program = dir !== undefined ? readProgram(dir, key) : undefined;
-  if (!program) {
-    program = compile();
-    if (dir !== undefined) writeProgram(dir, key, program);
-  }
+  const program = compile();
   if (memory.size >= MEMORY_ENTRIES) memory.delete(memory.keys().next().value!);
   memory.set(hex, program);
   return program;
@@ -47,7 +55,7 @@ export function cachedProgram(filter: unknown, version: string | undefined, comp
 
 /** The directory is ours and no one else can write it; made (0700) when missing and its parent exists. */
 function trusted(d: string, create: boolean): boolean {
-  if (dirState !== 'unknown') return dirState === 'trusted';
+  // Checked at each use, not once: one process (the runtime server) serves many state roots.
   let st;
   try {
     st = lstatSync(d);
@@ -57,12 +65,10 @@ function trusted(d: string, create: boolean): boolean {
       mkdirSync(d, { mode: 0o700 });
       st = lstatSync(d);
     } catch {
-      dirState = 'refused';
       return false;
     }
   }
-  dirState = st.isDirectory() && st.uid === process.geteuid?.() && (st.mode & 0o077) === 0 ? 'trusted' : 'refused';
-  return dirState === 'trusted';
+  return st.isDirectory() && st.uid === process.geteuid?.() && (st.mode & 0o077) === 0;
 }
 
 function readProgram(d: string, key: Buffer): Buffer | undefined {

@@ -142,6 +142,20 @@ export function statusOf(root: string, s: ContainerState): Status {
   return 'running';
 }
 
+export class LockBusyError extends Error {
+  readonly code = 'EWOULDBLOCK';
+}
+
+let nonBlocking = false;
+
+/**
+ * A process serving many calls at once (the runtime server) must not block on a lock another process
+ * holds: withLock then throws LockBusyError at once (before fn ran), and the call retries asynchronously.
+ */
+export function useNonBlockingLocks(on: boolean): void {
+  nonBlocking = on;
+}
+
 /**
  * Runs fn holding an exclusive flock on the container's state directory itself; concurrent CLI calls on
  * one container queue here. No lock files beside the containers: tools that list a runtime root as runc
@@ -159,7 +173,11 @@ export function withLock<T>(root: string, id: string, fn: () => T): T {
       throw e;
     }
     try {
-      native().flock(fd, 2 /* LOCK_EX */);
+      if (nonBlocking) {
+        if (!native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */)) throw new LockBusyError(`container ${id}: its state is locked by another call`);
+      } else {
+        native().flock(fd, 2 /* LOCK_EX */);
+      }
       // delete may have removed the directory while we waited, and a create made a new one by that name.
       const now = statSync(dir, { throwIfNoEntry: false });
       if (!now || now.ino !== fstatSync(fd).ino) {

@@ -1,11 +1,36 @@
 // Reading and writing cgroup control files, with errors that name the file.
-import { readFileSync, writeFileSync, rmdirSync, mkdirSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync, rmdirSync, mkdirSync, existsSync } from 'node:fs';
 
 export function cgWrite(file: string, value: string | number): void {
   try {
     writeFileSync(file, String(value));
   } catch (e) {
     throw new Error(`write ${file} (${value}): ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+/**
+ * Several values to one file, one write(2) each on one open file: files that take one rule per write
+ * (devices.allow) would otherwise be looked up and opened again for every rule of every start.
+ */
+export function cgWriteEach(file: string, values: (string | number)[]): void {
+  if (!values.length) return;
+  let fd: number;
+  try {
+    fd = openSync(file, 'w');
+  } catch (e) {
+    throw new Error(`write ${file} (${values[0]}): ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  try {
+    for (const v of values) {
+      try {
+        writeSync(fd, String(v));
+      } catch (e) {
+        throw new Error(`write ${file} (${v}): ${(e as NodeJS.ErrnoException).code ?? e}`);
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,7 +1,7 @@
 // cgroup v1: one directory per controller hierarchy (/sys/fs/cgroup/<controller>/<path>).
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
+import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, cgWriteEach, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import { compileDeviceRules, v1Rule, type DeviceFilter } from './devices.js';
 import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
@@ -151,7 +151,7 @@ export class CgroupV1 implements Cgroup {
       throw new Error('cgroup: devices controller not available on this host: device rules cannot be enforced');
     }
     cgWrite(join(d, f.defaultAllow ? 'devices.allow' : 'devices.deny'), 'a');
-    for (const e of f.rules) cgWrite(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), v1Rule(e));
+    cgWriteEach(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), f.rules.map(v1Rule));
   }
   /** runc's order: the memory+swap limit must stay at or above the memory limit at every step. */
   private applyMemory(m: NonNullable<LinuxResources['memory']>): void {

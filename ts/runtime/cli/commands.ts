@@ -1,19 +1,20 @@
 // The runc-compatible commands: each takes its argv (after the command name) and the global options.
 import { childProcess } from '../lazy.js';
-import { existsSync, fstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, read, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { native } from '../../native.js';
 import { defaultSpec } from '../default-spec.js';
-import { execLaunch, execProcess } from '../exec.js';
-import { abortLaunch, launch, type Launched } from '../launch.js';
+import { execLaunchAsync, execProcess } from '../exec.js';
+import { abortLaunch, launchAsync, type Launched } from '../launch.js';
 import * as ops from '../operations.js';
-import { closeQuietly, ContainerError, waitSetupSync } from '../report.js';
+import { closeQuietly, ContainerError, waitSetup } from '../report.js';
 import { loadSpec, type OciProcess } from '../spec.js';
-import { listIds, markCreated, readState } from '../state.js';
+import { LockBusyError, listIds, markCreated, readState } from '../state.js';
 import { bool, FlagError, list, parseFlags, str, type FlagSpec, type Parsed } from './args.js';
-import { waitExit } from './foreground.js';
+import { sizeOf, waitExit } from './foreground.js';
 import { features } from './features.js';
 import { hostTool } from '../../host-tools.js';
+import { callerPath, ctx, err, out } from './context.js';
 
 export interface Globals {
   root: string;
@@ -26,12 +27,19 @@ function one(rest: string[], what = 'container id'): string {
   return rest[0];
 }
 
+let pidFiles = 0;
+
 function writePidFile(path: string | undefined, pid: number): void {
   if (!path) return;
-  // Atomic, as runc does: readers (containerd) may poll for the file.
-  const tmp = `${path}.tmp${process.pid}`;
+  // Atomic, as runc does: readers (containerd) may poll for the file. One process may serve many calls.
+  const tmp = `${path}.tmp${process.pid}.${pidFiles++}`;
   writeFileSync(tmp, String(pid));
   renameSync(tmp, path);
+}
+
+function callerConsoleSize(): { height: number; width: number } | undefined {
+  const s = sizeOf(ctx());
+  return s && s.rows > 0 && s.columns > 0 ? { height: s.rows, width: s.columns } : undefined;
 }
 
 const CREATE_FLAGS: FlagSpec = {
@@ -48,8 +56,8 @@ const CREATE_FLAGS: FlagSpec = {
 };
 
 /** Checks the setup report; on failure cleans up and throws the container's own message. */
-function settle(g: Globals, id: string, l: Launched, wanted: 'ready' | 'started'): void {
-  const r = waitSetupSync(l.spawned.reportFd);
+async function settle(g: Globals, id: string, l: Launched, wanted: 'ready' | 'started'): Promise<void> {
+  const r = await waitSetup(l.spawned.reportFd);
   if (r.kind === 'error') {
     abortLaunch(g.root, id, l.spawned, l.cgroup);
     throw new ContainerError(r.message, r.errno);
@@ -66,6 +74,8 @@ function preservedFds(p: Parsed): number[] {
   const v = str(p, 'preserve-fds') ?? '0';
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new FlagError(`--preserve-fds ${v}: want a count from 0 to 64`);
+  // fds 3... of a served call would be the server's own: the client runs such a call itself (cold).
+  if (n > 0 && ctx().spawner) throw new FlagError(`--preserve-fds ${n}: the caller's fds are not passed to the runtime server (run it with TSBOX_RUNTIME_COLD=1)`);
   return Array.from({ length: n }, (_, i) => {
     try {
       fstatSync(3 + i);
@@ -76,22 +86,27 @@ function preservedFds(p: Parsed): number[] {
   });
 }
 
-function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
+async function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
   const p = parseFlags(argv, CREATE_FLAGS);
   const id = one(p.rest);
   const preserveFds = preservedFds(p);
-  const bundle = resolve(str(p, 'bundle') ?? '.');
+  const c = ctx();
+  const bundle = resolve(c.cwd, str(p, 'bundle') ?? '.');
   const spec = loadSpec(bundle);
-  const consoleSocket = str(p, 'console-socket');
+  const consoleSocket = callerPath(str(p, 'console-socket'));
   let ptyPair: [number, number] | undefined;
   // runc run with a terminal and no console socket: the CLI holds the pty itself.
-  if (spec.process?.terminal && !consoleSocket && !splitStart && !bool(p, 'detach')) ptyPair = native().socketpair();
-  const l = launch({
+  if (spec.process?.terminal && !consoleSocket && !splitStart && !bool(p, 'detach')) {
+    ptyPair = native().socketpair();
+    // The pty starts with the caller's size: set only after the process runs, a first read of it would race.
+    spec.process.consoleSize ??= callerConsoleSize();
+  }
+  const l = await launchAsync({
     root: g.root,
     id,
     bundle,
     spec,
-    stdio: [0, 1, 2],
+    stdio: [c.stdin, c.stdout, c.stderr],
     consoleSocket,
     consoleFd: ptyPair?.[1],
     splitStart,
@@ -99,37 +114,52 @@ function launchFromFlags(argv: string[], g: Globals, splitStart: boolean) {
     // runc's contract: the process is pid 1; --init asks for tsbox-init as a reaper in front of it.
     init: bool(p, 'init') && !bool(p, 'no-init'),
     preserveFds,
-    onWarning: (m) => process.stderr.write(`tsbox-runtime: warning: ${m}\n`),
+    onWarning: (m) => err(`tsbox-runtime: warning: ${m}\n`),
   });
   return { p, id, l, ptyPair };
 }
 
-const create: Handler = (argv, g) => {
-  const { p, id, l } = launchFromFlags(argv, g, true);
-  settle(g, id, l, 'ready');
-  writePidFile(str(p, 'pid-file'), l.state.pid);
+const create: Handler = async (argv, g) => {
+  const { p, id, l } = await launchFromFlags(argv, g, true);
+  await settle(g, id, l, 'ready');
+  writePidFile(callerPath(str(p, 'pid-file')), l.state.pid);
   closeQuietly(l.spawned.reportFd);
   closeQuietly(l.spawned.pidfd);
   return 0;
 };
 
 /** A failing poststart or poststop hook is logged, not fatal (the spec's rule). */
-const hookWarning = (m: string) => process.stderr.write(`tsbox: ${m}\n`);
+const hookWarning = (m: string) => err(`tsbox: ${m}\n`);
+
+/**
+ * Runs a state operation, waiting for its lock asynchronously where withLock does not block (a process
+ * serving many calls): the operation throws LockBusyError before it changed anything, and runs again.
+ */
+async function locked<T>(op: () => T): Promise<T> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    try {
+      return op();
+    } catch (e) {
+      if (!(e instanceof LockBusyError)) throw e;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
 
 const run: Handler = async (argv, g) => {
   const detach = argv.includes('-d') || argv.includes('--detach');
-  const { p, id, l, ptyPair } = launchFromFlags(argv, g, detach);
+  const { p, id, l, ptyPair } = await launchFromFlags(argv, g, detach);
   if (detach) {
-    settle(g, id, l, 'ready');
-    writePidFile(str(p, 'pid-file'), l.state.pid);
+    await settle(g, id, l, 'ready');
+    writePidFile(callerPath(str(p, 'pid-file')), l.state.pid);
     closeQuietly(l.spawned.reportFd);
     closeQuietly(l.spawned.pidfd);
-    ops.start(g.root, id, hookWarning);
+    await locked(() => ops.start(g.root, id, hookWarning));
     return 0;
   }
   let master: number | undefined;
   try {
-    settle(g, id, l, 'started');
+    await settle(g, id, l, 'started');
     if (ptyPair) {
       closeQuietly(ptyPair[1]);
       master = native().recvFd(ptyPair[0]);
@@ -139,36 +169,37 @@ const run: Handler = async (argv, g) => {
     if (ptyPair) ptyPair.forEach(closeQuietly);
     throw e;
   }
-  writePidFile(str(p, 'pid-file'), l.state.pid);
+  writePidFile(callerPath(str(p, 'pid-file')), l.state.pid);
   closeQuietly(l.spawned.reportFd);
   const code = await waitExit(l.spawned, master);
-  if (!bool(p, 'keep')) ops.remove(g.root, id, true, undefined, hookWarning);
+  if (!bool(p, 'keep')) await locked(() => ops.remove(g.root, id, true, undefined, hookWarning));
   return code;
 };
 
-const start: Handler = (argv, g) => {
-  ops.start(g.root, one(parseFlags(argv, {}).rest), hookWarning);
+const start: Handler = async (argv, g) => {
+  const id = one(parseFlags(argv, {}).rest);
+  await locked(() => ops.start(g.root, id, hookWarning));
   return 0;
 };
 
 const state: Handler = (argv, g) => {
   const s = ops.state(g.root, one(parseFlags(argv, {}).rest));
-  process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+  out(JSON.stringify(s, null, 2) + '\n');
   return 0;
 };
 
-const kill: Handler = (argv, g) => {
+const kill: Handler = async (argv, g) => {
   const p = parseFlags(argv, { all: { type: 'boolean', short: 'a' } });
   const id = one(p.rest);
-  ops.kill(g.root, id, p.rest[1] ?? 'SIGTERM', bool(p, 'all'));
+  await locked(() => ops.kill(g.root, id, p.rest[1] ?? 'SIGTERM', bool(p, 'all')));
   return 0;
 };
 
-const del: Handler = (argv, g) => {
+const del: Handler = async (argv, g) => {
   const p = parseFlags(argv, { force: { type: 'boolean', short: 'f' } });
   const id = one(p.rest);
   try {
-    ops.remove(g.root, id, bool(p, 'force'), undefined, hookWarning);
+    await locked(() => ops.remove(g.root, id, bool(p, 'force'), undefined, hookWarning));
   } catch (e) {
     // containerd deletes twice; a forced delete of a missing container is fine (as runc).
     if (!(bool(p, 'force') && (e as Error).message.includes('does not exist'))) throw e;
@@ -176,33 +207,40 @@ const del: Handler = (argv, g) => {
   return 0;
 };
 
-const pause: Handler = (argv, g) => {
-  ops.pause(g.root, one(parseFlags(argv, {}).rest));
+const pause: Handler = async (argv, g) => {
+  const id = one(parseFlags(argv, {}).rest);
+  await locked(() => ops.pause(g.root, id));
   return 0;
 };
 
-const resume: Handler = (argv, g) => {
-  ops.resume(g.root, one(parseFlags(argv, {}).rest));
+const resume: Handler = async (argv, g) => {
+  const id = one(parseFlags(argv, {}).rest);
+  await locked(() => ops.resume(g.root, id));
   return 0;
 };
 
-const ps: Handler = (argv, g) => {
+const ps: Handler = async (argv, g) => {
   const p = parseFlags(argv, { format: { type: 'string', short: 'f' } }, true);
   const id = one(p.rest);
   const pids = ops.pids(g.root, id);
   if ((str(p, 'format') ?? 'table') === 'json') {
-    process.stdout.write(JSON.stringify(pids) + '\n');
+    out(JSON.stringify(pids) + '\n');
     return 0;
   }
   const psArgs = p.rest.length > 1 ? p.rest.slice(1) : ['-ef'];
-  const out = childProcess().execFileSync(hostTool('ps'), psArgs, { encoding: 'utf8' }).split('\n');
-  const header = out[0];
+  // Not execFileSync: a process serving many calls keeps running the others meanwhile.
+  const lines = (
+    await new Promise<string>((resolve, reject) =>
+      childProcess().execFile(hostTool('ps'), psArgs, { encoding: 'utf8', maxBuffer: 64 << 20 }, (e, stdout) => (e ? reject(e) : resolve(stdout))),
+    )
+  ).split('\n');
+  const header = lines[0];
   const col = header.trim().split(/\s+/).indexOf('PID');
   if (col < 0) throw new Error(`ps ${psArgs.join(' ')}: no PID column in its output`);
   const keep = new Set(pids);
-  process.stdout.write(header + '\n');
-  for (const line of out.slice(1)) {
-    if (keep.has(Number(line.trim().split(/\s+/)[col]))) process.stdout.write(line + '\n');
+  out(header + '\n');
+  for (const line of lines.slice(1)) {
+    if (keep.has(Number(line.trim().split(/\s+/)[col]))) out(line + '\n');
   }
   return 0;
 };
@@ -217,12 +255,12 @@ const list_: Handler = (argv, g) => {
     }
   });
   if (bool(p, 'quiet')) {
-    for (const r of rows) process.stdout.write(r.id + '\n');
+    for (const r of rows) out(r.id + '\n');
   } else if (str(p, 'format') === 'json') {
-    process.stdout.write(JSON.stringify(rows) + '\n');
+    out(JSON.stringify(rows) + '\n');
   } else {
-    process.stdout.write('ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n');
-    for (const r of rows) process.stdout.write(`${r.id}\t${r.pid}\t${r.status}\t${r.bundle}\t${r.created}\t${r.owner || 'root'}\n`);
+    out('ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n');
+    for (const r of rows) out(`${r.id}\t${r.pid}\t${r.status}\t${r.bundle}\t${r.created}\t${r.owner || 'root'}\n`);
   }
   return 0;
 };
@@ -250,7 +288,7 @@ const exec: Handler = async (argv, g) => {
   const id = one(p.rest);
   const s = readState(g.root, id);
   let proc: OciProcess;
-  const processFile = str(p, 'process');
+  const processFile = callerPath(str(p, 'process'));
   if (processFile) {
     try {
       proc = JSON.parse(readFileSync(processFile, 'utf8')) as OciProcess;
@@ -283,15 +321,23 @@ const exec: Handler = async (argv, g) => {
   }
   const preserveFds = preservedFds(p);
   const detach = bool(p, 'detach');
-  const consoleSocket = str(p, 'console-socket');
+  const consoleSocket = callerPath(str(p, 'console-socket'));
   let ptyPair: [number, number] | undefined;
   if (proc.terminal && !consoleSocket) {
     if (detach) throw new FlagError('exec: --tty with --detach needs --console-socket');
     ptyPair = native().socketpair();
+    proc.consoleSize ??= callerConsoleSize();
   }
-  const l = execLaunch({ root: g.root, id, process: proc, stdio: [0, 1, 2], consoleSocket, consoleFd: ptyPair?.[1], preserveFds });
+  const c = ctx();
+  let l;
+  try {
+    l = await execLaunchAsync({ root: g.root, id, process: proc, stdio: [c.stdin, c.stdout, c.stderr], consoleSocket, consoleFd: ptyPair?.[1], preserveFds });
+  } catch (e) {
+    if (ptyPair) ptyPair.forEach(closeQuietly);
+    throw e;
+  }
   if (ptyPair) closeQuietly(ptyPair[1]);
-  const r = waitSetupSync(l.spawned.reportFd);
+  const r = await waitSetup(l.spawned.reportFd);
   closeQuietly(l.spawned.reportFd);
   if (r.kind === 'error') {
     await new Promise<void>((res) => native().watch(l.spawned.pidfd, () => res()));
@@ -303,7 +349,7 @@ const exec: Handler = async (argv, g) => {
     master = native().recvFd(ptyPair[0]);
     closeQuietly(ptyPair[0]);
   }
-  writePidFile(str(p, 'pid-file'), l.spawned.pid);
+  writePidFile(callerPath(str(p, 'pid-file')), l.spawned.pid);
   if (detach) {
     closeQuietly(l.spawned.pidfd);
     return 0;
@@ -313,7 +359,7 @@ const exec: Handler = async (argv, g) => {
 
 const spec: Handler = (argv) => {
   const p = parseFlags(argv, { bundle: { type: 'string', short: 'b' }, rootless: { type: 'boolean' } });
-  const file = resolve(str(p, 'bundle') ?? '.', 'config.json');
+  const file = resolve(ctx().cwd, str(p, 'bundle') ?? '.', 'config.json');
   if (existsSync(file)) throw new Error(`File ${file} exists. Remove it first`);
   writeFileSync(file, JSON.stringify(defaultSpec({ rootless: bool(p, 'rootless') }), null, 2) + '\n');
   return 0;
@@ -339,6 +385,17 @@ const UPDATE_FLAGS: FlagSpec = {
   'l3-cache-schema': { type: 'string' },
   'mem-bw-schema': { type: 'string' },
 };
+
+/** All of fd (the caller's stdin), read on the thread pool: a served call's pipe may take its time. */
+async function readAll(fd: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.alloc(65536);
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, buf.length, null, (e, got) => (e ? reject(e) : resolve(got))));
+    if (n === 0) return Buffer.concat(chunks).toString('utf8');
+    chunks.push(buf.subarray(0, n));
+  }
+}
 
 function integer(flag: string, v: string): number {
   const n = Number(v);
@@ -379,16 +436,16 @@ function resourcesFromFlags(p: ReturnType<typeof parseFlags>): Record<string, Re
   return r;
 }
 
-const update: Handler = (argv, g) => {
+const update: Handler = async (argv, g) => {
   const p = parseFlags(argv, UPDATE_FLAGS);
   const id = one(p.rest);
   // Intel RDT needs resctrl groups, which tsbox does not manage: refused, not silently dropped.
   if (str(p, 'l3-cache-schema')) throw new Error('Intel RDT/CAT: l3 cache schema is not enabled');
   if (str(p, 'mem-bw-schema')) throw new Error('Intel RDT/MBA: memory bandwidth schema is not enabled');
-  const file = str(p, 'resources');
+  const file = str(p, 'resources') === '-' ? '-' : callerPath(str(p, 'resources'));
   let change: unknown;
   if (file) {
-    const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    const text = file === '-' ? await readAll(ctx().stdin) : readFileSync(file, 'utf8');
     try {
       change = JSON.parse(text);
     } catch (e) {
@@ -398,13 +455,13 @@ const update: Handler = (argv, g) => {
     change = resourcesFromFlags(p);
   }
   const mem = (change as { memory?: { kernel?: number; kernelTCP?: number } } | null)?.memory;
-  if (mem?.kernel || mem?.kernelTCP) process.stderr.write('tsbox-runtime: warning: kernel memory settings are ignored\n');
-  ops.update(g.root, id, change);
+  if (mem?.kernel || mem?.kernelTCP) err('tsbox-runtime: warning: kernel memory settings are ignored\n');
+  await locked(() => ops.update(g.root, id, change));
   return 0;
 };
 
 const featuresCmd: Handler = () => {
-  process.stdout.write(JSON.stringify(features(), null, 2) + '\n');
+  out(JSON.stringify(features(), null, 2) + '\n');
   return 0;
 };
 

@@ -1,11 +1,8 @@
-/* The embedded tsbox-init, copied once per process into a sealed memfd. Containers exec it from there,
- * so /proc/self/exe inside a container is an unwritable memfd, never a host binary it could overwrite
+/* The embedded tsbox-init (csrc/addon/init_blob.S), copied once per process into a sealed memfd.
+ * Containers exec it from there, so /proc/self/exe inside a container is an unwritable memfd, never a host binary it could overwrite
  * (CVE-2019-5736). */
 #define _GNU_SOURCE
-#include "init_memfd.h"
-#include "addon.h"
-#include "args.h"
-#include "errors.h"
+#include "spawn_core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,10 +66,3 @@ int init_memfd(void) {
 }
 
 const char *init_memfd_failure(void) { return fail_what; }
-
-napi_value addon_init_fd(napi_env env, napi_callback_info info) {
-  (void)info;
-  int m = init_memfd();
-  if (m < 0) return throw_errno(env, -m, "%s", init_memfd_failure());
-  return make_int(env, m);
-}

@@ -1,0 +1,248 @@
+// `tsbox-runtime --serve SOCK`: the runtime server. The `tsbox-runtime` executable (csrc/client/) starts it
+// (holding its lock on fd 3) and forwards each call to it, so that a call does not pay Node's start-up;
+// the server runs the same runtimeMain for each call with the caller's context, and the caller's client
+// does the clones (remote-native.ts). It stays up for TSBOX_RUNTIME_IDLE_MS (3000) after the last call.
+import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
+import { native, setNativeOverride, type Native } from '../../native.js';
+import { decode, encode, ProtocolError, RemoteCall } from '../remote-native.js';
+import { closeQuietly } from '../report.js';
+import { useNonBlockingLocks } from '../state.js';
+import { servedContext, writeAll, type CallContext } from './context.js';
+import { runtimeMain } from './main.js';
+
+// The client runs node without NODE_EXTRA_CA_CERTS (as bin/tsbox-runtime does); PWD is the shell's (bin/tsbox-runtime
+// is a sh script, which exports it) and the call's cwd comes in the request: none of them tells callers apart.
+const IGNORED_ENV = new Set(['NODE_EXTRA_CA_CERTS', 'PWD', 'OLDPWD']);
+
+function envList(env: Iterable<string>): string[] {
+  return [...env].filter((e) => !IGNORED_ENV.has(e.slice(0, e.indexOf('=') >>> 0))).sort();
+}
+
+const NS = (() => {
+  try {
+    return readdirSync('/proc/self/ns').sort();
+  } catch {
+    return [];
+  }
+})();
+
+function namespaces(pid: number | 'self'): string[] {
+  return NS.map((n) => readlinkSync(`/proc/${pid}/ns/${n}`));
+}
+
+interface Session {
+  call?: RemoteCall;
+  /** The caller's stdin, stdout and stderr: ours to close when the call has ended. */
+  stdio: number[];
+  running: boolean;
+  closed: boolean;
+}
+
+interface Request {
+  cwd: string;
+  argv: string[];
+  env: string[];
+}
+
+function parseRequest(fields: Buffer[]): Request {
+  const s = fields.map((f) => f.toString());
+  if (s[0] !== '1') throw new ProtocolError(`protocol version ${JSON.stringify(s[0])}, want 1`);
+  const cwd = s[1] ?? '';
+  const argc = Number(s[2]);
+  if (!Number.isInteger(argc) || argc < 0 || 3 + argc >= s.length) throw new ProtocolError('bad argc');
+  const argv = s.slice(3, 3 + argc);
+  const envc = Number(s[3 + argc]);
+  if (!Number.isInteger(envc) || envc < 0 || 4 + argc + envc !== s.length) throw new ProtocolError('bad envc');
+  if (!cwd.startsWith('/')) throw new ProtocolError('cwd is not absolute');
+  return { cwd, argv, env: s.slice(4 + argc) };
+}
+
+/**
+ * Takes the server's lock (<key>.lock beside the socket) on a descriptor of its own, closed on exec: the
+ * client hands it over on fd 3, which every hook and `ps` this process runs would inherit (and hold after
+ * us). The lock is free only for the instant between the two; false: another server has it now.
+ */
+function takeLock(sock: string): boolean {
+  const path = sock.replace(/\.sock$/, '.lock');
+  const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+  try {
+    if (fstatSync(3).ino === fstatSync(fd).ino && fstatSync(3).dev === fstatSync(fd).dev) closeSync(3);
+  } catch {
+    // no fd 3: started by hand
+  }
+  return native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */);
+}
+
+/** Serves calls on sock until idle (or SIGTERM); resolves when it has stopped accepting and every call has ended. */
+export function serve(sock: string): Promise<void> {
+  if (!takeLock(sock)) return Promise.resolve();
+  const idleMs = Number(process.env.TSBOX_RUNTIME_IDLE_MS ?? 3000);
+  const ourEnv = envList(Object.entries(process.env).map(([k, v]) => `${k}=${v}`));
+  const ourNs = namespaces('self');
+  const euid = process.geteuid?.() ?? 0;
+  const addon = native();
+  // The server's own cwd pins nothing (a caller's directory may be unmounted): calls use their own.
+  process.chdir('/');
+  useNonBlockingLocks(true);
+  setNativeOverride(() => servedContext()?.spawner as Native | undefined);
+
+  const sessions = new Map<number, Session>();
+  let stopping = false;
+  let idle: NodeJS.Timeout | undefined;
+  let listenFd = -1;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (idle) clearTimeout(idle);
+    // Unlinked first: a client from now on finds no socket and runs its call itself.
+    try {
+      unlinkSync(sock);
+    } catch {
+      // gone already
+    }
+    if (listenFd >= 0) addon.msgClose(listenFd);
+    maybeDone();
+  };
+  const maybeDone = () => {
+    if (stopping && [...sessions.values()].every((s) => !s.running)) done();
+  };
+  const armIdle = () => {
+    if (idle) clearTimeout(idle);
+    if (!stopping && [...sessions.values()].every((s) => !s.running)) idle = setTimeout(stop, idleMs);
+  };
+
+  const send = (conn: number, s: Session, data: Buffer, fds: number[]) => {
+    // The addon closes a connection once it reported its end: its number may be another's by then.
+    if (s.closed) throw Object.assign(new Error('send: the caller ended during the call'), { code: 'EPIPE' });
+    addon.msgSend(conn, data, fds);
+  };
+  const dropFds = (fds: number[]) => fds.forEach(closeQuietly);
+
+  /** Why this caller is not one this server may serve (said on the server's stderr), or undefined. */
+  const refusal = (conn: number, r: Request): string | undefined => {
+    try {
+      const peer = addon.peerCred(conn);
+      if (peer.uid !== euid || peer.pid <= 0) return `peer uid ${peer.uid} pid ${peer.pid}`;
+      const env = envList(r.env);
+      const diff = env.filter((e) => !ourEnv.includes(e)).concat(ourEnv.filter((e) => !env.includes(e)));
+      if (env.length !== ourEnv.length || diff.length) return `environment differs in ${diff.map((e) => e.slice(0, e.indexOf('='))).join(', ')}`;
+      const ns = namespaces(peer.pid);
+      const other = NS.filter((_, i) => ns[i] !== ourNs[i]);
+      return other.length ? `namespaces differ: ${other.join(', ')}` : undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  const start = (conn: number, s: Session, r: Request) => {
+    s.running = true;
+    if (idle) clearTimeout(idle);
+    const call = (s.call = new RemoteCall(addon, (d, f) => send(conn, s, d, f), dropFds));
+    const [stdin, stdout, stderr] = s.stdio;
+    const context: CallContext = { cwd: r.cwd, stdin, stdout, stderr, signals: call.signals, spawner: call.native };
+    runtimeMain(r.argv, context)
+      .catch((e) => {
+        try {
+          writeAll(stderr, `tsbox-runtime: ${(e as Error).message}\n`);
+        } catch {
+          // nowhere to say it
+        }
+        return 1;
+      })
+      .then((code) => {
+        try {
+          if (!s.closed) addon.msgSend(conn, encode('Z', [String(code)]), []);
+        } catch {
+          // the client is gone
+        }
+        dropFds(s.stdio);
+        s.stdio = [];
+        s.running = false;
+        if (s.closed) sessions.delete(conn);
+        armIdle();
+        maybeDone();
+      });
+  };
+
+  const onMessage = (conn: number, data: Buffer | null, fds: number[]) => {
+    let s = sessions.get(conn);
+    if (data === null) {
+      if (!s) return;
+      s.closed = true;
+      s.call?.onClose();
+      if (!s.running) {
+        dropFds(s.stdio);
+        sessions.delete(conn);
+      }
+      maybeDone();
+      return;
+    }
+    try {
+      const m = decode(data);
+      if (!s) {
+        s = { stdio: [], running: false, closed: false };
+        sessions.set(conn, s);
+        if (m.type !== 'R' || fds.length !== 3) throw new ProtocolError(`first message ${JSON.stringify(m.type)} with ${fds.length} fds, want R with 3`);
+        s.stdio = fds;
+        fds = [];
+        const r = parseRequest(m.fields);
+        const no = refusal(conn, r);
+        if (no !== undefined) {
+          process.stderr.write(`tsbox-runtime: runtime server: not serving this caller: ${no}\n`);
+          dropFds(s.stdio);
+          s.stdio = [];
+          addon.msgSend(conn, encode('N', []), []);
+          return;
+        }
+        start(conn, s, r);
+        return;
+      }
+      if (!s.call) throw new ProtocolError(`message ${JSON.stringify(m.type)} after the call was refused`);
+      s.call.onMessage(m, fds);
+    } catch (e) {
+      dropFds(fds);
+      if (s && !s.call && !s.closed) {
+        // A request not understood: its client runs the call itself.
+        try {
+          addon.msgSend(conn, encode('N', []), []);
+        } catch {
+          // gone
+        }
+      }
+      // A client that does not follow the protocol: told on its stderr when it got that far, never fatal here.
+      if (s?.stdio[2] !== undefined) {
+        try {
+          writeAll(s.stdio[2], `tsbox-runtime: runtime server: ${(e as Error).message}\n`);
+        } catch {
+          // nowhere to say it
+        }
+      }
+    }
+  };
+
+  // An error escaping a call (an async callback of the runtime code) ends that call's output, not the server.
+  process.on('uncaughtException', (e) => {
+    const c = servedContext();
+    if (c) {
+      try {
+        writeAll(c.stderr, `tsbox-runtime: ${e.message}\n`);
+      } catch {
+        // nowhere to say it
+      }
+    }
+  });
+  process.on('SIGTERM', stop);
+
+  try {
+    unlinkSync(sock);
+  } catch {
+    // no stale socket
+  }
+  listenFd = addon.msgListen(sock, onMessage);
+  chmodSync(sock, 0o600);
+  armIdle();
+  return finished;
+}
