@@ -1,6 +1,8 @@
 // npm run bench: tsbox next to crun, runc, bwrap, podman and skopeo+umoci on the same rootfs; writes bench/RESULTS.md.
-// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i] [--json FILE]
+// Usage: node --import=tsx bench/run.ts [--rounds N] [--only a,b,c,d,e,f,g,i] [--json FILE] [--repeat N] [--results FILE|-]
 // --json writes every row's numbers as well (bench/goals.ts reads them).
+// One case against its references, as often as a goal must hold in a row, without touching RESULTS.md:
+//   node --import=tsx bench/run.ts --only c --rounds 15 --repeat 5 --results -
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
@@ -13,8 +15,12 @@ import { alternate, recorded, table, type Case, type Summary } from './stats.js'
 import { benchImage, benchSpec, bundle, cleanWork, have, rootfs, WORK } from './fixtures.js';
 import { Layout, push, startRegistry, type Registry } from '../test/helpers/registry.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, only: { type: 'string' }, json: { type: 'string' }, repeat: { type: 'string' }, results: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 30);
+// Each selected case this many times in a row, a table each (the goals hold on five runs in a row).
+const REPEAT = Math.max(1, Number(values.repeat ?? 1));
+// Where the report goes besides stdout ('-': stdout only).
+const RESULTS = values.results ?? join(import.meta.dirname, 'RESULTS.md');
 const ONLY = new Set((values.only ?? 'a,b,c,d,e,f,g,i').split(','));
 // Every runtime keeps its state on a tmpfs, as under /run on a systemd host (not so on every VM).
 const RUN = mkdtempSync(join(tmpdir(), 'tsbox-bench-run-'));
@@ -463,14 +469,16 @@ async function caseG(): Promise<void> {
 async function main(): Promise<void> {
   const started = new Date();
   try {
-    if (ONLY.has('a')) await caseA();
-    if (ONLY.has('b')) await caseB();
-    if (ONLY.has('c')) await caseC();
-    if (ONLY.has('d')) await caseD();
-    if (ONLY.has('e')) await caseE();
-    if (ONLY.has('f')) await caseF();
-    if (ONLY.has('g')) await caseG();
-    if (ONLY.has('i')) await caseI();
+    for (let r = 0; r < REPEAT; r++) {
+      if (ONLY.has('a')) await caseA();
+      if (ONLY.has('b')) await caseB();
+      if (ONLY.has('c')) await caseC();
+      if (ONLY.has('d')) await caseD();
+      if (ONLY.has('e')) await caseE();
+      if (ONLY.has('f')) await caseF();
+      if (ONLY.has('g')) await caseG();
+      if (ONLY.has('i')) await caseI();
+    }
   } finally {
     cleanWork();
     rmSync(STATE, { recursive: true, force: true });
@@ -491,8 +499,8 @@ async function main(): Promise<void> {
   if (process.env.NODE_EXTRA_CA_CERTS) notes.push(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): the launchers keep Node from parsing it at start; \`node -e 0\` takes ${nodeStart(true)} ms with it, ${nodeStart(false)} ms without`);
   notes.push('Where the time of a start goes and what was done about it: docs/performance.md (bench/prof-b.ts measures the phases).');
   const head = `# tsbox benchmarks\n\n${started.toISOString()} on ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${ROUNDS} rounds, medians with min/max, cases run in alternation.\n\n`;
-  const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : '');
-  writeFileSync(join(import.meta.dirname, 'RESULTS.md'), md);
+  const md = head + sections.join('\n') + (notes.length ? `\n### Notes\n\n${[...new Set(notes)].map((n) => `- ${n}`).join('\n')}\n` : '');
+  if (RESULTS !== '-') writeFileSync(RESULTS, md);
   if (values.json) writeFileSync(values.json, JSON.stringify({ started: started.toISOString(), rounds: ROUNDS, rows: recorded, notes }, null, 1));
   process.stdout.write(md);
   process.exit(0);

@@ -16,7 +16,8 @@ const importMeta = {
 };
 // undici (the registry client's fetch where it adds certificate authorities, ts/images/trust.ts) stays in
 // node_modules, loaded on that first use: bundled in, its 800 KB made every command of the CLI 5-8 ms
-// slower to start, and every import('tsbox') too.
+// slower to start, and every import('tsbox') too. re2js (Go's regexp for filters) is loaded the same way,
+// from node_modules on first use (ts/engine/go-regexp.ts), and so is not in the bundles either.
 const external = ['undici'];
 // One CommonJS file for Node 20, with import.meta's uses replaced.
 const cjs = {

@@ -84,3 +84,17 @@ test('both executables run through the loader, also through a symlink and a rela
   t.regex(rel.stdout, /^tsbox-runtime version /, rel.stderr);
   t.true(existsSync(join(REPO, 'dist', 'tsbox-runtime.none.cache')));
 });
+
+test('a bundle that is not ASCII is read as UTF-8 (ASCII ones are read as latin1, the same text faster)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-cache-utf8-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'app.cjs');
+  writeFileSync(file, "'use strict';\nprocess.stdout.write(JSON.stringify(['é → ✓ 𝄞', 'é → ✓ 𝄞'.length]));\n");
+  for (let i = 0; i < 2; i++) {
+    // The second run comes from the cache the first wrote.
+    const r = run(file, ['show']);
+    t.is(r.status, 0, r.stderr);
+    t.deepEqual(JSON.parse(r.stdout), ['é → ✓ 𝄞', 8]);
+  }
+  t.true(existsSync(join(dir, 'app.show.cache')));
+});

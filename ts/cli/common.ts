@@ -1,5 +1,4 @@
 // What every tsbox CLI command shares: the error type for bad usage, global options, the store root.
-import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -109,6 +108,8 @@ export function filterFlags(list: string[] | undefined): Record<string, string[]
 /** docker's prompt: yes only for y or yes; no terminal or end of input means no. */
 export async function confirm(question: string): Promise<boolean> {
   process.stdout.write(`${question} [y/N] `);
+  // Loaded here: readline (and the streams it pulls in) is a millisecond of every command's start.
+  const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin });
   const answer = await new Promise<string>((resolve) => {
     rl.once('line', resolve);

@@ -86,7 +86,9 @@ const GROUP_EXTRAS: Record<string, [string, string][]> = {
 export const HELP: Record<string, HelpEntry> = { ...DOCKER_HELP, ...TSBOX_HELP };
 for (const [g, extra] of Object.entries(GROUP_EXTRAS)) {
   const e = HELP[g];
-  HELP[g] = { ...e, subs: [...(e.subs ?? []), ...extra].sort((a, b) => a[0].localeCompare(b[0])) };
+  // Code-point order: the names are lowercase ASCII, and localeCompare's first call builds ICU's collator
+  // (5 ms of every command's start).
+  HELP[g] = { ...e, subs: [...(e.subs ?? []), ...extra].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) };
 }
 
 /** The command path argv names ("run", "network create") and the arguments after it. */

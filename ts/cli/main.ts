@@ -3,7 +3,6 @@ import { UsageError, type Command, type GlobalOptions } from './common.js';
 import { defaultRoot } from '../engine/root.js';
 import { argCountError, FLAG_ERROR, flagErrorText, renderHelp, resolveCommand, scanArgs } from './help.js';
 import { join } from 'node:path';
-import { useSeccompCacheDir } from '../runtime/seccomp-cache.js';
 
 export const VERSION = '0.1.0';
 
@@ -145,8 +144,9 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
       }
     }
-    // Each command is a process: compiled seccomp programs are kept in the root between them.
-    useSeccompCacheDir(join(g.root, 'seccomp-cache'));
+    // Each command is a process: compiled seccomp programs are kept in the root between them. Loaded here,
+    // not by --version or help: its hashing is node:crypto, a few ms of Node's start.
+    (await import('../runtime/seccomp-cache.js')).useSeccompCacheDir(join(g.root, 'seccomp-cache'));
     return await (await load())(argv.slice(i + 1), g);
   } catch (e) {
     // What docker's daemon would refuse (no such container, not running): "Error: ..." and its code (1).

@@ -72,7 +72,9 @@ export function relayStdio(o: { interactive: boolean; none?: boolean; tee?: Tee 
       }
       for (const fd of [1, 2]) {
         if (ours[fd] === undefined) continue;
-        const sink = fd === 1 ? process.stdout : process.stderr;
+        // Looked up at the first output: making process.stdout (a stream over a file, pipe or tty) is a few
+        // ms, which a silent container need not pay.
+        const sink = () => (fd === 1 ? process.stdout : process.stderr);
         const s = new Socket({ fd: ours[fd], readable: true, writable: false });
         ours[fd] = undefined;
         outputs.push(
@@ -91,7 +93,7 @@ export function relayStdio(o: { interactive: boolean; none?: boolean; tee?: Tee 
               idle = setTimeout(done, DRAIN_IDLE_MS);
             };
             s.on('data', (d: Buffer) => {
-              sink.write(d);
+              sink().write(d);
               o.tee?.(fd === 1 ? 'stdout' : 'stderr', d);
               arm();
             });

@@ -5,16 +5,11 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { join } from 'node:path';
 import { containerDir, listRecords, liveState, statusFile, type ContainerRecord } from './containers.js';
 import { eventsFile, recordEvent } from './events.js';
-import { inspectRecord } from './inspect.js';
+import { labelsOf } from './inspect.js';
 
+// The labels alone, not a whole inspect (its cgroup reads and state): each run records four events.
 function attributesOf(root: string, r: ContainerRecord): Record<string, string> {
-  let labels: Record<string, string> = {};
-  try {
-    labels = inspectRecord(root, r).Config.Labels ?? {};
-  } catch {
-    // the image is gone: no labels
-  }
-  return { ...labels, image: r.Image, name: r.Name };
+  return { ...labelsOf(root, r), image: r.Image, name: r.Name };
 }
 
 export function containerEvent(root: string, r: ContainerRecord, action: string, extra: Record<string, string> = {}, when?: number): void {
@@ -58,16 +53,19 @@ export function recordExit(root: string, r: ContainerRecord, exitCode: number, a
 
 /** The exits the engine has not recorded yet (detached containers, whose monitor writes only the status). */
 export function recordExits(root: string): void {
-  for (const r of listRecords(root)) {
-    const f = statusFile(root, r.Id);
-    if (!r.StartedAt || !existsSync(f)) continue;
-    const s = liveState(root, r);
-    if (s.Running) continue;
-    const at = statSync(f).mtimeMs;
-    // A status older than the current run's start is the previous run's (already recorded, or before events existed).
-    if (Math.round(at) < Date.parse(r.StartedAt) - 1000) continue;
-    recordExit(root, r, s.ExitCode, Math.round(at));
-  }
+  for (const r of listRecords(root)) recordExitOf(root, r);
+}
+
+/** r's exit, when it has one the engine has not recorded yet. */
+export function recordExitOf(root: string, r: ContainerRecord): void {
+  const f = statusFile(root, r.Id);
+  if (!r.StartedAt || !existsSync(f)) return;
+  const s = liveState(root, r);
+  if (s.Running) return;
+  const at = statSync(f).mtimeMs;
+  // A status older than the current run's start is the previous run's (already recorded, or before events existed).
+  if (Math.round(at) < Date.parse(r.StartedAt) - 1000) return;
+  recordExit(root, r, s.ExitCode, Math.round(at));
 }
 
 /** The exit code of id's last recorded die, for a container removed meanwhile (--rm); undefined when none is recorded. */

@@ -157,7 +157,9 @@ export function listRecords(root: string): ContainerRecord[] {
   return readdirSync(dir)
     .map((id) => loadRecord(root, id))
     .filter((r): r is ContainerRecord => !!r)
-    .sort((a, b) => b.Created.localeCompare(a.Created));
+    // Newest first. ISO times in one format sort as strings; localeCompare's first call would build ICU's
+    // collator (5 ms of any command that lists two records or more).
+    .sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
 }
 
 /** By full id, unique id prefix, or name. */

@@ -3,7 +3,7 @@
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { importRootfs, load, prune as pruneBlobs, save } from '../images/archive.js';
+import { prune as pruneBlobs } from '../images/prune.js';
 import { Store } from '../images/store.js';
 import { listRecords } from './containers.js';
 import { recordEvent } from './events.js';
@@ -38,6 +38,8 @@ async function spool<T>(root: string, what: string, fn: (path: string) => Promis
 /** docker save: one or more images (names or ids) as one docker-archive tar, to a file or a stream. */
 export async function saveImages(root: string, names: string[], out: ArchiveTarget): Promise<void> {
   if (!names.length) throw new TypeError('save: want at least one image');
+  // The formats (tar, layers, the registry's unpacker) load with the commands that use them.
+  const { save } = await import('../images/archive.js');
   if (typeof out === 'string') await save(root, names, out);
   else {
     await spool(root, 'save-out', async (tmp) => {
@@ -50,6 +52,7 @@ export async function saveImages(root: string, names: string[], out: ArchiveTarg
 
 /** docker load: a docker-archive or OCI archive (maybe compressed) from a file or a stream; the names loaded. */
 export async function loadImages(root: string, input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+  const { load } = await import('../images/archive.js');
   const recs = typeof input === 'string' ? await load(root, input) : await spool(root, 'load-in', async (tmp) => {
     await pipeline(input, createWriteStream(tmp, { mode: 0o600 }));
     return load(root, tmp);
@@ -60,6 +63,7 @@ export async function loadImages(root: string, input: ArchiveSource): Promise<{ 
 
 /** docker import: a rootfs tarball (maybe compressed) as a one-layer image named `name`, with Dockerfile-style changes. */
 export async function importImage(root: string, input: ArchiveSource, name: string, changes: string[] = []): Promise<{ name: string; id: string }> {
+  const { importRootfs } = await import('../images/archive.js');
   const rec = typeof input === 'string' ? await importRootfs(root, input, name, changes) : await spool(root, 'import-in', async (tmp) => {
     await pipeline(input, createWriteStream(tmp, { mode: 0o600 }));
     return importRootfs(root, tmp, name, changes);

@@ -3,9 +3,9 @@
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
-import { pull as pullImage, type PullEvents } from '../images/pull.js';
+import type { PullEvents } from '../images/pull.js';
 import type { BuildOptions, BuildResult } from './build/builder.js';
-import { push as pushImage, type PushResult } from '../images/push.js';
+import type { PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
 import { familiarName, parseReference } from '../images/reference.js';
@@ -252,6 +252,8 @@ export class Images {
 
   /** docker pull: the image named (a tag or a digest) from its registry into the store. */
   async pull(name: string, o: { platform?: string; insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status'] } = {}): Promise<{ name: string; id: string; digest: string }> {
+    // The registry client (and tar, zlib, TLS): loaded by the methods that use it, not by every command.
+    const { pull: pullImage } = await import('../images/pull.js');
     const rec = await pullImage(name, { root: this.root, platform: o.platform, insecureRegistries: o.insecureRegistries, credentials: o.credentials, events: o.onProgress ? { status: o.onProgress } : undefined });
     recordEvent(this.root, 'image', 'pull', rec.name, { name: rec.name });
     return { name: rec.name, id: rec.config, digest: rec.manifest };
@@ -262,6 +264,7 @@ export class Images {
    * is the local one. onProgress gets docker's per-layer lines (Pushing, Pushed, Layer already exists, Mounted from REPO).
    */
   async push(name: string, o: { insecureRegistries?: string[]; credentials?: Credentials; onProgress?: PullEvents['status']; chunkSize?: number } = {}): Promise<PushResult> {
+    const { push: pushImage } = await import('../images/push.js');
     return pushImage(name, { root: this.root, insecureRegistries: o.insecureRegistries, credentials: o.credentials, chunkSize: o.chunkSize, events: o.onProgress ? { status: o.onProgress } : undefined });
   }
 

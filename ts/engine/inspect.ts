@@ -189,6 +189,11 @@ function imageConfigOf(root: string, r: ContainerRecord): ImageConfig & { Expose
   }
 }
 
+/** The container's labels as inspect's Config.Labels has them (the image's, then its own's over them). */
+export function labelsOf(root: string, r: ContainerRecord): Record<string, string> {
+  return { ...(imageConfigOf(root, r).Labels ?? {}), ...(r.Options.labels ?? {}) };
+}
+
 // docker's zero values of the HostConfig and NetworkSettings fields tsbox does not set.
 const HOST_CONFIG_ZERO = {
   ContainerIDFile: '', VolumeDriver: '', VolumesFrom: null, CgroupnsMode: '', DnsOptions: [], GroupAdd: null, IpcMode: 'private', Cgroup: '', Links: null,

@@ -1,5 +1,5 @@
 // docker's warning when an image built for another platform is run without --platform.
-import { hostPlatform } from '../images/pull.js';
+import { hostPlatform } from '../images/host-platform.js';
 import type { Store } from '../images/store.js';
 
 /** The warning's text, or undefined when the image's os/architecture are the host's (or unrecorded). */

@@ -1,14 +1,14 @@
 // tsbox run: image (pulled when missing) → snapshot → spec → the runtime; foreground or detached.
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync, constants as fsc } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { join } from 'node:path';
-import { pull } from '../images/pull.js';
 import { Store } from '../images/store.js';
 import { findImage } from '../images/manage.js';
 import { prepareSnapshot, snapshotDir } from '../images/snapshot.js';
 import { runContainer, type Container, type StdioOption } from '../runtime/api.js';
 import * as ops from '../runtime/operations.js';
+import { stateDir } from '../runtime/state.js';
 import { containerDir, findContainer, liveState, loadRecord, newId, newName, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
@@ -19,8 +19,8 @@ import { ImageNotFoundError, RegistryError } from '../errors.js';
 import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
-import { removeTree } from '../images/tree.js';
-import { containerEvent, recordExits } from './container-events.js';
+import { removeDir } from './remove-dir.js';
+import { containerEvent, recordExitOf } from './container-events.js';
 import { logConfig } from './logging.js';
 import { attachSocket } from './containers.js';
 import { recordEvent } from './events.js';
@@ -88,10 +88,14 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
   if (!image) throw new Error(`container ${record.Name}: its image ${record.Image} is gone`);
   const id = record.Id;
   const dir = containerDir(root, id);
-  try {
-    ops.remove(stateRoot(root), id, true);
-  } catch (e) {
-    if (!(e as Error).message.includes('does not exist')) throw e;
+  // The runtime's state of an earlier run, if any (a first start has none: the runtime's not-found error,
+  // built and thrown, is a millisecond).
+  if (existsSync(stateDir(stateRoot(root), id))) {
+    try {
+      ops.remove(stateRoot(root), id, true);
+    } catch (e) {
+      if (!(e as Error).message.includes('does not exist')) throw e;
+    }
   }
   const snap = prepareSnapshot(root, image, id);
   const mode = networkMode(o, root);
@@ -243,6 +247,8 @@ async function imageFor(root: string, o: RunOptions, hooks: EngineHooks) {
   if (policy === 'never') throw new ImageNotFoundError(`image ${JSON.stringify(o.image)} is not in the store (${root}) and pulling is off`, o.image);
   if (policy === 'missing') hooks.onProgress?.({ image: o.image, status: 'missing' });
   const progress = hooks.onProgress;
+  // Loaded when an image is missing: the registry client (TLS, zlib, tar) is most of a run's code.
+  const { pull } = await import('../images/pull.js');
   try {
     const rec = await pull(o.image, { root, platform: o.platform, events: progress && { status: (id, status, progressDetail) => progress({ image: o.image, id, status, ...(progressDetail ? { progressDetail } : {}) }) } });
     recordEvent(root, 'image', 'pull', rec.name, { name: rec.name });
@@ -269,8 +275,9 @@ function formatReferenceSafe(image: string): string {
 export function removeContainerFiles(root: string, id: string): void {
   const before = loadRecord(root, id);
   if (before) {
-    // Its exit first, if nobody recorded it yet: die comes before destroy.
-    recordExits(root);
+    // Its exit first, if nobody recorded it yet: die comes before destroy (its own: the others' wait for
+    // the next engine call that lists them, not for this removal to read every record).
+    recordExitOf(root, before);
     containerEvent(root, before, 'destroy');
   }
   try {
@@ -280,17 +287,17 @@ export function removeContainerFiles(root: string, id: string): void {
   }
   stopSlirp(containerDir(root, id));
   // Also when the record never got its address (a failure between plugging and saving).
-  const network = loadRecord(root, id)?.Options.network;
+  const network = before?.Options.network;
   if (mayHaveNetwork(root, id)) unplugAll(root, id);
   try {
     native().umount(join(snapshotDir(root, id), 'rootfs'), 2 /* MNT_DETACH */);
   } catch {
     // not mounted
   }
-  const name = loadRecord(root, id)?.Name;
+  const name = before?.Name;
   // A monitor killed before it could remove its socket leaves it.
   rmSync(attachSocket(root, id), { force: true });
-  removeTree(containerDir(root, id));
+  removeDir(containerDir(root, id));
   if (name) releaseName(root, name, id);
   if (network) refreshPeers(root, network);
 }

@@ -1,7 +1,7 @@
 // save / load / import: docker-archive tars (docker save's format, which docker, podman and skopeo read),
 // OCI image archives, and plain rootfs tarballs.
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, createWriteStream, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { decompress, hostPlatform, unpack } from './pull.js';
@@ -292,40 +292,4 @@ export async function importRootfs(root: string, file: string, name: string, cha
   return record(store, config, [layer], [name])[0];
 }
 
-/** image prune: blobs and unpacked layers no tagged image refers to, and leftovers of dead pulls. */
-export function prune(root: string): string[] {
-  const store = new Store(root);
-  return store.withLock(() => {
-    store.sweepTemp();
-    const keepBlobs = new Set<string>();
-    const keepLayers = new Set<string>();
-    for (const r of store.images()) {
-      keepBlobs.add(hex(r.manifest));
-      keepBlobs.add(hex(r.config));
-      for (const d of r.diffIds) keepLayers.add(hex(d));
-      try {
-        // Unchecked: a corrupt manifest still keeps what it names (image verify reports it).
-        for (const l of (JSON.parse(readFileSync(store.blobPath(r.manifest), 'utf8')) as { layers: { digest: string }[] }).layers) keepBlobs.add(hex(l.digest));
-      } catch {
-        // a missing manifest keeps nothing more
-      }
-    }
-    const removed: string[] = [];
-    for (const [dir, keep] of [[join(store.dir, 'blobs', 'sha256'), keepBlobs], [join(store.dir, 'layers'), keepLayers], [join(store.dir, 'trees'), keepLayers]] as const) {
-      for (const n of readdirSafe(dir)) {
-        if (keep.has(n)) continue;
-        removeTree(join(dir, n));
-        if (!dir.endsWith('trees')) removed.push(`sha256:${n}`);
-      }
-    }
-    return removed;
-  });
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
+export { prune } from './prune.js';

@@ -17,6 +17,7 @@ import { MEDIA, RegistryClient, RegistryError, type Credentials } from './regist
 import { decompressor, streamLayer } from './stream-layer.js';
 import { lookupCredentials } from './auth.js';
 import { Store, type ImageRecord } from './store.js';
+import { hostPlatform } from './host-platform.js';
 
 export interface PullEvents {
   /** detail: bytes so far of the layer being downloaded, as docker's progressDetail. */
@@ -43,10 +44,7 @@ interface Descriptor {
   platform?: { os: string; architecture: string; variant?: string };
 }
 
-export function hostPlatform(): string {
-  const arch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
-  return `linux/${arch}`;
-}
+export { hostPlatform };
 
 function pickPlatform(index: { manifests: Descriptor[] }, want: string, name: string): Descriptor {
   const [os, arch, variant] = want.split('/');

@@ -57,8 +57,10 @@ export const runCommand: Command = async (argv, g) => {
     return 0;
   }
   // With -t the terminal is the container's monitor's, and this client attaches to it (detach keys).
-  const lc = await import('./lifecycle.js');
-  if (o.tty && lc.monitorCanHoldTty(g.root, o)) return lc.runWithTerminal(g, o);
+  if (o.tty) {
+    const lc = await import('./lifecycle.js');
+    if (lc.monitorCanHoldTty(g.root, o)) return lc.runWithTerminal(g, o);
+  }
   // Never the caller's terminal itself: pipes, or /dev/null with the container's own pty (-t). What it
   // writes is kept in its json-file log too, as for a detached one.
   let log: JsonLogWriter | undefined;
