@@ -406,6 +406,17 @@ warmTest('a server killed -9 between calls: the next call works (stale socket) a
   t.false(r.cold);
   t.is(r.stdout, 'ok\n');
   t.is(servers(sockDir).length, 1);
+  // The files of a killed server whose environment never calls again go when another server starts:
+  // kill this one too, then a caller of another environment starts one beside.
+  const [second] = servers(sockDir);
+  const files = readdirSync(sockDir).sort();
+  process.kill(second, 'SIGKILL');
+  await until('killed', () => !existsSync(`/proc/${second}`));
+  t.deepEqual(readdirSync(sockDir).sort(), files, 'its socket and lock file stay behind');
+  const other = { ...env, TSBOX_WARM_OTHER: '1' };
+  await warmUp(other);
+  t.deepEqual(readdirSync(sockDir).filter((f) => files.includes(f)), [], 'swept by the next server');
+  t.is(readdirSync(sockDir).length, 2, 'the new server\'s own socket and lock file');
 });
 
 warmTest('--preserve-fds goes cold (the fds are the caller\'s) and works', async (t) => {

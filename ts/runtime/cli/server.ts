@@ -3,6 +3,7 @@
 // the server runs the same runtimeMain for each call with the caller's context, and the caller's client
 // does the clones (remote-native.ts). It stays up for TSBOX_RUNTIME_IDLE_MS (3000) after the last call.
 import { chmodSync, closeSync, constants as fsc, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { native, setNativeOverride, type Native } from '../../native.js';
 import { decode, encode, ProtocolError, RemoteCall } from '../remote-native.js';
 import { closeQuietly } from '../report.js';
@@ -298,6 +299,44 @@ export function serve(sock: string): Promise<void> {
   }
   listenFd = addon.msgListen(sock, onMessage);
   chmodSync(sock, 0o600);
+  sweepStale(sock);
   armIdle();
   return finished;
+}
+
+/**
+ * Removes what servers killed with -9 (a cgroup killed under them) left beside ours: a lock file nobody
+ * holds, and its socket, which nothing listens on any more. Taken as an ending server removes its own:
+ * under the lock, and only while the name is still that file.
+ */
+function sweepStale(sock: string): void {
+  const dir = dirname(sock);
+  const ours = basename(lockPath(sock));
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.lock') && n !== ours);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    let fd: number;
+    try {
+      fd = openSync(path, fsc.O_RDWR | fsc.O_NOFOLLOW);
+    } catch {
+      continue;
+    }
+    try {
+      if (!native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */) || !sameFile(fd, path)) continue;
+      for (const f of [path.replace(/\.lock$/, '.sock'), path]) {
+        try {
+          unlinkSync(f);
+        } catch {
+          // no socket: the server died before it listened
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
