@@ -211,7 +211,8 @@ test('logs: json-file lines with streams and timestamps, --tail, --since, -f unt
 });
 
 test('pause/unpause, top, stats --no-stream, exec with -e -w -u', async (t) => {
-  const id = tsbox(['run', '-d', 'busybox', 'sh', '-c', 'while true; do sleep 0.05; done']).stdout.trim();
+  // A child that lives throughout (the loop's own sleeps come and go: under load stats could see only sh).
+  const id = tsbox(['run', '-d', 'busybox', 'sh', '-c', 'sleep 600 & while true; do sleep 0.05; done']).stdout.trim();
   t.teardown(() => tsbox(['rm', '-f', id]));
   await sleep(200);
   t.is(tsbox(['pause', id]).code, 0);
