@@ -223,7 +223,7 @@ test('pause/unpause, top, stats --no-stream, exec with -e -w -u', async (t) => {
   const top = tsbox(['top', id]);
   t.regex(top.stdout, /^UID\s+PID\s+PPID/);
   // The command is pid 1 and its monitor is outside the container: top shows no tsbox process.
-  t.regex(top.stdout, /sh -c while true/);
+  t.regex(top.stdout, /sh -c sleep 600 & while true/);
   t.notRegex(top.stdout, /tsbox-init/);
   const stats = JSON.parse(tsbox(['stats', '--no-stream', '--format', 'json', id]).stdout);
   t.regex(stats.CPUPerc, /^\d+\.\d\d%$/);
