@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { native, type SpawnOptions, type Spawned } from '../native.js';
 import type { Cgroup } from './cgroup/index.js';
 import { execBlob } from './container-blob.js';
-import { letGo, placeSpawned } from './launch.js';
+import { cloneAsync, letGo, placeSpawned } from './launch.js';
 import { isRootless } from './rootless.js';
 import { closeQuietly } from './report.js';
 import type { NamespaceType, OciProcess } from './spec.js';
@@ -141,8 +141,7 @@ export function execLaunch(opts: ExecOptions): ExecLaunched {
 export async function execLaunchAsync(opts: ExecOptions): Promise<ExecLaunched> {
   const p = prepareExec(opts);
   try {
-    const spawned = await new Promise<Spawned>((resolve, reject) => native().spawnAsync(p.spawn, (e, s) => (e ? reject(e) : resolve(s!))));
-    return finishExec(p, spawned);
+    return finishExec(p, await cloneAsync(p.spawn));
   } finally {
     closeQuietly(p.consoleFd);
   }

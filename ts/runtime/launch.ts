@@ -50,8 +50,8 @@ export interface LaunchOptions {
   onWarning?: (message: string) => void;
   /**
    * An owned container dies with this process: the read end of its owner pipe, and the stamp recorded in
-   * the state. launchAsync only: the parent-death signal follows the thread that cloned, and the addon's
-   * spawner thread lives as long as the process (a JS thread calling launch() may not).
+   * the state. The parent-death signal follows the thread that cloned: the addon's spawner thread, which
+   * lives as long as the process.
    */
   owner?: { fd: number; stamp: string };
 }
@@ -296,18 +296,16 @@ function failLaunch(opts: LaunchOptions, made: Made): void {
 /**
  * Reserves the id, prepares the cgroup, clones tsbox-init, places it, runs the createRuntime and
  * prestart hooks and lets it go. The caller then reads the report fd. On any failure here,
- * everything created so far is undone.
+ * everything created so far is undone. The clone happens on the addon's spawner thread (so that many
+ * starts overlap), or in the client of a call the runtime server serves.
  */
-export function launch(opts: LaunchOptions): Launched {
-  if (opts.owner) throw new Error('launch: an owned container is cloned by launchAsync (the spawner thread)');
-  // The reservation names the cgroup before it exists: a create killed from there on leaves a cgroup
-  // that delete --force finds.
+export async function launchAsync(opts: LaunchOptions): Promise<Launched> {
   const place = placement(opts.spec, opts.id);
   reserveId(opts.root, opts.id, place);
   const made: Made = {};
   try {
     const p = prepareLaunch(opts, made, place);
-    const spawned = native().spawn(p.spawn);
+    const spawned = await cloneAsync(p.spawn);
     closeSources(made);
     return finishLaunch(opts, p, made, spawned);
   } catch (e) {
@@ -316,20 +314,9 @@ export function launch(opts: LaunchOptions): Launched {
   }
 }
 
-/** launch() with the clone on the addon's spawner thread: the API's way, so that many starts overlap. */
-export async function launchAsync(opts: LaunchOptions): Promise<Launched> {
-  const place = placement(opts.spec, opts.id);
-  reserveId(opts.root, opts.id, place);
-  const made: Made = {};
-  try {
-    const p = prepareLaunch(opts, made, place);
-    const spawned = await new Promise<Spawned>((resolve, reject) => native().spawnAsync(p.spawn, (e, s) => (e ? reject(e) : resolve(s!))));
-    closeSources(made);
-    return finishLaunch(opts, p, made, spawned);
-  } catch (e) {
-    failLaunch(opts, made);
-    throw e;
-  }
+/** native().spawnAsync as a promise: the addon's spawner thread, or a served call's client. */
+export function cloneAsync(opts: SpawnOptions): Promise<Spawned> {
+  return new Promise<Spawned>((resolve, reject) => native().spawnAsync(opts, (e, s) => (e ? reject(e) : resolve(s!))));
 }
 
 /** Into its cgroups before go: tsbox-init entered them itself when given tasks files (v1), else by pid. */
