@@ -14,6 +14,7 @@ import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
 import { parseMountOptions } from './mount-options.js';
 import { FD_EXTRA } from './blob.js';
 import { fifoPath, procStartTime, removeStateDir, reserveId, writeState, type ContainerState, type Placement } from './state.js';
+import { sleepSync } from './sleep-sync.js';
 
 export interface LaunchOptions {
   /** State root (runc --root). */
@@ -364,14 +365,12 @@ export function abortLaunch(root: string, id: string, spawned: Spawned | undefin
   removeStateDir(root, id);
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /** Waits (up to timeoutMs) until pid is gone or a zombie. */
 export function waitGoneSync(pid: number, timeoutMs = 10000): boolean {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
     if (procStartTime(pid) === undefined) return true;
-    Atomics.wait(sleeper, 0, 0, delay);
+    sleepSync(delay);
   }
   return procStartTime(pid) === undefined;
 }

@@ -9,6 +9,7 @@ import { checkResources, mergeResources, resourcesToApply } from './cgroup/updat
 import type { LinuxResources } from './cgroup/types.js';
 import { signalNumber } from './signals.js';
 import { closeQuietly } from './report.js';
+import { sleepSync } from './sleep-sync.js';
 
 export interface OciState {
   ociVersion: string;
@@ -41,8 +42,6 @@ export function state(root: string, id: string): OciState {
   return ociState(root, readState(root, id));
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /** Told what failed without failing the operation (a poststart or poststop hook); default: ignored. */
 export type WarningSink = (message: string) => void;
 const ignore: WarningSink = () => undefined;
@@ -70,7 +69,7 @@ export function start(root: string, id: string, onWarning: WarningSink = ignore)
         if ((n === 0 && !isAlive(s)) || Date.now() > deadline) {
           throw new Error(`cannot start container ${id}: its init exited before start`);
         }
-        Atomics.wait(sleeper, 0, 0, 1);
+        sleepSync(1);
       }
     } finally {
       closeSync(fd);

@@ -1,5 +1,6 @@
 // Reading and writing cgroup control files, with errors that name the file.
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync, rmdirSync, mkdirSync, existsSync } from 'node:fs';
+import { sleepSync } from '../sleep-sync.js';
 
 export function cgWrite(file: string, value: string | number): void {
   try {
@@ -72,8 +73,6 @@ export function cgMkdir(dir: string): string | undefined {
   }
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Removes empty cgroup dirs, and only if some are busy kills and thaws what is left in them, then waits
  * for it to go: an exited container's cgroup is almost always empty, and reading its pids first costs
@@ -116,7 +115,7 @@ export function cgRmdir(dir: string): void {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
       if (code !== 'EBUSY' || i >= 200) throw new Error(`rmdir ${dir}: ${code ?? e}`);
-      Atomics.wait(sleeper, 0, 0, 10);
+      sleepSync(10);
     }
   }
 }
@@ -125,7 +124,7 @@ export function waitUntil(cond: () => boolean, what: string, timeoutMs = 5000): 
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`cgroup: timed out waiting for ${what}`);
-    Atomics.wait(sleeper, 0, 0, 2);
+    sleepSync(2);
   }
 }
 

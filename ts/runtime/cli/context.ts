@@ -6,6 +6,7 @@ import type { EventEmitter } from 'node:events';
 import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Native } from '../../native.js';
+import { sleepSync } from '../sleep-sync.js';
 
 /** What the clones of a served call go through: the client's (remote-native.ts). */
 export type Spawner = Pick<Native, 'spawn' | 'spawnAsync' | 'watch'>;
@@ -48,8 +49,6 @@ export function callerPath(p: string | undefined): string | undefined {
   return p === undefined ? undefined : resolve(ctx().cwd, p);
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /** Writes all of data to fd; a non-blocking one (a caller's pipe may be) is waited for. */
 export function writeAll(fd: number, data: string | Uint8Array): void {
   let buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -60,7 +59,7 @@ export function writeAll(fd: number, data: string | Uint8Array): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') {
-        Atomics.wait(sleeper, 0, 0, 1);
+        sleepSync(1);
         continue;
       }
       // The reader is gone: what is left has no one to read it (a cold call would die of SIGPIPE's EPIPE too).
