@@ -100,7 +100,11 @@ export function kill(root: string, id: string, signal: string | number, all = fa
       if (sig === 9 && status === 'paused') cg.thaw();
       // SIGKILL: returns once they are gone (their fds closed): containerd's shim reports the exit right
       // after, and the CRI closes the stdio pipes then, losing what a survivor still held open.
-      if (sig === 9) for (const pid of cg.procs()) waitGoneSync(pid, 2000);
+      if (sig === 9) {
+        // One bound for all of them (2 s), not one per survivor.
+        const deadline = Date.now() + 2000;
+        for (const pid of cg.procs()) waitGoneSync(pid, Math.max(0, deadline - Date.now()));
+      }
       return;
     }
     if (status === 'stopped') throw new Error(`cannot kill container ${id}: container not running`);
