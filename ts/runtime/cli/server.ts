@@ -49,6 +49,15 @@ function identity(pid: number | 'self'): string[] {
   return [...status, readFileSync(`/proc/${pid}/cgroup`, 'utf8'), readFileSync(`/proc/${pid}/limits`, 'utf8'), readOr(`/proc/${pid}/attr/current`)];
 }
 
+/** A line on a caller's stderr, as a cold call would print it; a caller gone takes it with it. */
+function tell(fd: number, message: string): void {
+  try {
+    writeAll(fd, `tsbox-runtime: ${message}\n`);
+  } catch {
+    // nowhere to say it
+  }
+}
+
 interface Session {
   call?: RemoteCall;
   /** The caller's stdin, stdout and stderr: ours to close when the call has ended. */
@@ -76,13 +85,28 @@ function parseRequest(fields: Buffer[]): Request {
   return { cwd, argv, env: s.slice(4 + argc) };
 }
 
+const lockPath = (sock: string) => sock.replace(/\.sock$/, '.lock');
+
+/**
+ * flock(LOCK_EX|LOCK_NB) of the lock file open on fd, true only while path still names that file: a server
+ * ending removes its lock file while it holds it, and a lock on that unlinked file is nobody's.
+ */
+function lockCurrent(fd: number, path: string): boolean {
+  if (!native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */)) return false;
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Takes the server's lock (<key>.lock beside the socket) on a descriptor of its own, closed on exec: the
  * client hands it over on fd 3, which every hook and `ps` this process runs would inherit (and hold after
  * us). The lock is free only for the instant between the two; false: another server has it now.
  */
-const lockPath = (sock: string) => sock.replace(/\.sock$/, '.lock');
-
 function takeLock(sock: string): boolean {
   const path = lockPath(sock);
   const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
@@ -91,19 +115,7 @@ function takeLock(sock: string): boolean {
   } catch {
     // no fd 3: started by hand
   }
-  if (!native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */)) return false;
-  // A server ending removes its lock file while it holds it: a lock on that unlinked file is nobody's.
-  return sameFile(fd, path);
-}
-
-function sameFile(fd: number, path: string): boolean {
-  try {
-    const a = fstatSync(fd);
-    const b = statSync(path);
-    return a.ino === b.ino && a.dev === b.dev;
-  } catch {
-    return false;
-  }
+  return lockCurrent(fd, path);
 }
 
 /** Serves calls on sock until idle (or SIGTERM); resolves when it has stopped accepting and every call has ended. */
@@ -140,8 +152,9 @@ export function serve(sock: string): Promise<void> {
     if (listenFd >= 0) addon.msgClose(listenFd);
     maybeDone();
   };
+  const noCallRuns = () => [...sessions.values()].every((s) => !s.running);
   const maybeDone = () => {
-    if (!stopping || ![...sessions.values()].every((s) => !s.running)) return;
+    if (!stopping || !noCallRuns()) return;
     // Removed while still held, so that a directory does not keep a lock file for every environment ever
     // served: a client that opened this one before and locks it after us sees it unlinked and starts none.
     try {
@@ -153,7 +166,7 @@ export function serve(sock: string): Promise<void> {
   };
   const armIdle = () => {
     if (idle) clearTimeout(idle);
-    if (!stopping && [...sessions.values()].every((s) => !s.running)) idle = setTimeout(stop, idleMs);
+    if (!stopping && noCallRuns()) idle = setTimeout(stop, idleMs);
   };
 
   const send = (conn: number, s: Session, data: Buffer, fds: number[]) => {
@@ -201,11 +214,7 @@ export function serve(sock: string): Promise<void> {
     const context: CallContext = { cwd: r.cwd, stdin, stdout, stderr, signals: call.signals, spawner: call.native };
     runtimeMain(r.argv, context)
       .catch((e) => {
-        try {
-          writeAll(stderr, `tsbox-runtime: ${(e as Error).message}\n`);
-        } catch {
-          // nowhere to say it
-        }
+        tell(stderr, (e as Error).message);
         return 1;
       })
       .then((code) => {
@@ -269,26 +278,14 @@ export function serve(sock: string): Promise<void> {
         }
       }
       // A client that does not follow the protocol: told on its stderr when it got that far, never fatal here.
-      if (s?.stdio[2] !== undefined) {
-        try {
-          writeAll(s.stdio[2], `tsbox-runtime: runtime server: ${(e as Error).message}\n`);
-        } catch {
-          // nowhere to say it
-        }
-      }
+      if (s?.stdio[2] !== undefined) tell(s.stdio[2], `runtime server: ${(e as Error).message}`);
     }
   };
 
   // An error escaping a call (an async callback of the runtime code) ends that call's output, not the server.
   process.on('uncaughtException', (e) => {
     const c = servedContext();
-    if (c) {
-      try {
-        writeAll(c.stderr, `tsbox-runtime: ${e.message}\n`);
-      } catch {
-        // nowhere to say it
-      }
-    }
+    if (c) tell(c.stderr, e.message);
   });
   process.on('SIGTERM', stop);
 
@@ -327,7 +324,7 @@ function sweepStale(sock: string): void {
       continue;
     }
     try {
-      if (!native().flock(fd, 2 /* LOCK_EX */ | 4 /* LOCK_NB */) || !sameFile(fd, path)) continue;
+      if (!lockCurrent(fd, path)) continue;
       for (const f of [path.replace(/\.lock$/, '.sock'), path]) {
         try {
           unlinkSync(f);
