@@ -55,12 +55,6 @@ struct msg {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct listener *listeners; /* live ones, for msgClose (under lock) */
 
-/* Larger socket buffers so that one message up to MSG_MAX fits; FORCE needs CAP_NET_ADMIN. */
-static void msg_bufsize(int fd) {
-  int size = 2 * MSG_MAX;
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-}
 
 /* One recvmsg into buf: its length (0: the peer closed), or -errno. Fds beyond MSG_MAX_FDS or a
  * message beyond size are a protocol error (EMSGSIZE); the fds that did arrive are closed then. */
@@ -136,13 +130,18 @@ static bool post(struct listener *l, int conn, int kind, const char *data, size_
   return false;
 }
 
-static void unlist(struct listener *l) {
-  pthread_mutex_lock(&lock);
+/* Takes l off the list of live listeners; the caller holds lock. */
+static void unlist_locked(struct listener *l) {
   for (struct listener **p = &listeners; *p; p = &(*p)->next)
     if (*p == l) {
       *p = l->next;
       break;
     }
+}
+
+static void unlist(struct listener *l) {
+  pthread_mutex_lock(&lock);
+  unlist_locked(l);
   pthread_mutex_unlock(&lock);
 }
 
@@ -171,7 +170,7 @@ static void *serve(void *arg) {
     if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN)) {
       int c = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
       if (c >= 0 && n < MAX_CONNS + 2) {
-        msg_bufsize(c);
+        scm_bufsize(c, 2 * MSG_MAX);
         pfd[n++] = (struct pollfd){.fd = c, .events = POLLIN};
       } else if (c >= 0) {
         close(c); /* too many at once: the client goes cold */
@@ -317,11 +316,7 @@ napi_value addon_msg_close(napi_env env, napi_callback_info info) {
     (void)w;
     /* Unlisted now, so that a second msgClose, or a new listener that gets the same fd number, never
      * reaches this one; the thread closes the fd. */
-    for (struct listener **p = &listeners; *p; p = &(*p)->next)
-      if (*p == l) {
-        *p = l->next;
-        break;
-      }
+    unlist_locked(l);
   }
   pthread_mutex_unlock(&lock);
   if (!l) return throw_errno(env, EBADF, "msgClose fd %d: not a listening socket of msgListen", fd);
@@ -382,7 +377,7 @@ napi_value addon_msg_connect(napi_env env, napi_callback_info info) {
   int fd = -1;
   if (!fill_addr(&sa, path)) throw_errno(env, ENAMETOOLONG, "connect %s", path);
   else if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0) throw_errno(env, errno, "socket AF_UNIX SOCK_SEQPACKET for %s", path);
-  else if (msg_bufsize(fd), connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) throw_errno(env, errno, "connect %s", path), close(fd);
+  else if (scm_bufsize(fd, 2 * MSG_MAX), connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) throw_errno(env, errno, "connect %s", path), close(fd);
   else r = make_int(env, fd);
   free(path);
   return r;

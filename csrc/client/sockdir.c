@@ -5,6 +5,7 @@
 #include "sockdir.h"
 #include "fail.h"
 #include "wire.h"
+#include "../common/scm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,16 @@ static int open_step(int dirfd, const char *name, const char *path, mode_t mode)
   return fd;
 }
 
+/* A directory on the way to ours: owned by us or root, and writable by no one else (who could rename
+ * what we look up in it). */
+static bool ours_or_roots(int fd, const char *path) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return cold_why(errno, "fstat %s", path);
+  if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022))
+    return cold_why(0, "%s: owner %u mode %03o (want ours or root's, not group/other writable)", path, (unsigned)st.st_uid, st.st_mode & 0777);
+  return true;
+}
+
 int sockdir_open(char *path, size_t size) {
   const char *xdg = getenv("XDG_RUNTIME_DIR");
   const char *base = xdg && xdg[0] == '/' ? xdg : "/run";
@@ -37,22 +48,14 @@ int sockdir_open(char *path, size_t size) {
   struct stat st;
   /* The base too: the server's socket path goes through it by name, so no one else may rename in it
    * (root with another user's XDG_RUNTIME_DIR, as sudo may leave it, goes cold). */
-  if (fstat(b, &st) < 0) return cold_why(errno, "fstat %s", base), close(b), -1;
-  if ((st.st_uid != me && st.st_uid != 0) || (st.st_mode & 022)) {
-    cold_why(0, "%s: owner %u mode %03o (want ours or root's, not group/other writable)", base, (unsigned)st.st_uid, st.st_mode & 0777);
-    return close(b), -1;
-  }
+  if (!ours_or_roots(b, base)) return close(b), -1;
   /* 0711: the state root's own mode (ts/runtime/state.ts), for when this call makes it first. */
   int t = open_step(b, "tsbox", path, 0711);
   close(b);
   if (t < 0) return -1;
   /* The state root (often 0755): it must be ours or root's, and writable by no one else, so that no
    * one else can put another .runtime in its place. */
-  if (fstat(t, &st) < 0) return cold_why(errno, "fstat %s", path), close(t), -1;
-  if ((st.st_uid != me && st.st_uid != 0) || (st.st_mode & 022)) {
-    cold_why(0, "%s: owner %u mode %03o (want ours or root's, not group/other writable)", path, (unsigned)st.st_uid, st.st_mode & 0777);
-    return close(t), -1;
-  }
+  if (!ours_or_roots(t, path)) return close(t), -1;
   strncat(path, "/.runtime", size - strlen(path) - 1);
   int d = open_step(t, ".runtime", path, 0700);
   close(t);
@@ -71,9 +74,7 @@ int sockdir_connect(int dirfd, const char *name) {
   /* Nonblocking for connect: a server that stopped accepting (full backlog) means cold, not a hang. */
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
-  int size = 2 * WIRE_MAX;
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  scm_bufsize(fd, 2 * WIRE_MAX);
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
     close(fd);

@@ -17,6 +17,13 @@ union scm_cmsg {
   struct cmsghdr align;
 };
 
+/* Socket buffers of size bytes each way, so that one message that large fits: SO_*BUFFORCE where we may
+ * (CAP_NET_ADMIN), else as far as net.core.[wr]mem_max allows. */
+static inline void scm_bufsize(int fd, int size) {
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
 /* One message: len bytes of data (0 is a message too on SOCK_SEQPACKET) and nfds fds (at most
  * SCM_MAX_FDS). MSG_NOSIGNAL: a gone peer is EPIPE, never a signal. Returns 0, or -errno. */
 static inline int scm_send(int sock, const void *data, size_t len, const int *fds, int nfds) {
