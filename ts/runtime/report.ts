@@ -38,6 +38,11 @@ export class ReportParser {
   }
 }
 
+/** One read(2) of fd into buf on the thread pool (a served call's fds may be slow pipes): bytes read. */
+export function readFd(fd: number, buf: Buffer): Promise<number> {
+  return new Promise<number>((resolve, reject) => read(fd, buf, 0, buf.length, null, (e, got) => (e ? reject(e) : resolve(got))));
+}
+
 /**
  * Resolves with the first report that ends setup: ready, started or error. Read on the thread pool, so
  * that a process serving many calls (the runtime server) keeps running the others meanwhile.
@@ -50,7 +55,7 @@ export async function waitSetup(fd: number): Promise<Report> {
   for (;;) {
     let n: number;
     try {
-      n = await new Promise<number>((resolve, reject) => read(fd, chunk, 0, chunk.length, null, (e, got) => (e ? reject(e) : resolve(got))));
+      n = await readFd(fd, chunk);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') await new Promise((r) => setTimeout(r, 1));

@@ -1,13 +1,13 @@
 // The runc-compatible commands: each takes its argv (after the command name) and the global options.
 import { childProcess } from '../lazy.js';
-import { existsSync, fstatSync, read, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { native } from '../../native.js';
 import { defaultSpec } from '../default-spec.js';
 import { execLaunchAsync, execProcess } from '../exec.js';
 import { abortLaunch, launchAsync, type Launched } from '../launch.js';
 import * as ops from '../operations.js';
-import { closeQuietly, ContainerError, waitSetup } from '../report.js';
+import { closeQuietly, ContainerError, readFd, waitSetup } from '../report.js';
 import { loadSpec, type OciProcess } from '../spec.js';
 import { LockBusyError, listIds, markCreated, readState } from '../state.js';
 import { bool, FlagError, list, parseFlags, str, type FlagSpec, type Parsed } from './args.js';
@@ -391,7 +391,7 @@ async function readAll(fd: number): Promise<string> {
   const chunks: Buffer[] = [];
   for (;;) {
     const buf = Buffer.alloc(65536);
-    const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, buf.length, null, (e, got) => (e ? reject(e) : resolve(got))));
+    const n = await readFd(fd, buf);
     if (n === 0) return Buffer.concat(chunks).toString('utf8');
     chunks.push(buf.subarray(0, n));
   }
