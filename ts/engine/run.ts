@@ -19,12 +19,12 @@ import { ImageNotFoundError, RegistryError } from '../errors.js';
 import { formatReference, parseReference } from '../images/reference.js';
 import { selfArgv } from '../self.js';
 import { SLIRP_DNS, SLIRP_GUEST_IP, slirpForward, startSlirp, stopSlirp } from '../net/slirp.js';
-import { removeDir } from './remove-dir.js';
 import { containerEvent, recordExitOf } from './container-events.js';
 import { logConfig } from './logging.js';
 import { attachSocket } from './containers.js';
 import { recordEvent } from './events.js';
 import { platformMismatch } from './platform.js';
+import { removeTree } from '../images/tree.js';
 
 /** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
 function writeEtc(dir: string, hostname: string, o: RunOptions): void {
@@ -297,7 +297,7 @@ export function removeContainerFiles(root: string, id: string): void {
   const name = before?.Name;
   // A monitor killed before it could remove its socket leaves it.
   rmSync(attachSocket(root, id), { force: true });
-  removeDir(containerDir(root, id));
+  removeTree(containerDir(root, id));
   if (name) releaseName(root, name, id);
   if (network) refreshPeers(root, network);
 }

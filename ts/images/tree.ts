@@ -2,7 +2,8 @@
 // files owned by subordinate ids, which the user can remove or copy with their owners only from inside
 // its user namespace (tsbox unshare).
 import { spawnSync } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
 import { selfArgv } from '../self.js';
 
@@ -14,7 +15,26 @@ function unshare(what: string, argv: string[]): void {
 
 const mapped = () => isRootless() && rootlessMappings().full;
 
+/**
+ * A walk of readdir's entry types, which say what each entry is: rmSync's walk stats every path and tries
+ * rmdir on every file first (twice the calls; 0.7 ms of a `run --rm`). Symlinks are unlinked, never followed.
+ */
+function walkRemove(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walkRemove(p);
+    else unlinkSync(p);
+  }
+  rmdirSync(dir);
+}
+
 export function removeTree(path: string): void {
+  try {
+    walkRemove(path);
+    return;
+  } catch {
+    // Whatever is left (none at all, a file, files of a rootless container's users): rmSync, then unshare.
+  }
   try {
     rmSync(path, { recursive: true, force: true });
     return;
