@@ -15,33 +15,16 @@
  * it took a CPU from that container's own setup. */
 #define _GNU_SOURCE
 #include "netns_pool.h"
+#include "../common/loopback.h"
 
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 static int pooled = -1;
 /* The spawner thread's own network namespace, to return to; -2 not opened yet, -1 the pool is off. */
 static int home = -2;
-
-/* Best effort: left down, tsbox-init brings it up as in any new namespace. */
-static void loopback_up(void) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "lo");
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-    ifr.ifr_flags |= IFF_UP;
-    ioctl(s, SIOCSIFFLAGS, &ifr);
-  }
-  close(s);
-}
 
 int netns_pool_take(void) {
   return __atomic_exchange_n(&pooled, -1, __ATOMIC_ACQ_REL);
@@ -60,7 +43,9 @@ void netns_pool_fill(void) {
     return;
   }
   int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) loopback_up();
+  /* Best effort: left down, tsbox-init brings it up as in any new namespace. */
+  const char *what;
+  if (fd >= 0) (void)loopback_up(&what);
   /* This thread clones every container: left in that namespace, it would put each later one there. */
   if (setns(home, CLONE_NEWNET) < 0) abort();
   if (fd < 0) return;

@@ -1,6 +1,7 @@
 /* Joining namespaces and the per-container kernel settings. */
 #define _GNU_SOURCE
 #include "system.h"
+#include "../common/loopback.h"
 #include "report.h"
 
 #include <errno.h>
@@ -59,27 +60,13 @@ static void sysctl(const char *key, const char *value) {
   write_file(path, value);
 }
 
-/* A new network namespace starts with lo down; docker's "none" and every bridge container expect it up. */
-static void loopback_up(void) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) die(errno, "socket for lo");
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "lo");
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCGIFFLAGS lo");
-  /* Up already in one made ahead (csrc/addon/netns_pool.c): setting it takes the RTNL lock, which the
-   * kernel's cleanup of other namespaces holds for long. */
-  if (!(ifr.ifr_flags & IFF_UP)) {
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die(errno, "ioctl SIOCSIFFLAGS lo up");
-  }
-  close(s);
-}
-
 void system_setup(const struct blob *b) {
   struct blob_rec r;
   size_t off = 0;
-  if (blob_find(b, TSBOX_T_LO_UP, &r)) loopback_up();
+  /* A new network namespace starts with lo down; docker's "none" and every bridge container expect it up. */
+  const char *what;
+  int e;
+  if (blob_find(b, TSBOX_T_LO_UP, &r) && (e = loopback_up(&what)) < 0) die(-e, "%s", what);
   while (blob_next(b, &off, &r)) {
     struct blob_cur c = blob_cur(&r);
     switch (r.tag) {
