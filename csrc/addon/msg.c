@@ -210,21 +210,6 @@ static void *serve(void *arg) {
   return NULL;
 }
 
-static int start_listener_thread(struct listener *l) {
-  pthread_t t;
-  pthread_attr_t attr;
-  sigset_t all, old;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 128 * 1024);
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&t, &attr, serve, l);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
-  return err;
-}
-
 static bool fill_addr(struct sockaddr_un *sa, const char *path) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
@@ -283,7 +268,7 @@ napi_value addon_msg_listen(napi_env env, napi_callback_info info) {
   l->next = listeners;
   listeners = l;
   pthread_mutex_unlock(&lock);
-  int err = start_listener_thread(l);
+  int err = start_thread(serve, l, 128 * 1024);
   if (err) {
     unlist(l);
     napi_delete_reference(env, l->cb);
