@@ -14,11 +14,9 @@ const importMeta = {
   'import.meta.dirname': '__dirname',
   'import.meta.filename': '__filename',
 };
-// undici (the registry client's fetch where it adds certificate authorities, ts/images/trust.ts) stays in
-// node_modules, loaded on that first use: bundled in, its 800 KB made every command of the CLI 5-8 ms
-// slower to start, and every import('tsbox') too. re2js (Go's regexp for filters) is loaded the same way,
-// from node_modules on first use (ts/engine/go-regexp.ts), and so is not in the bundles either.
-const external = ['undici'];
+// re2js (Go's regexp for filters) stays in node_modules, loaded on first use (ts/engine/go-regexp.ts,
+// through require, which the bundler leaves alone): bundled in, it would slow every command's start.
+const external = [];
 // One CommonJS file for Node 20, with import.meta's uses replaced.
 const cjs = {
   external,

@@ -414,3 +414,75 @@ test('save to a directory that does not exist, and an invalid reference: one-lin
   t.false(r.stderr.includes('Unable to find image'), r.stderr);
   t.regex(r.stderr, /^tsbox: invalid reference "Bad\/Ref:x"[^\n]*\n$/);
 });
+
+// ---------------------------------------------------------------------------------------------------
+// Registries that keep blobs elsewhere (S3, a CDN) answer a blob's GET with a redirect there.
+
+test("a registry that redirects blobs to another host: followed, the registry's credentials never sent there; podman compared", async (t) => {
+  const { createServer, request } = await import('node:http');
+  type Seen = { method: string; url: string; authorization?: string };
+  const front: Seen[] = [];
+  const storage: Seen[] = [];
+  const [user, password] = ['alice', 's3cret'];
+  const basic = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const forward = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, path: string) => {
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    delete headers.host;
+    const up = request(`http://${reg.addr}${path}`, { method: req.method, headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+  const listen = (s: import('node:http').Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as import('node:net').AddressInfo).port)));
+  // The storage: serves blobs to anyone who has the URL, and records who sent what.
+  const store = createServer((req, res) => {
+    storage.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization });
+    forward(req, res, req.url!.replace(/^\/storage/, '/v2'));
+  });
+  const storagePort = await listen(store);
+  // The registry: basic auth, manifests itself, every blob a 307 to the storage (another origin).
+  const registry = createServer((req, res) => {
+    front.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization });
+    if (req.headers.authorization !== basic) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="test"', 'content-length': 0 });
+      return res.end();
+    }
+    if (/\/blobs\/sha256:/.test(req.url!)) {
+      res.writeHead(307, { location: `http://127.0.0.1:${storagePort}${req.url!.replace(/^\/v2/, '/storage')}`, 'content-length': 0 });
+      return res.end();
+    }
+    forward(req, res, req.url!);
+  });
+  const port = await listen(registry);
+  try {
+    const ref = `127.0.0.1:${port}/busybox:oci`;
+    const root = newRoot();
+    const img = await pull(ref, { root, credentials: { username: user, password } });
+    t.truthy(img.config);
+    const v = await tsbox(root, ['image', 'verify', ref]);
+    t.is(v.code, 0, v.stderr);
+    t.true(storage.length >= 2, 'the config and the layer came from the storage');
+    t.deepEqual(storage.filter((s) => s.authorization !== undefined), [], 'no credentials sent to the storage');
+    t.true(front.some((f) => f.authorization === basic), 'the registry got them');
+    if (havePodman) {
+      const p = podman(work);
+      storage.length = 0;
+      try {
+        const r = await p.run(['pull', '-q', '--tls-verify=false', '--creds', `${user}:${password}`, ref]);
+        t.is(r.code, 0, r.stderr);
+        t.true(storage.length >= 2);
+        t.deepEqual(storage.filter((s) => s.authorization !== undefined), [], 'podman: no credentials sent to the storage');
+      } finally {
+        p.remove();
+      }
+    }
+  } finally {
+    for (const s of [registry, store]) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  }
+});

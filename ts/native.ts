@@ -121,6 +121,8 @@ export interface Native {
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2) (does not follow a final symlink). */
   lsetxattr(path: string, name: string, value: Buffer): void;
+  /** chattr +T on a directory (ext2/3/4): directories made in it are spread as the root's are. */
+  markTopDir(path: string): void;
   /** TIOCSWINSZ on a pty fd. */
   setWinsize(fd: number, rows: number, cols: number): void;
   /** The sealed memfd holding tsbox-init, for diagnostics (its /proc path). */

@@ -29,6 +29,7 @@ static const struct {
     {"mkfifo", addon_mkfifo},
     {"mknod", addon_mknod},
     {"lsetxattr", addon_lsetxattr},
+    {"markTopDir", addon_mark_top_dir},
     {"setWinsize", addon_set_winsize},
     {"initFd", addon_init_fd},
     {"deviceFilter", addon_device_filter},

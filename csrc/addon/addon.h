@@ -23,6 +23,7 @@ TSBOX_FN(addon_open_tree);
 TSBOX_FN(addon_mkfifo);
 TSBOX_FN(addon_mknod);
 TSBOX_FN(addon_lsetxattr);
+TSBOX_FN(addon_mark_top_dir);
 /* fdutil.c */
 TSBOX_FN(addon_flock);
 TSBOX_FN(addon_unix_connect);

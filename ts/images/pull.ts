@@ -14,6 +14,7 @@ import { usernsRun } from '../runtime/userns-exec.js';
 import { selfArgv } from '../self.js';
 import { formatReference, parseReference } from './reference.js';
 import { MEDIA, RegistryClient, RegistryError, type Credentials } from './registry.js';
+import type { HttpResponse } from './http.js';
 import { decompressor, streamLayer } from './stream-layer.js';
 import { lookupCredentials } from './auth.js';
 import { Store, type ImageRecord } from './store.js';
@@ -129,7 +130,7 @@ function commitLayer(store: Store, tmp: string, diffId: string): void {
  * Downloads and unpacks a layer in one pass (stream-layer.ts) into temporary paths of the store; the
  * blob and the layer are moved into place only once the blob's digest and the content's diff id match.
  */
-async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions, signal?: AbortSignal, response?: Promise<Response>): Promise<void> {
+async function streamInto(client: RegistryClient, store: Store, repo: string, d: Descriptor, diffId: string, opts: PullOptions, signal?: AbortSignal, response?: Promise<HttpResponse>): Promise<void> {
   const short = d.digest.slice(7, 19);
   const blobTmp = store.tempPath('blob');
   const tmp = store.tempPath('layer');
@@ -220,7 +221,6 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
   const full = formatReference(ref);
   const store = new Store(opts.root);
   store.sweepTemp();
-  const topDir = store.topDir;
   const client = new RegistryClient(ref.registry, {
     credentials: opts.credentials ?? lookupCredentials(opts.root, ref.registry),
     insecureRegistries: opts.insecureRegistries,
@@ -237,7 +237,7 @@ export async function pull(name: string, opts: PullOptions): Promise<ImageRecord
   // The config goes into the store with the manifest, after the layers: a pull that fails leaves neither.
   const configTmp = store.hasBlob(doc.config.digest) && !(await store.blobMismatch(doc.config.digest)) ? undefined : store.tempPath('config');
   try {
-    return await pullLayers({ client, store, repository: ref.repository, full, m, configDesc: doc.config, layers: doc.layers, configTmp, topDir, opts });
+    return await pullLayers({ client, store, repository: ref.repository, full, m, configDesc: doc.config, layers: doc.layers, configTmp, opts });
   } finally {
     if (configTmp) rmSync(configTmp, { force: true });
   }
@@ -253,7 +253,6 @@ interface PullJob {
   configDesc: Descriptor;
   layers: Descriptor[];
   configTmp: string | undefined;
-  topDir: Promise<void>;
   opts: PullOptions;
 }
 
@@ -261,7 +260,7 @@ async function pullLayers(job: PullJob): Promise<ImageRecord> {
   const { client, store, repository, layers, configTmp, opts } = job;
   // The first layers the store lacks are asked for while the config comes: their answers wait, unread,
   // until the config says they are needed (a layer unpacked already drops its answer unread).
-  const early = new Map<string, Promise<Response>>();
+  const early = new Map<string, Promise<HttpResponse>>();
   const streamed = !(isRootless() && rootlessMappings().full);
   if (configTmp && streamed) {
     for (const l of layers.slice(0, opts.parallel ?? 3)) {
@@ -274,12 +273,12 @@ async function pullLayers(job: PullJob): Promise<ImageRecord> {
   try {
     return await pullWithConfig(job, early);
   } finally {
-    for (const res of early.values()) res.then((r) => r.body?.cancel().catch(() => undefined), () => undefined);
+    for (const res of early.values()) res.then((r) => r.discard(), () => undefined);
   }
 }
 
-async function pullWithConfig(job: PullJob, early: Map<string, Promise<Response>>): Promise<ImageRecord> {
-  const { client, store, repository, full, m, configDesc, layers, configTmp, topDir, opts } = job;
+async function pullWithConfig(job: PullJob, early: Map<string, Promise<HttpResponse>>): Promise<ImageRecord> {
+  const { client, store, repository, full, m, configDesc, layers, configTmp, opts } = job;
   if (configTmp) {
     const st = statfsSync(store.dir);
     const total = Number.isSafeInteger(configDesc.size) && configDesc.size! >= 0 ? configDesc.size : undefined;
@@ -302,10 +301,8 @@ async function pullWithConfig(job: PullJob, early: Map<string, Promise<Response>
       // Streamed unless the blob is here already, or a helper in a user namespace has to unpack it.
       if (store.hasBlob(l.digest) || (isRootless() && rootlessMappings().full)) {
         await fetchBlob(client, store, repository, l, opts.events);
-        await topDir;
         await unpack(store, store.blobPath(l.digest), diffId, l.digest, opts.maxLayerSize);
       } else {
-        await topDir;
         const res = early.get(l.digest);
         early.delete(l.digest);
         await streamInto(client, store, repository, l, diffId, opts, signal, res);

@@ -3,11 +3,12 @@
 // registry has is mounted, others are uploaded whole (POST, PUT) or, when large, in chunks (PATCH, PUT).
 // An image stored as an index (several platforms) is pushed with every platform's manifest.
 import { createReadStream, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { lookupCredentials } from './auth.js';
 import { findImage } from './manage.js';
 import { formatReference, parseReference, type Reference } from './reference.js';
 import { discard, MEDIA, readAtMost, RegistryClient, type Credentials } from './registry.js';
+import type { HttpResponse } from './http.js';
 import { Store, type ImageRecord } from './store.js';
 import { RegistryError, TsboxError } from '../errors.js';
 
@@ -114,10 +115,10 @@ async function inParallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>)
   );
 }
 
-const fileStream = (path: string, start: number, end: number) => Readable.toWeb(createReadStream(path, { start, end, highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>;
+const fileStream = (path: string, start: number, end: number): Readable => createReadStream(path, { start, end, highWaterMark: 1 << 20 });
 
 /** The registry's error, one line: "PUT <url>: 400 Bad Request (DIGEST_INVALID)". */
-async function failure(method: string, url: string, res: Response): Promise<RegistryError> {
+async function failure(method: string, url: string, res: HttpResponse): Promise<RegistryError> {
   // At most 64 KiB of it: a hostile registry's error may never end.
   const text = (await readAtMost(res, 64 << 10, 'error').catch(() => Buffer.alloc(0))).toString();
   const code = /"code":"(\w+)"/.exec(text)?.[1];
@@ -152,7 +153,7 @@ class Pusher {
   }
 
   /** An upload URL from a Location header: on the registry's own origin only (it gets the credentials). */
-  private location(res: Response, what: string): string {
+  private location(res: HttpResponse, what: string): string {
     const loc = res.headers.get('location');
     if (!loc) throw new RegistryError(`${what}: the registry gave no upload location`);
     const url = new URL(loc, `${this.client.origin}/`);
@@ -180,7 +181,7 @@ class Pusher {
     return this.location(res, `POST ${this.client.origin}/v2/${path}`);
   }
 
-  private checkDigest(res: Response, d: Descriptor, what: string): void {
+  private checkDigest(res: HttpResponse, d: Descriptor, what: string): void {
     const got = res.headers.get('docker-content-digest');
     if (got && got !== d.digest) throw new RegistryError(`${what}: the registry answered with digest ${got}, not ${d.digest}`, res.status, 'ERR_REGISTRY_DIGEST');
   }

@@ -2,10 +2,11 @@
 // plain http only for loopback or registries the user calls insecure.
 import { createHash } from 'node:crypto';
 import { createWriteStream, openSync } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isInsecure, registryHost } from './reference.js';
-import { certificateFailure, tlsFetch } from './trust.js';
+import { certificateFailure } from './trust.js';
+import { request, type HttpResponse } from './http.js';
 import { ImageNotFoundError, PullDeniedError, RegistryError } from '../errors.js';
 
 export const MEDIA = {
@@ -80,9 +81,9 @@ export class RegistryClient {
     for (const sc of this.opts.scopes ?? []) if (!q.searchParams.getAll('scope').includes(sc)) q.searchParams.append('scope', sc);
     const headers: Record<string, string> = {};
     if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await tlsFetch(q, { headers });
+      res = await request(q, { headers });
     } catch (e) {
       const cert = certificateFailure(e, q.href);
       if (cert) throw new RegistryError(`token ${q.origin}${q.pathname}: ${cert}`, undefined, 'ERR_REGISTRY_CERTIFICATE');
@@ -95,14 +96,14 @@ export class RegistryClient {
   }
 
   /** GET with auth and retries (network errors and 5xx); 4xx other than 401 are final. */
-  async get(path: string, accept?: string): Promise<Response> {
+  async get(path: string, accept?: string): Promise<HttpResponse> {
     const url = `${this.base}/v2/${path}`;
     const tries = this.opts.retries ?? 4;
     let authed = false;
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      let res: HttpResponse;
       try {
-        res = await tlsFetch(url, { headers: { ...this.authHeader(), ...(accept ? { accept } : {}) }, redirect: 'follow' });
+        res = await request(url, { headers: { ...this.authHeader(), ...(accept ? { accept } : {}) } });
       } catch (e) {
         // An untrusted certificate stays untrusted: no retries.
         const cert = certificateFailure(e, url);
@@ -114,18 +115,18 @@ export class RegistryClient {
         continue;
       }
       if (res.status === 401 && !authed) {
-        await res.arrayBuffer().catch(() => undefined);
+        res.discard();
         authed = true;
         await this.authenticate(res.headers.get('www-authenticate'), url);
         continue;
       }
       if (res.status >= 500 && attempt < tries) {
-        await res.arrayBuffer().catch(() => undefined);
+        res.discard();
         await sleep(200 * 2 ** attempt);
         continue;
       }
       if (!res.ok) {
-        const text = await res.text().catch(() => '');
+        const text = (await readAtMost(res, 64 << 10, 'error').catch(() => Buffer.alloc(0))).toString();
         const code = /"code":"(\w+)"/.exec(text)?.[1];
         const msg = `GET ${url}: ${res.status} ${res.statusText}${code ? ` (${code})` : ''}`;
         if (res.status === 401 || res.status === 403) throw new PullDeniedError(msg, res.status);
@@ -147,7 +148,7 @@ export class RegistryClient {
    * Credentials go only to the registry's own origin: a URL or redirect elsewhere is refused, except a
    * GET or HEAD redirect, followed without them. Non-2xx answers other than 401 are returned to the caller.
    */
-  async send(method: string, pathOrUrl: string, init: { headers?: Record<string, string>; body?: () => Buffer | ReadableStream<Uint8Array> } = {}): Promise<Response> {
+  async send(method: string, pathOrUrl: string, init: { headers?: Record<string, string>; body?: () => Buffer | Readable } = {}): Promise<HttpResponse> {
     let url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.base}/v2/${pathOrUrl.replace(/^\/v2\//, '')}`;
     if (pathOrUrl.startsWith('/') && !pathOrUrl.startsWith('/v2/')) url = `${this.base}${pathOrUrl}`;
     if (new URL(url).origin !== this.base) throw new RegistryError(`${method} ${url}: not on the registry ${this.base}, refused`, undefined, 'ERR_REGISTRY_ELSEWHERE');
@@ -156,16 +157,9 @@ export class RegistryClient {
     let redirects = 0;
     let withAuth = true;
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      let res: HttpResponse;
       try {
-        const body = init.body?.();
-        res = await tlsFetch(url, {
-          method,
-          headers: { ...(withAuth ? this.authHeader() : {}), ...init.headers },
-          body,
-          redirect: 'manual',
-          ...(body && !(body instanceof Buffer) ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        res = await request(url, { method, headers: { ...(withAuth ? this.authHeader() : {}), ...init.headers }, body: init.body?.(), redirect: 'manual' });
       } catch (e) {
         const cert = certificateFailure(e, url);
         if (cert) throw new RegistryError(`${method} ${url}: ${cert}`, undefined, 'ERR_REGISTRY_CERTIFICATE');
@@ -220,13 +214,12 @@ export class RegistryClient {
    */
   async blobToFile(repository: string, digest: string, file: string, size: { declared?: number; limit: number }, onBytes?: (n: number) => void): Promise<void> {
     const res = await this.get(`${repository}/blobs/${digest}`);
-    if (!res.body) throw new RegistryError(`blob ${digest}: empty answer`);
     const max = size.declared ?? size.limit;
     const tooMuch = () =>
       new RegistryError(size.declared !== undefined ? `blob ${digest}: the registry sent more than the ${size.declared} bytes the manifest declares` : `blob ${digest}: the registry sent more than the ${size.limit} bytes the store has room for`);
     const length = Number(res.headers.get('content-length') ?? NaN);
     if (length > max) {
-      await res.body.cancel().catch(() => undefined);
+      res.discard();
       throw tooMuch();
     }
     const hash = createHash('sha256');
@@ -240,7 +233,7 @@ export class RegistryClient {
         cb(null, b);
       },
     });
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), count, createWriteStream('', { fd: openSync(file, 'wx', 0o600) }));
+    await pipeline(res.body, count, createWriteStream('', { fd: openSync(file, 'wx', 0o600) }));
     if (size.declared !== undefined && n !== size.declared) throw new RegistryError(`blob ${digest}: the registry sent ${n} bytes, the manifest declares ${size.declared}`);
     const got = `sha256:${hash.digest('hex')}`;
     if (got !== digest) throw new RegistryError(`blob ${digest}: downloaded content has digest ${got}`);
@@ -248,20 +241,21 @@ export class RegistryClient {
 }
 
 /** Drops a response's body unread (a hostile registry's answer may never end). */
-export async function discard(res: Response): Promise<void> {
-  await res.body?.cancel().catch(() => undefined);
+export async function discard(res: HttpResponse): Promise<void> {
+  res.discard();
 }
 
 /** A response body, refused as soon as it passes max bytes. */
-export async function readAtMost(res: Response, max: number, what: string): Promise<Buffer> {
+export async function readAtMost(res: HttpResponse, max: number, what: string): Promise<Buffer> {
   if (Number(res.headers.get('content-length') ?? NaN) > max) {
-    await res.body?.cancel().catch(() => undefined);
+    res.discard();
     throw new RegistryError(`${what}: more than ${max} bytes`);
   }
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of Readable.fromWeb((res.body ?? new ReadableStream()) as import('node:stream/web').ReadableStream<Uint8Array>)) {
+  for await (const c of res.body) {
     n += (c as Buffer).length;
+    // Leaving the loop destroys the body, and with it a connection that would go on sending.
     if (n > max) throw new RegistryError(`${what}: more than ${max} bytes`);
     chunks.push(c as Buffer);
   }

@@ -4,10 +4,8 @@
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { native } from '../native.js';
 import { removeTree } from './tree.js';
-import { findHostTool } from '../host-tools.js';
 
 export interface ImageRecord {
   /** Full name: docker.io/library/busybox:latest. */
@@ -23,14 +21,12 @@ export interface ImageRecord {
 
 export class Store {
   readonly dir: string;
-  /** Settles once a new store's tmp/ is marked as the top of hierarchies (markTopDir). */
-  readonly topDir: Promise<void> = Promise.resolve();
 
   constructor(root: string) {
     this.dir = join(root, 'images');
     const fresh = !existsSync(join(this.dir, 'tmp'));
     for (const d of ['blobs/sha256', 'layers', 'trees', 'tmp']) mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
-    if (fresh) this.topDir = markTopDir(join(this.dir, 'tmp'));
+    if (fresh) markTopDir(join(this.dir, 'tmp'));
   }
 
   blobPath(digest: string): string {
@@ -171,17 +167,14 @@ export function hex(digest: string): string {
  * in the last minutes while it looks for a free one, so unpacking next to trees removed a moment ago
  * cost up to 1 ms per file (docs/performance.md).
  */
-function markTopDir(dir: string): Promise<void> {
-  // Only ext2/3/4 (statfs magic 0xEF53) know the flag: elsewhere no process is started for it.
-  if (statfsSync(dir).type !== 0xef53) return Promise.resolve();
-  // In the background: a pull waits for it only before its first layer, after the manifest's round trips.
-  const chattr = findHostTool('chattr');
-  if (!chattr) return Promise.resolve();
-  return new Promise((resolve) => {
-    const c = spawn(chattr, ['+T', dir], { stdio: 'ignore' });
-    c.on('error', () => resolve());
-    c.on('exit', () => resolve());
-  });
+function markTopDir(dir: string): void {
+  // Only ext2/3/4 (statfs magic 0xEF53) know the flag.
+  if (statfsSync(dir).type !== 0xef53) return;
+  try {
+    native().markTopDir(dir);
+  } catch {
+    // An optimisation only, as chattr's exit status was before: the store works without it.
+  }
 }
 
 function atomicWrite(path: string, data: Buffer): void {

@@ -13,6 +13,7 @@ import { findHostTool, helperPath } from '../host-tools.js';
 import { bounded } from './limits.js';
 import { extractLayer } from './extract.js';
 import { RegistryError, type RegistryClient } from './registry.js';
+import type { HttpResponse } from './http.js';
 
 /**
  * A decompressor chosen by the first bytes: gzip, zstd (through zstd(1): Node 20 has none) or plain tar.
@@ -64,20 +65,19 @@ export async function streamLayer(
   diffId: string,
   blobFile: string,
   dir: string,
-  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string>; signal?: AbortSignal; response?: Promise<Response> },
+  opts: { declared?: number; limit: number; maxLayerSize?: number; onBytes?: (n: number) => void; digests?: Map<string, string>; signal?: AbortSignal; response?: Promise<HttpResponse> },
 ): Promise<StreamedLayer> {
   // An answer asked for early (pull.ts), or now.
   const res = await (opts.response ?? client.get(`${repository}/blobs/${digest}`));
   if (opts.signal?.aborted) {
-    await res.body?.cancel().catch(() => undefined);
+    res.discard();
     throw new Error('stopped: another layer failed');
   }
-  if (!res.body) throw new RegistryError(`blob ${digest}: empty answer`);
   const max = opts.declared ?? opts.limit;
   const tooMuch = () =>
     new RegistryError(opts.declared !== undefined ? `blob ${digest}: the registry sent more than the ${opts.declared} bytes the manifest declares` : `blob ${digest}: the registry sent more than the ${opts.limit} bytes the store has room for`);
   if (Number(res.headers.get('content-length') ?? NaN) > max) {
-    await res.body.cancel().catch(() => undefined);
+    res.discard();
     throw tooMuch();
   }
   const fd = openSync(blobFile, 'wx', 0o600);
@@ -137,11 +137,10 @@ export async function streamLayer(
         cb();
       },
     });
-    const web = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: 1 << 18 });
     // Another layer of the pull failed: this one stops too.
-    const onAbort = () => web.destroy(new Error('stopped: another layer failed'));
+    const onAbort = () => res.body.destroy(new Error('stopped: another layer failed'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const download = pipeline(web, count).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+    const download = pipeline(res.body, count).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     // A download that fails (a lie about the size, a cut connection) stops the unpacker with its error.
     download.catch((e: Error) => {
       if (sink) sink.destroy(e);

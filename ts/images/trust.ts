@@ -4,11 +4,10 @@
 //   Node does not parse that bundle at the start of every command (30-40 ms for a distribution's bundle),
 //   most of which make no TLS connection;
 // - docker's and podman's per-registry directories, certs.d/<host[:port]>/*.crt.
-// Where neither applies, requests go through Node's fetch and its default trust, as they always did.
+// Where neither applies, connections get Node's default trust (ts/images/http.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import type { Agent, buildConnector } from 'undici';
 
 /** docker's and podman's directories of per-registry certificates; TSBOX_CERTS_DIRS (colon-separated) replaces them. */
 export function certsDirs(): string[] {
@@ -95,48 +94,18 @@ function contextFor(host: string): SecureContext {
   return ctx;
 }
 
-const loadUndici = () => import('undici');
-type Undici = Awaited<ReturnType<typeof loadUndici>>;
-let agent: Agent | undefined;
-let undiciProblem: string | undefined;
-
-/** One dispatcher for every host: its connector picks the host's context when it opens a connection. */
-function dispatcher({ Agent, buildConnector }: Undici): Agent {
-  if (agent) return agent;
-  const connectors = new Map<string, buildConnector.connector>();
-  agent = new Agent({
-    connect: (opts, cb) => {
-      const host = opts.port && opts.port !== '443' ? `${opts.hostname}:${opts.port}` : opts.hostname;
-      let c = connectors.get(host);
-      if (!c) connectors.set(host, (c = buildConnector(opts.protocol === 'https:' ? { secureContext: contextFor(host) } : {})));
-      c(opts, cb);
-    },
-  });
-  return agent;
-}
-
 /**
- * fetch() with the extra authorities where any apply to the URL's host (undici's own fetch and dispatcher:
- * Node's fetch takes only a dispatcher of its own undici's version); Node's fetch otherwise, and where
- * undici cannot be loaded (an application that left it out: a failed verification says so).
+ * The TLS context for a connection to host: Node's roots plus the extra authorities where any apply to
+ * it, or undefined for Node's default context.
  */
-export async function tlsFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
-  const u = new URL(url);
-  if (u.protocol !== 'https:' || !needsOwnTrust(u.host)) return fetch(u, init);
-  let undici: Undici;
-  try {
-    undici = await loadUndici();
-  } catch (e) {
-    undiciProblem = String((e as Error).message).split('\n')[0];
-    return fetch(u, init);
-  }
-  return (await undici.fetch(u, { ...(init as import('undici').RequestInit), dispatcher: dispatcher(undici) })) as unknown as Response;
+export function secureContextFor(host: string): SecureContext | undefined {
+  return needsOwnTrust(host) ? contextFor(host) : undefined;
 }
 
 const CERT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|INVALID_CA|ALTNAME|HOSTNAME_MISMATCH/;
 
 /**
- * A one-line account of a failed certificate verification in a fetch error (undefined for any other
+ * A one-line account of a failed certificate verification in a request's error (undefined for any other
  * failure): what was wrong, and where the registry's authority can be added.
  */
 export function certificateFailure(e: unknown, url: string): string | undefined {
@@ -145,6 +114,6 @@ export function certificateFailure(e: unknown, url: string): string | undefined 
   if (!CERT_CODES.test(code)) return undefined;
   const host = new URL(url).host;
   const where = [...extraFiles(), ...hostDirs(host)];
-  const trusted = undiciProblem ? `; not added, undici could not be loaded: ${undiciProblem}` : where.length ? `; trusted besides Node's roots: ${where.join(', ')}` : '';
+  const trusted = where.length ? `; trusted besides Node's roots: ${where.join(', ')}` : '';
   return `tls: ${String(cause?.message ?? code)} (${code}); add the registry's CA to NODE_EXTRA_CA_CERTS or ${join(certsDirs()[0] ?? '/etc/docker/certs.d', host, 'ca.crt')}${trusted}`;
 }

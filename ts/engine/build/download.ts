@@ -4,19 +4,20 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Store } from '../../images/store.js';
-import { certificateFailure, tlsFetch } from '../../images/trust.js';
+import { certificateFailure } from '../../images/trust.js';
+import { request, type HttpResponse } from '../../images/http.js';
 
 export async function download(store: Store, url: string, what: string): Promise<{ dir: string; file: string; name: string; sha: string }> {
-  let res: Response;
+  let res: HttpResponse;
   try {
-    res = await tlsFetch(url, { redirect: 'follow' });
+    res = await request(url);
   } catch (e) {
     const cert = certificateFailure(e, url);
     if (cert) throw new Error(`${what}: ${cert}`);
     throw new Error(`${what}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
   }
   if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${res.statusText}`);
-  const data = Buffer.from(await res.arrayBuffer());
+  const data = await res.buffer();
   const dir = store.tempPath('add');
   mkdirSync(dir, { mode: 0o700 });
   const name = posix.basename(new URL(url).pathname) || 'index.html';
