@@ -486,3 +486,49 @@ test("a registry that redirects blobs to another host: followed, the registry's 
     }
   }
 });
+
+test('a connection lost under a layer answered early (while the config still comes) fails the pull with one error; the process lives on', async (t) => {
+  const { createServer, request } = await import('node:http');
+  let cut = 0;
+  const server = createServer((req, res) => {
+    const url = req.url!;
+    if (/\/blobs\/sha256:/.test(url)) {
+      // The layer: its headers and a few bytes, then the connection drops while nobody reads it yet.
+      if (!/config|manifests/.test(url)) {
+        const up = request(`http://${reg.addr}${url}`, (r) => {
+          const isConfig = Number(r.headers['content-length']) < 4096;
+          if (isConfig) {
+            // The config comes late: the layers' answers wait unread meanwhile.
+            setTimeout(() => {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+              r.pipe(res);
+            }, 300);
+            return;
+          }
+          r.destroy();
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': r.headers['content-length'] });
+          res.write(Buffer.alloc(16));
+          cut++;
+          setTimeout(() => res.socket?.destroy(), 20);
+        });
+        up.end();
+        return;
+      }
+    }
+    const up = request(`http://${reg.addr}${url}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.end();
+  });
+  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as import('node:net').AddressInfo).port)));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const root = newRoot();
+  const e = await t.throwsAsync(pull(`127.0.0.1:${port}/busybox:oci`, { root }));
+  t.log(e?.message);
+  t.true(cut >= 1, 'a layer was cut');
+  emptyStoreButConfig(t, root);
+});

@@ -7,7 +7,7 @@
 // `cause` has the system's code, and the authorities of trust.ts for TLS.
 import { Agent as HttpAgent, request as plainRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as tlsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { secureContextFor } from './trust.js';
 
 export interface HttpInit {
@@ -99,10 +99,8 @@ function once(url: URL, method: string, headers: Record<string, string>, body: B
     req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error('no answer within 300 s'), { code: 'ETIMEDOUT' })));
     req.on('error', (e) => reject(failed(url, e)));
     if (body === undefined || Buffer.isBuffer(body)) req.end(body);
-    else {
-      body.on('error', (e) => req.destroy(e));
-      body.pipe(req);
-    }
+    // Either side failing ends both: no file left open under a lost connection.
+    else pipeline(body, req, () => undefined);
   });
 }
 
