@@ -87,7 +87,8 @@ function once(url: URL, method: string, headers: Record<string, string>, body: B
   return new Promise((resolve, reject) => {
     const https = url.protocol === 'https:';
     if (!https && url.protocol !== 'http:') return reject(new Error(`${url.href}: only http and https are supported`));
-    const h: OutgoingHttpHeaders = { ...headers };
+    // fetch's defaults: some front ends refuse a request that names no agent.
+    const h: OutgoingHttpHeaders = { 'user-agent': 'tsbox', accept: '*/*', ...headers };
     if (Buffer.isBuffer(body) && h['content-length'] === undefined) h['content-length'] = String(body.length);
     const options = {
       method,
