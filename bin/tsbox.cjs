@@ -8,8 +8,8 @@
 // the lines above and starts Node on this same file without NODE_EXTRA_CA_CERTS: Node 20 parses that
 // bundle before any JavaScript runs (30-40 ms for a distribution's full set), and most commands make no TLS
 // connection. The path goes along as TSBOX_EXTRA_CA_CERTS, which the registry client reads on its first
-// TLS connection (ts/images/trust.ts). The API server (system service, serve) is long-lived and answers
-// docker login with Node's own fetch: it keeps Node's loading. As JavaScript (`node bin/tsbox.cjs`), each
+// TLS connection (ts/images/trust.ts). The API server (system service, serve) is long-lived: it pays
+// Node's loading once and keeps it. As JavaScript (`node bin/tsbox.cjs`), each
 // line above is a string and a comment.
 // Child processes (hooks, helpers, `run -e NODE_EXTRA_CA_CERTS`) get the variable back as it was.
 if (process.env.TSBOX_EXTRA_CA_CERTS && process.env.NODE_EXTRA_CA_CERTS === undefined) process.env.NODE_EXTRA_CA_CERTS = process.env.TSBOX_EXTRA_CA_CERTS;

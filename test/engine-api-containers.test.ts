@@ -260,6 +260,11 @@ test.serial('docker push (login, X-Registry-Auth) to a private registry; dockerd
   t.is(ours(['tag', 'busybox', name]).code, 0);
   const denied = ours(['push', name]);
   t.not(denied.code, 0, 'without a login the registry refuses');
+  // A wrong password: refused as dockerd refuses it (a registry with basic auth).
+  const wrong = ours(['login', '-u', 'pusher', '--password-stdin', reg.addr], { input: 'wrong' });
+  t.is(wrong.code, 1, wrong.stdout);
+  t.regex(wrong.stderr, new RegExp(`^Error response from daemon: login attempt to http://${reg.addr}/v2/ failed with status: 401 Unauthorized$`, 'm'));
+  if (ref) t.is(theirs(['login', '-u', 'pusher', '--password-stdin', reg.addr], { input: 'wrong' }).stderr, wrong.stderr);
   t.is(ours(['login', '-u', 'pusher', '--password-stdin', reg.addr], { input: 'secret' }).code, 0);
   const p = ours(['push', name]);
   t.is(p.code, 0, p.stderr);
@@ -276,19 +281,22 @@ test.serial('docker push (login, X-Registry-Auth) to a private registry; dockerd
 
 test.serial('docker login + pull from a token-auth registry: refused before the login as dockerd refuses it, pulled after; the credentials travel in X-Registry-Auth and stay client-side', async (t) => {
   const name = `${tokenReg.addr}/tok/busybox:1`;
-  const results: { denied: CliResult; login: CliResult; pulled: CliResult; run: CliResult }[] = [];
+  const results: { denied: CliResult; wrong: CliResult; login: CliResult; pulled: CliResult; run: CliResult }[] = [];
   const clients = [client(`unix://${sock}`, clientConfig), ...(ref ? [client(`unix://${ref.sock}`, `${clientConfig}-ref`)] : [])];
   for (const run of clients) {
     const denied = await run(['pull', name]);
+    const wrong = await run(['login', '-u', TOKEN_USER, '--password-stdin', tokenReg.addr], { input: 'wrong' });
     const login = await run(['login', '-u', TOKEN_USER, '--password-stdin', tokenReg.addr], { input: TOKEN_PASS });
     const pulled = await run(['pull', name]);
-    results.push({ denied, login, pulled, run: await run(['run', '--rm', name, 'echo', 'token-ok']) });
+    results.push({ denied, wrong, login, pulled, run: await run(['run', '--rm', name, 'echo', 'token-ok']) });
     await run(['rmi', name]);
     await run(['logout', tokenReg.addr]);
   }
   const [a, b] = results;
   t.is(a.denied.code, 1, a.denied.stderr);
   t.regex(a.denied.stderr, /^Error response from daemon: .*unauthorized|denied/m);
+  t.is(a.wrong.code, 1, a.wrong.stdout);
+  t.regex(a.wrong.stderr, /^Error response from daemon: Get "http:\/\/127\.0\.0\.1:\d+\/token\?[^"]*": unauthorized: authentication required$/m);
   t.is(a.login.code, 0, a.login.stderr);
   t.regex(a.login.stdout, /Login Succeeded/);
   t.is(a.pulled.code, 0, a.pulled.stderr);
@@ -297,6 +305,7 @@ test.serial('docker login + pull from a token-auth registry: refused before the 
   if (b) {
     const shape = (r: CliResult) => [r.code, r.stderr.replace(/"[^"]*"/g, 'URL').replace(/127\.0\.0\.1:\d+/g, 'ADDR').trim()];
     t.deepEqual(shape(a.denied), shape(b.denied), 'refused as dockerd refuses it');
+    t.deepEqual(shape(a.wrong), shape(b.wrong), 'a wrong password refused as dockerd refuses it');
     t.is(a.login.code, b.login.code);
     t.is(a.pulled.code, b.pulled.code);
     const lines = (r: CliResult) => r.stdout.split('\n').filter((l) => !/^[0-9a-f]{12}: /.test(l));

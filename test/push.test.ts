@@ -190,6 +190,11 @@ test('push with basic auth: refused without credentials, done after tsbox login;
   let r = engine.tsbox(['push', name]);
   t.is(r.code, 1);
   t.regex(r.stderr, /^Error: .*authentication required \(use tsbox login/);
+  // A wrong password: nothing saved, docker's line and exit code (dockerd's words: test/engine-api-containers.test.ts).
+  r = engine.tsbox(['login', '-u', 'alice', '--password-stdin', authReg.addr], 'wrong\n');
+  t.is(r.code, 1, r.stdout);
+  t.is(r.stderr, `Error response from daemon: login attempt to http://${authReg.addr}/v2/ failed with status: 401 Unauthorized\n`);
+  t.regex(engine.tsbox(['push', name]).stderr, /authentication required \(use tsbox login/);
   r = engine.tsbox(['login', '-u', 'alice', '--password-stdin', authReg.addr], 's3cret\n');
   t.is(r.code, 0, r.stderr);
   r = engine.tsbox(['push', name]);

@@ -12,6 +12,9 @@ import { dirname, join } from 'node:path';
 import { CLI } from './helpers/bins.js';
 import { Layout, push, rawTar } from './helpers/registry.js';
 import { busyboxRootfs } from './helpers/bundle.js';
+import { startApiServer } from './helpers/api-server.js';
+import { outputOfAsync } from './helpers/cli.js';
+import { DOCKER } from './helpers/dockerd.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tsbox-tls-'));
 // The bin as npm installs it: a link in a bin directory, executed (its "#!" line), node found on PATH.
@@ -159,6 +162,25 @@ test("docker's certs.d/<host:port>/ca.crt: the pull succeeds without NODE_EXTRA_
   t.regex(w.stderr, /tls: /);
 });
 
+test("docker login through the API server trusts the same authorities as pull: certs.d's CA logs in, without it one line that says the certificate is not trusted", async (t) => {
+  const login = async (dirs: string) => {
+    const root = freshRoot();
+    const server = await startApiServer(root, { TSBOX_CERTS_DIRS: dirs });
+    try {
+      // The docker CLI asks the engine (POST /auth), which checks the credentials against the registry.
+      return await outputOfAsync('env', [`DOCKER_HOST=unix://${server.sock}`, `DOCKER_CONFIG=${mkdtempSync(join(work, 'docker-config-'))}`, DOCKER, 'login', '-u', 'anyone', '--password-stdin', host], { tmp: work, input: 'anything' });
+    } finally {
+      await server.stop();
+    }
+  };
+  const ok = await login(`${noCertsD}:${certsD}`);
+  t.is(ok.code, 0, ok.stderr);
+  t.regex(ok.stdout, /Login Succeeded/);
+  const untrusted = await login(noCertsD);
+  t.is(untrusted.code, 1, untrusted.stdout);
+  t.regex(untrusted.stderr, /^Error response from daemon: .*tls: .*certificate.*add the registry's CA to NODE_EXTRA_CA_CERTS or /m);
+});
+
 test('the launcher keeps Node from parsing NODE_EXTRA_CA_CERTS at start; child processes still get it', (t) => {
   // A file Node refuses: `node -e 0` warns about it before any JavaScript runs.
   const bad = join(work, 'bad.pem');
@@ -169,7 +191,7 @@ test('the launcher keeps Node from parsing NODE_EXTRA_CA_CERTS at start; child p
   t.is(v.status, 0, v.stderr);
   t.regex(v.stdout, /tsbox version|Version/);
   t.is(v.stderr, '');
-  // The API server is long-lived and checks logins with Node's own fetch: Node loads the file there.
+  // The API server is long-lived: Node loads the file there, once.
   const service = tsbox(['system', 'service', '--help'], { ca: bad, dirs: noCertsD });
   t.is(service.status, 0, service.stderr);
   t.regex(service.stderr, /Ignoring extra certs from/);

@@ -18,9 +18,10 @@ export interface ApiServer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startApiServer(root: string): Promise<ApiServer> {
+/** env: variables the server gets besides this process's. */
+export async function startApiServer(root: string, env: NodeJS.ProcessEnv = {}): Promise<ApiServer> {
   const sock = join(root, 'docker.sock');
-  const proc = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', sock, '--timeout', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, '--root', root, 'system', 'service', '--socket', sock, '--timeout', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
   if (!existsSync(sock)) throw new Error(`system service did not make ${sock}`);
   const raw: ApiServer['raw'] = (method, path, body, headers = {}) =>

@@ -268,6 +268,20 @@ export class Images {
     return pushImage(name, { root: this.root, insecureRegistries: o.insecureRegistries, credentials: o.credentials, chunkSize: o.chunkSize, events: o.onProgress ? { status: o.onProgress } : undefined });
   }
 
+  /**
+   * docker login's check: the credentials against the registry's /v2/ (basic, or a bearer token got with
+   * them), by the registry client of pull and push, so with the same trust (certs.d, NODE_EXTRA_CA_CERTS)
+   * and plain http for the same registries. Nothing is kept here: the caller stores them, or not.
+   * Rejects with PullDeniedError when the registry refuses them.
+   */
+  async login(server: string, credentials: Credentials, o: { insecureRegistries?: string[] } = {}): Promise<void> {
+    // docker accepts a URL ("https://host/v1/"): the registry is its host.
+    const registry = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    if (!/^[a-zA-Z0-9.-]+(:\d+)?$/.test(registry)) throw new EngineError(`login: invalid registry ${JSON.stringify(server)}`, 'ERR_USAGE');
+    const { RegistryClient } = await import('../images/registry.js');
+    await new RegistryClient(registry, { credentials, insecureRegistries: o.insecureRegistries }).login();
+  }
+
   /** docker build: a Dockerfile into the store (engine/build/); onStep and onOutput report its progress. */
   async build(o: BuildOptions): Promise<BuildResult> {
     const { build } = await import('./build/builder.js');

@@ -2,6 +2,7 @@
 // plain http only for loopback or registries the user calls insecure.
 import { createHash } from 'node:crypto';
 import { createWriteStream, openSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isInsecure, registryHost } from './reference.js';
@@ -46,10 +47,28 @@ function parseChallenge(h: string): { scheme: string; params: Record<string, str
   return { scheme, params };
 }
 
+/**
+ * A token server's reason for a 401, as docker's registry client reads it: {"details": ...} (Docker Hub's
+ * "incorrect username or password"), else the first of {"errors": [...]}, else "authentication required".
+ */
+function refusalDetail(body: string): string {
+  try {
+    const j = JSON.parse(body) as { details?: unknown; errors?: { message?: unknown }[] };
+    if (typeof j.details === 'string' && j.details) return j.details;
+    const m = j.errors?.[0]?.message;
+    if (typeof m === 'string' && m) return m;
+  } catch {
+    // not JSON
+  }
+  return 'authentication required';
+}
+
 export class RegistryClient {
   private readonly base: string;
   private token?: string;
   private basic?: string;
+  /** How the token server refused the credentials, in dockerd's words (login). */
+  private tokenRefusal?: string;
 
   constructor(
     readonly registry: string,
@@ -89,10 +108,30 @@ export class RegistryClient {
       if (cert) throw new RegistryError(`token ${q.origin}${q.pathname}: ${cert}`, undefined, 'ERR_REGISTRY_CERTIFICATE');
       throw e;
     }
-    if (!res.ok) throw new (res.status === 401 || res.status === 403 ? PullDeniedError : RegistryError)(`token ${q.origin}${q.pathname}: ${res.status} ${res.statusText}`, res.status);
+    if (!res.ok) {
+      const denied = res.status === 401 || res.status === 403;
+      if (denied) this.tokenRefusal = `Get "${q.href}": unauthorized: ${refusalDetail((await readAtMost(res, 64 << 10, 'error').catch(() => Buffer.alloc(0))).toString())}`;
+      else res.discard();
+      throw new (denied ? PullDeniedError : RegistryError)(`token ${q.origin}${q.pathname}: ${res.status} ${res.statusText}`, res.status);
+    }
     const body = (await res.json()) as { token?: string; access_token?: string };
     this.token = body.token ?? body.access_token;
     if (!this.token) throw new RegistryError(`token ${q.origin}${q.pathname}: no token in the answer`);
+  }
+
+  /**
+   * docker login's check: GET /v2/ with the credentials, through a token got with them where the registry
+   * asks for one. A refusal rejects with PullDeniedError in dockerd's words: a token server's as Go's
+   * client reports it, the registry's own as "login attempt to ... failed with status".
+   */
+  async login(): Promise<void> {
+    this.tokenRefusal = undefined;
+    try {
+      (await this.get('')).discard();
+    } catch (e) {
+      if (!(e instanceof PullDeniedError)) throw e;
+      throw new PullDeniedError(this.tokenRefusal ?? `login attempt to ${this.base}/v2/ failed with status: ${e.status} ${STATUS_CODES[e.status ?? 401]}`, e.status);
+    }
   }
 
   /** GET with auth and retries (network errors and 5xx); 4xx other than 401 are final. */

@@ -5,7 +5,6 @@ import { familiarName, parseReference } from '../../images/reference.js';
 import { Engine } from '../../engine/engine.js';
 import { EngineError } from '../../engine/containers.js';
 import { saveCredentials } from '../../images/auth.js';
-import { RegistryClient } from '../../images/registry.js';
 import { args, confirm, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress } from '../progress.js';
 import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
@@ -128,8 +127,14 @@ export const loginCommand: Command = async (argv, g) => {
   const password = a.values['password-stdin'] ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : a.values.password;
   if (password === undefined) throw new UsageError('login: give a password with -p or --password-stdin');
   const creds = { username: a.values.username, password };
-  // Check the credentials against the registry before saving them.
-  await new RegistryClient(server, { credentials: creds }).get('');
+  // Checked against the registry before they are saved. A refusal is the daemon's, as docker prints it.
+  try {
+    await new Engine({ root: g.root }).images.login(server, creds);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_USAGE') throw e;
+    process.stderr.write(`Error response from daemon: ${(e as Error).message.split('\n')[0]}\n`);
+    return 1;
+  }
   saveCredentials(g.root, server, creds);
   process.stdout.write('Login Succeeded\n');
   return 0;
