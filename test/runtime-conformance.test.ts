@@ -192,3 +192,17 @@ test.after.always('nothing left behind', (t) => {
   t.deepEqual(states, []);
   t.false(existsSync(join('/sys/fs/cgroup/memory', TEST_CGROUP_PARENT, 'x')));
 });
+
+for (const rt of runtimes) {
+  test.serial(`${rt.name}: hooks that never read the state on their stdin do not fail the container (runc ignores EPIPE there)`, (t) => {
+    // A state larger than a pipe holds: the write to a hook that exited without reading fails with EPIPE.
+    const b = bundle(t, rt, ['sh', '-c', 'echo ran'], (s) => {
+      s.annotations = { 'org.example.big': 'x'.repeat(256 << 10) };
+      const quiet = { path: '/bin/true', args: ['true'] };
+      s.hooks = { createRuntime: [quiet], prestart: [quiet], poststart: [quiet], poststop: [quiet] };
+    });
+    const r = rt.rt(['run', '--bundle', b.dir, b.id]);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'ran\n');
+  });
+}

@@ -1,11 +1,12 @@
 // More of the OCI spec, asserted from inside real containers: user namespaces, joined namespaces,
 // mounts, process settings, the default seccomp profile, cgroup stats, exec rights, and crash recovery.
 import test from 'ava';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, readlinkSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { collect, sh, start } from './helpers/run.js';
+import type { OciSpec } from '../ts/runtime/spec.js';
 import { leftovers, makeBundle, removeBundle, STATE_ROOT } from './helpers/bundle.js';
 import { defaultSeccompProfile } from '../ts/runtime/seccomp-default.js';
 import { DEFAULT_CAPS } from '../ts/runtime/caps.js';
@@ -52,6 +53,41 @@ test('bind mounts (read-only) and tmpfs mounts from the spec', async (t) => {
     s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'mode=1777'] });
   });
   t.is(r.stdout, 'from host\nro-refused\ny\n1\n', r.stderr);
+});
+
+test('a bind with "nofail" whose source is missing, or gone before tsbox-init mounts it, is left out; without it the start fails', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-nofail-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Onto /tmp, which the shared busybox rootfs has: a destination made in it would stay for other tests.
+  const file = `nofail-${process.pid}`;
+  const probe = `grep -c " /tmp " /proc/self/mountinfo; test -e /tmp/${file} && echo seen || echo none`;
+  /** A source there when the spec is read, removed by a prestart hook: after the clone, before tsbox-init's mounts. */
+  const vanishing = (name: string, options: string[], userns = false) => (s: OciSpec) => {
+    const src = join(dir, name);
+    mkdirSync(src);
+    writeFileSync(join(src, file), 'x');
+    s.mounts!.push({ destination: '/tmp', type: 'bind', source: src, options });
+    s.hooks = { prestart: [{ path: '/bin/rm', args: ['rm', '-rf', src] }] };
+    if (userns) {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }
+  };
+  const missing = await sh(probe, (s) => void s.mounts!.push({ destination: '/tmp', type: 'bind', source: join(dir, 'never'), options: ['rbind', 'ro', 'nofail'] }));
+  t.is(missing.code, 0, missing.stderr);
+  t.is(missing.stdout, '0\nnone\n');
+  const gone = await sh(probe, vanishing('gone', ['rbind', 'ro', 'nofail']));
+  t.is(gone.code, 0, gone.stderr);
+  t.is(gone.stdout, '0\nnone\n');
+  // In a user namespace of its own the source is opened before the clone (open_tree): the kernel will not
+  // attach a tree whose directory was removed since, and it is left out as well.
+  const held = await sh(probe, vanishing('held', ['rbind', 'ro', 'nofail'], true));
+  t.is(held.code, 0, held.stderr);
+  t.is(held.stdout, '0\nnone\n');
+  await t.throwsAsync(sh(probe, vanishing('held-strict', ['rbind', 'ro'], true)), { message: /^move_mount .* on .*\/tmp: ENOENT/ });
+  await t.throwsAsync(sh(probe, vanishing('strict', ['rbind', 'ro'])), { message: /^mount bind .*strict on .*\/tmp: ENOENT/ });
+  await t.throwsAsync(sh(probe, (s) => void s.mounts!.push({ destination: '/tmp', type: 'bind', source: join(dir, 'never'), options: ['rbind'] })), { message: /stat .*never: ENOENT/ });
 });
 
 test('rlimits, umask, oom_score_adj, sysctl and no_new_privs apply', async (t) => {

@@ -69,10 +69,10 @@ test('bad usage is a clear error: 125 for a bad flag value, 1 for a missing comm
 test('sandboxes started side by side all run: none takes another one\'s fresh layer for a leftover', async (t) => {
   const { execFile } = await import('node:child_process');
   const one = () =>
-    new Promise<number>((resolve) => {
-      const p = execFile(process.execPath, [CLI, 'sandbox', '--', 'true'], { cwd: tmpdir() }, () => resolve(p.exitCode ?? -1));
+    new Promise<string>((resolve) => {
+      const p = execFile(process.execPath, [CLI, 'sandbox', '--', 'true'], { cwd: tmpdir() }, (_e, _out, err) => resolve(`${p.exitCode ?? -1} ${err}`.trim()));
     });
   // Before: a starting sandbox removed the layers of others whose state was not made yet (24 of 36 failed).
-  const codes = (await Promise.all(Array.from({ length: 12 }, one))).concat(await Promise.all(Array.from({ length: 12 }, one)));
-  t.deepEqual(codes, Array(24).fill(0));
+  const results = (await Promise.all(Array.from({ length: 12 }, one))).concat(await Promise.all(Array.from({ length: 12 }, one)));
+  t.deepEqual(results, Array(24).fill('0'));
 });

@@ -127,6 +127,7 @@ enum tsbox_mount_flags {
   TSBOX_MNT_RATTR = 1u << 4,   /* OCI recursive options (rro, rnosuid...): the record ends with u32 attr_set and
                                   u32 attr_clr (MOUNT_ATTR_*), applied to the mount and every mount below it
                                   with mount_setattr(AT_RECURSIVE) */
+  TSBOX_MNT_NOFAIL = 1u << 5,  /* bind ("nofail"): a source gone by now (ENOENT) leaves the mount out */
   TSBOX_MNT_TREE_FD = 1u << 7, /* bind: the source is "/proc/self/fd/N", a detached tree the parent made with
                                   open_tree(OPEN_TREE_CLONE): attached with move_mount (user namespaces) */
 };

@@ -50,14 +50,17 @@ static void bind_fallback(const char *hostsrc, const char *fdp, const char *wher
 }
 
 /* A detached tree the parent cloned (open_tree), named "/proc/self/fd/N": attached onto the resolved
- * destination. mount(MS_BIND) would refuse a mount of the parent's namespace here. */
-static void attach_tree(const char *src, int dst, const char *where) {
+ * destination. mount(MS_BIND) would refuse a mount of the parent's namespace here. -1 with errno when
+ * the kernel refuses (ENOENT: its source directory was removed since). */
+static int attach_tree(const char *src, int dst) {
   const char *prefix = "/proc/self/fd/";
   if (strncmp(src, prefix, strlen(prefix)) != 0) die(EINVAL, "config blob: tree source %s is no fd", src);
   int tree = atoi(src + strlen(prefix));
-  if (syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-    die(errno, "move_mount %s on %s", src, where);
+  int r = syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+  int e = errno;
   close(tree);
+  errno = e;
+  return r < 0 ? -1 : 0;
 }
 
 /* The TSBOX_T_MOUNT record: mounted on the destination resolved inside the root, never through a link
@@ -82,13 +85,23 @@ static void mount_record(int rootfd, const char *rootfs, const struct blob_rec *
     cgroupfs_mount(rootfd, rootfs, dst, flags);
   } else {
     int file = (mf & TSBOX_MNT_FILE) != 0;
+    /* nofail: a source gone since the spec was made is left out before its destination is made (under a
+     * read-only bind of the host that destination went with it, and making it would fail with EROFS). */
+    if ((mf & TSBOX_MNT_NOFAIL) && !(mf & TSBOX_MNT_TREE_FD) && access(src, F_OK) < 0 && errno == ENOENT) return;
     fd = mu_resolve(rootfd, dst, file ? MU_FILE : MU_DIR, file ? 0644 : 0755);
     if (fd < 0) die(errno, "openat2 %s in %s", dst, rootfs);
     mu_fdpath(fd, fdp);
     if ((mf & TSBOX_MNT_BIND) || (flags & MS_BIND)) {
       unsigned long rec = (mf & TSBOX_MNT_RECURSIVE) || (flags & MS_REC) ? MS_REC : 0;
-      if (mf & TSBOX_MNT_TREE_FD) attach_tree(src, fd, where);
-      else if (mount(src, fdp, NULL, MS_BIND | rec, NULL) < 0) die(errno, "mount bind %s on %s", src, where);
+      int tree = (mf & TSBOX_MNT_TREE_FD) != 0;
+      if (tree ? attach_tree(src, fd) < 0 : mount(src, fdp, NULL, MS_BIND | rec, NULL) < 0) {
+        /* nofail: the source went away since the spec was made (a host mount the sandbox mirrors). */
+        if (errno == ENOENT && (mf & TSBOX_MNT_NOFAIL)) {
+          close(fd);
+          return;
+        }
+        die(errno, tree ? "move_mount %s on %s" : "mount bind %s on %s", src, where);
+      }
       /* A bind takes the source's flags; ro, nosuid... need a remount of the new mount. */
       remount = mnt_flags != 0;
     } else if (mount(src, fdp, fstype, flags & ~(MU_PROPAGATION | MS_BIND | MS_REC), data[0] ? data : NULL) < 0) {

@@ -9,7 +9,7 @@ import { defaultStateRoot } from '../runtime/state.js';
 import { checkRunOptions, defaultRunOptions, type RunOptions } from './options.js';
 import { UsageError } from '../errors.js';
 import { removeContainerFiles, startContainer, type PullPolicy, type PullProgress } from './run.js';
-import { sandboxSpec } from './sandbox.js';
+import { sandboxSpec, startSandbox } from './sandbox.js';
 import { saveRecord } from './containers.js';
 import { detachedLayerPrefix, disownRecord, layerPrefix, ownRecord, reapLayers, reapRecords, trackLayer, untrackLayer } from './ownership.js';
 
@@ -142,11 +142,13 @@ export async function spawn(command: string, args: string[] = [], o: SpawnOption
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
   try {
-    const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
-    // A detached sandbox outlives us: its layer goes when it is deleted, whoever deletes it.
-    if (o.detached) spec.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; rm -rf "$1"', 'sh', layerDir] }] };
-    else trackLayer(layerDir);
-    const c = await runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, input: o.input, detached: o.detached });
+    if (!o.detached) trackLayer(layerDir);
+    const c = await startSandbox(() => {
+      const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
+      // A detached sandbox outlives us: its layer goes when it is deleted, whoever deletes it.
+      if (o.detached) spec.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; rm -rf "$1"', 'sh', layerDir] }] };
+      return runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, input: o.input, detached: o.detached });
+    });
     c.exitStatus.finally(() => {
       untrackLayer(layerDir);
       if (!o.detached) rmSync(layerDir, { recursive: true, force: true });

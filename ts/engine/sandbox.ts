@@ -1,6 +1,6 @@
 // The built-in default that needs no image: the host's own filesystem, read-only underneath a private
 // writable layer, with the working directory writable, a fresh /tmp, no network, and its own pid/ipc/uts.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/default-spec.js';
 import { DEFAULT_CAPS } from '../runtime/caps.js';
@@ -31,7 +31,8 @@ const REPLACED = ['/proc', '/sys', '/dev', '/tmp', '/run'];
  * plain ro reaches only the top one), and private, so that a mount made later on the host below them,
  * which would arrive with its own writable flags, never appears in the sandbox.
  */
-const HOST_VIEW = ['rbind', 'rro', 'rnosuid', 'rnodev', 'rprivate'];
+// nofail: a host mount unmounted between the listing and the sandbox's start is left out, not an error.
+const HOST_VIEW = ['rbind', 'rro', 'rnosuid', 'rnodev', 'rprivate', 'nofail'];
 
 /** Host mount points other than / that the overlay of / does not include, to bind read-only. */
 export function hostSubmounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
@@ -63,6 +64,8 @@ function unprivilegedRoot(layerDir: string, submounts: string[]): OciMount[] {
     const p = `/${name}`;
     const st = lstatSync(p, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) {
+      // Made again when a start is tried again (startSandbox).
+      rmSync(join(skel, name), { force: true });
       symlinkSync(readlinkSync(p), join(skel, name));
       continue;
     }
@@ -77,6 +80,23 @@ function unprivilegedRoot(layerDir: string, submounts: string[]): OciMount[] {
     out.push({ destination: p, type: 'overlay', source: 'overlay', options: [`lowerdir=${p}`, `upperdir=${layerDir}/upper/${name}`, `workdir=${layerDir}/work/${name}`, 'userxattr'] });
   }
   return out;
+}
+
+/**
+ * Without root, a mount the host makes below a top-level directory after the sandbox listed the host's
+ * mounts fails that directory's overlay (EINVAL: a locked mount below its lower layer). A start a moment
+ * later lists it and binds the directory read-only, as the listing would have: start builds its spec anew
+ * each time, and is tried up to three times.
+ */
+export async function startSandbox<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      const locked = (e as { errno?: number }).errno === 22 && /^mount overlay on /.test((e as Error).message);
+      if (attempt >= 3 || !locked) throw e;
+    }
+  }
 }
 
 export function sandboxSpec(o: SandboxOptions): OciSpec {

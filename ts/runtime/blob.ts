@@ -44,7 +44,7 @@ export const Tag = {
 /** config.h TSBOX_FD_EXTRA (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS): where passed-through fds start in tsbox-init. */
 export const FD_EXTRA = 9 + 32;
 
-export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8, RATTR: 16, TREE_FD: 128 } as const;
+export const MountFlag = { BIND: 1, RECURSIVE: 2, FILE: 4, CGROUP: 8, RATTR: 16, NOFAIL: 32, TREE_FD: 128 } as const;
 export const InitMode = { EXEC: 0, INIT: 1 } as const;
 
 type Field = { u16: number } | { u32: number } | { i32: number } | { u64: bigint } | { str: string } | { bytes: Buffer };

@@ -181,9 +181,12 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
       try {
         st = statSync(src);
       } catch (e) {
-        throw new SpecError(`mount ${src} on ${m.destination}: stat ${src}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (o.nofail && code === 'ENOENT') continue;
+        throw new SpecError(`mount ${src} on ${m.destination}: stat ${src}: ${code ?? e}`);
       }
       if (!st.isDirectory()) extra |= MountFlag.FILE;
+      if (o.nofail) extra |= MountFlag.NOFAIL;
     }
     if (m.type === 'cgroup' || m.type === 'cgroup2') extra |= MountFlag.CGROUP;
     if (m.destination === '/dev' && !o.bind) devIsTmpfs = true;

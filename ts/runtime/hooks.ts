@@ -31,7 +31,9 @@ export function runHooks(kind: string, hooks: OciHook[] | undefined, state: Hook
       timeout: h.timeout ? h.timeout * 1000 : undefined,
       stdio: ['pipe', hookStdout(), 'pipe'],
     });
-    if (r.error) throw new Error(`${kind} hook ${h.path}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`);
+    const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+    // A hook that exits without reading the state (EPIPE on its stdin) ran all the same, as runc has it.
+    if (r.error && !(code === 'EPIPE' && r.status !== null)) throw new Error(`${kind} hook ${h.path}: ${code ?? r.error.message}`);
     if (r.status !== 0) {
       const why = r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
       throw new Error(`${kind} hook ${h.path}: ${why}: ${r.stderr.toString().trim().split('\n').pop() ?? ''}`);

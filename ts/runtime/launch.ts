@@ -86,6 +86,8 @@ function cloneBindSources(spec: OciSpec, first: number): { fds: number[]; source
       try {
         fd = native().openTree(m.source ?? '', o.recursive);
       } catch (e) {
+        // Left out by the config blob too (its stat finds nothing).
+        if (o.nofail && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw new SpecError(`mount ${m.source} on ${m.destination}: ${(e as Error).message}`);
       }
       sources.set(i, `/proc/self/fd/${first + fds.length}`);

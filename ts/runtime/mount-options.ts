@@ -46,6 +46,11 @@ export interface ParsedMountOptions {
   data: string;
   /** OCI 1.1 recursive options (rro, rnosuid...): MOUNT_ATTR_* set and cleared on the mount and all below it. */
   rattr?: { set: number; clr: number };
+  /**
+   * "nofail" (mount(8)'s word; bwrap's --bind-try): a bind whose source does not exist, or is gone by the
+   * time it is mounted, is left out instead of failing the container. tsbox's own: runc would pass it on as data.
+   */
+  nofail?: boolean;
 }
 
 // [set, clear]: "rw" clears RDONLY, "suid" clears NOSUID, and so on.
@@ -125,6 +130,7 @@ export function parseMountOptions(options: string[] = [], type?: string): Parsed
   let recursive = type === 'rbind';
   const data: string[] = [];
   let rattr: { set: number; clr: number } | undefined;
+  let nofail = false;
   for (const opt of options) {
     const f = FLAG_OPTIONS[opt];
     const r = RECURSIVE_OPTIONS[opt];
@@ -151,11 +157,13 @@ export function parseMountOptions(options: string[] = [], type?: string): Parsed
     } else if (opt === 'rbind') {
       bind = true;
       recursive = true;
+    } else if (opt === 'nofail') {
+      nofail = true;
     } else if (!IGNORED.has(opt)) {
       data.push(opt);
     }
   }
-  return { flags, propagation, bind, recursive, data: data.join(','), ...(rattr ? { rattr } : {}) };
+  return { flags, propagation, bind, recursive, data: data.join(','), ...(rattr ? { rattr } : {}), ...(nofail ? { nofail } : {}) };
 }
 
 /** rootfsPropagation value → flags for "/" (default rslave, as runc). */

@@ -2,7 +2,7 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sandboxSpec } from '../../engine/sandbox.js';
+import { sandboxSpec, startSandbox } from '../../engine/sandbox.js';
 import { layerPrefix, reapLayers } from '../../engine/ownership.js';
 import { runContainer } from '../../runtime/api.js';
 import { ContainerError } from '../../runtime/report.js';
@@ -44,25 +44,19 @@ export const sandboxCommand: Command = async (argv) => {
   // starting beside this one has no state yet, and was taken for a leftover.
   reapLayers();
   sweepLegacy(root);
-  const id = `sandbox-${randomBytes(6).toString('hex')}`;
   const layerDir = mkdtempSync(layerPrefix());
   try {
     for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
-    const spec = sandboxSpec({
-      args: command,
-      layerDir,
-      cwd: parsed.values.workdir,
-      writable: parsed.values.writable,
-      network: net === 'host',
-      terminal: parsed.values.tty ?? (process.stdin.isTTY === true && process.stdout.isTTY === true),
-      hostname: parsed.values.hostname,
-    });
-    writeFileSync(join(layerDir, 'config.json'), JSON.stringify(spec));
+    const terminal = parsed.values.tty ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
     // Its stdin is passed on as a command's is; terminals only through pipes, or the sandbox's own pty.
-    const relay = relayStdio({ interactive: true, none: spec.process!.terminal });
+    const relay = relayStdio({ interactive: true, none: terminal });
     let c;
     try {
-      c = await runContainer({ id, spec, bundle: layerDir, root, stdio: relay.fds, onWarning: (m) => process.stderr.write(`tsbox: warning: ${m}\n`) });
+      c = await startSandbox(() => {
+        const spec = sandboxSpec({ args: command, layerDir, cwd: parsed.values.workdir, writable: parsed.values.writable, network: net === 'host', terminal, hostname: parsed.values.hostname });
+        writeFileSync(join(layerDir, 'config.json'), JSON.stringify(spec));
+        return runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root, stdio: relay.fds, onWarning: (m) => process.stderr.write(`tsbox: warning: ${m}\n`) });
+      });
     } catch (e) {
       relay.close();
       // As a shell (and docker run) says it: 127 not found, 126 not executable.
