@@ -3,7 +3,7 @@
 // listing, and what a create killed half-way leaves. Each check runs with runc beside tsbox-runtime.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { leftovers, makeBundle, removeBundle, STATE_ROOT, TEST_CGROUP_PARENT, type Bundle } from './helpers/bundle.js';
@@ -204,5 +204,35 @@ for (const rt of runtimes) {
     const r = rt.rt(['run', '--bundle', b.dir, b.id]);
     t.is(r.code, 0, r.stderr);
     t.is(r.stdout, 'ran\n');
+  });
+}
+
+for (const rt of runtimes) {
+  test.serial(`${rt.name}: createContainer hooks run in the container's mount namespace before pivot_root (cwd its rootfs), startContainer hooks inside it before the process; a failing one fails the container`, (t) => {
+    const b = bundle(t, rt, ['sh', '-c', 'cat /tmp/create.json; echo; cat /tmp/start.json; echo; cat /tmp/create.cwd; id -u'], (s) => {
+      // A tmpfs of the container's own: only a hook in its mount namespace can write there.
+      s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777'] });
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.hooks = {
+        // Before pivot_root "/" is still the host's: the host's sh, and a path relative to the rootfs.
+        createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > tmp/create.json; pwd > tmp/create.cwd'] }],
+        // After it, the container's sh, as the container's user.
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'cat > /tmp/start.json; id -u > /tmp/start.uid'] }],
+      };
+    });
+    const r = rt.rt(['run', '--bundle', b.dir, b.id]);
+    t.is(r.code, 0, r.stderr);
+    const [create, start, cwd, uid] = r.stdout.split('\n');
+    t.like(JSON.parse(create), { id: b.id, status: 'creating', bundle: b.dir });
+    t.like(JSON.parse(start), { id: b.id, status: 'created', bundle: b.dir });
+    t.is(cwd, realpathSync(b.spec.root!.path));
+    t.is(uid, '1000');
+    const failing = bundle(t, rt, ['true'], (s) => {
+      s.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo boom-from-hook >&2; exit 3'] }] };
+    });
+    const f = rt.rt(['run', '--bundle', failing.dir, failing.id]);
+    t.not(f.code, 0);
+    t.regex(f.stderr, /hook.*boom-from-hook/s);
+    t.is(rt.rt(['state', failing.id]).code === 0, false, 'nothing left of it');
   });
 }

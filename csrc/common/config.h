@@ -116,6 +116,15 @@ enum tsbox_tag {
                                   before that); again right before the exec, after every credential change. */
   TSBOX_T_ATTACH = 58,         /* str socket path, u32 flags (1: an open stdin): with TSBOX_T_LOG_JSON, the monitor serves
                                   its output (docker's multiplexed frames) and the stdin on that unix socket */
+  TSBOX_T_HOOK = 59,           /* u32 enum tsbox_hook_stage, u32 timeout seconds (0: none), u32 argc, u32 envc, str path,
+                                  str args[argc], str env[envc]: an OCI hook tsbox-init runs in the container, in order */
+  TSBOX_T_HOOK_STATE = 60,     /* str prefix, str suffix: the hooks' state is prefix "status":"...","pid":N suffix */
+};
+
+/* Where tsbox-init runs a TSBOX_T_HOOK (the others run in the parent). */
+enum tsbox_hook_stage {
+  TSBOX_HOOK_CREATE_CONTAINER = 1, /* after the mounts, before pivot_root; cwd the rootfs (runc's place) */
+  TSBOX_HOOK_START_CONTAINER = 2,  /* after start, before seccomp and the exec, with the process's credentials */
 };
 
 /* tsbox_mount_flags for TSBOX_T_MOUNT */

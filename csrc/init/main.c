@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "blob.h"
 #include "caps.h"
+#include "hooks.h"
 #include "console.h"
 #include "monitor.h"
 #include "owner.h"
@@ -96,8 +97,12 @@ int main(int argc, char **argv) {
   int has_root = blob_find(&b, TSBOX_T_ROOTFS, &r);
 
   system_join(&b, 0);
-  if (has_root) rootfs_setup(&b);
-  else if (blob_find(&b, TSBOX_T_CHROOT, &r)) rootfs_chroot(&b);
+  if (has_root) {
+    rootfs_setup(&b); /* with the createContainer hooks */
+  } else {
+    hooks_run(&b, TSBOX_HOOK_CREATE_CONTAINER);
+    if (blob_find(&b, TSBOX_T_CHROOT, &r)) rootfs_chroot(&b);
+  }
   console_setup(&b, has_root);
   system_setup(&b);
   if (has_root) rootfs_finalize(&b);
@@ -108,6 +113,7 @@ int main(int argc, char **argv) {
    * working directory fails create, not the start of what looks like the application. */
   process_secure(&b, &p);
   wait_for_start();
+  hooks_run(&b, TSBOX_HOOK_START_CONTAINER);
   /* After every credential change (they clear it) and before seccomp (which may forbid prctl). */
   owner_bind(&b, 1);
   process_seccomp_late(&b);

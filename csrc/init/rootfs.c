@@ -2,6 +2,7 @@
  * then masked and read-only paths. Modelled on runc's rootfs_linux.go. */
 #define _GNU_SOURCE
 #include "rootfs.h"
+#include "hooks.h"
 #include "cgroupfs.h"
 #include "devices.h"
 #include "mountutil.h"
@@ -210,6 +211,10 @@ void rootfs_setup(const struct blob *b) {
     }
   }
   devices_forget_parent();
+
+  /* createContainer hooks: in the container's namespaces, its mounts made, the host's root still there. */
+  if (chdir(rootfs) < 0) die(errno, "chdir %s", rootfs);
+  hooks_run(b, TSBOX_HOOK_CREATE_CONTAINER);
 
   if (blob_find(b, TSBOX_T_NO_PIVOT, &r)) move_root(rootfd, rootfs);
   else pivot(rootfd, rootfs);

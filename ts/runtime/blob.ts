@@ -39,7 +39,12 @@ export const Tag = {
   PRESERVE_FDS: 56,
   OWNER: 57,
   ATTACH: 58,
+  HOOK: 59,
+  HOOK_STATE: 60,
 } as const;
+
+/** config.h enum tsbox_hook_stage: the hooks tsbox-init runs in the container. */
+export const HookStage = { createContainer: 1, startContainer: 2 } as const;
 
 /** config.h TSBOX_FD_EXTRA (TSBOX_FD_FIRST_FREE + TSBOX_MAX_TASKS): where passed-through fds start in tsbox-init. */
 export const FD_EXTRA = 9 + 32;

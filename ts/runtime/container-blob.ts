@@ -1,11 +1,11 @@
 // OCI spec → the config blob for tsbox-init (what to mount, which process to run, with which rights).
 import { existsSync, statSync } from 'node:fs';
-import { BlobWriter, InitMode, MountFlag, Tag } from './blob.js';
+import { BlobWriter, HookStage, InitMode, MountFlag, Tag } from './blob.js';
 import { capsFromSpec } from './caps.js';
 import { MS, parseMountOptions, rootPropagation } from './mount-options.js';
 import { rlimitNumber } from './rlimits.js';
 import { compileSeccomp, seccompFilterFromSpec, seccompPayload } from './seccomp.js';
-import { SpecError, type OciProcess, type OciSpec, type NamespaceType } from './spec.js';
+import { OCI_VERSION, SpecError, type OciProcess, type OciSpec, type NamespaceType } from './spec.js';
 
 export const CLONE = {
   NEWTIME: 0x80,
@@ -95,6 +95,8 @@ export interface ContainerBlobOptions {
   mountSources?: Map<number, string>;
   /** The fd where tsbox-init finds the owner's pipe: the container dies with its owner (config.h TSBOX_T_OWNER). */
   ownerFd?: number;
+  /** The container's id and bundle, for the state the createContainer and startContainer hooks read. */
+  hookState?: { id: string; bundle: string };
 }
 
 /** The whole container: namespaces to join, rootfs, system settings, then the process. */
@@ -135,7 +137,29 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   }
   addProcess(w, spec.process, spec, opts);
   if (opts.ownerFd !== undefined) w.u32(Tag.OWNER, opts.ownerFd);
+  addContainerHooks(w, spec, opts.hookState);
   return w.toBuffer();
+}
+
+/**
+ * createContainer and startContainer hooks, which run inside the container (tsbox-init, as runc's init
+ * runs them); their state is the one the other hooks get, status and pid filled in there.
+ */
+function addContainerHooks(w: BlobWriter, spec: OciSpec, state: ContainerBlobOptions['hookState']): void {
+  const stages = (['createContainer', 'startContainer'] as const).filter((s) => spec.hooks?.[s]?.length);
+  if (!stages.length) return;
+  if (!state) throw new SpecError('config.json: createContainer and startContainer hooks need a container id');
+  for (const stage of stages) {
+    for (const h of spec.hooks![stage]!) {
+      const args = h.args ?? [];
+      const env = h.env ?? [];
+      w.add(Tag.HOOK, { u32: HookStage[stage] }, { u32: h.timeout ?? 0 }, { u32: args.length }, { u32: env.length }, { str: h.path }, ...args.map((str) => ({ str })), ...env.map((str) => ({ str })));
+    }
+  }
+  // {"ociVersion","id", then status and pid (tsbox-init's), then "bundle","annotations"}: the order runc writes.
+  const head = JSON.stringify({ ociVersion: OCI_VERSION, id: state.id });
+  const tail = JSON.stringify({ bundle: state.bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) });
+  w.str(Tag.HOOK_STATE, `${head.slice(0, -1)},`, `,${tail.slice(1)}`);
 }
 
 export interface ExecBlobOptions extends ContainerBlobOptions {

@@ -222,6 +222,7 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
     preserveFds: preserved.length,
     mountSources: binds.sources,
     ownerFd: opts.owner ? FD_EXTRA + preserved.length + binds.fds.length : undefined,
+    hookState: { id, bundle: opts.bundle },
   });
   // A pid namespace given by path is entered by the cloning thread (the monitor does it itself), so the
   // container's first process is inside it. Without root that needs rights only the user namespace
