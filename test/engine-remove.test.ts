@@ -36,3 +36,20 @@ test('rm of a container that ran: its nested files go by the same walk, nothing 
   t.is(rm.code, 0, rm.stderr);
   t.deepEqual(readdirSync(join(e.root, 'containers')), []);
 });
+
+test('rm -f of a container with a restart policy: not started again while its files go; nothing left, no mount', async (t) => {
+  // Enough files in its layer that their removal outlasts the supervisor's first restart delay (100 ms).
+  const fill = 'mkdir /many && cd /many && i=0; while [ $i -lt 100000 ]; do : > f$i; i=$((i+1)); done; : > /filled; sleep 600';
+  const run = e.tsbox(['run', '-d', '--restart', 'on-failure:3', '--network', 'none', 'busybox', 'sh', '-c', fill]);
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  for (let i = 0; i < 600 && e.tsbox(['exec', id, 'test', '-e', '/filled']).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  // Killed by the removal (137): a failure its policy would restart.
+  const rm = e.tsbox(['rm', '-f', id]);
+  t.is(rm.code, 0, rm.stderr);
+  // The supervisor has had its chance to start it again by now.
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is(e.tsbox(['ps', '-a', '-q']).stdout, '');
+  t.deepEqual(readdirSync(join(e.root, 'containers')), []);
+  t.false(readFileSync('/proc/self/mountinfo', 'utf8').includes(e.root), 'a mount under the root is left');
+});

@@ -275,6 +275,9 @@ function formatReferenceSafe(image: string): string {
 export function removeContainerFiles(root: string, id: string): void {
   const before = loadRecord(root, id);
   if (before) {
+    // Stopped by the user before it is killed: its restart policy's supervisor (monitor.ts) would
+    // otherwise start it again while its files go (docker's "removal in progress").
+    if (!before.StoppedByUser) saveRecord(root, { ...before, StoppedByUser: true });
     // Its exit first, if nobody recorded it yet: die comes before destroy (its own: the others' wait for
     // the next engine call that lists them, not for this removal to read every record).
     recordExitOf(root, before);
