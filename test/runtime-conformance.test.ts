@@ -234,5 +234,14 @@ for (const rt of runtimes) {
     t.not(f.code, 0);
     t.regex(f.stderr, /hook.*boom-from-hook/s);
     t.is(rt.rt(['state', failing.id]).code === 0, false, 'nothing left of it');
+    // A hook past its timeout is killed, and the container fails.
+    const slow = bundle(t, rt, ['true'], (s) => {
+      s.hooks = { startContainer: [{ path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 }] };
+    });
+    const started = Date.now();
+    const l = rt.rt(['run', '--bundle', slow.dir, slow.id]);
+    t.not(l.code, 0);
+    t.regex(l.stderr, /timeout/);
+    t.true(Date.now() - started < 20000, 'killed at its timeout');
   });
 }
