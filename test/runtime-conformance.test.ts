@@ -245,3 +245,26 @@ for (const rt of runtimes) {
     t.true(Date.now() - started < 20000, 'killed at its timeout');
   });
 }
+
+for (const rt of runtimes) {
+  test.serial(`${rt.name}: createRuntime and prestart hooks run once the container's mounts are made (a node a hook puts in its /dev stays visible)`, (t) => {
+    const tag = `${rt.name}-${process.pid}`;
+    let rootfs = '';
+    // What GPU hooks do: into the container's mount namespace (its pid from the state), a device node (here
+    // a file) in its /dev tmpfs.
+    const into = (name: string) => ({
+      path: '/bin/sh',
+      args: ['sh', '-c', `pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p'); nsenter --mount=/proc/$pid/ns/mnt touch "$ROOTFS/dev/${name}"`],
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `ROOTFS=${rootfs}`],
+    });
+    const b = bundle(t, rt, ['sh', '-c', `ls /dev/from-createruntime-${tag} /dev/from-prestart-${tag}`], (s) => {
+      rootfs = realpathSync(s.root!.path);
+      s.hooks = { createRuntime: [into(`from-createruntime-${tag}`)], prestart: [into(`from-prestart-${tag}`)] };
+    });
+    const r = rt.rt(['run', '--bundle', b.dir, b.id]);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, `/dev/from-createruntime-${tag}\n/dev/from-prestart-${tag}\n`);
+    // Nothing reached the rootfs itself.
+    t.false(existsSync(join(rootfs, 'dev', `from-prestart-${tag}`)));
+  });
+}

@@ -61,32 +61,34 @@ test('a bind with "nofail" whose source is missing, or gone before tsbox-init mo
   // Onto /tmp, which the shared busybox rootfs has: a destination made in it would stay for other tests.
   const file = `nofail-${process.pid}`;
   const probe = `grep -c " /tmp " /proc/self/mountinfo; test -e /tmp/${file} && echo seen || echo none`;
-  /** A source there when the spec is read, removed by a prestart hook: after the clone, before tsbox-init's mounts. */
-  const vanishing = (name: string, options: string[], userns = false) => (s: OciSpec) => {
+  /** A source there when the spec is read, removed once the namespaces exist and before tsbox-init's mounts. */
+  const vanishing = (name: string, options: string[], userns = false): [(s: OciSpec) => void, { beforeStart: () => void }] => {
     const src = join(dir, name);
     mkdirSync(src);
     writeFileSync(join(src, file), 'x');
-    s.mounts!.push({ destination: '/tmp', type: 'bind', source: src, options });
-    s.hooks = { prestart: [{ path: '/bin/rm', args: ['rm', '-rf', src] }] };
-    if (userns) {
-      s.linux!.namespaces!.push({ type: 'user' });
-      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }
+    const mutate = (s: OciSpec) => {
+      s.mounts!.push({ destination: '/tmp', type: 'bind', source: src, options });
+      if (userns) {
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      }
+    };
+    return [mutate, { beforeStart: () => rmSync(src, { recursive: true, force: true }) }];
   };
   const missing = await sh(probe, (s) => void s.mounts!.push({ destination: '/tmp', type: 'bind', source: join(dir, 'never'), options: ['rbind', 'ro', 'nofail'] }));
   t.is(missing.code, 0, missing.stderr);
   t.is(missing.stdout, '0\nnone\n');
-  const gone = await sh(probe, vanishing('gone', ['rbind', 'ro', 'nofail']));
+  const gone = await sh(probe, ...vanishing('gone', ['rbind', 'ro', 'nofail']));
   t.is(gone.code, 0, gone.stderr);
   t.is(gone.stdout, '0\nnone\n');
   // In a user namespace of its own the source is opened before the clone (open_tree): the kernel will not
   // attach a tree whose directory was removed since, and it is left out as well.
-  const held = await sh(probe, vanishing('held', ['rbind', 'ro', 'nofail'], true));
+  const held = await sh(probe, ...vanishing('held', ['rbind', 'ro', 'nofail'], true));
   t.is(held.code, 0, held.stderr);
   t.is(held.stdout, '0\nnone\n');
-  await t.throwsAsync(sh(probe, vanishing('held-strict', ['rbind', 'ro'], true)), { message: /^move_mount .* on .*\/tmp: ENOENT/ });
-  await t.throwsAsync(sh(probe, vanishing('strict', ['rbind', 'ro'])), { message: /^mount bind .*strict on .*\/tmp: ENOENT/ });
+  await t.throwsAsync(sh(probe, ...vanishing('held-strict', ['rbind', 'ro'], true)), { message: /^move_mount .* on .*\/tmp: ENOENT/ });
+  await t.throwsAsync(sh(probe, ...vanishing('strict', ['rbind', 'ro'])), { message: /^mount bind .*strict on .*\/tmp: ENOENT/ });
   await t.throwsAsync(sh(probe, (s) => void s.mounts!.push({ destination: '/tmp', type: 'bind', source: join(dir, 'never'), options: ['rbind'] })), { message: /stat .*never: ENOENT/ });
 });
 

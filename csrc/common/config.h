@@ -28,7 +28,8 @@
 #define TSBOX_FD_STATUS 7  /* optional: a file; init mode writes "<wstatus>\n" there when the process ends,
                               so the status survives a parent that is gone (detached containers) */
 #define TSBOX_FD_GO 8      /* pipe from the parent: one byte once it has written the id maps and placed us in
-                              our cgroups (EOF: it gave up, exit). Nothing is set up before it. */
+                              our cgroups (EOF: it gave up, exit). Nothing is set up before it. With
+                              TSBOX_T_HOOK_SYNC a second byte once the parent's hooks ran ("H" below). */
 #define TSBOX_FD_FIRST_FREE 9
 /* From TSBOX_FD_FIRST_FREE up to the first closed fd: optional cgroup v1 "tasks" files, opened by the
  * parent (the kernel checks the opener's credentials). Before go, tsbox-init writes "0" to each, closes
@@ -60,6 +61,8 @@
  *                         the parent sees EOF instead, the fd being O_CLOEXEC by then).
  *   "X <wstatus>\n"       init mode: the user process ended with this raw wait status.
  *   "C <pid>\n"           monitor: the container's first process (its host pid); sent before anything else.
+ *   "H\n"                 with TSBOX_T_HOOK_SYNC: the container's mounts are made (pivot_root not yet); the
+ *                         parent runs the createRuntime and prestart hooks, then sends the second go byte.
  * Writes ignore EPIPE: the parent (a CLI that exited after create) may be gone.
  */
 
@@ -119,6 +122,7 @@ enum tsbox_tag {
   TSBOX_T_HOOK = 59,           /* u32 enum tsbox_hook_stage, u32 timeout seconds (0: none), u32 argc, u32 envc, str path,
                                   str args[argc], str env[envc]: an OCI hook tsbox-init runs in the container, in order */
   TSBOX_T_HOOK_STATE = 60,     /* str prefix, str suffix: the hooks' state is prefix "status":"...","pid":N suffix */
+  TSBOX_T_HOOK_SYNC = 61,      /* empty: the parent has createRuntime or prestart hooks: "H", then wait for go again */
 };
 
 /* Where tsbox-init runs a TSBOX_T_HOOK (the others run in the parent). */

@@ -152,6 +152,17 @@ static void run_hook(uint32_t stage, const char *path, char **argv, char **envp,
   if (WEXITSTATUS(status) != 0) die(ECANCELED, "%s hook %s: exit status %d: %s", stage_name(stage), path, WEXITSTATUS(status), last_line(tail, tail_len));
 }
 
+void hooks_sync_parent(const struct blob *b) {
+  struct blob_rec r;
+  if (!blob_find(b, TSBOX_T_HOOK_SYNC, &r)) return;
+  report_line("H");
+  char c;
+  ssize_t n;
+  do n = read(TSBOX_FD_GO, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(1);
+}
+
 void hooks_run(const struct blob *b, uint32_t stage) {
   size_t off = 0, state_len = 0;
   struct blob_rec r;

@@ -9,4 +9,9 @@
  * stderr kept for the error, killed after its timeout. Dies on the first that fails. */
 void hooks_run(const struct blob *b, uint32_t stage);
 
+/* With TSBOX_T_HOOK_SYNC: reports "H" and waits for the parent's second go byte, once it has run the
+ * createRuntime and prestart hooks (runc's place for them: the mounts made, before pivot_root). EOF:
+ * the parent gave up, exit. */
+void hooks_sync_parent(const struct blob *b);
+
 #endif

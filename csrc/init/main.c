@@ -41,7 +41,7 @@ static void wait_for_go(int new_userns) {
   do n = read(TSBOX_FD_GO, &c, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(1);
-  close(TSBOX_FD_GO);
+  /* Kept for a second byte (TSBOX_T_HOOK_SYNC) until the root filesystem is set up. */
   if (!new_userns) return;
   /* Become the namespace's root. EINVAL with the maps written means 0 is not mapped (a sandbox that
    * keeps the caller's ids): the ambient capabilities the addon carried across exec do instead. */
@@ -98,11 +98,13 @@ int main(int argc, char **argv) {
 
   system_join(&b, 0);
   if (has_root) {
-    rootfs_setup(&b); /* with the createContainer hooks */
+    rootfs_setup(&b); /* with the parent's hooks and the createContainer hooks */
   } else {
+    hooks_sync_parent(&b);
     hooks_run(&b, TSBOX_HOOK_CREATE_CONTAINER);
     if (blob_find(&b, TSBOX_T_CHROOT, &r)) rootfs_chroot(&b);
   }
+  close(TSBOX_FD_GO);
   console_setup(&b, has_root);
   system_setup(&b);
   if (has_root) rootfs_finalize(&b);

@@ -212,7 +212,9 @@ void rootfs_setup(const struct blob *b) {
   }
   devices_forget_parent();
 
-  /* createContainer hooks: in the container's namespaces, its mounts made, the host's root still there. */
+  /* The parent's createRuntime and prestart hooks, then createContainer's: in the container's namespaces,
+   * its mounts made, the host's root still there. */
+  hooks_sync_parent(b);
   if (chdir(rootfs) < 0) die(errno, "chdir %s", rootfs);
   hooks_run(b, TSBOX_HOOK_CREATE_CONTAINER);
 

@@ -41,6 +41,7 @@ export const Tag = {
   ATTACH: 58,
   HOOK: 59,
   HOOK_STATE: 60,
+  HOOK_SYNC: 61,
 } as const;
 
 /** config.h enum tsbox_hook_stage: the hooks tsbox-init runs in the container. */

@@ -141,11 +141,18 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   return w.toBuffer();
 }
 
+/** Hooks the parent runs while tsbox-init waits after the mounts (TSBOX_T_HOOK_SYNC). */
+export function hasParentHooks(spec: OciSpec): boolean {
+  return !!(spec.hooks?.createRuntime?.length || spec.hooks?.prestart?.length);
+}
+
 /**
  * createContainer and startContainer hooks, which run inside the container (tsbox-init, as runc's init
  * runs them); their state is the one the other hooks get, status and pid filled in there.
  */
 function addContainerHooks(w: BlobWriter, spec: OciSpec, state: ContainerBlobOptions['hookState']): void {
+  // The parent's own (createRuntime, prestart) run once tsbox-init has made the mounts: it says "H" and waits.
+  if (hasParentHooks(spec)) w.flag(Tag.HOOK_SYNC);
   const stages = (['createContainer', 'startContainer'] as const).filter((s) => spec.hooks?.[s]?.length);
   if (!stages.length) return;
   if (!state) throw new SpecError('config.json: createContainer and startContainer hooks need a container id');

@@ -1,12 +1,13 @@
 // Starting a container's first process: cgroup, clone through the addon, id maps, hooks, "go".
 // Shared by the runtime CLI (create/run) and the API; they differ only in how they read the reports.
-import { chmodSync, chownSync, writeFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, readSync, writeFileSync, unlinkSync } from 'node:fs';
 import { native, type SpawnOptions, type Spawned } from '../native.js';
 import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type LinuxResources } from './cgroup/index.js';
 import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
 import { setgroupsDenied, writeIdMaps } from './idmap.js';
 import { isRootless } from './rootless.js';
-import { cloneFlagsFor, containerBlob, privateMountNamespace } from './container-blob.js';
+import { cloneFlagsFor, containerBlob, hasParentHooks, privateMountNamespace } from './container-blob.js';
+import { ContainerError, containerError } from '../errors.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
 import { closeQuietly } from './report.js';
@@ -283,10 +284,15 @@ function finishLaunch(opts: LaunchOptions, p: Prepared, made: Made, spawned: Spa
   if (p.ownUserns) writeIdMaps(spawned.pid, spec.linux?.uidMappings, spec.linux?.gidMappings);
   placeSpawned(p.cgroup, spawned);
   opts.beforeStart?.(spawned.pid);
-  const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };
-  runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-  runHooks('prestart', spec.hooks?.prestart, hookState);
-
+  if (hasParentHooks(spec)) {
+    // runc's place for them: once the container's mounts are made, before pivot_root. tsbox-init makes
+    // them after this first go, says "H" and waits for the second.
+    writeFileSync(spawned.goFd, 'g');
+    awaitHookPoint(spawned.reportFd);
+    const hookState = { ociVersion: OCI_VERSION, id, status: 'creating', pid: spawned.pid, bundle: opts.bundle, annotations: spec.annotations };
+    runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
+    runHooks('prestart', spec.hooks?.prestart, hookState);
+  }
   letGo(spawned);
   return { state, spawned, cgroup: p.cgroup };
 }
@@ -326,6 +332,35 @@ export function cloneAsync(opts: SpawnOptions): Promise<Spawned> {
 /** Into its cgroups before go: tsbox-init entered them itself when given tasks files (v1), else by pid. */
 export function placeSpawned(cgroup: Cgroup, spawned: Spawned): void {
   if (!cgroup.tasksFiles().length) cgroup.addProcess(spawned.pid);
+}
+
+/**
+ * Reads tsbox-init's report up to its "H" (the mounts made, waiting for the hooks), one byte at a time:
+ * what it says after the hooks is for the caller's reader. Its failure before then is thrown.
+ */
+function awaitHookPoint(fd: number): void {
+  const byte = Buffer.alloc(1);
+  let line = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, byte, 0, 1, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') sleepSync(1);
+      if (code === 'EAGAIN' || code === 'EINTR') continue;
+      throw e;
+    }
+    if (n === 0) throw new ContainerError('tsbox-init exited before the createRuntime and prestart hooks', 0);
+    if (byte[0] !== 0x0a) {
+      line += byte.toString('latin1');
+      continue;
+    }
+    if (line === 'H') return;
+    const m = /^E (\d+) (.*)$/s.exec(Buffer.from(line, 'latin1').toString('utf8'));
+    if (m) throw containerError(m[2], Number(m[1]));
+    line = '';
+  }
 }
 
 /** The child waits for exactly one byte on the go pipe before it execs tsbox-init. */
