@@ -123,6 +123,9 @@ enum tsbox_tag {
                                   str args[argc], str env[envc]: an OCI hook tsbox-init runs in the container, in order */
   TSBOX_T_HOOK_STATE = 60,     /* str prefix, str suffix: the hooks' state is prefix "status":"...","pid":N suffix */
   TSBOX_T_HOOK_SYNC = 61,      /* empty: the parent has createRuntime or prestart hooks: "H", then wait for go again */
+  TSBOX_T_PERSONALITY = 62,    /* u32 persona for personality(2) (PER_LINUX, PER_LINUX32) */
+  TSBOX_T_APPARMOR = 63,       /* str profile: the process execs into it (attr/apparmor/exec); failing that, the start fails */
+  TSBOX_T_SELINUX_LABEL = 64,  /* str label: the process execs with it (attr/exec); failing that, the start fails */
 };
 
 /* Where tsbox-init runs a TSBOX_T_HOOK (the others run in the parent). */

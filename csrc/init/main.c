@@ -5,6 +5,7 @@
 #include "blob.h"
 #include "caps.h"
 #include "hooks.h"
+#include "label.h"
 #include "console.h"
 #include "monitor.h"
 #include "owner.h"
@@ -111,6 +112,8 @@ int main(int argc, char **argv) {
 
   struct proc p;
   process_prepare(&b, &p);
+  /* With the capabilities still ours, the container's /proc mounted. */
+  label_apply(&b);
   /* Everything that can fail happens before "created" (runc's order): a bad user, capability or
    * working directory fails create, not the start of what looks like the application. */
   process_secure(&b, &p);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -90,6 +91,13 @@ void system_setup(const struct blob *b) {
         char v[16];
         snprintf(v, sizeof v, "%d", cur_i32(&c));
         write_file("/proc/self/oom_score_adj", v);
+        break;
+      }
+      case TSBOX_T_PERSONALITY: {
+        uint32_t persona = cur_u32(&c);
+        if (c.err) die(EINVAL, "config blob: truncated personality record");
+        /* Kept across the exec: the process's uname -m says i686 under LINUX32. */
+        if (personality(persona) < 0) die(errno, "personality %#x", persona);
         break;
       }
       case TSBOX_T_RLIMIT: {

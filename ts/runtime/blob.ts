@@ -42,6 +42,9 @@ export const Tag = {
   HOOK: 59,
   HOOK_STATE: 60,
   HOOK_SYNC: 61,
+  PERSONALITY: 62,
+  APPARMOR: 63,
+  SELINUX_LABEL: 64,
 } as const;
 
 /** config.h enum tsbox_hook_stage: the hooks tsbox-init runs in the container. */

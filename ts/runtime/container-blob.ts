@@ -121,6 +121,7 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   if (spec.domainname) w.str(Tag.DOMAINNAME, spec.domainname);
   for (const [k, v] of Object.entries(linux.sysctl ?? {})) w.str(Tag.SYSCTL, k, v);
   if (spec.process?.oomScoreAdj !== undefined) w.add(Tag.OOM_SCORE_ADJ, { i32: spec.process.oomScoreAdj });
+  addPersonality(w, linux.personality);
   if (!spec.process) throw new SpecError('config.json: process missing');
   // The engine's detached containers: their monitor (or tsbox-init as a reaper) writes their output as
   // json-file log lines. Without either, nobody stays to write them: the annotation means nothing then.
@@ -178,6 +179,8 @@ export interface ExecBlobOptions extends ContainerBlobOptions {
 export function execBlob(spec: OciSpec, process: OciProcess, opts: ExecBlobOptions): Buffer {
   const w = new BlobWriter();
   addJoins(w, opts.joins);
+  // The container's execution domain holds for what runs in it later too (runc 1.2, crun).
+  addPersonality(w, spec.linux?.personality);
   addProcess(w, process, spec, opts);
   return w.toBuffer();
 }
@@ -256,8 +259,33 @@ function addRootfs(w: BlobWriter, spec: OciSpec, opts: ContainerBlobOptions): vo
   if (spec.root?.readonly) w.flag(Tag.ROOT_READONLY);
 }
 
+/**
+ * The AppArmor profile and SELinux label the process execs into, as runc applies them: never dropped. A
+ * label on a host without SELinux is refused at once, in runc's words; a profile the kernel refuses
+ * fails in tsbox-init (csrc/init/label.c).
+ */
+function addLabels(w: BlobWriter, p: OciProcess): void {
+  if (p.apparmorProfile) w.str(Tag.APPARMOR, p.apparmorProfile);
+  if (p.selinuxLabel) {
+    if (!existsSync('/sys/fs/selinux/enforce')) throw new SpecError('selinux label is specified in config, but selinux is disabled or not supported');
+    w.str(Tag.SELINUX_LABEL, p.selinuxLabel);
+  }
+}
+
+const PERSONAS: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+
+/** linux.personality (OCI 1.1): the execution domain, as crun and runc 1.2 set it; no flags are defined. */
+function addPersonality(w: BlobWriter, personality: NonNullable<OciSpec['linux']>['personality']): void {
+  if (!personality) return;
+  const persona = PERSONAS[personality.domain];
+  if (persona === undefined) throw new SpecError(`config.json: linux.personality.domain ${JSON.stringify(personality.domain)}: want LINUX or LINUX32`);
+  if (personality.flags?.length) throw new SpecError(`config.json: linux.personality.flags ${JSON.stringify(personality.flags)}: no flags are supported`);
+  w.u32(Tag.PERSONALITY, persona);
+}
+
 function addProcess(w: BlobWriter, p: OciProcess, spec: OciSpec, opts: ContainerBlobOptions): void {
   for (const a of p.args) w.str(Tag.ARG, a);
+  addLabels(w, p);
   const env = p.env ?? [];
   for (const e of env) w.str(Tag.ENV, e);
   w.str(Tag.CWD, p.cwd || '/');
