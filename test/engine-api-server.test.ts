@@ -480,6 +480,12 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
       [['run', '--rm', '--tmpfs', '/scratch', 'busybox', 'sh', '-c', 'touch /scratch/x && echo ok']],
       [['run', '--rm', '--name', 'ref-n', 'busybox', 'hostname']],
       [['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'chown', 'nobody', '/tmp'], /Operation not permitted/],
+      // --security-opt as dockerd parses it: Go's booleans, the old ":" form, apparmor and label (neither
+      // enforced on this host: dockerd runs the container all the same), an unknown key refused.
+      [['run', '--rm', '--security-opt', 'no-new-privileges=1', '--security-opt', 'apparmor=tsbox-test-profile', '--security-opt', 'label=disable', 'busybox', 'sh', '-c', 'grep NoNewPrivs /proc/self/status']],
+      [['run', '--rm', '--security-opt', 'no-new-privileges:false', 'busybox', 'sh', '-c', 'grep NoNewPrivs /proc/self/status']],
+      [['run', '--rm', '--security-opt', 'bogus=1', 'busybox', 'true'], /invalid --security-opt 2: "bogus=1"/],
+      [['run', '--rm', '--security-opt', 'bogus', 'busybox', 'true'], /Invalid --security-opt: "bogus"/],
       [['run', '-d', '--name', 'ref-a', 'busybox', 'sleep', '30']],
       [['run', '-d', '--name', 'ref-a', 'busybox', 'true'], /Conflict\. The container name "\/ref-a" is already in use/],
       [['exec', 'ref-a', 'sh', '-c', 'echo x; exit 5']],

@@ -207,6 +207,40 @@ export function defaultRunOptions(image: string): RunOptions {
 }
 
 /** The checks of values that argv and typed callers share (the flags' own syntax is parseRunArgs's). */
+export interface SecurityOpts {
+  noNewPrivileges: boolean;
+  apparmor?: string;
+  seccomp?: string;
+}
+
+const GO_BOOL: Record<string, boolean> = { 1: true, t: true, T: true, TRUE: true, true: true, True: true, 0: false, f: false, F: false, FALSE: false, false: false, False: false };
+
+/**
+ * --security-opt as dockerd reads it (parseSecurityOpt): key=value (or the old key:value), the keys it
+ * knows; anything else is its error. label= is SELinux's, which dockerd leaves alone by default
+ * (--selinux-enabled off): so does tsbox.
+ */
+export function securityOpts(o: Pick<RunOptions, 'securityOpt'>): SecurityOpts {
+  const out: SecurityOpts = { noNewPrivileges: false };
+  for (const opt of o.securityOpt) {
+    if (opt === 'no-new-privileges') {
+      out.noNewPrivileges = true;
+      continue;
+    }
+    if (opt === 'disable') continue;
+    const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : undefined;
+    if (!sep) throw new UsageError(`invalid --security-opt 1: ${JSON.stringify(opt)}`);
+    const key = opt.slice(0, opt.indexOf(sep));
+    const value = opt.slice(opt.indexOf(sep) + 1);
+    if (key === 'label') continue;
+    else if (key === 'apparmor') out.apparmor = value;
+    else if (key === 'seccomp') out.seccomp = value;
+    else if (key === 'no-new-privileges' && value in GO_BOOL) out.noNewPrivileges = GO_BOOL[value];
+    else throw new UsageError(`invalid --security-opt 2: ${JSON.stringify(opt)}`);
+  }
+  return out;
+}
+
 export function checkRunOptions(opts: RunOptions): void {
   if (opts.cpus !== undefined && !(opts.cpus > 0)) throw new UsageError(`invalid --cpus ${JSON.stringify(String(opts.cpus))}: want a positive number`);
   for (const h of opts.addHost) {
@@ -221,6 +255,7 @@ export function checkRunOptions(opts: RunOptions): void {
   }
   if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(opts.name)) throw new UsageError(`invalid container name ${JSON.stringify(opts.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if (opts.detach && opts.rm && opts.restart !== 'no') throw new UsageError('conflicting options: --restart and --rm');
+  securityOpts(opts);
 }
 
 /** --label k=v (or k, an empty value) over --label-file's lines, as docker reads them. */

@@ -11,7 +11,7 @@ import { DOCKER_DEVICE_RULES, PRIVILEGED_DEVICE_RULES } from '../runtime/cgroup/
 import { UsageError } from '../errors.js';
 import type { Snapshot } from '../images/snapshot.js';
 import { isRootless, rootlessMappings } from '../runtime/rootless.js';
-import { parseBytes, type RunOptions } from './options.js';
+import { parseBytes, securityOpts, type RunOptions, type SecurityOpts } from './options.js';
 import { checkVolumeName, createVolume, findVolume, parseMountSpec, seedVolume, type VolumeCreateOptions } from './volumes.js';
 
 export interface ImageConfig {
@@ -168,16 +168,27 @@ function userMounts(o: RunOptions, volumesDir: string, rootfs?: string): OciMoun
   return out;
 }
 
-function seccompFor(o: RunOptions, caps: string[]): OciSeccomp | undefined {
-  for (const s of o.securityOpt) {
-    if (s === 'seccomp=unconfined' || s === 'seccomp:unconfined') return undefined;
-    const m = /^seccomp[=:](.+)$/.exec(s);
-    if (m) {
-      try {
-        return JSON.parse(readFileSync(m[1], 'utf8')) as OciSeccomp;
-      } catch (e) {
-        throw new UsageError(`--security-opt ${s}: ${(e as Error).message}`);
-      }
+/** Whether the kernel enforces AppArmor here (dockerd's apparmor.IsEnabled). */
+function apparmorEnabled(): boolean {
+  try {
+    return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
+  } catch {
+    return false;
+  }
+}
+
+/** apparmor=PROFILE: the process execs into it where AppArmor is enabled, as under dockerd (which ignores it elsewhere). */
+function apparmorFor(sec: SecurityOpts): string | undefined {
+  return sec.apparmor && sec.apparmor !== 'unconfined' && apparmorEnabled() ? sec.apparmor : undefined;
+}
+
+function seccompFor(o: RunOptions, sec: SecurityOpts, caps: string[]): OciSeccomp | undefined {
+  if (sec.seccomp === 'unconfined') return undefined;
+  if (sec.seccomp !== undefined) {
+    try {
+      return JSON.parse(readFileSync(sec.seccomp, 'utf8')) as OciSeccomp;
+    } catch (e) {
+      throw new UsageError(`--security-opt seccomp=${sec.seccomp}: ${(e as Error).message}`);
     }
   }
   return o.privileged ? undefined : defaultSeccompProfile(caps);
@@ -228,6 +239,7 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
   const cmd = o.cmd.length ? o.cmd : o.entrypoint !== undefined ? [] : image.Cmd ?? [];
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) throw new UsageError('no command specified: the image has no Entrypoint or Cmd');
+  const sec = securityOpts(o);
   const hostname = o.hostname ?? id.slice(0, 12);
   const env = mergeEnv([DEFAULT_PATH, `HOSTNAME=${hostname}`, ...(o.tty ? ['TERM=xterm'] : [])], [...(image.Env ?? []), ...o.env]);
   let caps = o.privileged ? allCaps() : [...DEFAULT_CAPS];
@@ -299,7 +311,8 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
       env,
       cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
-      noNewPrivileges: o.securityOpt.some((s) => /^no-new-privileges(=true|:true)?$/.test(s)),
+      noNewPrivileges: sec.noNewPrivileges,
+      apparmorProfile: apparmorFor(sec),
       rlimits: rlimits.length ? rlimits : undefined,
     },
     root: { path: snapshot.rootfs, readonly: o.readOnly },
@@ -311,7 +324,7 @@ export function buildSpec({ id, snapshot, image, opts: o, etcDir, volumesDir }: 
       resources: Object.keys(resources).length ? resources : undefined,
       sysctl: Object.keys(sysctl).length ? sysctl : undefined,
       devices: o.privileged && !rootless ? hostDevices() : undefined,
-      seccomp: seccompFor(o, caps),
+      seccomp: seccompFor(o, sec, caps),
       maskedPaths: o.privileged ? [] : DEFAULT_MASKED_PATHS,
       readonlyPaths: o.privileged ? [] : DEFAULT_READONLY_PATHS,
       ...(rootless ? { uidMappings: rootless.uidMappings, gidMappings: rootless.gidMappings } : {}),
