@@ -92,13 +92,20 @@ static void run_hook(uint32_t stage, const char *path, char **argv, char **envp,
   }
   /* Until it exits and its output ends: the state written as it reads it (EPIPE if it never does:
    * it ran all the same, as runc has it), its output kept, the timeout watched. */
+  long drain = 0; /* once it exited: how long its output may still take (a child of it may hold it open) */
   while (!exited || rfd >= 0) {
     struct pollfd p[3] = {{.fd = exited ? -1 : pidfd, .events = POLLIN}, {.fd = rfd, .events = POLLIN}, {.fd = wfd, .events = POLLOUT}};
     int wait = -1;
     if (deadline && !exited) wait = deadline > now_ms() ? (int)(deadline - now_ms()) : 0;
+    if (exited) wait = drain > now_ms() ? (int)(drain - now_ms()) : 0;
     int n = poll(p, 3, wait);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die(errno, "%s hook %s: poll", stage_name(stage), path);
+    if (n == 0 && exited) {
+      close(rfd);
+      rfd = -1;
+      continue;
+    }
     if (n == 0) {
       syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
       timed_out = 1;
@@ -108,7 +115,10 @@ static void run_hook(uint32_t stage, const char *path, char **argv, char **envp,
       rfd = -1;
       continue;
     }
-    if (p[0].revents) exited = 1;
+    if (p[0].revents) {
+      exited = 1;
+      drain = now_ms() + 1000;
+    }
     if (p[2].revents) {
       ssize_t w = write(wfd, state + sent, state_len - sent);
       if (w > 0) sent += (size_t)w;
