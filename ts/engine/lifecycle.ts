@@ -293,7 +293,12 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
         rest = '';
       }
       yield* drain(fstatSync(fd).size);
-      if (!liveState(root, r).Running && statSync(file).size === pos) return;
+      // Done once it stopped and the file by that name is the one read to its end: a rotation just before
+      // its exit leaves a new file whose size may equal where the old one ended (same-length lines).
+      if (!liveState(root, r).Running) {
+        const last = statSync(file, { throwIfNoEntry: false });
+        if (!last || (last.ino === fstatSync(fd).ino && last.size === pos)) return;
+      }
       if (until !== undefined && Date.now() >= until) return;
       await sleep(50);
     }
