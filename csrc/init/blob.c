@@ -84,3 +84,10 @@ const uint8_t *cur_rest(struct blob_cur *c, size_t *len) {
   c->p = c->end;
   return p;
 }
+
+const char *rec_str(const struct blob_rec *r, const char *what) {
+  struct blob_cur c = blob_cur(r);
+  const char *s = cur_str(&c);
+  if (c.err) die(EINVAL, "config blob: truncated %s record", what);
+  return s;
+}

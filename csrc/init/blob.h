@@ -37,5 +37,7 @@ uint64_t cur_u64(struct blob_cur *c);
 int32_t cur_i32(struct blob_cur *c);
 const char *cur_str(struct blob_cur *c);
 const uint8_t *cur_rest(struct blob_cur *c, size_t *len);
+/* A record that is one string; dies naming what when it is truncated. */
+const char *rec_str(const struct blob_rec *r, const char *what);
 
 #endif

@@ -2,6 +2,7 @@
  * (after start, right before the exec), in the container's namespaces: runc's Command.Run in C. */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "go.h"
 #include "report.h"
 
 #include <errno.h>
@@ -166,11 +167,7 @@ void hooks_sync_parent(const struct blob *b) {
   struct blob_rec r;
   if (!blob_find(b, TSBOX_T_HOOK_SYNC, &r)) return;
   report_line("H");
-  char c;
-  ssize_t n;
-  do n = read(TSBOX_FD_GO, &c, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(1);
+  go_wait();
 }
 
 void hooks_run(const struct blob *b, uint32_t stage) {

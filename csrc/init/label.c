@@ -19,17 +19,10 @@ static int write_attr(const char *path, const char *value) {
   return n < 0 ? -1 : 0;
 }
 
-static const char *rec_string(const struct blob_rec *r, const char *what) {
-  struct blob_cur c = blob_cur(r);
-  const char *s = cur_str(&c);
-  if (c.err) die(EINVAL, "config blob: truncated %s record", what);
-  return s;
-}
-
 void label_apply(const struct blob *b) {
   struct blob_rec r;
   if (blob_find(b, TSBOX_T_APPARMOR, &r)) {
-    const char *profile = rec_string(&r, "apparmor");
+    const char *profile = rec_str(&r, "apparmor");
     char v[4096];
     snprintf(v, sizeof v, "exec %s", profile);
     /* The AppArmor-only file where the kernel has it (other LSMs stacked), else the shared one. */
@@ -39,7 +32,7 @@ void label_apply(const struct blob *b) {
     }
   }
   if (blob_find(b, TSBOX_T_SELINUX_LABEL, &r)) {
-    const char *label = rec_string(&r, "selinux label");
+    const char *label = rec_str(&r, "selinux label");
     if (write_attr("/proc/thread-self/attr/exec", label) < 0) die(errno, "selinux label %s: write /proc/thread-self/attr/exec", label);
   }
 }

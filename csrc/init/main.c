@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "blob.h"
 #include "caps.h"
+#include "go.h"
 #include "hooks.h"
 #include "label.h"
 #include "console.h"
@@ -37,11 +38,7 @@ static int map_written(const char *path) {
 
 /* The parent's "go": id maps written, cgroups joined. EOF means it gave up: never run unplaced. */
 static void wait_for_go(int new_userns) {
-  char c;
-  ssize_t n;
-  do n = read(TSBOX_FD_GO, &c, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(1);
+  go_wait();
   /* Kept for a second byte (TSBOX_T_HOOK_SYNC) until the root filesystem is set up. */
   if (!new_userns) return;
   /* Become the namespace's root. EINVAL with the maps written means 0 is not mapped (a sandbox that

@@ -23,13 +23,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char *rec_str(const struct blob_rec *r, const char *what) {
-  struct blob_cur c = blob_cur(r);
-  const char *s = cur_str(&c);
-  if (c.err) die(EINVAL, "config blob: truncated %s record", what);
-  return s;
-}
-
 /* Makes the mount holding the rootfs private, walking up until a mount point (mount says EINVAL
  * below one). A shared parent would make the bind below propagate to the host, and pivot_root refuse. */
 static void parent_mount_private(const char *rootfs) {

@@ -206,7 +206,6 @@ export function defaultRunOptions(image: string): RunOptions {
   };
 }
 
-/** The checks of values that argv and typed callers share (the flags' own syntax is parseRunArgs's). */
 export interface SecurityOpts {
   noNewPrivileges: boolean;
   apparmor?: string;
@@ -241,6 +240,7 @@ export function securityOpts(o: Pick<RunOptions, 'securityOpt'>): SecurityOpts {
   return out;
 }
 
+/** The checks of values that argv and typed callers share (the flags' own syntax is parseRunArgs's). */
 export function checkRunOptions(opts: RunOptions): void {
   if (opts.cpus !== undefined && !(opts.cpus > 0)) throw new UsageError(`invalid --cpus ${JSON.stringify(String(opts.cpus))}: want a positive number`);
   for (const h of opts.addHost) {

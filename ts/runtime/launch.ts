@@ -10,7 +10,7 @@ import { cloneFlagsFor, containerBlob, hasParentHooks, privateMountNamespace } f
 import { ContainerError, containerError } from '../errors.js';
 import { deviceRules } from './cgroup/devices.js';
 import { runHooks } from './hooks.js';
-import { closeQuietly } from './report.js';
+import { closeQuietly, parseLine } from './report.js';
 import { hasNamespace, OCI_VERSION, SpecError, type OciSpec } from './spec.js';
 import { parseMountOptions } from './mount-options.js';
 import { FD_EXTRA } from './blob.js';
@@ -357,13 +357,13 @@ function awaitHookPoint(fd: number): void {
       continue;
     }
     if (line === 'H') return;
-    const m = /^E (\d+) (.*)$/s.exec(Buffer.from(line, 'latin1').toString('utf8'));
-    if (m) throw containerError(m[2], Number(m[1]));
+    const r = parseLine(Buffer.from(line, 'latin1').toString('utf8'));
+    if (r?.kind === 'error') throw containerError(r.message, r.errno);
     line = '';
   }
 }
 
-/** The child waits for exactly one byte on the go pipe before it execs tsbox-init. */
+/** tsbox-init's go: the one byte it waits for before its setup (the second, after the parent's hooks). */
 export function letGo(spawned: Spawned): void {
   writeFileSync(spawned.goFd, 'g');
   closeQuietly(spawned.goFd);

@@ -10,7 +10,7 @@ export type Report =
 
 export { ContainerError } from '../errors.js';
 
-function parseLine(line: string): Report | undefined {
+export function parseLine(line: string): Report | undefined {
   if (line === 'R') return { kind: 'ready' };
   if (line === 'S') return { kind: 'started' };
   if (line.startsWith('X ')) return { kind: 'exit', wstatus: Number(line.slice(2)) };

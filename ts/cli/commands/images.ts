@@ -131,7 +131,7 @@ export const loginCommand: Command = async (argv, g) => {
   try {
     await new Engine({ root: g.root }).images.login(server, creds);
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_USAGE') throw e;
+    if ((e as { code?: string }).code === 'ERR_USAGE') throw e;
     process.stderr.write(`Error response from daemon: ${(e as Error).message.split('\n')[0]}\n`);
     return 1;
   }
