@@ -2,22 +2,10 @@
 #define _GNU_SOURCE
 #include "label.h"
 #include "report.h"
+#include "system.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
-static int write_attr(const char *path, const char *value) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = write(fd, value, strlen(value));
-  int e = errno;
-  close(fd);
-  errno = e;
-  return n < 0 ? -1 : 0;
-}
 
 void label_apply(const struct blob *b) {
   struct blob_rec r;
@@ -26,13 +14,13 @@ void label_apply(const struct blob *b) {
     char v[4096];
     snprintf(v, sizeof v, "exec %s", profile);
     /* The AppArmor-only file where the kernel has it (other LSMs stacked), else the shared one. */
-    if (write_attr("/proc/thread-self/attr/apparmor/exec", v) < 0) {
+    if (write_str("/proc/thread-self/attr/apparmor/exec", v) < 0) {
       if (errno != ENOENT) die(errno, "apparmor profile %s: write /proc/thread-self/attr/apparmor/exec", profile);
-      if (write_attr("/proc/thread-self/attr/exec", v) < 0) die(errno, "apparmor profile %s: write /proc/thread-self/attr/exec", profile);
+      if (write_str("/proc/thread-self/attr/exec", v) < 0) die(errno, "apparmor profile %s: write /proc/thread-self/attr/exec", profile);
     }
   }
   if (blob_find(b, TSBOX_T_SELINUX_LABEL, &r)) {
     const char *label = rec_str(&r, "selinux label");
-    if (write_attr("/proc/thread-self/attr/exec", label) < 0) die(errno, "selinux label %s: write /proc/thread-self/attr/exec", label);
+    if (write_str("/proc/thread-self/attr/exec", label) < 0) die(errno, "selinux label %s: write /proc/thread-self/attr/exec", label);
   }
 }

@@ -43,12 +43,20 @@ void system_join(const struct blob *b, int only) {
   if (!only && blob_find(b, TSBOX_T_UNSHARE_CGROUP, &r) && unshare(CLONE_NEWCGROUP) < 0) die(errno, "unshare cgroup namespace");
 }
 
-static void write_file(const char *path, const char *value) {
+int write_str(const char *path, const char *value) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) die(errno, "open %s", path);
+  if (fd < 0) return -1;
   size_t len = strlen(value);
-  if (write(fd, value, len) != (ssize_t)len) die(errno, "write %s", path);
+  ssize_t n = write(fd, value, len);
+  int e = n < 0 ? errno : EIO; /* a short write to a proc or sysfs file is a refusal */
   close(fd);
+  if (n == (ssize_t)len) return 0;
+  errno = e;
+  return -1;
+}
+
+static void write_file(const char *path, const char *value) {
+  if (write_str(path, value) < 0) die(errno, "write %s", path);
 }
 
 static void sysctl(const char *key, const char *value) {

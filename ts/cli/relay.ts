@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import { native, type ExitStatus } from '../native.js';
 import { closeQuietly } from '../runtime/report.js';
+import { CommandNotFoundError, NotExecutableError } from '../errors.js';
 import type { ContainerProcess, Pty } from '../runtime/api.js';
 
 /** A copy of what the container writes (its log). */
@@ -171,4 +172,15 @@ export async function foreground(p: ContainerProcess, relay: Relay, interactive:
 /** The exit status as a shell reports it. */
 export function exitCode(st: ExitStatus): number {
   return st.code ?? 128 + (st.signal ?? 0);
+}
+
+/**
+ * A process that could not start (run, exec, sandbox): its relay closed; docker's 127 (not found) or 126
+ * (not executable) with the message on stderr, anything else rethrown (125).
+ */
+export function startFailure(e: unknown, relay: { close(): void }): number {
+  relay.close();
+  if (!(e instanceof CommandNotFoundError || e instanceof NotExecutableError)) throw e;
+  process.stderr.write(`tsbox: ${e.message}\n`);
+  return e.exitCode;
 }

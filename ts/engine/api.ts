@@ -1,17 +1,13 @@
 // The engine as a library: run an image like `tsbox run`, or spawn a sandboxed command like
 // child_process.spawn. No TTY is assumed and nothing outlives the caller unless asked (Electron-safe).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { defaultRoot } from './root.js';
-import { apiSignal, envList, runContainer, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
-import { defaultStateRoot } from '../runtime/state.js';
+import { apiSignal, envList, stdioTriple, type Container, type Input, type KillOptions, type Stdio } from '../runtime/api.js';
 import { checkRunOptions, defaultRunOptions, type RunOptions } from './options.js';
 import { UsageError } from '../errors.js';
 import { removeContainerFiles, startContainer, type PullPolicy, type PullProgress } from './run.js';
-import { sandboxSpec, startSandbox } from './sandbox.js';
+import { runSandbox } from './sandbox-run.js';
 import { saveRecord } from './containers.js';
-import { detachedLayerPrefix, disownRecord, layerPrefix, ownRecord, reapLayers, reapRecords, trackLayer, untrackLayer } from './ownership.js';
+import { disownRecord, ownRecord, reapRecords } from './ownership.js';
 
 export interface RunImageOptions extends KillOptions {
   image: string;
@@ -135,28 +131,8 @@ export interface SpawnOptions extends KillOptions {
  * no network, own pid/ipc/uts. Resolves once the process runs; its layer goes away when it exits.
  */
 export async function spawn(command: string, args: string[] = [], o: SpawnOptions = {}): Promise<Container> {
-  reapLayers();
-  const layerDir = mkdtempSync(o.detached ? detachedLayerPrefix() : layerPrefix());
-  for (const d of ['upper', 'work', 'root']) mkdirSync(join(layerDir, d));
   const env = Object.entries(o.env ?? process.env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
-  try {
-    if (!o.detached) trackLayer(layerDir);
-    const c = await startSandbox(() => {
-      const spec = sandboxSpec({ args: [command, ...args], layerDir, cwd: o.cwd, env, writable: o.writable, network: o.network });
-      // A detached sandbox outlives us: its layer goes when it is deleted, whoever deletes it.
-      if (o.detached) spec.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; rm -rf "$1"', 'sh', layerDir] }] };
-      return runContainer({ id: `sandbox-${randomBytes(6).toString('hex')}`, spec, bundle: layerDir, root: defaultStateRoot(), stdio: o.stdio, timeout: o.timeout, killSignal: o.killSignal, signal: o.signal, input: o.input, detached: o.detached });
-    });
-    c.exitStatus.finally(() => {
-      untrackLayer(layerDir);
-      if (!o.detached) rmSync(layerDir, { recursive: true, force: true });
-    });
-    return c;
-  } catch (e) {
-    untrackLayer(layerDir);
-    rmSync(layerDir, { recursive: true, force: true });
-    throw e;
-  }
+  return runSandbox({ ...o, args: [command, ...args], env });
 }

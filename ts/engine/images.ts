@@ -10,6 +10,7 @@ import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
 import { familiarName, parseReference } from '../images/reference.js';
 import type { Credentials } from '../images/registry.js';
+import { saveCredentials } from '../images/auth.js';
 import { snapshotKind } from '../images/snapshot.js';
 import { EngineError } from './containers.js';
 import { globMatch } from './path-match.js';
@@ -280,6 +281,16 @@ export class Images {
     if (!/^[a-zA-Z0-9.-]+(:\d+)?$/.test(registry)) throw new EngineError(`login: invalid registry ${JSON.stringify(server)}`, 'ERR_USAGE');
     const { RegistryClient } = await import('../images/registry.js');
     await new RegistryClient(registry, { credentials, insecureRegistries: o.insecureRegistries }).login();
+  }
+
+  /** What `tsbox login` keeps once login() accepted them: pull and push from this root use them. */
+  saveLogin(server: string, credentials: Credentials): void {
+    saveCredentials(this.root, server, credentials);
+  }
+
+  /** docker logout: the credentials kept for server are forgotten. */
+  logout(server: string): void {
+    saveCredentials(this.root, server, undefined);
   }
 
   /** docker build: a Dockerfile into the store (engine/build/); onStep and onOutput report its progress. */

@@ -4,11 +4,11 @@
 // - records: <root>/owned/<owner stamp>-<id>, made before anything of the container exists;
 // - layers (spawn()'s and the CLI's sandboxes): the owner stamp is in the directory's name,
 //   /dev/shm/tsbox-sandbox-api.<stamp>-XXXXXX.
-import { lstatSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addEntry, disownContainer, ownerAlive, ownerStamp, parseStamped, reapOrphans, removeEntry } from '../runtime/ownership.js';
 import { atOwnerExit, cancelAtOwnerExit } from '../runtime/owner-exit.js';
-import { defaultStateRoot } from '../runtime/state.js';
+import { defaultStateRoot, stateDir } from '../runtime/state.js';
 import { removeContainerFiles } from './run.js';
 import { stateRoot } from './containers.js';
 
@@ -91,6 +91,19 @@ export function untrackLayer(dir: string): void {
   cancelAtOwnerExit(`layer\0${dir}`);
 }
 
+// Layers of earlier versions' `tsbox sandbox`, named without their owner.
+const LEGACY_LAYER = 'tsbox-sandbox-sandbox-';
+
+/**
+ * A sandbox's state is made after its layer, so only an old layer (an hour) without state is taken for a
+ * killed CLI's.
+ */
+function reapLegacyLayer(name: string): void {
+  const id = name.slice('tsbox-sandbox-'.length).split('.')[0];
+  const st = lstatSync(join(SHM, name), { throwIfNoEntry: false });
+  if (st?.isDirectory() && st.uid === process.getuid?.() && Date.now() - st.mtimeMs > 3600_000 && !existsSync(stateDir(defaultStateRoot(), id))) rmSync(join(SHM, name), { recursive: true, force: true });
+}
+
 let layersReaped = false;
 
 /** Once per process, before its first sandbox: the sandboxes (state, cgroup) and layers of owners that are gone. */
@@ -105,6 +118,10 @@ export function reapLayers(): void {
     return;
   }
   for (const name of names) {
+    if (name.startsWith(LEGACY_LAYER)) {
+      reapLegacyLayer(name);
+      continue;
+    }
     if (!name.startsWith(LAYER)) continue;
     const e = parseStamped(name.slice(LAYER.length));
     if (!e || e.stamp === ownerStamp() || ownerAlive(e.stamp)) continue;

@@ -10,9 +10,8 @@ import { Engine } from '../../engine/engine.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
 import { containerIo } from '../../engine/io-stats.js';
-import { ContainerError } from '../../runtime/report.js';
 import { signalNumber } from '../../runtime/signals.js';
-import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
+import { exitCode, foreground, relayStdio, startFailure, type Tee } from '../relay.js';
 import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
 import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
 import { isRootless } from '../../runtime/rootless.js';
@@ -21,22 +20,6 @@ import { args, UsageError, type Command, type GlobalOptions } from '../common.js
 import { progress, type Progress } from '../progress.js';
 import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
 import { PS_FORMAT, psFormat, STATS_FORMAT, type StatsRow } from '../format/contexts.js';
-
-/** Exit codes as docker's: 125 tsbox failed, 126 not executable, 127 not found. */
-function execFailureCode(e: unknown): number | undefined {
-  if (!(e instanceof ContainerError)) return undefined;
-  if (/^exec /.test(e.message)) return e.errno === 2 || e.errno === 20 ? 127 : 126;
-  return undefined;
-}
-
-/** A process that could not start (run, exec): its relay closed, docker's 126/127 with the message, else rethrown. */
-function startFailure(e: unknown, relay: { close(): void }): number {
-  relay.close();
-  const code = execFailureCode(e);
-  if (code === undefined) throw e;
-  process.stderr.write(`tsbox: ${(e as Error).message}\n`);
-  return code;
-}
 
 /** What the engine reports goes to stderr, as docker prints it. */
 let pullProgress: Progress | undefined;

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { familiarName, parseReference } from '../../images/reference.js';
 import { Engine } from '../../engine/engine.js';
 import { EngineError } from '../../engine/containers.js';
-import { saveCredentials } from '../../images/auth.js';
 import { args, confirm, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress } from '../progress.js';
 import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
@@ -128,14 +127,15 @@ export const loginCommand: Command = async (argv, g) => {
   if (password === undefined) throw new UsageError('login: give a password with -p or --password-stdin');
   const creds = { username: a.values.username, password };
   // Checked against the registry before they are saved. A refusal is the daemon's, as docker prints it.
+  const images = new Engine({ root: g.root }).images;
   try {
-    await new Engine({ root: g.root }).images.login(server, creds);
+    await images.login(server, creds);
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_USAGE') throw e;
     process.stderr.write(`Error response from daemon: ${(e as Error).message.split('\n')[0]}\n`);
     return 1;
   }
-  saveCredentials(g.root, server, creds);
+  images.saveLogin(server, creds);
   process.stdout.write('Login Succeeded\n');
   return 0;
 };
@@ -143,7 +143,7 @@ export const loginCommand: Command = async (argv, g) => {
 export const logoutCommand: Command = async (argv, g) => {
   const a = args(argv, {});
   if (a.positionals.length !== 1) throw new UsageError('logout: want SERVER');
-  saveCredentials(g.root, a.positionals[0], undefined);
+  new Engine({ root: g.root }).images.logout(a.positionals[0]);
   process.stdout.write(`Removing login credentials for ${a.positionals[0]}\n`);
   return 0;
 };
