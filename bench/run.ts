@@ -80,55 +80,12 @@ const notes: string[] = [];
 
 /**
  * crun refuses a hybrid host whose cgroup2 mount still holds controllers (a fresh VM of this kind has
- * hugetlb there). systemd's layout gives each of them a v1 hierarchy: the bench mounts those for its
- * run and takes them down at the end, once no cgroup is left in them, so that the kernel hands the
- * controller back to cgroup2 (a hierarchy unmounted with cgroups in it would live on, unmounted).
+ * hugetlb there); scripts/setup.sh gives each a v1 hierarchy, as systemd lays out a hybrid host.
  */
-const lent: string[] = [];
-const UNIFIED = '/sys/fs/cgroup/unified/cgroup.controllers';
-
-function lendV1Hierarchies(): void {
-  if (!existsSync(UNIFIED)) return;
-  for (const c of readFileSync(UNIFIED, 'utf8').trim().split(/\s+/).filter(Boolean)) {
-    const dir = join('/sys/fs/cgroup', c);
-    if (existsSync(dir)) continue;
-    mkdirSync(dir);
-    if (spawnSync('mount', ['-t', 'cgroup', '-o', c, 'cgroup', dir]).status === 0) lent.push(c);
-    else rmdirSync(dir);
-  }
-  if (lent.length) notes.push(`cgroup v1 hierarchies mounted for the run as systemd lays out a hybrid host (crun refuses one whose cgroup2 mount holds controllers), and taken down after: ${lent.join(', ')}`);
-}
-
-/** hierarchy id and cgroup count of a controller (/proc/cgroups) */
-function hierarchyOf(c: string): [number, number] {
-  const f = readFileSync('/proc/cgroups', 'utf8').split('\n').find((l) => l.startsWith(`${c}\t`))?.split('\t') ?? [];
-  return [Number(f[1] ?? 0), Number(f[2] ?? 0)];
-}
-
-const settle = (cond: () => boolean) => {
-  for (let i = 0; i < 100 && !cond(); i++) spawnSync('sleep', ['0.05']);
-  return cond();
-};
-
-function returnV1Hierarchies(): void {
-  for (const c of lent) {
-    const dir = join('/sys/fs/cgroup', c);
-    // Only the bench's own cgroups are removed (its runtimes', empty by now): others (tests or containers
-    // started meanwhile) may use the hierarchy too, and then it stays mounted, as systemd would have it.
-    spawnSync('find', [join(dir, 'tsbox-bench'), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', '+']);
-    // Removed cgroups leave the hierarchy a moment later; the kernel frees it at unmount only when empty.
-    if (!settle(() => hierarchyOf(c)[1] <= 1)) {
-      notes.push(`${c}: its v1 hierarchy stays mounted (cgroups other than the bench's are in it)`);
-      continue;
-    }
-    for (let attempt = 0; attempt < 3 && hierarchyOf(c)[0] !== 0; attempt++) {
-      if (attempt && spawnSync('mount', ['-t', 'cgroup', '-o', c, 'cgroup', dir]).status !== 0) break;
-      spawnSync('umount', [dir]);
-      settle(() => hierarchyOf(c)[0] === 0);
-    }
-    rmdirSync(dir);
-    if (hierarchyOf(c)[0] !== 0) notes.push(`${c}: its v1 hierarchy outlived the unmount (it returns to cgroup2 at the next mount and unmount of it, or at reboot)`);
-  }
+function noteCgroup2Controllers(): void {
+  const f = '/sys/fs/cgroup/unified/cgroup.controllers';
+  const held = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
+  if (held) notes.push(`cgroup2 holds ${held.split(/\s+/).join(', ')} on this hybrid host: crun refuses it (scripts/setup.sh mounts them as v1 hierarchies)`);
 }
 
 /** Runtimes that can run the bench container on this host (a trial run each; failures are noted). */
@@ -145,7 +102,7 @@ function usableRuntimes(): string[] {
     return p.status === 0;
   });
 }
-lendV1Hierarchies();
+noteCgroup2Controllers();
 const runtimes = usableRuntimes();
 
 const lastLine = (p: { stdout: string; stderr: string }) => ((p.stderr || p.stdout).trim().split('\n').pop() ?? '').replace(/^Error: /, '');
@@ -486,7 +443,6 @@ async function main(): Promise<void> {
     rmSync(RUN, { recursive: true, force: true });
     // Depth first: podman nests conmon's cgroup under its parent (tsbox-bench/podman/conmon).
     spawnSync('sh', ['-c', 'for d in /sys/fs/cgroup/*/tsbox-bench /sys/fs/cgroup/tsbox-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true']);
-    returnV1Hierarchies();
     // skopeo and podman (as root) keep a blob-info cache in /var/lib/containers/cache: gone again if we made it.
     if (!HAD_CONTAINERS_CACHE) {
       rmSync('/var/lib/containers/cache', { recursive: true, force: true });

@@ -17,6 +17,8 @@ packages=(
   procps util-linux bsdutils uidmap             # ps, nsenter/unshare/mount, script, newuidmap/newgidmap (rootless)
   slirp4netns                                   # rootless user-mode networking
   containerd podman conmon docker.io buildah    # interop tests: real clients of the runtime
+  docker-compose                                #   compose against the Engine API server
+  golang-go                                     # Go's own output as the reference (time formats)
   runc crun bubblewrap                          # benchmark peers
 )
 # The arm64 libseccomp.a comes from Debian's arm64 packages, installed beside the amd64 ones.
@@ -52,6 +54,21 @@ if [ "$(id -u)" -eq 0 ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
     mount -t cgroup -o "$opts" cgroup "/sys/fs/cgroup/$name"
     echo "setup: mounted the cgroup v1 hierarchy $ctrls at /sys/fs/cgroup/$name"
   done < /proc/self/cgroup
+  # A controller left on cgroup2 (a fresh VM of this kind has hugetlb there) gets a v1 hierarchy of its
+  # own, as systemd lays out a hybrid host: crun, the tests' reference, refuses a hybrid host whose
+  # cgroup2 mount holds controllers. tsbox runs either way.
+  unified=/sys/fs/cgroup/unified/cgroup.controllers
+  if [ -f "$unified" ]; then
+    for c in $(cat "$unified"); do
+      [ -e "/sys/fs/cgroup/$c" ] && continue
+      mkdir "/sys/fs/cgroup/$c"
+      if mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"; then
+        echo "setup: mounted the cgroup v1 hierarchy $c at /sys/fs/cgroup/$c (cgroup2 held it)"
+      else
+        rmdir "/sys/fs/cgroup/$c"
+      fi
+    done
+  fi
 fi
 
 bash scripts/arm64-node.sh

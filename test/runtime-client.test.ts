@@ -88,14 +88,20 @@ function privateEnv(t: { teardown(fn: () => void): void }, extra: NodeJS.Process
   return { xdg, root, env, sockDir: join(xdg, 'tsbox', '.runtime') };
 }
 
-/** Takes a server lock of dir (busy while its server lives), waiting up to 15 s; returns its fd. */
+/**
+ * Takes a server lock (busy while its server lives), waiting up to 15 s; returns its fd. A server that
+ * went idle meanwhile has removed the file: it is made again, and a file that was removed while this
+ * waited for it is not the lock any more (the same rule as the servers').
+ */
 async function takeLock(file: string): Promise<number> {
-  const fd = openSync(file, 'r');
   for (let i = 0; i < 300; i++) {
-    if (native().flock(fd, LOCK_EX | LOCK_NB)) return fd;
+    const fd = openSync(file, 'a');
+    if (native().flock(fd, LOCK_EX | LOCK_NB)) {
+      if (statSync(file, { throwIfNoEntry: false })?.ino === fstatSync(fd).ino) return fd;
+    }
+    closeSync(fd);
     await sleep(50);
   }
-  closeSync(fd);
   throw new Error(`${file}: still locked after 15 s: a server did not end`);
 }
 

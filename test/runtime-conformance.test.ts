@@ -316,7 +316,8 @@ test.serial('linux.personality LINUX32: uname -m says i686 in the container and 
       delete s.linux!.resources;
       s.linux!.cgroupsPath = undefined;
     });
-    t.is(call('crun', croot, ['run', '--bundle', c.dir, c.id]).stdout, r.stdout, 'as crun');
+    const cr = call('crun', croot, ['run', '--bundle', c.dir, c.id]);
+    t.is(cr.stdout, r.stdout, `as crun: ${cr.stderr}`);
   }
   const bad = bundle(t, tsbox, ['true'], (s) => void (s.linux!.personality = { domain: 'PDP11' }));
   const refused = tsbox.rt(['run', '--bundle', bad.dir, bad.id]);
