@@ -153,16 +153,16 @@ for (const version of [1, 2] as const) {
       await new Promise((r) => p.on('exit', r));
       return { out, kmsg: inKmsg(mark) };
     };
-    cg.apply({ devices: deviceRules(DOCKER_DEVICE_RULES, undefined) });
+    cg.apply({ devices: deviceRules(DOCKER_DEVICE_RULES) });
     let r = await probe();
     t.is(r.out, 'mknod-block\nmknod-char\ndev-null-ok\n');
     t.false(r.kmsg);
     // A new apply replaces the filter rather than adding to it: an allow-all spec opens everything again.
-    cg.apply({ devices: deviceRules([{ allow: true, access: 'rwm' }], undefined) });
+    cg.apply({ devices: deviceRules([{ allow: true, access: 'rwm' }]) });
     r = await probe();
     t.is(r.out, 'mknod-block\nLOOP-READ\nmknod-char\nKMSG-WRITE\ndev-null-ok\n');
     // Only the char devices of the kernel log denied (a deny-list spec).
-    cg.apply({ devices: deviceRules([{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'w' }], undefined) });
+    cg.apply({ devices: deviceRules([{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 11, access: 'w' }]) });
     r = await probe();
     t.is(r.out, 'mknod-block\nLOOP-READ\nmknod-char\ndev-null-ok\n');
   });
@@ -219,7 +219,7 @@ test('the rules compile as the kernel reads them: allow-list and deny-list, late
   t.throws(() => compileDeviceRules([{ allow: true, type: 'x', access: 'rwm' }]), { message: /device cgroup rule: type "x"/ });
   t.throws(() => compileDeviceRules([{ allow: true, type: 'c', access: 'rwx' }]), { message: /device cgroup rule: access "rwx"/ });
   // A spec without rules still gets runc's default devices, and no more.
-  const def = compileDeviceRules(deviceRules(undefined, undefined));
+  const def = compileDeviceRules(deviceRules(undefined));
   t.false(def.defaultAllow);
   t.true(def.rules.some((r) => r.type === 'c' && r.major === 1 && r.minor === 3 && r.access === 'rwm'));
   t.false(def.rules.some((r) => r.type === 'b' && r.access.includes('r')));

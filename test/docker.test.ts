@@ -437,6 +437,85 @@ flow('--pid container: chain: C in B in A sees only the chain\'s processes', (t,
   t.notRegex(daemonLog().slice(mark), /killall failed/);
 });
 
+/** runc's output for a flow (it runs first), which tsbox's must equal: for outputs this host decides. */
+const reference = new Map<string, string>();
+function sameAsRunc(t: ExecutionContext, rt: Rt, key: string, out: string): void {
+  if (rt === 'runc') reference.set(key, out);
+  else t.is(out, reference.get(key) ?? '(runc did not run)', `as under runc: ${key}`);
+}
+
+flow('--device: a host device passed in under a new name, read only; without it, refused', (t, rt) => {
+  // /dev/fuse: not among docker's default devices, and opening it (either way) does nothing more.
+  const script = 'ls -l /dev/myfuse | cut -c1; (exec 3</dev/myfuse) && echo read-ok; (exec 3>/dev/myfuse) 2>/dev/null || echo write-refused';
+  let r = docker(runArgs(rt, '--rm', '--device', '/dev/fuse:/dev/myfuse:r', 'busybox', 'sh', '-c', script));
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'c\nread-ok\nwrite-refused\n');
+  r = docker(runArgs(rt, '--rm', 'busybox', 'sh', '-c', 'mknod /tmp/f c 10 229; (exec 3</tmp/f) 2>/dev/null || echo refused'));
+  t.is(r.stdout, 'refused\n', r.stderr);
+});
+
+flow('--cap-add, --cap-drop, --security-opt seccomp=unconfined and no-new-privileges', (t, rt) => {
+  const r = docker(runArgs(rt, '--rm', '--cap-add', 'SYS_ADMIN', '--cap-drop', 'CHOWN', '--security-opt', 'seccomp=unconfined', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', 'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status'));
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.replace(/\t/g, ' '), 'CapEff: 00000000a82425fa\nNoNewPrivs: 1\nSeccomp: 0\n');
+});
+
+flow('--ipc and --network container: the other container\'s namespaces; --ipc shareable', (t, rt, n) => {
+  detached(t, rt, n('ns'), ['sleep', '300'], ['--ipc', 'shareable']);
+  const pid = inspect(n('ns'), '{{.State.Pid}}');
+  const want = ['ipc', 'net'].map((k) => readlinkSync(`/proc/${pid}/ns/${k}`)).join('\n');
+  const r = docker(runArgs(rt, '--rm', '--ipc', `container:${n('ns')}`, '--network', `container:${n('ns')}`, 'busybox', 'sh', '-c', 'readlink /proc/self/ns/ipc; readlink /proc/self/ns/net'));
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trim(), want);
+  t.not(readlinkSync(`/proc/${pid}/ns/ipc`), readlinkSync('/proc/self/ns/ipc'));
+});
+
+flow('exec -u, -w, -e; exec into a stopped container is refused', (t, rt, n) => {
+  detached(t, rt, n('ex'), ['sleep', '300'], ['-e', 'FROM_RUN=1']);
+  let r = docker(['exec', '-u', '1000:1000', '-w', '/tmp', '-e', 'A=b', n('ex'), 'sh', '-c', 'id -u; id -g; pwd; echo $A $FROM_RUN']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, '1000\n1000\n/tmp\nb 1\n');
+  t.is(docker(['stop', '-t', '0', n('ex')]).code, 0);
+  r = docker(['exec', n('ex'), 'true']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /is not running/);
+});
+
+flow('--sysctl, --ulimit, --oom-score-adj, --shm-size, --group-add, a --workdir that does not exist', (t, rt) => {
+  const script = 'cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax /proc/self/oom_score_adj; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1 | awk "{print \\$2}"; id -G; pwd';
+  const r = docker(runArgs(rt, '--rm', '--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.msgmax=4096', '--ulimit', 'nofile=100:200', '--oom-score-adj', '500', '--shm-size', '8m', '--group-add', '1234', '-w', '/made/by/docker', 'busybox', 'sh', '-c', script));
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^1\n4096\n500\n100\n200\n8192\n(\d+ )*1234\n\/made\/by\/docker\n$/);
+  sameAsRunc(t, rt, 'settings', r.stdout);
+});
+
+flow('--cpus, --cpuset-cpus, --cpu-shares: in the container\'s cgroup', (t, rt, n) => {
+  detached(t, rt, n('cpu'), ['sleep', '300'], ['--cpus', '0.5', '--cpuset-cpus', '0', '--cpu-shares', '512']);
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const read = (c: string, f: string) => readFileSync(join(cgroupDir(n('cpu'), v2 ? 'unified' : c), f), 'utf8').trim();
+  if (v2) t.is(read('cpu', 'cpu.max'), '50000 100000');
+  else t.deepEqual([read('cpu', 'cpu.cfs_quota_us'), read('cpu', 'cpu.cfs_period_us'), read('cpu', 'cpu.shares')], ['50000', '100000', '512']);
+  t.is(read('cpuset', 'cpuset.cpus'), '0');
+});
+
+flow('--cgroupns private: the container sees its own cgroup as /', (t, rt) => {
+  const r = docker(runArgs(rt, '--rm', '--cgroupns', 'private', 'busybox', 'sh', '-c', 'grep -E "^[0-9]+:(memory|pids):" /proc/self/cgroup | cut -d: -f2- | sort'));
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'memory:/\npids:/\n');
+});
+
+flow('-v with ro, and a named volume', (t, rt, n) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbox-docker-prop-'));
+  t.teardown(() => {
+    docker(['volume', 'rm', '-f', n('vol')]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'f'), 'x\n');
+  const r = docker(runArgs(rt, '--rm', '-v', `${dir}:/ro:ro`, '-v', `${n('vol')}:/vol`, 'busybox', 'sh', '-c', 'cat /ro/f; touch /ro/g 2>/dev/null || echo ro; echo y > /vol/y && cat /vol/y'));
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'x\nro\ny\n');
+});
+
 const dockerTest = have ? test.serial : test.serial.skip;
 if (!have) console.log('docker: docker.io is not installed (apt-get install docker.io): its flows are skipped');
 

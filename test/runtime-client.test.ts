@@ -152,7 +152,8 @@ test('cold path: the same output and exit code as Node running the runtime CLI, 
 });
 
 test('cold path runs a container as the Node CLI does; a server start is attempted and leaves nothing behind', async (t) => {
-  const { env, xdg, sockDir } = privateEnv(t);
+  // The server it starts stays long enough to be seen (200 ms idle could pass before the look, under load).
+  const { env, xdg, sockDir } = privateEnv(t, { TSBOX_RUNTIME_IDLE_MS: '3000' });
   const b = makeBundle(['sh', '-c', 'echo "out $0"; echo err >&2; exit 4']);
   t.teardown(() => removeBundle(b));
   const ref = await run(['node', ...NODE_CLI, '--root', STATE_ROOT, 'run', '--bundle', b.dir, `${b.id}-ref`], env);

@@ -194,6 +194,22 @@ test.after.always('nothing left behind', (t) => {
 });
 
 for (const rt of runtimes) {
+  test.serial(`${rt.name}: a node in linux.devices is opened only as the spec's device rules allow (docker --device PATH:PATH:r)`, (t) => {
+    // /dev/fuse (c 10:229) read-only, /dev/kmsg (c 1:11) with no rule: the nodes are made, and only the
+    // read of the first is allowed. A runtime that allowed each listed node "rwm" let a read-only disk be written.
+    const b = bundle(t, rt, ['sh', '-c', ': < /dev/ro && echo read; (exec 3>/dev/ro) 2>/dev/null && echo WRITE-OPEN; (exec 3</dev/norule) 2>/dev/null && echo NORULE-OPEN; ls /dev/ro /dev/norule'], (s) => {
+      s.linux!.devices = [
+        { path: '/dev/ro', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+        { path: '/dev/norule', type: 'c', major: 1, minor: 11, fileMode: 0o666, uid: 0, gid: 0 },
+      ];
+      s.linux!.resources = { ...s.linux!.resources, devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'r' }] };
+    });
+    const r = rt.rt(['run', '--bundle', b.dir, b.id]);
+    t.is(r.stdout, 'read\n/dev/norule\n/dev/ro\n', r.stderr);
+  });
+}
+
+for (const rt of runtimes) {
   test.serial(`${rt.name}: hooks that never read the state on their stdin do not fail the container (runc ignores EPIPE there)`, (t) => {
     // A state larger than a pipe holds: the write to a hook that exited without reading fails with EPIPE.
     const b = bundle(t, rt, ['sh', '-c', 'echo ran'], (s) => {

@@ -191,7 +191,7 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
     cgroup = made.cgroup = openCgroup(place.cgroupPath, { version: place.cgroupVersion });
     cgroup.create();
     // Device rules always: a spec without any gets runc's default (deny all but the standard nodes).
-    cgroup.apply({ ...resources, devices: deviceRules(resources?.devices, spec.linux?.devices) });
+    cgroup.apply({ ...resources, devices: deviceRules(resources?.devices) });
   }
 
   const init = initWanted(opts);

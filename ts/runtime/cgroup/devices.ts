@@ -54,15 +54,15 @@ const RUNC_ALLOWED: readonly DeviceRule[] = Object.freeze([
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // net/tun
 ].map((r) => Object.freeze(r)));
 
-/** Every rule the cgroup gets, in order: the spec's, runc's defaults, then an allow for each linux.devices node. */
-export function deviceRules(specRules: DeviceRule[] | undefined, specDevices: { type: string; major?: number; minor?: number }[] | undefined): DeviceRule[] {
-  // The device cgroup knows char and block devices only: fifos need no rule.
-  const own = (specDevices ?? [])
-    .filter((d) => d.type !== 'p')
-    .map((d) => ({ allow: true, type: d.type === 'u' ? 'c' : d.type, major: d.major, minor: d.minor, access: 'rwm' }));
+/**
+ * Every rule the cgroup gets, in order: the spec's, then runc's defaults. A node in linux.devices gets no
+ * rule of its own, as under runc: what it may be opened for is what the spec's rules say (docker's
+ * `--device /dev/sda:/dev/sda:r` is an "r" rule; an "rwm" for the node would let it be written).
+ */
+export function deviceRules(specRules: DeviceRule[] | undefined): DeviceRule[] {
   // A spec that adds none (most): the same frozen list every time, compiled once (compileDeviceRules).
-  if (!specRules?.length && !own.length) return RUNC_ALLOWED as DeviceRule[];
-  return [...(specRules ?? []), ...RUNC_ALLOWED, ...own];
+  if (!specRules?.length) return RUNC_ALLOWED as DeviceRule[];
+  return [...specRules, ...RUNC_ALLOWED];
 }
 
 let runcAllowed: DeviceFilter | undefined;
