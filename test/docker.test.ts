@@ -516,6 +516,65 @@ flow('-v with ro, and a named volume', (t, rt, n) => {
   t.is(r.stdout, 'x\nro\ny\n');
 });
 
+flow('--pid, --uts and --ipc host: the host\'s namespaces', (t, rt) => {
+  const r = docker(runArgs(rt, '--rm', '--pid', 'host', '--uts', 'host', '--ipc', 'host', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc; hostname; [ -d /proc/1 ] && cat /proc/1/comm'));
+  t.is(r.code, 0, r.stderr);
+  const own = (k: string) => readlinkSync(`/proc/self/ns/${k}`);
+  t.is(r.stdout, `${own('pid')}\n${own('uts')}\n${own('ipc')}\n${readFileSync('/proc/sys/kernel/hostname', 'utf8').trim()}\n${readFileSync('/proc/1/comm', 'utf8')}`);
+});
+
+flow('rm -f and kill of a paused container', async (t, rt, n) => {
+  detached(t, rt, n('p1'), ['sleep', '300']);
+  detached(t, rt, n('p2'), ['sh', '-c', 'trap "exit 9" TERM; while true; do sleep 0.1; done']);
+  for (const c of [n('p1'), n('p2')]) t.is(docker(['pause', c]).code, 0);
+  let r = docker(['rm', '-f', n('p1')]);
+  t.is(r.code, 0, r.stderr);
+  t.is(docker(['ps', '-aq', '--filter', `name=^${n('p1')}$`]).stdout.trim(), '');
+  r = docker(['kill', n('p2')]);
+  t.is(r.code, 0, r.stderr);
+  await until('exit', () => inspect(n('p2'), '{{.State.Status}}') === 'exited').catch(() => {});
+  t.is(inspect(n('p2'), '{{.State.Status}} {{.State.ExitCode}}'), 'exited 137');
+});
+
+flow('--health-cmd: the check runs by exec and the container turns healthy; exec -d runs on its own', async (t, rt, n) => {
+  detached(t, rt, n('hc'), ['sleep', '300'], ['--health-cmd', 'test -f /tmp/ok', '--health-interval', '1s', '--health-retries', '1']);
+  await until('unhealthy', () => inspect(n('hc'), '{{.State.Health.Status}}') === 'unhealthy', 20000).catch(() => {});
+  t.is(inspect(n('hc'), '{{.State.Health.Status}}'), 'unhealthy');
+  t.is(docker(['exec', '-d', n('hc'), 'sh', '-c', 'sleep 0.5; touch /tmp/ok']).code, 0);
+  await until('healthy', () => inspect(n('hc'), '{{.State.Health.Status}}') === 'healthy', 20000).catch(() => {});
+  t.is(inspect(n('hc'), '{{.State.Health.Status}}'), 'healthy');
+});
+
+flow('--stop-signal: stop sends it; update --pids-limit and --cpus on a running container', async (t, rt, n) => {
+  detached(t, rt, n('ss'), ['sh', '-c', 'trap "echo got-usr2; exit 5" USR2; while true; do sleep 0.1; done'], ['--stop-signal', 'USR2']);
+  let r = docker(['update', '--pids-limit', '50', '--cpus', '0.25', n('ss')]);
+  t.is(r.code, 0, r.stderr);
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const read = (c: string, f: string) => readFileSync(join(cgroupDir(n('ss'), v2 ? 'unified' : c), f), 'utf8').trim();
+  t.is(read('pids', 'pids.max'), '50');
+  t.is(v2 ? read('cpu', 'cpu.max') : read('cpu', 'cpu.cfs_quota_us'), v2 ? '25000 100000' : '25000');
+  r = docker(['stop', '-t', '10', n('ss')]);
+  t.is(r.code, 0, r.stderr);
+  t.is(inspect(n('ss'), '{{.State.ExitCode}}'), '5');
+  t.is(docker(['logs', n('ss')]).stdout, 'got-usr2\n');
+});
+
+flow('--memory-reservation, --memory-swappiness, --oom-kill-disable, --device-read-bps, --device-write-iops: the cgroup as runc sets it', (t, rt, n) => {
+  // The root filesystem's disk: any block device the host has.
+  const disk = readdirSync('/sys/block').find((d) => !/^(loop|ram|zram|nbd)/.test(d));
+  if (!disk) return t.pass('no disk');
+  const opts = ['--memory', '64m', '--memory-reservation', '32m', '--memory-swappiness', '10', '--oom-kill-disable', '--device-read-bps', `/dev/${disk}:1mb`, '--device-write-iops', `/dev/${disk}:100`];
+  const r = docker(runArgs(rt, '-d', '--name', n('mem'), ...opts, 'busybox', 'sleep', '300'));
+  t.teardown(() => void docker(['rm', '-f', n('mem')]));
+  if (r.code !== 0) return sameAsRunc(t, rt, 'memory-blkio', `refused: ${r.stderr.replace(/\b[0-9a-f]{64}\b/g, 'ID').replace(/runc create failed: |tsbox/g, '')}`);
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return t.pass('v1 files only');
+  const mem = (f: string) => readFileSync(join(cgroupDir(n('mem'), 'memory'), f), 'utf8').trim();
+  const blk = (f: string) => readFileSync(join(cgroupDir(n('mem'), 'blkio'), f), 'utf8').trim();
+  const out = [mem('memory.soft_limit_in_bytes'), mem('memory.swappiness'), mem('memory.oom_control').split('\n')[0], blk('blkio.throttle.read_bps_device'), blk('blkio.throttle.write_iops_device')].join('\n');
+  t.regex(out, /^33554432\n10\noom_kill_disable 1\n\d+:\d+ 1048576\n\d+:\d+ 100$/);
+  sameAsRunc(t, rt, 'memory-blkio', out);
+});
+
 const dockerTest = have ? test.serial : test.serial.skip;
 if (!have) console.log('docker: docker.io is not installed (apt-get install docker.io): its flows are skipped');
 

@@ -194,6 +194,34 @@ test.after.always('nothing left behind', (t) => {
 });
 
 for (const rt of runtimes) {
+  test.serial(`${rt.name}: linux.resources.blockIO throttles reach the cgroup, one line per device (docker --device-read-bps and the like)`, (t) => {
+    const disk = readdirSync('/sys/block').find((d) => !/^(loop|ram|zram|nbd)/.test(d));
+    if (!disk) return t.pass('no disk on this host');
+    const [major, minor] = readFileSync(`/sys/block/${disk}/dev`, 'utf8').trim().split(':').map(Number);
+    const b = bundle(t, rt, ['sleep', '60'], (s) => {
+      s.linux!.resources = {
+        ...s.linux!.resources,
+        blockIO: {
+          throttleReadBpsDevice: [{ major, minor, rate: 1048576 }],
+          throttleWriteBpsDevice: [{ major, minor, rate: 2097152 }],
+          throttleReadIOPSDevice: [{ major, minor, rate: 100 }],
+          throttleWriteIOPSDevice: [{ major, minor, rate: 200 }],
+        },
+      };
+    });
+    t.is(rt.rt(['run', '--detach', '--bundle', b.dir, b.id]).code, 0);
+    const path = b.spec.linux!.cgroupsPath!;
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    if (v2) t.is(readFileSync(join('/sys/fs/cgroup', path, 'io.max'), 'utf8'), `${major}:${minor} rbps=1048576 wbps=2097152 riops=100 wiops=200\n`);
+    else {
+      const read = (f: string) => readFileSync(join('/sys/fs/cgroup/blkio', path, `blkio.throttle.${f}`), 'utf8');
+      t.deepEqual(['read_bps_device', 'write_bps_device', 'read_iops_device', 'write_iops_device'].map(read), [`${major}:${minor} 1048576\n`, `${major}:${minor} 2097152\n`, `${major}:${minor} 100\n`, `${major}:${minor} 200\n`]);
+    }
+    rt.rt(['kill', b.id, 'KILL']);
+  });
+}
+
+for (const rt of runtimes) {
   test.serial(`${rt.name}: a node in linux.devices is opened only as the spec's device rules allow (docker --device PATH:PATH:r)`, (t) => {
     // /dev/fuse (c 10:229) read-only, /dev/kmsg (c 1:11) with no rule: the nodes are made, and only the
     // read of the first is allowed. A runtime that allowed each listed node "rwm" let a read-only disk be written.

@@ -5,11 +5,36 @@ export interface LinuxResources {
   memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; kernelTCP?: number; swappiness?: number; disableOOMKiller?: boolean };
   cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
   pids?: { limit?: number };
-  blockIO?: { weight?: number; leafWeight?: number };
+  blockIO?: BlockIO;
   hugepageLimits?: { pageSize: string; limit: number }[];
   devices?: { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[];
   unified?: Record<string, string>;
 }
+
+/** OCI linux.resources.blockIO: a weight for the cgroup and per device, and per-device throttles. */
+export interface BlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: { major: number; minor: number; weight?: number; leafWeight?: number }[];
+  throttleReadBpsDevice?: ThrottleDevice[];
+  throttleWriteBpsDevice?: ThrottleDevice[];
+  throttleReadIOPSDevice?: ThrottleDevice[];
+  throttleWriteIOPSDevice?: ThrottleDevice[];
+}
+
+export interface ThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+/** The four throttles: the OCI key, v1's blkio.throttle.* file, v2's io.max key. */
+export const THROTTLES = [
+  ['throttleReadBpsDevice', 'read_bps_device', 'rbps'],
+  ['throttleWriteBpsDevice', 'write_bps_device', 'wbps'],
+  ['throttleReadIOPSDevice', 'read_iops_device', 'riops'],
+  ['throttleWriteIOPSDevice', 'write_iops_device', 'wiops'],
+] as const;
 
 export interface CgroupStats {
   cpu: { usageNs: number; userNs?: number; systemNs?: number; throttledPeriods?: number };

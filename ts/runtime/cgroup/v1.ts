@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, cgWriteEach, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import { compileDeviceRules, v1Rule, type DeviceFilter } from './devices.js';
-import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
+import { pageSize, THROTTLES, type BlockIO, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
 const USER_HZ_NS = 1e9 / 100;
 
@@ -133,6 +133,7 @@ export class CgroupV1 implements Cgroup {
       cgWrite(join(this.dir('blkio'), f), b.weight);
     }
     if (b?.leafWeight) cgWrite(join(this.dir('blkio'), 'blkio.leaf_weight'), b.leafWeight);
+    if (b) this.applyBlockIODevices(b);
     for (const h of r.hugepageLimits ?? []) {
       const file = `hugetlb.${pageSize(h.pageSize)}.limit_in_bytes`;
       cgWrite(join(this.dir('hugetlb'), file), h.limit);
@@ -159,6 +160,16 @@ export class CgroupV1 implements Cgroup {
     cgWriteEach(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), lines);
   }
   /** runc's order: the memory+swap limit must stay at or above the memory limit at every step. */
+  /** Per-device weights and throttles, one "major:minor value" line per write (the file takes one). */
+  private applyBlockIODevices(b: BlockIO): void {
+    const blkio = (f: string) => join(this.dir('blkio'), f);
+    for (const d of b.weightDevice ?? []) {
+      if (d.weight) cgWrite(blkio(this.has('blkio', 'blkio.weight_device') ? 'blkio.weight_device' : 'blkio.bfq.weight_device'), `${d.major}:${d.minor} ${d.weight}`);
+      if (d.leafWeight) cgWrite(blkio('blkio.leaf_weight_device'), `${d.major}:${d.minor} ${d.leafWeight}`);
+    }
+    for (const [key, file] of THROTTLES) for (const d of b[key] ?? []) cgWrite(blkio(`blkio.throttle.${file}`), `${d.major}:${d.minor} ${d.rate}`);
+  }
+
   private applyMemory(m: NonNullable<LinuxResources['memory']>): void {
     const d = this.dir('memory');
     const limitFile = join(d, 'memory.limit_in_bytes');

@@ -4,7 +4,7 @@ import { join, dirname } from 'node:path';
 import { cgKeyed, cgMkdir, cgNumber, cgPids, cgRead, cgWrite, removeCgroupDirs, waitUntil, signalAll } from './files.js';
 import { native } from '../../native.js';
 import { compileDeviceRules, type DeviceFilter } from './devices.js';
-import { pageSize, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
+import { pageSize, THROTTLES, type Cgroup, type CgroupStats, type LinuxResources } from './types.js';
 
 export class CgroupV2 implements Cgroup {
   readonly version = 2 as const;
@@ -86,6 +86,11 @@ export class CgroupV2 implements Cgroup {
       if (existsSync(bfq)) cgWrite(bfq, r.blockIO.weight);
       else cgWrite(join(this.dir, 'io.weight'), blkioWeightToIoWeight(r.blockIO.weight));
     }
+    const b = r.blockIO;
+    // Per-device weights only where BFQ is (io.weight has no per-device form runc writes), as runc.
+    const bfq = join(this.dir, 'io.bfq.weight');
+    for (const d of b?.weightDevice ?? []) if (d.weight && existsSync(bfq)) w('io', 'io.bfq.weight', `${d.major}:${d.minor} ${d.weight}`);
+    for (const [key, , name] of THROTTLES) for (const d of b?.[key] ?? []) w('io', 'io.max', `${d.major}:${d.minor} ${name}=${d.rate}`);
     for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${pageSize(h.pageSize)}.max`, h.limit);
     if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
     for (const [k, v] of Object.entries(r.unified ?? {})) {
