@@ -476,6 +476,8 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
       [['run', '--rm', 'busybox', 'not-a-command'], /executable file not found/],
       [['run', '--rm', '-e', 'A=1', '-w', '/tmp', '-u', 'nobody', 'busybox', 'sh', '-c', 'echo $A; pwd; id -u; echo e >&2']],
       [['run', '--rm', '--entrypoint', 'echo', 'busybox', 'from', 'entrypoint']],
+      [['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr'], undefined, 'in\n'],
+      [['run', '--rm', 'busybox', 'sh', '-c', 'echo out > /dev/stdout; echo err > /dev/stderr']],
       [['run', '--rm', '--read-only', 'busybox', 'touch', '/x']],
       [['run', '--rm', '--tmpfs', '/scratch', 'busybox', 'sh', '-c', 'touch /scratch/x && echo ok']],
       [['run', '--rm', '--name', 'ref-n', 'busybox', 'hostname']],
@@ -494,6 +496,8 @@ test.serial('the docker CLI against tsbox and against dockerd (the reference): t
       [['inspect', '-f', '{{.State.Status}} {{.Name}} {{.Config.Cmd}}', 'ref-a']],
       [['exec', '-i', 'ref-a', 'sh', '-c', 'cat; echo done'], undefined, 'piped in\n'],
       [['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'B=2', 'ref-a', 'sh', '-c', 'id -u; pwd; echo $B']],
+      // The process's stdio can be opened again by name (pipes, as dockerd gives; a socket cannot be).
+      [['exec', '-i', 'ref-a', 'sh', '-c', 'cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr'], undefined, 'in\n'],
       // dockerd's CLI words it "No such container:path", ours passes the server's message on: the same 404 and exit code.
       [['cp', 'ref-a:/nope', join(root, 'nope')], /No such container:path: ref-a:\/nope|Could not find the file \/nope in container ref-a/],
       [['ps', '--format', '{{.Names}} {{.Command}}', '--filter', 'name=ref-a']],

@@ -31,6 +31,16 @@ test('run({ image, cmd, env, limits }) streams stdio, resolves the exit status a
   t.false(existsSync(join(root, 'containers', c.id)));
 });
 
+test('run(): the process can open /dev/stdin, /dev/stdout and /dev/stderr, as under docker (pipes, not this process\'s sockets)', async (t) => {
+  // Images log to /dev/stdout (nginx's access.log is a link to it); a socket there cannot be opened (ENXIO).
+  const c = await run({ root, image: 'busybox', cmd: ['sh', '-c', 'cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr'], input: 'in\n' });
+  const r = await collect(c);
+  t.is(r.stdout, 'in\nout\n', r.stderr);
+  t.is(r.stderr, 'err\n');
+  const e = await collect(await spawn('sh', ['-c', 'cat /dev/stdin; echo out > /dev/stdout'], { cwd: '/tmp', input: 'in\n' }));
+  t.is(e.stdout, 'in\nout\n', e.stderr);
+});
+
 test('run: exec and stats on a running container', async (t) => {
   const c = await run({ root, image: 'busybox', cmd: ['sleep', '30'] });
   t.teardown(() => c.kill('SIGKILL'));

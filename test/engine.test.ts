@@ -30,6 +30,16 @@ test.after.always(async () => {
   engine.remove();
 });
 
+test.serial('run -i from a Node parent (its stdio are sockets): /dev/stdin, /dev/stdout and /dev/stderr open, as under docker', (t) => {
+  // docker's containers always get pipes; a socket passed on as it is cannot be opened (ENXIO).
+  for (const log of [[], ['--log-driver', 'none']]) {
+    const r = spawnSync(process.execPath, [CLI, '--root', root, 'run', '--rm', '-i', ...log, 'busybox', 'sh', '-c', 'cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr'], { input: 'in\n', encoding: 'utf8' });
+    t.is(r.stdout, 'in\nout\n', `${log.join(' ')}: ${r.stderr}`);
+    t.is(r.stderr, 'err\n');
+    t.is(r.status, 0);
+  }
+});
+
 test.serial('run pulls a missing image from the registry, runs it and --rm leaves nothing', (t) => {
   const r = tsbox(['run', '--rm', `${reg.addr}/remote/busybox`, 'echo', 'hello']);
   t.is(r.code, 0, r.stderr);

@@ -1,14 +1,22 @@
 // The caller's terminal never reaches a container: a process holding it could push input into the
-// caller's shell (TIOCSTI) or take it over. Terminals among fds 0-2 are relayed through pipes, as docker and
+// caller's shell (TIOCSTI) or take it over. Terminals (and sockets) among fds 0-2 are relayed through pipes, as docker and
 // podman do; files and pipes are passed as they are (no such ioctl on them). With -t the container gets a
 // pty of its own instead, and the CLI copies between it and the caller's terminal.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import { native, type ExitStatus } from '../native.js';
 import { closeQuietly } from '../runtime/report.js';
 import { CommandNotFoundError, NotExecutableError } from '../errors.js';
 import type { ContainerProcess, Pty } from '../runtime/api.js';
+
+const isSocket = (fd: number) => {
+  try {
+    return fstatSync(fd).isSocket();
+  } catch {
+    return false; // closed: passed on as it is, as before
+  }
+};
 
 /** A copy of what the container writes (its log). */
 export type Tee = (stream: 'stdout' | 'stderr', data: Buffer) => void;
@@ -40,8 +48,10 @@ export function relayStdio(o: { interactive: boolean; none?: boolean; tee?: Tee 
   const nullFd = () => (devNull ??= openSync('/dev/null', 'r+'));
   const fds = [0, 1, 2].map((fd) => {
     if (o.none || (fd === 0 && !o.interactive)) return nullFd();
-    // With a tee (the container's json-file log) output always comes through here.
-    if (!isatty(fd) && !(o.tee && fd > 0)) return fd;
+    // With a tee (the container's json-file log) output always comes through here. A socket (a Node
+    // parent's stdio) too: docker's containers get pipes, and a socket cannot be opened again as
+    // /dev/stdin or /dev/stdout (ENXIO).
+    if (!isatty(fd) && !(o.tee && fd > 0) && !isSocket(fd)) return fd;
     const [r, w] = native().pipe();
     ours[fd] = fd === 0 ? w : r;
     theirs.push(fd === 0 ? r : w);

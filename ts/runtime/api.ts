@@ -150,13 +150,19 @@ export interface StdioSetup {
   toClose: number[];
 }
 
+/**
+ * 'pipe' is a pipe, as docker's containers get (not child_process's socketpair): a process may open
+ * /dev/stdin, /dev/stdout or /dev/stderr again, which on a socket fails with ENXIO (images log to
+ * /dev/stdout through links).
+ */
 export function setupStdio(stdio: [StdioOption, StdioOption, StdioOption]): StdioSetup {
   const childFds: number[] = [];
   const parentFds: (number | undefined)[] = [];
   const toClose: number[] = [];
   stdio.forEach((o, i) => {
     if (o === 'pipe') {
-      const [ours, theirs] = native().socketpair();
+      const [r, w] = native().pipe();
+      const [ours, theirs] = i === 0 ? [w, r] : [r, w];
       childFds.push(theirs);
       toClose.push(theirs);
       parentFds.push(ours);

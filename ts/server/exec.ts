@@ -1,15 +1,11 @@
 // /exec/...: a process in a running container, as docker's exec instances: made by create, run by
 // start (detached, or attached over the hijacked connection, framed or with a TTY), inspected after.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { liveState, mustFind, stateRoot } from '../engine/containers.js';
-import { dirReader, resolveUser } from '../engine/spec.js';
-import { ContainerProcess, Pty } from '../runtime/api.js';
-import { execLaunch, execProcess } from '../runtime/exec.js';
-import { closeQuietly, watchLaunched } from '../runtime/report.js';
-import { readState } from '../runtime/state.js';
-import { native } from '../native.js';
+import type { Readable, Writable } from 'node:stream';
+import { liveState, mustFind } from '../engine/containers.js';
+import { execContainer } from '../engine/exec.js';
+import type { ContainerProcess, Pty, StdioOption } from '../runtime/api.js';
+import { CommandNotFoundError, ContainerError } from '../errors.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { hijack, STDERR, STDOUT } from './stdcopy.js';
 import { checkFields, jsonBody, qInt, sendEmpty, sendJson, type Ctx, type Router } from './router.js';
@@ -91,72 +87,27 @@ async function create(c: Ctx): Promise<void> {
 interface Launched {
   proc: ContainerProcess;
   /** Our ends: stdin (to write), stdout, stderr (to read); or the terminal. */
-  stdin?: Socket;
-  stdout?: Socket;
-  stderr?: Socket;
+  stdin?: Writable;
+  stdout?: Readable;
+  stderr?: Readable;
   pty?: Pty;
 }
 
-/** Launches the exec's process; what is not attached reads or writes /dev/null. */
+/**
+ * Launches the exec's process through the engine's exec (pipes, as dockerd gives); what is not attached
+ * reads or writes /dev/null. A process that could not start carries docker's 126 and whether it was not found.
+ */
 async function launch(c: Ctx, e: ExecInstance, attached: boolean, tty: boolean): Promise<Launched> {
-  const root = c.engine.root;
-  const r = mustFind(root, e.ContainerID);
-  const live = liveState(root, r);
-  if (!live.Running) throw conflict(`Container ${r.Id} is not running`);
-  let user;
-  if (e.config.User) {
-    const u = resolveUser(dirReader(`/proc/${live.Pid}/root`), e.config.User);
-    user = { uid: u.uid, gid: u.gid, additionalGids: [] };
-  }
-  const state = stateRoot(root);
-  const proc = execProcess(readState(state, r.Id).spec.process, { args: e.config.Cmd, env: e.config.Env, cwd: e.config.WorkingDir, user, terminal: tty });
-  const nul = openSync('/dev/null', 'r+');
-  const toClose: number[] = [nul];
-  const ours: (number | undefined)[] = [undefined, undefined, undefined];
-  const fds: [number, number, number] = [nul, nul, nul];
   const want = [e.config.AttachStdin, e.config.AttachStdout, e.config.AttachStderr];
-  if (attached && !tty) {
-    for (let i = 0; i < 3; i++) {
-      if (!want[i]) continue;
-      const [a, b] = native().socketpair();
-      ours[i] = a;
-      fds[i] = b;
-      toClose.push(b);
-    }
-  }
-  const ptyPair = tty ? native().socketpair() : undefined;
-  let l;
+  const stdio = want.map((w) => (attached && !tty && w ? 'pipe' : 'ignore')) as [StdioOption, StdioOption, StdioOption];
+  let proc;
   try {
-    l = execLaunch({ root: state, id: r.Id, process: proc, stdio: fds, consoleFd: ptyPair?.[1] });
+    proc = await execContainer(c.engine.root, e.ContainerID, { cmd: e.config.Cmd, env: e.config.Env, workdir: e.config.WorkingDir, user: e.config.User || undefined, tty, stdio });
   } catch (err) {
-    ours.forEach((fd) => fd !== undefined && closeQuietly(fd));
-    ptyPair?.forEach(closeQuietly);
-    throw err;
-  } finally {
-    toClose.forEach((fd) => closeSync(fd));
-    if (ptyPair) closeQuietly(ptyPair[1]);
+    if (!(err instanceof ContainerError)) throw err;
+    throw Object.assign(new Error(err.message), { exitCode: 126, notFound: err instanceof CommandNotFoundError });
   }
-  const w = watchLaunched(l.spawned.pidfd, l.spawned.reportFd);
-  const setup = await w.setup;
-  if (setup.kind === 'error') {
-    if (ptyPair) closeQuietly(ptyPair[0]);
-    ours.forEach((fd) => fd !== undefined && closeQuietly(fd));
-    await w.exit;
-    closeQuietly(l.spawned.pidfd);
-    const notFoundCmd = setup.errno === 2 || setup.errno === 20;
-    // docker's exec reports a missing command as output and exit code 126/127, not as an API error.
-    // dockerd sets 126 for any exec that could not start (a missing command too), and says why on its stdout.
-    void notFoundCmd;
-    throw Object.assign(new Error(setup.message), { exitCode: 126, notFound: notFoundCmd });
-  }
-  let pty: Pty | undefined;
-  if (ptyPair) {
-    pty = new Pty(native().recvFd(ptyPair[0]));
-    closeQuietly(ptyPair[0]);
-  }
-  const sock = (i: number) => (ours[i] === undefined ? undefined : new Socket({ fd: ours[i], readable: i !== 0, writable: i === 0 }));
-  const proc2 = new ContainerProcess(l.spawned, [], w.exit, () => undefined, pty ?? null);
-  return { proc: proc2, stdin: sock(0), stdout: sock(1), stderr: sock(2), pty };
+  return { proc, stdin: proc.stdin ?? undefined, stdout: proc.stdout ?? undefined, stderr: proc.stderr ?? undefined, pty: proc.pty ?? undefined };
 }
 
 async function start(c: Ctx): Promise<void> {
