@@ -22,7 +22,7 @@ function run(cmd: string, args: string[], opts: { input?: string; tty?: boolean 
 const ctrTest = have('containerd') && have('ctr') ? test.serial : test.serial.skip;
 if (!have('containerd')) console.log('interop: containerd is not installed (apt-get install containerd): its flows are skipped');
 
-ctrTest('containerd 1.6 runs tasks through tsbox-runtime: run, -t, detached, exec, ps, pause, metrics, kill, delete', async (t) => {
+ctrTest('containerd 1.6 runs tasks through tsbox-runtime: run, --device, -t, detached, exec, ps, pause, metrics, kill, delete', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-ctr-'));
   const sock = join(dir, 'containerd.sock');
   writeFileSync(
@@ -61,6 +61,10 @@ ctrTest('containerd 1.6 runs tasks through tsbox-runtime: run, -t, detached, exe
   r = ctr(['run', '--rm', ...rt, 'docker.io/library/busybox:latest', 'c1', 'echo', 'hi']);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'hi\n');
+
+  // --device: ctr lists the node and allows it rwm; a node it did not list (/dev/kmsg, made here) stays refused.
+  r = ctr(['run', '--rm', ...rt, '--device', '/dev/fuse', 'docker.io/library/busybox:latest', 'cdev', 'sh', '-c', '(exec 3>/dev/fuse) && echo fuse-w; mknod /tmp/k c 1 11 && { (exec 3</tmp/k) 2>/dev/null || echo kmsg-refused; }']);
+  t.is(r.stdout, 'fuse-w\nkmsg-refused\n', r.stderr);
 
   r = ctr(['run', '-t', '--rm', ...rt, 'docker.io/library/busybox:latest', 'c2', 'sh', '-c', 'tty; exit 3'], { tty: true });
   t.is(r.code, 3, r.stdout + r.stderr);
