@@ -1,7 +1,6 @@
 // /exec/...: a process in a running container, as docker's exec instances: made by create, run by
 // start (detached, or attached over the hijacked connection, framed or with a TTY), inspected after.
 import { randomBytes } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
 import { liveState, mustFind } from '../engine/containers.js';
 import { execContainer } from '../engine/exec.js';
 import type { ContainerProcess, Pty, StdioOption } from '../runtime/api.js';
@@ -84,30 +83,19 @@ async function create(c: Ctx): Promise<void> {
   sendJson(c, 201, { Id: id });
 }
 
-interface Launched {
-  proc: ContainerProcess;
-  /** Our ends: stdin (to write), stdout, stderr (to read); or the terminal. */
-  stdin?: Writable;
-  stdout?: Readable;
-  stderr?: Readable;
-  pty?: Pty;
-}
-
 /**
  * Launches the exec's process through the engine's exec (pipes, as dockerd gives); what is not attached
  * reads or writes /dev/null. A process that could not start carries docker's 126 and whether it was not found.
  */
-async function launch(c: Ctx, e: ExecInstance, attached: boolean, tty: boolean): Promise<Launched> {
+async function launch(c: Ctx, e: ExecInstance, attached: boolean, tty: boolean): Promise<ContainerProcess> {
   const want = [e.config.AttachStdin, e.config.AttachStdout, e.config.AttachStderr];
   const stdio = want.map((w) => (attached && !tty && w ? 'pipe' : 'ignore')) as [StdioOption, StdioOption, StdioOption];
-  let proc;
   try {
-    proc = await execContainer(c.engine.root, e.ContainerID, { cmd: e.config.Cmd, env: e.config.Env, workdir: e.config.WorkingDir, user: e.config.User || undefined, tty, stdio });
+    return await execContainer(c.engine.root, e.ContainerID, { cmd: e.config.Cmd, env: e.config.Env, workdir: e.config.WorkingDir, user: e.config.User || undefined, tty, stdio });
   } catch (err) {
     if (!(err instanceof ContainerError)) throw err;
     throw Object.assign(new Error(err.message), { exitCode: 126, notFound: err instanceof CommandNotFoundError });
   }
-  return { proc, stdin: proc.stdin ?? undefined, stdout: proc.stdout ?? undefined, stderr: proc.stderr ?? undefined, pty: proc.pty ?? undefined };
 }
 
 async function start(c: Ctx): Promise<void> {
@@ -119,7 +107,7 @@ async function start(c: Ctx): Promise<void> {
   e.started = true;
   const detach = body.Detach === true;
   const tty = body.Tty === true || e.config.Tty;
-  let l: Launched;
+  let l: ContainerProcess;
   try {
     l = await launch(c, e, !detach, tty);
   } catch (err) {
@@ -135,9 +123,9 @@ async function start(c: Ctx): Promise<void> {
     return;
   }
   e.Running = true;
-  e.Pid = l.proc.pid;
-  e.pty = l.pty;
-  const done = l.proc.exitStatus.then((st) => {
+  e.Pid = l.pid;
+  e.pty = l.pty ?? undefined;
+  const done = l.exitStatus.then((st) => {
     e.Running = false;
     e.ExitCode = st.code ?? 128 + (st.signal ?? 0);
   });

@@ -159,7 +159,7 @@ export class CgroupV1 implements Cgroup {
     if (!lines) v1Lines.set(f, (lines = f.rules.map(v1Rule)));
     cgWriteEach(join(d, f.defaultAllow ? 'devices.deny' : 'devices.allow'), lines);
   }
-  /** runc's order: the memory+swap limit must stay at or above the memory limit at every step. */
+
   /** Per-device weights and throttles, one "major:minor value" line per write (the file takes one). */
   private applyBlockIODevices(b: BlockIO): void {
     const blkio = (f: string) => join(this.dir('blkio'), f);
@@ -170,6 +170,7 @@ export class CgroupV1 implements Cgroup {
     for (const [key, file] of THROTTLES) for (const d of b[key] ?? []) cgWrite(blkio(`blkio.throttle.${file}`), `${d.major}:${d.minor} ${d.rate}`);
   }
 
+  /** runc's order: the memory+swap limit must stay at or above the memory limit at every step. */
   private applyMemory(m: NonNullable<LinuxResources['memory']>): void {
     const d = this.dir('memory');
     const limitFile = join(d, 'memory.limit_in_bytes');

@@ -79,17 +79,19 @@ export class CgroupV2 implements Cgroup {
       if (c.mems) w('cpuset', 'cpuset.mems', c.mems);
     }
     if (r.pids?.limit) w('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
-    if (r.blockIO?.weight) {
+    const b = r.blockIO;
+    const bfq = join(this.dir, 'io.bfq.weight');
+    if (b?.weight) {
       this.need('io');
       // BFQ takes the v1 weight as it is; io.weight has its own range.
-      const bfq = join(this.dir, 'io.bfq.weight');
-      if (existsSync(bfq)) cgWrite(bfq, r.blockIO.weight);
-      else cgWrite(join(this.dir, 'io.weight'), blkioWeightToIoWeight(r.blockIO.weight));
+      if (existsSync(bfq)) cgWrite(bfq, b.weight);
+      else cgWrite(join(this.dir, 'io.weight'), blkioWeightToIoWeight(b.weight));
     }
-    const b = r.blockIO;
     // Per-device weights only where BFQ is (io.weight has no per-device form runc writes), as runc.
-    const bfq = join(this.dir, 'io.bfq.weight');
-    for (const d of b?.weightDevice ?? []) if (d.weight && existsSync(bfq)) w('io', 'io.bfq.weight', `${d.major}:${d.minor} ${d.weight}`);
+    if (b?.weightDevice?.some((d) => d.weight)) {
+      this.need('io');
+      if (existsSync(bfq)) for (const d of b.weightDevice) if (d.weight) cgWrite(bfq, `${d.major}:${d.minor} ${d.weight}`);
+    }
     for (const [key, , name] of THROTTLES) for (const d of b?.[key] ?? []) w('io', 'io.max', `${d.major}:${d.minor} ${name}=${d.rate}`);
     for (const h of r.hugepageLimits ?? []) w('hugetlb', `hugetlb.${pageSize(h.pageSize)}.max`, h.limit);
     if (r.devices) this.applyDevices(compileDeviceRules(r.devices));
