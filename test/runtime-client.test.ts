@@ -105,20 +105,34 @@ async function takeLock(file: string): Promise<number> {
   throw new Error(`${file}: still locked after 15 s: a server did not end`);
 }
 
-/** Every server started under xdg has ended: its lock is free, and no process names the directory. */
+/** The processes whose command line names xdg, as "pid cmdline". */
+function processesNaming(xdg: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(xdg)) out.push(`${pid} ${cmd.replace(/\0/g, ' ')}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * Every server started under xdg has ended: its lock is free, and then no process names the directory. A
+ * server removes its lock file before Node's own exit, which takes a while on a loaded machine: up to 10 s.
+ */
 async function noServerLeft(xdg: string): Promise<void> {
   const dir = join(xdg, 'tsbox', '.runtime');
   const locks = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.lock')) : [];
   for (const f of locks) closeSync(await takeLock(join(dir, f)));
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmd.includes(xdg)) throw new Error(`a process still names ${xdg}: ${pid} ${cmd.replace(/\0/g, ' ')}`);
+  let left = processesNaming(xdg);
+  for (let i = 0; i < 200 && left.length; i++) {
+    await sleep(50);
+    left = processesNaming(xdg);
   }
+  if (left.length) throw new Error(`a process still names ${xdg} 10 s after its lock was free: ${left.join('; ')}`);
 }
 
 const lockFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.lock')) : []);

@@ -257,7 +257,7 @@ const inNet = (cidr: string, ip: string) => {
   return Math.floor(n(ip) / 2 ** (32 - Number(bits))) === Math.floor(n(base) / 2 ** (32 - Number(bits)));
 };
 
-test.serial("the default bridge takes a subnet nothing on the host uses, and keeps it; --subnet overlaps are docker's error", (t) => {
+test.serial("the default bridge takes a subnet of docker's pools nothing on the host uses; --subnet overlaps are docker's error", (t) => {
   // 172.17.0.0/16 on a dummy link of the test's own: docker's first pool is taken.
   const dummy = `tsbd${uniq}`;
   // (a veth pair: this kernel has no dummy links; both ends up, so the route is a live one)
@@ -271,9 +271,6 @@ test.serial("the default bridge takes a subnet nothing on the host uses, and kee
   t.true(inNet(subnet, addr.split('/')[0]), `${addr} in ${subnet}`);
   t.regex(subnet, /^(172\.(1[89]|2\d|3[01])\.0\.0\/16|192\.168\.\d+\.0\/20)$/);
   t.is(route.trim(), `default via ${subnet.replace(/0\/\d+$/, '1')} dev eth0`);
-  // Nothing else on the host routes it.
-  const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(subnet.split('/')[0]));
-  t.deepEqual(routes, [], 'the bridge is gone with its last container, and no other device had the subnet');
   // --subnet overlapping the host's or the default network's: docker's words, exit 1.
   for (const s of ['172.17.8.0/24', subnet.replace(/\.0\.0\/16$|\.0\/20$/, (m) => (m === '.0.0/16' ? '.9.0/24' : '.0/24'))]) {
     const o = tsbox(['network', 'create', '--subnet', s, `ov${uniq}`]);
@@ -283,10 +280,41 @@ test.serial("the default bridge takes a subnet nothing on the host uses, and kee
   t.is(tsbox(['network', 'create', '--subnet', '10.213.0.0/24', `n1${uniq}`]).code, 0);
   t.regex(tsbox(['network', 'create', '--subnet', '10.213.0.128/25', `n2${uniq}`]).stderr, /Pool overlaps/);
   t.is(tsbox(['network', 'rm', `n1${uniq}`]).code, 0);
-  // Stable: with 172.17 free again, the choice stays.
+});
+
+test.serial('with address pools of its own (dockerd\'s --default-address-pool) the default bridge keeps its subnet once the host frees the one it passed over', (t) => {
+  // Docker's pools are shared with every engine on the host (other test files' roots, dockerd): which one
+  // is free moves under them. A pool nothing else uses shows the choice and its keeping as they are.
+  const env = { ...process.env, TSBOX_NET_DIR: mkdtempSync(join(root, 'netdir-')), TSBOX_DEFAULT_ADDRESS_POOLS: 'base=10.218.0.0/16,size=24' };
+  const cli = (argv: string[]) => spawnSync(process.execPath, [CLI, '--root', root, ...argv], { env, encoding: 'utf8' });
+  const dummy = `tsbe${uniq}`;
+  link(dummy, ['type', 'veth', 'peer', 'name', `${dummy}p`], ['addr', 'add', '10.218.0.1/24', 'dev', dummy], ['link', 'set', dummy, 'up'], ['link', 'set', `${dummy}p`, 'up']);
+  const eth0 = ['run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\''];
+  const r = cli(eth0);
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout.trim(), /^10\.218\.1\.\d+\/24$/);
+  t.is(JSON.parse(cli(['network', 'inspect', 'bridge']).stdout)[0].IPAM.Config[0].Subnet, '10.218.1.0/24');
+  // The bridge is gone with its last container, and nothing else on the host routes the subnet.
+  const routes = () => execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('10.218.'));
+  t.deepEqual(routes().map((l) => l.split(' ').slice(0, 3).join(' ')), [`10.218.0.0/24 dev ${dummy}`]);
+  // network create takes the pools' next free subnet.
+  const n = cli(['network', 'create', `np${uniq}`]);
+  t.is(n.status, 0, n.stderr);
+  t.is(JSON.parse(cli(['network', 'inspect', `np${uniq}`]).stdout)[0].IPAM.Config[0].Subnet, '10.218.2.0/24');
+  t.is(cli(['network', 'rm', `np${uniq}`]).status, 0);
+  // Stable: with 10.218.0.0/24 free again, the choice stays.
   execFileSync('ip', ['link', 'del', dummy]);
-  const again = tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\'']);
-  t.true(inNet(subnet, again.stdout.trim().split('/')[0]), again.stdout);
+  const again = cli(eth0);
+  t.is(again.status, 0, again.stderr);
+  t.regex(again.stdout.trim(), /^10\.218\.1\.\d+\/24$/);
+  // A pool that does not parse: one line, docker's exit code for a daemon-side error, nothing kept.
+  const badDir = mkdtempSync(join(root, 'netdir-'));
+  const before = cli(['ps', '-aq']).stdout;
+  const bad = spawnSync(process.execPath, [CLI, '--root', root, ...eth0], { env: { ...env, TSBOX_NET_DIR: badDir, TSBOX_DEFAULT_ADDRESS_POOLS: 'base=10.218.0.0/16,size=12' }, encoding: 'utf8' });
+  t.is(bad.status, 125, bad.stderr);
+  t.regex(bad.stderr, /^[^\n]*TSBOX_DEFAULT_ADDRESS_POOLS: "base=10\.218\.0\.0\/16,size=12" is not base=CIDR,size=N[^\n]*\n$/);
+  t.deepEqual(readdirSync(badDir).filter((f) => f !== 'lock'), []);
+  t.is(cli(['ps', '-aq']).stdout, before);
 });
 
 test.serial('an existing bridge keeps its subnet (migration from 10.88-style defaults)', (t) => {

@@ -28,7 +28,7 @@ const NET_DIR = process.env.TSBOX_NET_DIR ?? '/run/tsbox/networks';
 const DEFAULT_BRIDGE = process.env.TSBOX_BRIDGE_NAME ?? 'tsbox0';
 
 /**
- * The default network. Its subnet is chosen at first use (defaultSubnet): what docker's pools offer that
+ * The default network. Its subnet is chosen at first use (defaultSubnet): what the address pools (docker's by default) offer that
  * nothing on the host routes yet, then kept; TSBOX_BRIDGE_SUBNET fixes it.
  */
 export const DEFAULT_NET: Net = {
@@ -92,10 +92,30 @@ export function withNetworkLock<T>(fn: () => T): T {
 }
 
 // docker's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s.
-export const ADDRESS_POOLS: string[] = [
-  ...Array.from({ length: 15 }, (_, i) => `172.${17 + i}.0.0/16`),
-  ...Array.from({ length: 16 }, (_, i) => `192.168.${i * 16}.0/20`),
-];
+const DOCKER_POOLS = 'base=172.17.0.0/16,size=16 base=172.18.0.0/15,size=16 base=172.20.0.0/14,size=16 base=172.24.0.0/13,size=16 base=192.168.0.0/16,size=20';
+
+interface Pool {
+  base: number;
+  bits: number;
+  size: number;
+}
+
+/**
+ * The pools subnets are picked from: TSBOX_DEFAULT_ADDRESS_POOLS, as dockerd's --default-address-pool
+ * (`base=CIDR,size=N`, space-separated, in order), else docker's defaults.
+ */
+export function addressPools(): Pool[] {
+  const env = process.env.TSBOX_DEFAULT_ADDRESS_POOLS?.trim();
+  return (env || DOCKER_POOLS).split(/\s+/).map((p) => {
+    const m = /^base=([^,]+),size=(\d+)$/.exec(p);
+    const base = m ? parseSubnet(m[1]) : undefined;
+    const size = Number(m?.[2]);
+    if (!base || size < base.bits || size > 30) {
+      throw new Error(`TSBOX_DEFAULT_ADDRESS_POOLS: ${JSON.stringify(p)} is not base=CIDR,size=N with N from the base's prefix length to 30`);
+    }
+    return { base: base.base, bits: base.bits, size };
+  });
+}
 
 export function overlaps(a: string, b: string): boolean {
   const x = parseSubnet(a);
@@ -148,9 +168,16 @@ export function hostSubnets(except: string[] = []): string[] {
   return [...out];
 }
 
-/** The first pool no taken CIDR overlaps. */
-export function pickSubnet(taken: string[], pools: string[] = ADDRESS_POOLS): string | undefined {
-  return pools.find((p) => !taken.some((t) => overlaps(t, p)));
+/** The first subnet of the pools (in their order) that no taken CIDR overlaps. */
+export function pickSubnet(taken: string[], pools: Pool[] = addressPools()): string | undefined {
+  for (const p of pools) {
+    const step = 2 ** (32 - p.size);
+    for (let n = 0; n < 2 ** (p.size - p.bits); n++) {
+      const c = `${intToIp(p.base + n * step)}/${p.size}`;
+      if (!taken.some((t) => overlaps(t, c))) return c;
+    }
+  }
+  return undefined;
 }
 
 let chosenDefault: string | undefined;
@@ -170,7 +197,7 @@ function bridgeSubnet(dev: string): string | undefined {
  * The default network's subnet: a bridge already up keeps its own (10.88.0.0/16 from earlier versions
  * included) unless the host routes it elsewhere too and no container is on it; else the choice made
  * before (NET_DIR/<bridge>/subnet) while nothing on the host took it meanwhile; else the first of
- * docker's pools that no host route, host address or other tsbox network uses. Chosen under the lock.
+ * the address pools (addressPools) that no host route, host address or other tsbox network uses. Chosen under the lock.
  */
 export function defaultSubnet(): string {
   if (process.env.TSBOX_BRIDGE_SUBNET) return process.env.TSBOX_BRIDGE_SUBNET;
@@ -195,7 +222,7 @@ export function defaultSubnet(): string {
     }
     if (stored && (clear(stored) || !rw)) return stored;
     const pick = pickSubnet(host);
-    if (!pick) throw new Error(`no free subnet for the default bridge ${DEFAULT_BRIDGE}: every pool of ${ADDRESS_POOLS[0]}... overlaps a host route; set TSBOX_BRIDGE_SUBNET`);
+    if (!pick) throw new Error(`no free subnet for the default bridge ${DEFAULT_BRIDGE}: every subnet of the address pools overlaps a host route or address; set TSBOX_BRIDGE_SUBNET or TSBOX_DEFAULT_ADDRESS_POOLS`);
     return pick;
   };
   // Without root there is no bridge to make: what it would get is only reported, nothing kept.
@@ -292,7 +319,10 @@ export function leaseOf(net: Net, owner: Owner): string | undefined {
 
 export function release(net: Net, owner: Owner): void {
   const leases = readLeases(net);
-  for (const [ip, o] of Object.entries(leases)) if (same(o, owner)) delete leases[ip];
+  const held = Object.entries(leases).filter(([, o]) => same(o, owner));
+  // Nothing written for an owner that holds none: a start that failed before its lease leaves no file.
+  if (!held.length) return;
+  for (const [ip] of held) delete leases[ip];
   saveLeases(net, leases);
 }
 
