@@ -125,6 +125,34 @@ test.serial('docker run -i with piped input (StdinOnce): the container reads EOF
   if (ref) t.is(theirs(args, { input: 'one\ntwo\n' }).stdout, a.stdout);
 });
 
+test.serial('several containers in one command (update, pause, unpause, kill, restart, rm, stop, wait, start) and a missing one in every command: each tried in order, docker\'s words and exit codes; the tsbox CLI and docker against tsbox as docker against dockerd', async (t) => {
+  t.truthy(ref, 'the reference dockerd runs');
+  if (!ref) return;
+  const A = `multi${process.pid.toString(36)}`;
+  const M = `nosuch${process.pid.toString(36)}`;
+  const steps = [
+    ['update', '--cpus', '0.5', '--restart', 'on-failure:2', M, A], ['pause', M, A], ['pause', A], ['unpause', M, A], ['unpause', A], ['kill', '-s', 'WINCH', M, A], ['kill', '-s', 'BOGUS', M, A], ['restart', '-t', '1', M, A],
+    ['rm', M, A], ['stop', '-t', '1', M, A], ['kill', M, A], ['wait', M, A], ['start', M, A], ['exec', A, 'true'], ['rm', '-f', M, A], ['wait', A], ['kill', A],
+    // One missing container in every command that takes one.
+    ['logs', M], ['exec', M, 'true'], ['inspect', M], ['top', M], ['stats', '--no-stream', M], ['port', M], ['cp', `${M}:/etc/passwd`, join(root, 'never')],
+    ['cp', '/etc/hostname', `${M}:/tmp/x`], ['container', 'inspect', M], ['image', 'inspect', M],
+    ['tag', M, `${M}:2`], ['rmi', M], ['history', M], ['save', '-o', join(root, 'never.tar'), M], ['network', 'inspect', M], ['volume', 'inspect', M], ['network', 'rm', M], ['volume', 'rm', M], ['container', 'stop', M], ['rename', M, `${M}2`], ['update', '-m', '64m', M], ['diff', M], ['export', M], ['commit', M],
+    ['attach', M], ['restart', M], ['unpause', M],
+  ];
+  const ids = (s: string) => s.replace(/\b[0-9a-f]{64}\b/g, '<id>').replace(/\b[0-9a-f]{12}\b/g, '<id>');
+  const transcript = (cli: (argv: string[]) => CliResult): string => {
+    const r = cli(['run', '-d', '--name', A, '--network', 'none', 'busybox', 'sleep', '300']);
+    if (r.code !== 0) return `run -d: ${r.stderr}`;
+    return steps.map((argv) => {
+      const o = cli(argv);
+      return `$ ${argv.join(' ')}\nexit ${o.code}\n${ids(o.stdout)}${ids(o.stderr)}`;
+    }).join('');
+  };
+  const want = transcript(theirs);
+  t.is(transcript(engine.tsbox), want, 'the tsbox CLI');
+  t.is(transcript(ours), want, 'docker against tsbox');
+});
+
 test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay; a TTY container: raw stream and resize', async (t) => {
   const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'read x; echo got:$x; cat; echo err >&2'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
   const s = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });

@@ -242,8 +242,8 @@ test.serial('the CLI sees, renames and removes what the library made; library er
   const { id, refused, killed, badName, waited, restarted } = made.result;
   t.teardown(() => tsbox(['rm', '-f', id]));
   t.regex(id, /^[a-f0-9]{64}$/);
-  t.deepEqual(refused, { name: 'EngineError', code: 'ERR_CONFLICT', message: 'cannot remove container "lib-made": container is running: stop the container before removing or force remove' });
-  t.deepEqual(killed, { name: 'EngineError', code: 'ERR_NO_SUCH_CONTAINER', message: 'No such container: nosuch' });
+  t.deepEqual(refused, { name: 'EngineError', code: 'ERR_CONFLICT', message: `You cannot remove a running container ${id}. Stop the container before attempting removal or force remove` });
+  t.deepEqual(killed, { name: 'EngineError', code: 'ERR_NO_SUCH_CONTAINER', message: 'Cannot kill container: nosuch: No such container: nosuch' });
   t.regex(badName, /Invalid container name/);
   t.deepEqual(waited, { StatusCode: 137 });
   t.true(restarted.Running);
@@ -260,7 +260,7 @@ test.serial('the CLI sees, renames and removes what the library made; library er
   t.is(tsbox(['ps', '-q', '--filter', 'status=exited', '--filter', `id=${id.slice(0, 8)}`]).stdout, '');
   const bad = tsbox(['ps', '--filter', 'bogus=1']);
   t.is(bad.code, 1);
-  t.is(bad.stderr, "Error: invalid filter 'bogus'\n");
+  t.is(bad.stderr, "Error response from daemon: Invalid filter 'bogus'\n");
   let r = tsbox(['rename', 'lib-renamed', 'again']);
   t.is(r.code, 0, r.stderr);
   r = tsbox(['rm', '-f', 'again']);

@@ -164,7 +164,7 @@ test.serial('events: what the engine did, with --since/--until, filters and json
   // Bad input: docker's words and exit code.
   const bad = tsbox(['events', '--filter', 'colour=red', '--until', '0s']);
   t.is(bad.code, 125);
-  t.regex(bad.stderr, /invalid filter 'colour'/);
+  t.regex(bad.stderr, /Invalid filter 'colour'/);
   // Image events: tag, untag (no container uses the image meanwhile: tsbox's rmi refuses then).
   tsbox(['rm', '-f', 'quick']);
   t.is(tsbox(['tag', 'busybox', 'bb:evt']).code, 0);
@@ -339,7 +339,7 @@ test.serial('--log-driver none: no log file; logs says docker\'s error; an unkno
   t.false(existsSync(join(e.root, 'containers', r.stdout.trim(), 'container.log')));
   const l = tsbox(['logs', 'quiet']);
   t.is(l.code, 1);
-  t.is(l.stderr, 'Error: configured logging driver does not support reading\n');
+  t.is(l.stderr, 'Error response from daemon: configured logging driver does not support reading\n');
   const u = tsbox(['run', '--log-driver', 'syslog', 'busybox', 'true']);
   t.is(u.code, 125);
   t.regex(u.stderr, /logging driver "syslog" is not supported/);
@@ -440,7 +440,7 @@ test.serial('update of resources: the running cgroup and the record (kept across
   // Below what it uses: refused, nothing changed.
   const low = tsbox(['update', '-m', '4k', 'res']);
   t.is(low.code, 1);
-  t.regex(low.stderr, /^Error: Cannot update container/);
+  t.regex(low.stderr, /^Error response from daemon: Cannot update container/);
   if (v1) t.is(cg('memory', 'memory.limit_in_bytes'), String(64 << 20));
   t.is(tsbox(['restart', '-t', '0', 'res']).code, 0);
   if (v1) t.is(cg('memory', 'memory.limit_in_bytes'), String(64 << 20));
@@ -491,7 +491,7 @@ test.serial('a foreground container keeps its json-file log too: pipes, a pty, s
   }
   const n = tsbox(['run', '--name', 'fgn', '--log-driver', 'none', 'busybox', 'echo', 'unlogged']);
   t.is(n.stdout, 'unlogged\n');
-  t.is(tsbox(['logs', 'fgn']).stderr, 'Error: configured logging driver does not support reading\n');
+  t.is(tsbox(['logs', 'fgn']).stderr, 'Error response from daemon: configured logging driver does not support reading\n');
   tsbox(['rm', 'fg', 'fgbig', 'fgc', 'fgt', 'fgn']);
 });
 

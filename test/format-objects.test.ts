@@ -112,11 +112,11 @@ test("network filters: type, dangling, label k and k=v, name as docker's regular
   t.deepEqual(f({ type: 'builtin' }), ['bridge', 'none']);
   t.deepEqual(f({ type: 'custom' }), ['front', 'back']);
   t.deepEqual(f({ type: ['custom', 'builtin'] }), ['bridge', 'none', 'front', 'back']);
-  t.throws(() => f({ type: 'user' }), { message: "invalid filter: 'type'='user'", code: 'ERR_INVALID_FILTER' });
+  t.throws(() => f({ type: 'user' }), { message: "Invalid filter: 'type'='user'", code: 'ERR_INVALID_FILTER' });
   t.deepEqual(f({ dangling: 'true' }), ['front'], 'builtin networks are never dangling');
   t.deepEqual(f({ dangling: '1' }), ['front']);
   t.deepEqual(f({ dangling: 'false' }), ['bridge', 'none', 'back']);
-  t.throws(() => f({ dangling: 'yes' }), { message: "invalid filter 'dangling=yes'", code: 'ERR_INVALID_FILTER' });
+  t.throws(() => f({ dangling: 'yes' }), { message: "Invalid filter 'dangling=[yes]'", code: 'ERR_INVALID_FILTER' });
   t.deepEqual(f({ label: 'tier' }), ['front', 'back']);
   t.deepEqual(f({ label: 'tier=back' }), ['back']);
   t.deepEqual(f({ label: ['tier', 'owner=ops'] }), ['front'], 'each label filter must match');
@@ -129,10 +129,10 @@ test("network filters: type, dangling, label k and k=v, name as docker's regular
   t.deepEqual(f({ driver: 'null' }), ['none']);
   t.deepEqual(f({ scope: 'swarm' }), []);
   t.deepEqual(f({ driver: 'bridge', type: 'custom', label: 'tier=front' }), ['front']);
-  t.throws(() => f({ mode: 'x' }), { message: "invalid filter 'mode'" });
+  t.throws(() => f({ mode: 'x' }), { message: "Invalid filter 'mode'" });
   // Volumes know no type or id.
-  t.throws(() => filterObjects('volume', [], { type: 'custom' }), { message: "invalid filter 'type'" });
-  t.throws(() => filterObjects('volume', [], { id: 'x' }), { message: "invalid filter 'id'" });
+  t.throws(() => filterObjects('volume', [], { type: 'custom' }), { message: "Invalid filter 'type'" });
+  t.throws(() => filterObjects('volume', [], { id: 'x' }), { message: "Invalid filter 'id'" });
 });
 
 // --- the CLI on a real root, beside podman -----------------------------------------------------------
@@ -183,9 +183,9 @@ test.serial('volume ls and network ls: --format, -q, json, filters, template err
   t.is(vq('dangling=false'), `${b}-vol\n`);
   t.is(vq('driver=local', 'label=team=a'), `${a}-vol\n`);
   r = tsbox(['volume', 'ls', '--filter', 'dangling=maybe']);
-  t.deepEqual([r.code, r.stderr], [1, "Error: invalid filter 'dangling=maybe'\n"]);
+  t.deepEqual([r.code, r.stderr], [1, "Error response from daemon: Invalid filter 'dangling=[maybe]'\n"]);
   r = tsbox(['volume', 'ls', '--filter', 'type=custom']);
-  t.deepEqual([r.code, r.stderr], [1, "Error: invalid filter 'type'\n"]);
+  t.deepEqual([r.code, r.stderr], [1, "Error response from daemon: Invalid filter 'type'\n"]);
   r = tsbox(['volume', 'ls', '--filter', 'noequals']);
   t.deepEqual([r.code, r.stderr], [125, 'invalid argument "noequals" for "-f, --filter" flag: bad format of filter (expected name=value)\n']);
   // Template errors: docker's words and codes.
@@ -236,11 +236,11 @@ test.serial('volume ls and network ls: --format, -q, json, filters, template err
   t.is(nq(`id=${nb.Id.slice(0, 8)}`), `${b}-net`);
   t.is(nq('driver=null'), 'none');
   r = tsbox(['network', 'ls', '--filter', 'type=user']);
-  t.deepEqual([r.code, r.stderr], [1, "Error: invalid filter: 'type'='user'\n"]);
+  t.deepEqual([r.code, r.stderr], [1, "Error response from daemon: Invalid filter: 'type'='user'\n"]);
   r = tsbox(['network', 'ls', '--filter', 'dangling=x']);
-  t.deepEqual([r.code, r.stderr], [1, "Error: invalid filter 'dangling=x'\n"]);
+  t.deepEqual([r.code, r.stderr], [1, "Error response from daemon: Invalid filter 'dangling=[x]'\n"]);
   r = tsbox(['network', 'ls', '--filter', 'colour=red']);
-  t.deepEqual([r.code, r.stderr], [1, "Error: invalid filter 'colour'\n"]);
+  t.deepEqual([r.code, r.stderr], [1, "Error response from daemon: Invalid filter 'colour'\n"]);
   r = tsbox(['network', 'ls', '--format', '{{.Mountpoint}}']);
   t.is(r.code, 1);
   t.regex(r.stderr, /^template parsing error: .*can't evaluate field Mountpoint in type \*network\.networkContext\n$/);

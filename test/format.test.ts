@@ -249,8 +249,8 @@ test('network and volume filters (for their ls): name, label, driver, dangling, 
   t.deepEqual(filterObjects('volume', items, { driver: 'tmpfs' }), ['v3']);
   t.deepEqual(filterObjects('volume', items, { dangling: 'true' }), ['v2', 'v3']);
   t.deepEqual(filterObjects('volume', items, { dangling: 'false', name: ['data'] }), ['v1']);
-  t.throws(() => filterObjects('volume', items, { bogus: 'x' }), { message: "invalid filter 'bogus'" });
-  t.throws(() => filterObjects('volume', items, { dangling: 'maybe' }), { message: "invalid filter 'dangling=maybe'" });
+  t.throws(() => filterObjects('volume', items, { bogus: 'x' }), { message: "Invalid filter 'bogus'" });
+  t.throws(() => filterObjects('volume', items, { dangling: 'maybe' }), { message: "Invalid filter 'dangling=[maybe]'" });
   t.true(globMatch('busy*', 'busybox'));
   t.true(globMatch('*/app:1.?', 'localhost/app:1.2'));
   t.false(globMatch('busy*', 'library/busybox'), '* stays within a path segment');
@@ -299,10 +299,10 @@ test.serial('ps: --format, filters, -l/-n, -q, --no-trunc, -s and labels on real
   t.is(names(['-a', '--filter', 'status=running', '--filter', 'status=exited']), 'fmt-job fmt-ok fmt-web', 'values of one key are alternatives');
   r = tsbox(['ps', '--filter', 'bogus=1']);
   t.is(r.code, 1);
-  t.is(r.stderr, "Error: invalid filter 'bogus'\n");
+  t.is(r.stderr, "Error response from daemon: Invalid filter 'bogus'\n");
   r = tsbox(['ps', '--filter', 'status=sleeping']);
   t.is(r.code, 1);
-  t.is(r.stderr, "Error: invalid filter 'status=sleeping'\n");
+  t.is(r.stderr, "Error response from daemon: Invalid filter 'status=sleeping'\n");
   r = tsbox(['ps', '--filter', 'noequals']);
   t.is(r.code, 125);
 
@@ -385,7 +385,7 @@ test.serial('images: the table, --format, filters, -q; version and info template
   t.is(tsbox(['images', '--filter', 'dangling=true', '-q']).stdout, '');
   t.is(tsbox(['images', '--filter', 'label=nope', '-q']).stdout, '');
   r = tsbox(['images', '--filter', 'colour=red']);
-  t.deepEqual([r.code, r.stderr], [1, "Error: invalid filter 'colour'\n"]);
+  t.deepEqual([r.code, r.stderr], [1, "Error response from daemon: Invalid filter 'colour'\n"]);
   const id = tsbox(['image', 'inspect', '-f', '{{.Id}}', 'busybox']).stdout.trim();
   t.regex(id, /^sha256:[0-9a-f]{64}$/);
   t.is(tsbox(['images', '-q']).stdout, `${id.slice(7, 19)}\n`, 'one id for an image under two names');

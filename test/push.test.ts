@@ -409,7 +409,7 @@ test('history: docker columns, values as podman shows them', async (t) => {
   t.like(JSON.parse(r.stdout.split('\n')[1]), { ID: '<missing>', CreatedBy: HISTORY[2].created_by, Comment: 'step two', CreatedAt: '2024-01-03T03:04:05Z' });
   r = engine.tsbox(['history', 'no-such-image']);
   t.is(r.code, 1);
-  t.is(r.stderr, 'Error response from daemon: No such image: no-such-image\n');
+  t.is(r.stderr, 'Error response from daemon: No such image: no-such-image:latest\n');
 });
 
 test('image inspect: RootFS and History as the config says, RootFS as podman shows it', async (t) => {

@@ -118,3 +118,45 @@ export async function confirm(question: string): Promise<boolean> {
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
 }
+
+// docker's CLI looks these containers up itself before it asks the daemon to act, and words a missing
+// one as its own error; for every other command the daemon's answer is printed as it came.
+const CLIENT_LOOKS_UP = new Set(['logs', 'exec', 'port', 'attach', 'rm', 'cp', 'rmi', 'image rm']);
+// docker cp does its work in the client (the daemon only hands archives over): its errors are the client's.
+const CLIENT_WORDS = new Set(['cp']);
+
+/** An engine's refusal as docker's CLI prints it: "Error response from daemon: ..." or, for its own lookups, "Error: ...". */
+export function errorLine(path: string, e: Error): string {
+  const code = (e as { code?: unknown }).code;
+  const command = path.replace(/^container /, '');
+  const own = code === 'ERR_USAGE' || typeof code !== 'string' || CLIENT_WORDS.has(command) || (code.startsWith('ERR_NO_SUCH_') && CLIENT_LOOKS_UP.has(command));
+  return `${own ? 'Error' : 'Error response from daemon'}: ${e.message}`;
+}
+
+/**
+ * docker's way with several containers in one command: each is tried, in order; a success prints what
+ * `out` makes of it (the name as given), a failure its error line. Returns the names that failed; with
+ * `tolerateMissing` (rm -f) a missing one is said and not counted. Bad usage ends the command at once.
+ */
+export async function eachContainer<T>(
+  command: string,
+  refs: string[],
+  fn: (ref: string) => T | Promise<T>,
+  o: { out?: (ref: string, result: T) => string; tolerateMissing?: boolean } = {},
+): Promise<string[]> {
+  const failed: string[] = [];
+  for (const ref of refs) {
+    try {
+      const r = await fn(ref);
+      process.stdout.write(`${o.out ? o.out(ref, r) : ref}\n`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      process.stderr.write(`${errorLine(command, e as Error)}\n`);
+      if (!(o.tolerateMissing && (e as { code?: unknown }).code === 'ERR_NO_SUCH_CONTAINER')) failed.push(ref);
+    }
+  }
+  return failed;
+}
+
+/** docker's exit code once several objects were tried: 1 if any failed. */
+export const exitOf = (failed: string[]): number => (failed.length ? 1 : 0);

@@ -1,5 +1,5 @@
 // tsbox: the engine CLI. Commands are looked up lazily so that each loads only what it needs.
-import { UsageError, type Command, type GlobalOptions } from './common.js';
+import { errorLine, UsageError, type Command, type GlobalOptions } from './common.js';
 import { defaultRoot } from '../engine/root.js';
 import { argCountError, FLAG_ERROR, flagErrorText, renderHelp, resolveCommand, scanArgs } from './help.js';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, Loader> = {
   rm: async () => (await import('./commands/containers.js')).rmCommand,
   logs: async () => (await import('./commands/containers.js')).logsCommand,
   exec: async () => (await import('./commands/containers.js')).execCommand,
-  inspect: async () => (await import('./commands/containers.js')).inspectCommand,
+  inspect: async () => (await import('./commands/inspect.js')).inspectObjects(undefined),
   wait: async () => (await import('./commands/containers.js')).waitCommand,
   pause: async () => (await import('./commands/containers.js')).pauseCommand,
   unpause: async () => (await import('./commands/containers.js')).unpauseCommand,
@@ -149,10 +149,10 @@ export async function main(argv: string[]): Promise<number> {
     (await import('../runtime/seccomp-cache.js')).useSeccompCacheDir(join(g.root, 'seccomp-cache'));
     return await (await load())(argv.slice(i + 1), g);
   } catch (e) {
-    // What docker's daemon would refuse (no such container, not running): "Error: ..." and its code (1).
+    // What docker's daemon would refuse (no such container, not running): its words and exit code (1).
     const code = (e as { exitCode?: unknown }).exitCode;
     if (typeof code === 'number') {
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      process.stderr.write(`${errorLine(path, e as Error)}\n`);
       return code;
     }
     // Bad flags in docker's words, with its pointer to the command's help.

@@ -110,7 +110,7 @@ export function copyPath(src: CopyEnd, dst: CopyEnd, o: CopyOptions = {}): numbe
     const d = openSide(dst);
     keep(d.fd);
     const srcFd = tryOpen(() => openLast(s, !!o.followLink || s.contents || s.slash));
-    if (srcFd === undefined) throw new EngineError(src.root ? `No such container:path: ${s.label}` : `lstat ${s.path}: no such file or directory`);
+    if (srcFd === undefined) throw src.root ? new EngineError(`No such container:path: ${s.label}`, 'ERR_NO_SUCH_PATH') : new EngineError(`lstat ${s.path}: no such file or directory`, 'ERR_NO_SUCH_HOST_PATH');
     keep(srcFd);
     const st: Stats = fstatSync(srcFd);
     if ((s.slash || s.contents) && !st.isDirectory()) throw new EngineError(`${s.label}: not a directory`);

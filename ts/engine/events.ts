@@ -56,7 +56,7 @@ export type EventFilters = Partial<Record<'type' | 'event' | 'container' | 'imag
 const FILTER_KEYS = new Set(['type', 'event', 'container', 'image', 'label', 'network', 'volume']);
 
 export function checkEventFilters(f: Record<string, string[]>): EventFilters {
-  for (const k of Object.keys(f)) if (!FILTER_KEYS.has(k)) throw new RangeError(`invalid filter '${k}'`);
+  for (const k of Object.keys(f)) if (!FILTER_KEYS.has(k)) throw new RangeError(`Invalid filter '${k}'`);
   return f as EventFilters;
 }
 

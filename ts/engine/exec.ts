@@ -32,7 +32,7 @@ export async function execContainer(root: string, idOrName: string, o: ExecOptio
   if (!o.cmd?.length) throw new TypeError('exec: want a command');
   const r = mustFind(root, idOrName);
   const live = liveState(root, r);
-  if (!live.Running) throw new EngineError(`Container ${idOrName} is not running`, 'ERR_CONFLICT');
+  if (!live.Running) throw new EngineError(`Container ${r.Id} is not running`, 'ERR_CONFLICT');
   let user;
   if (o.user) {
     // The container's own account files, read through its root (no path of the host's).

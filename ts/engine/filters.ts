@@ -20,13 +20,13 @@ export function normalizeFilters(f: Filters | undefined, known: readonly string[
   const out: [string, string[]][] = [];
   for (const [k, v] of Object.entries(f ?? {})) {
     if (v === undefined) continue;
-    if (!known.includes(k)) throw new EngineError(`invalid filter '${k}'`, 'ERR_INVALID_FILTER');
+    if (!known.includes(k)) throw new EngineError(`Invalid filter '${k}'`, 'ERR_INVALID_FILTER');
     const vs = (Array.isArray(v) ? v : [v]).map(String);
-    if (k === 'status') for (const s of vs) if (!STATUSES.has(s)) throw new EngineError(`invalid filter 'status=${s}'`, 'ERR_INVALID_FILTER');
-    if (k === 'dangling') for (const s of vs) if (!/^(true|false|1|0)$/i.test(s)) throw new EngineError(`invalid filter 'dangling=${s}'`, 'ERR_INVALID_FILTER');
-    if (k === 'exited') for (const s of vs) if (!/^-?\d+$/.test(s)) throw new EngineError(`invalid filter 'exited=${s}'`, 'ERR_INVALID_FILTER');
+    if (k === 'status') for (const s of vs) if (!STATUSES.has(s)) throw new EngineError(`Invalid filter 'status=${s}'`, 'ERR_INVALID_FILTER');
+    if (k === 'dangling') for (const s of vs) if (!/^(true|false|1|0)$/i.test(s)) throw new EngineError(`Invalid filter 'dangling=[${s}]'`, 'ERR_INVALID_FILTER');
+    if (k === 'exited') for (const s of vs) if (!/^-?\d+$/.test(s)) throw new EngineError(`Invalid filter 'exited=${s}'`, 'ERR_INVALID_FILTER');
     // network ls's type: docker's own words for it (daemon/network/filter.go).
-    if (k === 'type') for (const s of vs) if (s !== 'builtin' && s !== 'custom') throw new EngineError(`invalid filter: 'type'='${s}'`, 'ERR_INVALID_FILTER');
+    if (k === 'type') for (const s of vs) if (s !== 'builtin' && s !== 'custom') throw new EngineError(`Invalid filter: 'type'='${s}'`, 'ERR_INVALID_FILTER');
     out.push([k, vs]);
   }
   return out;

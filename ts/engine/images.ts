@@ -148,6 +148,17 @@ function referenceMatches(pattern: string, rec: ImageRecord): boolean {
   return candidates.some((c) => globMatch(pattern, c));
 }
 
+/** An image reference as docker's daemon prints it: familiar name and tag (latest when none); ids as given. */
+function normalizedName(ref: string): string {
+  if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return ref;
+  try {
+    const r = parseReference(ref);
+    return r.digest ? `${familiarName(r)}@${r.digest}` : `${familiarName(r)}:${r.tag ?? 'latest'}`;
+  } catch {
+    return ref;
+  }
+}
+
 export class Images {
   constructor(readonly root: string) {}
 
@@ -155,9 +166,10 @@ export class Images {
     return new Store(this.root);
   }
 
-  private find(store: Store, nameOrId: string): ImageRecord {
+  /** `named`: docker's daemon names a missing image by its normalized reference there (tag, history: "alpine:latest"). */
+  private find(store: Store, nameOrId: string, named = false): ImageRecord {
     const rec = findImage(store, nameOrId);
-    if (!rec) throw new EngineError(`No such image: ${nameOrId}`, 'ERR_NO_SUCH_IMAGE');
+    if (!rec) throw new EngineError(`No such image: ${named ? normalizedName(nameOrId) : nameOrId}`, 'ERR_NO_SUCH_IMAGE');
     return rec;
   }
 
@@ -234,7 +246,7 @@ export class Images {
   /** docker history: newest step first; the layers' sizes are their unpacked bytes. */
   history(nameOrId: string): HistoryEntry[] {
     const store = this.store();
-    const rec = this.find(store, nameOrId);
+    const rec = this.find(store, nameOrId, true);
     const config = store.readJson<ConfigBlob>(rec.config, 'config');
     const layers = [...rec.diffIds];
     const steps = (config.history?.length ? config.history : rec.diffIds.map(() => ({}) as NonNullable<ConfigBlob['history']>[number])).map((h, i, all) => {
@@ -302,7 +314,7 @@ export class Images {
   /** docker tag: target names the same image as source. */
   tag(source: string, target: string): void {
     const store = this.store();
-    const image = this.find(store, source);
+    const image = this.find(store, source, true);
     tagImage(store, source, target);
     recordEvent(this.root, 'image', 'tag', image.config, { name: target });
   }

@@ -11,7 +11,7 @@ import { endpointsOf } from './network.js';
 import { mountpoint } from './volumes.js';
 import { parseSubnet } from '../net/bridge.js';
 import { containerCgroup, readState } from '../runtime/state.js';
-import { containerDir, EngineError, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
+import { containerDir, liveState, listRecords, stateRoot, type ContainerRecord, type LiveState } from './containers.js';
 import { shouldRestart } from './monitor.js';
 import type { ImageConfig } from './spec.js';
 import { CONTAINER_FILTERS, filterContainers, type ContainerFacts } from './filters.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as ops from '../runtime/operations.js';
 import { containerCgroup, readState } from '../runtime/state.js';
 import { signalNumber } from '../runtime/signals.js';
-import { attachSocket, containerDir, EngineError, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
+import { attachSocket, containerDir, EngineError, findContainer, liveState, loadRecord, mustFind, releaseName, reserveName, saveRecord, stateRoot, statusFile, type ContainerRecord } from './containers.js';
 import { launchRecord, removeContainerFiles, type EngineHooks } from './run.js';
 import { refreshPeers } from './network.js';
 import { removeAnonymousVolumes } from './volumes.js';
@@ -68,9 +68,15 @@ export async function stopContainer(root: string, ref: string, o: StopOptions = 
 
 /** docker kill: one signal (default SIGKILL) to a running container. */
 export function killContainer(root: string, ref: string, signal: string | number = 'SIGKILL'): void {
-  signalNumber(signal);
-  const r = mustFind(root, ref);
-  if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: container is not running`, 'ERR_NOT_RUNNING');
+  // docker's daemon words the signal first, then the container, with the name as it was given.
+  try {
+    signalNumber(signal);
+  } catch {
+    throw new EngineError(`Invalid signal: ${signal}`, 'ERR_INVALID_ARGUMENT');
+  }
+  const r = findContainer(root, ref);
+  if (!r) throw new EngineError(`Cannot kill container: ${ref}: No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
+  if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: Container ${r.Id} is not running`, 'ERR_NOT_RUNNING');
   saveRecord(root, { ...r, StoppedByUser: true });
   containerEvent(root, r, 'kill', { signal: String(signalNumber(signal)) });
   ops.kill(stateRoot(root), r.Id, signal);
@@ -99,7 +105,7 @@ export interface RemoveOptions {
 export function removeContainer(root: string, ref: string, o: RemoveOptions = {}): void {
   const r = mustFind(root, ref);
   if (liveState(root, r).Running && !o.force) {
-    throw new EngineError(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`, 'ERR_CONFLICT');
+    throw new EngineError(`You cannot remove a running container ${r.Id}. Stop the container before attempting removal or force remove`, 'ERR_CONFLICT');
   }
   removeContainerFiles(root, r.Id);
   if (o.volumes) removeAnonymousVolumes(root, r);
@@ -107,12 +113,16 @@ export function removeContainer(root: string, ref: string, o: RemoveOptions = {}
 
 export function pauseContainer(root: string, ref: string): void {
   const r = mustFind(root, ref);
+  const live = liveState(root, r);
+  if (!live.Running) throw new EngineError(`Container ${r.Id} is not running`, 'ERR_NOT_RUNNING');
+  if (live.Paused) throw new EngineError(`Container ${r.Id} is already paused`, 'ERR_CONFLICT');
   ops.pause(stateRoot(root), r.Id);
   containerEvent(root, r, 'pause');
 }
 
 export function unpauseContainer(root: string, ref: string): void {
   const r = mustFind(root, ref);
+  if (!liveState(root, r).Paused) throw new EngineError(`Container ${r.Id} is not paused`, 'ERR_CONFLICT');
   ops.resume(stateRoot(root), r.Id);
   containerEvent(root, r, 'unpause');
 }
@@ -315,7 +325,7 @@ export interface TopResult {
 /** docker top: ps(1) run with psArgs (default -ef), keeping the container's processes; the last column keeps its spaces. */
 export function topContainer(root: string, ref: string, psArgs: string[] = ['-ef']): TopResult {
   const r = mustFind(root, ref);
-  if (!liveState(root, r).Running) throw new EngineError(`Container ${ref} is not running`, 'ERR_NOT_RUNNING');
+  if (!liveState(root, r).Running) throw new EngineError(`Container ${r.Id} is not running`, 'ERR_NOT_RUNNING');
   const pids = new Set(ops.pids(stateRoot(root), r.Id));
   const out = execFileSync(hostTool('ps'), psArgs, { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
   const titles = (out[0] ?? '').trim().split(/\s+/);

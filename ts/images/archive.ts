@@ -14,6 +14,7 @@ import { findImage } from './manage.js';
 import { TarWriter } from './tar-writer.js';
 import { recordImage } from './built.js';
 import { removeTree } from './tree.js';
+import { TsboxError } from '../errors.js';
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -51,7 +52,7 @@ export async function save(root: string, names: string[], out: string): Promise<
   const store = new Store(root);
   const recs = names.map((n) => {
     const r = findImage(store, n);
-    if (!r) throw new Error(`No such image: ${n}`);
+    if (!r) throw new TsboxError(`No such image: ${n}`, 'ERR_NO_SUCH_IMAGE');
     return r;
   });
   const { path: partial, fd } = openOutput(out);

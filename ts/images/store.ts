@@ -1,7 +1,7 @@
 // The content-addressed image store under <root>/images: blobs by digest, unpacked layers by diff id,
 // and the tag index. Every write is temp file + rename, so a crash never leaves half a blob in place.
 // What the store wrote is not trusted later: a blob is re-hashed when it is read, reused or served.
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { native } from '../native.js';

@@ -1,7 +1,7 @@
 // Running without root: whether we are, our subordinate id ranges (/etc/subuid, /etc/subgid), and the
 // id mappings a container gets from them. The same mapping is used for unpacking images, so that the
 // owners recorded in a layer and the owners a container sees agree.
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { OciIdMapping } from './spec.js';
 import { findHostTool } from '../host-tools.js';

@@ -6,7 +6,7 @@ import { containerDir, liveState, mustFind, loadRecord, statusFile } from '../en
 import type { WaitCondition } from '../engine/lifecycle.js';
 import { CommandNotFoundError, NotExecutableError } from '../errors.js';
 import { ImageNotFoundError } from '../errors.js';
-import { badRequest, conflict, notFound, notImplemented, notModified } from './errors.js';
+import { badRequest, notFound, notImplemented, notModified } from './errors.js';
 import { createOptions } from './create.js';
 import { attach, attachments, markStdinOnce, resize } from './attach.js';
 import { STDERR, STDOUT } from './stdcopy.js';
@@ -108,14 +108,8 @@ async function stop(c: Ctx): Promise<void> {
 }
 
 function kill(c: Ctx): void {
-  const r = mustFind(c.engine.root, ref(c));
   const sig = c.query.get('signal') || 'SIGKILL';
-  try {
-    c.engine.containers.kill(r.Id, /^\d+$/.test(sig) ? Number(sig) : sig.startsWith('SIG') ? sig : `SIG${sig}`);
-  } catch (e) {
-    if (e instanceof RangeError || /signal/i.test((e as Error).message)) throw badRequest((e as Error).message);
-    throw e;
-  }
+  c.engine.containers.kill(ref(c), /^\d+$/.test(sig) ? Number(sig) : sig);
   sendEmpty(c, 204);
 }
 
@@ -245,22 +239,18 @@ function rename(c: Ctx): void {
 }
 
 function pause(c: Ctx): void {
-  const r = mustFind(c.engine.root, ref(c));
-  if (!liveState(c.engine.root, r).Running) throw conflict(`Container ${r.Id} is not running`);
-  c.engine.containers.pause(r.Id);
+  c.engine.containers.pause(ref(c));
   sendEmpty(c, 204);
 }
 
 function unpause(c: Ctx): void {
-  const r = mustFind(c.engine.root, ref(c));
-  if (!liveState(c.engine.root, r).Paused) throw conflict(`Container ${r.Id} is not paused`);
-  c.engine.containers.unpause(r.Id);
+  c.engine.containers.unpause(ref(c));
   sendEmpty(c, 204);
 }
 
 function prune(c: Ctx): void {
   const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (k !== 'until' && k !== 'label') throw badRequest(`invalid filter '${k}'`);
+  for (const k of Object.keys(f)) if (k !== 'until' && k !== 'label') throw badRequest(`Invalid filter '${k}'`);
   const until = f.until?.[0];
   const before = until ? (/^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : Infinity;
   const deleted: string[] = [];
@@ -284,8 +274,12 @@ function labelMatches(labels: Record<string, string>, want: string): boolean {
   return neg ? !has : has;
 }
 
-const UPDATE_FIELDS = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'RestartPolicy',
-  'MemoryReservation', 'KernelMemory', 'BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems', 'Devices', 'Ulimits'];
+const UPDATE_APPLIED = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'RestartPolicy'];
+// The rest of docker's Resources: the docker CLI sends every field, zero when not asked for; a value set is warned about.
+const UPDATE_IGNORED = ['MemoryReservation', 'KernelMemory', 'KernelMemoryTCP', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps', 'BlkioDeviceWriteBps',
+  'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems', 'Devices', 'DeviceCgroupRules', 'DeviceRequests',
+  'MemorySwappiness', 'OomKillDisable', 'Ulimits', 'CgroupParent', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth'];
+const UPDATE_FIELDS = [...UPDATE_APPLIED, ...UPDATE_IGNORED];
 
 /** POST /containers/{id}/update: resources and the restart policy (docker's zero values mean unchanged). */
 async function update(c: Ctx): Promise<void> {
@@ -298,9 +292,12 @@ async function update(c: Ctx): Promise<void> {
     return v === 0 ? undefined : v;
   };
   const warnings: string[] = [];
-  for (const k of ['MemoryReservation', 'KernelMemory', 'BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpusetMems', 'Devices', 'Ulimits']) {
+  for (const k of UPDATE_IGNORED) {
     const v = b[k];
-    if (v !== undefined && v !== null && v !== 0 && v !== '' && !(Array.isArray(v) && !v.length)) warnings.push(`${k} is not supported by tsbox and was ignored`);
+    // MemorySwappiness -1 is docker's "unset"; false is OomKillDisable's.
+    if (v !== undefined && v !== null && v !== 0 && v !== '' && v !== false && !(k === 'MemorySwappiness' && v === -1) && !(Array.isArray(v) && !v.length)) {
+      warnings.push(`${k} is not supported by tsbox and was ignored`);
+    }
   }
   const rp = b.RestartPolicy as { Name?: string; MaximumRetryCount?: number } | undefined;
   let restart: string | undefined;

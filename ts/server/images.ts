@@ -86,7 +86,7 @@ async function create(c: Ctx): Promise<void> {
 
 function list(c: Ctx): void {
   const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+  for (const k of Object.keys(f)) if (!['reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
   const filters = { reference: f.reference, label: f.label, dangling: f.dangling?.[0] === 'true' };
   sendJson(c, 200, c.engine.images.list({ filters }).map(familiarTags));
 }
@@ -139,7 +139,7 @@ async function loadImages(c: Ctx): Promise<void> {
 
 function prune(c: Ctx): void {
   const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['dangling', 'until', 'label'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+  for (const k of Object.keys(f)) if (!['dangling', 'until', 'label'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
   const deleted = pruneStore(c.engine.root);
   sendJson(c, 200, { ImagesDeleted: deleted.map((d) => ({ Deleted: d })), SpaceReclaimed: 0 });
 }

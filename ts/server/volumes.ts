@@ -40,7 +40,7 @@ function list(c: Ctx): void {
 
 function prune(c: Ctx): void {
   const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['label', 'all'].includes(k)) throw badRequest(`invalid filter '${k}'`);
+  for (const k of Object.keys(f)) if (!['label', 'all'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
   // API 1.42+: only anonymous volumes unless all=true (a filter, as docker takes it).
   const all = (f.all ?? []).some((v) => ['1', 'true', 'True'].includes(v)) || (c.version < '1.42' && !f.all);
   sendJson(c, 200, c.engine.volumes.prune({ all, filters: f.label ? { label: f.label } : undefined }));

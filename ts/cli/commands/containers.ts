@@ -1,24 +1,23 @@
 // Container commands with docker's names: run, ps, stop, kill, rm, logs, exec, inspect, wait, pause, unpause, top, stats, rename.
 // The lifecycle ones parse their flags into the Engine's options and format what it returns.
 import { totalmem } from 'node:os';
-import { join } from 'node:path';
 import { copyPath } from '../../engine/copy.js';
 import { parseRunArgs } from '../../engine/options.js';
 import { startContainer, type EngineHooks } from '../../engine/run.js';
-import { EngineError, liveState, mustFind } from '../../engine/containers.js';
+import { EngineError, findContainer, mustFind } from '../../engine/containers.js';
+import { posix } from 'node:path';
 import { Engine } from '../../engine/engine.js';
 import type { ContainerSummary } from '../../engine/inspect.js';
 import { cpuPercent } from '../../engine/lifecycle.js';
 import { containerIo } from '../../engine/io-stats.js';
-import { signalNumber } from '../../runtime/signals.js';
 import { exitCode, foreground, relayStdio, startFailure, type Tee } from '../relay.js';
 import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
-import { snapshotDir, snapshotKind } from '../../images/snapshot.js';
-import { isRootless } from '../../runtime/rootless.js';
+import { containerRootfs } from '../../engine/archive.js';
 import { parseSince } from '../../engine/logs.js';
-import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { inspectObjects } from './inspect.js';
+import { args, eachContainer, errorLine, exitOf, UsageError, type Command, type GlobalOptions } from '../common.js';
 import { progress, type Progress } from '../progress.js';
-import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
+import { formatFailure, formatList, parseFilters } from '../format/index.js';
 import { PS_FORMAT, psFormat, STATS_FORMAT, type StatsRow } from '../format/contexts.js';
 
 /** What the engine reports goes to stderr, as docker prints it. */
@@ -108,45 +107,19 @@ export const stopCommand: Command = async (argv, g) => {
   const a = args(argv, { time: { type: 'string', short: 't' }, signal: { type: 'string', short: 's' } });
   if (!a.positionals.length) throw new UsageError('stop: want at least one container');
   const timeout = timeFlag('stop', a.values.time);
-  let code = 0;
-  for (const ref of a.positionals) {
-    try {
-      await engineOf(g).containers.stop(ref, { timeout, signal: a.values.signal });
-      process.stdout.write(`${ref}\n`);
-    } catch (e) {
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
-      code = 1;
-    }
-  }
-  return code;
+  return exitOf(await eachContainer('stop', a.positionals, (ref) => engineOf(g).containers.stop(ref, { timeout, signal: a.values.signal })));
 };
 
 export const killCommand: Command = async (argv, g) => {
   const a = args(argv, { signal: { type: 'string', short: 's' } });
   if (!a.positionals.length) throw new UsageError('kill: want at least one container');
-  const sig = a.values.signal ?? 'SIGKILL';
-  signalNumber(sig);
-  for (const ref of a.positionals) {
-    engineOf(g).containers.kill(ref, sig);
-    process.stdout.write(`${ref}\n`);
-  }
-  return 0;
+  return exitOf(await eachContainer('kill', a.positionals, (ref) => engineOf(g).containers.kill(ref, a.values.signal ?? 'SIGKILL')));
 };
 
 export const rmCommand: Command = async (argv, g) => {
   const a = args(argv, { force: { type: 'boolean', short: 'f' }, volumes: { type: 'boolean', short: 'v' } });
   if (!a.positionals.length) throw new UsageError('rm: want at least one container');
-  let code = 0;
-  for (const ref of a.positionals) {
-    try {
-      engineOf(g).containers.remove(ref, { force: a.values.force, volumes: a.values.volumes });
-      process.stdout.write(`${ref}\n`);
-    } catch (e) {
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
-      code = 1;
-    }
-  }
-  return code;
+  return exitOf(await eachContainer('rm', a.positionals, (ref) => engineOf(g).containers.remove(ref, { force: a.values.force, volumes: a.values.volumes }), { tolerateMissing: a.values.force }));
 };
 
 export const logsCommand: Command = async (argv, g) => {
@@ -204,38 +177,16 @@ export const execCommand: Command = async (argv, g) => {
   return exitCode(await foreground(p, relay, interactive));
 };
 
-export const inspectCommand: Command = async (argv, g) => {
-  const a = args(argv, { format: { type: 'string', short: 'f' }, size: { type: 'boolean', short: 's' }, type: { type: 'string' } });
-  if (!a.positionals.length) throw new UsageError('inspect: want at least one container');
-  let code = 0;
-  const out = a.positionals.flatMap((ref) => {
-    try {
-      return [engineOf(g).containers.inspect(ref)];
-    } catch (e) {
-      if (!(e instanceof EngineError)) throw e;
-      // docker prints what it found (`[]` for nothing) and an error line for each missing one: exit 1.
-      process.stderr.write(`Error: ${e.message}\n`);
-      code = 1;
-      return [];
-    }
-  });
-  return writeInspect(out, a.values.format, code);
-};
-
 export const waitCommand: Command = async (argv, g) => {
-  const a = args(argv, {});
-  for (const ref of a.positionals) process.stdout.write(`${(await engineOf(g).containers.wait(ref)).StatusCode}\n`);
-  return 0;
+  return exitOf(await eachContainer('wait', args(argv, {}).positionals, (ref) => engineOf(g).containers.wait(ref), { out: (_, r) => String(r.StatusCode) }));
 };
 
 export const pauseCommand: Command = async (argv, g) => {
-  for (const ref of args(argv, {}).positionals) engineOf(g).containers.pause(ref);
-  return 0;
+  return exitOf(await eachContainer('pause', args(argv, {}).positionals, (ref) => engineOf(g).containers.pause(ref)));
 };
 
 export const unpauseCommand: Command = async (argv, g) => {
-  for (const ref of args(argv, {}).positionals) engineOf(g).containers.unpause(ref);
-  return 0;
+  return exitOf(await eachContainer('unpause', args(argv, {}).positionals, (ref) => engineOf(g).containers.unpause(ref)));
 };
 
 /** Columns as docker's CLI aligns them (text/tabwriter: minimum width 20, padding 3); the last one unpadded. */
@@ -292,17 +243,20 @@ export const restartCommand: Command = async (argv, g) => {
   const a = args(argv, { time: { type: 'string', short: 't' } });
   if (!a.positionals.length) throw new UsageError('restart: want at least one container');
   const timeout = timeFlag('restart', a.values.time);
-  for (const ref of a.positionals) {
-    await engineOf(g).containers.restart(ref, { timeout });
-    process.stdout.write(`${ref}\n`);
-  }
-  return 0;
+  return exitOf(await eachContainer('restart', a.positionals, (ref) => engineOf(g).containers.restart(ref, { timeout })));
 };
 
 export const renameCommand: Command = async (argv, g) => {
   const a = args(argv, {});
   if (a.positionals.length !== 2) throw new UsageError('rename: want CONTAINER NEW_NAME');
-  engineOf(g).containers.rename(a.positionals[0], a.positionals[1]);
+  try {
+    engineOf(g).containers.rename(a.positionals[0], a.positionals[1]);
+  } catch (e) {
+    // docker's CLI says the daemon's answer, then its own line.
+    process.stderr.write(`${errorLine('rename', e as Error)}\n`);
+    process.stderr.write(`Error: failed to rename container named ${a.positionals[0]}\n`);
+    return 1;
+  }
   return 0;
 };
 
@@ -316,7 +270,7 @@ export const containerCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
   const subs: Record<string, Command> = {
     ls: psCommand, list: psCommand, ps: psCommand, run: runCommand, start: startCommand, stop: stopCommand, restart: restartCommand, kill: killCommand,
-    rm: rmCommand, logs: logsCommand, exec: execCommand, inspect: inspectCommand, wait: waitCommand, pause: pauseCommand, unpause: unpauseCommand,
+    rm: rmCommand, logs: logsCommand, exec: execCommand, inspect: inspectObjects('container'), wait: waitCommand, pause: pauseCommand, unpause: unpauseCommand,
     top: topCommand, stats: statsCommand, prune: containerPruneCommand, cp: cpCommand, rename: renameCommand,
     create: async (a, gg) => (await import('./lifecycle.js')).createCommand(a, gg), attach: async (a, gg) => (await import('./lifecycle.js')).attachCommand(a, gg),
     diff: async (a, gg) => (await import('./lifecycle.js')).diffCommand(a, gg), export: async (a, gg) => (await import('./lifecycle.js')).exportCommand(a, gg),
@@ -349,15 +303,10 @@ export const cpCommand: Command = async (argv, g) => {
   if (!!s === !!d) throw new UsageError('cp: exactly one of SRC and DEST must be CONTAINER:PATH');
   const c = (s ?? d)!;
   if (!c.path) throw new UsageError(`cp: ${c.ref}: want a path after the colon`);
-  const r = mustFind(g.root, c.ref);
-  let rootfs = join(snapshotDir(g.root, r.Id), 'rootfs');
-  // Rootless, the filesystem is mounted only inside the container: reach it through its first process.
-  if (isRootless() && snapshotKind() !== 'copy') {
-    const live = liveState(g.root, r);
-    if (!live.Running) throw new Error(`cp: container ${c.ref} is not running (without root its filesystem is mounted only while it runs)`);
-    rootfs = `/proc/${live.Pid}/root`;
-  }
-  const inside = { root: rootfs, path: c.path, label: `${c.ref}:${c.path}` };
+  const r = findContainer(g.root, c.ref);
+  // docker's client asks for the path in the container (the destination's directory when copying in).
+  if (!r) throw new EngineError(`No such container:path: ${c.ref}:${s || c.path.endsWith('/') ? c.path : posix.dirname(c.path)}`, 'ERR_NO_SUCH_CONTAINER');
+  const inside = { root: containerRootfs(g.root, r), path: c.path, label: `${c.ref}:${c.path}` };
   const skipped = s ? copyPath(inside, { path: dst }, cpOptions(a.values)) : copyPath({ path: src }, inside, cpOptions(a.values));
   if (skipped) process.stderr.write(`WARNING: cp: ${skipped} device node(s) or socket(s) not copied\n`);
   return 0;

@@ -3,31 +3,21 @@
 import { readFileSync } from 'node:fs';
 import { familiarName, parseReference } from '../../images/reference.js';
 import { Engine } from '../../engine/engine.js';
-import { EngineError } from '../../engine/containers.js';
-import { args, confirm, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { inspectObjects } from './inspect.js';
+import { args, confirm, errorLine, UsageError, type Command } from '../common.js';
 import { progress } from '../progress.js';
-import { formatFailure, formatList, parseFilters, writeInspect } from '../format/index.js';
+import { formatFailure, formatList, parseFilters } from '../format/index.js';
 import { imagesFormat, type ImageRow } from '../format/contexts.js';
 
 /** docker's daemon-side failures (save, load, ...) exit 1 with "Error: ...", one line. */
-async function orExit1(fn: () => Promise<void>): Promise<number> {
+async function orExit1(command: string, fn: () => Promise<void>): Promise<number> {
   try {
     await fn();
     return 0;
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    process.stderr.write(`Error: ${(e as Error).message.split('\n')[0]}\n`);
+    process.stderr.write(`${errorLine(command, { ...(e as Error), message: (e as Error).message.split('\n')[0] })}\n`);
     return 1;
-  }
-}
-
-/** tag and image inspect have always reported a missing image as a tsbox error (exit 125), not docker's 1. */
-function asTsboxError<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof EngineError) throw new Error(e.message);
-    throw e;
   }
 }
 
@@ -82,7 +72,7 @@ export const imagesCommand: Command = async (argv, g) => {
 export const tagCommand: Command = async (argv, g) => {
   const a = args(argv, {});
   if (a.positionals.length !== 2) throw new UsageError('tag: want SOURCE TARGET');
-  asTsboxError(() => new Engine({ root: g.root }).images.tag(a.positionals[0], a.positionals[1]));
+  new Engine({ root: g.root }).images.tag(a.positionals[0], a.positionals[1]);
   return 0;
 };
 
@@ -103,16 +93,9 @@ export const rmiCommand: Command = async (argv, g) => {
   return code;
 };
 
-const inspect = async (argv: string[], g: GlobalOptions) => {
-  const a = args(argv, { format: { type: 'string', short: 'f' } });
-  const images = new Engine({ root: g.root }).images;
-  const out = a.positionals.map((n) => asTsboxError(() => images.inspect(n)));
-  return writeInspect(out, a.values.format, 0);
-};
-
 export const imageCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
-  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect, save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand, verify: verifyCommand };
+  const subs: Record<string, Command> = { ls: imagesCommand, list: imagesCommand, pull: pullCommand, rm: rmiCommand, tag: tagCommand, inspect: inspectObjects('image'), save: saveCommand, load: loadCommand, import: importCommand, prune: pruneCommand, verify: verifyCommand };
   if (sub === 'push' || sub === 'history') return (await import('./push.js'))[sub === 'push' ? 'pushCommand' : 'historyCommand'](rest, g);
   const c = sub ? subs[sub] : undefined;
   if (!c) throw new UsageError(`image: unknown subcommand ${JSON.stringify(sub ?? '')} (ls, pull, rm, tag, inspect, save, load, import, prune, verify)`);
@@ -151,13 +134,13 @@ export const logoutCommand: Command = async (argv, g) => {
 export const saveCommand: Command = async (argv, g) => {
   const a = args(argv, { output: { type: 'string', short: 'o' } });
   if (!a.values.output || a.positionals.length === 0) throw new UsageError('save: want -o FILE IMAGE...');
-  return orExit1(() => new Engine({ root: g.root }).images.save(a.positionals, a.values.output!));
+  return orExit1('save', () => new Engine({ root: g.root }).images.save(a.positionals, a.values.output!));
 };
 
 export const loadCommand: Command = async (argv, g) => {
   const a = args(argv, { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' } });
   if (!a.values.input) throw new UsageError('load: want -i FILE');
-  return orExit1(async () => {
+  return orExit1('load', async () => {
     for (const r of await new Engine({ root: g.root }).images.load(a.values.input!)) process.stdout.write(`Loaded image: ${r.name}\n`);
   });
 };
@@ -180,7 +163,7 @@ export const verifyCommand: Command = async (argv, g) => {
 export const importCommand: Command = async (argv, g) => {
   const a = args(argv, { change: { type: 'string', short: 'c', multiple: true } });
   if (a.positionals.length < 1 || a.positionals.length > 2) throw new UsageError('import: want FILE [REPOSITORY[:TAG]]');
-  return orExit1(async () => {
+  return orExit1('import', async () => {
     const r = await new Engine({ root: g.root }).images.import(a.positionals[0], { name: a.positionals[1], changes: a.values.change ?? [] });
     process.stdout.write(`${r.id}\n`);
   });

@@ -15,7 +15,7 @@ import type { EngineHooks } from '../../engine/run.js';
 import { stderrHooks } from './containers.js';
 import { exitCode, foreground, relayStdio, type Tee } from '../relay.js';
 import { relayedLog, type JsonLogWriter } from '../../engine/json-log.js';
-import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { args, eachContainer, exitOf, UsageError, type Command, type GlobalOptions } from '../common.js';
 
 // What the engine reports goes to stderr, as run's (pull progress included).
 const hooks: EngineHooks = stderrHooks;
@@ -37,17 +37,9 @@ export const startAttachedCommand: Command = async (argv, g) => {
   if (!a.positionals.length) throw new UsageError('"tsbox start" requires at least 1 argument: CONTAINER [CONTAINER...]');
   const c = engineOf(g).containers;
   if (!a.values.attach && !a.values.interactive) {
-    let code = 0;
-    for (const ref of a.positionals) {
-      try {
-        await c.start(ref);
-        process.stdout.write(`${ref}\n`);
-      } catch (e) {
-        process.stderr.write(`Error: ${(e as Error).message}\n`);
-        code = 1;
-      }
-    }
-    return code;
+    const failed = await eachContainer('start', a.positionals, (ref) => c.start(ref));
+    if (failed.length) process.stderr.write(`Error: failed to start containers: ${failed.join(', ')}\n`);
+    return exitOf(failed);
   }
   if (a.positionals.length > 1) throw new UsageError('you cannot start and attach multiple containers at once');
   const ref = a.positionals[0];
@@ -298,17 +290,12 @@ export const updateCommand: Command = async (argv, g) => {
     ...(v['pids-limit'] !== undefined ? { pidsLimit: int('pids-limit', v['pids-limit']) } : {}),
   };
   if (!Object.keys(o).length) throw new UsageError('update: you must provide one or more flags when using this command');
-  let code = 0;
-  for (const ref of a.positionals) {
+  return exitOf(await eachContainer('update', a.positionals, (ref) => {
     try {
-      engineOf(g).containers.update(ref, o);
-      process.stdout.write(`${ref}\n`);
+      return engineOf(g).containers.update(ref, o);
     } catch (e) {
-      if (e instanceof RangeError) throw new UsageError(e.message);
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
-      code = 1;
+      throw e instanceof RangeError ? new UsageError(e.message) : e;
     }
-  }
-  return code;
+  }));
 };
 

@@ -40,8 +40,10 @@ export const networkCommand: Command = async (argv, g) => {
           networks(g).remove(name);
           process.stdout.write(`${name}\n`);
         } catch (e) {
-          if (a.values.force && (e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK') continue;
-          process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
+          const missing = (e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK';
+          if (a.values.force && missing) continue;
+          // docker's client words a missing network itself.
+          process.stderr.write(missing ? `Error: No such network: ${name}\n` : `Error response from daemon: ${(e as Error).message}\n`);
           code = 1;
         }
       }
@@ -57,7 +59,7 @@ export const networkCommand: Command = async (argv, g) => {
         try {
           out.push(networks(g).inspect(name));
         } catch (e) {
-          process.stderr.write(`Error: ${(e as Error).message}\n`);
+          process.stderr.write((e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK' ? `Error: No such network: ${name}\n` : `Error response from daemon: ${(e as Error).message}\n`);
           code = 1;
         }
       }
