@@ -4,7 +4,7 @@
 // -d --rm, json-file rotation, --log-driver none, update --restart.
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { engineRoot } from './helpers/engine-root.js';
@@ -180,6 +180,44 @@ test.serial('events: what the engine did, with --since/--until, filters and json
 
 /** The same changes in a container of each engine. */
 const CHANGES = 'mkdir -p /new/sub && echo x > /new/sub/f && ln -s /etc/passwd /new/link && rm /etc/group && echo y >> /etc/passwd && chmod 600 /new/sub/f';
+
+const exitCodes = (json: string) => json.split('\n').filter(Boolean).map((l) => `${(JSON.parse(l) as { Actor: { Attributes: { exitCode: string } } }).Actor.Attributes.exitCode}\n`).join('');
+
+test.serial('a detached container\'s exit is one die event: not while its status is being written, once when its monitor was killed', async (t) => {
+  t.is(tsbox(['run', '-d', '--name', 'onedie', 'busybox', 'sleep', '100']).code, 0);
+  const id = tsbox(['inspect', '-f', '{{.Id}}', 'onedie']).stdout.trim();
+  const pid = Number(tsbox(['inspect', '-f', '{{.State.Pid}}', 'onedie']).stdout.trim());
+  const monitor = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  const status = join(e.root, 'containers', id, 'exit-status');
+  t.teardown(() => tsbox(['rm', '-f', 'onedie']));
+  // The monitor killed first: the process's exit has nobody to write it down.
+  process.kill(monitor, 'SIGKILL');
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(50);
+  const dies = () => exitCodes(tsbox(['events', '--since', '0', '--until', new Date(Date.now() + 1000).toISOString(), '--filter', 'container=onedie', '--filter', 'event=die', '--format', 'json']).stdout);
+  // A status file truncated a moment ago reads as one being written (the monitor truncates, then writes).
+  writeFileSync(status, '');
+  t.is(tsbox(['ps', '-a', '-q', '--filter', 'name=onedie']).code, 0);
+  t.is(dies(), '', 'no die while the status may still come');
+  // What the monitor then writes is the one exit recorded.
+  writeFileSync(status, '2304\n');
+  t.is(tsbox(['ps', '-a', '-q', '--filter', 'name=onedie']).code, 0);
+  t.is(dies(), '9\n');
+  t.is(tsbox(['ps', '-a', '-q', '--filter', 'name=onedie']).code, 0);
+  t.is(dies(), '9\n', 'recorded once');
+  // A status that stays empty: its keeper is gone, and the exit is recorded once as it reads (137).
+  t.is(tsbox(['run', '-d', '--name', 'onedie2', 'busybox', 'sleep', '100']).code, 0);
+  t.teardown(() => tsbox(['rm', '-f', 'onedie2']));
+  const pid2 = Number(tsbox(['inspect', '-f', '{{.State.Pid}}', 'onedie2']).stdout.trim());
+  process.kill(Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid2}/status`, 'utf8'))![1]), 'SIGKILL');
+  process.kill(pid2, 'SIGKILL');
+  const status2 = join(e.root, 'containers', tsbox(['inspect', '-f', '{{.Id}}', 'onedie2']).stdout.trim(), 'exit-status');
+  for (let i = 0; i < 200 && Date.now() - statSync(status2).mtimeMs < 5500; i++) await sleep(50);
+  const dies2 = () => exitCodes(tsbox(['events', '--since', '0', '--until', new Date(Date.now() + 1000).toISOString(), '--filter', 'container=onedie2', '--filter', 'event=die', '--format', 'json']).stdout);
+  tsbox(['ps', '-a']);
+  tsbox(['ps', '-a']);
+  t.is(dies2(), '137\n');
+});
 
 test.serial('diff lists A/C/D as docker; podman agrees on the same changes', async (t) => {
   t.is(tsbox(['run', '-d', '--name', 'chg', 'busybox', 'sh', '-c', `${CHANGES} && sleep 100`]).code, 0);

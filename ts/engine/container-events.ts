@@ -56,6 +56,8 @@ export function recordExits(root: string): void {
   for (const r of listRecords(root)) recordExitOf(root, r);
 }
 
+const EMPTY_STATUS_MS = 5000;
+
 /** r's exit, when it has one the engine has not recorded yet. */
 export function recordExitOf(root: string, r: ContainerRecord): void {
   const f = statusFile(root, r.Id);
@@ -65,6 +67,10 @@ export function recordExitOf(root: string, r: ContainerRecord): void {
   const at = statSync(f).mtimeMs;
   // A status older than the current run's start is the previous run's (already recorded, or before events existed).
   if (Math.round(at) < Date.parse(r.StartedAt) - 1000) return;
+  // The monitor truncates the file, then writes the status: each moves its mtime, which names the record.
+  // An empty file is a status still being written, unless it has stayed empty for a while (its monitor
+  // was killed): then the exit is recorded as it reads (137).
+  if (r.ExitCode === undefined && !readFileSync(f, 'utf8').trim() && Date.now() - at < EMPTY_STATUS_MS) return;
   recordExit(root, r, s.ExitCode, Math.round(at));
 }
 
