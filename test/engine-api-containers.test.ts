@@ -132,7 +132,7 @@ test.serial('several containers in one command (update, pause, unpause, kill, re
   const M = `nosuch${process.pid.toString(36)}`;
   const steps = [
     ['update', '--cpus', '0.5', '--restart', 'on-failure:2', M, A], ['pause', M, A], ['pause', A], ['unpause', M, A], ['unpause', A], ['kill', '-s', 'WINCH', M, A], ['kill', '-s', 'BOGUS', M, A], ['restart', '-t', '1', M, A],
-    ['rm', M, A], ['stop', '-t', '1', M, A], ['kill', M, A], ['wait', M, A], ['start', M, A], ['exec', A, 'true'], ['rm', '-f', M, A], ['wait', A], ['kill', A],
+    ['rm', M, A], ['stop', '-t', '1', M, A], ['kill', M, A], ['wait', M, A], ['exec', A, 'true'], ['top', A], ['pause', A], ['unpause', A], ['attach', A], ['start', M, A], ['exec', A, 'true'], ['rm', '-f', M, A], ['wait', A], ['kill', A],
     // One missing container in every command that takes one.
     ['logs', M], ['exec', M, 'true'], ['inspect', M], ['top', M], ['stats', '--no-stream', M], ['port', M], ['cp', `${M}:/etc/passwd`, join(root, 'never')],
     ['cp', '/etc/hostname', `${M}:/tmp/x`], ['container', 'inspect', M], ['image', 'inspect', M],

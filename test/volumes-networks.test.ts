@@ -262,9 +262,13 @@ test.serial("the default bridge takes a subnet of docker's pools nothing on the 
   const dummy = `tsbd${uniq}`;
   // (a veth pair: this kernel has no dummy links; both ends up, so the route is a live one)
   link(dummy, ['type', 'veth', 'peer', 'name', `${dummy}p`], ['addr', 'add', '172.17.0.1/16', 'dev', dummy], ['link', 'set', dummy, 'up'], ['link', 'set', `${dummy}p`, 'up']);
-  const r = tsbox(['run', '--rm', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\'; ip route | grep default']);
+  // A container stays on the bridge while the checks run: docker's pools are every engine's on the host
+  // (other test files' roots, dockerds), and a bridge with nobody on it may come back on another subnet.
+  const keep = `keep${uniq}`;
+  const r = tsbox(['run', '-d', '--name', keep, 'busybox', 'sleep', '300']);
   t.is(r.code, 0, r.stderr);
-  const [addr, route] = r.stdout.trim().split('\n');
+  t.teardown(() => tsbox(['rm', '-f', keep]));
+  const [addr, route] = tsbox(['exec', keep, 'sh', '-c', 'ip -o -4 addr show eth0 | awk \'{print $4}\'; ip route | grep default']).stdout.trim().split('\n');
   const subnet = JSON.parse(tsbox(['network', 'inspect', 'bridge']).stdout)[0].IPAM.Config[0].Subnet as string;
   t.log(`default bridge subnet with 172.17.0.0/16 taken: ${subnet}`);
   t.false(inNet('172.17.0.0/16', addr.split('/')[0]), addr);

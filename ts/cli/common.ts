@@ -129,6 +129,8 @@ const CLIENT_WORDS = new Set(['cp']);
 export function errorLine(path: string, e: Error): string {
   const code = (e as { code?: unknown }).code;
   const command = path.replace(/^container /, '');
+  // docker attach checks that the container runs itself, and prints its refusal bare.
+  if (command === 'attach' && code === 'ERR_NOT_RUNNING') return e.message;
   const own = code === 'ERR_USAGE' || typeof code !== 'string' || CLIENT_WORDS.has(command) || (code.startsWith('ERR_NO_SUCH_') && CLIENT_LOOKS_UP.has(command));
   return `${own ? 'Error' : 'Error response from daemon'}: ${e.message}`;
 }
