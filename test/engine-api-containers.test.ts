@@ -153,6 +153,28 @@ test.serial('several containers in one command (update, pause, unpause, kill, re
   t.is(transcript(ours), want, 'docker against tsbox');
 });
 
+test.serial('docker image prune -a --filter label=...: the unused images it names go, others stay; docker load is an image event; as dockerd', async (t) => {
+  t.truthy(ref, 'the reference dockerd runs');
+  if (!ref) return;
+  const name = `prunable${process.pid}:1`;
+  const since = Math.floor(Date.now() / 1000) - 1;
+  for (const [who, cli] of [['tsbox', ours], ['dockerd', theirs]] as const) {
+    const b = cli(['build', '-q', '-t', name, '-'], { input: `FROM busybox\nLABEL prunable=${process.pid}\n` });
+    t.is(b.code, 0, `${who}: ${b.stderr}`);
+    const tar = join(root, `${who}-prunable.tar`);
+    t.is(cli(['save', '-o', tar, name]).code, 0, who);
+    const l = cli(['load', '-i', tar]);
+    t.is(l.code, 0, `${who}: ${l.stderr}`);
+    const ev = cli(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image', '--filter', 'event=load', '--format', '{{.Action}}']);
+    t.regex(ev.stdout, /^load$/m, `${who}: load recorded`);
+    const p = cli(['image', 'prune', '-a', '-f', '--filter', `label=prunable=${process.pid}`]);
+    t.is(p.code, 0, `${who}: ${p.stderr}`);
+    t.regex(p.stdout, new RegExp(`^Deleted Images:\nuntagged: ${name}\n`), who);
+    t.is(cli(['image', 'inspect', name]).code, 1, `${who}: removed`);
+    t.is(cli(['image', 'inspect', 'busybox']).code, 0, `${who}: busybox (without the label) kept`);
+  }
+});
+
 test.serial('dockerode: attach with stdin (OpenStdin, StdinOnce), logs=1 replay; a TTY container: raw stream and resize', async (t) => {
   const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh', '-c', 'read x; echo got:$x; cat; echo err >&2'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
   const s = await c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { familiarName, isInsecure, parseReference, registryHost, type Reference } from '../images/reference.js';
-import { load, prune as pruneStore, save } from '../images/archive.js';
 import type { Credentials } from '../images/registry.js';
 import { ApiError, badRequest, notImplemented, statusOf } from './errors.js';
 import { qBool, qFilters, sendJson, type Ctx, type Router } from './router.js';
 
 /** docker's API names Docker Hub images the short way: busybox:latest, not docker.io/library/busybox:latest. */
 const familiar = (n: string) => n.replace(/^docker\.io\/(library\/)?/, '');
+const familiarUntag = (x: { Untagged: string } | { Deleted: string }) => ('Untagged' in x ? { Untagged: familiar(x.Untagged) } : x);
 const familiarTags = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => ({ ...i, RepoTags: i.RepoTags.map(familiar), RepoDigests: i.RepoDigests.map(familiar) });
 
 /** X-Registry-Auth: base64url of {"username","password","serveraddress"} (or an identitytoken). */
@@ -92,7 +92,7 @@ function list(c: Ctx): void {
 }
 
 function remove(c: Ctx): void {
-  sendJson(c, 200, c.engine.images.remove(c.params[0], { force: qBool(c.query, 'force') }).map((x) => ('Untagged' in x ? { Untagged: familiar(x.Untagged) } : x)));
+  sendJson(c, 200, c.engine.images.remove(c.params[0], { force: qBool(c.query, 'force') }).map(familiarUntag));
 }
 
 function tag(c: Ctx): void {
@@ -110,7 +110,7 @@ async function get(c: Ctx, names: string[]): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'tsbox-save-'));
   try {
     const file = join(tmp, 'images.tar');
-    await save(c.engine.root, names, file);
+    await c.engine.images.save(names, file);
     c.res!.writeHead(200, { 'Content-Type': 'application/x-tar' });
     await pipeline(createReadStream(file), c.res!);
   } finally {
@@ -125,7 +125,7 @@ async function loadImages(c: Ctx): Promise<void> {
     await pipeline(c.req, createWriteStream(file));
     let recs;
     try {
-      recs = await load(c.engine.root, file);
+      recs = await c.engine.images.load(file);
     } catch (e) {
       throw badRequest((e as Error).message.replace(file, 'the archive'));
     }
@@ -139,9 +139,11 @@ async function loadImages(c: Ctx): Promise<void> {
 
 function prune(c: Ctx): void {
   const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['dangling', 'until', 'label'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
-  const deleted = pruneStore(c.engine.root);
-  sendJson(c, 200, { ImagesDeleted: deleted.map((d) => ({ Deleted: d })), SpaceReclaimed: 0 });
+  for (const k of Object.keys(f)) if (!['dangling', 'until', 'label', 'label!'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  // dangling=false is `docker image prune -a`: every image no container uses (tsbox keeps no dangling ones).
+  const all = (f.dangling ?? []).some((v) => /^(false|0)$/i.test(v));
+  const r = c.engine.images.prune({ all, filters: { label: f.label, 'label!': f['label!'] } });
+  sendJson(c, 200, { ImagesDeleted: [...r.ImagesDeleted.map(familiarUntag), ...r.BlobsDeleted.map((d) => ({ Deleted: d }))], SpaceReclaimed: 0 });
 }
 
 export function imageRoutes(r: Router): void {
