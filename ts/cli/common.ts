@@ -121,7 +121,7 @@ export async function confirm(question: string): Promise<boolean> {
 
 // docker's CLI looks these containers up itself before it asks the daemon to act, and words a missing
 // one as its own error; for every other command the daemon's answer is printed as it came.
-const CLIENT_LOOKS_UP = new Set(['logs', 'exec', 'port', 'attach', 'rm', 'cp', 'rmi', 'image rm']);
+const CLIENT_LOOKS_UP = new Set(['logs', 'exec', 'port', 'attach', 'rm', 'cp']);
 // docker cp does its work in the client (the daemon only hands archives over): its errors are the client's.
 const CLIENT_WORDS = new Set(['cp']);
 

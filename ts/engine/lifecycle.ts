@@ -69,8 +69,9 @@ export async function stopContainer(root: string, ref: string, o: StopOptions = 
 /** docker kill: one signal (default SIGKILL) to a running container. */
 export function killContainer(root: string, ref: string, signal: string | number = 'SIGKILL'): void {
   // docker's daemon words the signal first, then the container, with the name as it was given.
+  let n: number;
   try {
-    signalNumber(signal);
+    n = signalNumber(signal);
   } catch {
     throw new EngineError(`Invalid signal: ${signal}`, 'ERR_INVALID_ARGUMENT');
   }
@@ -78,8 +79,8 @@ export function killContainer(root: string, ref: string, signal: string | number
   if (!r) throw new EngineError(`Cannot kill container: ${ref}: No such container: ${ref}`, 'ERR_NO_SUCH_CONTAINER');
   if (!liveState(root, r).Running) throw new EngineError(`Cannot kill container: ${ref}: Container ${r.Id} is not running`, 'ERR_NOT_RUNNING');
   saveRecord(root, { ...r, StoppedByUser: true });
-  containerEvent(root, r, 'kill', { signal: String(signalNumber(signal)) });
-  ops.kill(stateRoot(root), r.Id, signal);
+  containerEvent(root, r, 'kill', { signal: String(n) });
+  ops.kill(stateRoot(root), r.Id, n);
 }
 
 /** docker start: a created or stopped container runs again (detached, its output to its log); a running one is left as it is. */

@@ -108,8 +108,8 @@ async function stop(c: Ctx): Promise<void> {
 }
 
 function kill(c: Ctx): void {
-  const sig = c.query.get('signal') || 'SIGKILL';
-  c.engine.containers.kill(ref(c), /^\d+$/.test(sig) ? Number(sig) : sig);
+  // The engine takes names (KILL, SIGKILL) and numbers ("9") alike.
+  c.engine.containers.kill(ref(c), c.query.get('signal') || 'SIGKILL');
   sendEmpty(c, 204);
 }
 
@@ -249,8 +249,7 @@ function unpause(c: Ctx): void {
 }
 
 function prune(c: Ctx): void {
-  const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (k !== 'until' && k !== 'label') throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, ['until', 'label']);
   const until = f.until?.[0];
   const before = until ? (/^\d+$/.test(until) ? Number(until) * 1000 : Date.parse(until)) : Infinity;
   const deleted: string[] = [];

@@ -85,8 +85,7 @@ async function create(c: Ctx): Promise<void> {
 }
 
 function list(c: Ctx): void {
-  const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['reference', 'label', 'dangling', 'before', 'since'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, ['reference', 'label', 'dangling', 'before', 'since']);
   const filters = { reference: f.reference, label: f.label, dangling: f.dangling?.[0] === 'true' };
   sendJson(c, 200, c.engine.images.list({ filters }).map(familiarTags));
 }
@@ -138,8 +137,7 @@ async function loadImages(c: Ctx): Promise<void> {
 }
 
 function prune(c: Ctx): void {
-  const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['dangling', 'until', 'label', 'label!'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, ['dangling', 'until', 'label', 'label!']);
   // dangling=false is `docker image prune -a`: every image no container uses (tsbox keeps no dangling ones).
   const all = (f.dangling ?? []).some((v) => /^(false|0)$/i.test(v));
   const r = c.engine.images.prune({ all, filters: { label: f.label, 'label!': f['label!'] } });

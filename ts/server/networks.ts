@@ -61,8 +61,7 @@ async function create(c: Ctx): Promise<void> {
 }
 
 function list(c: Ctx): void {
-  const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!LIST_FILTERS.includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, LIST_FILTERS);
   sendJson(c, 200, c.engine.networks.list({ filters: f }).map(shown));
 }
 
@@ -97,8 +96,7 @@ function remove(c: Ctx): void {
 class ForbiddenError extends Error {}
 
 function prune(c: Ctx): void {
-  const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['label', 'until'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, ['label', 'until']);
   if (f.until) throw badRequest("network prune: the 'until' filter is not supported by tsbox");
   sendJson(c, 200, c.engine.networks.prune({ filters: f.label ? { label: f.label } : undefined }));
 }

@@ -156,8 +156,8 @@ export function qInt(q: URLSearchParams, k: string): number | undefined {
   return Number(v);
 }
 
-/** docker's filters query: {"key": ["v", ...]} or the older {"key": {"v": true}}. */
-export function qFilters(q: URLSearchParams): Record<string, string[]> {
+/** docker's filters query: {"key": ["v", ...]} or the older {"key": {"v": true}}; a key not in `known` is docker's 400. */
+export function qFilters(q: URLSearchParams, known?: readonly string[]): Record<string, string[]> {
   const raw = q.get('filters');
   if (!raw) return {};
   let v: unknown;
@@ -168,6 +168,9 @@ export function qFilters(q: URLSearchParams): Record<string, string[]> {
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest('invalid filters: want a JSON object');
   const out: Record<string, string[]> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = Array.isArray(x) ? x.map(String) : x && typeof x === 'object' ? Object.keys(x) : [String(x)];
+  for (const [k, x] of Object.entries(v)) {
+    if (known && !known.includes(k)) throw badRequest(`Invalid filter '${k}'`);
+    out[k] = Array.isArray(x) ? x.map(String) : x && typeof x === 'object' ? Object.keys(x) : [String(x)];
+  }
   return out;
 }

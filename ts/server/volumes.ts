@@ -32,15 +32,12 @@ async function create(c: Ctx): Promise<void> {
 }
 
 function list(c: Ctx): void {
-  const f = qFilters(c.query);
-  // dockerd's words for volumes (capitalized, unlike its other filters)
-  for (const k of Object.keys(f)) if (!['name', 'label', 'driver', 'dangling'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, ['name', 'label', 'driver', 'dangling']);
   sendJson(c, 200, { Volumes: c.engine.volumes.list({ filters: f }), Warnings: [] });
 }
 
 function prune(c: Ctx): void {
-  const f = qFilters(c.query);
-  for (const k of Object.keys(f)) if (!['label', 'all'].includes(k)) throw badRequest(`Invalid filter '${k}'`);
+  const f = qFilters(c.query, ['label', 'all']);
   // API 1.42+: only anonymous volumes unless all=true (a filter, as docker takes it).
   const all = (f.all ?? []).some((v) => ['1', 'true', 'True'].includes(v)) || (c.version < '1.42' && !f.all);
   sendJson(c, 200, c.engine.volumes.prune({ all, filters: f.label ? { label: f.label } : undefined }));

@@ -16,7 +16,7 @@ async function orExit1(command: string, fn: () => Promise<void>): Promise<number
     return 0;
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    process.stderr.write(`${errorLine(command, { ...(e as Error), message: (e as Error).message.split('\n')[0] })}\n`);
+    process.stderr.write(`${errorLine(command, e as Error).split('\n')[0]}\n`);
     return 1;
   }
 }

@@ -6,6 +6,10 @@ import { formatFailure, formatList, parseFilters, writeInspect } from '../format
 
 const networks = (g: GlobalOptions) => new Networks(g.root);
 
+/** docker's error line for a network command: its client words a missing network itself. */
+const networkError = (name: string, e: unknown): string =>
+  (e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK' ? `Error: No such network: ${name}\n` : `Error response from daemon: ${(e as Error).message}\n`;
+
 export const networkCommand: Command = async (argv, g) => {
   const [sub, ...rest] = argv;
   switch (sub) {
@@ -40,10 +44,8 @@ export const networkCommand: Command = async (argv, g) => {
           networks(g).remove(name);
           process.stdout.write(`${name}\n`);
         } catch (e) {
-          const missing = (e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK';
-          if (a.values.force && missing) continue;
-          // docker's client words a missing network itself.
-          process.stderr.write(missing ? `Error: No such network: ${name}\n` : `Error response from daemon: ${(e as Error).message}\n`);
+          if (a.values.force && (e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK') continue;
+          process.stderr.write(networkError(name, e));
           code = 1;
         }
       }
@@ -59,7 +61,7 @@ export const networkCommand: Command = async (argv, g) => {
         try {
           out.push(networks(g).inspect(name));
         } catch (e) {
-          process.stderr.write((e as { code?: string }).code === 'ERR_NO_SUCH_NETWORK' ? `Error: No such network: ${name}\n` : `Error response from daemon: ${(e as Error).message}\n`);
+          process.stderr.write(networkError(name, e));
           code = 1;
         }
       }
