@@ -127,7 +127,10 @@ test('pause freezes the container and resume thaws it', async (t) => {
 test('exec sees the same pid namespace', async (t) => {
   const { c } = await start('sleep 30');
   t.teardown(() => c.kill('SIGKILL'));
-  const r = await collect(await c.exec(['sh', '-c', 'cat /proc/1/comm; echo $$; ps -o comm | sort | uniq']));
+  // runContainer resolves once sh is exec'd; busybox's sh then runs its sleep applet by exec'ing
+  // /proc/self/exe (comm "exe") and names itself "sleep" only after: wait (up to 5 s) for that to end.
+  const wait = 'i=0; until [ "$(cat /proc/1/comm)" = sleep ] || [ $i = 500 ]; do i=$((i+1)); sleep 0.01; done';
+  const r = await collect(await c.exec(['sh', '-c', `${wait}; cat /proc/1/comm; echo $$; ps -o comm | sort | uniq`]));
   c.kill('SIGKILL');
   await c.exited;
   t.is(r.code, 0, r.stderr);
