@@ -43,11 +43,10 @@ test.before(async () => {
   if (spawnSync('id', ['-u', USER]).status !== 0) execFileSync('useradd', ['-m', '-s', '/bin/sh', USER]);
   uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
   home = execFileSync('sh', ['-c', `getent passwd ${USER} | cut -d: -f6`], { encoding: 'utf8' }).trim();
-  // Subordinate ids, as useradd gives new users on most distributions: added when this one did not.
-  for (const f of ['/etc/subuid', '/etc/subgid']) {
-    const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
-    if (!text.split('\n').some((l) => l.startsWith(`${USER}:`))) appendFileSync(f, `${USER}:300000:65536\n`);
-  }
+  // Subordinate ids, as useradd gives new users on most distributions: added when this one did not,
+  // through usermod, which takes shadow's locks (dockerd's --userns-remap edits these files beside us).
+  const has = (f: string) => existsSync(f) && readFileSync(f, 'utf8').split('\n').some((l) => l.startsWith(`${USER}:`));
+  if (!has('/etc/subuid') || !has('/etc/subgid')) execFileSync('usermod', ['--add-subuids', '300000-365535', '--add-subgids', '300000-365535', USER]);
   subStart = Number(readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${USER}:`))!.split(':')[1]);
   // What pam_systemd makes at login: the user's runtime directory.
   // /run/user itself may be missing on a machine without logind: made traversable (0755) as logind makes it,

@@ -1,7 +1,7 @@
 // A private dockerd (Debian's docker.io 20.10) as the reference for docker CLI behaviour: its own data
 // root, exec root, socket and cgroup parent, no bridge, no iptables; stop() leaves nothing behind.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { unmountBelow } from './leftovers.js';
@@ -26,9 +26,12 @@ function strandedVeths(): string[] {
   return [...(r.stdout ?? '').matchAll(/^\d+: (veth[0-9a-f]{7})@(veth[0-9a-f]{7}):/gm)].map((m) => m[1]);
 }
 
-export async function startDockerd(): Promise<Dockerd> {
+/** args: more of dockerd's flags (`--add-runtime`, `--userns-remap`). */
+export async function startDockerd(o: { args?: string[] } = {}): Promise<Dockerd> {
   const vethsBefore = new Set(strandedVeths());
   const dir = mkdtempSync(join(tmpdir(), 'tsbox-dockerd-'));
+  // With --userns-remap the containers' root (a subordinate id) must reach the data root: mkdtemp's 0700 would stop it.
+  if (o.args?.some((a) => a.startsWith('--userns-remap'))) chmodSync(dir, 0o755);
   const sock = join(dir, 'docker.sock');
   const cgroup = `tsbox-test-dockerd-${process.pid}`;
   // dockerd 20.10 writes its trust key to /etc/docker/key.json whatever its data root.
@@ -40,7 +43,7 @@ export async function startDockerd(): Promise<Dockerd> {
   const daemon: ChildProcess = spawn(
     'dockerd',
     ['--config-file', join(dir, 'daemon.json'), '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'), '-H', `unix://${sock}`,
-      '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', `/${cgroup}`],
+      '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', `/${cgroup}`, ...(o.args ?? [])],
     { stdio: ['ignore', 'ignore', log] },
   );
   closeSync(log);
