@@ -7,6 +7,7 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, op
 import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 import { busyboxRootfs } from './helpers/bundle.js';
+import { dockerArchive } from './helpers/archive.js';
 import { startRegistry, Layout, push, type Registry } from './helpers/registry.js';
 import { outputOf } from './helpers/cli.js';
 import { CLI as CLI_IN_REPO, REPO, RUNTIME as RUNTIME_IN_REPO } from './helpers/bins.js';
@@ -288,6 +289,79 @@ test.serial('the OCI runtime without root: spec --rootless, then run (the seam p
   t.notRegex(asUser(['list']).stdout, /rl-oci2/);
 });
 
+test.serial('rootless podman with tsbox-runtime (root of podman\'s user namespace, in the host\'s pid namespace): as with runc', (t) => {
+  if (spawnSync('sh', ['-c', 'command -v podman && command -v conmon']).status !== 0) return t.pass('podman is not installed');
+  // podman's own places, the user's; its locks in files (test/fixtures/podman-containers.conf).
+  const dir = join(work, 'podman');
+  mkdirSync(dir);
+  chownSync(dir, uid, uid);
+  const archive = join(dir, 'busybox.tar');
+  dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
+  chmodSync(archive, 0o644);
+  const vol = join(dir, 'vol');
+  mkdirSync(vol);
+  chownSync(vol, uid, uid);
+  const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, `CONTAINERS_CONF=${process.env.CONTAINERS_CONF}`, `USER=${USER}`, `TMPDIR=${join(dir, 'tmp')}`];
+  const podman = (args: string[], input?: string) => outputOf('runuser', ['-u', USER, '--', ...env, 'podman', ...base, ...args], { tmp: work, cwd: work, input });
+  t.teardown(() => {
+    podman(['rm', '-a', '-f', '-t', '0']);
+    // podman's pause process holds its user namespace between commands.
+    const pause = join(dir, 'tmp', 'pause.pid');
+    if (existsSync(pause)) spawnSync('kill', ['-KILL', readFileSync(pause, 'utf8').trim()]);
+    rmSync(join(runtimeDir, 'tsbox'), { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+    // Where rootless podman serialises joining its user namespace, whatever its configuration.
+    rmSync(`/dev/shm/libpod_rootless_lock_${uid}`, { force: true });
+  });
+  let r = podman(['load', '-i', archive]);
+  t.is(r.code, 0, r.stderr);
+
+  const transcript = (rt: string): string[] => {
+    const out: string[] = [];
+    const say = (args: string[], input?: string) => {
+      const res = podman(['--runtime', rt, ...args], input);
+      out.push(`$ ${args.join(' ')}\n${res.code}\n${res.stdout}${res.stderr.split('\n').filter((l) => !/level=(warning|info)/.test(l)).join('\n')}`);
+      return res;
+    };
+    const run = (...args: string[]) => say(['run', '--rm', '--network', 'none', ...args]);
+    run('busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map; touch /x && stat -c "%u %g" /x /bin/busybox; cat /proc/1/comm; ls /proc | grep -c "^[0-9]"');
+    run('--userns', 'keep-id', 'busybox', 'sh', '-c', 'id -u; cat /proc/self/uid_map');
+    const by = `/v/by-${rt.includes('tsbox') ? 'tsbox' : 'runc'}`;
+    run('-v', `${vol}:/v`, 'busybox', 'sh', '-c', `echo made > ${by}; stat -c "%u %g" ${by}`);
+    run('--user', '1000:1000', '--cap-drop', 'all', '--read-only', 'busybox', 'sh', '-c', 'id -u; grep CapEff /proc/self/status; touch /x 2>/dev/null || echo ro; touch /tmp/y && echo tmp-ok; exit 7');
+    say(['run', '--rm', '-i', '--network', 'none', 'busybox', 'cat'], 'from stdin\n');
+    const a = podman(['--runtime', rt, 'run', '-d', '--network', 'none', 'busybox', 'sleep', '300']).stdout.trim();
+    say(['exec', a, 'sh', '-c', 'id -u; cat /proc/1/comm']);
+    const d = podman(['--runtime', rt, 'exec', '-d', a, 'sleep', '301']);
+    if (d.code !== 0) out.push(`exec -d: ${d.code} ${d.stderr}`);
+    // An exec and a container in the first one's pid namespace: its processes, nothing of the host's.
+    // The sleeps, and no process but this pipeline's (busybox runs applets as "exe" until they name themselves).
+    const procs = 'ps -o comm | grep -cx sleep; ps -o comm | grep -vxE "COMMAND|sleep|sh|ps|grep|exe" || true';
+    say(['exec', a, 'sh', '-c', procs]);
+    run('--pid', `container:${a}`, 'busybox', 'sh', '-c', `cat /proc/1/comm; ${procs}`);
+    const b = podman(['--runtime', rt, 'run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 9" USR1; while :; do sleep 0.1; done']).stdout.trim();
+    for (let i = 0; i < 50 && podman(['--runtime', rt, 'exec', b, 'true']).code !== 0; i++) spawnSync('sleep', ['0.1']);
+    say(['kill', '-s', 'USR1', b]);
+    say(['wait', b]);
+    say(['logs', b]);
+    say(['restart', '-t', '0', a]);
+    say(['exec', a, 'cat', '/proc/1/comm']);
+    // One at a time: podman removes several in parallel and prints them in the order they went.
+    say(['rm', '-f', '-t', '0', a]);
+    say(['rm', '-f', '-t', '0', b]);
+    return out.map((s) => s.replaceAll(a, 'A').replaceAll(b, 'B'));
+  };
+  const ref = transcript('runc');
+  const ours = transcript(RUNTIME());
+  t.deepEqual(ours.map((s) => s.replaceAll('by-tsbox', 'by-RT')), ref.map((s) => s.replaceAll('by-runc', 'by-RT')));
+  // What the reference shows, and the host's view of it.
+  t.regex(ours[0], new RegExp(`^0\\n\\s+0\\s+${uid}\\s+1\\n\\s+1\\s+${subStart}\\s+65536\\n0 0\\n0 0\\nsh\\n`, 'm'));
+  for (const by of ['runc', 'tsbox']) t.is(statSync(join(vol, `by-${by}`)).uid, uid, `the file ${by}'s container made is the user's on the host`);
+  t.regex(ours.find((s) => s.startsWith('$ run --rm --network none --pid'))!, /\n0\nsleep\n2\n$/);
+  t.false(existsSync(join(runtimeDir, 'tsbox')) && readdirSync(join(runtimeDir, 'tsbox')).some((e) => !e.startsWith('.')), 'no container state left');
+});
+
 test.serial('rmi removes layers holding subordinate-owned files', (t) => {
   const r = tsbox(['rmi', image]);
   t.is(r.code, 0, r.stderr);
@@ -299,7 +373,7 @@ test.serial('nothing was written outside the user\'s home and runtime directory'
   const found: string[] = [];
   for (const top of ['/', '/tmp', '/var/tmp', '/run', '/dev/shm']) {
     if (!existsSync(top)) continue;
-    const r = spawnSync('find', [top, '-xdev', '(', '-path', '/proc', '-o', '-path', '/sys', '-o', '-path', home, '-o', '-path', runtimeDir, '-o', '-path', work, ')', '-prune', '-o', '(', '-uid', String(uid), '-o', '-uid', `+${subStart - 1}`, ')', '-print'], { encoding: 'utf8' });
+    const r = spawnSync('find', [top, '-xdev', '(', '-path', '/proc', '-o', '-path', '/sys', '-o', '-path', home, '-o', '-path', runtimeDir, '-o', '-path', work, ')', '-prune', '-o', '(', '-uid', String(uid), '-o', '(', '-uid', `+${subStart - 1}`, '-uid', `-${subStart + 65536}`, ')', ')', '-print'], { encoding: 'utf8' });
     found.push(...r.stdout.split('\n').filter((p) => p && (p !== home)));
   }
   t.deepEqual([...new Set(found)], []);

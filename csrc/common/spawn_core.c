@@ -441,19 +441,56 @@ static void wait_placed(struct spawn_job *j) {
   take_failure(j, line, "\"P\" (placed)");
 }
 
+/* The clone, with all signals blocked across it: no Node handler may run in the child before it resets them. */
+static void clone_child(struct spawn_job *j, int flags) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  j->pidfd = -1;
+  /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
+  j->pid = clone(child_main, (char *)j->stack + STACK_SIZE, flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &j->a, &j->pidfd);
+  j->clone_err = j->pid < 0 ? errno : 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* setns(CLONE_NEWPID) changes where this thread's children go: the clone lands in the namespace from
- * its first instruction, and the pid it gets is the one clients see (not a process left outside). The
- * thread goes back to its own right after. */
-static int enter_pidns(const char *path, int *back) {
-  *back = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
-  if (*back < 0) return -1;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int r = setns(fd, CLONE_NEWPID);
-  int e = errno;
-  close(fd);
-  errno = e;
-  return r;
+ * its first instruction, and the pid it gets is the one clients see (not a process left outside). */
+struct pidns_clone {
+  struct spawn_job *j;
+  int flags, target, err;
+};
+
+/* Root of a user namespace that does not own this process's pid namespace (rootless podman runs its
+ * runtime so) may enter a container's but never come back: a thread of its own enters, clones and
+ * ends, and the setns ends with it. */
+static void *clone_in_pidns(void *arg) {
+  struct pidns_clone *c = arg;
+  if (setns(c->target, CLONE_NEWPID) < 0) c->err = errno;
+  else clone_child(c->j, c->flags);
+  return NULL;
+}
+
+/* In the pid namespace at j->o.pidns: this thread goes there and back when it may come back (setns to
+ * its own, checked first), a thread of its own otherwise. 0, or the errno of the setns. */
+static int clone_in(struct spawn_job *j, int flags) {
+  struct pidns_clone c = {.j = j, .flags = flags, .target = open(j->o.pidns, O_RDONLY | O_CLOEXEC)};
+  if (c.target < 0) return errno;
+  int back = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (back >= 0 && setns(back, CLONE_NEWPID) == 0) {
+    if (setns(c.target, CLONE_NEWPID) < 0) c.err = errno;
+    else clone_child(j, flags);
+    /* Failing after the check above, this thread would clone every later container into the wrong
+     * namespace: nothing else is safe. */
+    if (setns(back, CLONE_NEWPID) < 0) abort();
+  } else {
+    pthread_t t;
+    int e = pthread_create(&t, NULL, clone_in_pidns, &c);
+    if (e) c.err = e;
+    else pthread_join(t, NULL);
+  }
+  if (back >= 0) close(back);
+  close(c.target);
+  return c.err;
 }
 
 void spawn_job_clone(struct spawn_job *j) {
@@ -461,35 +498,21 @@ void spawn_job_clone(struct spawn_job *j) {
     release_child_side(j);
     return;
   }
-  int back = -1;
-  if (j->o.pidns && enter_pidns(j->o.pidns, &back) < 0) {
-    open_failed(j, errno, "setns %s", j->o.pidns);
-    if (back >= 0) close(back);
-    release_child_side(j);
-    return;
-  }
-  /* All signals blocked across clone: no Node handler may run in the child before it resets them. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  j->pidfd = -1;
   /* The monitor stays in our namespaces: it clones the container with the flags itself. */
   int flags = j->o.monitor ? 0 : j->o.flags;
   /* A new network namespace made ahead (the addon's netns_pool.c), where the clone would make it with our credentials. */
   j->a.netns_fd = spawn_take_netns && (flags & (CLONE_NEWNET | CLONE_NEWUSER)) == CLONE_NEWNET ? spawn_take_netns() : -1;
   if (j->a.netns_fd >= 0) flags &= ~CLONE_NEWNET;
-  /* CLONE_PIDFD: the kernel stores the pidfd in the parent_tid slot. */
-  j->pid = clone(child_main, (char *)j->stack + STACK_SIZE, flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &j->a, &j->pidfd);
-  j->clone_err = j->pid < 0 ? errno : 0;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int e = 0;
+  if (j->o.pidns) e = clone_in(j, flags);
+  else clone_child(j, flags);
   /* The child has joined it (or failed and said so), and nobody else ever will. */
   if (j->a.netns_fd >= 0) close(j->a.netns_fd);
   j->a.netns_fd = -1;
-  if (back >= 0) {
-    /* Our own namespace is always one we may return to; failing that, this thread would clone every
-     * later container into the wrong one: nothing else is safe. */
-    if (setns(back, CLONE_NEWPID) < 0) abort();
-    close(back);
+  if (e) {
+    open_failed(j, e, "setns %s", j->o.pidns);
+    release_child_side(j);
+    return;
   }
   bool placing = j->n_open > 0;
   release_child_side(j);

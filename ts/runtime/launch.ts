@@ -1,11 +1,12 @@
 // Starting a container's first process: cgroup, clone through the addon, id maps, hooks, "go".
 // Shared by the runtime CLI (create/run) and the API; they differ only in how they read the reports.
-import { chmodSync, chownSync, readSync, writeFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, constants, existsSync, readSync, writeFileSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { native, type SpawnOptions, type Spawned } from '../native.js';
 import { defaultCgroupPath, detectCgroupVersion, openCgroup, type Cgroup, type LinuxResources } from './cgroup/index.js';
 import { delegatedRoot, NoCgroup, v2MountRoot } from './cgroup/rootless.js';
 import { setgroupsDenied, writeIdMaps } from './idmap.js';
-import { isRootless } from './rootless.js';
+import { accessible, inUserNamespace, isRootless } from './rootless.js';
 import { cloneFlagsFor, containerBlob, hasParentHooks, privateMountNamespace } from './container-blob.js';
 import { ContainerError, containerError } from '../errors.js';
 import { deviceRules } from './cgroup/devices.js';
@@ -110,13 +111,24 @@ function hostRoot(spec: OciSpec): { uid: number; gid: number } {
   return { uid: host(spec.linux?.uidMappings), gid: host(spec.linux?.gidMappings) };
 }
 
+/** Whether every directory of this cgroup could be made: the nearest existing one is writable for us. */
+function mayCreate(cgroup: Cgroup): boolean {
+  return Object.values(cgroup.dirs).every((d) => {
+    let p = d;
+    while (!existsSync(p) && p !== dirname(p)) p = dirname(p);
+    return accessible(p, constants.W_OK);
+  });
+}
+
 /**
  * Where the container's cgroup goes. As root: the spec's path on the host's hierarchy. Rootless: below
- * the delegated cgroup v2 subtree if there is one, else nowhere (cgroupPath "").
+ * the delegated cgroup v2 subtree if there is one, else nowhere (cgroupPath ""). Root of a user
+ * namespace (rootless podman runs its runtime so) whose spec names no cgroup and who may not make the
+ * default one in the host's hierarchies is placed as rootless, as runc's rootless manager does.
  */
 function placement(spec: OciSpec, id: string): Placement {
   const path = spec.linux?.cgroupsPath || defaultCgroupPath(id);
-  if (!isRootless()) return { cgroupPath: path, cgroupVersion: detectCgroupVersion() };
+  if (!isRootless() && (spec.linux?.cgroupsPath || !inUserNamespace() || mayCreate(openCgroup(path)))) return { cgroupPath: path, cgroupVersion: detectCgroupVersion() };
   const mount = v2MountRoot();
   const delegated = delegatedRoot(mount);
   if (!mount || !delegated) return { cgroupPath: '', cgroupVersion: 2 };
@@ -183,7 +195,8 @@ function prepareLaunch(opts: LaunchOptions, made: Made, place: Placement): Prepa
   }
   const resources = spec.linux?.resources;
   let cgroup: Cgroup;
-  if (isRootless()) {
+  // Placed as rootless (above): no cgroup, or one in a delegated subtree.
+  if (!place.cgroupPath || place.cgroupDelegated !== undefined) {
     cgroup = made.cgroup = place.cgroupPath ? openCgroup(place.cgroupPath, { version: 2, mountRoot: place.cgroupMount, delegated: place.cgroupDelegated }) : new NoCgroup(0);
     cgroup.create();
     applyRootless(cgroup, resources, opts.onWarning ?? ((m) => process.emitWarning(m)));

@@ -3,6 +3,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { openCgroup, type Cgroup, type CgroupVersion } from './cgroup/index.js';
 import { NoCgroup } from './cgroup/rootless.js';
+import { inUserNamespace } from './rootless.js';
 import { native } from '../native.js';
 import type { OciSpec } from './spec.js';
 
@@ -41,11 +42,15 @@ export function checkId(id: string): void {
   if (!ID_RE.test(id) || id.length > 1024) throw new Error(`invalid container id ${JSON.stringify(id)}: use letters, digits and _+.-`);
 }
 
-/** /run/tsbox as root (like runc's /run/runc), $XDG_RUNTIME_DIR/tsbox otherwise. */
+/**
+ * runc's rule for its /run/runc: /run/tsbox for the host's root; $XDG_RUNTIME_DIR/tsbox for anyone else,
+ * and for root of a user namespace unless USER is root (rootless podman runs the runtime as its user
+ * namespace's root, where /run is the host's and not writable).
+ */
 export function defaultStateRoot(): string {
   if (process.env.TSBOX_STATE_ROOT) return process.env.TSBOX_STATE_ROOT;
-  if (process.getuid?.() === 0) return '/run/tsbox';
   const xdg = process.env.XDG_RUNTIME_DIR;
+  if (process.getuid?.() === 0 && !(xdg && process.env.USER !== 'root' && inUserNamespace())) return '/run/tsbox';
   return xdg ? join(xdg, 'tsbox') : join('/tmp', `tsbox-${process.getuid?.()}`);
 }
 
