@@ -362,6 +362,47 @@ test.serial('rootless podman with tsbox-runtime (root of podman\'s user namespac
   t.false(existsSync(join(runtimeDir, 'tsbox')) && readdirSync(join(runtimeDir, 'tsbox')).some((e) => !e.startsWith('.')), 'no container state left');
 });
 
+test.serial('rootless buildah with tsbox-runtime: run and a Containerfile\'s RUN steps, as with runc', (t) => {
+  if (spawnSync('sh', ['-c', 'command -v buildah']).status !== 0) return t.pass('buildah is not installed');
+  const dir = join(work, 'buildah');
+  mkdirSync(join(dir, 'ctx'), { recursive: true });
+  chownSync(dir, uid, uid);
+  const archive = join(dir, 'busybox.tar');
+  dockerArchive(busyboxRootfs(), archive, 'busybox:latest');
+  chmodSync(archive, 0o644);
+  writeFileSync(join(dir, 'ctx', 'Containerfile'), `FROM docker-archive:${archive}\nRUN echo built > /built && id -u\nRUN cat /built /proc/self/uid_map\n`);
+  const env = ['env', '-i', `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, `USER=${USER}`, `TMPDIR=${join(dir, 'tmp')}`];
+  mkdirSync(join(dir, 'tmp'));
+  chownSync(join(dir, 'tmp'), uid, uid);
+  const buildah = (args: string[]) => outputOf('runuser', ['-u', USER, '--', ...env, 'buildah', '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs', ...args], { tmp: work, cwd: work });
+  t.teardown(() => {
+    buildah(['rm', '-a']);
+    rmSync(join(runtimeDir, 'tsbox'), { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const transcript = (rt: string): string[] => {
+    const out: string[] = [];
+    const ctr = buildah(['from', '-q', `docker-archive:${archive}`]).stdout.trim();
+    const say = (args: string[]) => {
+      const r = buildah(args);
+      out.push(`$ ${args.join(' ').replace(ctr, 'C').replace(rt, 'RT')}\n${r.code}\n${r.stdout}${r.stderr}`);
+    };
+    say(['run', '--runtime', rt, '--isolation', 'oci', '--network', 'none', ctr, '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map; cat /proc/1/comm; echo made > /made']);
+    say(['run', '--runtime', rt, '--isolation', 'oci', '--network', 'none', ctr, '--', 'sh', '-c', 'cat /made; exit 3']);
+    // The steps' output, not the ids of the layers they made.
+    const r = buildah(['bud', '--runtime', rt, '--isolation', 'oci', '--network', 'none', '--layers=false', '-t', `img-${rt.includes('tsbox') ? 'tsbox' : 'runc'}`, join(dir, 'ctx')]);
+    const progress = /^(STEP|COMMIT|Getting|Copying|Writing|Storing|-->|Successfully|[0-9a-f]{64}$)/;
+    out.push(`bud ${r.code}\n${`${r.stdout}${r.stderr}`.split('\n').filter((l) => !progress.test(l)).join('\n')}`);
+    return out;
+  };
+  const ref = transcript('runc');
+  const ours = transcript(RUNTIME());
+  t.deepEqual(ours, ref);
+  t.regex(ours[0], new RegExp(`\\n0\\n0\\n\\s+0\\s+${uid}\\s+1\\n\\s+1\\s+${subStart}\\s+65536\\nsh\\n$`));
+  t.regex(ours[1], /\n3\nmade\nError: while running runtime: exit status 3\n$/);
+  t.regex(ours[2], new RegExp(`^bud 0\\n0\\nbuilt\\n\\s+0\\s+${uid}\\s+1\\n`));
+});
+
 test.serial('rmi removes layers holding subordinate-owned files', (t) => {
   const r = tsbox(['rmi', image]);
   t.is(r.code, 0, r.stderr);
