@@ -131,6 +131,8 @@ test.serial('several containers in one command (update, pause, unpause, kill, re
   const A = `multi${process.pid.toString(36)}`;
   const M = `nosuch${process.pid.toString(36)}`;
   const steps = [
+    // An image a container uses, and an object type docker does not know.
+    ['rmi', 'busybox'], ['image', 'rm', 'busybox'], ['inspect', '--type', 'bogus', A],
     ['update', '--cpus', '0.5', '--restart', 'on-failure:2', M, A], ['pause', M, A], ['pause', A], ['unpause', M, A], ['unpause', A], ['kill', '-s', 'WINCH', M, A], ['kill', '-s', 'BOGUS', M, A], ['restart', '-t', '1', M, A],
     ['rm', M, A], ['stop', '-t', '1', M, A], ['kill', M, A], ['wait', M, A], ['exec', A, 'true'], ['top', A], ['pause', A], ['unpause', A], ['attach', A], ['start', M, A], ['exec', A, 'true'], ['rm', '-f', M, A], ['wait', A], ['kill', A],
     // One missing container in every command that takes one.
@@ -151,6 +153,30 @@ test.serial('several containers in one command (update, pause, unpause, kill, re
   const want = transcript(theirs);
   t.is(transcript(engine.tsbox), want, 'the tsbox CLI');
   t.is(transcript(ours), want, 'docker against tsbox');
+});
+
+test.serial('rmi of an image a container uses: docker\'s refusals by name and by id, -f untags a name and the container keeps its files; the tsbox CLI and docker against tsbox as docker against dockerd', async (t) => {
+  t.truthy(ref, 'the reference dockerd runs');
+  if (!ref) return;
+  const ids = (s: string) => s.replace(/\b[0-9a-f]{64}\b/g, '<id>').replace(/\b[0-9a-f]{12}\b/g, '<id>');
+  const transcript = (who: string, cli: (argv: string[], o?: { input?: string }) => CliResult): string => {
+    const X = `inuse${who}${process.pid}:1`;
+    const C = `user${who}${process.pid}`;
+    // An image of its own with a layer no other image has.
+    const b = cli(['build', '-q', '-t', X, '-'], { input: 'FROM busybox\nRUN echo only-here > /only-here\n' });
+    if (b.code !== 0) return `build: ${b.stderr}`;
+    const id = b.stdout.trim().replace(/^sha256:/, '').slice(0, 12);
+    if (cli(['run', '-d', '--name', C, '--network', 'none', X, 'sleep', '300']).code !== 0) return 'run -d failed';
+    const steps = [['rmi', X], ['rmi', id], ['rmi', '-f', id], ['tag', X, `${X}0`], ['rmi', id], ['rmi', `${X}0`], ['rmi', '-f', X], ['exec', C, 'cat', '/only-here'], ['rm', '-f', C]];
+    return steps.map((argv) => {
+      const o = cli(argv);
+      return `$ ${argv.join(' ')}\nexit ${o.code}\n${ids(o.stdout)}${ids(o.stderr)}`.replaceAll(X, 'X').replaceAll(C, 'C').replaceAll(id, '<id>');
+    }).join('');
+  };
+  const want = transcript('ref', theirs);
+  t.regex(want, /\$ rmi -f X\nexit 0\nUntagged: X\n\$ exec C cat \/only-here\nexit 0\nonly-here\n/);
+  t.is(transcript('cli', (argv, o) => engine.tsbox(argv, o?.input)), want, 'the tsbox CLI');
+  t.is(transcript('api', ours), want, 'docker against tsbox');
 });
 
 test.serial('docker image prune -a --filter label=...: the unused images it names go, others stay; docker load is an image event; as dockerd', async (t) => {

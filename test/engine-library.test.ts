@@ -314,9 +314,9 @@ test.serial('images: the library pulls, lists, inspects, tags and removes; hard 
   const c = tsbox(['run', '-d', 'mine:v1', 'sleep', '300']);
   t.is(c.code, 0, c.stderr);
   t.teardown(() => tsbox(['rm', '-f', c.stdout.trim()]));
-  const refused = embedder(`try { engine.images.remove('mine:v1'); } catch (e) { return e.message; }`);
+  const refused = embedder(`try { engine.images.remove(${JSON.stringify(pulled.id)}, { force: true }); } catch (e) { return e.code + ' ' + e.message; }`);
   checkNoCli(t, refused);
-  t.regex(refused.result, /image is being used by container [a-f0-9]{64}/);
+  t.regex(refused.result, /^ERR_CONFLICT conflict: unable to delete [a-f0-9]{12} \(cannot be forced\) - image is being used by running container [a-f0-9]{12}$/);
   t.is(tsbox(['rm', '-f', c.stdout.trim()]).code, 0);
   const rm = embedder(`
     const untag = engine.images.remove('mine:v1');

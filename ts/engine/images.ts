@@ -12,7 +12,7 @@ import { familiarName, parseReference } from '../images/reference.js';
 import type { Credentials } from '../images/registry.js';
 import { saveCredentials } from '../images/auth.js';
 import { snapshotKind } from '../images/snapshot.js';
-import { EngineError } from './containers.js';
+import { EngineError, listRecords, liveState } from './containers.js';
 import { globMatch } from './path-match.js';
 import { recordEvent } from './events.js';
 import { importImage, loadImages, pruneImages, saveImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
@@ -149,7 +149,7 @@ function referenceMatches(pattern: string, rec: ImageRecord): boolean {
 }
 
 /** An image reference as docker's daemon prints it: familiar name and tag (latest when none); ids as given. */
-function normalizedName(ref: string): string {
+export function normalizedName(ref: string): string {
   if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return ref;
   try {
     const r = parseReference(ref);
@@ -319,10 +319,11 @@ export class Images {
     recordEvent(this.root, 'image', 'tag', image.config, { name: target });
   }
 
-  /** docker rmi: untags, and deletes the layers no other image uses once no tag is left. Refuses an image in use unless force. */
+  /** docker rmi: untags, and deletes the layers no other image uses once no tag is left; refuses as docker does (manage.ts). */
   remove(nameOrId: string, o: { force?: boolean } = {}): ({ Untagged: string } | { Deleted: string })[] {
     const image = this.find(this.store(), nameOrId);
-    const out: ({ Untagged: string } | { Deleted: string })[] = removeImage(this.root, nameOrId, o.force ?? false).map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.replace(/^Deleted: /, '') }));
+    const usersOf = (config: string) => listRecords(this.root).filter((r) => r.ImageId === config).map((r) => ({ id: r.Id, running: liveState(this.root, r).Running }));
+    const out: ({ Untagged: string } | { Deleted: string })[] = removeImage(this.root, nameOrId, o.force ?? false, usersOf).map((line) => (line.startsWith('Untagged: ') ? { Untagged: line.slice(10) } : { Deleted: line.replace(/^Deleted: /, '') }));
     for (const item of out) {
       // docker names the image by its id in these two.
       if ('Untagged' in item) recordEvent(this.root, 'image', 'untag', image.config, { name: image.config });

@@ -1,9 +1,10 @@
 // Image records: lookup by name or id, tagging, removal with an in-use check, and the sizes docker shows.
-import { readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatReference, parseReference } from './reference.js';
 import { Store, type ImageRecord } from './store.js';
 import { removeTree } from './tree.js';
+import { TsboxError } from '../errors.js';
 
 /** Finds an image by name ("busybox", "127.0.0.1:5000/x:tag") or id prefix (config digest). */
 export function findImage(store: Store, nameOrId: string): ImageRecord | undefined {
@@ -26,33 +27,64 @@ export function tagImage(store: Store, source: string, target: string): ImageRec
   return rec;
 }
 
-/** Containers (under <root>/containers) whose config names this image id. */
-export function containersUsing(root: string, configDigest: string): string[] {
-  const dir = join(root, 'containers');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((id) => {
-    try {
-      return (JSON.parse(readFileSync(join(dir, id, 'config.json'), 'utf8')) as { ImageId?: string }).ImageId === configDigest;
-    } catch {
-      return false;
-    }
-  });
+/** A container that uses an image, as the engine sees it. */
+export interface ImageUser {
+  id: string;
+  running: boolean;
 }
 
-/** Untags (and, when no tag is left, deletes layers no other image uses). Refuses an image in use unless force. */
-export function removeImage(root: string, nameOrId: string, force = false): string[] {
+const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+const isDigest = (name: string) => name.includes('@');
+const repoOf = (name: string) => {
+  const r = parseReference(name);
+  return `${r.registry}/${r.repository}`;
+};
+
+/** moby's isSingleReference: at most one tag, and every digest reference in that tag's repository. */
+function singleReference(names: ImageRecord[]): boolean {
+  if (names.length <= 1) return names.length === 1;
+  const tags = names.filter((i) => !isDigest(i.name));
+  if (tags.length > 1) return false;
+  const repos = new Set(names.filter((i) => isDigest(i.name)).map((i) => repoOf(i.name)));
+  return repos.size === 1 && repos.has(repoOf((tags[0] ?? names[0]).name));
+}
+
+/**
+ * docker rmi, by moby's rules (daemon/images/image_delete.go) and in its words: a name is untagged, and
+ * refused without force when it is the image's last one and a container uses the image; an id removes
+ * every name, refused when a running container uses it (force or not), and without force when several
+ * names or a stopped container do. Once no name is left the layers no other image uses are deleted,
+ * but never those of an image a container still uses (docker's containers hold their layers; here the
+ * container's root filesystem is those very directories).
+ */
+export function removeImage(root: string, nameOrId: string, force: boolean, usersOf: (config: string) => ImageUser[]): string[] {
   const store = new Store(root);
   return store.withLock(() => {
     const rec = findImage(store, nameOrId);
     if (!rec) throw new Error(`No such image: ${nameOrId}`);
-    const users = containersUsing(root, rec.config);
-    if (users.length && !force) throw new Error(`conflict: unable to remove image ${nameOrId}: image is being used by container ${users[0]}`);
-    const byId = /^(sha256:)?[a-f0-9]{6,64}$/.test(nameOrId) && !nameOrId.includes(':latest');
-    let list = store.images();
-    list = byId ? list.filter((i) => i.config !== rec.config) : list.filter((i) => i.name !== rec.name);
+    const users = usersOf(rec.config);
+    const all = store.images();
+    const names = all.filter((i) => i.config === rec.config);
+    const self = names.find((i) => i.name === rec.name)!;
+    const byId = /^(sha256:)?[a-f0-9]{6,64}$/.test(nameOrId) && rec.config.slice(7).startsWith(nameOrId.replace(/^sha256:/, ''));
+    const refuse = (hard: boolean, why: string) => new TsboxError(`conflict: unable to delete ${short(rec.config)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${why}`, 'ERR_CONFLICT');
+    if (byId) {
+      const running = users.find((u) => u.running);
+      if (running) throw refuse(true, `image is being used by running container ${short(running.id)}`);
+      if (!force && !singleReference(names)) throw refuse(false, 'image is referenced in multiple repositories');
+      const stopped = users.find((u) => !u.running);
+      if (!force && stopped) throw refuse(false, `image is being used by stopped container ${short(stopped.id)}`);
+    } else if (!force && singleReference(names) && users.length) {
+      throw new TsboxError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${short(users[0].id)} is using its referenced image ${short(rec.config)}`, 'ERR_CONFLICT');
+    }
+    // A tag's removal takes its repository's digest references with it when no tag of it is left.
+    const repo = repoOf(rec.name);
+    const sameRepo = names.filter((i) => i !== self && repoOf(i.name) === repo);
+    const gone = byId ? names : sameRepo.some((i) => !isDigest(i.name)) ? [self] : [self, ...sameRepo];
+    const list = all.filter((i) => !gone.includes(i));
     store.saveImages(list);
-    const out = [`Untagged: ${rec.name}`];
-    if (!list.some((i) => i.config === rec.config)) {
+    const out = gone.map((i) => `Untagged: ${i.name}`);
+    if (!list.some((i) => i.config === rec.config) && !users.length) {
       const keep = new Set(list.flatMap((i) => i.diffIds));
       for (const d of rec.diffIds) {
         if (keep.has(d)) continue;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { familiarName, parseReference } from '../../images/reference.js';
 import { Engine } from '../../engine/engine.js';
+import { normalizedName } from '../../engine/images.js';
 import { inspectObjects } from './inspect.js';
 import { args, confirm, errorLine, UsageError, type Command } from '../common.js';
 import { progress } from '../progress.js';
@@ -83,10 +84,11 @@ export const rmiCommand: Command = async (argv, g) => {
   for (const n of a.positionals) {
     try {
       for (const item of new Engine({ root: g.root }).images.remove(n, { force: a.values.force })) {
-        process.stdout.write('Untagged' in item ? `Untagged: ${item.Untagged}\n` : `Deleted: ${item.Deleted}\n`);
+        process.stdout.write('Untagged' in item ? `Untagged: ${normalizedName(item.Untagged)}\n` : `Deleted: ${item.Deleted}\n`);
       }
     } catch (e) {
-      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      // docker's client prints the daemon's refusals as such; a missing image it words itself.
+      process.stderr.write(`${(e as { code?: string }).code === 'ERR_CONFLICT' ? 'Error response from daemon' : 'Error'}: ${(e as Error).message}\n`);
       code = 1;
     }
   }
@@ -178,7 +180,7 @@ export const pruneCommand: Command = async (argv, g) => {
   }
   // -a: every image no container uses, as docker's; otherwise the dangling ones.
   const r = new Engine({ root: g.root }).images.prune({ all: a.values.all });
-  for (const i of r.ImagesDeleted) process.stdout.write('Untagged' in i ? `untagged: ${i.Untagged}\n` : `deleted: ${i.Deleted}\n`);
+  for (const i of r.ImagesDeleted) process.stdout.write('Untagged' in i ? `untagged: ${normalizedName(i.Untagged)}\n` : `deleted: ${i.Deleted}\n`);
   for (const d of r.BlobsDeleted) process.stdout.write(`deleted: ${d}\n`);
   process.stdout.write(`Total reclaimed: ${r.ImagesDeleted.length + r.BlobsDeleted.length} objects\n`);
   return 0;

@@ -2,7 +2,7 @@
 // the typed forms (container inspect, image inspect) that look at one kind. What was found is printed
 // (`[]` for nothing), each name not found gets docker's error line, and the exit code is then 1.
 import { Engine } from '../../engine/engine.js';
-import { args, UsageError, type Command, type GlobalOptions } from '../common.js';
+import { args, type Command, type GlobalOptions } from '../common.js';
 import { writeInspect } from '../format/index.js';
 
 type Kind = 'container' | 'image' | 'network' | 'volume';
@@ -28,7 +28,11 @@ export function inspectObjects(kind: Kind | undefined): Command {
   return async (argv: string[], g: GlobalOptions) => {
     const a = args(argv, { format: { type: 'string', short: 'f' }, size: { type: 'boolean', short: 's' }, ...(kind ? {} : { type: { type: 'string' } }) });
     const type = (a.values as { type?: string }).type;
-    if (type !== undefined && !(KINDS as string[]).includes(type)) throw new UsageError(`"${type}" is not a valid value for --type`);
+    if (type !== undefined && !(KINDS as string[]).includes(type)) {
+      // docker's CLI: the line bare, exit 1 (not a usage error's 125).
+      process.stderr.write(`"${type}" is not a valid value for --type\n`);
+      return 1;
+    }
     const kinds = kind ? [kind] : type ? [type as Kind] : KINDS;
     const engine = new Engine({ root: g.root });
     let code = 0;
