@@ -282,7 +282,7 @@ test('CLI: pull, images, tag, image inspect, rmi (refused while in use), login',
   t.regex(inspect[0].Id, /^sha256:/);
   t.is(inspect[0].Architecture, 'amd64');
   // A container that uses the image blocks the removal of its last name (docker's rule), not of another.
-  r = tsbox(root, ['create', '--name', 'c1', 'mybox:v1', 'true']);
+  r = tsbox(root, ['run', '-d', '--name', 'c1', '--network', 'none', 'mybox:v1', 'sleep', '300']);
   t.is(r.code, 0, r.stderr);
   const c1 = r.stdout.trim();
   r = tsbox(root, ['rmi', 'mybox:v1']);
@@ -295,7 +295,11 @@ test('CLI: pull, images, tag, image inspect, rmi (refused while in use), login',
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, `Untagged: ${reg.addr}/busybox:oci\n`, 'untagged; the layers stay, the container uses them');
   t.is(tsbox(root, ['images', '-q']).stdout, '');
-  t.is(tsbox(root, ['rm', 'c1']).code, 0);
+  // Its layers stay under the container, through image prune too.
+  t.is(tsbox(root, ['image', 'prune', '-a', '-f']).code, 0);
+  r = tsbox(root, ['exec', 'c1', 'sh', '-c', 'cat /bin/busybox > /dev/null && echo whole']);
+  t.is(r.stdout, 'whole\n', r.stderr);
+  t.is(tsbox(root, ['rm', '-f', 'c1']).code, 0);
   r = tsbox(root, ['login', '-u', 'alice', '-p', 'nope', authReg.addr]);
   t.not(r.code, 0);
   r = tsbox(root, ['login', '-u', 'alice', '--password-stdin', authReg.addr], 's3cret\n');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { formatReference, parseReference } from './reference.js';
 import { Store, type ImageRecord } from './store.js';
 import { removeTree } from './tree.js';
+import { snapshotLayers } from './snapshot.js';
 import { TsboxError } from '../errors.js';
 
 /** Finds an image by name ("busybox", "127.0.0.1:5000/x:tag") or id prefix (config digest). */
@@ -85,7 +86,7 @@ export function removeImage(root: string, nameOrId: string, force: boolean, user
     store.saveImages(list);
     const out = gone.map((i) => `Untagged: ${i.name}`);
     if (!list.some((i) => i.config === rec.config) && !users.length) {
-      const keep = new Set(list.flatMap((i) => i.diffIds));
+      const keep = new Set([...list.flatMap((i) => i.diffIds), ...snapshotLayers(root)]);
       for (const d of rec.diffIds) {
         if (keep.has(d)) continue;
         removeTree(store.layerPath(d));

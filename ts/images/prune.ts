@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, hex } from './store.js';
 import { removeTree } from './tree.js';
+import { snapshotLayers } from './snapshot.js';
 
-/** image prune: blobs and unpacked layers no tagged image refers to, and leftovers of dead pulls. */
+/** image prune: blobs and unpacked layers no tagged image nor container refers to, and leftovers of dead pulls. */
 export function prune(root: string): string[] {
   const store = new Store(root);
   return store.withLock(() => {
@@ -22,6 +23,8 @@ export function prune(root: string): string[] {
         // a missing manifest keeps nothing more
       }
     }
+    // And the layers under containers (an image rmi -f untagged while one used it).
+    for (const d of snapshotLayers(root)) keepLayers.add(hex(d));
     const removed: string[] = [];
     for (const [dir, keep] of [[join(store.dir, 'blobs', 'sha256'), keepBlobs], [join(store.dir, 'layers'), keepLayers], [join(store.dir, 'trees'), keepLayers]] as const) {
       for (const n of readdirSafe(dir)) {

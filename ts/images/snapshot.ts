@@ -2,7 +2,7 @@
 // upper layer; a plain copy where the kernel has no overlayfs. As root the overlay is mounted on the host
 // (rootfs is the merged view); rootless it is mounted by tsbox-init inside the container's own user and
 // mount namespaces (the spec carries it as a mount on "/"), and rootfs stays an empty mount point.
-import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native.js';
 import { isRootless } from '../runtime/rootless.js';
@@ -43,6 +43,23 @@ export function snapshotDir(root: string, id: string): string {
   return join(root, 'containers', id, 'snapshot');
 }
 
+/** The layers a container's snapshot was made of (its record beside them): image prune keeps them. */
+const LAYERS = 'layers.json';
+
+/** Every layer (diff id) some container's snapshot uses, whether its image is still named or not. */
+export function snapshotLayers(root: string): string[] {
+  const dir = join(root, 'containers');
+  const out: string[] = [];
+  for (const id of existsSync(dir) ? readdirSync(dir) : []) {
+    try {
+      out.push(...(JSON.parse(readFileSync(join(snapshotDir(root, id), LAYERS), 'utf8')) as string[]));
+    } catch {
+      // no snapshot (yet), or one made before the record was kept
+    }
+  }
+  return out;
+}
+
 /** A file through the layers, top first; a whiteout (a 0/0 character device) hides it. */
 function layeredRead(dirs: string[], rel: string): string | undefined {
   for (const d of dirs) {
@@ -68,6 +85,8 @@ export function prepareSnapshot(root: string, image: ImageRecord, id: string): S
   for (const d of ['rootfs', 'upper', 'work']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   const lowers = image.diffIds.map((d) => store.layerPath(d)).reverse();
   for (const l of lowers) if (!existsSync(l)) throw new Error(`image ${image.name}: layer ${l} is missing; pull it again`);
+  // Its lower directories, for image prune: an image whose last name rmi -f removed leaves them in use.
+  if (!existsSync(join(dir, LAYERS))) writeFileSync(join(dir, LAYERS), JSON.stringify(image.diffIds));
   const remove = () => {
     try {
       native().umount(rootfs, 2 /* MNT_DETACH */);
