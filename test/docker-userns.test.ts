@@ -61,6 +61,9 @@ test.serial('docker --userns-remap=default: tsbox-runtime answers as runc; the c
     say(['exec', name, 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
     say(['exec', '-u', '1000', name, 'id', '-u']);
     say(['exec', '-d', name, 'sleep', '301']);
+    // Another container in its pid and network namespaces: docker's spec then joins its user namespace by
+    // path, and the new namespaces must be that user namespace's.
+    say(['run', '--rm', '--runtime', rt, '--pid', `container:${name}`, '--network', `container:${name}`, 'busybox', 'sh', '-c', 'cat /proc/1/comm; ps -o comm | grep -cx sleep; cat /proc/self/uid_map; hostname > /dev/null && touch /tmp/x && echo ok']);
     // Host uids of the container's processes, as docker's top prints them (the sleep, the exec's).
     let uids = '';
     for (let i = 0; i < 50; i++) {
@@ -85,6 +88,7 @@ test.serial('docker --userns-remap=default: tsbox-runtime answers as runc; the c
   t.regex(text, /65534 65534 \/v\/hosts-own\nrefused\n0 0\n/);
   t.regex(text, /^refused\nro\n/m);
   t.regex(text, /^\s+0\s+0\s+4294967295\n/m);
+  t.regex(text, new RegExp(`\\nsleep\\n2\\n\\s+0\\s+${sub}\\s+65536\\nok\\n`));
   t.regex(text, new RegExp(`top:\\n${sub} sleep 300\\n${sub} sleep 301\\nhost uid of pid 1: ${sub}`));
   t.is(readFileSync(join(vol, 'hosts-own'), 'utf8'), 'host\n');
   for (const rt of ['runc', 'tsbox']) t.is(statSync(join(vol, rt)).uid, sub, `${rt}'s file on the host`);

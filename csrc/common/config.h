@@ -86,6 +86,7 @@ enum tsbox_tag {
   /* --- namespaces (clone flags are given to the addon; these are the extras) --- */
   TSBOX_T_SETNS = 20,          /* u32 CLONE_NEW* type, str host path: joined first, in blob order */
   TSBOX_T_UNSHARE_CGROUP = 21, /* empty: unshare(CLONE_NEWCGROUP) once the parent has placed us in the cgroups */
+  TSBOX_T_UNSHARE = 22,        /* u32 CLONE_NEW* flags: unshared right after the joins, so that a user namespace joined by path owns them */
 
   /* --- system --- */
   TSBOX_T_HOSTNAME = 30,       /* str */

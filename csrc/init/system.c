@@ -1,6 +1,7 @@
 /* Joining namespaces and the per-container kernel settings. */
 #define _GNU_SOURCE
 #include "system.h"
+#include <grp.h>
 #include "../common/loopback.h"
 #include "report.h"
 
@@ -19,6 +20,21 @@
 
 #define MAX_JOINS 16
 
+static void write_file(const char *path, const char *value);
+
+/* Once: before joining a user namespace (as the host's root, as runc's nsexec writes it), else with the
+ * other system settings. In the joined namespace the write is refused (EACCES). */
+static void oom_score_adj(const struct blob *b) {
+  static int done;
+  struct blob_rec r;
+  if (done || !blob_find(b, TSBOX_T_OOM_SCORE_ADJ, &r)) return;
+  struct blob_cur c = blob_cur(&r);
+  char v[16];
+  snprintf(v, sizeof v, "%d", cur_i32(&c));
+  write_file("/proc/self/oom_score_adj", v);
+  done = 1;
+}
+
 void system_join(const struct blob *b, int only) {
   struct blob_rec r;
   size_t off = 0;
@@ -36,9 +52,25 @@ void system_join(const struct blob *b, int only) {
     if ((fds[n] = open(paths[n], O_RDONLY | O_CLOEXEC)) < 0) die(errno, "open namespace %s", paths[n]);
     n++;
   }
+  for (int i = 0; i < n && !only; i++)
+    if (types[i] == CLONE_NEWUSER) oom_score_adj(b);
   for (int i = 0; i < n; i++) {
     if (setns(fds[i], types[i]) < 0) die(errno, "setns %s", paths[i]);
     close(fds[i]);
+    /* Root of the joined user namespace, as runc's nsexec becomes: our host ids are not mapped there,
+     * and what we create (the /dev tmpfs's nodes) must be owned by ids that are (EOVERFLOW otherwise).
+     * A namespace without 0 mapped (EINVAL) keeps ours; the process's own user comes later anyway. */
+    if (types[i] == CLONE_NEWUSER) {
+      if (setgroups(0, NULL) < 0 && errno != EPERM) die(errno, "setgroups in the joined user namespace %s", paths[i]);
+      if (setresgid(0, 0, 0) < 0 && errno != EINVAL) die(errno, "setresgid 0 in the joined user namespace %s", paths[i]);
+      if (setresuid(0, 0, 0) < 0 && errno != EINVAL) die(errno, "setresuid 0 in the joined user namespace %s", paths[i]);
+    }
+  }
+  if (!only && blob_find(b, TSBOX_T_UNSHARE, &r)) {
+    struct blob_cur c = blob_cur(&r);
+    int flags = (int)cur_u32(&c);
+    if (c.err) die(EINVAL, "config blob: truncated unshare record");
+    if (unshare(flags) < 0) die(errno, "unshare %#x in the joined user namespace", (unsigned)flags);
   }
   if (!only && blob_find(b, TSBOX_T_UNSHARE_CGROUP, &r) && unshare(CLONE_NEWCGROUP) < 0) die(errno, "unshare cgroup namespace");
 }
@@ -95,12 +127,9 @@ void system_setup(const struct blob *b) {
         sysctl(k, v);
         break;
       }
-      case TSBOX_T_OOM_SCORE_ADJ: {
-        char v[16];
-        snprintf(v, sizeof v, "%d", cur_i32(&c));
-        write_file("/proc/self/oom_score_adj", v);
+      case TSBOX_T_OOM_SCORE_ADJ:
+        oom_score_adj(b);
         break;
-      }
       case TSBOX_T_PERSONALITY: {
         uint32_t persona = cur_u32(&c);
         if (c.err) die(EINVAL, "config blob: truncated personality record");

@@ -16,6 +16,7 @@ export const Tag = {
   CHROOT: 11,
   SETNS: 20,
   UNSHARE_CGROUP: 21,
+  UNSHARE: 22,
   HOSTNAME: 30,
   DOMAINNAME: 31,
   SYSCTL: 32,

@@ -74,7 +74,8 @@ export function privateMountNamespace(spec: OciSpec): boolean {
 }
 
 /** clone(2) flags for the namespaces the spec wants created (joined ones and cgroup are handled by tsbox-init). */
-export function cloneFlagsFor(spec: OciSpec): number {
+/** The namespaces the container gets new (not joined by path; cgroup apart). */
+function newNamespaces(spec: OciSpec): number {
   let flags = 0;
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path || ns.type === 'cgroup') continue;
@@ -82,6 +83,23 @@ export function cloneFlagsFor(spec: OciSpec): number {
     flags |= NS_FLAG[ns.type];
   }
   return flags;
+}
+
+/**
+ * With a user namespace joined by path (docker --userns-remap with --pid container:, a pod's sandbox),
+ * the new namespaces must be that user namespace's: tsbox-init unshares them after joining it (runc's
+ * nsexec does the same), where the clone would make them the caller's.
+ */
+function unsharedAfterJoin(spec: OciSpec): number {
+  if (!spec.linux?.namespaces?.some((n) => n.type === 'user' && n.path)) return 0;
+  const flags = newNamespaces(spec);
+  // A new pid namespace would need one more fork to be in: not done.
+  if (flags & NS_FLAG.pid) throw new SpecError('config.json: a new pid namespace with a user namespace joined by path is not supported');
+  return flags;
+}
+
+export function cloneFlagsFor(spec: OciSpec): number {
+  return newNamespaces(spec) & ~unsharedAfterJoin(spec);
 }
 
 export interface ContainerBlobOptions {
@@ -104,6 +122,8 @@ export function containerBlob(spec: OciSpec, opts: ContainerBlobOptions): Buffer
   const w = new BlobWriter();
   const linux = spec.linux ?? {};
   addJoins(w, (linux.namespaces ?? []).filter((n) => n.path).map((n) => ({ type: n.type, path: n.path! })));
+  const unshared = unsharedAfterJoin(spec);
+  if (unshared) w.u32(Tag.UNSHARE, unshared);
   if (linux.namespaces?.some((n) => n.type === 'cgroup' && !n.path)) w.flag(Tag.UNSHARE_CGROUP);
 
   if (privateMountNamespace(spec) && spec.root) {
