@@ -453,8 +453,6 @@ static void clone_child(struct spawn_job *j, int flags) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* setns(CLONE_NEWPID) changes where this thread's children go: the clone lands in the namespace from
- * its first instruction, and the pid it gets is the one clients see (not a process left outside). */
 struct pidns_clone {
   struct spawn_job *j;
   int flags, target, err;
@@ -470,8 +468,10 @@ static void *clone_in_pidns(void *arg) {
   return NULL;
 }
 
-/* In the pid namespace at j->o.pidns: this thread goes there and back when it may come back (setns to
- * its own, checked first), a thread of its own otherwise. 0, or the errno of the setns. */
+/* The clone in the pid namespace at j->o.pidns: setns(CLONE_NEWPID) changes where a thread's children
+ * go, so the clone lands there from its first instruction and the pid it gets is the one clients see.
+ * This thread goes there and back when it may come back (setns to its own, checked first), a thread of
+ * its own otherwise. 0, or the errno of the setns. */
 static int clone_in(struct spawn_job *j, int flags) {
   struct pidns_clone c = {.j = j, .flags = flags, .target = open(j->o.pidns, O_RDONLY | O_CLOEXEC)};
   if (c.target < 0) return errno;

@@ -119,9 +119,9 @@ export async function confirm(question: string): Promise<boolean> {
   return /^y(es)?$/i.test(answer.trim());
 }
 
-// docker's CLI looks these containers up itself before it asks the daemon to act, and words a missing
-// one as its own error; for every other command the daemon's answer is printed as it came.
-const CLIENT_LOOKS_UP = new Set(['logs', 'exec', 'port', 'attach', 'rm', 'cp']);
+// docker's CLI looks these containers (rmi: images) up itself before it asks the daemon to act, and words
+// a missing one as its own error; for every other command the daemon's answer is printed as it came.
+const CLIENT_LOOKS_UP = new Set(['logs', 'exec', 'port', 'attach', 'rm', 'cp', 'rmi']);
 // docker cp does its work in the client (the daemon only hands archives over): its errors are the client's.
 const CLIENT_WORDS = new Set(['cp']);
 

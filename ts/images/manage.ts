@@ -52,7 +52,7 @@ function singleReference(names: ImageRecord[]): boolean {
 
 /**
  * docker rmi, by moby's rules (daemon/images/image_delete.go) and in its words: a name is untagged, and
- * refused without force when it is the image's last one and a container uses the image; an id removes
+ * refused without force when it is the image's single reference and a container uses the image; an id removes
  * every name, refused when a running container uses it (force or not), and without force when several
  * names or a stopped container do. Once no name is left the layers no other image uses are deleted,
  * but never those of an image a container still uses (docker's containers hold their layers; here the
@@ -66,7 +66,6 @@ export function removeImage(root: string, nameOrId: string, force: boolean, user
     const users = usersOf(rec.config);
     const all = store.images();
     const names = all.filter((i) => i.config === rec.config);
-    const self = names.find((i) => i.name === rec.name)!;
     const byId = /^(sha256:)?[a-f0-9]{6,64}$/.test(nameOrId) && rec.config.slice(7).startsWith(nameOrId.replace(/^sha256:/, ''));
     const refuse = (hard: boolean, why: string) => new TsboxError(`conflict: unable to delete ${short(rec.config)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${why}`, 'ERR_CONFLICT');
     if (byId) {
@@ -80,9 +79,10 @@ export function removeImage(root: string, nameOrId: string, force: boolean, user
     }
     // A tag's removal takes its repository's digest references with it when no tag of it is left.
     const repo = repoOf(rec.name);
-    const sameRepo = names.filter((i) => i !== self && repoOf(i.name) === repo);
-    const gone = byId ? names : sameRepo.some((i) => !isDigest(i.name)) ? [self] : [self, ...sameRepo];
-    const list = all.filter((i) => !gone.includes(i));
+    const sameRepo = names.filter((i) => i.name !== rec.name && repoOf(i.name) === repo);
+    const gone = byId ? names : sameRepo.some((i) => !isDigest(i.name)) ? [rec] : [rec, ...sameRepo];
+    const goneNames = new Set(gone.map((i) => i.name));
+    const list = all.filter((i) => !goneNames.has(i.name));
     store.saveImages(list);
     const out = gone.map((i) => `Untagged: ${i.name}`);
     if (!list.some((i) => i.config === rec.config) && !users.length) {

@@ -73,7 +73,6 @@ export function privateMountNamespace(spec: OciSpec): boolean {
   return ns !== undefined && (!ns.path || !sameNamespace(ns.path, '/proc/self/ns/mnt'));
 }
 
-/** clone(2) flags for the namespaces the spec wants created (joined ones and cgroup are handled by tsbox-init). */
 /** The namespaces the container gets new (not joined by path; cgroup apart). */
 function newNamespaces(spec: OciSpec): number {
   let flags = 0;
@@ -98,6 +97,7 @@ function unsharedAfterJoin(spec: OciSpec): number {
   return flags;
 }
 
+/** clone(2) flags for the namespaces the spec wants created (joined ones, cgroup and those above are tsbox-init's). */
 export function cloneFlagsFor(spec: OciSpec): number {
   return newNamespaces(spec) & ~unsharedAfterJoin(spec);
 }

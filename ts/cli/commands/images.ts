@@ -87,8 +87,7 @@ export const rmiCommand: Command = async (argv, g) => {
         process.stdout.write('Untagged' in item ? `Untagged: ${normalizedName(item.Untagged)}\n` : `Deleted: ${item.Deleted}\n`);
       }
     } catch (e) {
-      // docker's client prints the daemon's refusals as such; a missing image it words itself.
-      process.stderr.write(`${(e as { code?: string }).code === 'ERR_CONFLICT' ? 'Error response from daemon' : 'Error'}: ${(e as Error).message}\n`);
+      process.stderr.write(`${errorLine('rmi', e as Error)}\n`);
       code = 1;
     }
   }
