@@ -2,12 +2,12 @@
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { busyboxRootfs, STATE_ROOT } from './helpers/bundle.js';
 import { Layout, push, rawTar, startRegistry, type Registry } from './helpers/registry.js';
+import { startRegistryProxy } from './helpers/registry-proxy.js';
 import { pull } from '../ts/images/pull.js';
 import { Store } from '../ts/images/store.js';
 import { verifyImages } from '../ts/images/verify.js';
@@ -215,48 +215,55 @@ function pullInChild(name: string, root: string): ReturnType<typeof spawn> {
 }
 
 test('kill -9 during a pull leaves a store the next pull completes; concurrent pulls both succeed', async (t) => {
-  // A big layer so that the pull is still running when it is killed.
   const big = join(work, 'big');
   mkdirSync(big, { recursive: true });
   writeFileSync(join(big, 'blob'), Buffer.alloc(64 << 20, 7).map((_, i) => (i * 2654435761) >>> 24));
   const l = new Layout(join(work, 'layout-big'));
-  l.image([busyboxRootfs(), big], { tag: 'big' });
+  const manifest = l.image([busyboxRootfs(), big], { tag: 'big' });
   l.write();
   await push(join(work, 'layout-big'), 'big', `${reg.addr}/big:latest`);
+  // The big layer stops half way, so the pull is certainly in the middle of it when it is killed.
+  const bigLayer: string = JSON.parse(readFileSync(join(l.blobs, manifest.digest.slice(7)), 'utf8')).layers[1].digest;
+  const proxy = await startRegistryProxy(reg.addr, { hold: (url) => url.endsWith(`/blobs/${bigLayer}`) });
+  t.teardown(() => proxy.stop());
+  const name = `${proxy.addr}/big:latest`;
   const root = newRoot();
-  const child = pullInChild(`${reg.addr}/big:latest`, root);
-  // Kill it in the middle of a layer's streamed unpack: a temporary layer directory with files in it.
+  const child = pullInChild(name, root);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  await Promise.race([proxy.held, new Promise((r) => child.on('exit', r))]);
+  // The half it has is streamed into the layer's temporary directory: wait to see a file there.
   const tmp = join(root, 'images', 'tmp');
+  const busy = (n: string) => {
+    try {
+      return n.startsWith('layer-') && !n.endsWith('.tree') && readdirSync(join(tmp, n)).length > 0;
+    } catch {
+      return false; // moved into place meanwhile
+    }
+  };
   let midLayer = false;
-  for (let i = 0; i < 1000 && !midLayer; i++) {
-    const busy = (n: string) => {
-      try {
-        return n.startsWith('layer-') && !n.endsWith('.tree') && readdirSync(join(tmp, n)).length > 0;
-      } catch {
-        return false; // moved into place meanwhile
-      }
-    };
+  for (const until = Date.now() + 60000; !exited && !midLayer && Date.now() < until; ) {
     midLayer = existsSync(tmp) && readdirSync(tmp).some(busy);
     if (!midLayer) await new Promise((r) => setTimeout(r, 5));
   }
   child.kill('SIGKILL');
-  // It may have finished already (then there is no exit event left to wait for).
-  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.on('exit', r));
+  if (!exited) await new Promise((r) => child.on('exit', r));
   t.true(midLayer, 'killed while a layer was being unpacked');
   // Nothing half-done is in place: no image, and every layer in place has its record and checks out.
   t.deepEqual(new Store(root).images(), []);
-  t.true(readdirSync(join(root, 'images', 'tmp')).length > 0, 'the killed pull left its temporary files');
-  const rec = await pull(`${reg.addr}/big:latest`, { root });
+  t.true(readdirSync(tmp).length > 0, 'the killed pull left its temporary files');
+  proxy.release();
+  const rec = await pull(name, { root });
   t.is(rec.diffIds.length, 2);
   const store = new Store(root);
   t.deepEqual(readdirSync(join(store.dir, 'tmp')), []);
   t.true(store.hasLayer(rec.diffIds[1]));
-  const [report] = await verifyImages(root, [`${reg.addr}/big:latest`]);
+  const [report] = await verifyImages(root, [name]);
   t.deepEqual(report.problems, []);
   t.deepEqual(report.unrecorded, []);
   // Two processes pulling the same image into one fresh store.
   const root2 = newRoot();
-  const codes = await Promise.all([0, 1].map(() => new Promise((r) => pullInChild(`${reg.addr}/big:latest`, root2).on('exit', r))));
+  const codes = await Promise.all([0, 1].map(() => new Promise((r) => pullInChild(name, root2).on('exit', r))));
   t.deepEqual(codes, [0, 0]);
   t.is(new Store(root2).images().length, 1);
 });
@@ -404,22 +411,10 @@ test('pull progress: lines rewritten in place on a terminal, plain lines otherwi
 test('transient registry errors are retried', async (t) => {
   // A proxy that answers the first request for each blob with 503.
   const failed = new Set<string>();
-  const proxy = createServer((req, res) => {
-    if (req.url?.includes('/blobs/') && !failed.has(req.url)) {
-      failed.add(req.url);
-      res.writeHead(503).end();
-      return;
-    }
-    const [host, port] = reg.addr.split(':');
-    const up = request({ host, port: Number(port), path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  t.teardown(() => proxy.close());
-  const rec = await pull(`127.0.0.1:${(proxy.address() as { port: number }).port}/busybox:oci`, { root: newRoot() });
+  const refuse = (url: string) => url.includes('/blobs/') && !failed.has(url) && !!failed.add(url);
+  const proxy = await startRegistryProxy(reg.addr, { refuse });
+  t.teardown(() => proxy.stop());
+  const rec = await pull(`${proxy.addr}/busybox:oci`, { root: newRoot() });
   t.is(rec.diffIds.length, 1);
   t.true(failed.size >= 2, 'config and layer were each refused once');
 });
