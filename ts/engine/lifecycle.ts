@@ -243,6 +243,39 @@ export function logFile(root: string, ref: string): string {
   return file;
 }
 
+/**
+ * The log files open, newest (container.log) first, as one rotation (--log-opt max-file) left them: a
+ * rotation renames them one by one, oldest first, so the names are opened and then looked at again, and
+ * taken again unless the same files still have the same names. An open file stays the same file whatever
+ * is renamed afterwards. Empty when there is no log (any more).
+ */
+function openLogChain(file: string): number[] {
+  const inodes = () => {
+    const out: number[] = [];
+    for (let i = 0; ; i++) {
+      const st = statSync(i ? `${file}.${i}` : file, { throwIfNoEntry: false });
+      if (!st) return out;
+      out.push(st.ino);
+    }
+  };
+  // Bounded: a container removed meanwhile leaves no file at all.
+  for (const until = Date.now() + 1000; Date.now() < until; ) {
+    const fds: number[] = [];
+    try {
+      for (let i = 0; ; i++) fds.push(openSync(i ? `${file}.${i}` : file, 'r'));
+    } catch {
+      // the first name missing ends the chain
+    }
+    const seen = fds.map((fd) => fstatSync(fd).ino);
+    const now = inodes();
+    // Mid-rotation there is a hole: the name past the first missing one exists.
+    const whole = !existsSync(`${file}.${seen.length + 1}`);
+    if (seen.length && whole && now.length === seen.length && now.every((ino, i) => ino === seen[i])) return fds;
+    fds.forEach((fd) => closeSync(fd));
+  }
+  return [];
+}
+
 /** docker logs, as an async iterator of entries; with follow it ends when the container stops. */
 export async function* containerLogs(root: string, ref: string, o: LogsOptions = {}): AsyncGenerator<LogEntry> {
   const file = logFile(root, ref);
@@ -258,16 +291,22 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
     return !(since !== undefined && t < since) && !(until !== undefined && t >= until);
   };
   const entry = (l: LogLine): LogEntry => ({ stream: l.stream, time: l.time, text: o.timestamps ? `${l.time} ${l.log}` : l.log });
-  // Rotated files first (--log-opt max-file): container.log.N is the oldest.
-  const rotated: string[] = [];
-  for (let i = 1; existsSync(`${file}.${i}`); i++) rotated.unshift(`${file}.${i}`);
-  let lines = [...rotated, file].flatMap((f) => parseLogLines(readFileSync(f, 'utf8')));
+  // Rotated files first (--log-opt max-file): container.log.N is the oldest. Read through fds opened
+  // together, so that a rotation meanwhile neither skips nor repeats lines.
+  const chain = openLogChain(file);
+  if (!chain.length) throw new Error(`logs: ${file}: no such file`);
+  let fd = chain[0];
+  // The current file up to its last whole line: following goes on from there.
+  const head = Buffer.alloc(fstatSync(fd).size);
+  const got = head.length ? readSync(fd, head, 0, head.length, 0) : 0;
+  let pos = head.lastIndexOf(10, got - 1) + 1;
+  let lines = [...chain.slice(1).reverse().map((f) => readFileSync(f, 'utf8')), head.toString('utf8', 0, pos)].flatMap((t) => parseLogLines(t));
+  chain.slice(1).forEach((f) => closeSync(f));
   if (tail !== 'all') lines = tail === 0 ? [] : lines.slice(-tail);
   for (const l of lines) if (wanted(l)) yield entry(l);
-  if (!o.follow) return;
-  let pos = statSync(file).size;
+  if (!o.follow) return closeSync(fd);
   let rest = '';
-  let fd = openSync(file, 'r');
+  let stoppedAt: number | undefined;
   // Reads what fd has past pos, up to size.
   async function* drain(size: number): AsyncGenerator<LogEntry> {
     while (pos < size) {
@@ -287,16 +326,18 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
       const now = statSync(file, { throwIfNoEntry: false });
       const mine = fstatSync(fd);
       if (now && now.ino !== mine.ino) {
-        // Rotated (--log-opt max-file): the rest of the old file, the files rotated after it (more than
-        // one rotation may happen between two looks), then the new one from its start.
+        // Rotated (--log-opt max-file): the rest of the old file, then the files rotated after it (more
+        // than one rotation may happen between two looks), then the new one from its start.
         yield* drain(mine.size);
-        let k = 1;
-        while (existsSync(`${file}.${k}`) && statSync(`${file}.${k}`).ino !== mine.ino) k++;
-        const newer: string[] = [];
-        if (existsSync(`${file}.${k}`)) for (let j = k - 1; j >= 1; j--) newer.push(`${file}.${j}`);
+        const chain = openLogChain(file);
+        if (!chain.length) return; // removed
+        const k = chain.findIndex((f) => fstatSync(f).ino === mine.ino);
+        // Gone past max-file: every file left came after it.
+        const newer = (k < 0 ? chain.slice(1) : chain.slice(1, k)).reverse();
         for (const f of newer) for (const l of parseLogLines(readFileSync(f, 'utf8'))) if (wanted(l)) yield entry(l);
+        chain.slice(1).forEach((f) => closeSync(f));
         closeSync(fd);
-        fd = openSync(file, 'r');
+        fd = chain[0];
         pos = 0;
         rest = '';
       } else if (mine.size < pos) {
@@ -304,11 +345,16 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
         rest = '';
       }
       yield* drain(fstatSync(fd).size);
-      // Done once it stopped and the file by that name is the one read to its end: a rotation just before
-      // its exit leaves a new file whose size may equal where the old one ended (same-length lines).
+      // Done once it stopped, its monitor wrote the last of its output (it records the exit status after
+      // that; one killed meanwhile never does: a second is enough then), and the file by that name is the
+      // one read to its end: a rotation just before its exit leaves a new file whose size may equal where
+      // the old one ended (same-length lines).
       if (!liveState(root, r).Running) {
+        stoppedAt ??= Date.now();
+        const st = statSync(statusFile(root, r.Id), { throwIfNoEntry: false });
+        const logged = !!st && st.size > 0 && (!r.StartedAt || st.mtimeMs >= Date.parse(r.StartedAt));
         const last = statSync(file, { throwIfNoEntry: false });
-        if (!last || (last.ino === fstatSync(fd).ino && last.size === pos)) return;
+        if ((logged || Date.now() - stoppedAt > 1000) && (!last || (last.ino === fstatSync(fd).ino && last.size === pos))) return;
       }
       if (until !== undefined && Date.now() >= until) return;
       await sleep(50);
