@@ -327,8 +327,9 @@ test.serial('images: the library pulls, lists, inspects, tags and removes; hard 
   checkNoCli(t, rm);
   t.deepEqual(rm.result.untag, [{ Untagged: 'docker.io/library/mine:v1' }]);
   t.deepEqual(rm.result.all[0], { Untagged: `${reg.addr}/lib/busybox:latest` });
-  t.deepEqual(rm.result.all.at(-1), { Deleted: pulled.id });
-  t.deepEqual(rm.result.gone.at(-1), { Deleted: lk.id });
+  // docker's order: the names, the image, then its layers.
+  t.deepEqual(rm.result.all[1], { Deleted: pulled.id });
+  t.deepEqual(rm.result.gone.find((x: object) => 'Deleted' in x), { Deleted: lk.id });
   t.deepEqual(rm.result.left, ['docker.io/library/busybox:latest']);
   t.notRegex(tsbox(['images']).stdout, /mine|lib\//);
 });

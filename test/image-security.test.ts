@@ -169,7 +169,7 @@ test('load: names and links that lead out of the archive are refused, nothing is
   const root = newRoot();
   const r = await tsbox(root, ['load', '-i', file]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /Loaded image: docker\.io\/library\/hostile:twice/);
+  t.regex(r.stdout, /Loaded image: hostile:twice/);
   t.is(new Store(root).images()[0].diffIds.length, 2);
 });
 

@@ -301,7 +301,8 @@ test('CLI: pull, images, tag, image inspect, rmi (refused while in use), login',
   r = tsbox(root, ['rmi', '-f', `${reg.addr}/busybox:oci`]);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, `Untagged: ${reg.addr}/busybox:oci\n`, 'untagged; the layers stay, the container uses them');
-  t.is(tsbox(root, ['images', '-q']).stdout, '');
+  // As docker's: the image stays, dangling, while the container runs it.
+  t.is(tsbox(root, ['images', '--format', '{{.Repository}} {{.Tag}} {{.ID}}']).stdout, `<none> <none> ${inspect[0].Id.slice(7, 19)}\n`);
   // Its layers stay under the container, through image prune too.
   t.is(tsbox(root, ['image', 'prune', '-a', '-f']).code, 0);
   r = tsbox(root, ['exec', 'c1', 'sh', '-c', 'cat /bin/busybox > /dev/null && echo whole']);
@@ -344,7 +345,7 @@ test('save then load round-trips; skopeo reads the archive; OCI archives and roo
   const other = newRoot();
   r = tsbox(other, ['load', '-i', archive]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /Loaded image: docker\.io\/library\/busybox:saved/);
+  t.regex(r.stdout, /^Loaded image: busybox:saved\n/);
   const loaded = new Store(other).images()[0];
   t.is(loaded.config, rec.config, 'same image id');
   t.deepEqual(loaded.diffIds, rec.diffIds);
@@ -356,7 +357,7 @@ test('save then load round-trips; skopeo reads the archive; OCI archives and roo
   execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:oci`, `oci-archive:${ociArchive}:docker.io/library/fromoci:1`]);
   r = tsbox(other, ['load', '-i', ociArchive]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /Loaded image: docker\.io\/library\/fromoci:1/);
+  t.regex(r.stdout, /^Loaded image: fromoci:1\n/);
   // A rootfs tarball as an image.
   const tarball = join(work, 'rootfs.tar.gz');
   execFileSync('tar', ['-C', busyboxRootfs(), '-czf', tarball, '.']);
@@ -371,7 +372,7 @@ test('save then load round-trips; skopeo reads the archive; OCI archives and roo
   t.is(tsbox(other, ['rmi', 'fromoci:1']).code, 0);
   r = tsbox(other, ['image', 'prune', '-f']);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /Total reclaimed: [1-9]\d* objects/);
+  t.regex(r.stdout, /^Total reclaimed space: [1-9][\d.]*[kMG]?B\n$/, 'the untagged image\'s blobs');
   const store = new Store(other);
   for (const i of store.images()) t.true(store.hasBlob(i.manifest) && store.hasBlob(i.config));
 });

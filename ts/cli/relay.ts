@@ -8,7 +8,7 @@ import { isatty } from 'node:tty';
 import { native, type ExitStatus } from '../native.js';
 import { closeQuietly } from '../runtime/report.js';
 import { CommandNotFoundError, NotExecutableError } from '../errors.js';
-import type { ContainerProcess, Pty } from '../runtime/api.js';
+import type { ContainerProcess, Pty } from '../engine/exec.js';
 
 const isSocket = (fd: number) => {
   try {

@@ -5,7 +5,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../images/store.js';
-import { findImage } from '../images/manage.js';
+import { containerImage } from './container-image.js';
 import { snapshotDir, snapshotKind } from '../images/snapshot.js';
 import { EngineError, mustFind } from './containers.js';
 
@@ -21,7 +21,7 @@ export function containerChanges(root: string, ref: string): Change[] {
   const r = mustFind(root, ref);
   if (snapshotKind() === 'copy') throw new EngineError('diff: this host keeps containers as copies (no overlayfs): there is no layer of changes to compare', 'ERR_ENGINE');
   const store = new Store(root);
-  const image = findImage(store, r.ImageId) ?? store.images().find((i) => i.config === r.ImageId);
+  const image = containerImage(root, r)?.rec;
   if (!image) throw new EngineError(`container ${r.Name}: its image ${r.Image} is gone`, 'ERR_NO_SUCH_IMAGE');
   const lowers = image.diffIds.map((d) => store.layerPath(d)).reverse();
   const below = (rel: string) => lowers.some((l) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ops from '../runtime/operations.js';
 import { upperToTar } from '../images/layer-tar.js';
 import { imageLayers, saveImage, storeLayer } from '../images/built.js';
-import { findImage } from '../images/manage.js';
+import { containerImage } from './container-image.js';
 import { snapshotDir } from '../images/snapshot.js';
 import { Store } from '../images/store.js';
 import { UsageError } from '../errors.js';
@@ -34,7 +34,8 @@ function mountPoint(rel: string, st: Stats): boolean {
 export async function commitContainer(root: string, ref: string, o: CommitOptions = {}): Promise<{ id: string; digest: string }> {
   const r = mustFind(root, ref);
   const store = new Store(root);
-  const image = findImage(store, r.ImageId) ?? store.images().find((i) => i.config === r.ImageId);
+  const found = containerImage(root, r);
+  const image = found?.stored ? found.rec : undefined;
   if (!image) throw new EngineError(`container ${r.Name}: its image ${r.Image} is gone`, 'ERR_NO_SUCH_IMAGE');
   const upper = join(snapshotDir(root, r.Id), 'upper');
   if (!existsSync(upper)) throw new UsageError(`commit ${ref}: the container has no writable layer (${upper}); the copy snapshotter cannot commit`);

@@ -9,6 +9,9 @@ import { readState } from '../runtime/state.js';
 import { EngineError, liveState, mustFind, stateRoot } from './containers.js';
 import { dirReader, resolveUser } from './spec.js';
 
+// What an exec gives its callers (the CLI's relay, the API server).
+export type { ContainerProcess, Pty, StdioOption } from '../runtime/api.js';
+
 export interface ExecOptions {
   /** The command and its arguments (docker exec CONTAINER CMD...). */
   cmd: string[];

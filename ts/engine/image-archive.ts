@@ -5,6 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { prune as pruneBlobs } from '../images/prune.js';
 import { Store } from '../images/store.js';
+import { dirSize } from '../images/manage.js';
+import { join } from 'node:path';
 import { listRecords } from './containers.js';
 import { recordEvent } from './events.js';
 
@@ -17,10 +19,12 @@ export interface ImagePruneResult {
   ImagesDeleted: ({ Untagged: string } | { Deleted: string })[];
   /** Blobs and unpacked layers no image refers to any more (sha256:...). */
   BlobsDeleted: string[];
+  /** Bytes the store's blobs and layers took less afterwards. */
+  SpaceReclaimed: number;
 }
 
 export interface ImagePruneOptions {
-  /** docker image prune -a: also every image no container uses (default: dangling only, and tsbox keeps none). */
+  /** docker image prune -a: every image no container uses (default: the dangling ones only). */
   all?: boolean;
   /** label / label! (KEY or KEY=VALUE) on the images -a removes. */
   filters?: { label?: string[]; 'label!'?: string[] };
@@ -81,8 +85,8 @@ function labelsMatch(labels: Record<string, string>, want: string[], negate: boo
 }
 
 /**
- * docker image prune: with all, each image no container (running or not) uses is removed through
- * `remove` (untag, then delete); then the blobs and layers nothing refers to any more.
+ * docker image prune: each dangling image (with all, each image) no container (running or not) uses is
+ * removed through `remove` (untag, then delete); then the blobs and layers nothing refers to any more.
  */
 export function pruneImages(
   root: string,
@@ -91,13 +95,16 @@ export function pruneImages(
 ): ImagePruneResult {
   for (const k of Object.keys(o.filters ?? {})) if (k !== 'label' && k !== 'label!') throw new TypeError(`invalid filter '${k}' for image prune (label, label!)`);
   const deleted: ImagePruneResult['ImagesDeleted'] = [];
-  if (o.all) {
-    const used = new Set(listRecords(root).map((r) => r.ImageId));
-    for (const i of images.list()) {
-      if (used.has(i.Id)) continue;
-      if (!labelsMatch(i.Labels, o.filters?.label ?? [], false) || !labelsMatch(i.Labels, o.filters?.['label!'] ?? [], true)) continue;
-      for (const name of i.RepoTags) deleted.push(...images.remove(name));
-    }
+  const store = new Store(root);
+  const size = () => dirSize(join(store.dir, 'blobs')) + dirSize(join(store.dir, 'layers'));
+  const before = size();
+  const used = new Set(listRecords(root).map((r) => r.ImageId));
+  for (const i of images.list()) {
+    if (used.has(i.Id) || (!o.all && i.RepoTags.length)) continue;
+    if (!labelsMatch(i.Labels, o.filters?.label ?? [], false) || !labelsMatch(i.Labels, o.filters?.['label!'] ?? [], true)) continue;
+    if (!i.RepoTags.length) deleted.push(...images.remove(i.Id));
+    for (const name of i.RepoTags) deleted.push(...images.remove(name));
   }
-  return { ImagesDeleted: deleted, BlobsDeleted: pruneBlobs(root) };
+  const blobs = pruneBlobs(root);
+  return { ImagesDeleted: deleted, BlobsDeleted: blobs, SpaceReclaimed: Math.max(0, before - size()) };
 }

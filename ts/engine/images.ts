@@ -2,13 +2,13 @@
 // pull, tag and remove, over the image store. What the CLI and the library share.
 import { lstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { filterImages, IMAGE_FILTERS, normalizeFilters, truthy, type Filters, type ImageFacts } from './filters.js';
+import { filterImages, IMAGE_FILTERS, normalizeFilters, type Filters, type ImageFacts } from './filters.js';
 import type { PullEvents } from '../images/pull.js';
 import type { BuildOptions, BuildResult } from './build/builder.js';
 import type { PushResult } from '../images/push.js';
 import { Store, type ImageRecord } from '../images/store.js';
 import { findImage, removeImage, tagImage } from '../images/manage.js';
-import { familiarName, parseReference } from '../images/reference.js';
+import { familiarName, isInsecure, parseReference, registryHost, type Reference } from '../images/reference.js';
 import type { Credentials } from '../images/registry.js';
 import { saveCredentials } from '../images/auth.js';
 import { snapshotKind } from '../images/snapshot.js';
@@ -121,16 +121,19 @@ export function imageDiskSize(store: Store, rec: ImageRecord): number {
 const unixSeconds = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(iso)) ? Math.floor(Date.parse(iso) / 1000) : 0);
 
 /** repo@digest for names that came from a registry (an imported or loaded image has none, as with docker). */
+/** Its names; none for a dangling image (its one record is nameless). */
+const repoTags = (recs: ImageRecord[]) => recs.filter((r) => r.name !== '').map((r) => r.name);
+
 function repoDigests(recs: ImageRecord[]): string[] {
   const out = new Set<string>();
-  for (const r of recs) if (r.manifest) out.add(`${r.name.replace(/:[^:/]+$/, '')}@${r.manifest}`);
+  for (const r of recs) if (r.manifest && r.name !== '') out.add(`${r.name.replace(/:[^:/]+$/, '')}@${r.manifest}`);
   return [...out];
 }
 
 export interface ImageFilters {
   /** docker's reference filter: a name pattern with * wildcards ("busy*", "localhost/app:1*"). */
   reference?: string | string[];
-  /** true: untagged images only (tsbox keeps none: an image without a tag is deleted). */
+  /** true: untagged images only (docker's <none>: one whose names moved on to another or were removed while a container ran it). */
   dangling?: boolean | string | string[];
   /** "key" or "key=value" of the image config's Labels. */
   label?: string | string[];
@@ -142,10 +145,26 @@ export interface ImageFilters {
 const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 function referenceMatches(pattern: string, rec: ImageRecord): boolean {
+  if (rec.name === '') return false;
   const r = parseReference(rec.name);
   const familiar = familiarName(r);
   const candidates = [rec.name, familiar, `${familiar}:${r.tag ?? ''}`];
   return candidates.some((c) => globMatch(pattern, c));
+}
+
+// What the engine's clients (the CLI, the API server) name images and registries with.
+export { familiarName, parseReference, type Reference } from '../images/reference.js';
+export type { Credentials } from '../images/registry.js';
+export { PushImageNotFoundError } from '../images/push.js';
+
+/** A reference's manifest URL, as docker's daemon names it in a registry's refusal. */
+export function manifestUrl(ref: Reference): string {
+  return `${isInsecure(ref.registry) ? 'http' : 'https'}://${registryHost(ref.registry)}/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`;
+}
+
+/** docker load's line for each image loaded: its familiar name, or its id when it has none. */
+export function loadedLine(r: { name: string; id: string }): string {
+  return r.name ? `Loaded image: ${normalizedName(r.name)}` : `Loaded image ID: ${r.id}`;
 }
 
 /** An image reference as docker's daemon prints it: familiar name and tag (latest when none); ids as given. */
@@ -179,8 +198,6 @@ export class Images {
     const refs = list(o.filters?.reference);
     const labels = list(o.filters?.label);
     normalizeFilters(o.filters as Filters, IMAGE_FILTERS);
-    const dangling = o.filters?.dangling;
-    if (dangling === true || (dangling !== undefined && typeof dangling !== 'boolean' && list(dangling).every(truthy))) return [];
     const byId = new Map<string, ImageRecord[]>();
     for (const i of store.images()) {
       if (refs.length && !refs.some((p) => referenceMatches(p, i))) continue;
@@ -199,17 +216,18 @@ export class Images {
         const [k, v] = x.split(/=(.*)/s);
         return k in l && (v === undefined || l[k] === v);
       })) continue;
-      out.push({ Id: id, ParentId: '', RepoTags: recs.map((r) => r.name), RepoDigests: repoDigests(recs), Created: unixSeconds(config.created), Size: imageDiskSize(store, recs[0]), SharedSize: -1, Labels: l, Containers: -1 });
+      out.push({ Id: id, ParentId: '', RepoTags: repoTags(recs), RepoDigests: repoDigests(recs), Created: unixSeconds(config.created), Size: imageDiskSize(store, recs[0]), SharedSize: -1, Labels: l, Containers: -1 });
     }
     out.sort((a, b) => b.Created - a.Created);
-    if (!o.filters?.before && !o.filters?.since) return out;
+    const { before, since, dangling } = o.filters ?? {};
+    if (!before && !since && dangling === undefined) return out;
     const facts = (i: ImageSummary): ImageFacts => ({ references: i.RepoTags, tagged: i.RepoTags.length > 0, labels: i.Labels, created: i.Created, id: i.Id });
     const resolve = (ref: string) => {
       const rec = findImage(store, ref);
       const hit = rec && this.list().find((i) => i.Id === rec.config);
       return hit ? facts(hit) : undefined;
     };
-    return filterImages(out.map((i) => [i, facts(i)] as [ImageSummary, ImageFacts]), { before: o.filters.before, since: o.filters.since }, resolve);
+    return filterImages(out.map((i) => [i, facts(i)] as [ImageSummary, ImageFacts]), { before, since, dangling }, resolve);
   }
 
   /** docker image inspect. */
@@ -221,7 +239,7 @@ export class Images {
     const size = imageDiskSize(store, rec);
     return {
       Id: rec.config,
-      RepoTags: recs.map((i) => i.name),
+      RepoTags: repoTags(recs),
       RepoDigests: repoDigests(recs),
       Parent: '',
       Comment: config.comment ?? '',
@@ -249,13 +267,15 @@ export class Images {
     const rec = this.find(store, nameOrId, true);
     const config = store.readJson<ConfigBlob>(rec.config, 'config');
     const layers = [...rec.diffIds];
+    // docker's: null when the image has no name (as for the steps below it).
+    const tags = repoTags(store.images().filter((x) => x.config === rec.config));
     const steps = (config.history?.length ? config.history : rec.diffIds.map(() => ({}) as NonNullable<ConfigBlob['history']>[number])).map((h, i, all) => {
       const diff = h.empty_layer ? undefined : layers.shift();
       return {
         Id: i === all.length - 1 ? rec.config : '<missing>',
         Created: unixSeconds(h.created),
         CreatedBy: h.created_by ?? '',
-        Tags: i === all.length - 1 ? store.images().filter((x) => x.config === rec.config).map((x) => x.name) : null,
+        Tags: i === all.length - 1 && tags.length ? tags : null,
         Size: diff ? imageDiskSize(store, { ...rec, diffIds: [diff] }) : 0,
         Comment: h.comment ?? '',
       };
@@ -342,12 +362,12 @@ export class Images {
     return loadImages(this.root, input);
   }
 
-  /** docker import: a rootfs tarball as a one-layer image, with Dockerfile-style changes (ENV, CMD, ...). */
+  /** docker import: a rootfs tarball as a one-layer image (dangling without a name), with Dockerfile-style changes (ENV, CMD, ...). */
   import(input: ArchiveSource, o: { name?: string; changes?: string[] } = {}): Promise<{ name: string; id: string }> {
-    return importImage(this.root, input, o.name ?? `localhost/imported:${Date.now()}`, o.changes ?? []);
+    return importImage(this.root, input, o.name ?? '', o.changes ?? []);
   }
 
-  /** docker image prune: dangling images (tsbox keeps none), every unused one with all; then unreferenced blobs. */
+  /** docker image prune: dangling images, every unused one with all; then unreferenced blobs. */
   prune(o: ImagePruneOptions = {}): ImagePruneResult {
     return pruneImages(this.root, o, this);
   }

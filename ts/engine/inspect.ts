@@ -4,6 +4,7 @@ import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../images/store.js';
 import { findImage } from '../images/manage.js';
+import { containerImage } from './container-image.js';
 import { snapshotDir, snapshotKind } from '../images/snapshot.js';
 import { parsePublish } from '../net/ports.js';
 import { findNetwork } from '../net/networks.js';
@@ -180,10 +181,7 @@ export interface ContainerSummary {
 
 function imageConfigOf(root: string, r: ContainerRecord): ImageConfig & { ExposedPorts?: Record<string, object>; Labels?: Record<string, string>; Volumes?: Record<string, object> } {
   try {
-    const store = new Store(root);
-    const image = findImage(store, r.ImageId) ?? store.images().find((i) => i.config === r.ImageId);
-    if (!image) return {};
-    return store.readJson<{ config?: ImageConfig }>(image.config, 'config').config ?? {};
+    return containerImage(root, r)?.doc.config ?? {};
   } catch {
     return {}; // the image is gone: what the record says is all there is
   }
@@ -479,8 +477,7 @@ function sizes(root: string, r: ContainerRecord): { SizeRw: number; SizeRootFs: 
   let image = 0;
   try {
     const store = new Store(root);
-    const rec = findImage(store, r.ImageId) ?? store.images().find((i) => i.config === r.ImageId);
-    if (rec) image = rec.diffIds.reduce((n, d) => n + treeSize(store.layerPath(d)), 0);
+    for (const d of containerImage(root, r)?.rec.diffIds ?? []) image += treeSize(store.layerPath(d));
   } catch {
     // the image is gone
   }
@@ -493,7 +490,8 @@ export function summaryOf(root: string, r: ContainerRecord, o: { size?: boolean 
     ...(o.size ? sizes(root, r) : {}),
     Id: r.Id,
     Names: [`/${r.Name}`],
-    Image: r.Image,
+    // docker's: the name it was made with while that still names its image, else the image's id.
+    Image: r.Image === r.ImageId || findImageName(root, r.Image) === r.ImageId ? r.Image : r.ImageId,
     ImageID: r.ImageId,
     Command: r.Args.join(' '),
     Created: Math.floor(Date.parse(r.Created) / 1000),

@@ -13,6 +13,7 @@ import { containerDir, findContainer, liveState, loadRecord, newId, newName, rel
 import { hostsFile, mayHaveNetwork, netOf, networkMode, plugBridge, publish, refreshPeers, requestedPorts, resolvConf, unplugAll } from './network.js';
 import type { RunOptions } from './options.js';
 import { buildSpec, type ImageConfig } from './spec.js';
+import { containerImage } from './container-image.js';
 import { nameAnonymousVolumes, removeAnonymousVolumes } from './volumes.js';
 import { UsageError } from '../errors.js';
 import { ImageNotFoundError, RegistryError } from '../errors.js';
@@ -82,9 +83,8 @@ function imageConfig(store: Store, configDigest: string): ImageConfig {
  * stdio: for the process (foreground, API), or undefined for the log file (detached).
  */
 export async function launchRecord(root: string, record: ContainerRecord, stdio?: [StdioOption, StdioOption, StdioOption], hooks: EngineHooks = {}): Promise<Container> {
-  const store = new Store(root);
   const o = record.Options;
-  const image = findImage(store, record.ImageId) ?? store.images().find((i) => i.config === record.ImageId);
+  const image = containerImage(root, record);
   if (!image) throw new Error(`container ${record.Name}: its image ${record.Image} is gone`);
   const id = record.Id;
   const dir = containerDir(root, id);
@@ -97,12 +97,12 @@ export async function launchRecord(root: string, record: ContainerRecord, stdio?
       if (!(e as Error).message.includes('does not exist')) throw e;
     }
   }
-  const snap = prepareSnapshot(root, image, id);
+  const snap = prepareSnapshot(root, image.rec, id);
   const mode = networkMode(o, root);
   const hostname = o.hostname ?? id.slice(0, 12);
   // slirp4netns answers DNS at 10.0.2.3; the host's own resolvers may be loopback ones, out of reach.
   if (mode !== 'host') writeEtc(dir, hostname, mode === 'slirp4netns' && !o.dns.length ? { ...o, dns: [SLIRP_DNS] } : o);
-  const config = imageConfig(store, image.config);
+  const config = image.doc.config ?? {};
   const spec = buildSpec({ id, snapshot: snap, image: config, opts: { ...o, network: mode }, etcDir: mode === 'host' ? undefined : dir, volumesDir: join(root, 'volumes') });
   if (mode === 'container') {
     // Join the other container's network namespace, as docker's --network container:NAME.

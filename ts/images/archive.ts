@@ -95,12 +95,12 @@ export async function save(root: string, names: string[], out: string): Promise<
         await w.addFile(name, layerTar);
         rmSync(layerTar);
       }
-      const p = parseReference(r.name);
-      // docker writes Hub names short ("busybox:latest"); loaders accept both.
-      const tag = p.registry === 'docker.io' ? `${p.repository.replace(/^library\//, '')}:${p.tag ?? 'latest'}` : r.name;
+      // docker writes Hub names short ("busybox:latest"); loaders accept both. A dangling image has none.
+      const p = r.name ? parseReference(r.name) : undefined;
+      const tags = !p ? [] : [p.registry === 'docker.io' ? `${p.repository.replace(/^library\//, '')}:${p.tag ?? 'latest'}` : r.name];
       const existing = manifest.find((e) => e.Config === cfgName);
-      if (existing) existing.RepoTags.push(tag);
-      else manifest.push({ Config: cfgName, RepoTags: [tag], Layers: layers });
+      if (existing) existing.RepoTags.push(...tags);
+      else manifest.push({ Config: cfgName, RepoTags: tags, Layers: layers });
     }
     await w.addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest)));
     await w.finish();
@@ -290,7 +290,7 @@ export async function importRootfs(root: string, file: string, name: string, cha
   const layer = await addLayer(store, file, undefined);
   const [os, architecture] = hostPlatform().split('/');
   const config = Buffer.from(JSON.stringify({ architecture, os, created: new Date().toISOString(), config: imageConfig, rootfs: { type: 'layers', diff_ids: [layer.diffId] } }));
-  return record(store, config, [layer], [name])[0];
+  return record(store, config, [layer], name ? [name] : [])[0];
 }
 
 export { prune } from './prune.js';

@@ -46,16 +46,15 @@ export function recordImage(store: Store, configBytes: Buffer, layers: LayerDesc
   );
   const mdigest = sha256(manifest);
   store.writeBlob(mdigest, manifest);
-  const recs = names.map((n) => ({ name: formatReference(parseReference(n)), manifest: mdigest, config: configDigest, diffIds, created }));
+  // No name: a dangling image (docker load of an archive without RepoTags).
+  const recs = (names.length ? names.map((n) => formatReference(parseReference(n))) : ['']).map((name) => ({ name, manifest: mdigest, config: configDigest, diffIds, created }));
   for (const r of recs) store.tag(r);
   return recs;
 }
 
-/** A built or committed image: tagged with each name, or (none) named after its id. */
+/** A built or committed image: tagged with each name, or dangling (none). */
 export function saveImage(store: Store, config: object, layers: LayerDescriptor[], names: string[], created?: string): ImageRecord {
   const configBytes = Buffer.from(JSON.stringify(config));
   const diffIds = (config as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
-  // An untagged image still needs a record to be run by id: it is named after its id, as a local name.
-  const list = names.length ? names : [`localhost/build:${sha256(configBytes).slice(7, 19)}`];
-  return recordImage(store, configBytes, layers, diffIds, list, created)[0];
+  return recordImage(store, configBytes, layers, diffIds, names, created)[0];
 }

@@ -54,9 +54,10 @@ function singleReference(names: ImageRecord[]): boolean {
  * docker rmi, by moby's rules (daemon/images/image_delete.go) and in its words: a name is untagged, and
  * refused without force when it is the image's single reference and a container uses the image; an id removes
  * every name, refused when a running container uses it (force or not), and without force when several
- * names or a stopped container do. Once no name is left the layers no other image uses are deleted,
- * but never those of an image a container still uses (docker's containers hold their layers; here the
- * container's root filesystem is those very directories).
+ * names or a stopped container do. Once no name is left the image is deleted (its id first, then the layers
+ * no other image uses), unless a running container uses it: then it stays, dangling. The layers under a
+ * container are never deleted (docker's containers hold theirs; here the container's root filesystem is those
+ * very directories, and what it needs of the image to start again is in its snapshot).
  */
 export function removeImage(root: string, nameOrId: string, force: boolean, usersOf: (config: string) => ImageUser[]): string[] {
   const store = new Store(root);
@@ -65,36 +66,39 @@ export function removeImage(root: string, nameOrId: string, force: boolean, user
     if (!rec) throw new Error(`No such image: ${nameOrId}`);
     const users = usersOf(rec.config);
     const all = store.images();
-    const names = all.filter((i) => i.config === rec.config);
+    const names = all.filter((i) => i.config === rec.config && i.name !== '');
     const byId = /^(sha256:)?[a-f0-9]{6,64}$/.test(nameOrId) && rec.config.slice(7).startsWith(nameOrId.replace(/^sha256:/, ''));
     const refuse = (hard: boolean, why: string) => new TsboxError(`conflict: unable to delete ${short(rec.config)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${why}`, 'ERR_CONFLICT');
+    const running = users.find((u) => u.running);
     if (byId) {
-      const running = users.find((u) => u.running);
       if (running) throw refuse(true, `image is being used by running container ${short(running.id)}`);
-      if (!force && !singleReference(names)) throw refuse(false, 'image is referenced in multiple repositories');
+      if (!force && names.length && !singleReference(names)) throw refuse(false, 'image is referenced in multiple repositories');
       const stopped = users.find((u) => !u.running);
       if (!force && stopped) throw refuse(false, `image is being used by stopped container ${short(stopped.id)}`);
     } else if (!force && singleReference(names) && users.length) {
       throw new TsboxError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${short(users[0].id)} is using its referenced image ${short(rec.config)}`, 'ERR_CONFLICT');
     }
     // A tag's removal takes its repository's digest references with it when no tag of it is left.
-    const repo = repoOf(rec.name);
-    const sameRepo = names.filter((i) => i.name !== rec.name && repoOf(i.name) === repo);
+    const sameRepo = byId ? [] : names.filter((i) => i.name !== rec.name && repoOf(i.name) === repoOf(rec.name));
     const gone = byId ? names : sameRepo.some((i) => !isDigest(i.name)) ? [rec] : [rec, ...sameRepo];
     const goneNames = new Set(gone.map((i) => i.name));
-    const list = all.filter((i) => !goneNames.has(i.name));
-    store.saveImages(list);
+    let list = all.filter((i) => !goneNames.has(i.name));
     const out = gone.map((i) => `Untagged: ${i.name}`);
-    if (!list.some((i) => i.config === rec.config) && !users.length) {
-      const keep = new Set([...list.flatMap((i) => i.diffIds), ...snapshotLayers(root)]);
-      for (const d of rec.diffIds) {
-        if (keep.has(d)) continue;
-        removeTree(store.layerPath(d));
-        rmSync(store.treePath(d), { force: true });
-        out.push(`Deleted: ${d}`);
+    if (!list.some((i) => i.config === rec.config && i.name !== '')) {
+      list = list.filter((i) => i.config !== rec.config);
+      if (running) list.push({ ...rec, name: '' });
+      else {
+        out.push(`Deleted: ${rec.config}`);
+        const keep = new Set([...list.flatMap((i) => i.diffIds), ...snapshotLayers(root)]);
+        for (const d of rec.diffIds) {
+          if (keep.has(d)) continue;
+          removeTree(store.layerPath(d));
+          rmSync(store.treePath(d), { force: true });
+          out.push(`Deleted: ${d}`);
+        }
       }
-      out.push(`Deleted: ${rec.config}`);
     }
+    store.saveImages(list);
     return out;
   });
 }

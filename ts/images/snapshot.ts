@@ -45,6 +45,22 @@ export function snapshotDir(root: string, id: string): string {
 
 /** The layers a container's snapshot was made of (its record beside them): image prune keeps them. */
 const LAYERS = 'layers.json';
+/** A copy of its image's config blob: what the container needs of the image once the image is deleted. */
+const CONFIG = 'image-config.json';
+
+/**
+ * What a container's snapshot kept of the image it was made from, so that the container starts again
+ * after the image is deleted (rmi -f while it was stopped), as docker's do; undefined for a snapshot made
+ * before it kept them.
+ */
+export function snapshotImage(root: string, id: string): { diffIds: string[]; config: Buffer } | undefined {
+  const dir = snapshotDir(root, id);
+  try {
+    return { diffIds: JSON.parse(readFileSync(join(dir, LAYERS), 'utf8')) as string[], config: readFileSync(join(dir, CONFIG)) };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Every layer (diff id) some container's snapshot uses, whether its image is still named or not. */
 export function snapshotLayers(root: string): string[] {
@@ -84,9 +100,13 @@ export function prepareSnapshot(root: string, image: ImageRecord, id: string): S
   const upper = join(dir, 'upper');
   for (const d of ['rootfs', 'upper', 'work']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   const lowers = image.diffIds.map((d) => store.layerPath(d)).reverse();
-  for (const l of lowers) if (!existsSync(l)) throw new Error(`image ${image.name}: layer ${l} is missing; pull it again`);
-  // Its lower directories, for image prune: an image whose last name rmi -f removed leaves them in use.
-  if (!existsSync(join(dir, LAYERS))) writeFileSync(join(dir, LAYERS), JSON.stringify(image.diffIds));
+  for (const l of lowers) if (!existsSync(l)) throw new Error(`image ${image.name || image.config}: layer ${l} is missing; pull it again`);
+  // Its lower directories (image prune keeps them) and its config: the container outlives the image.
+  if (!existsSync(join(dir, CONFIG))) {
+    writeFileSync(join(dir, LAYERS), JSON.stringify(image.diffIds));
+    const config = join(dir, CONFIG);
+    if (store.hasBlob(image.config)) writeFileSync(config, store.readBlob(image.config));
+  }
   const remove = () => {
     try {
       native().umount(rootfs, 2 /* MNT_DETACH */);

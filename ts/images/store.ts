@@ -8,7 +8,7 @@ import { native } from '../native.js';
 import { removeTree } from './tree.js';
 
 export interface ImageRecord {
-  /** Full name: docker.io/library/busybox:latest. */
+  /** Full name: docker.io/library/busybox:latest; '' for an image that has none left (docker's <none>, a dangling image). */
   name: string;
   /** Digest of the platform manifest. */
   manifest: string;
@@ -127,8 +127,22 @@ export class Store {
     renameSync(tmp, join(this.dir, 'index.json'));
   }
 
+  /**
+   * Names rec's image rec.name. As docker's reference store: an image the name is taken from keeps
+   * existing, dangling (no name) when it has no other; one that gets a name is no longer dangling.
+   */
   tag(rec: ImageRecord): void {
-    this.withLock(() => this.saveImages([...this.images().filter((i) => i.name !== rec.name), rec]));
+    this.withLock(() => {
+      const list = this.images();
+      if (rec.name === '') {
+        if (!list.some((i) => i.config === rec.config)) this.saveImages([...list, rec]);
+        return;
+      }
+      const old = list.find((i) => i.name === rec.name);
+      const out = list.filter((i) => i.name !== rec.name && !(i.name === '' && i.config === rec.config));
+      if (old && old.config !== rec.config && !out.some((i) => i.config === old.config)) out.push({ ...old, name: '' });
+      this.saveImages([...out, rec]);
+    });
   }
 
   /** Leftovers of interrupted pulls: temp files whose writer is gone. */

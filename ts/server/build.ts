@@ -8,7 +8,7 @@ import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { mustFind } from '../engine/containers.js';
 import { BuildError } from '../engine/build/errors.js';
-import { familiarName, parseReference } from '../images/reference.js';
+import { familiarName, parseReference } from '../engine/images.js';
 import { badRequest, notImplemented, statusOf } from './errors.js';
 import { registryAuth } from './images.js';
 import { jsonBody, qBool, sendJson, type Ctx, type Router } from './router.js';

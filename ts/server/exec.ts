@@ -2,8 +2,7 @@
 // start (detached, or attached over the hijacked connection, framed or with a TTY), inspected after.
 import { randomBytes } from 'node:crypto';
 import { liveState, mustFind } from '../engine/containers.js';
-import { execContainer } from '../engine/exec.js';
-import type { ContainerProcess, Pty, StdioOption } from '../runtime/api.js';
+import { execContainer, type ContainerProcess, type Pty, type StdioOption } from '../engine/exec.js';
 import { CommandNotFoundError, ContainerError } from '../errors.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { hijack, STDERR, STDOUT } from './stdcopy.js';

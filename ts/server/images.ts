@@ -3,15 +3,13 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import { familiarName, isInsecure, parseReference, registryHost, type Reference } from '../images/reference.js';
-import type { Credentials } from '../images/registry.js';
+import { familiarName, loadedLine, manifestUrl, normalizedName, parseReference, type Credentials, type Reference } from '../engine/images.js';
 import { ApiError, badRequest, notImplemented, statusOf } from './errors.js';
 import { qBool, qFilters, sendJson, type Ctx, type Router } from './router.js';
 
 /** docker's API names Docker Hub images the short way: busybox:latest, not docker.io/library/busybox:latest. */
-const familiar = (n: string) => n.replace(/^docker\.io\/(library\/)?/, '');
-const familiarUntag = (x: { Untagged: string } | { Deleted: string }) => ('Untagged' in x ? { Untagged: familiar(x.Untagged) } : x);
-const familiarTags = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => ({ ...i, RepoTags: i.RepoTags.map(familiar), RepoDigests: i.RepoDigests.map(familiar) });
+const familiarUntag = (x: { Untagged: string } | { Deleted: string }) => ('Untagged' in x ? { Untagged: normalizedName(x.Untagged) } : x);
+const familiarTags = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => ({ ...i, RepoTags: i.RepoTags.map(normalizedName), RepoDigests: i.RepoDigests.map(normalizedName) });
 
 /** X-Registry-Auth: base64url of {"username","password","serveraddress"} (or an identitytoken). */
 export function registryAuth(c: Ctx): Credentials | undefined {
@@ -74,8 +72,7 @@ async function create(c: Ctx): Promise<void> {
     if (!started && !credentials && (e as { code?: string }).code === 'ERR_PULL_DENIED') {
       // An anonymous pull the registry (or its token server) refuses: docker's daemon words it as the
       // registry's answer to the manifest request, with a 500 (dockerd 20.10's status for it).
-      const url = `${isInsecure(ref.registry) ? 'http' : 'https'}://${registryHost(ref.registry)}/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`;
-      throw new ApiError(500, `Head "${url}": unauthorized: authentication required`);
+      throw new ApiError(500, `Head "${manifestUrl(ref)}": unauthorized: authentication required`);
     }
     if (!started) throw e;
     const { message } = statusOf(e);
@@ -129,7 +126,7 @@ async function loadImages(c: Ctx): Promise<void> {
       throw badRequest((e as Error).message.replace(file, 'the archive'));
     }
     c.res!.writeHead(200, { 'Content-Type': 'application/json' });
-    for (const r of recs) c.res!.write(JSON.stringify({ stream: `Loaded image: ${r.name}\n` }) + '\n');
+    for (const r of recs) c.res!.write(JSON.stringify({ stream: `${loadedLine(r)}\n` }) + '\n');
     c.res!.end();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -138,10 +135,11 @@ async function loadImages(c: Ctx): Promise<void> {
 
 function prune(c: Ctx): void {
   const f = qFilters(c.query, ['dangling', 'until', 'label', 'label!']);
-  // dangling=false is `docker image prune -a`: every image no container uses (tsbox keeps no dangling ones).
+  // dangling=false is `docker image prune -a`: every image no container uses.
   const all = (f.dangling ?? []).some((v) => /^(false|0)$/i.test(v));
   const r = c.engine.images.prune({ all, filters: { label: f.label, 'label!': f['label!'] } });
-  sendJson(c, 200, { ImagesDeleted: [...r.ImagesDeleted.map(familiarUntag), ...r.BlobsDeleted.map((d) => ({ Deleted: d }))], SpaceReclaimed: 0 });
+  // docker's: the images and their layers; the store's blobs are what the space counts.
+  sendJson(c, 200, { ImagesDeleted: r.ImagesDeleted.map(familiarUntag), SpaceReclaimed: r.SpaceReclaimed });
 }
 
 export function imageRoutes(r: Router): void {

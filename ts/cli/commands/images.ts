@@ -1,12 +1,12 @@
 // Image commands: pull, images (image ls), tag, rmi (image rm), image inspect, image verify, save, load,
 // import, login, logout.
 import { readFileSync } from 'node:fs';
-import { familiarName, parseReference } from '../../images/reference.js';
+import { familiarName, loadedLine, normalizedName, parseReference } from '../../engine/images.js';
 import { Engine } from '../../engine/engine.js';
-import { normalizedName } from '../../engine/images.js';
 import { inspectObjects } from './inspect.js';
 import { args, confirm, errorLine, UsageError, type Command } from '../common.js';
 import { progress } from '../progress.js';
+import { humanSize } from '../../engine/units.js';
 import { formatFailure, formatList, parseFilters } from '../format/index.js';
 import { imagesFormat, type ImageRow } from '../format/contexts.js';
 
@@ -142,7 +142,7 @@ export const loadCommand: Command = async (argv, g) => {
   const a = args(argv, { input: { type: 'string', short: 'i' }, quiet: { type: 'boolean', short: 'q' } });
   if (!a.values.input) throw new UsageError('load: want -i FILE');
   return orExit1('load', async () => {
-    for (const r of await new Engine({ root: g.root }).images.load(a.values.input!)) process.stdout.write(`Loaded image: ${r.name}\n`);
+    for (const r of await new Engine({ root: g.root }).images.load(a.values.input!)) process.stdout.write(`${loadedLine(r)}\n`);
   });
 };
 
@@ -179,8 +179,9 @@ export const pruneCommand: Command = async (argv, g) => {
   }
   // -a: every image no container uses, as docker's; otherwise the dangling ones.
   const r = new Engine({ root: g.root }).images.prune({ all: a.values.all });
-  for (const i of r.ImagesDeleted) process.stdout.write('Untagged' in i ? `untagged: ${normalizedName(i.Untagged)}\n` : `deleted: ${i.Deleted}\n`);
-  for (const d of r.BlobsDeleted) process.stdout.write(`deleted: ${d}\n`);
-  process.stdout.write(`Total reclaimed: ${r.ImagesDeleted.length + r.BlobsDeleted.length} objects\n`);
+  // docker's lines: the images and their layers, then the space (the store's blobs count there).
+  const lines = r.ImagesDeleted.map((i) => ('Untagged' in i ? `untagged: ${normalizedName(i.Untagged)}\n` : `deleted: ${i.Deleted}\n`));
+  if (lines.length) process.stdout.write(`Deleted Images:\n${lines.join('')}\n`);
+  process.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
   return 0;
 };

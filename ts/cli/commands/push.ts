@@ -1,9 +1,7 @@
 // push and history: an image to its registry, and the steps that made it, as docker prints them.
 import { Engine } from '../../engine/engine.js';
 import { EngineError } from '../../engine/containers.js';
-import type { HistoryEntry } from '../../engine/images.js';
-import { familiarName, parseReference } from '../../images/reference.js';
-import { PushImageNotFoundError } from '../../images/push.js';
+import { familiarName, parseReference, PushImageNotFoundError, type HistoryEntry } from '../../engine/images.js';
 import { args, UsageError, type Command } from '../common.js';
 import { progress } from '../progress.js';
 import { humanDuration, humanSizeWithPrecision } from '../../engine/units.js';
