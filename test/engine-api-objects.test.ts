@@ -345,7 +345,7 @@ test.serial('the docker CLI: network create/connect/rm, volume create/ls/rm, eve
   }
 });
 
-test.serial('docker-compose: two services from the registry and one built (FROM the registry, RUN, COPY), depends_on, a user network with name resolution, a named volume across down/up, a published port; up/ps/logs/exec/restart/down -v', async (t) => {
+test.serial('docker-compose: two services from the registry and one built (FROM the registry, RUN, COPY), depends_on, a user network with name resolution, a named volume across down/up, a published port; up/ps/logs/exec/restart/down -v, and up --build after a change in the context (recreated on the new image)', async (t) => {
   const dir = join(root, 'compose');
   mkdirSync(join(dir, 'api'), { recursive: true });
   // The built service: FROM the registry's image (the builder pulls it), a RUN and a COPY.
@@ -442,6 +442,18 @@ networks:
     t.is(compose('up', '-d').code, 0);
     t.is(await fetchText('/first'), first, 'the named volume survived down and up');
     t.regex(compose('exec', '-T', 'client', 'wget', '-qO-', 'http://api:8081/greeting.txt').stdout, /copied at build/, 'the built service after down and up');
+    // A change in the build context: up --build builds again and recreates the service's container on the
+    // new image; the old image stays, dangling, as under dockerd (the name moved on).
+    const before = (await json('GET', `/images/${project}_api/json`)).body.Id;
+    writeFileSync(join(dir, 'api', 'greeting.txt'), 'copied at the second build\n');
+    const again = compose('up', '-d', '--build');
+    t.is(again.code, 0, again.stderr);
+    t.regex(again.stderr, new RegExp(`Recreating ${project}_api_1`));
+    let second = '';
+    for (let i = 0; i < 30 && !/second/.test(second); i++, await sleep(100)) second = compose('exec', '-T', 'client', 'wget', '-qO-', 'http://api:8081/greeting.txt').stdout;
+    t.is(second, 'copied at the second build\n');
+    const dangling = (await json('GET', `/images/json?filters=${q({ dangling: ['true'] })}`)).body;
+    t.deepEqual(dangling.filter((i: { Id: string }) => i.Id === before).map((i: { RepoTags: string[] }) => i.RepoTags), [['<none>:<none>']]);
     // --rmi local: compose removes the image it built, too
     const downV = compose('down', '-v', '--rmi', 'local');
     t.is(downV.code, 0, downV.stderr);

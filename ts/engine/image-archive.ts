@@ -54,15 +54,26 @@ export async function saveImages(root: string, names: string[], out: ArchiveTarg
   recordEvent(root, 'image', 'save', names.join(','), { name: names.join(',') });
 }
 
+/** What load gave a name: `replaced` the id the name meant before, when another (it stays, dangling). */
+export interface Loaded {
+  name: string;
+  id: string;
+  replaced?: string;
+}
+
 /** docker load: a docker-archive or OCI archive (maybe compressed) from a file or a stream; the names loaded. */
-export async function loadImages(root: string, input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+export async function loadImages(root: string, input: ArchiveSource): Promise<Loaded[]> {
   const { load } = await import('../images/archive.js');
+  const before = new Map(new Store(root).images().map((r) => [r.name, r.config]));
   const recs = typeof input === 'string' ? await load(root, input) : await spool(root, 'load-in', async (tmp) => {
     await pipeline(input, createWriteStream(tmp, { mode: 0o600 }));
     return load(root, tmp);
   });
   for (const r of recs) recordEvent(root, 'image', 'load', r.config, { name: r.name });
-  return recs.map((r) => ({ name: r.name, id: r.config }));
+  return recs.map((r) => {
+    const prev = before.get(r.name);
+    return { name: r.name, id: r.config, ...(r.name && prev && prev !== r.config ? { replaced: prev } : {}) };
+  });
 }
 
 /** docker import: a rootfs tarball (maybe compressed) as a one-layer image named `name`, with Dockerfile-style changes. */

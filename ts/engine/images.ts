@@ -15,7 +15,7 @@ import { snapshotKind } from '../images/snapshot.js';
 import { EngineError, listRecords, liveState } from './containers.js';
 import { globMatch } from './path-match.js';
 import { recordEvent } from './events.js';
-import { importImage, loadImages, pruneImages, saveImages, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
+import { importImage, loadImages, pruneImages, saveImages, type Loaded, type ArchiveSource, type ArchiveTarget, type ImagePruneOptions, type ImagePruneResult } from './image-archive.js';
 
 interface ConfigBlob {
   created?: string;
@@ -26,9 +26,17 @@ interface ConfigBlob {
   variant?: string;
   os?: string;
   config?: ImageConfigFields;
+  container?: string;
+  container_config?: Record<string, unknown>;
   rootfs?: { type?: string; diff_ids?: string[] };
   history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean; author?: string }[];
 }
+
+/** docker's container config with nothing set, as its image inspect shows it for an image no classic build made. */
+const EMPTY_CONTAINER_CONFIG = Object.freeze({
+  Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false,
+  Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
+});
 
 /** The image's run configuration, as docker stores it (only the fields are typed; the values pass through). */
 export interface ImageConfigFields {
@@ -84,9 +92,10 @@ export interface ImageInspect {
   Size: number;
   /** The same as Size (docker's API kept it until 1.44). */
   VirtualSize: number;
-  /** docker's legacy build fields, empty. */
+  /** docker's legacy build fields: the container a classic build step ran in, and its config. */
   Container: string;
-  ContainerConfig: null;
+  /** Never null: docker's is a struct (compose 1.x reads its Volumes when it recreates a container). */
+  ContainerConfig: Record<string, unknown>;
   GraphDriver: { Name: string; Data: Record<string, string> | null };
   RootFS: { Type: string; Layers: string[] };
   Metadata: { LastTagTime: string };
@@ -162,9 +171,11 @@ export function manifestUrl(ref: Reference): string {
   return `${isInsecure(ref.registry) ? 'http' : 'https'}://${registryHost(ref.registry)}/v2/${ref.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`;
 }
 
-/** docker load's line for each image loaded: its familiar name, or its id when it has none. */
-export function loadedLine(r: { name: string; id: string }): string {
-  return r.name ? `Loaded image: ${normalizedName(r.name)}` : `Loaded image ID: ${r.id}`;
+/** docker load's lines for each image loaded: its familiar name (and the image it took it from), or its id when it has none. */
+export function loadedLine(r: Loaded): string {
+  if (!r.name) return `Loaded image ID: ${r.id}`;
+  const moved = r.replaced ? `The image ${normalizedName(r.name)} already exists, renaming the old one with ID ${r.replaced} to empty string\n` : '';
+  return `${moved}Loaded image: ${normalizedName(r.name)}`;
 }
 
 /** An image reference as docker's daemon prints it: familiar name and tag (latest when none); ids as given. */
@@ -252,8 +263,8 @@ export class Images {
       Os: config.os ?? '',
       Size: size,
       VirtualSize: size,
-      Container: '',
-      ContainerConfig: null,
+      Container: config.container ?? '',
+      ContainerConfig: { ...EMPTY_CONTAINER_CONFIG, ...config.container_config },
       GraphDriver: { Name: snapshotKind(), Data: null },
       RootFS: { Type: config.rootfs?.type ?? 'layers', Layers: config.rootfs?.diff_ids ?? rec.diffIds },
       Metadata: { LastTagTime: recs.map((r) => r.created).sort().at(-1) ?? '' },
@@ -358,7 +369,7 @@ export class Images {
   }
 
   /** docker load: a docker-archive or OCI archive (gzip, zstd or plain) from a path or a stream; the names loaded. */
-  load(input: ArchiveSource): Promise<{ name: string; id: string }[]> {
+  load(input: ArchiveSource): Promise<Loaded[]> {
     return loadImages(this.root, input);
   }
 
