@@ -8,7 +8,6 @@ import { containerDir, liveState, loadRecord, mustFind } from '../engine/contain
 import type { Attachment } from '../engine/attach.js';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/detach-keys.js';
 import { badRequest, conflict } from './errors.js';
-import { followLog, logPath, logSize } from './logstream.js';
 import { hijack, STDERR, STDOUT } from './stdcopy.js';
 import { jsonBody, qBool, qInt, sendEmpty, type Ctx } from './router.js';
 
@@ -60,29 +59,39 @@ export async function attach(c: Ctx): Promise<void> {
   let att: Attachment | null = null;
   const h = hijack(c, tty);
   let gone = false;
+  const ac = new AbortController();
   void h.gone.then(() => {
     gone = true;
+    ac.abort();
     att?.close();
   });
   const put = (s: string, data: Buffer) => {
     if ((s === 'stderr' ? want.stderr : want.stdout) && data.length) h.write(tty ? STDOUT : s === 'stderr' ? STDERR : STDOUT, data);
   };
+  // From the container's log (through rotations): its replay (logs=1), and what it wrote since this attach
+  // began where the monitor's socket is out of reach. A container without a log has nothing to give.
+  const since = new Date();
+  const fromLog = async (o: { since?: Date; follow?: boolean }) => {
+    try {
+      for await (const e of c.engine.containers.logs(r.Id, { ...o, signal: ac.signal })) put(e.stream, Buffer.from(e.text));
+    } catch {
+      // --log-driver none, never started, or removed meanwhile
+    }
+  };
   try {
-    const offset = logSize(root, r.Id);
-    if (logs && existsSync(logPath(root, r.Id))) for await (const e of c.engine.containers.logs(r.Id, { until: undefined })) put(e.stream, Buffer.from(e.text));
+    if (logs) await fromLog({});
     if (!stream) return;
     const wasRunning = liveState(root, r).Running;
     if (!wasRunning && !(await started(root, r.Id, () => gone))) {
       // It ran and stopped before we saw it running: its output is in the log, read once to its end.
-      let polls = 0;
-      if (!gone) for await (const l of followLog(root, r.Id, offset, () => gone || polls++ > 0)) put(l.stream, Buffer.from(l.log));
+      if (!gone) await fromLog({ since });
       return;
     }
     try {
       // A container we waited to start: what it wrote since, kept by its monitor.
       att = await c.engine.containers.attach(r.Id, { replay: !wasRunning });
     } catch {
-      if (!gone) for await (const l of followLog(root, r.Id, offset, () => gone)) put(l.stream, Buffer.from(l.log));
+      if (!gone) await fromLog({ since, follow: true });
       return;
     }
     set.add(att);
