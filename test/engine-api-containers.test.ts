@@ -212,7 +212,7 @@ test.serial('an image whose name moved on (a rebuild) while containers use it st
     const two = build('two');
     if (!/^[0-9a-f]{64}$/.test(one) || !/^[0-9a-f]{64}$/.test(two)) return `build: ${one} ${two}`;
     const steps = [
-      ['images', '--filter', 'dangling=true', '--format', '{{.Repository}} {{.Tag}} {{.ID}}'], ['images', X, '--format', '{{.Repository}} {{.Tag}} {{.ID}}'],
+      ['images', '--filter', 'dangling=true', '--format', '{{.Repository}} {{.Tag}} {{.ID}}'], ['images', '--filter', 'since=busybox', '--format', '{{.Repository}} {{.Tag}} {{.ID}}'], ['images', X, '--format', '{{.Repository}} {{.Tag}} {{.ID}}'],
       ['image', 'inspect', '--format', '{{.RepoTags}} {{.RepoDigests}}', one], ['image', 'inspect', '--format', '{{json .ContainerConfig}}', 'busybox'], ['ps', '-a', '--filter', `name=${C1}`, '--format', '{{.Image}} {{.Names}}'],
       ['stop', '-t', '0', C1], ['start', C1], ['exec', C1, 'cat', '/v'], ['start', '-a', C2], ['image', 'prune', '-f'], ['rmi', one],
       ['rm', '-f', C1, C2], ['image', 'prune', '-f'], ['image', 'inspect', one],
@@ -254,6 +254,33 @@ test.serial('an image whose name moved on (a rebuild) while containers use it st
   }
   t.truthy((listed[1] as { RepoTags?: string[] }).RepoTags, 'dockerd lists it');
   t.deepEqual(listed[0], listed[1]);
+});
+
+test.serial('an image pulled by digest only: listed under its repository with <none> as tag, dangling, inspect and rmi by the digest; a tag pulled over it keeps both; the tsbox CLI and docker against tsbox as docker against dockerd', async (t) => {
+  t.truthy(ref, 'the reference dockerd runs');
+  if (!ref) return;
+  const open = await startRegistry();
+  t.teardown(() => open.stop());
+  await pushBusybox(join(root, 'layout-digest'), `${open.addr}/bydigest/busybox:1`);
+  const transcript = (cli: (argv: string[]) => CliResult): string => {
+    const name = `${open.addr}/bydigest/busybox`;
+    const digest = /Digest: (sha256:[0-9a-f]{64})/.exec(cli(['pull', `${name}:1`]).stdout)?.[1];
+    if (!digest) return 'no digest';
+    cli(['rmi', `${name}:1`]);
+    const steps = [
+      ['pull', '-q', `${name}@${digest}`], ['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}', name],
+      ['image', 'inspect', '--format', '{{.RepoTags}} {{.RepoDigests}}', `${name}@${digest}`], ['images', '--filter', 'dangling=true', '--format', '{{.Repository}} {{.Tag}}'],
+      ['pull', '-q', `${name}:1`], ['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}', name], ['rmi', `${name}:1`], ['rmi', `${name}@${digest}`],
+    ];
+    return steps.map((argv) => {
+      const o = cli(argv);
+      return `$ ${argv.join(' ')}\nexit ${o.code}\n${o.stdout}${o.stderr}`.replaceAll(name, 'NAME').replaceAll(digest, '<digest>').replace(/\b[0-9a-f]{64}\b/g, '<id>');
+    }).join('');
+  };
+  const want = transcript(theirs);
+  t.regex(want, /NAME <none> <digest>/);
+  t.is(transcript((argv) => engine.tsbox(argv)), want, 'the tsbox CLI');
+  t.is(transcript(ours), want, 'docker against tsbox');
 });
 
 test.serial('docker image prune -a --filter label=...: the unused images it names go, others stay; docker load is an image event; as dockerd', async (t) => {

@@ -111,10 +111,12 @@ export function pruneImages(
   const before = size();
   const used = new Set(listRecords(root).map((r) => r.ImageId));
   for (const i of images.list()) {
-    if (used.has(i.Id) || (!o.all && i.RepoTags.length)) continue;
+    if (used.has(i.Id) || (!o.all && i.RepoTags.length)) continue; // dangling: no tag
     if (!labelsMatch(i.Labels, o.filters?.label ?? [], false) || !labelsMatch(i.Labels, o.filters?.['label!'] ?? [], true)) continue;
-    if (!i.RepoTags.length) deleted.push(...images.remove(i.Id));
-    for (const name of i.RepoTags) deleted.push(...images.remove(name));
+    // As dockerd: each of its names (tags and digests; a tag's removal may take its digests along), or its id.
+    const names = store.images().filter((r) => r.config === i.Id && r.name !== '').map((r) => r.name);
+    if (!names.length) deleted.push(...images.remove(i.Id));
+    for (const name of names) if (store.images().some((r) => r.name === name)) deleted.push(...images.remove(name));
   }
   const blobs = pruneBlobs(root);
   return { ImagesDeleted: deleted, BlobsDeleted: blobs, SpaceReclaimed: Math.max(0, before - size()) };

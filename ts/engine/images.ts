@@ -130,12 +130,16 @@ export function imageDiskSize(store: Store, rec: ImageRecord): number {
 const unixSeconds = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(iso)) ? Math.floor(Date.parse(iso) / 1000) : 0);
 
 /** repo@digest for names that came from a registry (an imported or loaded image has none, as with docker). */
-/** Its names; none for a dangling image (its one record is nameless). */
-const repoTags = (recs: ImageRecord[]) => recs.filter((r) => r.name !== '').map((r) => r.name);
+/** Its tags; none for a dangling image (its one record is nameless) nor for a name by digest. */
+const repoTags = (recs: ImageRecord[]) => recs.filter((r) => r.name !== '' && !r.name.includes('@')).map((r) => r.name);
 
+/** Its names by digest: those it was pulled by, and each tag's repository at its manifest. */
 function repoDigests(recs: ImageRecord[]): string[] {
   const out = new Set<string>();
-  for (const r of recs) if (r.manifest && r.name !== '') out.add(`${r.name.replace(/:[^:/]+$/, '')}@${r.manifest}`);
+  for (const r of recs) {
+    if (r.name.includes('@')) out.add(r.name);
+    else if (r.manifest && r.name !== '') out.add(`${r.name.replace(/:[^:/]+$/, '')}@${r.manifest}`);
+  }
   return [...out];
 }
 

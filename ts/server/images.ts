@@ -83,7 +83,7 @@ async function create(c: Ctx): Promise<void> {
 
 function list(c: Ctx): void {
   const f = qFilters(c.query, ['reference', 'label', 'dangling', 'before', 'since']);
-  const filters = { reference: f.reference, label: f.label, dangling: f.dangling?.[0] === 'true' };
+  const filters = { reference: f.reference, label: f.label, dangling: f.dangling, before: f.before, since: f.since };
   // docker's daemon lists an image with no name at all as <none>:<none> (inspect says []).
   const none = <T extends { RepoTags: string[]; RepoDigests: string[] }>(i: T): T => (i.RepoTags.length || i.RepoDigests.length ? i : { ...i, RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'] });
   sendJson(c, 200, c.engine.images.list({ filters }).map(familiarTags).map(none));

@@ -48,15 +48,20 @@ export const imagesCommand: Command = async (argv, g) => {
     if (a.positionals.length > 1) throw new UsageError('"images" requires at most 1 argument: [REPOSITORY[:TAG]]');
     if (a.positionals[0]) (filters.reference ??= []).push(a.positionals[0]);
     const list = new Engine({ root: g.root }).images.list({ filters });
-    // One row per name, as docker's CLI shows them.
+    // One row per tag, then one per repository it has only digests in, as docker's CLI shows them.
     const rows: ImageRow[] = list.flatMap((image) => {
-      if (!image.RepoTags.length) return [{ image, repository: '<none>', tag: '<none>', digest: '<none>' }];
-      return image.RepoTags.map((name) => {
+      const tagged: ImageRow[] = image.RepoTags.map((name) => {
         const r = parseReference(name);
-        const repo = familiarName(r);
         const digest = image.RepoDigests.find((d) => d.startsWith(`${name.replace(/:[^:/]+$/, '')}@`))?.split('@')[1] ?? '<none>';
-        return { image, repository: repo, tag: r.tag ?? '<none>', digest };
+        return { image, repository: familiarName(r), tag: r.tag ?? '<none>', digest };
       });
+      const digestOnly: ImageRow[] = [];
+      for (const d of image.RepoDigests) {
+        const repository = familiarName(parseReference(d));
+        if (!tagged.some((row) => row.repository === repository) && !digestOnly.some((row) => row.repository === repository)) digestOnly.push({ image, repository, tag: '<none>', digest: d.split('@')[1] });
+      }
+      const all = [...tagged, ...digestOnly];
+      return all.length ? all : [{ image, repository: '<none>', tag: '<none>', digest: '<none>' }];
     });
     if (a.values.quiet) {
       const ids = [...new Set(rows.map((r) => (a.values['no-trunc'] ? r.image.Id : r.image.Id.replace(/^sha256:/, '').slice(0, 12))))];
