@@ -107,17 +107,24 @@ export function pruneImages(
   for (const k of Object.keys(o.filters ?? {})) if (k !== 'label' && k !== 'label!') throw new TypeError(`invalid filter '${k}' for image prune (label, label!)`);
   const deleted: ImagePruneResult['ImagesDeleted'] = [];
   const store = new Store(root);
-  const size = () => dirSize(join(store.dir, 'blobs')) + dirSize(join(store.dir, 'layers'));
-  const before = size();
+  // The space: the blobs (one flat directory) and the unpacked layers of the images removed that went
+  // with them, measured before; not a walk of every layer in the store.
+  const blobBytes = () => dirSize(join(store.dir, 'blobs'));
+  const blobsBefore = blobBytes();
+  const layerBytes = new Map<string, number>();
   const used = new Set(listRecords(root).map((r) => r.ImageId));
   for (const i of images.list()) {
     if (used.has(i.Id) || (!o.all && i.RepoTags.length)) continue; // dangling: no tag
     if (!labelsMatch(i.Labels, o.filters?.label ?? [], false) || !labelsMatch(i.Labels, o.filters?.['label!'] ?? [], true)) continue;
     // As dockerd: each of its names (tags and digests; a tag's removal may take its digests along), or its id.
-    const names = store.images().filter((r) => r.config === i.Id && r.name !== '').map((r) => r.name);
+    const recs = store.images().filter((r) => r.config === i.Id);
+    for (const d of recs[0]?.diffIds ?? []) if (!layerBytes.has(d)) layerBytes.set(d, dirSize(store.layerPath(d)));
+    const names = recs.filter((r) => r.name !== '').map((r) => r.name);
     if (!names.length) deleted.push(...images.remove(i.Id));
     for (const name of names) if (store.images().some((r) => r.name === name)) deleted.push(...images.remove(name));
   }
   const blobs = pruneBlobs(root);
-  return { ImagesDeleted: deleted, BlobsDeleted: blobs, SpaceReclaimed: Math.max(0, before - size()) };
+  let layers = 0;
+  for (const [d, n] of layerBytes) if (!store.hasLayer(d)) layers += n;
+  return { ImagesDeleted: deleted, BlobsDeleted: blobs, SpaceReclaimed: Math.max(0, blobsBefore - blobBytes()) + layers };
 }
