@@ -345,6 +345,13 @@ test.serial('--log-opt max-size/max-file rotates the json-file log; logs reads a
   t.deepEqual(files.sort(), ['container.log', 'container.log.1', 'container.log.2']);
   // Each at most ~max-size: rotation happens after the line that crossed it.
   for (const f of files) t.true(statSync(join(e.root, 'containers', id, f)).size <= 2048 + 200, f);
+  // A library reader that stops early (a for-await with a break) leaves no log file open.
+  const { Engine } = await import('../ts/engine/engine.js');
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  for await (const _ of new Engine({ root: e.root }).containers.logs('rot')) break;
+  const fdsBefore = openFds();
+  for (const follow of [false, true]) for await (const _ of new Engine({ root: e.root }).containers.logs('rot', { follow })) break;
+  t.is(openFds(), fdsBefore, 'no descriptor left open');
   const logs = tsbox(['logs', 'rot']).stdout.split('\n').filter(Boolean);
   t.true(logs.length > 10 && logs.length < lines);
   t.is(logs.at(-1), `line-${lines - 1}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`);

@@ -129,7 +129,6 @@ export function imageDiskSize(store: Store, rec: ImageRecord): number {
 
 const unixSeconds = (iso: string | undefined) => (iso && !Number.isNaN(Date.parse(iso)) ? Math.floor(Date.parse(iso) / 1000) : 0);
 
-/** repo@digest for names that came from a registry (an imported or loaded image has none, as with docker). */
 /** Its tags; none for a dangling image (its one record is nameless) nor for a name by digest. */
 const repoTags = (recs: ImageRecord[]) => recs.filter((r) => r.name !== '' && !r.name.includes('@')).map((r) => r.name);
 

@@ -293,20 +293,19 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
   const entry = (l: LogLine): LogEntry => ({ stream: l.stream, time: l.time, text: o.timestamps ? `${l.time} ${l.log}` : l.log });
   // Rotated files first (--log-opt max-file): container.log.N is the oldest. Read through fds opened
   // together, so that a rotation meanwhile neither skips nor repeats lines.
-  const chain = openLogChain(file);
-  if (!chain.length) throw new Error(`logs: ${file}: no such file`);
-  let fd = chain[0];
-  // The current file up to its last whole line: following goes on from there.
-  const head = Buffer.alloc(fstatSync(fd).size);
-  const got = head.length ? readSync(fd, head, 0, head.length, 0) : 0;
-  let pos = head.lastIndexOf(10, got - 1) + 1;
-  let lines = [...chain.slice(1).reverse().map((f) => readFileSync(f, 'utf8')), head.toString('utf8', 0, pos)].flatMap((t) => parseLogLines(t));
-  chain.slice(1).forEach((f) => closeSync(f));
-  if (tail !== 'all') lines = tail === 0 ? [] : lines.slice(-tail);
-  for (const l of lines) if (wanted(l)) yield entry(l);
-  if (!o.follow) return closeSync(fd);
+  let fd = -1;
+  let pos = 0;
   let rest = '';
-  let stoppedAt: number | undefined;
+  /** The chain's files after the current one (oldest first), read and closed; the current one kept in fd. */
+  const takeChain = (chain: number[], upTo = chain.length): string[] => {
+    const texts = chain.slice(1, upTo).reverse().map((f) => readFileSync(f, 'utf8'));
+    chain.slice(1).forEach((f) => closeSync(f));
+    if (fd >= 0) closeSync(fd);
+    fd = chain[0];
+    pos = 0;
+    rest = '';
+    return texts;
+  };
   // Reads what fd has past pos, up to size.
   async function* drain(size: number): AsyncGenerator<LogEntry> {
     while (pos < size) {
@@ -320,7 +319,20 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
       rest = text.slice(cut);
     }
   }
+  const chain = openLogChain(file);
+  if (!chain.length) throw new Error(`logs: ${file}: no such file`);
+  // Every fd is closed here or by the finally, also when the reader stops early.
+  const older = takeChain(chain);
   try {
+    // The current file up to its last whole line: following goes on from there.
+    const head = Buffer.alloc(fstatSync(fd).size);
+    const got = head.length ? readSync(fd, head, 0, head.length, 0) : 0;
+    pos = head.lastIndexOf(10, got - 1) + 1;
+    let lines = [...older, head.toString('utf8', 0, pos)].flatMap((t) => parseLogLines(t));
+    if (tail !== 'all') lines = tail === 0 ? [] : lines.slice(-tail);
+    for (const l of lines) if (wanted(l)) yield entry(l);
+    if (!o.follow) return;
+    let stoppedAt: number | undefined;
     for (;;) {
       if (o.signal?.aborted) return;
       const now = statSync(file, { throwIfNoEntry: false });
@@ -329,17 +341,11 @@ export async function* containerLogs(root: string, ref: string, o: LogsOptions =
         // Rotated (--log-opt max-file): the rest of the old file, then the files rotated after it (more
         // than one rotation may happen between two looks), then the new one from its start.
         yield* drain(mine.size);
-        const chain = openLogChain(file);
-        if (!chain.length) return; // removed
-        const k = chain.findIndex((f) => fstatSync(f).ino === mine.ino);
+        const next = openLogChain(file);
+        if (!next.length) return; // removed
+        const k = next.findIndex((f) => fstatSync(f).ino === mine.ino);
         // Gone past max-file: every file left came after it.
-        const newer = (k < 0 ? chain.slice(1) : chain.slice(1, k)).reverse();
-        for (const f of newer) for (const l of parseLogLines(readFileSync(f, 'utf8'))) if (wanted(l)) yield entry(l);
-        chain.slice(1).forEach((f) => closeSync(f));
-        closeSync(fd);
-        fd = chain[0];
-        pos = 0;
-        rest = '';
+        for (const t of takeChain(next, k < 0 ? next.length : k)) for (const l of parseLogLines(t)) if (wanted(l)) yield entry(l);
       } else if (mine.size < pos) {
         pos = 0; // started over (max-file=1)
         rest = '';

@@ -54,13 +54,14 @@ const CONFIG = 'image-config.json';
  * before it kept them.
  */
 export function snapshotImage(root: string, id: string): { diffIds: string[]; config: Buffer } | undefined {
-  const dir = snapshotDir(root, id);
   try {
-    return { diffIds: JSON.parse(readFileSync(join(dir, LAYERS), 'utf8')) as string[], config: readFileSync(join(dir, CONFIG)) };
+    return { diffIds: layersOf(root, id), config: readFileSync(join(snapshotDir(root, id), CONFIG)) };
   } catch {
     return undefined;
   }
 }
+
+const layersOf = (root: string, id: string) => JSON.parse(readFileSync(join(snapshotDir(root, id), LAYERS), 'utf8')) as string[];
 
 /** Every layer (diff id) some container's snapshot uses, whether its image is still named or not. */
 export function snapshotLayers(root: string): string[] {
@@ -68,7 +69,7 @@ export function snapshotLayers(root: string): string[] {
   const out: string[] = [];
   for (const id of existsSync(dir) ? readdirSync(dir) : []) {
     try {
-      out.push(...(JSON.parse(readFileSync(join(snapshotDir(root, id), LAYERS), 'utf8')) as string[]));
+      out.push(...layersOf(root, id));
     } catch {
       // no snapshot (yet), or one made before the record was kept
     }
